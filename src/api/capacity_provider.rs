@@ -1,0 +1,61 @@
+//! `CapacityProvider` (cluster-scoped): `spec` is the `CreateCapacityProvider` request plus the
+//! Kubernetes side: which nodes are this provider's capacity.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{api::core::v1::Toleration, apimachinery::pkg::apis::meta::v1::Condition};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{condition::conditions_schema, ecs::CreateCapacityProvider};
+
+/// An ECS capacity provider: a pool of nodes that tasks can be placed on by strategy.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "ecsbridge.io",
+    version = "v1alpha1",
+    kind = "CapacityProvider",
+    status = "CapacityProviderStatus",
+    shortname = "ecscp",
+    category = "ecs",
+    doc = "An ECS capacity provider (cluster-scoped); spec is the CreateCapacityProvider request plus nodeSelector and tolerations.",
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.status"),
+    printcolumn(name = "Nodes", type_ = "integer", json_path = ".status.nodes"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+pub struct CapacityProviderSpec {
+    /// The CreateCapacityProvider request, with ECS's field names.
+    #[serde(flatten)]
+    pub capacity_provider: CreateCapacityProvider,
+    /// Node labels that select this provider's nodes.
+    #[serde(rename = "nodeSelector", default, skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<BTreeMap<String, String>>,
+    /// Tolerations that let tasks onto this provider's tainted nodes.
+    #[serde(rename = "tolerations", default, skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Vec<Toleration>>,
+}
+
+/// Observed state of a capacity provider.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapacityProviderStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Progressing, Degraded and Translated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// ECS status: PROVISIONING, ACTIVE, DEPROVISIONING or INACTIVE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Nodes that match the provider's node selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<i32>,
+}

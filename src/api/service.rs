@@ -1,0 +1,129 @@
+//! `Service`: an ECS service; `spec` is the `CreateService` request plus Service Auto Scaling.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{autoscaling::AutoScaling, condition::conditions_schema, ecs::CreateService};
+
+/// An ECS service: keeps `desiredCount` tasks of a task definition running.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "ecsbridge.io",
+    version = "v1alpha1",
+    kind = "Service",
+    namespaced,
+    status = "ServiceStatus",
+    shortname = "ecssvc",
+    category = "ecs",
+    doc = "An ECS service; spec is the CreateService request plus autoScaling.",
+    scale(
+        spec_replicas_path = ".spec.desiredCount",
+        status_replicas_path = ".status.runningCount",
+        label_selector_path = ".status.selector"
+    ),
+    printcolumn(name = "Desired", type_ = "integer", json_path = ".status.desiredCount"),
+    printcolumn(name = "Running", type_ = "integer", json_path = ".status.runningCount"),
+    printcolumn(name = "Pending", type_ = "integer", json_path = ".status.pendingCount"),
+    printcolumn(name = "TaskDef", type_ = "string", json_path = ".status.taskDefinition"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+pub struct ServiceSpec {
+    /// The CreateService request, with ECS's field names.
+    #[serde(flatten)]
+    pub service: CreateService,
+    /// Service Auto Scaling in Application Auto Scaling's words; when set it owns the task count.
+    #[serde(rename = "autoScaling", default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling: Option<AutoScaling>,
+}
+
+/// Observed state of a service, in ECS's words (as `aws ecs describe-services` reports it).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Progressing, Degraded and Translated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// ECS service status: ACTIVE, DRAINING or INACTIVE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Tasks the service wants (from spec or from auto scaling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_count: Option<i32>,
+    /// Tasks in RUNNING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_count: Option<i32>,
+    /// Tasks in PENDING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_count: Option<i32>,
+    /// The task definition of the primary deployment, `family:revision`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    /// Label selector of the service's pods, for the scale subresource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// Deployments, PRIMARY first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployments: Vec<ServiceDeployment>,
+    /// Service events, newest first, in ECS's wording.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<ServiceEvent>,
+}
+
+/// One deployment of a service, as ECS reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDeployment {
+    /// Deployment id, `ecs-svc/<digits>`.
+    pub id: String,
+    /// PRIMARY (newest), ACTIVE (being replaced) or INACTIVE.
+    pub status: String,
+    /// The deployment's task definition, `family:revision`.
+    pub task_definition: String,
+    /// Tasks this deployment wants.
+    #[serde(default)]
+    pub desired_count: i32,
+    /// Tasks of this deployment in PENDING.
+    #[serde(default)]
+    pub pending_count: i32,
+    /// Tasks of this deployment in RUNNING.
+    #[serde(default)]
+    pub running_count: i32,
+    /// Consecutive tasks that failed to start or became unhealthy.
+    #[serde(default)]
+    pub failed_tasks: i32,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_state: Option<String>,
+    /// Why the rollout is in its state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_state_reason: Option<String>,
+    /// When the deployment was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Time>,
+    /// When the deployment last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Time>,
+}
+
+/// A service event, as ECS reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEvent {
+    /// Event id.
+    pub id: String,
+    /// When the event happened.
+    pub created_at: Time,
+    /// The message, e.g. "(service web) has reached a steady state.".
+    pub message: String,
+}

@@ -1,0 +1,56 @@
+//! `TaskDefinition`: a task definition family; `spec` is the `RegisterTaskDefinition` request.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{condition::conditions_schema, ecs::RegisterTaskDefinition};
+
+/// An ECS task definition family: each change of `spec` registers the next revision.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "ecsbridge.io",
+    version = "v1alpha1",
+    kind = "TaskDefinition",
+    namespaced,
+    status = "TaskDefinitionStatus",
+    shortname = "taskdef",
+    category = "ecs",
+    doc = "An ECS task definition family; spec is the RegisterTaskDefinition request.",
+    printcolumn(name = "Revision", type_ = "integer", json_path = ".status.revision"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.status"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+pub struct TaskDefinitionSpec {
+    /// The RegisterTaskDefinition request, with ECS's field names.
+    #[serde(flatten)]
+    pub task_definition: RegisterTaskDefinition,
+}
+
+/// Observed state of a task definition family.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefinitionStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Progressing, Degraded and Translated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// The latest registered revision (1, 2, 3, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+    /// ECS status of the latest revision: ACTIVE, INACTIVE or DELETE_IN_PROGRESS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The ARN-style name of the latest revision, `family:revision`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition_arn: Option<String>,
+}

@@ -1,0 +1,8 @@
+//! ecs-bridge: Amazon ECS's application model on Kubernetes.
+//!
+//! The CRDs in [`api`] take ECS's own requests as their `spec`; the operator reconciles them into
+//! native Kubernetes objects.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod crdgen;
