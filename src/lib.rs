@@ -6,3 +6,6 @@
 
 pub mod api;
 pub mod crdgen;
+pub mod import;
+pub mod manifest;
+pub mod names;

@@ -1,4 +1,86 @@
-//! The `ecs-bridge` command: the operator and its offline tools.
-fn main() {
-    print!("{}", ecs_bridge::crdgen::multi_document().expect("crds"));
+//! The `ecs-bridge` command: the operator (`run`) and its offline tools. Kept thin: each
+//! subcommand parses its flags and calls the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// Amazon ECS's application model on Kubernetes.
+#[derive(Parser)]
+#[command(name = "ecs-bridge", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn ECS JSON from the AWS CLI into ecs-bridge custom resources (YAML on stdout).
+    Import {
+        /// RegisterTaskDefinition input, describe-task-definition output, CreateService input or
+        /// describe-services output.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Namespace (the ECS cluster) to set on every object.
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
+    /// Print every CRD as multi-document YAML, or write one file per CRD with --dir.
+    Crdgen {
+        /// Write `<plural>.ecsbridge.io.yaml` files into this directory instead of printing.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Crdgen { dir } => crdgen(dir.as_deref()),
+        Command::Import { files, namespace } => import(&files, namespace),
+    }
+}
+
+fn crdgen(dir: Option<&std::path::Path>) -> Result<ExitCode> {
+    match dir {
+        None => print!("{}", ecs_bridge::crdgen::multi_document()?),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for f in ecs_bridge::crdgen::files()? {
+                let path = dir.join(&f.file_name);
+                std::fs::write(&path, f.yaml).with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(files: &[PathBuf], namespace: Option<String>) -> Result<ExitCode> {
+    let options = ecs_bridge::import::ImportOptions { namespace };
+    let mut failed = false;
+    let mut out = String::new();
+    for file in files {
+        let result = ecs_bridge::import::import_file(file, &options);
+        for d in &result.diagnostics {
+            eprintln!("{d}");
+            failed |= d.is_error();
+        }
+        for obj in &result.objects {
+            out.push_str("---\n");
+            out.push_str(&obj.to_yaml()?);
+        }
+    }
+    print!("{out}");
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

@@ -1,0 +1,284 @@
+//! `ecs-bridge import`: ECS JSON as the AWS CLI gives it → our custom resources.
+//!
+//! Accepted inputs: RegisterTaskDefinition input (`--cli-input-json`), describe-task-definition
+//! output (wrapped in `taskDefinition` or not), CreateService input, and describe-services /
+//! create-service output. Read-only fields of describe outputs (listed below) are dropped; any
+//! other field our types do not know is dropped with a warning that names it; a value of the
+//! wrong type is an error with its position.
+
+mod shape;
+
+use std::path::Path;
+
+use kube::api::ObjectMeta;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use shape::Shape;
+
+use crate::{
+    api::{
+        Service, ServiceSpec, TaskDefinition, TaskDefinitionSpec,
+        ecs::{CreateService, RegisterTaskDefinition, Tag},
+    },
+    manifest::{Diagnostic, Document, FieldPath, check_kept, parse_typed, parse_value, position_of, type_value},
+    names::object_name,
+};
+
+/// Fields of describe-task-definition output that ECS computes: not part of the request.
+pub const TASK_DEFINITION_READ_ONLY: &[&str] = &[
+    "compatibilities",
+    "deleteRequestedAt",
+    "deregisteredAt",
+    "registeredAt",
+    "registeredBy",
+    "requiresAttributes",
+    "revision",
+    "status",
+    "taskDefinitionArn",
+];
+
+/// Fields of describe-services output that ECS computes: not part of the request. (`roleArn`
+/// is not here: it is the request's `role`, and is imported as such.)
+pub const SERVICE_READ_ONLY: &[&str] = &[
+    "clusterArn",
+    "createdAt",
+    "createdBy",
+    "currentServiceDeployment",
+    "currentServiceRevisions",
+    "deployments",
+    "events",
+    "pendingCount",
+    "platformFamily",
+    "resourceManagementType",
+    "runningCount",
+    "serviceArn",
+    "status",
+    "taskSets",
+];
+
+/// Options of `ecs-bridge import`.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Namespace to put in each object's metadata (the ECS cluster); none when absent.
+    pub namespace: Option<String>,
+}
+
+/// One imported object.
+#[derive(Debug, Clone)]
+pub enum Imported {
+    /// A task definition family.
+    TaskDefinition(Box<TaskDefinition>),
+    /// A service.
+    Service(Box<Service>),
+}
+
+impl Imported {
+    /// The object as YAML (one document, without the `---` separator).
+    ///
+    /// # Errors
+    /// When serialisation fails (a bug).
+    pub fn to_yaml(&self) -> Result<String, serde_yaml_ng::Error> {
+        match self {
+            Self::TaskDefinition(td) => serde_yaml_ng::to_string(td),
+            Self::Service(svc) => serde_yaml_ng::to_string(svc),
+        }
+    }
+}
+
+/// The outcome of importing one file: objects, plus warnings and errors.
+#[derive(Debug, Default)]
+pub struct ImportResult {
+    /// The custom resources made from the file.
+    pub objects: Vec<Imported>,
+    /// Everything worth telling the user; any error means the file did not import.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Imports one ECS JSON file.
+#[must_use]
+pub fn import_file(path: &Path, options: &ImportOptions) -> ImportResult {
+    match std::fs::read_to_string(path) {
+        Ok(text) => import_text(path, &text, options),
+        Err(e) => ImportResult {
+            objects: Vec::new(),
+            diagnostics: vec![Diagnostic::error(path, None, None, format!("cannot read: {e}"))],
+        },
+    }
+}
+
+/// Imports ECS JSON given as text (`path` is used for messages and default names).
+#[must_use]
+pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportResult {
+    // Parsed as JSON whatever the file is called: that is what the AWS CLI writes.
+    let json_doc = Document { file: path.with_extension("json"), first_line: 1, text: text.to_owned() };
+    let mut result = ImportResult::default();
+    let value = match parse_value(&json_doc) {
+        Ok(v) => v,
+        Err(mut e) => {
+            e.file = path.to_owned();
+            result.diagnostics.push(e);
+            return result;
+        }
+    };
+    let shape = match Shape::detect(&value) {
+        Ok(s) => s,
+        Err(msg) => {
+            result.diagnostics.push(Diagnostic::error(path, Some((1, 1)), None, msg));
+            return result;
+        }
+    };
+    let ctx = Ctx { doc: &json_doc, path, options };
+    match shape {
+        Shape::TaskDefinition { wrapped } => ctx.task_definition(&value, wrapped, &mut result),
+        Shape::CreateService => ctx.service(&FieldPath::root(), &value, &mut result),
+        Shape::DescribeServices => {
+            #[derive(Deserialize)]
+            struct Described {
+                services: Vec<Value>,
+            }
+            // Type the outer shape first so a wrong `services` is reported with its position.
+            match parse_typed::<Described>(&json_doc) {
+                Ok(d) => {
+                    for (i, svc) in d.services.iter().enumerate() {
+                        ctx.service(&FieldPath::root().key("services").index(i), svc, &mut result);
+                    }
+                }
+                Err(e) => result.diagnostics.push(e),
+            }
+        }
+        Shape::CreateServiceOutput => ctx.service(&FieldPath::root().key("service"), &value["service"], &mut result),
+    }
+    for d in &mut result.diagnostics {
+        d.file = path.to_owned();
+    }
+    result
+}
+
+struct Ctx<'a> {
+    doc: &'a Document,
+    path: &'a Path,
+    options: &'a ImportOptions,
+}
+
+impl Ctx<'_> {
+    fn task_definition(&self, value: &Value, wrapped: bool, result: &mut ImportResult) {
+        let base = if wrapped { FieldPath::root().key("taskDefinition") } else { FieldPath::root() };
+        let mut request = if wrapped { value["taskDefinition"].clone() } else { value.clone() };
+        strip(&mut request, TASK_DEFINITION_READ_ONLY);
+        if request.get("networkMode").and_then(Value::as_str) == Some("default") {
+            // Seen in published examples; ECS's values are bridge, host, awsvpc and none, and
+            // leaving the field out means the platform default, which is what was meant.
+            let field = base.key("networkMode");
+            result.diagnostics.push(Diagnostic::warning(
+                self.path,
+                position_of(self.doc, &field),
+                Some(field),
+                "\"default\" is not an ECS network mode (bridge, host, awsvpc, none); left out, which \
+                 selects the platform default (bridge on Linux, NAT on Windows)",
+            ));
+            strip(&mut request, &["networkMode"]);
+        }
+        let spec: RegisterTaskDefinition = match self.typed_at(&base, &request) {
+            Ok(s) => s,
+            Err(e) => return result.diagnostics.push(e),
+        };
+        let mut spec = spec;
+        // describe-task-definition puts the tags beside the task definition, not in it.
+        if wrapped && let Some(tags) = value.get("tags").filter(|t| !t.is_null()) {
+            match serde_json::from_value::<Vec<Tag>>(tags.clone()) {
+                Ok(tags) => spec.tags = Some(tags),
+                Err(e) => {
+                    let field = FieldPath::root().key("tags");
+                    result.diagnostics.push(Diagnostic::error(
+                        self.path,
+                        position_of(self.doc, &field),
+                        Some(field),
+                        e.to_string(),
+                    ));
+                    return;
+                }
+            }
+        }
+        result.diagnostics.extend(check_kept(self.doc, &base, &request, &spec, &|p| {
+            Some(self.unknown(p, "RegisterTaskDefinition"))
+        }));
+        let Some(name) = self.name_from(spec.family.as_deref(), &base.key("family"), result) else { return };
+        let td = TaskDefinition {
+            metadata: self.metadata(name),
+            spec: TaskDefinitionSpec { task_definition: spec },
+            status: None,
+        };
+        result.objects.push(Imported::TaskDefinition(Box::new(td)));
+    }
+
+    fn service(&self, base: &FieldPath, value: &Value, result: &mut ImportResult) {
+        let mut request = value.clone();
+        strip(&mut request, SERVICE_READ_ONLY);
+        let mut spec: CreateService = match self.typed_at(base, &request) {
+            Ok(s) => s,
+            Err(e) => return result.diagnostics.push(e),
+        };
+        // describe-services reports the request's `role` as `roleArn`.
+        if let Some(Value::String(role)) = request.as_object_mut().and_then(|o| o.remove("roleArn")) {
+            if spec.role.is_none() {
+                spec.role = Some(role.clone());
+            }
+            request["role"] = Value::String(role);
+        }
+        result.diagnostics.extend(check_kept(self.doc, base, &request, &spec, &|p| {
+            Some(self.unknown(p, "CreateService"))
+        }));
+        let stem = self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("service");
+        let name = match spec.service_name.as_deref() {
+            Some(n) => self.name_from(Some(n), &base.key("serviceName"), result),
+            None => self.name_from(Some(stem), &base.key("serviceName"), result),
+        };
+        let Some(name) = name else { return };
+        let svc = Service {
+            metadata: self.metadata(name),
+            spec: ServiceSpec { service: spec, auto_scaling: None },
+            status: None,
+        };
+        result.objects.push(Imported::Service(Box::new(svc)));
+    }
+
+    /// Types `value`, the part of the document at `base`.
+    fn typed_at<T: serde::de::DeserializeOwned>(&self, base: &FieldPath, value: &Value) -> Result<T, Diagnostic> {
+        type_value(self.doc, base, value)
+    }
+
+    fn unknown(&self, field: &FieldPath, request: &str) -> Diagnostic {
+        Diagnostic::warning(
+            self.path,
+            None,
+            Some(field.clone()),
+            format!("not a field of ECS's {request} request (botocore model); dropped"),
+        )
+    }
+
+    fn name_from(&self, ecs_name: Option<&str>, field: &FieldPath, result: &mut ImportResult) -> Option<String> {
+        let name = ecs_name.and_then(object_name);
+        if name.is_none() {
+            result.diagnostics.push(Diagnostic::error(
+                self.path,
+                position_of(self.doc, field),
+                Some(field.clone()),
+                "no usable name: give a name made of letters, digits, '-' or '_'",
+            ));
+        }
+        name
+    }
+
+    fn metadata(&self, name: String) -> ObjectMeta {
+        ObjectMeta { name: Some(name), namespace: self.options.namespace.clone(), ..ObjectMeta::default() }
+    }
+}
+
+fn strip(value: &mut Value, fields: &[&str]) {
+    if let Some(o) = value.as_object_mut() {
+        for f in fields {
+            o.remove(*f);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Recognising which AWS CLI document a JSON file is.
+
+use serde_json::Value;
+
+/// The kinds of ECS JSON that `import` understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// RegisterTaskDefinition input or describe-task-definition output (`wrapped` when the task
+    /// definition sits under a `taskDefinition` key).
+    TaskDefinition {
+        /// Whether the task definition is under `taskDefinition`.
+        wrapped: bool,
+    },
+    /// CreateService input (`--cli-input-json`, or an ecspresso/CodeDeploy service file).
+    CreateService,
+    /// describe-services output: `{"services": [...], "failures": [...]}`.
+    DescribeServices,
+    /// create-service or update-service output: `{"service": {...}}`.
+    CreateServiceOutput,
+}
+
+/// Top-level keys of a CreateService request or of a described service.
+const SERVICE_KEYS: &[&str] = &[
+    "serviceName", "taskDefinition", "desiredCount", "launchType", "capacityProviderStrategy", "platformVersion",
+    "role", "roleArn", "loadBalancers", "serviceRegistries", "deploymentConfiguration", "placementConstraints",
+    "placementStrategy", "networkConfiguration", "healthCheckGracePeriodSeconds", "schedulingStrategy",
+    "deploymentController", "tags", "enableECSManagedTags", "propagateTags", "enableExecuteCommand",
+    "serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations", "cluster", "clientToken",
+    "availabilityZoneRebalancing", "monitoring", "gatewayConnectors", "serviceArn", "clusterArn",
+];
+
+impl Shape {
+    /// Recognises `value`, or says what was expected.
+    ///
+    /// # Errors
+    /// A message listing the accepted documents.
+    pub fn detect(value: &Value) -> Result<Self, String> {
+        let Some(obj) = value.as_object() else {
+            return Err(format!("expected a JSON object, found {}; {EXPECTED}", kind(value)));
+        };
+        if obj.get("taskDefinition").is_some_and(Value::is_object) {
+            return Ok(Self::TaskDefinition { wrapped: true });
+        }
+        if obj.contains_key("containerDefinitions") {
+            return Ok(Self::TaskDefinition { wrapped: false });
+        }
+        if obj.get("services").is_some_and(Value::is_array) {
+            return Ok(Self::DescribeServices);
+        }
+        if obj.get("service").is_some_and(Value::is_object) {
+            return Ok(Self::CreateServiceOutput);
+        }
+        if !obj.is_empty() && obj.keys().any(|k| SERVICE_KEYS.contains(&k.as_str())) {
+            return Ok(Self::CreateService);
+        }
+        if obj.is_empty() {
+            return Err(format!("the object is empty; {EXPECTED}"));
+        }
+        let keys: Vec<&str> = obj.keys().map(String::as_str).take(5).collect();
+        Err(format!("not an ECS document I know (top-level keys: {}); {EXPECTED}", keys.join(", ")))
+    }
+}
+
+const EXPECTED: &str = "expected RegisterTaskDefinition input, describe-task-definition output, \
+                        CreateService input or describe-services output";
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn recognises_each_cli_document() {
+        let td = json!({"family": "x", "containerDefinitions": []});
+        assert_eq!(Shape::detect(&td), Ok(Shape::TaskDefinition { wrapped: false }));
+        assert_eq!(Shape::detect(&json!({"taskDefinition": td})), Ok(Shape::TaskDefinition { wrapped: true }));
+        // CreateService's taskDefinition is a string: not a wrapped task definition.
+        assert_eq!(Shape::detect(&json!({"taskDefinition": "web:3"})), Ok(Shape::CreateService));
+        assert_eq!(Shape::detect(&json!({"schedulingStrategy": "DAEMON"})), Ok(Shape::CreateService));
+        assert_eq!(Shape::detect(&json!({"services": [], "failures": []})), Ok(Shape::DescribeServices));
+        assert_eq!(Shape::detect(&json!({"service": {}})), Ok(Shape::CreateServiceOutput));
+    }
+
+    #[test]
+    fn explains_what_it_expected() {
+        let err = Shape::detect(&json!({"foo": 1})).expect_err("unknown document");
+        assert!(err.contains("top-level keys: foo"), "{err}");
+        assert!(err.contains("describe-services output"), "{err}");
+        assert!(Shape::detect(&json!([1])).expect_err("list").contains("found a list"));
+    }
+}
