@@ -228,6 +228,8 @@ class Gen:
             return f"Vec<{self.field_type(None, None, sh['member']['shape'])}>"
         if t == "map":
             return f"BTreeMap<String, {self.field_type(None, None, sh['value']['shape'])}>"
+        if t == "structure" and sh.get("document"):
+            return "FreeForm"
         if t == "structure":
             return self.rust_name(shape_name)
         raise ValueError(t)
@@ -288,7 +290,7 @@ class Gen:
         mods = {}
         for n, mod in self.module_of.items():
             sh = self.shapes[n]
-            if sh["type"] == "structure":
+            if sh["type"] == "structure" and not sh.get("document"):
                 mods.setdefault(mod, []).append(("s", n))
             elif sh["type"] == "string" and "enum" in sh:
                 mods.setdefault(mod, []).append(("e", n))
@@ -311,7 +313,7 @@ use serde::{{Deserialize, Serialize}};
 #[allow(unused_imports)]
 use super::*;
 #[allow(unused_imports)]
-use crate::api::NumberOrString;
+use crate::api::{{FreeForm, NumberOrString}};
 """
 
 

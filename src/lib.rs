@@ -9,3 +9,4 @@ pub mod crdgen;
 pub mod import;
 pub mod manifest;
 pub mod names;
+pub mod translate;

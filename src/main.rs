@@ -82,5 +82,9 @@ fn import(files: &[PathBuf], namespace: Option<String>) -> Result<ExitCode> {
         }
     }
     print!("{out}");
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

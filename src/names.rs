@@ -14,8 +14,14 @@ pub fn object_name(ecs_name: &str) -> Option<String> {
             out.push('-');
         }
     }
-    let trimmed: String = out.trim_matches(|c: char| !c.is_ascii_alphanumeric()).chars().take(253).collect();
-    let trimmed = trimmed.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned();
+    let trimmed: String = out
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .chars()
+        .take(253)
+        .collect();
+    let trimmed = trimmed
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned();
     (!trimmed.is_empty()).then_some(trimmed)
 }
 
@@ -28,7 +34,10 @@ mod tests {
         assert_eq!(object_name("web").as_deref(), Some("web"));
         assert_eq!(object_name("Web_App-2").as_deref(), Some("web-app-2"));
         assert_eq!(object_name("__x__").as_deref(), Some("x"));
-        assert_eq!(object_name("{{ must_env `SERVICE` }}").as_deref(), Some("must-env-service"));
+        assert_eq!(
+            object_name("{{ must_env `SERVICE` }}").as_deref(),
+            Some("must-env-service")
+        );
         assert_eq!(object_name("___"), None);
         assert_eq!(object_name(&"a".repeat(300)).map(|n| n.len()), Some(253));
     }

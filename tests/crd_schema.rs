@@ -13,6 +13,10 @@
 
 mod support;
 
+/// Spec fields that hold any JSON (botocore `document` shapes), so they keep unknown fields.
+const FREE_FORM_FIELDS: &[&str] =
+    &[".deploymentConfiguration.properties.lifecycleHooks.items.properties.hookDetails"];
+
 use std::{
     collections::BTreeSet,
     fmt, fs,
@@ -270,7 +274,7 @@ impl Checker {
         if int_or_string && preserve {
             self.report(path, Rule::IntOrStringWithPreserveUnknownFields, "");
         }
-        if preserve && in_spec {
+        if preserve && in_spec && !FREE_FORM_FIELDS.iter().any(|f| path.ends_with(f)) {
             self.report(
                 path,
                 Rule::PreserveUnknownFields,

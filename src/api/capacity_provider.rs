@@ -1,6 +1,9 @@
 //! `CapacityProvider` (cluster-scoped): `spec` is the `CreateCapacityProvider` request plus the
 //! Kubernetes side: which nodes are this provider's capacity.
 
+// kube's printcolumn(...) repeats `type_ = "string"`, which clippy takes for a duplicate.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::{api::core::v1::Toleration, apimachinery::pkg::apis::meta::v1::Condition};
@@ -8,7 +11,11 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{condition::conditions_schema, ecs::CreateCapacityProvider};
+use super::{condition::conditions_schema, ecs::CreateCapacityProvider, schema::with_short_descriptions};
+
+fn tolerations_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    with_short_descriptions(generator.subschema_for::<Option<Vec<Toleration>>>())
+}
 
 /// An ECS capacity provider: a pool of nodes that tasks can be placed on by strategy.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -38,6 +45,7 @@ pub struct CapacityProviderSpec {
     pub node_selector: Option<BTreeMap<String, String>>,
     /// Tolerations that let tasks onto this provider's tainted nodes.
     #[serde(rename = "tolerations", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "tolerations_schema")]
     pub tolerations: Option<Vec<Toleration>>,
 }
 

@@ -7,8 +7,10 @@ pub mod autoscaling;
 pub mod capacity_provider;
 pub mod condition;
 pub mod ecs;
+mod free_form;
 mod number_or_string;
 pub mod scheduled_task;
+mod schema;
 pub mod service;
 pub mod task;
 pub mod task_definition;
@@ -17,6 +19,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use capacity_provider::{CapacityProvider, CapacityProviderSpec, CapacityProviderStatus};
+pub use free_form::FreeForm;
 pub use number_or_string::NumberOrString;
 pub use scheduled_task::{ScheduledTask, ScheduledTaskSpec, ScheduledTaskStatus};
 pub use service::{Service, ServiceSpec, ServiceStatus};

@@ -1,5 +1,8 @@
 //! `ScheduledTask`: an EventBridge rule with ECS targets, in EventBridge's own words (PascalCase).
 
+// kube's printcolumn(...) repeats `type_ = "string"`, which clippy takes for a duplicate.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;

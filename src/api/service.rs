@@ -1,5 +1,8 @@
 //! `Service`: an ECS service; `spec` is the `CreateService` request plus Service Auto Scaling.
 
+// kube's printcolumn(...) repeats `type_ = "string"`, which clippy takes for a duplicate.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -91,16 +94,12 @@ pub struct ServiceDeployment {
     /// The deployment's task definition, `family:revision`.
     pub task_definition: String,
     /// Tasks this deployment wants.
-    #[serde(default)]
     pub desired_count: i32,
     /// Tasks of this deployment in PENDING.
-    #[serde(default)]
     pub pending_count: i32,
     /// Tasks of this deployment in RUNNING.
-    #[serde(default)]
     pub running_count: i32,
     /// Consecutive tasks that failed to start or became unhealthy.
-    #[serde(default)]
     pub failed_tasks: i32,
     /// IN_PROGRESS, COMPLETED or FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,5 +1,8 @@
 //! `TaskDefinition`: a task definition family; `spec` is the `RegisterTaskDefinition` request.
 
+// kube's printcolumn(...) repeats `type_ = "string"`, which clippy takes for a duplicate.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;

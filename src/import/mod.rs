@@ -21,7 +21,9 @@ use crate::{
         Service, ServiceSpec, TaskDefinition, TaskDefinitionSpec,
         ecs::{CreateService, RegisterTaskDefinition, Tag},
     },
-    manifest::{Diagnostic, Document, FieldPath, check_kept, parse_typed, parse_value, position_of, type_value},
+    manifest::{
+        Diagnostic, Document, FieldPath, check_kept, parse_typed, parse_value, position_of, type_value,
+    },
     names::object_name,
 };
 
@@ -111,7 +113,11 @@ pub fn import_file(path: &Path, options: &ImportOptions) -> ImportResult {
 #[must_use]
 pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportResult {
     // Parsed as JSON whatever the file is called: that is what the AWS CLI writes.
-    let json_doc = Document { file: path.with_extension("json"), first_line: 1, text: text.to_owned() };
+    let json_doc = Document {
+        file: path.with_extension("json"),
+        first_line: 1,
+        text: text.to_owned(),
+    };
     let mut result = ImportResult::default();
     let value = match parse_value(&json_doc) {
         Ok(v) => v,
@@ -124,11 +130,17 @@ pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportRe
     let shape = match Shape::detect(&value) {
         Ok(s) => s,
         Err(msg) => {
-            result.diagnostics.push(Diagnostic::error(path, Some((1, 1)), None, msg));
+            result
+                .diagnostics
+                .push(Diagnostic::error(path, Some((1, 1)), None, msg));
             return result;
         }
     };
-    let ctx = Ctx { doc: &json_doc, path, options };
+    let ctx = Ctx {
+        doc: &json_doc,
+        path,
+        options,
+    };
     match shape {
         Shape::TaskDefinition { wrapped } => ctx.task_definition(&value, wrapped, &mut result),
         Shape::CreateService => ctx.service(&FieldPath::root(), &value, &mut result),
@@ -147,7 +159,9 @@ pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportRe
                 Err(e) => result.diagnostics.push(e),
             }
         }
-        Shape::CreateServiceOutput => ctx.service(&FieldPath::root().key("service"), &value["service"], &mut result),
+        Shape::CreateServiceOutput => {
+            ctx.service(&FieldPath::root().key("service"), &value["service"], &mut result)
+        }
     }
     for d in &mut result.diagnostics {
         d.file = path.to_owned();
@@ -163,8 +177,16 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn task_definition(&self, value: &Value, wrapped: bool, result: &mut ImportResult) {
-        let base = if wrapped { FieldPath::root().key("taskDefinition") } else { FieldPath::root() };
-        let mut request = if wrapped { value["taskDefinition"].clone() } else { value.clone() };
+        let base = if wrapped {
+            FieldPath::root().key("taskDefinition")
+        } else {
+            FieldPath::root()
+        };
+        let mut request = if wrapped {
+            value["taskDefinition"].clone()
+        } else {
+            value.clone()
+        };
         strip(&mut request, TASK_DEFINITION_READ_ONLY);
         if request.get("networkMode").and_then(Value::as_str) == Some("default") {
             // Seen in published examples; ECS's values are bridge, host, awsvpc and none, and
@@ -200,13 +222,19 @@ impl Ctx<'_> {
                 }
             }
         }
-        result.diagnostics.extend(check_kept(self.doc, &base, &request, &spec, &|p| {
-            Some(self.unknown(p, "RegisterTaskDefinition"))
-        }));
-        let Some(name) = self.name_from(spec.family.as_deref(), &base.key("family"), result) else { return };
+        result
+            .diagnostics
+            .extend(check_kept(self.doc, &base, &request, &spec, &|p| {
+                Some(self.unknown(p, "RegisterTaskDefinition"))
+            }));
+        let Some(name) = self.name_from(spec.family.as_deref(), &base.key("family"), result) else {
+            return;
+        };
         let td = TaskDefinition {
             metadata: self.metadata(name),
-            spec: TaskDefinitionSpec { task_definition: spec },
+            spec: TaskDefinitionSpec {
+                task_definition: spec,
+            },
             status: None,
         };
         result.objects.push(Imported::TaskDefinition(Box::new(td)));
@@ -226,10 +254,16 @@ impl Ctx<'_> {
             }
             request["role"] = Value::String(role);
         }
-        result.diagnostics.extend(check_kept(self.doc, base, &request, &spec, &|p| {
-            Some(self.unknown(p, "CreateService"))
-        }));
-        let stem = self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("service");
+        result
+            .diagnostics
+            .extend(check_kept(self.doc, base, &request, &spec, &|p| {
+                Some(self.unknown(p, "CreateService"))
+            }));
+        let stem = self
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("service");
         let name = match spec.service_name.as_deref() {
             Some(n) => self.name_from(Some(n), &base.key("serviceName"), result),
             None => self.name_from(Some(stem), &base.key("serviceName"), result),
@@ -237,14 +271,21 @@ impl Ctx<'_> {
         let Some(name) = name else { return };
         let svc = Service {
             metadata: self.metadata(name),
-            spec: ServiceSpec { service: spec, auto_scaling: None },
+            spec: ServiceSpec {
+                service: spec,
+                auto_scaling: None,
+            },
             status: None,
         };
         result.objects.push(Imported::Service(Box::new(svc)));
     }
 
     /// Types `value`, the part of the document at `base`.
-    fn typed_at<T: serde::de::DeserializeOwned>(&self, base: &FieldPath, value: &Value) -> Result<T, Diagnostic> {
+    fn typed_at<T: serde::de::DeserializeOwned>(
+        &self,
+        base: &FieldPath,
+        value: &Value,
+    ) -> Result<T, Diagnostic> {
         type_value(self.doc, base, value)
     }
 
@@ -257,7 +298,12 @@ impl Ctx<'_> {
         )
     }
 
-    fn name_from(&self, ecs_name: Option<&str>, field: &FieldPath, result: &mut ImportResult) -> Option<String> {
+    fn name_from(
+        &self,
+        ecs_name: Option<&str>,
+        field: &FieldPath,
+        result: &mut ImportResult,
+    ) -> Option<String> {
         let name = ecs_name.and_then(object_name);
         if name.is_none() {
             result.diagnostics.push(Diagnostic::error(
@@ -271,7 +317,11 @@ impl Ctx<'_> {
     }
 
     fn metadata(&self, name: String) -> ObjectMeta {
-        ObjectMeta { name: Some(name), namespace: self.options.namespace.clone(), ..ObjectMeta::default() }
+        ObjectMeta {
+            name: Some(name),
+            namespace: self.options.namespace.clone(),
+            ..ObjectMeta::default()
+        }
     }
 }
 

@@ -21,12 +21,37 @@ pub enum Shape {
 
 /// Top-level keys of a CreateService request or of a described service.
 const SERVICE_KEYS: &[&str] = &[
-    "serviceName", "taskDefinition", "desiredCount", "launchType", "capacityProviderStrategy", "platformVersion",
-    "role", "roleArn", "loadBalancers", "serviceRegistries", "deploymentConfiguration", "placementConstraints",
-    "placementStrategy", "networkConfiguration", "healthCheckGracePeriodSeconds", "schedulingStrategy",
-    "deploymentController", "tags", "enableECSManagedTags", "propagateTags", "enableExecuteCommand",
-    "serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations", "cluster", "clientToken",
-    "availabilityZoneRebalancing", "monitoring", "gatewayConnectors", "serviceArn", "clusterArn",
+    "serviceName",
+    "taskDefinition",
+    "desiredCount",
+    "launchType",
+    "capacityProviderStrategy",
+    "platformVersion",
+    "role",
+    "roleArn",
+    "loadBalancers",
+    "serviceRegistries",
+    "deploymentConfiguration",
+    "placementConstraints",
+    "placementStrategy",
+    "networkConfiguration",
+    "healthCheckGracePeriodSeconds",
+    "schedulingStrategy",
+    "deploymentController",
+    "tags",
+    "enableECSManagedTags",
+    "propagateTags",
+    "enableExecuteCommand",
+    "serviceConnectConfiguration",
+    "volumeConfigurations",
+    "vpcLatticeConfigurations",
+    "cluster",
+    "clientToken",
+    "availabilityZoneRebalancing",
+    "monitoring",
+    "gatewayConnectors",
+    "serviceArn",
+    "clusterArn",
 ];
 
 impl Shape {
@@ -36,7 +61,10 @@ impl Shape {
     /// A message listing the accepted documents.
     pub fn detect(value: &Value) -> Result<Self, String> {
         let Some(obj) = value.as_object() else {
-            return Err(format!("expected a JSON object, found {}; {EXPECTED}", kind(value)));
+            return Err(format!(
+                "expected a JSON object, found {}; {EXPECTED}",
+                kind(value)
+            ));
         };
         if obj.get("taskDefinition").is_some_and(Value::is_object) {
             return Ok(Self::TaskDefinition { wrapped: true });
@@ -57,7 +85,10 @@ impl Shape {
             return Err(format!("the object is empty; {EXPECTED}"));
         }
         let keys: Vec<&str> = obj.keys().map(String::as_str).take(5).collect();
-        Err(format!("not an ECS document I know (top-level keys: {}); {EXPECTED}", keys.join(", ")))
+        Err(format!(
+            "not an ECS document I know (top-level keys: {}); {EXPECTED}",
+            keys.join(", ")
+        ))
     }
 }
 
@@ -85,12 +116,27 @@ mod tests {
     fn recognises_each_cli_document() {
         let td = json!({"family": "x", "containerDefinitions": []});
         assert_eq!(Shape::detect(&td), Ok(Shape::TaskDefinition { wrapped: false }));
-        assert_eq!(Shape::detect(&json!({"taskDefinition": td})), Ok(Shape::TaskDefinition { wrapped: true }));
+        assert_eq!(
+            Shape::detect(&json!({"taskDefinition": td})),
+            Ok(Shape::TaskDefinition { wrapped: true })
+        );
         // CreateService's taskDefinition is a string: not a wrapped task definition.
-        assert_eq!(Shape::detect(&json!({"taskDefinition": "web:3"})), Ok(Shape::CreateService));
-        assert_eq!(Shape::detect(&json!({"schedulingStrategy": "DAEMON"})), Ok(Shape::CreateService));
-        assert_eq!(Shape::detect(&json!({"services": [], "failures": []})), Ok(Shape::DescribeServices));
-        assert_eq!(Shape::detect(&json!({"service": {}})), Ok(Shape::CreateServiceOutput));
+        assert_eq!(
+            Shape::detect(&json!({"taskDefinition": "web:3"})),
+            Ok(Shape::CreateService)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"schedulingStrategy": "DAEMON"})),
+            Ok(Shape::CreateService)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"services": [], "failures": []})),
+            Ok(Shape::DescribeServices)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"service": {}})),
+            Ok(Shape::CreateServiceOutput)
+        );
     }
 
     #[test]
@@ -98,6 +144,10 @@ mod tests {
         let err = Shape::detect(&json!({"foo": 1})).expect_err("unknown document");
         assert!(err.contains("top-level keys: foo"), "{err}");
         assert!(err.contains("describe-services output"), "{err}");
-        assert!(Shape::detect(&json!([1])).expect_err("list").contains("found a list"));
+        assert!(
+            Shape::detect(&json!([1]))
+                .expect_err("list")
+                .contains("found a list")
+        );
     }
 }

@@ -37,7 +37,13 @@ impl Diagnostic {
         field: Option<FieldPath>,
         message: impl Into<String>,
     ) -> Self {
-        Self { severity: Severity::Error, file: file.into(), position, field, message: message.into() }
+        Self {
+            severity: Severity::Error,
+            file: file.into(),
+            position,
+            field,
+            message: message.into(),
+        }
     }
 
     /// A warning at `position` about `field`.
@@ -48,7 +54,13 @@ impl Diagnostic {
         field: Option<FieldPath>,
         message: impl Into<String>,
     ) -> Self {
-        Self { severity: Severity::Warning, file: file.into(), position, field, message: message.into() }
+        Self {
+            severity: Severity::Warning,
+            file: file.into(),
+            position,
+            field,
+            message: message.into(),
+        }
     }
 
     /// Whether this is an error.

@@ -53,7 +53,11 @@ fn push_doc(docs: &mut Vec<Document>, file: &Path, first_line: usize, text: Stri
         !t.is_empty() && !t.starts_with('#')
     });
     if has_content {
-        docs.push(Document { file: file.to_owned(), first_line, text });
+        docs.push(Document {
+            file: file.to_owned(),
+            first_line,
+            text,
+        });
     }
 }
 
@@ -72,7 +76,11 @@ pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, Diagnostic> {
         let text = std::fs::read_to_string(&f)
             .map_err(|e| Diagnostic::error(&f, None, None, format!("cannot read: {e}")))?;
         if f.extension().is_some_and(|e| e == "json") {
-            docs.push(Document { file: f, first_line: 1, text });
+            docs.push(Document {
+                file: f,
+                first_line: 1,
+                text,
+            });
         } else {
             docs.extend(split_documents(&f, &text));
         }
@@ -95,7 +103,10 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), Diagnostic> 
     for e in entries {
         if e.is_dir() {
             collect_files(&e, out)?;
-        } else if e.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json") {
+        } else if e
+            .extension()
+            .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+        {
             out.push(e);
         }
     }
@@ -108,7 +119,8 @@ mod tests {
 
     #[test]
     fn splits_like_kubectl_and_keeps_line_numbers() {
-        let text = "# leading comment\n---\na: 1\n--- # second\nb: 2\nc: 3\n---\n# only a comment\n---\nd: '---'\n";
+        let text =
+            "# leading comment\n---\na: 1\n--- # second\nb: 2\nc: 3\n---\n# only a comment\n---\nd: '---'\n";
         let docs = split_documents(Path::new("x.yaml"), text);
         let got: Vec<(usize, &str)> = docs.iter().map(|d| (d.first_line, d.text.as_str())).collect();
         assert_eq!(got, vec![(3, "a: 1\n"), (5, "b: 2\nc: 3\n"), (10, "d: '---'\n")]);

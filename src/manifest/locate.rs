@@ -12,7 +12,12 @@ use super::{FieldPath, PathSeg};
 /// member), or of the deepest enclosing field that exists when `path` does not.
 #[must_use]
 pub fn locate(text: &str, path: &FieldPath) -> Option<(usize, usize)> {
-    let mut loc = Locator { target: &path.0, stack: Vec::new(), best: None, done: false };
+    let mut loc = Locator {
+        target: &path.0,
+        stack: Vec::new(),
+        best: None,
+        done: false,
+    };
     let mut parser = Parser::new_from_str(text);
     // A syntax error simply ends the search: we report what was found before it.
     let _ = parser.load(&mut loc, false);
@@ -20,8 +25,14 @@ pub fn locate(text: &str, path: &FieldPath) -> Option<(usize, usize)> {
 }
 
 enum Frame {
-    Map { key: Option<String>, expecting_key: bool, started: bool },
-    Seq { index: usize },
+    Map {
+        key: Option<String>,
+        expecting_key: bool,
+        started: bool,
+    },
+    Seq {
+        index: usize,
+    },
 }
 
 struct Locator<'a> {
@@ -61,7 +72,9 @@ impl Locator<'_> {
     /// A value finished: move the enclosing container to its next slot.
     fn advance(&mut self) {
         match self.stack.last_mut() {
-            Some(Frame::Map { key, expecting_key, .. }) => {
+            Some(Frame::Map {
+                key, expecting_key, ..
+            }) => {
                 *key = None;
                 *expecting_key = true;
             }
@@ -71,7 +84,13 @@ impl Locator<'_> {
     }
 
     fn expecting_key(&self) -> bool {
-        matches!(self.stack.last(), Some(Frame::Map { expecting_key: true, .. }))
+        matches!(
+            self.stack.last(),
+            Some(Frame::Map {
+                expecting_key: true,
+                ..
+            })
+        )
     }
 }
 
@@ -85,13 +104,20 @@ impl MarkedEventReceiver for Locator<'_> {
                 if self.expecting_key() {
                     // The first key of a mapping stands for the mapping itself: block mappings
                     // start where their first key is written.
-                    if let Some(Frame::Map { started: started @ false, .. }) = self.stack.last_mut() {
+                    if let Some(Frame::Map {
+                        started: started @ false,
+                        ..
+                    }) = self.stack.last_mut()
+                    {
                         *started = true;
                         let frame = self.stack.pop();
                         self.consider(mark);
                         self.stack.extend(frame);
                     }
-                    if let Some(Frame::Map { key, expecting_key, .. }) = self.stack.last_mut() {
+                    if let Some(Frame::Map {
+                        key, expecting_key, ..
+                    }) = self.stack.last_mut()
+                    {
                         *key = Some(value);
                         *expecting_key = false;
                     }
@@ -106,7 +132,11 @@ impl MarkedEventReceiver for Locator<'_> {
                 self.advance();
             }
             Event::MappingStart(..) => {
-                self.stack.push(Frame::Map { key: None, expecting_key: true, started: false });
+                self.stack.push(Frame::Map {
+                    key: None,
+                    expecting_key: true,
+                    started: false,
+                });
             }
             Event::SequenceStart(..) => {
                 self.consider(mark);
@@ -129,7 +159,10 @@ mod tests {
     fn path(s: &[&str]) -> FieldPath {
         FieldPath(
             s.iter()
-                .map(|x| x.parse::<usize>().map_or_else(|_| PathSeg::Key((*x).to_owned()), PathSeg::Index))
+                .map(|x| {
+                    x.parse::<usize>()
+                        .map_or_else(|_| PathSeg::Key((*x).to_owned()), PathSeg::Index)
+                })
                 .collect(),
         )
     }
@@ -137,15 +170,27 @@ mod tests {
     #[test]
     fn finds_keys_in_block_yaml() {
         let text = "spec:\n  containerDefinitions:\n  - name: a\n    cpu: x\n  - name: b\n    image: nginx\n";
-        assert_eq!(locate(text, &path(&["spec", "containerDefinitions", "0", "cpu"])), Some((4, 5)));
-        assert_eq!(locate(text, &path(&["spec", "containerDefinitions", "1", "image"])), Some((6, 5)));
-        assert_eq!(locate(text, &path(&["spec", "containerDefinitions", "1"])), Some((5, 5)));
+        assert_eq!(
+            locate(text, &path(&["spec", "containerDefinitions", "0", "cpu"])),
+            Some((4, 5))
+        );
+        assert_eq!(
+            locate(text, &path(&["spec", "containerDefinitions", "1", "image"])),
+            Some((6, 5))
+        );
+        assert_eq!(
+            locate(text, &path(&["spec", "containerDefinitions", "1"])),
+            Some((5, 5))
+        );
     }
 
     #[test]
     fn finds_keys_in_json() {
         let text = "{\n  \"family\": \"web\",\n  \"containerDefinitions\": [\n    {\"name\": \"a\", \"cpu\": \"x\"}\n  ]\n}\n";
-        assert_eq!(locate(text, &path(&["containerDefinitions", "0", "cpu"])), Some((4, 19)));
+        assert_eq!(
+            locate(text, &path(&["containerDefinitions", "0", "cpu"])),
+            Some((4, 19))
+        );
         assert_eq!(locate(text, &path(&["family"])), Some((2, 3)));
     }
 

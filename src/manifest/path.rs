@@ -109,7 +109,11 @@ mod tests {
 
     #[test]
     fn displays_keys_and_indices() {
-        let p = FieldPath::root().key("spec").key("containerDefinitions").index(2).key("cpu");
+        let p = FieldPath::root()
+            .key("spec")
+            .key("containerDefinitions")
+            .index(2)
+            .key("cpu");
         assert_eq!(p.to_string(), "spec.containerDefinitions[2].cpu");
         assert_eq!(p.pattern(), "spec.containerDefinitions[].cpu");
         assert_eq!(FieldPath::root().to_string(), "(document)");

@@ -16,7 +16,12 @@ pub fn parse_typed<T: DeserializeOwned>(doc: &Document) -> Result<T, Diagnostic>
             let field = FieldPath::from_serde(e.path());
             let inner = e.into_inner();
             let pos = (inner.line() > 0).then(|| doc.file_position(inner.line(), inner.column()));
-            Diagnostic::error(&doc.file, pos, non_empty(field), strip_position(&inner.to_string()))
+            Diagnostic::error(
+                &doc.file,
+                pos,
+                non_empty(field),
+                strip_position(&inner.to_string()),
+            )
         })
     } else {
         let de = serde_yaml_ng::Deserializer::from_str(&doc.text);
@@ -24,7 +29,12 @@ pub fn parse_typed<T: DeserializeOwned>(doc: &Document) -> Result<T, Diagnostic>
             let field = FieldPath::from_serde(e.path());
             let inner = e.into_inner();
             let pos = inner.location().map(|l| doc.file_position(l.line(), l.column()));
-            Diagnostic::error(&doc.file, pos, non_empty(field), strip_position(&inner.to_string()))
+            Diagnostic::error(
+                &doc.file,
+                pos,
+                non_empty(field),
+                strip_position(&inner.to_string()),
+            )
         })
     }
 }
@@ -49,7 +59,14 @@ pub fn check_kept<T: Serialize>(
 ) -> Vec<Diagnostic> {
     let kept = match serde_json::to_value(typed) {
         Ok(v) => v,
-        Err(e) => return vec![Diagnostic::error(&doc.file, None, None, format!("cannot serialise: {e}"))],
+        Err(e) => {
+            return vec![Diagnostic::error(
+                &doc.file,
+                None,
+                None,
+                format!("cannot serialise: {e}"),
+            )];
+        }
     };
     let mut out = Vec::new();
     for d in differences(written, &kept) {
@@ -103,7 +120,11 @@ fn strip_position(msg: &str) -> String {
 ///
 /// # Errors
 /// A diagnostic for the first field that does not fit `T`.
-pub fn type_value<T: DeserializeOwned>(doc: &Document, base: &FieldPath, value: &Value) -> Result<T, Diagnostic> {
+pub fn type_value<T: DeserializeOwned>(
+    doc: &Document,
+    base: &FieldPath,
+    value: &Value,
+) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let field = FieldPath::from_serde(e.path()).under(base);
         let message = strip_position(&e.into_inner().to_string());

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[allow(unused_imports)]
 use super::*;
 #[allow(unused_imports)]
-use crate::api::NumberOrString;
+use crate::api::{FreeForm, NumberOrString};
 
 /// The minimum and maximum number of accelerators (such as GPUs) for instance type selection.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[allow(unused_imports)]
 use super::*;
 #[allow(unused_imports)]
-use crate::api::NumberOrString;
+use crate::api::{FreeForm, NumberOrString};
 
 /// Container definitions are used in task definitions to describe the different containers that are launched as part of a task.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[allow(unused_imports)]
 use super::*;
 #[allow(unused_imports)]
-use crate::api::NumberOrString;
+use crate::api::{FreeForm, NumberOrString};
 
 /// This structure specifies the VPC subnets and security groups for the task, and whether a public IP address is to be used.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]

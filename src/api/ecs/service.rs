@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[allow(unused_imports)]
 use super::*;
 #[allow(unused_imports)]
-use crate::api::NumberOrString;
+use crate::api::{FreeForm, NumberOrString};
 
 /// The advanced settings for a load balancer used in blue/green deployments.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]
@@ -354,7 +354,7 @@ pub struct DeploymentLifecycleHook {
     pub lifecycle_stages: Option<Vec<DeploymentLifecycleHookStage>>,
     /// Use this field to specify custom parameters that Amazon ECS passes to your Lambda function on each invocation.
     #[serde(rename = "hookDetails", default, skip_serializing_if = "Option::is_none")]
-    pub hook_details: Option<HookDetails>,
+    pub hook_details: Option<FreeForm>,
     /// The timeout configuration for the lifecycle hook.
     #[serde(
         rename = "timeoutConfiguration",
@@ -471,10 +471,6 @@ pub struct GatewayConnectorHealthCheckMatcher {
     #[serde(rename = "grpcCode", default, skip_serializing_if = "Option::is_none")]
     pub grpc_code: Option<String>,
 }
-
-/// The ECS `HookDetails` structure.
-#[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]
-pub struct HookDetails {}
 
 /// Configuration for linear deployment strategy that shifts production traffic in equal percentage increments with configurable wait times between each step...
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[allow(unused_imports)]
 use super::*;
 #[allow(unused_imports)]
-use crate::api::NumberOrString;
+use crate::api::{FreeForm, NumberOrString};
 
 /// An object representing the networking details for a task or service.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]

@@ -1,0 +1,13 @@
+//! Pure translation of ECS objects into Kubernetes objects: no client, no I/O, no clock.
+//!
+//! Each translation returns its objects together with a [`Report`] of every ECS field that was
+//! ignored, approximated or not translated, so nothing changes meaning silently: the operator puts
+//! the report in the `Translated` condition and `ecs-bridge render` prints it.
+
+pub mod labels;
+pub mod pod;
+pub mod reference;
+pub mod report;
+pub mod service;
+
+pub use report::{Note, NoteKind, Report};

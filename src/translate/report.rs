@@ -1,0 +1,174 @@
+//! What a translation could not carry over exactly.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::manifest::FieldPath;
+
+/// How a field fared in translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NoteKind {
+    /// Translated, but the Kubernetes meaning differs in a way the user should know.
+    Approximated,
+    /// Has no Kubernetes meaning here and was ignored.
+    Ignored,
+    /// Not translated by this version of ecs-bridge yet.
+    NotYetTranslated,
+}
+
+/// One field and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Note {
+    /// What happened.
+    pub kind: NoteKind,
+    /// The field, relative to `spec` (e.g. `containerDefinitions[0].healthCheck`).
+    pub field: String,
+    /// Why, in a sentence.
+    pub message: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            NoteKind::Approximated => "approximated",
+            NoteKind::Ignored => "ignored",
+            NoteKind::NotYetTranslated => "not translated yet",
+        };
+        write!(f, "spec.{}: {kind}: {}", self.field, self.message)
+    }
+}
+
+/// The notes of one translation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Notes, in the order the fields appear.
+    pub notes: Vec<Note>,
+}
+
+impl Report {
+    /// Adds a note.
+    pub fn note(&mut self, kind: NoteKind, field: impl Into<String>, message: impl Into<String>) {
+        self.notes.push(Note {
+            kind,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Adds a `NotYetTranslated` note for every field set in `spec` whose pattern (indices as
+    /// `[]`) is neither in `handled` nor under a prefix in `handled` ending with `.*`, and which
+    /// has no note yet.
+    pub fn untranslated(&mut self, spec: &Value, handled: &[&str]) {
+        let mut found = Vec::new();
+        collect_unhandled(&FieldPath::root(), spec, handled, &mut found);
+        for path in found {
+            let field = path.to_string();
+            if !self.notes.iter().any(|n| n.field == field) {
+                self.note(
+                    NoteKind::NotYetTranslated,
+                    field,
+                    "kept in the spec; no Kubernetes equivalent applied yet",
+                );
+            }
+        }
+    }
+
+    /// Whether nothing was reported.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.notes.is_empty()
+    }
+}
+
+fn is_handled(pattern: &str, handled: &[&str]) -> bool {
+    handled.iter().any(|h| {
+        *h == pattern
+            || h.strip_suffix(".*").is_some_and(|prefix| {
+                pattern
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            })
+    })
+}
+
+/// Collects the shallowest unhandled fields: a field whose pattern is handled is skipped with
+/// everything under it only if it is a leaf or `h.*`; objects and lists are descended into.
+fn collect_unhandled(path: &FieldPath, value: &Value, handled: &[&str], out: &mut Vec<FieldPath>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let child = path.key(k);
+                let pattern = child.pattern();
+                let empty =
+                    v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(|o| o.is_empty());
+                if v.is_null()
+                    || empty
+                    || is_handled(&pattern, handled) && !has_handled_children(&pattern, handled)
+                {
+                    continue;
+                }
+                if is_handled(&pattern, handled) || has_handled_children(&pattern, handled) {
+                    collect_unhandled(&child, v, handled, out);
+                } else {
+                    out.push(child);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                collect_unhandled(&path.index(i), v, handled, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn has_handled_children(pattern: &str, handled: &[&str]) -> bool {
+    handled.iter().any(|h| {
+        h.strip_prefix(pattern)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn lists_fields_that_no_rule_handles() {
+        let spec = json!({
+            "family": "web",
+            "cpu": "256",
+            "containerDefinitions": [{"name": "a", "image": "x", "healthCheck": {"command": ["CMD", "true"]}}],
+            "volumes": [],
+            "tags": null
+        });
+        let mut r = Report::default();
+        r.note(NoteKind::Ignored, "cpu", "told already");
+        r.untranslated(
+            &spec,
+            &[
+                "family",
+                "containerDefinitions[].name",
+                "containerDefinitions[].image",
+            ],
+        );
+        let fields: Vec<&str> = r.notes.iter().map(|n| n.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["cpu", "containerDefinitions[0].healthCheck"],
+            "empty lists say nothing"
+        );
+    }
+
+    #[test]
+    fn a_wildcard_covers_everything_below() {
+        let spec = json!({"dockerLabels": {"a": "b"}, "linuxParameters": {"capabilities": {"add": ["X"]}}});
+        let mut r = Report::default();
+        r.untranslated(&spec, &["dockerLabels.*", "linuxParameters.capabilities.*"]);
+        assert!(r.is_empty(), "{:?}", r.notes);
+    }
+}

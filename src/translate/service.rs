@@ -1,0 +1,161 @@
+//! Service → Deployment (REPLICA) or DaemonSet (DAEMON).
+//!
+//! This first version carries the task count, the scheduling strategy and the task definition's
+//! pod template, with the service's labels. Every other field set in the service is listed in the
+//! [`Report`] as not translated yet.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::{
+        apps::v1::{DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec},
+        core::v1::PodTemplateSpec,
+    },
+    apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta},
+};
+
+use super::{Report, labels};
+use crate::api::{ServiceSpec, ecs::SchedulingStrategy};
+
+/// Fields of the service this module translates (patterns, relative to `spec`).
+const HANDLED: &[&str] = &[
+    "serviceName",
+    "taskDefinition",
+    "desiredCount",
+    "schedulingStrategy",
+];
+
+/// The workload that runs a service's tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Workload {
+    /// `schedulingStrategy: REPLICA` (the default).
+    Deployment(Box<Deployment>),
+    /// `schedulingStrategy: DAEMON`.
+    DaemonSet(Box<DaemonSet>),
+}
+
+/// A service's workload and what did not carry over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceTranslation {
+    /// The Deployment or DaemonSet.
+    pub workload: Workload,
+    /// Fields ignored, approximated or not yet translated.
+    pub report: Report,
+}
+
+/// The labels that select a service's pods.
+#[must_use]
+pub fn selector_labels(service: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(labels::SERVICE.to_owned(), service.to_owned())])
+}
+
+/// Translates the service object `name` in `namespace`, running the pod template `pod`.
+#[must_use]
+pub fn workload(
+    name: &str,
+    namespace: &str,
+    spec: &ServiceSpec,
+    pod: &PodTemplateSpec,
+) -> ServiceTranslation {
+    let mut report = Report::default();
+    if let Ok(v) = serde_json::to_value(spec) {
+        report.untranslated(&v, HANDLED);
+    }
+    let group = labels::service_group(name);
+    let mut template = pod.clone();
+    let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
+    let pod_labels = meta.labels.get_or_insert_with(BTreeMap::new);
+    pod_labels.extend(selector_labels(name));
+    pod_labels.insert(labels::GROUP.to_owned(), labels::group_label_value(&group));
+    meta.annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(labels::GROUP_ANNOTATION.to_owned(), group);
+
+    let mut object_labels = selector_labels(name);
+    object_labels.insert(labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned());
+    let metadata = ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        labels: Some(object_labels),
+        ..ObjectMeta::default()
+    };
+    let selector = LabelSelector {
+        match_labels: Some(selector_labels(name)),
+        ..LabelSelector::default()
+    };
+    let workload = if spec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon) {
+        Workload::DaemonSet(Box::new(DaemonSet {
+            metadata,
+            spec: Some(DaemonSetSpec {
+                selector,
+                template,
+                ..DaemonSetSpec::default()
+            }),
+            status: None,
+        }))
+    } else {
+        Workload::Deployment(Box::new(Deployment {
+            metadata,
+            spec: Some(DeploymentSpec {
+                replicas: spec.service.desired_count,
+                selector,
+                template,
+                ..DeploymentSpec::default()
+            }),
+            status: None,
+        }))
+    };
+    ServiceTranslation { workload, report }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(v: serde_json::Value) -> ServiceSpec {
+        serde_json::from_value(v).expect("service spec")
+    }
+
+    #[test]
+    fn replica_services_become_deployments_selecting_their_pods() {
+        let t = workload(
+            "web",
+            "shop",
+            &spec(json!({"taskDefinition": "web", "desiredCount": 3})),
+            &PodTemplateSpec::default(),
+        );
+        let Workload::Deployment(d) = t.workload else {
+            panic!("expected a Deployment")
+        };
+        let ds = d.spec.expect("spec");
+        assert_eq!(ds.replicas, Some(3));
+        assert_eq!(ds.selector.match_labels, Some(selector_labels("web")));
+        let tmeta = ds.template.metadata.expect("template metadata");
+        let labels = tmeta.labels.expect("labels");
+        assert_eq!(labels[labels::SERVICE], "web");
+        assert_eq!(labels[labels::GROUP], "service.web");
+        assert_eq!(
+            tmeta.annotations.expect("annotations")[labels::GROUP_ANNOTATION],
+            "service:web"
+        );
+        assert_eq!(d.metadata.namespace.as_deref(), Some("shop"));
+        assert!(t.report.is_empty());
+    }
+
+    #[test]
+    fn daemon_services_become_daemonsets_and_the_rest_is_reported() {
+        let t = workload(
+            "agent",
+            "default",
+            &spec(
+                json!({"schedulingStrategy": "DAEMON", "taskDefinition": "agent", "enableExecuteCommand": true}),
+            ),
+            &PodTemplateSpec::default(),
+        );
+        assert!(matches!(t.workload, Workload::DaemonSet(_)));
+        let fields: Vec<&str> = t.report.notes.iter().map(|n| n.field.as_str()).collect();
+        assert_eq!(fields, vec!["enableExecuteCommand"]);
+    }
+}
