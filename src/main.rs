@@ -14,6 +14,15 @@ struct Cli {
     command: Command,
 }
 
+/// How `render` prints objects.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    /// Multi-document YAML.
+    Yaml,
+    /// One JSON `List`.
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Turn ECS JSON from the AWS CLI into ecs-bridge custom resources (YAML on stdout).
@@ -25,6 +34,19 @@ enum Command {
         /// Namespace (the ECS cluster) to set on every object.
         #[arg(short, long)]
         namespace: Option<String>,
+    },
+    /// Print the Kubernetes objects the operator would create for the given manifests, offline.
+    Render {
+        /// Manifest files or directories (multi-document YAML or JSON).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Nodes (a YAML/JSON list of Node objects, e.g. `kubectl get nodes -o yaml`) to compile
+        /// placement against.
+        #[arg(long)]
+        nodes: Option<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value = "yaml")]
+        output: OutputFormat,
     },
     /// Print every CRD as multi-document YAML, or write one file per CRD with --dir.
     Crdgen {
@@ -49,6 +71,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Crdgen { dir } => crdgen(dir.as_deref()),
         Command::Import { files, namespace } => import(&files, namespace),
+        Command::Render { paths, nodes, output } => render(&paths, nodes.as_deref(), output),
     }
 }
 
@@ -83,6 +106,38 @@ fn import(files: &[PathBuf], namespace: Option<String>) -> Result<ExitCode> {
     }
     print!("{out}");
     Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn render(paths: &[PathBuf], nodes: Option<&std::path::Path>, output: OutputFormat) -> Result<ExitCode> {
+    if let Some(nodes) = nodes {
+        let count = ecs_bridge::render::read_nodes(nodes)
+            .map_err(|d| anyhow::anyhow!("{d}"))?
+            .len();
+        tracing::debug!(count, "nodes read");
+    }
+    let rendered = ecs_bridge::render::render_paths(paths);
+    for d in &rendered.diagnostics {
+        eprintln!("{d}");
+    }
+    match output {
+        OutputFormat::Yaml => {
+            let mut out = String::new();
+            for obj in &rendered.objects {
+                out.push_str("---\n");
+                out.push_str(&serde_yaml_ng::to_string(obj)?);
+            }
+            print!("{out}");
+        }
+        OutputFormat::Json => {
+            let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": rendered.objects});
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+    }
+    Ok(if rendered.failed() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -13,7 +13,7 @@ use k8s_openapi::{
 };
 
 use super::{NoteKind, Report, labels};
-use crate::api::ecs::{ContainerDefinition, RegisterTaskDefinition, TransportProtocol};
+use crate::api::ecs::{ContainerDefinition, NetworkMode, RegisterTaskDefinition, TransportProtocol};
 
 /// Fields of the task definition this module translates (patterns, relative to `spec`).
 const HANDLED: &[&str] = &[
@@ -31,7 +31,13 @@ const HANDLED: &[&str] = &[
     "containerDefinitions[].cpu",
     "containerDefinitions[].memory",
     "containerDefinitions[].memoryReservation",
+    "containerDefinitions[].essential",
+    "networkMode",
 ];
+
+/// Annotation listing the essential containers (Kubernetes names, comma-separated): when one of
+/// them exits, the task stops. The controllers enforce it; the cluster alone would not.
+pub const ESSENTIAL_ANNOTATION: &str = "ecsbridge.io/essential-containers";
 
 /// A pod template and what did not carry over.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,16 +96,28 @@ pub fn pod_template(
         }
         containers.push(container);
     }
+    let host_network = network_mode(td.network_mode, &mut report);
     if let Ok(spec) = serde_json::to_value(td) {
         report.untranslated(&spec, HANDLED);
     }
+    // ECS: `essential` defaults to true.
+    let essential: Vec<&str> = td
+        .container_definitions
+        .iter()
+        .zip(&containers)
+        .filter(|(c, _)| c.essential != Some(false))
+        .map(|(_, k)| k.name.as_str())
+        .collect();
+    let annotations = BTreeMap::from([(ESSENTIAL_ANNOTATION.to_owned(), essential.join(","))]);
     let template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels::task_definition_labels(object_name, revision)),
+            annotations: Some(annotations),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
             containers,
+            host_network,
             ..PodSpec::default()
         }),
     };
@@ -163,6 +181,31 @@ fn container(i: usize, c: &ContainerDefinition, report: &mut Report) -> Result<C
         resources: resources(c),
         ..Container::default()
     })
+}
+
+/// ECS network mode → pod networking. `awsvpc` (a network interface and IP per task) is what
+/// every pod has; `bridge` differs only in host port mapping; `host` is `hostNetwork`.
+fn network_mode(mode: Option<NetworkMode>, report: &mut Report) -> Option<bool> {
+    match mode {
+        None | Some(NetworkMode::Awsvpc) => None,
+        Some(NetworkMode::Bridge) => {
+            report.note(
+                NoteKind::Approximated,
+                "networkMode",
+                "bridge: the task gets its own pod IP, as with awsvpc; containers reach each other on localhost",
+            );
+            None
+        }
+        Some(NetworkMode::Host) => Some(true),
+        Some(NetworkMode::None) => {
+            report.note(
+                NoteKind::Approximated,
+                "networkMode",
+                "none: pods always have a network namespace; add a NetworkPolicy denying all traffic to isolate them",
+            );
+            None
+        }
+    }
 }
 
 /// A Kubernetes container name (an RFC 1123 label) for an ECS container name.
@@ -272,8 +315,12 @@ mod tests {
             res.limits.as_ref().expect("limits").get("cpu").is_none(),
             "cpu is a share, not a limit"
         );
-        let labels = t.template.metadata.expect("metadata").labels.expect("labels");
-        assert_eq!(labels[labels::REVISION], "3");
+        let meta = t.template.metadata.expect("metadata");
+        assert_eq!(meta.labels.expect("labels")[labels::REVISION], "3");
+        assert_eq!(
+            meta.annotations.expect("annotations")[ESSENTIAL_ANNOTATION],
+            "app-server"
+        );
         assert_eq!(t.report.notes.len(), 1, "{:?}", t.report.notes);
         assert_eq!(t.report.notes[0].kind, NoteKind::Approximated);
     }
@@ -283,14 +330,14 @@ mod tests {
         let t = pod_template(
             "web",
             &td(json!({
-                "family": "web", "networkMode": "awsvpc",
+                "family": "web", "networkMode": "awsvpc", "cpu": "256",
                 "containerDefinitions": [{"name": "a", "image": "x", "healthCheck": {"command": ["CMD", "true"]}}]
             })),
             1,
         )
         .expect("translates");
         let fields: Vec<&str> = t.report.notes.iter().map(|n| n.field.as_str()).collect();
-        assert_eq!(fields, vec!["containerDefinitions[0].healthCheck", "networkMode"]);
+        assert_eq!(fields, vec!["containerDefinitions[0].healthCheck", "cpu"]);
     }
 
     #[test]
@@ -321,5 +368,49 @@ mod tests {
         assert_eq!(cpu_units_to_millis(1), 1);
         assert_eq!(cpu_units_to_millis(0), 0);
         assert_eq!(cpu_units_to_millis(100), 98);
+    }
+}
+
+#[cfg(test)]
+mod network_and_essential_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn essential_defaults_to_true_and_host_mode_is_host_network() {
+        let td: RegisterTaskDefinition = serde_json::from_value(json!({
+            "family": "w", "networkMode": "host",
+            "containerDefinitions": [
+                {"name": "app", "image": "x"},
+                {"name": "log_router", "image": "y", "essential": false},
+                {"name": "sidecar", "image": "z", "essential": true}
+            ]
+        }))
+        .expect("task definition");
+        let t = pod_template("w", &td, 1).expect("translates");
+        let annotations = t
+            .template
+            .metadata
+            .and_then(|m| m.annotations)
+            .expect("annotations");
+        assert_eq!(annotations[ESSENTIAL_ANNOTATION], "app,sidecar");
+        assert_eq!(t.template.spec.expect("spec").host_network, Some(true));
+    }
+
+    #[test]
+    fn bridge_and_none_are_reported_as_approximations() {
+        for mode in ["bridge", "none"] {
+            let td: RegisterTaskDefinition = serde_json::from_value(json!({
+                "family": "w", "networkMode": mode, "containerDefinitions": [{"name": "a", "image": "x"}]
+            }))
+            .expect("task definition");
+            let t = pod_template("w", &td, 1).expect("translates");
+            assert_eq!(t.report.notes.len(), 1, "{mode}");
+            assert_eq!(
+                (t.report.notes[0].field.as_str(), t.report.notes[0].kind),
+                ("networkMode", NoteKind::Approximated)
+            );
+        }
     }
 }

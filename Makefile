@@ -1,0 +1,37 @@
+# ecs-bridge developer tasks. `make test` is the command README.md and CI use.
+CARGO ?= cargo
+PYTHON ?= python3
+
+.PHONY: all generate generate-ecs fmt lint test test-deps render
+
+all: lint test
+
+## generate: write crds/ from src/api (ecs-bridge crdgen); the drift test fails until this is run.
+generate:
+	$(CARGO) run --quiet -- crdgen --dir crds
+
+## generate-ecs: regenerate src/api/ecs/ from botocore's ECS model (after bumping botocore).
+generate-ecs: test-deps
+	$(PYTHON) hack/gen_ecs_types.py
+	$(CARGO) fmt
+
+## fmt: format the code.
+fmt:
+	$(CARGO) fmt
+
+## lint: formatting and clippy, as CI runs them.
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+## test-deps: the Python tools the tests drive (botocore, kubernetes-validate).
+test-deps:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+## test: every test (unit, CRD, corpus, CLI).
+test: test-deps
+	$(CARGO) test --locked
+
+## render: render the examples offline.
+render:
+	$(CARGO) run --quiet -- render examples/

@@ -1,0 +1,268 @@
+//! `ecs-bridge render`: custom resources in, the Kubernetes objects the operator would create
+//! out, offline (like `helm template`).
+//!
+//! References among the given manifests are resolved (a Service's `taskDefinition` names a
+//! TaskDefinition in the same namespace). Each TaskDefinition is rendered as its first revision.
+//! Objects carry no owner references (they need the owner's uid, which only the API server
+//! assigns); the operator adds them when it applies the objects.
+
+mod load;
+
+use std::{collections::BTreeMap, path::PathBuf};
+
+use k8s_openapi::{
+    api::core::v1::{PodTemplate, PodTemplateSpec},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
+};
+use serde_json::Value;
+
+pub use load::{Loaded, Resource, load};
+
+use crate::{
+    api::Service,
+    manifest::{Diagnostic, FieldPath, position_of, read_documents},
+    translate::{
+        Report,
+        pod::pod_template,
+        reference::TaskDefinitionRef,
+        service::{Workload, workload},
+    },
+};
+
+/// The revision offline rendering gives every task definition.
+pub const OFFLINE_REVISION: i64 = 1;
+
+/// What `render` produced.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    /// Kubernetes objects, in input order.
+    pub objects: Vec<Value>,
+    /// Errors (the command exits non-zero) and warnings (fields not carried over).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Rendered {
+    /// Whether any diagnostic is an error.
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Renders the manifests in `paths` (files or directories).
+#[must_use]
+pub fn render_paths(paths: &[PathBuf]) -> Rendered {
+    match read_documents(paths) {
+        Ok(docs) => {
+            let (loaded, mut diagnostics) = load(&docs);
+            let mut rendered = render(&loaded);
+            diagnostics.append(&mut rendered.diagnostics);
+            rendered.diagnostics = diagnostics;
+            rendered
+        }
+        Err(e) => Rendered {
+            objects: Vec::new(),
+            diagnostics: vec![e],
+        },
+    }
+}
+
+/// A task definition rendered offline, for services to use.
+struct RenderedTaskDefinition {
+    template: PodTemplateSpec,
+}
+
+/// Renders loaded resources.
+#[must_use]
+pub fn render(loaded: &[Loaded]) -> Rendered {
+    let mut out = Rendered::default();
+    // (namespace, family) → pod template; a family is known by spec.family or metadata.name.
+    let mut families: BTreeMap<(String, String), RenderedTaskDefinition> = BTreeMap::new();
+    for item in loaded {
+        if let Resource::TaskDefinition(td) = &item.resource
+            && let Some((name, ns)) = name_and_namespace(item, &td.metadata, &mut out)
+        {
+            let spec = &td.spec.task_definition;
+            match pod_template(&name, spec, OFFLINE_REVISION) {
+                Ok(t) => {
+                    report(item, &t.report, &mut out);
+                    out.objects
+                        .push(to_value(&pod_template_object(&name, &ns, &t.template)));
+                    let family = spec.family.clone().unwrap_or_else(|| name.clone());
+                    for key in [family, name.clone()] {
+                        families.insert(
+                            (ns.clone(), key),
+                            RenderedTaskDefinition {
+                                template: t.template.clone(),
+                            },
+                        );
+                    }
+                }
+                Err(e) => out.diagnostics.push(located(item, &e.to_string())),
+            }
+        }
+    }
+    for item in loaded {
+        match &item.resource {
+            Resource::TaskDefinition(_) => {}
+            Resource::Service(svc) => render_service(item, svc, &families, &mut out),
+            other => out.diagnostics.push(Diagnostic::warning(
+                &item.document.file,
+                Some(item.document.file_position(1, 1)),
+                None,
+                format!(
+                    "{}: not translated yet by this release; nothing rendered for it",
+                    other.describe()
+                ),
+            )),
+        }
+    }
+    out
+}
+
+fn render_service(
+    item: &Loaded,
+    svc: &Service,
+    families: &BTreeMap<(String, String), RenderedTaskDefinition>,
+    out: &mut Rendered,
+) {
+    let Some((name, ns)) = name_and_namespace(item, &svc.metadata, out) else {
+        return;
+    };
+    let field = FieldPath::root().key("spec").key("taskDefinition");
+    let at = |msg: String| {
+        Diagnostic::error(
+            &item.document.file,
+            position_of(&item.document, &field),
+            Some(field.clone()),
+            msg,
+        )
+    };
+    let Some(reference) = svc.spec.service.task_definition.as_deref() else {
+        out.diagnostics.push(at(
+            "required: name the task definition (family, family:revision or ARN)".into(),
+        ));
+        return;
+    };
+    let reference = match TaskDefinitionRef::parse(reference) {
+        Ok(r) => r,
+        Err(e) => return out.diagnostics.push(at(e)),
+    };
+    let Some(td) = families.get(&(ns.clone(), reference.family.clone())) else {
+        out.diagnostics.push(at(format!(
+            "task definition {:?} not found among the given manifests in namespace {ns:?}; \
+             pass its file too",
+            reference.family
+        )));
+        return;
+    };
+    if let Some(rev) = reference.revision.filter(|r| *r != OFFLINE_REVISION) {
+        out.diagnostics.push(Diagnostic::warning(
+            &item.document.file,
+            position_of(&item.document, &field),
+            Some(field.clone()),
+            format!("pins revision {rev}; offline, the manifest's task definition is revision {OFFLINE_REVISION} and is used"),
+        ));
+    }
+    let t = workload(&name, &ns, &svc.spec, &td.template);
+    report(item, &t.report, out);
+    out.objects.push(match t.workload {
+        Workload::Deployment(d) => to_value(&*d),
+        Workload::DaemonSet(d) => to_value(&*d),
+    });
+}
+
+fn pod_template_object(name: &str, namespace: &str, template: &PodTemplateSpec) -> PodTemplate {
+    PodTemplate {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}-{OFFLINE_REVISION}")),
+            namespace: Some(namespace.to_owned()),
+            labels: template.metadata.as_ref().and_then(|m| m.labels.clone()),
+            ..ObjectMeta::default()
+        },
+        template: Some(template.clone()),
+    }
+}
+
+fn name_and_namespace(item: &Loaded, meta: &ObjectMeta, out: &mut Rendered) -> Option<(String, String)> {
+    let Some(name) = meta.name.clone() else {
+        out.diagnostics.push(located(item, "metadata.name: required"));
+        return None;
+    };
+    Some((
+        name,
+        meta.namespace.clone().unwrap_or_else(|| "default".to_owned()),
+    ))
+}
+
+fn located(item: &Loaded, message: &str) -> Diagnostic {
+    Diagnostic::error(
+        &item.document.file,
+        Some(item.document.file_position(1, 1)),
+        None,
+        format!("{}: {message}", item.resource.describe()),
+    )
+}
+
+fn report(item: &Loaded, report: &Report, out: &mut Rendered) {
+    for note in &report.notes {
+        let field = FieldPath::root().key("spec");
+        let position = position_of(&item.document, &spec_path(&field, &note.field));
+        out.diagnostics.push(Diagnostic::warning(
+            &item.document.file,
+            position,
+            None,
+            format!("{}: {note}", item.resource.describe()),
+        ));
+    }
+}
+
+/// `spec` + a note's field (`containerDefinitions[0].healthCheck`) as a path.
+fn spec_path(spec: &FieldPath, field: &str) -> FieldPath {
+    let mut path = spec.clone();
+    for part in field.split('.') {
+        let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+        path = path.key(key);
+        for idx in rest.split('[') {
+            if let Ok(i) = idx.trim_end_matches(']').parse::<usize>() {
+                path = path.index(i);
+            }
+        }
+    }
+    path
+}
+
+fn to_value<T: serde::Serialize>(obj: &T) -> Value {
+    serde_json::to_value(obj).unwrap_or(Value::Null)
+}
+
+/// Reads a nodes file: Node objects as multi-document YAML, a `List`/`NodeList`, or JSON.
+///
+/// # Errors
+/// A diagnostic naming the file and the problem.
+pub fn read_nodes(path: &std::path::Path) -> Result<Vec<k8s_openapi::api::core::v1::Node>, Diagnostic> {
+    use k8s_openapi::api::core::v1::Node;
+    let docs = read_documents(&[path.to_owned()])?;
+    let mut nodes = Vec::new();
+    for doc in &docs {
+        let value = crate::manifest::parse_value(doc)?;
+        let items = match value.get("items").and_then(Value::as_array) {
+            Some(items) => items.clone(),
+            None => vec![value],
+        };
+        for (i, item) in items.iter().enumerate() {
+            let kind = item.get("kind").and_then(Value::as_str).unwrap_or("Node");
+            if kind != "Node" {
+                return Err(Diagnostic::error(
+                    &doc.file,
+                    Some(doc.file_position(1, 1)),
+                    None,
+                    format!("item {i} is a {kind}, expected Node (e.g. from `kubectl get nodes -o yaml`)"),
+                ));
+            }
+            let base = FieldPath::root();
+            nodes.push(crate::manifest::type_value::<Node>(doc, &base, item)?);
+        }
+    }
+    Ok(nodes)
+}

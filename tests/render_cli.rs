@@ -1,0 +1,180 @@
+//! `ecs-bridge render` end to end: the README examples render to objects that the upstream
+//! Kubernetes schemas accept, every corpus task definition renders (through `import`) to valid
+//! objects, and bad input fails with the file, position and field.
+
+mod support;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ecs-bridge"))
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("run ecs-bridge");
+    let stdout = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
+    let stderr = String::from_utf8(out.stderr.clone()).expect("utf-8 stderr");
+    (out, stdout, stderr)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ecs-bridge-render-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Renders `paths` as a JSON List and returns (items, stderr, success).
+fn render_json(paths: &[&Path]) -> (Vec<Value>, String, bool) {
+    let (out, stdout, stderr) = run(bin().arg("render").args(paths).args(["-o", "json"]));
+    let list: Value = serde_json::from_str(&stdout).expect("render -o json prints JSON");
+    assert_eq!(list["apiVersion"], "v1");
+    assert_eq!(list["kind"], "List");
+    (
+        list["items"].as_array().expect("items").clone(),
+        stderr,
+        out.status.success(),
+    )
+}
+
+fn validate_all(items: &[Value], name: &str) {
+    let dir = scratch(name);
+    let file = dir.join("objects.yaml");
+    let yaml: String = items
+        .iter()
+        .map(|i| format!("---\n{}", serde_yaml_ng::to_string(i).expect("yaml")))
+        .collect();
+    std::fs::write(&file, yaml).expect("write objects");
+    for version in support::KUBERNETES_VERSIONS {
+        if let Err(e) = support::kubernetes_validate(&[&file], version) {
+            panic!("rendered objects invalid for Kubernetes {version}:\n{e}");
+        }
+    }
+}
+
+#[test]
+fn readme_examples_render_to_valid_objects() {
+    let examples = support::repo_root().join("examples");
+    let (items, stderr, ok) = render_json(&[&examples]);
+    assert!(ok, "render failed:\n{stderr}");
+    let kinds: Vec<(String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap_or("").to_owned(),
+                i["metadata"]["name"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&("Deployment".into(), "web".into())), "{kinds:?}");
+    assert!(
+        kinds.contains(&("PodTemplate".into(), "web-1".into())),
+        "{kinds:?}"
+    );
+    let deployment = items
+        .iter()
+        .find(|i| i["kind"] == "Deployment")
+        .expect("deployment");
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "public.ecr.aws/nginx/nginx:1.27");
+    assert_eq!(container["resources"]["requests"]["cpu"], "250m");
+    assert_eq!(container["resources"]["limits"]["memory"], "512Mi");
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"]["ecsbridge.io/service"],
+        "web"
+    );
+    validate_all(&items, "examples");
+    // What is not translated yet is said, with the place it is written.
+    assert!(
+        stderr.contains(
+            "examples/web/taskdefinition.yaml:11:3: warning: TaskDefinition default/web: spec.cpu:"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn yaml_and_json_outputs_hold_the_same_objects() {
+    let examples = support::repo_root().join("examples");
+    let (items, _, _) = render_json(&[&examples]);
+    let (out, stdout, _) = run(bin().arg("render").arg(&examples));
+    assert!(out.status.success());
+    let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&stdout)
+        .map(|d| serde::Deserialize::deserialize(d).expect("yaml document"))
+        .collect();
+    assert_eq!(docs, items);
+}
+
+#[test]
+fn every_corpus_task_definition_renders_to_valid_objects() {
+    let dir = scratch("corpus");
+    let files = support::corpus_files("taskdef-");
+    assert!(files.len() >= 30, "corpus has {} task definitions", files.len());
+    let (out, stdout, stderr) = run(bin().arg("import").args(&files));
+    assert!(out.status.success(), "import failed:\n{stderr}");
+    std::fs::write(dir.join("taskdefs.yaml"), stdout).expect("write imported");
+    let (items, stderr, ok) = render_json(&[&dir]);
+    assert!(ok, "render failed:\n{stderr}");
+    let templates = items.iter().filter(|i| i["kind"] == "PodTemplate").count();
+    assert_eq!(templates, files.len(), "one PodTemplate per task definition");
+    validate_all(&items, "corpus-out");
+}
+
+#[test]
+fn unknown_fields_are_errors_with_file_line_and_column() {
+    let dir = scratch("unknown");
+    let file = dir.join("td.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: ecsbridge.io/v1alpha1\nkind: TaskDefinition\nmetadata:\n  name: web\nspec:\n  \
+         containerDefinitions:\n  - name: web\n    image: nginx\n    portMapings:\n    - containerPort: 80\n",
+    )
+    .expect("write");
+    let (out, _, stderr) = run(bin().arg("render").arg(&file));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let want = format!(
+        "{}:9:5: error: spec.containerDefinitions[0].portMapings: unknown field",
+        file.display()
+    );
+    assert!(stderr.contains(&want), "expected {want:?} in:\n{stderr}");
+}
+
+#[test]
+fn wrong_types_and_missing_references_name_the_field() {
+    let dir = scratch("refs");
+    let file = dir.join("svc.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: ecsbridge.io/v1alpha1\nkind: Service\nmetadata:\n  name: web\nspec:\n  taskDefinition: web:2\n  \
+         desiredCount: 2\n---\napiVersion: ecsbridge.io/v1alpha1\nkind: Service\nmetadata:\n  name: bad\nspec:\n  \
+         desiredCount: many\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n",
+    )
+    .expect("write");
+    let (out, stdout, stderr) = run(bin().arg("render").arg(&file));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let f = file.display();
+    for want in [
+        format!("{f}:6:3: error: spec.taskDefinition: task definition \"web\" not found"),
+        format!("{f}:14:3: error: spec.desiredCount: invalid type: string \"many\", expected an integer"),
+        format!("{f}:16:1: warning: skipped: ConfigMap (\"v1\") is not an ecs-bridge kind"),
+    ] {
+        assert!(stderr.contains(&want), "expected {want:?} in:\n{stderr}");
+    }
+    assert!(stdout.trim().is_empty(), "nothing to render: {stdout}");
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let (out, _, stderr) = run(bin().args(["render", "/nonexistent/ecs-bridge.yaml"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("/nonexistent/ecs-bridge.yaml: error: cannot read"),
+        "{stderr}"
+    );
+}
