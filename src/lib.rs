@@ -5,8 +5,11 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod controller;
 pub mod crdgen;
 pub mod import;
 pub mod manifest;
 pub mod names;
+pub mod render;
+pub mod run;
 pub mod translate;

@@ -48,6 +48,18 @@ enum Command {
         #[arg(short, long, value_enum, default_value = "yaml")]
         output: OutputFormat,
     },
+    /// Run the operator against the current kubeconfig context (or in-cluster config).
+    Run {
+        /// Namespaces to watch (repeat or comma-separate); all namespaces when absent.
+        #[arg(long = "namespace", env = "ECS_BRIDGE_NAMESPACES", value_delimiter = ',')]
+        namespaces: Vec<String>,
+        /// Log filter, as RUST_LOG takes it (e.g. `info,kube=warn`).
+        #[arg(long, env = "ECS_BRIDGE_LOG", default_value = "info,kube=warn")]
+        log: String,
+        /// Log as JSON lines instead of text.
+        #[arg(long, env = "ECS_BRIDGE_LOG_JSON")]
+        log_json: bool,
+    },
     /// Print every CRD as multi-document YAML, or write one file per CRD with --dir.
     Crdgen {
         /// Write `<plural>.ecsbridge.io.yaml` files into this directory instead of printing.
@@ -61,7 +73,15 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Causes often repeat their own causes in their message: print each new part once.
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let cause = cause.to_string();
+                if !message.contains(&cause) {
+                    message = format!("{message}: {cause}");
+                }
+            }
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
@@ -72,6 +92,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Crdgen { dir } => crdgen(dir.as_deref()),
         Command::Import { files, namespace } => import(&files, namespace),
         Command::Render { paths, nodes, output } => render(&paths, nodes.as_deref(), output),
+        Command::Run {
+            namespaces,
+            log,
+            log_json,
+        } => run(namespaces, &log, log_json),
     }
 }
 
@@ -141,5 +166,29 @@ fn render(paths: &[PathBuf], nodes: Option<&std::path::Path>, output: OutputForm
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn run(namespaces: Vec<String>, log: &str, json: bool) -> Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_new(log).with_context(|| format!("--log {log:?}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to Kubernetes (kubeconfig or in-cluster service account)")?;
+        let config = ecs_bridge::run::RunConfig {
+            namespaces,
+            ..ecs_bridge::run::RunConfig::default()
+        };
+        ecs_bridge::run::run(config, client).await?;
+        Ok(ExitCode::SUCCESS)
     })
 }

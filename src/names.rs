@@ -1,28 +1,27 @@
 //! Kubernetes object names from ECS names.
 
 /// Turns an ECS name (`[A-Za-z0-9_-]`, up to 255 characters) into a valid Kubernetes object name
-/// (an RFC 1123 subdomain: lower case alphanumerics, `-` and `.`, at most 253 characters,
-/// starting and ending with an alphanumeric). Returns `None` when nothing usable is left.
+/// (an RFC 1123 subdomain: lower case alphanumerics and `-`, at most 253 characters, starting
+/// and ending with an alphanumeric). Returns `None` when nothing usable is left.
 #[must_use]
 pub fn object_name(ecs_name: &str) -> Option<String> {
-    let mut out = String::with_capacity(ecs_name.len());
-    for c in ecs_name.chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() || c == '.' {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let trimmed: String = out
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+    // Every character that is not a lower-case letter or a digit becomes '-' (runs are kept, so
+    // `a--b` and `a-b` stay distinct); dots too, since each dot-separated part of a subdomain
+    // would have to start and end with an alphanumeric.
+    let mapped: String = ecs_name
         .chars()
-        .take(253)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
-    let trimmed = trimmed
-        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_owned();
-    (!trimmed.is_empty()).then_some(trimmed)
+    let trimmed = mapped.trim_matches('-');
+    let cut: String = trimmed.chars().take(253).collect();
+    let cut = cut.trim_end_matches('-');
+    (!cut.is_empty()).then(|| cut.to_owned())
 }
 
 #[cfg(test)]
@@ -36,8 +35,11 @@ mod tests {
         assert_eq!(object_name("__x__").as_deref(), Some("x"));
         assert_eq!(
             object_name("{{ must_env `SERVICE` }}").as_deref(),
-            Some("must-env-service")
+            Some("must-env--service")
         );
+        assert_eq!(object_name("a..b").as_deref(), Some("a--b"));
+        assert_eq!(object_name("web.-x").as_deref(), Some("web--x"));
+        assert_ne!(object_name("a--b"), object_name("a-b"));
         assert_eq!(object_name("___"), None);
         assert_eq!(object_name(&"a".repeat(300)).map(|n| n.len()), Some(253));
     }

@@ -31,13 +31,13 @@ fn shorten(value: &mut Value) {
 }
 
 fn first_sentence(text: &str) -> String {
-    let end = text.find(". ").map_or(text.len(), |i| i + 1);
-    let mut s: String = text[..end].chars().take(200).collect();
-    if s.len() < end && s.len() >= 200 {
-        s.truncate(s.rfind(' ').unwrap_or(197));
-        s.push_str("...");
+    let sentence = text.find(". ").map_or(text, |i| &text[..=i]);
+    if sentence.chars().count() <= 200 {
+        return sentence.to_owned();
     }
-    s
+    let cut: String = sentence.chars().take(197).collect();
+    let cut = cut.rfind(' ').map_or(cut.as_str(), |i| &cut[..i]);
+    format!("{cut}...")
 }
 
 #[cfg(test)]

@@ -209,7 +209,10 @@ impl Ctx<'_> {
         // describe-task-definition puts the tags beside the task definition, not in it.
         if wrapped && let Some(tags) = value.get("tags").filter(|t| !t.is_null()) {
             match serde_json::from_value::<Vec<Tag>>(tags.clone()) {
-                Ok(tags) => spec.tags = Some(tags),
+                Ok(typed) => {
+                    spec.tags = Some(typed);
+                    request["tags"] = tags.clone();
+                }
                 Err(e) => {
                     let field = FieldPath::root().key("tags");
                     result.diagnostics.push(Diagnostic::error(
@@ -222,11 +225,9 @@ impl Ctx<'_> {
                 }
             }
         }
-        result
-            .diagnostics
-            .extend(check_kept(self.doc, &base, &request, &spec, &|p| {
-                Some(self.unknown(p, "RegisterTaskDefinition"))
-            }));
+        if !self.kept(&base, &request, &spec, "RegisterTaskDefinition", result) {
+            return;
+        }
         let Some(name) = self.name_from(spec.family.as_deref(), &base.key("family"), result) else {
             return;
         };
@@ -254,11 +255,9 @@ impl Ctx<'_> {
             }
             request["role"] = Value::String(role);
         }
-        result
-            .diagnostics
-            .extend(check_kept(self.doc, base, &request, &spec, &|p| {
-                Some(self.unknown(p, "CreateService"))
-            }));
+        if !self.kept(base, &request, &spec, "CreateService", result) {
+            return;
+        }
         let stem = self
             .path
             .file_stem()
@@ -287,6 +286,23 @@ impl Ctx<'_> {
         value: &Value,
     ) -> Result<T, Diagnostic> {
         type_value(self.doc, base, value)
+    }
+
+    /// Reports what typing dropped or changed; false when that includes an error.
+    fn kept<T: serde::Serialize>(
+        &self,
+        base: &FieldPath,
+        written: &Value,
+        typed: &T,
+        request: &str,
+        result: &mut ImportResult,
+    ) -> bool {
+        let diags = check_kept(self.doc, base, written, typed, &|p| {
+            Some(self.unknown(p, request))
+        });
+        let ok = !diags.iter().any(Diagnostic::is_error);
+        result.diagnostics.extend(diags);
+        ok
     }
 
     fn unknown(&self, field: &FieldPath, request: &str) -> Diagnostic {

@@ -176,10 +176,7 @@ fn refine_spec_error(doc: &Document, value: &Value, error: Diagnostic) -> Diagno
     };
     let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
     // (the flattened request, the spec keys that are not part of it and how to type them)
-    let (request, extras): (
-        fn(&Document, &FieldPath, &Value) -> Option<Diagnostic>,
-        &[(&str, Extra)],
-    ) = match kind {
+    let (request, extras): (Check, &[(&str, Check)]) = match kind {
         "TaskDefinition" => (check::<RegisterTaskDefinition>, &[]),
         "Service" => (check::<CreateService>, &[("autoScaling", check::<AutoScaling>)]),
         "CapacityProvider" => (
@@ -210,7 +207,8 @@ fn refine_spec_error(doc: &Document, value: &Value, error: Diagnostic) -> Diagno
     request(doc, &spec_path, &Value::Object(rest)).unwrap_or(error)
 }
 
-type Extra = fn(&Document, &FieldPath, &Value) -> Option<Diagnostic>;
+/// Types a value found at a path of a document, returning the error if it does not fit.
+type Check = fn(&Document, &FieldPath, &Value) -> Option<Diagnostic>;
 
 fn check<T: DeserializeOwned>(doc: &Document, base: &FieldPath, value: &Value) -> Option<Diagnostic> {
     type_value::<T>(doc, base, value).err()

@@ -1,0 +1,214 @@
+//! The controllers of `ecs-bridge run`: shared [`Context`], the shared [`error_policy`] with its
+//! per-object exponential backoff, and one module per reconciled kind.
+//!
+//! kube-runtime has no per-key backoff (kube-rs/kube#1916), so [`Context`] counts each object's
+//! consecutive failures and [`with_backoff_reset`] clears the count when a reconcile succeeds.
+
+pub mod error;
+pub mod task_definition;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use futures::future::{BoxFuture, Shared};
+use kube::{
+    Client, Resource,
+    api::DynamicObject,
+    runtime::{controller::Action, reflector::ObjectRef},
+};
+
+pub use error::Error;
+
+use crate::run::RunConfig;
+
+/// Delay before the first retry of a failed reconcile.
+pub const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// Longest delay between retries of a failing reconcile.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// A future that resolves when the controllers should stop taking new work (cloneable, so every
+/// controller can wait on the same one).
+pub type Shutdown = Shared<BoxFuture<'static, ()>>;
+
+/// What every reconcile gets: the client, the operator's configuration and the retry state.
+pub struct Context {
+    /// Client for the Kubernetes API.
+    pub client: Client,
+    /// The configuration `ecs-bridge run` was started with.
+    pub config: RunConfig,
+    /// Consecutive failures per object; an entry exists only while an object keeps failing.
+    failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+}
+
+impl Context {
+    /// A context with no recorded failures.
+    #[must_use]
+    pub fn new(client: Client, config: RunConfig) -> Self {
+        Self {
+            client,
+            config,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records one more failure of `obj` and returns how long to wait before retrying it.
+    pub fn record_failure(&self, obj: ObjectRef<DynamicObject>) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = failures.entry(obj).or_insert(0);
+        *count = count.saturating_add(1);
+        backoff_delay(*count)
+    }
+
+    /// Forgets the failures of `obj`: its next failure waits [`BACKOFF_INITIAL`] again.
+    pub fn reset_backoff(&self, obj: &ObjectRef<DynamicObject>) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(obj);
+    }
+
+    /// How many times in a row `obj` has failed.
+    #[must_use]
+    pub fn failures(&self, obj: &ObjectRef<DynamicObject>) -> u32 {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(obj)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The retry delay after `failures` consecutive failures: 1 s, 2 s, 4 s, ... capped at 5 min.
+#[must_use]
+pub fn backoff_delay(failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(31);
+    BACKOFF_INITIAL.saturating_mul(1 << exponent).min(BACKOFF_MAX)
+}
+
+/// The erased key under which an object's failures are counted.
+fn key<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<DynamicObject> {
+    ObjectRef::from_obj(obj).erase()
+}
+
+/// Shared error policy of every controller: log, and retry the object with exponential backoff.
+pub fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    let object = key(obj.as_ref());
+    let retry_in = ctx.record_failure(object.clone());
+    tracing::warn!(
+        kind = %K::kind(&()),
+        namespace = object.namespace.as_deref().unwrap_or(""),
+        name = %object.name,
+        error = %error::Chain(err),
+        error_kind = err.metric_label(),
+        retry_in_secs = retry_in.as_secs(),
+        "reconcile failed"
+    );
+    Action::requeue(retry_in)
+}
+
+/// Runs `reconcile` on `obj` and, when it succeeds, resets the object's backoff.
+///
+/// Every controller wraps its reconcile function in this so that [`error_policy`]'s delays start
+/// again from [`BACKOFF_INITIAL`] after a success.
+pub async fn with_backoff_reset<K, F, Fut>(
+    reconcile: F,
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()>,
+    F: FnOnce(Arc<K>, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Action, Error>>,
+{
+    let object = key(obj.as_ref());
+    let result = reconcile(obj, Arc::clone(&ctx)).await;
+    if result.is_ok() {
+        ctx.reset_backoff(&object);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::testing;
+
+    #[test]
+    fn backoff_doubles_from_one_second_up_to_five_minutes() {
+        let delays: Vec<u64> = (1..=12).map(|n| backoff_delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
+        assert_eq!(backoff_delay(u32::MAX), BACKOFF_MAX);
+        assert_eq!(backoff_delay(0), BACKOFF_INITIAL);
+    }
+
+    #[tokio::test]
+    async fn error_policy_backs_off_per_object_and_resets_on_success() {
+        let (ctx, _server) = testing::context();
+        let web = Arc::new(testing::task_definition("team-a", "web", 1));
+        let api = Arc::new(testing::task_definition("team-a", "api", 1));
+        let err = || Error::MissingNamespace {
+            kind: "TaskDefinition",
+            name: "web".into(),
+        };
+
+        let mut actions = Vec::new();
+        for _ in 0..4 {
+            actions.push(error_policy(Arc::clone(&web), &err(), Arc::clone(&ctx)));
+        }
+        let expected: Vec<Action> = [1, 2, 4, 8]
+            .map(|s| Action::requeue(Duration::from_secs(s)))
+            .into();
+        assert_eq!(actions, expected);
+        assert_eq!(ctx.failures(&key(web.as_ref())), 4);
+
+        // Another object has its own count.
+        assert_eq!(
+            error_policy(Arc::clone(&api), &err(), Arc::clone(&ctx)),
+            Action::requeue(Duration::from_secs(1))
+        );
+
+        // A successful reconcile resets the count of that object only.
+        let ok = with_backoff_reset(
+            |_, _| async { Ok(Action::await_change()) },
+            Arc::clone(&web),
+            Arc::clone(&ctx),
+        )
+        .await;
+        assert_eq!(ok.expect("reconcile succeeds"), Action::await_change());
+        assert_eq!(ctx.failures(&key(web.as_ref())), 0);
+        assert_eq!(ctx.failures(&key(api.as_ref())), 1);
+        assert_eq!(
+            error_policy(Arc::clone(&web), &err(), Arc::clone(&ctx)),
+            Action::requeue(Duration::from_secs(1))
+        );
+
+        // A failed reconcile keeps it.
+        let failed =
+            with_backoff_reset(|_, _| async { Err(err()) }, Arc::clone(&api), Arc::clone(&ctx)).await;
+        assert!(failed.is_err());
+        assert_eq!(ctx.failures(&key(api.as_ref())), 1);
+    }
+
+    #[tokio::test]
+    async fn backoff_caps_at_five_minutes() {
+        let (ctx, _server) = testing::context();
+        let web = Arc::new(testing::task_definition("team-a", "web", 1));
+        let err = Error::MissingNamespace {
+            kind: "TaskDefinition",
+            name: "web".into(),
+        };
+        let mut last = Action::await_change();
+        for _ in 0..40 {
+            last = error_policy(Arc::clone(&web), &err, Arc::clone(&ctx));
+        }
+        assert_eq!(last, Action::requeue(BACKOFF_MAX));
+    }
+}

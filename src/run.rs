@@ -1,0 +1,346 @@
+//! `ecs-bridge run`: starts the controllers and stops them gracefully on SIGTERM or SIGINT.
+//!
+//! No leader election and no metrics/health HTTP server yet: run a single replica.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use futures::{FutureExt, future::join_all};
+use kube::{Api, Client};
+
+use crate::{
+    api::TaskDefinition,
+    controller::{self, Context, Error, Shutdown},
+};
+
+/// Configuration of `ecs-bridge run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunConfig {
+    /// Namespaces (ECS clusters) to watch; empty means every namespace.
+    pub namespaces: Vec<String>,
+    /// How often every object is reconciled even when nothing changed (level-triggered safety
+    /// net). Default: 5 minutes.
+    pub resync_interval: Duration,
+    /// Most reconciles running at once per controller; 0 means no limit. Default: 0.
+    pub concurrency: u16,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            namespaces: Vec::new(),
+            resync_interval: Duration::from_secs(300),
+            concurrency: 0,
+        }
+    }
+}
+
+impl RunConfig {
+    /// The namespaces to watch, sorted and without duplicates or empty names; `None` for all.
+    #[must_use]
+    pub fn watched_namespaces(&self) -> Option<Vec<String>> {
+        let mut namespaces: Vec<String> = self
+            .namespaces
+            .iter()
+            .map(|ns| ns.trim().to_owned())
+            .filter(|ns| !ns.is_empty())
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        (!namespaces.is_empty()).then_some(namespaces)
+    }
+}
+
+/// Runs the operator until SIGTERM or SIGINT.
+///
+/// The first signal stops the watches and waits for the reconciles in flight; a second signal
+/// returns at once.
+///
+/// # Errors
+///
+/// [`Error::Signal`] when the signal handlers cannot be installed. Errors of single reconciles
+/// and of the watches are logged and retried, never returned.
+pub async fn run(config: RunConfig, client: Client) -> Result<(), Error> {
+    let mut signals = Signals::install()?;
+    let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+    let controllers = run_until(config, client, stopped.map(|_| ()));
+    tokio::pin!(controllers);
+    tokio::select! {
+        result = &mut controllers => return result,
+        signal = signals.recv() => {
+            tracing::info!(signal, "shutting down gracefully; send the signal again to force");
+            // The receiver lives in `controllers`, which has not finished.
+            let _ = stop.send(());
+        }
+    }
+    tokio::select! {
+        result = controllers => {
+            tracing::info!("controllers stopped");
+            result
+        }
+        signal = signals.recv() => {
+            tracing::warn!(signal, "forced shutdown: reconciles in flight are abandoned");
+            Ok(())
+        }
+    }
+}
+
+/// Runs the controllers with `client` until `shutdown` resolves and the reconciles in flight
+/// have finished. [`run`] is this with SIGTERM/SIGINT as `shutdown`; tests and embedders pass
+/// their own trigger.
+///
+/// # Errors
+///
+/// None yet; the `Result` leaves room for start-up checks (CRDs established, leader lease).
+pub async fn run_until(
+    config: RunConfig,
+    client: Client,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let shutdown: Shutdown = shutdown.boxed().shared();
+    let namespaces = config.watched_namespaces();
+    let ctx = Arc::new(Context::new(client.clone(), config));
+
+    let apis: Vec<Api<TaskDefinition>> = match &namespaces {
+        None => {
+            tracing::info!(
+                controller = controller::task_definition::CONTROLLER,
+                "watching all namespaces"
+            );
+            vec![Api::all(client)]
+        }
+        Some(namespaces) => {
+            tracing::info!(
+                controller = controller::task_definition::CONTROLLER,
+                ?namespaces,
+                "watching namespaces"
+            );
+            namespaces
+                .iter()
+                .map(|ns| Api::namespaced(client.clone(), ns))
+                .collect()
+        }
+    };
+    let controllers = apis
+        .into_iter()
+        .map(|api| controller::task_definition::run(api, Arc::clone(&ctx), shutdown.clone()));
+    join_all(controllers).await;
+    Ok(())
+}
+
+/// SIGTERM and SIGINT handlers, installed up front so that no signal is missed after start-up.
+struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> Result<Self, Error> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate()).map_err(|source| Error::Signal {
+                signal: "SIGTERM",
+                source,
+            })?,
+            interrupt: signal(SignalKind::interrupt()).map_err(|source| Error::Signal {
+                signal: "SIGINT",
+                source,
+            })?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> Result<Self, Error> {
+        Ok(Self {})
+    }
+
+    /// Waits for the next signal and returns its name.
+    #[cfg(unix)]
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
+
+    /// Waits for the next Ctrl+C.
+    #[cfg(not(unix))]
+    async fn recv(&mut self) -> &'static str {
+        // Without a handler there is no way to stop: keep waiting.
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "ctrl-c",
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use http::Method;
+
+    use super::*;
+    use crate::controller::testing;
+
+    #[test]
+    fn empty_namespace_list_means_all() {
+        assert_eq!(RunConfig::default().watched_namespaces(), None);
+        let blank = RunConfig {
+            namespaces: vec![String::new(), " ".into()],
+            ..RunConfig::default()
+        };
+        assert_eq!(blank.watched_namespaces(), None);
+        let some = RunConfig {
+            namespaces: vec!["b".into(), "a".into(), "b".into()],
+            ..RunConfig::default()
+        };
+        assert_eq!(
+            some.watched_namespaces(),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+    }
+
+    /// Starts `run_until`, collects the paths of the first `n` requests (the watches' initial
+    /// LISTs, never answered), then triggers shutdown and checks that `run_until` returns.
+    async fn first_request_paths(config: RunConfig, n: usize) -> BTreeSet<String> {
+        let (client, mut server) = testing::client();
+        let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+        let running = tokio::spawn(run_until(config, client, stopped.map(|_| ())));
+        let mut paths = BTreeSet::new();
+        let mut pending = Vec::new();
+        for _ in 0..n {
+            let (request, reply) = tokio::time::timeout(Duration::from_secs(5), server.next_request())
+                .await
+                .expect("a request in time")
+                .expect("a request");
+            assert_eq!(request.method(), Method::GET);
+            paths.insert(request.uri().path().to_owned());
+            pending.push(reply);
+        }
+        stop.send(()).expect("run_until is still running");
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("run_until stops after shutdown")
+            .expect("no panic")
+            .expect("run_until succeeds");
+        paths
+    }
+
+    #[tokio::test]
+    async fn watches_every_namespace_by_default() {
+        let paths = first_request_paths(RunConfig::default(), 1).await;
+        assert_eq!(
+            paths,
+            BTreeSet::from(["/apis/ecsbridge.io/v1alpha1/taskdefinitions".to_owned()])
+        );
+    }
+
+    #[tokio::test]
+    async fn watches_each_configured_namespace() {
+        let config = RunConfig {
+            namespaces: vec!["team-b".into(), "team-a".into()],
+            ..RunConfig::default()
+        };
+        let paths = first_request_paths(config, 2).await;
+        assert_eq!(
+            paths,
+            BTreeSet::from([
+                "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions".to_owned(),
+                "/apis/ecsbridge.io/v1alpha1/namespaces/team-b/taskdefinitions".to_owned(),
+            ])
+        );
+    }
+
+    /// The next request that is not a watch (watches are left unanswered, as if nothing changed).
+    async fn next_non_watch(
+        server: &mut testing::Handle,
+        watches: &mut Vec<tower_test::mock::SendResponse<http::Response<kube::client::Body>>>,
+    ) -> (
+        http::Request<kube::client::Body>,
+        tower_test::mock::SendResponse<http::Response<kube::client::Body>>,
+    ) {
+        loop {
+            let (request, reply) = tokio::time::timeout(Duration::from_secs(5), server.next_request())
+                .await
+                .expect("a request in time")
+                .expect("a request");
+            if testing::query(request.uri()).get("watch").map(String::as_str) == Some("true") {
+                watches.push(reply);
+            } else {
+                return (request, reply);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn reconciles_listed_objects_and_waits_for_them_on_shutdown() {
+        let (client, mut server) = testing::client();
+        let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+        let config = RunConfig {
+            namespaces: vec!["team-a".into()],
+            ..RunConfig::default()
+        };
+        let mut running = tokio::spawn(run_until(config, client, stopped.map(|_| ())));
+        let mut watches = Vec::new();
+
+        // The initial LIST returns one TaskDefinition without status.
+        let (request, reply) = next_non_watch(&mut server, &mut watches).await;
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(
+            request.uri().path(),
+            "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions"
+        );
+        let td = testing::task_definition("team-a", "web", 3);
+        let list = serde_json::json!({
+            "apiVersion": "ecsbridge.io/v1alpha1",
+            "kind": "TaskDefinitionList",
+            "metadata": { "resourceVersion": "10" },
+            "items": [td],
+        });
+        reply.send_response(testing::json_response(http::StatusCode::OK, &list));
+
+        // The controller reconciles it: one status apply.
+        let (request, reply) = next_non_watch(&mut server, &mut watches).await;
+        assert_eq!(request.method(), Method::PATCH);
+        assert_eq!(
+            request.uri().path(),
+            "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions/web/status"
+        );
+
+        // Shutdown while that reconcile is in flight: run_until waits for it...
+        stop.send(()).expect("run_until is still running");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut running)
+                .await
+                .is_err(),
+            "run_until must wait for the reconcile in flight"
+        );
+        // ...and returns once it has finished.
+        let body = request.into_body().collect_bytes().await.expect("a body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["status"]["observedGeneration"], 3);
+        let mut patched = serde_json::to_value(&td).expect("JSON");
+        patched["status"] = body["status"].clone();
+        reply.send_response(testing::json_response(http::StatusCode::OK, &patched));
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("run_until stops after the reconcile")
+            .expect("no panic")
+            .expect("run_until succeeds");
+    }
+
+    #[tokio::test]
+    async fn shutdown_before_start_returns() {
+        let (client, _server) = testing::client();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            run_until(RunConfig::default(), client, async {}),
+        )
+        .await
+        .expect("run_until returns")
+        .expect("run_until succeeds");
+    }
+}
