@@ -1,13 +1,24 @@
 //! Kubernetes object names from ECS names.
 
 /// Turns an ECS name (`[A-Za-z0-9_-]`, up to 255 characters) into a valid Kubernetes object name
-/// (an RFC 1123 subdomain: lower case alphanumerics and `-`, at most 253 characters, starting
-/// and ending with an alphanumeric). Returns `None` when nothing usable is left.
+/// (an RFC 1123 subdomain made of lower case alphanumerics and `-`, at most 253 characters,
+/// starting and ending with an alphanumeric). Returns `None` when nothing usable is left.
 #[must_use]
 pub fn object_name(ecs_name: &str) -> Option<String> {
-    // Every character that is not a lower-case letter or a digit becomes '-' (runs are kept, so
-    // `a--b` and `a-b` stay distinct); dots too, since each dot-separated part of a subdomain
-    // would have to start and end with an alphanumeric.
+    kubernetes_name(ecs_name, 253)
+}
+
+/// Turns an ECS container name into a Kubernetes container name (an RFC 1123 label: at most 63
+/// characters). Returns `None` when nothing usable is left.
+#[must_use]
+pub fn container_name(ecs_name: &str) -> Option<String> {
+    kubernetes_name(ecs_name, 63)
+}
+
+/// Every character that is not a lower-case letter or a digit becomes '-' (runs are kept, so
+/// `a--b` and `a-b` stay distinct); dots too, since each dot-separated part of a subdomain would
+/// have to start and end with an alphanumeric. Cut to `max` characters and trimmed of '-'.
+fn kubernetes_name(ecs_name: &str, max: usize) -> Option<String> {
     let mapped: String = ecs_name
         .chars()
         .map(|c| {
@@ -18,15 +29,14 @@ pub fn object_name(ecs_name: &str) -> Option<String> {
             }
         })
         .collect();
-    let trimmed = mapped.trim_matches('-');
-    let cut: String = trimmed.chars().take(253).collect();
+    let cut: String = mapped.trim_matches('-').chars().take(max).collect();
     let cut = cut.trim_end_matches('-');
     (!cut.is_empty()).then(|| cut.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::object_name;
+    use super::{container_name, object_name};
 
     #[test]
     fn makes_valid_names() {
@@ -42,5 +52,7 @@ mod tests {
         assert_ne!(object_name("a--b"), object_name("a-b"));
         assert_eq!(object_name("___"), None);
         assert_eq!(object_name(&"a".repeat(300)).map(|n| n.len()), Some(253));
+        assert_eq!(container_name(&"a".repeat(300)).map(|n| n.len()), Some(63));
+        assert_eq!(container_name("log_router").as_deref(), Some("log-router"));
     }
 }

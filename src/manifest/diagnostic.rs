@@ -37,13 +37,7 @@ impl Diagnostic {
         field: Option<FieldPath>,
         message: impl Into<String>,
     ) -> Self {
-        Self {
-            severity: Severity::Error,
-            file: file.into(),
-            position,
-            field,
-            message: message.into(),
-        }
+        Self::new(Severity::Error, file, position, field, message)
     }
 
     /// A warning at `position` about `field`.
@@ -54,8 +48,18 @@ impl Diagnostic {
         field: Option<FieldPath>,
         message: impl Into<String>,
     ) -> Self {
+        Self::new(Severity::Warning, file, position, field, message)
+    }
+
+    fn new(
+        severity: Severity,
+        file: impl Into<PathBuf>,
+        position: Option<(usize, usize)>,
+        field: Option<FieldPath>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
-            severity: Severity::Warning,
+            severity,
             file: file.into(),
             position,
             field,

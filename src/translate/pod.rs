@@ -14,6 +14,7 @@ use k8s_openapi::{
 
 use super::{NoteKind, Report, labels};
 use crate::api::ecs::{ContainerDefinition, NetworkMode, RegisterTaskDefinition, TransportProtocol};
+use crate::names::container_name;
 
 /// Fields of the task definition this module translates (patterns, relative to `spec`).
 const HANDLED: &[&str] = &[
@@ -134,7 +135,10 @@ fn container(i: usize, c: &ContainerDefinition, report: &mut Report) -> Result<C
         field: field("image"),
         hint: "give every container an image, e.g. nginx:1.27",
     })?;
-    let name = container_name(ecs_name);
+    let name = container_name(ecs_name).ok_or_else(|| PodError::Missing {
+        field: field("name"),
+        hint: "a container name needs letters or digits",
+    })?;
     if name != ecs_name {
         report.note(
             NoteKind::Approximated,
@@ -206,26 +210,6 @@ fn network_mode(mode: Option<NetworkMode>, report: &mut Report) -> Option<bool> 
             None
         }
     }
-}
-
-/// A Kubernetes container name (an RFC 1123 label) for an ECS container name.
-#[must_use]
-pub fn container_name(ecs_name: &str) -> String {
-    let mut out: String = ecs_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(63)
-        .collect();
-    while out.ends_with('-') {
-        out.pop();
-    }
-    out.trim_start_matches('-').to_owned()
 }
 
 /// 1024 ECS cpu units = 1 vCPU = 1000 millicores (rounded to the nearest millicore, at least 1).
