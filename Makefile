@@ -22,7 +22,7 @@ fmt:
 ## lint: formatting and clippy, as CI runs them.
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 ## test-deps: the Python tools the tests drive (botocore, kubernetes-validate).
 test-deps:
@@ -30,7 +30,7 @@ test-deps:
 
 ## test: every test (unit, CRD, corpus, CLI).
 test: test-deps
-	$(CARGO) test --locked
+	$(CARGO) test --workspace --locked
 
 ## render: render the examples offline.
 render:

@@ -4,7 +4,10 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use futures::{FutureExt, future::join_all};
+use futures::{
+    FutureExt,
+    future::{BoxFuture, join_all},
+};
 use kube::{Api, Client};
 
 use crate::{
@@ -100,29 +103,28 @@ pub async fn run_until(
     let namespaces = config.watched_namespaces();
     let ctx = Arc::new(Context::new(client.clone(), config));
 
-    let apis: Vec<Api<TaskDefinition>> = match &namespaces {
+    // One scope per watched namespace (`None`: all namespaces); every controller runs in each.
+    let scopes: Vec<Option<String>> = match namespaces {
         None => {
-            tracing::info!(
-                controller = controller::task_definition::CONTROLLER,
-                "watching all namespaces"
-            );
-            vec![Api::all(client)]
+            tracing::info!("watching all namespaces");
+            vec![None]
         }
         Some(namespaces) => {
-            tracing::info!(
-                controller = controller::task_definition::CONTROLLER,
-                ?namespaces,
-                "watching namespaces"
-            );
-            namespaces
-                .iter()
-                .map(|ns| Api::namespaced(client.clone(), ns))
-                .collect()
+            tracing::info!(?namespaces, "watching namespaces");
+            namespaces.into_iter().map(Some).collect()
         }
     };
-    let controllers = apis
-        .into_iter()
-        .map(|api| controller::task_definition::run(api, Arc::clone(&ctx), shutdown.clone()));
+    let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
+    for scope in scopes {
+        let task_definitions: Api<TaskDefinition> = match &scope {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        controllers.push(
+            controller::task_definition::run(task_definitions, Arc::clone(&ctx), shutdown.clone()).boxed(),
+        );
+        controllers.push(controller::service::run(scope, Arc::clone(&ctx), shutdown.clone()).boxed());
+    }
     join_all(controllers).await;
     Ok(())
 }
@@ -229,13 +231,27 @@ mod tests {
         paths
     }
 
+    /// The paths of the initial LISTs of every controller in `namespace` (`None`: all).
+    fn list_paths(namespace: Option<&str>) -> BTreeSet<String> {
+        let ns = namespace
+            .map(|ns| format!("namespaces/{ns}/"))
+            .unwrap_or_default();
+        BTreeSet::from([
+            format!("/apis/ecsbridge.io/v1alpha1/{ns}taskdefinitions"),
+            format!("/apis/ecsbridge.io/v1alpha1/{ns}services"),
+            format!("/apis/apps/v1/{ns}deployments"),
+            format!("/apis/apps/v1/{ns}daemonsets"),
+        ])
+    }
+
+    /// Initial LISTs per watched namespace: TaskDefinitions (TaskDefinition controller), then
+    /// Services, Deployments, DaemonSets and TaskDefinitions (Service controller).
+    const LISTS_PER_NAMESPACE: usize = 5;
+
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
-        let paths = first_request_paths(RunConfig::default(), 1).await;
-        assert_eq!(
-            paths,
-            BTreeSet::from(["/apis/ecsbridge.io/v1alpha1/taskdefinitions".to_owned()])
-        );
+        let paths = first_request_paths(RunConfig::default(), LISTS_PER_NAMESPACE).await;
+        assert_eq!(paths, list_paths(None));
     }
 
     #[tokio::test]
@@ -244,14 +260,10 @@ mod tests {
             namespaces: vec!["team-b".into(), "team-a".into()],
             ..RunConfig::default()
         };
-        let paths = first_request_paths(config, 2).await;
-        assert_eq!(
-            paths,
-            BTreeSet::from([
-                "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions".to_owned(),
-                "/apis/ecsbridge.io/v1alpha1/namespaces/team-b/taskdefinitions".to_owned(),
-            ])
-        );
+        let paths = first_request_paths(config, 2 * LISTS_PER_NAMESPACE).await;
+        let mut expected = list_paths(Some("team-a"));
+        expected.extend(list_paths(Some("team-b")));
+        assert_eq!(paths, expected);
     }
 
     /// The next request that is not a watch (watches are left unanswered, as if nothing changed).
@@ -286,24 +298,34 @@ mod tests {
         let mut running = tokio::spawn(run_until(config, client, stopped.map(|_| ())));
         let mut watches = Vec::new();
 
-        // The initial LIST returns one TaskDefinition without status.
-        let (request, reply) = next_non_watch(&mut server, &mut watches).await;
-        assert_eq!(request.method(), Method::GET);
-        assert_eq!(
-            request.uri().path(),
-            "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions"
-        );
+        // The initial LISTs of TaskDefinitions return one without status; every other LIST is
+        // empty. The TaskDefinition controller reconciles it: one status apply.
         let td = testing::task_definition("team-a", "web", 3);
-        let list = serde_json::json!({
-            "apiVersion": "ecsbridge.io/v1alpha1",
-            "kind": "TaskDefinitionList",
-            "metadata": { "resourceVersion": "10" },
-            "items": [td],
-        });
-        reply.send_response(testing::json_response(http::StatusCode::OK, &list));
-
-        // The controller reconciles it: one status apply.
-        let (request, reply) = next_non_watch(&mut server, &mut watches).await;
+        let (request, reply) = loop {
+            let (request, reply) = next_non_watch(&mut server, &mut watches).await;
+            if request.method() != Method::GET {
+                break (request, reply);
+            }
+            let path = request.uri().path();
+            let (api_version, kind, items) = match path.rsplit('/').next() {
+                Some("taskdefinitions") => ("ecsbridge.io/v1alpha1", "TaskDefinitionList", vec![&td]),
+                Some("services") => ("ecsbridge.io/v1alpha1", "ServiceList", vec![]),
+                Some("deployments") => ("apps/v1", "DeploymentList", vec![]),
+                Some("daemonsets") => ("apps/v1", "DaemonSetList", vec![]),
+                _ => panic!("unexpected GET {path}"),
+            };
+            assert!(
+                path.starts_with("/apis/") && path.contains("/namespaces/team-a/"),
+                "{path}"
+            );
+            let list = serde_json::json!({
+                "apiVersion": api_version,
+                "kind": kind,
+                "metadata": { "resourceVersion": "10" },
+                "items": items,
+            });
+            reply.send_response(testing::json_response(http::StatusCode::OK, &list));
+        };
         assert_eq!(request.method(), Method::PATCH);
         assert_eq!(
             request.uri().path(),

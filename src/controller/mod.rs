@@ -5,6 +5,7 @@
 //! consecutive failures and [`with_backoff_reset`] clears the count when a reconcile succeeds.
 
 pub mod error;
+pub mod service;
 pub mod task_definition;
 
 #[cfg(test)]

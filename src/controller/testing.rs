@@ -71,3 +71,48 @@ pub async fn no_request_within(mut server: Handle, wait: Duration) -> bool {
         }
     }
 }
+
+/// A Service `namespace/name` at `generation` running `task_definition` with `desiredCount: 3`,
+/// without status.
+pub fn service(namespace: &str, name: &str, generation: i64, task_definition: &str) -> crate::api::Service {
+    use crate::api::{Service, ServiceSpec, ecs::CreateService};
+    let mut svc = Service::new(
+        name,
+        ServiceSpec {
+            service: CreateService {
+                task_definition: Some(task_definition.to_owned()),
+                desired_count: Some(3),
+                ..Default::default()
+            },
+            auto_scaling: None,
+        },
+    );
+    svc.metadata.namespace = Some(namespace.to_owned());
+    svc.metadata.generation = Some(generation);
+    svc.metadata.uid = Some(format!("uid-{namespace}-{name}"));
+    svc.metadata.resource_version = Some("1".to_owned());
+    svc
+}
+
+/// `td` with one more container, `name` running `image`.
+pub fn with_container(mut td: TaskDefinition, name: &str, image: &str) -> TaskDefinition {
+    td.spec
+        .task_definition
+        .container_definitions
+        .push(crate::api::ecs::ContainerDefinition {
+            name: Some(name.to_owned()),
+            image: Some(image.to_owned()),
+            ..Default::default()
+        });
+    td
+}
+
+/// The body of a LIST response: `kind` (e.g. `DeploymentList`) of `api_version` with `items`.
+pub fn list_body(api_version: &str, kind: &str, items: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": { "resourceVersion": "10" },
+        "items": items,
+    })
+}

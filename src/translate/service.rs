@@ -97,7 +97,12 @@ pub fn workload(
         Workload::Deployment(Box::new(Deployment {
             metadata,
             spec: Some(DeploymentSpec {
-                replicas: spec.service.desired_count,
+                // When auto scaling owns the task count, the workload's replicas are left to it.
+                replicas: if spec.auto_scaling.is_some() {
+                    None
+                } else {
+                    spec.service.desired_count
+                },
                 selector,
                 template,
                 ..DeploymentSpec::default()
@@ -142,6 +147,22 @@ mod tests {
         );
         assert_eq!(d.metadata.namespace.as_deref(), Some("shop"));
         assert!(t.report.is_empty());
+    }
+
+    #[test]
+    fn auto_scaling_leaves_replicas_to_the_autoscaler() {
+        let t = workload(
+            "web",
+            "shop",
+            &spec(
+                json!({"taskDefinition": "web", "desiredCount": 3, "autoScaling": {"minCapacity": 1, "maxCapacity": 5}}),
+            ),
+            &PodTemplateSpec::default(),
+        );
+        let Workload::Deployment(d) = t.workload else {
+            panic!("expected a Deployment")
+        };
+        assert_eq!(d.spec.expect("spec").replicas, None);
     }
 
     #[test]

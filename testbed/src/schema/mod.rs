@@ -40,13 +40,21 @@ impl Gvk {
     /// Builds a GVK.
     #[must_use]
     pub fn new(group: &str, version: &str, kind: &str) -> Self {
-        Self { group: group.to_owned(), version: version.to_owned(), kind: kind.to_owned() }
+        Self {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+        }
     }
 
     /// `apiVersion` as written in objects: `v1` or `apps/v1`.
     #[must_use]
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 }
 
@@ -74,7 +82,11 @@ impl Schemas {
                     .unwrap_or_else(|e| panic!("reading Kubernetes definitions {}: {e}", path.display()));
                 let mut doc: Value = serde_json::from_str(&text)
                     .unwrap_or_else(|e| panic!("parsing Kubernetes definitions {}: {e}", path.display()));
-                let key = if doc.get("$defs").is_some() { "$defs" } else { "definitions" };
+                let key = if doc.get("$defs").is_some() {
+                    "$defs"
+                } else {
+                    "definitions"
+                };
                 let defs = match doc.get_mut(key) {
                     Some(Value::Object(m)) => std::mem::take(m),
                     _ => panic!("{} has no $defs", path.display()),
@@ -89,9 +101,21 @@ impl Schemas {
     pub fn from_defs(defs: Map<String, Value>) -> Self {
         let mut by_gvk = BTreeMap::new();
         for (name, def) in &defs {
-            for gvk in def.get("x-kubernetes-group-version-kind").and_then(Value::as_array).into_iter().flatten() {
+            for gvk in def
+                .get("x-kubernetes-group-version-kind")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let field = |k: &str| gvk.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-                by_gvk.insert(Gvk { group: field("group"), version: field("version"), kind: field("kind") }, name.clone());
+                by_gvk.insert(
+                    Gvk {
+                        group: field("group"),
+                        version: field("version"),
+                        kind: field("kind"),
+                    },
+                    name.clone(),
+                );
             }
         }
         Self { defs, by_gvk }
@@ -151,7 +175,10 @@ fn definitions_path() -> PathBuf {
     }
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let out = Command::new(&python)
-        .args(["-c", "import kubernetes_validate, os; print(os.path.dirname(kubernetes_validate.__file__))"])
+        .args([
+            "-c",
+            "import kubernetes_validate, os; print(os.path.dirname(kubernetes_validate.__file__))",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {python} to find kubernetes-validate: {e}"));
     assert!(
@@ -160,7 +187,9 @@ fn definitions_path() -> PathBuf {
         String::from_utf8_lossy(&out.stderr).trim()
     );
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    dir.join("kubernetes-json-schema").join(format!("v{KUBERNETES_VERSION}-local")).join("_definitions.json")
+    dir.join("kubernetes-json-schema")
+        .join(format!("v{KUBERNETES_VERSION}-local"))
+        .join("_definitions.json")
 }
 
 /// Whether `path` holds a definitions file (for callers that want to check before starting).

@@ -32,14 +32,24 @@ impl<'a> Node<'a> {
                 .and_then(Value::as_str)
                 .or_else(|| {
                     // `allOf: [{$ref}]` wraps a reference to add a description.
-                    match node.value.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+                    match node
+                        .value
+                        .get("allOf")
+                        .and_then(Value::as_array)
+                        .map(Vec::as_slice)
+                    {
                         Some([one]) => one.get("$ref").and_then(Value::as_str),
                         _ => None,
                     }
                 })
                 .and_then(|r| r.rsplit('/').next());
             match target.and_then(|name| node.defs.get(name)) {
-                Some(v) => node = Self { defs: node.defs, value: v },
+                Some(v) => {
+                    node = Self {
+                        defs: node.defs,
+                        value: v,
+                    }
+                }
                 None => break,
             }
         }
@@ -47,7 +57,11 @@ impl<'a> Node<'a> {
     }
 
     fn child(&self, value: &'a Value) -> Node<'a> {
-        Self { defs: self.defs, value }.resolve()
+        Self {
+            defs: self.defs,
+            value,
+        }
+        .resolve()
     }
 
     fn ext_str(&self, key: &str) -> Option<&'a str> {
@@ -57,12 +71,19 @@ impl<'a> Node<'a> {
     /// The schema of property `name`, if the node declares it.
     #[must_use]
     pub fn property(&self, name: &str) -> Option<Node<'a>> {
-        self.value.get("properties").and_then(|p| p.get(name)).map(|v| self.child(v))
+        self.value
+            .get("properties")
+            .and_then(|p| p.get(name))
+            .map(|v| self.child(v))
     }
 
     /// Declared property names.
     pub fn property_names(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        self.value.get("properties").and_then(Value::as_object).into_iter().flat_map(|m| m.keys().map(String::as_str))
+        self.value
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.keys().map(String::as_str))
     }
 
     /// Whether the node declares `properties`.
@@ -80,7 +101,10 @@ impl<'a> Node<'a> {
     /// The schema of map values (`additionalProperties` when it is a schema).
     #[must_use]
     pub fn additional_properties(&self) -> Option<Node<'a>> {
-        self.value.get("additionalProperties").filter(|v| v.is_object()).map(|v| self.child(v))
+        self.value
+            .get("additionalProperties")
+            .filter(|v| v.is_object())
+            .map(|v| self.child(v))
     }
 
     /// Declared types, without `null` (`type` may be a string or a list).
@@ -88,7 +112,11 @@ impl<'a> Node<'a> {
     pub fn types(&self) -> Vec<&'a str> {
         match self.value.get("type") {
             Some(Value::String(t)) => vec![t.as_str()],
-            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect(),
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null")
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -137,21 +165,30 @@ impl<'a> Node<'a> {
     /// `x-kubernetes-preserve-unknown-fields: true`.
     #[must_use]
     pub fn preserves_unknown_fields(&self) -> bool {
-        self.value.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true)
+        self.value
+            .get("x-kubernetes-preserve-unknown-fields")
+            .and_then(Value::as_bool)
+            == Some(true)
     }
 
     /// `x-kubernetes-int-or-string: true`, or the upstream `IntOrString`/`Quantity`-style
     /// definitions that allow both.
     #[must_use]
     pub fn int_or_string(&self) -> bool {
-        self.value.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true)
+        self.value
+            .get("x-kubernetes-int-or-string")
+            .and_then(Value::as_bool)
+            == Some(true)
             || self.ext_str("format") == Some("int-or-string")
     }
 
     /// `x-kubernetes-embedded-resource: true`.
     #[must_use]
     pub fn embedded_resource(&self) -> bool {
-        self.value.get("x-kubernetes-embedded-resource").and_then(Value::as_bool) == Some(true)
+        self.value
+            .get("x-kubernetes-embedded-resource")
+            .and_then(Value::as_bool)
+            == Some(true)
     }
 }
 
@@ -174,7 +211,10 @@ mod tests {
         });
         let defs = defs.as_object().expect("object").clone();
         let pod = Node::new(&defs, &defs["Pod"]);
-        let containers = pod.property("spec").and_then(|s| s.property("containers")).expect("containers");
+        let containers = pod
+            .property("spec")
+            .and_then(|s| s.property("containers"))
+            .expect("containers");
         assert_eq!(containers.patch_merge_key(), Some("name"));
         assert_eq!(containers.list_type(), Some("map"));
         assert_eq!(containers.list_map_keys(), vec!["name"]);

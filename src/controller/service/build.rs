@@ -1,0 +1,289 @@
+//! Build (pure: no client, no clock): a [`ValidatedService`] → the objects to apply.
+//!
+//! The translation itself lives in [`crate::translate`]; this step picks the revision, adds what
+//! only the operator knows (the owner reference) and what the operator's policy decides (no
+//! `replicas` under auto scaling), and keeps the translation reports for the `Translated`
+//! condition.
+
+use kube::ResourceExt;
+
+use super::validate::{Invalid, REASON_INVALID_TASK_DEFINITION, ValidatedService};
+use crate::translate::{
+    NoteKind, Report,
+    pod::pod_template,
+    service::{Workload, workload},
+};
+
+/// What did not carry over exactly, from the Service and from its TaskDefinition.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Translation {
+    /// Notes on the Service's fields (relative to its `spec`).
+    pub service: Report,
+    /// Notes on the TaskDefinition's fields (relative to the TaskDefinition's `spec`).
+    pub task_definition: Report,
+    /// Object name of the TaskDefinition, to say whose fields [`Self::task_definition`] lists.
+    pub task_definition_object: String,
+}
+
+impl Translation {
+    /// Whether nothing was reported.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.service.is_empty() && self.task_definition.is_empty()
+    }
+
+    /// Every note as a sentence, the Service's first; the TaskDefinition's say whose they are.
+    #[must_use]
+    pub fn notes(&self) -> Vec<String> {
+        let service = self.service.notes.iter().map(ToString::to_string);
+        let task_definition = self
+            .task_definition
+            .notes
+            .iter()
+            .map(|n| format!("TaskDefinition {}: {n}", self.task_definition_object));
+        service.chain(task_definition).collect()
+    }
+}
+
+/// The desired state of one Service: its workload and what the translation reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The Deployment (REPLICA) or DaemonSet (DAEMON), with the Service as controller owner.
+    pub workload: Workload,
+    /// The task definition that runs, `family:revision`.
+    pub task_definition: String,
+    /// What did not carry over exactly.
+    pub translation: Translation,
+}
+
+/// Builds the workload of `valid`.
+///
+/// # Errors
+/// [`REASON_INVALID_TASK_DEFINITION`] when the TaskDefinition cannot become a pod template (a
+/// container without image, two container names that collide in Kubernetes, ...).
+pub fn build(valid: &ValidatedService) -> Result<Desired, Invalid> {
+    let td_object = valid.task_definition.name_any();
+    let pod = pod_template(
+        &td_object,
+        &valid.task_definition.spec.task_definition,
+        valid.revision,
+    )
+    .map_err(|e| Invalid {
+        reason: REASON_INVALID_TASK_DEFINITION,
+        message: format!("TaskDefinition {td_object:?}: {e}"),
+    })?;
+    let translated = workload(&valid.name, &valid.namespace, &valid.service.spec, &pod.template);
+    let mut service_report = translated.report;
+    if let Some(pinned) = valid.reference.revision.filter(|r| *r != valid.revision) {
+        service_report.note(
+            NoteKind::Approximated,
+            "taskDefinition",
+            format!(
+                "pins revision {pinned}, but revision history is not kept yet: the latest revision ({}) runs",
+                valid.revision
+            ),
+        );
+    }
+    let owners = Some(vec![valid.owner.clone()]);
+    // (With auto scaling on, translate leaves `replicas` out: the count is not ours to apply.)
+    let workload = match translated.workload {
+        Workload::Deployment(mut d) => {
+            d.metadata.owner_references = owners;
+            Workload::Deployment(d)
+        }
+        Workload::DaemonSet(mut d) => {
+            d.metadata.owner_references = owners;
+            Workload::DaemonSet(d)
+        }
+    };
+    Ok(Desired {
+        workload,
+        task_definition: format!("{}:{}", valid.family(), valid.revision),
+        translation: Translation {
+            service: service_report,
+            task_definition: pod.report,
+            task_definition_object: td_object,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+
+    use super::*;
+    use crate::{
+        api::{TaskDefinition, autoscaling::AutoScaling, ecs::SchedulingStrategy},
+        controller::{
+            service::{load::Loaded, validate::validate},
+            testing,
+        },
+        translate::labels,
+    };
+
+    fn valid(svc: &crate::api::Service, td: TaskDefinition) -> ValidatedService {
+        validate(
+            svc,
+            &Loaded {
+                task_definitions: vec![td],
+            },
+        )
+        .expect("valid")
+    }
+
+    fn web_td() -> TaskDefinition {
+        testing::with_container(testing::task_definition("team-a", "web", 1), "app", "nginx:1.27")
+    }
+
+    fn deployment(d: &Desired) -> &Deployment {
+        match &d.workload {
+            Workload::Deployment(d) => d,
+            Workload::DaemonSet(_) => panic!("expected a Deployment"),
+        }
+    }
+
+    #[test]
+    fn deployment_is_owned_by_the_service_and_labelled() {
+        let svc = testing::service("team-a", "front", 2, "web");
+        let desired = build(&valid(&svc, web_td())).expect("builds");
+        let d = deployment(&desired);
+        assert_eq!(d.metadata.name.as_deref(), Some("front"));
+        assert_eq!(d.metadata.namespace.as_deref(), Some("team-a"));
+        let owners = d.metadata.owner_references.as_ref().expect("owner references");
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0].api_version, "ecsbridge.io/v1alpha1");
+        assert_eq!(owners[0].kind, "Service");
+        assert_eq!(owners[0].name, "front");
+        assert_eq!(owners[0].uid, "uid-team-a-front");
+        assert_eq!(owners[0].controller, Some(true));
+        assert_eq!(owners[0].block_owner_deletion, Some(true));
+        let meta_labels = d.metadata.labels.as_ref().expect("labels");
+        assert_eq!(meta_labels[labels::SERVICE], "front");
+        assert_eq!(meta_labels[labels::MANAGED_BY], "ecs-bridge");
+        let spec = d.spec.as_ref().expect("spec");
+        assert_eq!(spec.replicas, Some(3), "desiredCount of the fixture");
+        let pod_labels = spec
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.as_ref())
+            .expect("labels");
+        assert_eq!(pod_labels[labels::SERVICE], "front");
+        assert_eq!(pod_labels[labels::TASK_DEFINITION], "web");
+        assert_eq!(pod_labels[labels::REVISION], "1");
+        let pod = spec.template.spec.as_ref().expect("pod spec");
+        assert_eq!(pod.containers[0].image.as_deref(), Some("nginx:1.27"));
+        assert_eq!(desired.task_definition, "web:1");
+        assert!(
+            desired.translation.is_empty(),
+            "{:?}",
+            desired.translation.notes()
+        );
+    }
+
+    #[test]
+    fn auto_scaling_leaves_replicas_out() {
+        let mut svc = testing::service("team-a", "front", 2, "web");
+        svc.spec.auto_scaling = Some(AutoScaling {
+            min_capacity: 2,
+            max_capacity: 10,
+            ..Default::default()
+        });
+        let desired = build(&valid(&svc, web_td())).expect("builds");
+        let d = deployment(&desired);
+        assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
+        let body = serde_json::to_value(d).expect("json");
+        assert!(body["spec"].get("replicas").is_none(), "{body}");
+    }
+
+    #[test]
+    fn daemon_becomes_an_owned_daemon_set() {
+        let mut svc = testing::service("team-a", "agent", 1, "web");
+        svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
+        let desired = build(&valid(&svc, web_td())).expect("builds");
+        let Workload::DaemonSet(d) = &desired.workload else {
+            panic!("expected a DaemonSet")
+        };
+        let d: &DaemonSet = d;
+        assert_eq!(d.metadata.name.as_deref(), Some("agent"));
+        let owners = d.metadata.owner_references.as_ref().expect("owner references");
+        assert_eq!(
+            (owners[0].uid.as_str(), owners[0].controller),
+            ("uid-team-a-agent", Some(true))
+        );
+        let pod = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod spec");
+        assert_eq!(pod.containers[0].image.as_deref(), Some("nginx:1.27"));
+    }
+
+    #[test]
+    fn revision_and_family_come_from_the_task_definition() {
+        let mut td = web_td();
+        td.spec.task_definition.family = Some("web_app".into());
+        td.status = Some(crate::api::TaskDefinitionStatus {
+            revision: Some(5),
+            ..Default::default()
+        });
+        let svc = testing::service("team-a", "front", 1, "web_app:5");
+        let desired = build(&valid(&svc, td)).expect("builds");
+        assert_eq!(desired.task_definition, "web_app:5");
+        let pod_labels = deployment(&desired)
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.labels.as_ref())
+            .expect("labels");
+        assert_eq!(pod_labels[labels::REVISION], "5");
+        assert!(desired.translation.is_empty());
+    }
+
+    #[test]
+    fn a_pinned_revision_that_does_not_run_is_reported() {
+        let svc = testing::service("team-a", "front", 1, "web:7");
+        let desired = build(&valid(&svc, web_td())).expect("builds");
+        assert_eq!(desired.task_definition, "web:1");
+        assert_eq!(
+            desired.translation.notes(),
+            vec![
+                "spec.taskDefinition: approximated: pins revision 7, but revision history is not kept yet: \
+                 the latest revision (1) runs"
+                    .to_owned()
+            ]
+        );
+    }
+
+    #[test]
+    fn task_definition_notes_say_whose_they_are() {
+        let mut td = web_td();
+        td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
+        let svc = testing::service("team-a", "front", 1, "web");
+        let desired = build(&valid(&svc, td)).expect("builds");
+        let notes = desired.translation.notes();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("TaskDefinition web: spec.networkMode: approximated: "),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn a_task_definition_without_image_is_invalid() {
+        let mut td = testing::task_definition("team-a", "web", 1);
+        td.spec.task_definition.container_definitions = vec![crate::api::ecs::ContainerDefinition {
+            name: Some("app".into()),
+            ..Default::default()
+        }];
+        let svc = testing::service("team-a", "front", 1, "web");
+        let err = build(&valid(&svc, td)).expect_err("no image");
+        assert_eq!(err.reason, "InvalidTaskDefinition");
+        assert!(
+            err.message
+                .starts_with("TaskDefinition \"web\": spec.containerDefinitions[0].image: required"),
+            "{}",
+            err.message
+        );
+    }
+}

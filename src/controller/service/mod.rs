@@ -1,0 +1,179 @@
+//! The Service controller: keeps a Deployment (REPLICA) or DaemonSet (DAEMON) running the
+//! Service's task definition, and reports it in ECS's words.
+//!
+//! [`reconcile`] reads as its steps: [`load`] → [`validate`] → [`build`] → [`apply`] →
+//! [`status`]. Not yet: rollouts and the circuit breaker, load balancers, auto scaling (HPA),
+//! ECS `deployments[]` and `events[]`.
+
+pub mod apply;
+pub mod build;
+pub mod load;
+pub mod status;
+pub mod validate;
+
+use std::sync::Arc;
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    runtime::{
+        Controller,
+        controller::{self, Action},
+        reflector::ObjectRef,
+        watcher,
+    },
+};
+use tracing::{Span, field};
+
+use super::{Context, Error, Shutdown, error_policy, with_backoff_reset};
+use crate::{
+    api::{Service, TaskDefinition},
+    translate::{labels, reference::TaskDefinitionRef},
+};
+
+/// Field manager of this controller's server-side applies.
+pub const FIELD_MANAGER: &str = "ecsbridge.io/service-controller";
+/// Name of this controller in logs and metrics.
+pub const CONTROLLER: &str = "service";
+
+/// Reconciles one Service: resolves its TaskDefinition, applies its workload, prunes the workload
+/// of the other scheduling strategy and writes its status when it changed.
+///
+/// Returns a periodic requeue ([`crate::run::RunConfig::resync_interval`]) as a level-triggered
+/// safety net, or [`Action::await_change`] when the Service is invalid (its status says why; the
+/// watches re-trigger it when the Service or a TaskDefinition changes).
+///
+/// # Errors
+///
+/// [`Error::MissingNamespace`] for an object without a namespace, [`Error::Kube`] when a request
+/// fails.
+#[tracing::instrument(skip_all, fields(controller = CONTROLLER, namespace = field::Empty, name = field::Empty))]
+pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = svc.name_any();
+    let namespace = svc.namespace().ok_or_else(|| Error::MissingNamespace {
+        kind: "Service",
+        name: name.clone(),
+    })?;
+    Span::current()
+        .record("namespace", namespace.as_str())
+        .record("name", name.as_str());
+    if svc.meta().deletion_timestamp.is_some() {
+        // Why: garbage collection removes the children; applying now could recreate them.
+        return Ok(Action::await_change());
+    }
+
+    let loaded = load::load(&ctx, &svc, &namespace).await?;
+    let valid = match validate::validate(&svc, &loaded) {
+        Ok(valid) => valid,
+        Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
+    };
+    let desired = match build::build(&valid) {
+        Ok(desired) => desired,
+        Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
+    };
+    let applied = apply::apply(&ctx, &valid, desired).await?;
+    status::update(&ctx, &svc, &namespace, &applied).await?;
+    Ok(Action::requeue(ctx.config.resync_interval))
+}
+
+/// The Services among `services` that a change of `td` may concern: those of its namespace
+/// whose `spec.taskDefinition` names its family or its object name.
+#[must_use]
+pub fn services_for_task_definition(
+    services: &[Arc<Service>],
+    td: &TaskDefinition,
+) -> Vec<ObjectRef<Service>> {
+    let namespace = td.namespace();
+    let family = validate::family_of(td);
+    let object = td.name_any();
+    services
+        .iter()
+        .filter(|svc| svc.namespace() == namespace)
+        .filter(|svc| {
+            svc.spec
+                .service
+                .task_definition
+                .as_deref()
+                .and_then(|r| TaskDefinitionRef::parse(r).ok())
+                .is_some_and(|r| r.family == family || r.family == object)
+        })
+        .map(|svc| ObjectRef::from_obj(svc.as_ref()))
+        .collect()
+}
+
+/// `Api` of `K` in `namespace`, or across all namespaces for `None`.
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs the Service controller on `namespace` (`None`: every namespace) until `shutdown`
+/// resolves and the reconciles in flight have finished.
+///
+/// Watches Services, the Deployments and DaemonSets they own (only those labelled
+/// `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory) and TaskDefinitions (mapped to the
+/// Services that reference them).
+pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdown) {
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    let config = controller::Config::default().concurrency(ctx.config.concurrency);
+    let children =
+        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE));
+    // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
+    // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
+    let controller = Controller::new(api::<Service>(&client, ns), watcher::Config::default());
+    let store = controller.store();
+    let services = store.clone();
+    let controller = controller
+        .owns(api::<Deployment>(&client, ns), children.clone())
+        .owns(api::<DaemonSet>(&client, ns), children)
+        .watches(
+            api::<TaskDefinition>(&client, ns),
+            watcher::Config::default(),
+            move |td| services_for_task_definition(&services.state(), &td),
+        )
+        .with_config(config)
+        .graceful_shutdown_on(shutdown.clone());
+    let running = controller
+        .run(
+            |svc, ctx| with_backoff_reset(reconcile, svc, ctx),
+            error_policy::<Service>,
+            ctx,
+        )
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::trace!(controller = CONTROLLER, %object, "reconciled"),
+                // Already logged by error_policy, with the retry delay.
+                Err(controller::Error::ReconcilerFailed(..)) => {}
+                // An object deleted while a reconcile was scheduled: expected.
+                Err(controller::Error::ObjectNotFound(object)) => {
+                    tracing::debug!(controller = CONTROLLER, %object, "object gone before its reconcile");
+                }
+                Err(e) => tracing::warn!(controller = CONTROLLER, error = %super::error::Chain(&e), "controller error"),
+            }
+        });
+    // Why: as in the TaskDefinition controller, kube-runtime never notices the end of its queue
+    // while it waits for the store's first LIST, so a shutdown before that first sync stops at once
+    // (no reconcile can be in flight then).
+    let stop_if_never_synced = async move {
+        shutdown.await;
+        if matches!(store.wait_until_ready().now_or_never(), Some(Ok(()))) {
+            futures::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = running => {}
+        () = stop_if_never_synced => {
+            tracing::info!(controller = CONTROLLER, "stopped before the first sync of Services");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,657 @@
+//! Status of a Service: [`compute_status`] and [`invalid_status`] (pure: no client, no clock)
+//! and the async [`update`] / [`report_invalid`] that write it with server-side apply, only when
+//! it changed (ignoring the conditions' transition times, so our own writes cannot loop).
+
+use k8s_openapi::{
+    api::apps::v1::{DaemonSet, Deployment},
+    apimachinery::pkg::apis::meta::v1::Time,
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Resource,
+    api::{Patch, PatchParams},
+    runtime::controller::Action,
+};
+use serde_json::json;
+
+use super::{FIELD_MANAGER, apply::Applied, validate::Invalid};
+use crate::{
+    api::{
+        Service, ServiceStatus,
+        condition::{self, DEGRADED, PROGRESSING, READY, TRANSLATED},
+        ecs::SchedulingStrategy,
+    },
+    controller::{Context, Error},
+    translate::{labels, service::Workload},
+};
+
+/// ECS status of a service that exists.
+pub const ACTIVE: &str = "ACTIVE";
+/// Ready=True: every desired task runs.
+pub const REASON_STEADY_STATE: &str = "SteadyState";
+/// Ready=False: tasks are missing or not ready yet.
+pub const REASON_TASKS_PENDING: &str = "TasksPending";
+/// Progressing=True: tasks of the current revision are still replacing older ones.
+pub const REASON_ROLLOUT_IN_PROGRESS: &str = "RolloutInProgress";
+/// Progressing=False: every task runs the current revision.
+pub const REASON_ROLLOUT_COMPLETED: &str = "RolloutCompleted";
+/// Degraded=False.
+pub const REASON_AS_EXPECTED: &str = "AsExpected";
+/// Translated=True.
+pub const REASON_ALL_FIELDS_TRANSLATED: &str = "AllFieldsTranslated";
+/// Translated=False: some fields were ignored, approximated or not translated yet.
+pub const REASON_FIELDS_NOT_TRANSLATED: &str = "FieldsNotTranslated";
+/// Longest `Translated` message; the notes that do not fit are counted, not listed.
+pub const MAX_MESSAGE_LEN: usize = 1000;
+
+/// Task counts of a Service's workload, in ECS's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Tasks the service wants.
+    pub desired: i32,
+    /// Tasks ready (ECS RUNNING).
+    pub running: i32,
+    /// Tasks that exist but are not ready (ECS PENDING).
+    pub pending: i32,
+    /// The workload controller has observed the workload's latest spec.
+    pub caught_up: bool,
+    /// Every task runs the workload's latest pod template.
+    pub rolled_out: bool,
+}
+
+/// The label selector of a Service's tasks, for the scale subresource.
+#[must_use]
+pub fn selector(name: &str) -> String {
+    format!("{}={name}", labels::SERVICE)
+}
+
+/// Counts the tasks of `workload`, the workload of `svc` as the API server returned it.
+#[must_use]
+pub fn counts(svc: &Service, workload: &Workload) -> Counts {
+    match workload {
+        Workload::Deployment(d) => deployment_counts(svc, d),
+        Workload::DaemonSet(d) => daemon_set_counts(d),
+    }
+}
+
+fn deployment_counts(svc: &Service, d: &Deployment) -> Counts {
+    let replicas = d.spec.as_ref().and_then(|s| s.replicas);
+    // With auto scaling the Deployment's replicas are not ours (we leave them out): report what
+    // the Deployment runs. Otherwise report the spec; 1 is Kubernetes' default for `replicas`.
+    let desired = if svc.spec.auto_scaling.is_some() {
+        replicas.or(svc.spec.service.desired_count)
+    } else {
+        svc.spec.service.desired_count.or(replicas)
+    }
+    .unwrap_or(1);
+    let status = d.status.clone().unwrap_or_default();
+    let running = status.ready_replicas.unwrap_or(0);
+    let total = status.replicas.unwrap_or(0);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let caught_up = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+    Counts {
+        desired,
+        running,
+        pending: (total - running).max(0),
+        caught_up,
+        rolled_out: caught_up && updated >= desired && total <= updated,
+    }
+}
+
+fn daemon_set_counts(d: &DaemonSet) -> Counts {
+    let status = d.status.clone().unwrap_or_default();
+    let caught_up = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+    Counts {
+        desired: status.desired_number_scheduled,
+        running: status.number_ready,
+        pending: (status.current_number_scheduled - status.number_ready).max(0),
+        caught_up,
+        rolled_out: caught_up
+            && status.updated_number_scheduled.unwrap_or(0) >= status.desired_number_scheduled,
+    }
+}
+
+/// The `Translated` message: how many notes, then as many as fit in [`MAX_MESSAGE_LEN`].
+#[must_use]
+pub fn translated_message(notes: &[String]) -> String {
+    const TAIL_ROOM: usize = 32;
+    let head = if notes.len() == 1 {
+        "1 field not carried over exactly: ".to_owned()
+    } else {
+        format!("{} fields not carried over exactly: ", notes.len())
+    };
+    let full = format!("{head}{}", notes.join("; "));
+    if full.len() <= MAX_MESSAGE_LEN {
+        return full;
+    }
+    let mut message = head;
+    let mut listed = 0;
+    for note in notes {
+        let sep = if listed == 0 { "" } else { "; " };
+        if message.len() + sep.len() + note.len() + TAIL_ROOM > MAX_MESSAGE_LEN {
+            break;
+        }
+        message.push_str(sep);
+        message.push_str(note);
+        listed += 1;
+    }
+    if listed == 0
+        && let Some(first) = notes.first()
+    {
+        // The first note alone is too long: cut it at a character boundary.
+        let room = MAX_MESSAGE_LEN - TAIL_ROOM - message.len();
+        let cut = first
+            .char_indices()
+            .map(|(i, _)| i)
+            .take_while(|i| *i <= room)
+            .last()
+            .unwrap_or(0);
+        message.push_str(&first[..cut]);
+        message.push('…');
+        listed = 1;
+    }
+    let rest = notes.len() - listed;
+    if rest > 0 {
+        message.push_str(&format!("; … and {rest} more"));
+    }
+    message
+}
+
+/// The status `svc` should have after `applied`, starting from its current status (fields and
+/// conditions this step does not compute are kept; `lastTransitionTime` only moves on a flip).
+///
+/// `now` is the transition time of conditions whose status changes.
+#[must_use]
+pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceStatus {
+    let generation = svc.metadata.generation;
+    let name = svc.meta().name.clone().unwrap_or_default();
+    let counts = counts(svc, &applied.workload);
+    let mut status = base_status(svc, &name);
+    status.desired_count = Some(counts.desired);
+    status.running_count = Some(counts.running);
+    status.pending_count = Some(counts.pending);
+    status.task_definition = Some(applied.task_definition.clone());
+
+    let kind = match applied.workload {
+        Workload::Deployment(_) => "Deployment",
+        Workload::DaemonSet(_) => "DaemonSet",
+    };
+    let (running, desired, pending) = (counts.running, counts.desired, counts.pending);
+    let ready = if !counts.caught_up {
+        condition::new(
+            READY,
+            false,
+            REASON_TASKS_PENDING,
+            format!(
+                "The {kind} has not observed its latest spec yet; {running} of {desired} tasks are running."
+            ),
+            generation,
+            now.clone(),
+        )
+    } else if running == desired {
+        condition::new(
+            READY,
+            true,
+            REASON_STEADY_STATE,
+            format!("(service {name}) has reached a steady state: {running} of {desired} tasks are running."),
+            generation,
+            now.clone(),
+        )
+    } else {
+        condition::new(
+            READY,
+            false,
+            REASON_TASKS_PENDING,
+            format!("{running} of {desired} tasks are running, {pending} pending."),
+            generation,
+            now.clone(),
+        )
+    };
+    let progressing = if counts.rolled_out {
+        condition::new(
+            PROGRESSING,
+            false,
+            REASON_ROLLOUT_COMPLETED,
+            format!("Every task runs {}.", applied.task_definition),
+            generation,
+            now.clone(),
+        )
+    } else {
+        condition::new(
+            PROGRESSING,
+            true,
+            REASON_ROLLOUT_IN_PROGRESS,
+            format!("Rolling out {} ({kind} {name}).", applied.task_definition),
+            generation,
+            now.clone(),
+        )
+    };
+    let degraded = condition::new(
+        DEGRADED,
+        false,
+        REASON_AS_EXPECTED,
+        "No failures observed.",
+        generation,
+        now.clone(),
+    );
+    let translated = if applied.translation.is_empty() {
+        condition::new(
+            TRANSLATED,
+            true,
+            REASON_ALL_FIELDS_TRANSLATED,
+            "Every field set has a Kubernetes equivalent.",
+            generation,
+            now,
+        )
+    } else {
+        condition::new(
+            TRANSLATED,
+            false,
+            REASON_FIELDS_NOT_TRANSLATED,
+            translated_message(&applied.translation.notes()),
+            generation,
+            now,
+        )
+    };
+    for c in [ready, progressing, degraded, translated] {
+        condition::set(&mut status.conditions, c);
+    }
+    status
+}
+
+/// The status of a Service that cannot be reconciled: `Ready` and `Progressing` False with the
+/// reason and message of `invalid`; other fields and conditions are kept.
+#[must_use]
+pub fn invalid_status(svc: &Service, invalid: &Invalid, now: Time) -> ServiceStatus {
+    let generation = svc.metadata.generation;
+    let name = svc.meta().name.clone().unwrap_or_default();
+    let mut status = base_status(svc, &name);
+    for type_ in [READY, PROGRESSING] {
+        condition::set(
+            &mut status.conditions,
+            condition::new(
+                type_,
+                false,
+                invalid.reason,
+                invalid.message.clone(),
+                generation,
+                now.clone(),
+            ),
+        );
+    }
+    status
+}
+
+/// The current status with what every reconcile sets: generation, ECS status, spec count, selector.
+fn base_status(svc: &Service, name: &str) -> ServiceStatus {
+    let mut status = svc.status.clone().unwrap_or_default();
+    status.observed_generation = svc.metadata.generation;
+    status.status = Some(ACTIVE.to_owned());
+    // With auto scaling or DAEMON (one task per node) the spec's count is not authoritative:
+    // keep the last observed one.
+    let daemon = svc.spec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    if svc.spec.auto_scaling.is_none()
+        && !daemon
+        && let Some(desired) = svc.spec.service.desired_count
+    {
+        status.desired_count = Some(desired);
+    }
+    status.selector = Some(selector(name));
+    status
+}
+
+/// Whether two statuses say the same thing, ignoring the conditions' transition times.
+#[must_use]
+pub fn same_status(current: Option<&ServiceStatus>, desired: &ServiceStatus) -> bool {
+    let Some(current) = current else {
+        return false;
+    };
+    let without_conditions = |s: &ServiceStatus| ServiceStatus {
+        conditions: Vec::new(),
+        ..s.clone()
+    };
+    without_conditions(current) == without_conditions(desired)
+        && condition::same_ignoring_time(&current.conditions, &desired.conditions)
+}
+
+/// The server-side apply body that sets `status` on a Service.
+#[must_use]
+pub fn status_patch(status: &ServiceStatus) -> serde_json::Value {
+    json!({
+        "apiVersion": Service::api_version(&()),
+        "kind": Service::kind(&()),
+        "status": status,
+    })
+}
+
+/// Writes `status` to the status subresource of Service `name` with server-side apply (field
+/// manager [`FIELD_MANAGER`], forced).
+///
+/// # Errors
+/// [`Error::Kube`] when the API server refuses or cannot be reached.
+pub async fn patch_status(api: &Api<Service>, name: &str, status: &ServiceStatus) -> Result<(), Error> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(name, &params, &Patch::Apply(status_patch(status)))
+        .await?;
+    Ok(())
+}
+
+/// Writes `desired` unless the current status already says the same.
+async fn write(ctx: &Context, svc: &Service, namespace: &str, desired: &ServiceStatus) -> Result<(), Error> {
+    if same_status(svc.status.as_ref(), desired) {
+        tracing::debug!("status up to date");
+        return Ok(());
+    }
+    let api: Api<Service> = Api::namespaced(ctx.client.clone(), namespace);
+    patch_status(&api, &svc.meta().name.clone().unwrap_or_default(), desired).await?;
+    tracing::info!(generation = desired.observed_generation, "status updated");
+    Ok(())
+}
+
+/// Computes the status of `svc` after `applied` and writes it when it changed.
+///
+/// # Errors
+/// [`Error::Kube`] when the status write fails.
+pub async fn update(ctx: &Context, svc: &Service, namespace: &str, applied: &Applied) -> Result<(), Error> {
+    let desired = compute_status(svc, applied, Time(Timestamp::now()));
+    write(ctx, svc, namespace, &desired).await
+}
+
+/// Reports `invalid` in the status of `svc` and waits for a change: retrying cannot help, an edit
+/// of the Service or of a TaskDefinition re-triggers the reconcile.
+///
+/// # Errors
+/// [`Error::Kube`] when the status write fails.
+pub async fn report_invalid(
+    ctx: &Context,
+    svc: &Service,
+    namespace: &str,
+    invalid: &Invalid,
+) -> Result<Action, Error> {
+    tracing::info!(reason = invalid.reason, message = %invalid.message, "service is not valid");
+    let desired = invalid_status(svc, invalid, Time(Timestamp::now()));
+    write(ctx, svc, namespace, &desired).await?;
+    Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::{DaemonSetStatus, DeploymentSpec, DeploymentStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+    use super::*;
+    use crate::{
+        api::autoscaling::AutoScaling,
+        controller::{service::build::Translation, testing},
+        translate::{NoteKind, Report},
+    };
+
+    fn t(seconds: i64) -> Time {
+        Time(Timestamp::from_second(1_700_000_000 + seconds).expect("a time"))
+    }
+
+    fn cond<'a>(status: &'a ServiceStatus, type_: &str) -> &'a Condition {
+        condition::find(&status.conditions, type_).unwrap_or_else(|| panic!("a {type_} condition"))
+    }
+
+    /// A Deployment at `generation` whose controller reports these counts.
+    fn deployment(generation: i64, observed: i64, replicas: i32, ready: i32, updated: i32) -> Workload {
+        let mut d = Deployment::default();
+        d.metadata.generation = Some(generation);
+        d.spec = Some(DeploymentSpec {
+            replicas: Some(3),
+            ..Default::default()
+        });
+        d.status = Some(DeploymentStatus {
+            observed_generation: Some(observed),
+            replicas: Some(replicas),
+            ready_replicas: Some(ready),
+            updated_replicas: Some(updated),
+            ..Default::default()
+        });
+        Workload::Deployment(Box::new(d))
+    }
+
+    fn applied(workload: Workload) -> Applied {
+        Applied {
+            workload,
+            task_definition: "web:2".into(),
+            translation: Translation::default(),
+        }
+    }
+
+    #[test]
+    fn steady_state_when_every_desired_task_is_ready() {
+        let svc = testing::service("team-a", "front", 4, "web");
+        let status = compute_status(&svc, &applied(deployment(7, 7, 3, 3, 3)), t(0));
+        assert_eq!(status.observed_generation, Some(4));
+        assert_eq!(status.status.as_deref(), Some("ACTIVE"));
+        assert_eq!(status.desired_count, Some(3));
+        assert_eq!(status.running_count, Some(3));
+        assert_eq!(status.pending_count, Some(0));
+        assert_eq!(status.task_definition.as_deref(), Some("web:2"));
+        assert_eq!(status.selector.as_deref(), Some("ecsbridge.io/service=front"));
+        let ready = cond(&status, READY);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("True", "SteadyState")
+        );
+        assert_eq!(ready.observed_generation, Some(4));
+        let progressing = cond(&status, PROGRESSING);
+        assert_eq!(
+            (progressing.status.as_str(), progressing.reason.as_str()),
+            ("False", "RolloutCompleted")
+        );
+        let degraded = cond(&status, DEGRADED);
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("False", "AsExpected")
+        );
+        let translated = cond(&status, TRANSLATED);
+        assert_eq!(translated.status, "True");
+        assert_eq!(status.conditions.len(), 4);
+    }
+
+    #[test]
+    fn tasks_not_ready_are_pending() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        let status = compute_status(&svc, &applied(deployment(2, 2, 3, 1, 3)), t(0));
+        assert_eq!(
+            (status.running_count, status.pending_count, status.desired_count),
+            (Some(1), Some(2), Some(3))
+        );
+        let ready = cond(&status, READY);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "TasksPending")
+        );
+        assert_eq!(ready.message, "1 of 3 tasks are running, 2 pending.");
+    }
+
+    #[test]
+    fn not_ready_until_the_deployment_observed_its_generation() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        // Counts look right, but they describe the previous spec.
+        let status = compute_status(&svc, &applied(deployment(3, 2, 3, 3, 3)), t(0));
+        let ready = cond(&status, READY);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "TasksPending")
+        );
+        assert_eq!(cond(&status, PROGRESSING).status, "True");
+    }
+
+    #[test]
+    fn old_tasks_still_running_mean_progressing() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        // 3 ready, but only 1 runs the new template and 4 exist (surge).
+        let status = compute_status(&svc, &applied(deployment(2, 2, 4, 3, 1)), t(0));
+        assert_eq!(cond(&status, READY).status, "True");
+        let progressing = cond(&status, PROGRESSING);
+        assert_eq!(
+            (progressing.status.as_str(), progressing.reason.as_str()),
+            ("True", "RolloutInProgress")
+        );
+        assert_eq!(status.pending_count, Some(1));
+    }
+
+    #[test]
+    fn a_fresh_deployment_without_status_counts_zero() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        let mut d = Deployment::default();
+        d.metadata.generation = Some(1);
+        let status = compute_status(&svc, &applied(Workload::Deployment(Box::new(d))), t(0));
+        assert_eq!(
+            (status.desired_count, status.running_count, status.pending_count),
+            (Some(3), Some(0), Some(0))
+        );
+        assert_eq!(cond(&status, READY).status, "False");
+    }
+
+    #[test]
+    fn auto_scaling_reports_the_deployment_replicas() {
+        let mut svc = testing::service("team-a", "front", 1, "web");
+        svc.spec.service.desired_count = Some(1);
+        svc.spec.auto_scaling = Some(AutoScaling {
+            min_capacity: 1,
+            max_capacity: 5,
+            ..Default::default()
+        });
+        let status = compute_status(&svc, &applied(deployment(1, 1, 3, 3, 3)), t(0));
+        assert_eq!(status.desired_count, Some(3));
+        assert_eq!(cond(&status, READY).status, "True");
+    }
+
+    #[test]
+    fn daemon_sets_count_scheduled_and_ready_tasks() {
+        let svc = testing::service("team-a", "agent", 1, "web");
+        let mut d = DaemonSet::default();
+        d.metadata.generation = Some(1);
+        d.status = Some(DaemonSetStatus {
+            observed_generation: Some(1),
+            desired_number_scheduled: 4,
+            current_number_scheduled: 4,
+            number_ready: 3,
+            updated_number_scheduled: Some(4),
+            ..Default::default()
+        });
+        let status = compute_status(&svc, &applied(Workload::DaemonSet(Box::new(d))), t(0));
+        assert_eq!(
+            (status.desired_count, status.running_count, status.pending_count),
+            (Some(4), Some(3), Some(1))
+        );
+        assert_eq!(cond(&status, READY).reason, "TasksPending");
+        assert_eq!(cond(&status, PROGRESSING).status, "False");
+    }
+
+    #[test]
+    fn translated_lists_the_notes() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        let mut a = applied(deployment(1, 1, 3, 3, 3));
+        let mut service = Report::default();
+        service.note(NoteKind::NotYetTranslated, "loadBalancers", "kept in the spec");
+        let mut td = Report::default();
+        td.note(NoteKind::Ignored, "cpu", "no task-level limit");
+        a.translation = Translation {
+            service,
+            task_definition: td,
+            task_definition_object: "web".into(),
+        };
+        let status = compute_status(&svc, &a, t(0));
+        let translated = cond(&status, TRANSLATED);
+        assert_eq!(
+            (translated.status.as_str(), translated.reason.as_str()),
+            ("False", "FieldsNotTranslated")
+        );
+        assert_eq!(
+            translated.message,
+            "2 fields not carried over exactly: spec.loadBalancers: not translated yet: kept in the spec; \
+             TaskDefinition web: spec.cpu: ignored: no task-level limit"
+        );
+    }
+
+    #[test]
+    fn translated_message_is_cut_at_a_note_and_counts_the_rest() {
+        let notes: Vec<String> = (0..40)
+            .map(|i| format!("spec.field{i:02}: {}", "x".repeat(40)))
+            .collect();
+        let message = translated_message(&notes);
+        assert!(message.len() <= MAX_MESSAGE_LEN, "{}", message.len());
+        assert!(message.starts_with("40 fields not carried over exactly: spec.field00: "));
+        let listed = message.matches("spec.field").count();
+        assert!(listed > 5, "{message}");
+        assert!(
+            message.ends_with(&format!("; … and {} more", 40 - listed)),
+            "{message}"
+        );
+        // A single huge note is cut at a character boundary.
+        let message = translated_message(&["é".repeat(2000)]);
+        assert!(message.len() <= MAX_MESSAGE_LEN, "{}", message.len());
+        assert!(message.ends_with('…'));
+    }
+
+    #[test]
+    fn unchanged_status_needs_no_patch_and_keeps_transition_times() {
+        let mut svc = testing::service("team-a", "front", 1, "web");
+        let a = applied(deployment(1, 1, 3, 3, 3));
+        svc.status = Some(compute_status(&svc, &a, t(0)));
+        let later = compute_status(&svc, &a, t(600));
+        assert!(same_status(svc.status.as_ref(), &later));
+        assert_eq!(cond(&later, READY).last_transition_time, t(0));
+        // A flip moves the time and needs a patch.
+        let flipped = compute_status(&svc, &applied(deployment(1, 1, 3, 2, 3)), t(900));
+        assert!(!same_status(svc.status.as_ref(), &flipped));
+        assert_eq!(cond(&flipped, READY).last_transition_time, t(900));
+        assert_eq!(cond(&flipped, DEGRADED).last_transition_time, t(0));
+        assert!(!same_status(None, &later));
+    }
+
+    #[test]
+    fn invalid_status_sets_ready_and_progressing_false() {
+        let mut svc = testing::service("team-a", "front", 5, "web");
+        let a = applied(deployment(1, 1, 3, 3, 3));
+        svc.status = Some(compute_status(&svc, &a, t(0)));
+        let invalid = Invalid {
+            reason: "TaskDefinitionNotFound",
+            message: "spec.taskDefinition \"web\": gone".into(),
+        };
+        let status = invalid_status(&svc, &invalid, t(60));
+        assert_eq!(status.observed_generation, Some(5));
+        for type_ in [READY, PROGRESSING] {
+            let c = cond(&status, type_);
+            assert_eq!(
+                (c.status.as_str(), c.reason.as_str(), c.message.as_str()),
+                (
+                    "False",
+                    "TaskDefinitionNotFound",
+                    "spec.taskDefinition \"web\": gone"
+                ),
+                "{type_}"
+            );
+        }
+        assert_eq!(
+            cond(&status, READY).last_transition_time,
+            t(60),
+            "flipped from True"
+        );
+        assert_eq!(status.running_count, Some(3), "last observed counts are kept");
+        assert_eq!(status.selector.as_deref(), Some("ecsbridge.io/service=front"));
+        assert_eq!(status.desired_count, Some(3), "spec.desiredCount");
+
+        // DAEMON ignores desiredCount: the last observed count stays.
+        svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
+        svc.spec.service.desired_count = Some(9);
+        assert_eq!(invalid_status(&svc, &invalid, t(60)).desired_count, Some(3));
+    }
+
+    #[test]
+    fn patch_body_has_api_version_kind_and_status_only() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        let body = status_patch(&compute_status(&svc, &applied(deployment(1, 1, 3, 3, 3)), t(0)));
+        assert_eq!(body["apiVersion"], "ecsbridge.io/v1alpha1");
+        assert_eq!(body["kind"], "Service");
+        assert_eq!(body["status"]["observedGeneration"], 1);
+        assert_eq!(body["status"]["runningCount"], 3);
+        assert!(body.get("spec").is_none());
+    }
+}

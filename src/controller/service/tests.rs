@@ -1,0 +1,521 @@
+//! Reconcile tests against a mocked API server: the exact request sequence, field manager,
+//! `force`, and the bodies of the applies.
+
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value, json};
+use tower_test::mock::SendResponse;
+
+use super::*;
+use crate::controller::testing::{self, Handle};
+
+const TDS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions";
+const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/team-a/deployments";
+const DAEMON_SETS: &str = "/apis/apps/v1/namespaces/team-a/daemonsets";
+const STATUS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/services/web/status";
+const SELECTOR: &str = "ecsbridge.io/service=web,app.kubernetes.io/managed-by=ecs-bridge";
+
+type Reply = SendResponse<Response<Body>>;
+
+async fn next(server: &mut Handle) -> (Request<Body>, Reply) {
+    tokio::time::timeout(Duration::from_secs(5), server.next_request())
+        .await
+        .expect("a request in time")
+        .expect("a request")
+}
+
+async fn json_body(request: Request<Body>) -> Value {
+    let bytes = request.into_body().collect_bytes().await.expect("a body");
+    serde_json::from_slice(&bytes).expect("a JSON body")
+}
+
+fn ok(reply: Reply, body: &Value) {
+    reply.send_response(testing::json_response(StatusCode::OK, body));
+}
+
+/// Serves the LIST of TaskDefinitions with `items`.
+async fn expect_task_definition_list(server: &mut Handle, items: Vec<Value>) {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::GET, TDS));
+    ok(
+        reply,
+        &testing::list_body("ecsbridge.io/v1alpha1", "TaskDefinitionList", items),
+    );
+}
+
+/// Checks that `request` is a forced server-side apply of `path` by this controller and returns
+/// its body.
+async fn expect_apply(request: Request<Body>, path: &str) -> Value {
+    assert_eq!((request.method(), request.uri().path()), (&Method::PATCH, path));
+    assert_eq!(
+        request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().expect("ascii")),
+        Some("application/apply-patch+yaml")
+    );
+    let query = testing::query(request.uri());
+    assert_eq!(
+        query.get("fieldManager").map(String::as_str),
+        Some("ecsbridge.io/service-controller")
+    );
+    assert_eq!(query.get("force").map(String::as_str), Some("true"));
+    json_body(request).await
+}
+
+/// Serves the apply of the workload at `path`, answering with it and `status`; returns the body.
+async fn expect_workload_apply(server: &mut Handle, path: &str, status: Value) -> Value {
+    let (request, reply) = next(server).await;
+    let body = expect_apply(request, path).await;
+    let mut stored = body.clone();
+    stored["metadata"]["generation"] = json!(1);
+    stored["metadata"]["uid"] = json!("uid-workload");
+    stored["status"] = status;
+    ok(reply, &stored);
+    body
+}
+
+/// Serves the LIST of the prune step at `path` (selected by our labels) with `items`.
+async fn expect_prune_list(server: &mut Handle, path: &str, kind: &str, items: Vec<Value>) {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::GET, path));
+    let query = testing::query(request.uri());
+    assert_eq!(query.get("labelSelector").map(String::as_str), Some(SELECTOR));
+    assert_eq!(query.get("watch"), None);
+    ok(reply, &testing::list_body("apps/v1", kind, items));
+}
+
+/// Serves the status apply; returns its body.
+async fn expect_status_apply(server: &mut Handle, svc: &Service) -> Value {
+    let (request, reply) = next(server).await;
+    let body = expect_apply(request, STATUS).await;
+    assert_eq!(body["apiVersion"], "ecsbridge.io/v1alpha1");
+    assert_eq!(body["kind"], "Service");
+    assert!(body.get("spec").is_none(), "a status patch must not touch spec");
+    let mut stored = serde_json::to_value(svc).expect("json");
+    stored["status"] = body["status"].clone();
+    ok(reply, &stored);
+    body
+}
+
+async fn assert_no_more_requests(server: Handle) {
+    assert!(
+        testing::no_request_within(server, Duration::from_millis(200)).await,
+        "no further request expected"
+    );
+}
+
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == type_)
+        .unwrap_or_else(|| panic!("a {type_} condition in {status}"))
+}
+
+fn web_td() -> TaskDefinition {
+    testing::with_container(testing::task_definition("team-a", "web", 1), "app", "nginx:1.27")
+}
+
+fn daemon_set(name: &str, owner_uid: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {
+            "name": name, "namespace": "team-a", "uid": format!("uid-ds-{name}"),
+            "labels": { "ecsbridge.io/service": "web", "app.kubernetes.io/managed-by": "ecs-bridge" },
+            "ownerReferences": [{
+                "apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service", "name": "web",
+                "uid": owner_uid, "controller": true
+            }]
+        },
+        "spec": { "selector": { "matchLabels": { "ecsbridge.io/service": "web" } }, "template": {} }
+    })
+}
+
+async fn run_reconcile(svc: Service, ctx: Arc<Context>) -> Result<Action, Error> {
+    tokio::time::timeout(Duration::from_secs(5), reconcile(Arc::new(svc), ctx))
+        .await
+        .expect("reconcile finishes")
+}
+
+#[tokio::test]
+async fn applies_the_deployment_prunes_the_old_daemon_set_then_writes_status() {
+    let (ctx, mut server) = testing::context();
+    let svc = testing::service("team-a", "web", 2, "web");
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        let other = testing::task_definition("team-a", "api", 1);
+        expect_task_definition_list(
+            &mut server,
+            vec![
+                serde_json::to_value(other).expect("json"),
+                serde_json::to_value(web_td()).expect("json"),
+            ],
+        )
+        .await;
+
+        let deployment_status = json!({
+            "observedGeneration": 1, "replicas": 3, "readyReplicas": 2, "updatedReplicas": 3
+        });
+        let deployment =
+            expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), deployment_status).await;
+
+        // The DaemonSet of an earlier DAEMON strategy is pruned; one owned by someone else is not.
+        expect_prune_list(
+            &mut server,
+            DAEMON_SETS,
+            "DaemonSetList",
+            vec![
+                daemon_set("web", "uid-team-a-web"),
+                daemon_set("web-copy", "uid-someone-else"),
+            ],
+        )
+        .await;
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&Method::DELETE, format!("{DAEMON_SETS}/web").as_str())
+        );
+        let delete = json_body(request).await;
+        assert_eq!(delete["preconditions"]["uid"], "uid-ds-web");
+        assert_eq!(delete["propagationPolicy"], "Background");
+        ok(reply, &daemon_set("web", "uid-team-a-web"));
+
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        (deployment, status)
+    });
+
+    let action = run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    let (deployment, status) = tokio::time::timeout(Duration::from_secs(5), verifier)
+        .await
+        .expect("verifier finishes")
+        .expect("verifier passes");
+
+    assert_eq!(deployment["apiVersion"], "apps/v1");
+    assert_eq!(deployment["kind"], "Deployment");
+    assert_eq!(
+        deployment["metadata"]["ownerReferences"],
+        json!([{
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service", "name": "web",
+            "uid": "uid-team-a-web", "controller": true, "blockOwnerDeletion": true
+        }])
+    );
+    assert_eq!(
+        deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "ecs-bridge"
+    );
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"]["ecsbridge.io/service"],
+        "web"
+    );
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        (&container["name"], &container["image"]),
+        (&json!("app"), &json!("nginx:1.27"))
+    );
+    assert!(deployment.get("status").is_none(), "an apply must not set status");
+
+    let status = &status["status"];
+    assert_eq!(status["observedGeneration"], 2);
+    assert_eq!(status["status"], "ACTIVE");
+    assert_eq!(
+        (
+            &status["desiredCount"],
+            &status["runningCount"],
+            &status["pendingCount"]
+        ),
+        (&json!(3), &json!(2), &json!(1))
+    );
+    assert_eq!(status["taskDefinition"], "web:1");
+    assert_eq!(status["selector"], "ecsbridge.io/service=web");
+    let ready = condition(status, "Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&json!("False"), &json!("TasksPending"))
+    );
+    assert_eq!(ready["observedGeneration"], 2);
+    assert_eq!(condition(status, "Degraded")["reason"], "AsExpected");
+    assert_eq!(condition(status, "Translated")["status"], "True");
+    assert_eq!(condition(status, "Progressing")["status"], "False");
+}
+
+#[tokio::test]
+async fn missing_task_definition_writes_only_the_status() {
+    let (ctx, mut server) = testing::context();
+    let svc = testing::service("team-a", "web", 4, "web:2");
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        let other = testing::task_definition("team-a", "api", 1);
+        expect_task_definition_list(&mut server, vec![serde_json::to_value(other).expect("json")]).await;
+        // Next comes the status, not a Deployment: expect_apply checks the path.
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+
+    let action = run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    assert_eq!(
+        action,
+        Action::await_change(),
+        "no retry loop: the watches re-trigger it"
+    );
+    let body = tokio::time::timeout(Duration::from_secs(5), verifier)
+        .await
+        .expect("verifier finishes")
+        .expect("verifier passes");
+    let status = &body["status"];
+    assert_eq!(status["observedGeneration"], 4);
+    for type_ in ["Ready", "Progressing"] {
+        let c = condition(status, type_);
+        assert_eq!(c["status"], "False", "{type_}");
+        assert_eq!(c["reason"], "TaskDefinitionNotFound", "{type_}");
+        assert_eq!(c["observedGeneration"], 4, "{type_}");
+        let message = c["message"].as_str().expect("a message");
+        assert!(
+            message.contains("spec.taskDefinition") && message.contains("web:2"),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_reference_looks_nothing_up() {
+    let (ctx, mut server) = testing::context();
+    let svc = testing::service("team-a", "web", 1, "web:latest");
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    let action = run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    assert_eq!(action, Action::await_change());
+    let body = verifier.await.expect("verifier passes");
+    let ready = condition(&body["status"], "Ready");
+    assert_eq!(ready["reason"], "InvalidTaskDefinitionReference");
+    assert!(
+        ready["message"]
+            .as_str()
+            .expect("message")
+            .contains("\"web:latest\"")
+    );
+}
+
+#[tokio::test]
+async fn invalid_task_definition_writes_only_the_status() {
+    let (ctx, mut server) = testing::context();
+    let svc = testing::service("team-a", "web", 1, "web");
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        let mut td = testing::task_definition("team-a", "web", 1);
+        td.spec.task_definition.container_definitions = vec![crate::api::ecs::ContainerDefinition {
+            name: Some("app".into()),
+            ..Default::default()
+        }];
+        expect_task_definition_list(&mut server, vec![serde_json::to_value(td).expect("json")]).await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    let action = run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    assert_eq!(action, Action::await_change());
+    let body = verifier.await.expect("verifier passes");
+    let ready = condition(&body["status"], "Ready");
+    assert_eq!(ready["reason"], "InvalidTaskDefinition");
+    assert!(
+        ready["message"]
+            .as_str()
+            .expect("message")
+            .contains("image: required")
+    );
+}
+
+#[tokio::test]
+async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
+    let (ctx, mut server) = testing::context();
+    let mut svc = testing::service("team-a", "web", 1, "web");
+    svc.spec.service.scheduling_strategy = Some(crate::api::ecs::SchedulingStrategy::Daemon);
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
+        let ds_status = json!({
+            "observedGeneration": 1, "desiredNumberScheduled": 2, "currentNumberScheduled": 2,
+            "numberReady": 2, "numberMisscheduled": 0, "updatedNumberScheduled": 2
+        });
+        let body = expect_workload_apply(&mut server, &format!("{DAEMON_SETS}/web"), ds_status).await;
+        assert_eq!(body["kind"], "DaemonSet");
+        assert_eq!(body["metadata"]["ownerReferences"][0]["uid"], "uid-team-a-web");
+        expect_prune_list(&mut server, DEPLOYMENTS, "DeploymentList", Vec::new()).await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let body = verifier.await.expect("verifier passes");
+    let status = &body["status"];
+    assert_eq!(
+        (&status["desiredCount"], &status["runningCount"]),
+        (&json!(2), &json!(2))
+    );
+    assert_eq!(condition(status, "Ready")["reason"], "SteadyState");
+}
+
+#[tokio::test]
+async fn unchanged_status_is_not_written_again() {
+    let svc = testing::service("team-a", "web", 1, "web");
+    let deployment_status = json!({
+        "observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3
+    });
+    // First reconcile: the status is written.
+    let (ctx, mut server) = testing::context();
+    let first_svc = svc.clone();
+    let ds = deployment_status.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
+        expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), ds).await;
+        expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+        expect_status_apply(&mut server, &first_svc).await
+    });
+    run_reconcile(svc.clone(), ctx).await.expect("reconcile succeeds");
+    let body = verifier.await.expect("verifier passes");
+
+    // Second reconcile of the Service carrying that status: apply and prune again, no status write.
+    let mut svc = svc;
+    svc.status = Some(serde_json::from_value(body["status"].clone()).expect("a status"));
+    let (ctx, mut server) = testing::context();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
+        expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), deployment_status).await;
+        expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+        assert_no_more_requests(server).await;
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    verifier.await.expect("verifier passes");
+}
+
+#[tokio::test]
+async fn a_failed_apply_is_a_kube_error_and_writes_no_status() {
+    let (ctx, mut server) = testing::context();
+    let svc = testing::service("team-a", "web", 1, "web");
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::PATCH);
+        let status = json!({
+            "apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": "the server is overloaded", "reason": "ServiceUnavailable", "code": 503,
+        });
+        reply.send_response(testing::json_response(StatusCode::SERVICE_UNAVAILABLE, &status));
+        assert_no_more_requests(server).await;
+    });
+    let err = run_reconcile(svc, ctx).await.expect_err("reconcile fails");
+    assert!(matches!(err, Error::Kube(_)), "{err:?}");
+    verifier.await.expect("verifier passes");
+}
+
+#[tokio::test]
+async fn a_service_being_deleted_makes_no_request() {
+    let (ctx, server) = testing::context();
+    let mut svc = testing::service("team-a", "web", 1, "web");
+    svc.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).expect("a time"),
+    ));
+    assert_eq!(run_reconcile(svc, ctx).await.expect("ok"), Action::await_change());
+    assert_no_more_requests(server).await;
+}
+
+#[tokio::test]
+async fn object_without_namespace_is_an_error() {
+    let (ctx, server) = testing::context();
+    let mut svc = testing::service("team-a", "web", 1, "web");
+    svc.metadata.namespace = None;
+    let err = run_reconcile(svc, ctx).await.expect_err("reconcile fails");
+    assert_eq!(err.metric_label(), "missing_namespace");
+    assert_no_more_requests(server).await;
+}
+
+#[test]
+fn task_definition_changes_map_to_the_services_that_reference_them() {
+    let services: Vec<Arc<Service>> = [
+        testing::service("team-a", "front", 1, "web"),
+        testing::service("team-a", "pinned", 1, "web:3"),
+        testing::service(
+            "team-a",
+            "by-arn",
+            1,
+            "arn:aws:ecs:eu-west-1:1:task-definition/web:2",
+        ),
+        testing::service("team-a", "api", 1, "api"),
+        testing::service("team-a", "broken", 1, "web:latest"),
+        testing::service("team-b", "front", 1, "web"),
+    ]
+    .into_iter()
+    .map(Arc::new)
+    .collect();
+    let names = |refs: Vec<ObjectRef<Service>>| {
+        let mut names: Vec<String> = refs
+            .iter()
+            .map(|r| format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name))
+            .collect();
+        names.sort();
+        names
+    };
+    let td = testing::task_definition("team-a", "web", 1);
+    assert_eq!(
+        names(services_for_task_definition(&services, &td)),
+        ["team-a/by-arn", "team-a/front", "team-a/pinned"]
+    );
+    // Known by its family too: object "web-v2" registers family "web".
+    let mut td = testing::task_definition("team-a", "web-v2", 1);
+    td.spec.task_definition.family = Some("web".into());
+    assert_eq!(names(services_for_task_definition(&services, &td)).len(), 3);
+    let td = testing::task_definition("team-c", "web", 1);
+    assert!(services_for_task_definition(&services, &td).is_empty());
+}
+
+#[tokio::test]
+async fn run_watches_services_owned_children_by_label_and_task_definitions() {
+    use futures::FutureExt;
+
+    let (ctx, mut server) = testing::context();
+    let (stop, stopped) = futures::channel::oneshot::channel::<()>();
+    let shutdown: crate::controller::Shutdown = stopped.map(|_| ()).boxed().shared();
+    let running = tokio::spawn(run(Some("team-a".into()), ctx, shutdown));
+    let mut selectors = std::collections::BTreeMap::new();
+    let mut pending = Vec::new();
+    for _ in 0..4 {
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::GET);
+        let query = testing::query(request.uri());
+        selectors.insert(
+            request.uri().path().to_owned(),
+            query.get("labelSelector").cloned(),
+        );
+        pending.push(reply);
+    }
+    let managed = Some("app.kubernetes.io/managed-by=ecs-bridge".to_owned());
+    assert_eq!(
+        selectors,
+        std::collections::BTreeMap::from([
+            (
+                "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/services".to_owned(),
+                None
+            ),
+            (TDS.to_owned(), None),
+            (DEPLOYMENTS.to_owned(), managed.clone()),
+            (DAEMON_SETS.to_owned(), managed),
+        ])
+    );
+    // Never synced: shutdown stops at once.
+    stop.send(()).expect("still running");
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("run stops after shutdown")
+        .expect("no panic");
+}

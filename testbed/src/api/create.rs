@@ -1,0 +1,184 @@
+//! POST: creating objects.
+
+use serde_json::Value;
+
+use super::{ApiError, ApiServer, WriteOptions, Written, meta};
+use crate::{patch, registry::ResourceType, schema::Gvk};
+
+impl ApiServer {
+    /// Creates `body` as a `rt` in `namespace`.
+    ///
+    /// # Errors
+    /// 409 when it exists, 404 when the namespace does not, 400/422 when the object is invalid.
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        mut body: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        Self::check_scope(rt, namespace)?;
+        self.check_kind(rt, &body)?;
+        let now = meta::now();
+        {
+            let m = meta::meta_mut(&mut body);
+            if let Some(ns) = namespace {
+                match m.get("namespace").and_then(Value::as_str) {
+                    Some(given) if given != ns => {
+                        return Err(ApiError::bad_request(
+                            "the namespace of the provided object does not match the namespace sent on the request",
+                        ));
+                    }
+                    _ => {
+                        m.insert("namespace".into(), Value::String(ns.to_owned()));
+                    }
+                }
+            } else {
+                m.remove("namespace");
+            }
+            if m.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+                match m.get("generateName").and_then(Value::as_str) {
+                    Some(prefix) => {
+                        let name = meta::generated_name(prefix);
+                        m.insert("name".into(), Value::String(name));
+                    }
+                    None => {
+                        return Err(ApiError::invalid(
+                            &rt.gvk.kind,
+                            "",
+                            vec![super::Cause {
+                                reason: "FieldValueRequired".into(),
+                                message: "Required value: name or generateName is required".into(),
+                                field: "metadata.name".into(),
+                            }],
+                        ));
+                    }
+                }
+            }
+            for f in [
+                "uid",
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "selfLink",
+                "managedFields",
+            ] {
+                m.remove(f);
+            }
+            m.insert("uid".into(), Value::String(meta::uid()));
+            m.insert("creationTimestamp".into(), Value::String(now.clone()));
+            if rt.has_generation {
+                m.insert("generation".into(), Value::from(1));
+            } else {
+                m.remove("generation");
+            }
+        }
+        let name = meta::meta_str(&body, "name").unwrap_or_default().to_owned();
+        if !meta::valid_name(&name) {
+            return Err(ApiError::invalid(
+                &rt.gvk.kind,
+                &name,
+                vec![super::Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!(
+                        "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric \
+                         characters, '-' or '.', and must start and end with an alphanumeric character"
+                    ),
+                    field: "metadata.name".into(),
+                }],
+            ));
+        }
+        // The status of a kind with a status subresource is not set by create.
+        if rt.status_subresource
+            && let Some(o) = body.as_object_mut()
+        {
+            o.remove("status");
+        }
+        let (mut body, warnings) = self.validate_and_prune(rt, body, opts)?;
+        body = self.with_schemas(|s| {
+            patch::track_update(
+                None,
+                &body,
+                &opts.field_manager,
+                &rt.gvk.api_version(),
+                None,
+                &now,
+                s.kind(&rt.gvk),
+            )
+        });
+        let key = Self::key(rt, namespace, &name);
+        let mut state = self.store.lock();
+        if rt.namespaced {
+            let ns = namespace.unwrap_or_default();
+            let ns_key = crate::store::Key {
+                group: String::new(),
+                plural: "namespaces".into(),
+                namespace: String::new(),
+                name: ns.into(),
+            };
+            match state.get(&ns_key) {
+                None => return Err(ApiError::not_found("namespaces", ns).about("", "namespaces", ns)),
+                Some(n) if meta::is_deleting(&n) => {
+                    return Err(ApiError::forbidden(format!(
+                        "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                        rt.qualified()
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        if state.get(&key).is_some() {
+            return Err(ApiError::already_exists(&rt.qualified(), &name).about(
+                &rt.gvk.group,
+                &rt.plural,
+                &name,
+            ));
+        }
+        if opts.dry_run {
+            return Ok(Written {
+                object: body,
+                warnings,
+                created: true,
+            });
+        }
+        let stored = state.put(key, body);
+        drop(state);
+        if rt.gvk == Gvk::new("apiextensions.k8s.io", "v1", "CustomResourceDefinition") {
+            let established = self.crd_created(&stored)?;
+            return Ok(Written {
+                object: established,
+                warnings,
+                created: true,
+            });
+        }
+        Ok(Written {
+            object: (*stored).clone(),
+            warnings,
+            created: true,
+        })
+    }
+
+    /// `apiVersion` and `kind` in the body must match the URL's kind (when given).
+    pub(super) fn check_kind(&self, rt: &ResourceType, body: &Value) -> Result<(), ApiError> {
+        let api_version = body.get("apiVersion").and_then(Value::as_str);
+        let kind = body.get("kind").and_then(Value::as_str);
+        if let Some(kind) = kind
+            && kind != rt.gvk.kind
+        {
+            return Err(ApiError::bad_request(format!(
+                "the kind of the provided object ({kind}) does not match the resource ({})",
+                rt.gvk.kind
+            )));
+        }
+        if let Some(av) = api_version
+            && av != rt.gvk.api_version()
+        {
+            return Err(ApiError::bad_request(format!(
+                "the apiVersion of the provided object ({av}) does not match the resource ({}); the double serves one \
+                 version per kind and does not convert",
+                rt.gvk.api_version()
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,541 @@
+//! PUT and PATCH: updating objects, their status and scale subresources.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiServer, Cause, WriteOptions, Written, meta};
+use crate::{
+    patch::{self, ApplyError, PatchType},
+    registry::ResourceType,
+    schema::{prune::prune, validate::validate},
+    store::Key,
+};
+
+/// Which part of an object a write addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Main,
+    Status,
+    Scale,
+}
+
+fn part(rt: &ResourceType, subresource: Option<&str>) -> Result<Part, ApiError> {
+    match subresource {
+        None => Ok(Part::Main),
+        Some("status") if rt.status_subresource => Ok(Part::Status),
+        Some("scale") if rt.scale.is_some() => Ok(Part::Scale),
+        Some(other) => Err(ApiError::not_implemented(format!(
+            "the {other:?} subresource of {}",
+            rt.qualified()
+        ))),
+    }
+}
+
+impl ApiServer {
+    /// Replaces an object (PUT), or its status or scale.
+    ///
+    /// # Errors
+    /// 404, 409 on a stale resourceVersion, 422 when invalid.
+    pub fn update(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        Self::check_scope(rt, namespace)?;
+        let part = part(rt, subresource)?;
+        let key = Self::key(rt, namespace, name);
+        let mut state = self.store.lock();
+        let Some(live) = state.get(&key) else {
+            return Err(ApiError::not_found(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name));
+        };
+        let body = if part == Part::Scale {
+            self.scale_to_object(rt, &live, &body)?
+        } else {
+            body
+        };
+        if part != Part::Scale {
+            self.check_kind(rt, &body)?;
+        }
+        if let Some(rv) = meta::meta_str(&body, "resourceVersion")
+            && Some(rv) != meta::meta_str(&live, "resourceVersion")
+        {
+            return Err(ApiError::conflict(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name));
+        }
+        let written = self.commit(&mut state, rt, &key, &live, body, part, opts, None)?;
+        drop(state);
+        self.after_write(rt, written)
+    }
+
+    /// A changed CRD changes the kinds it serves.
+    fn after_write(&self, rt: &ResourceType, written: Written) -> Result<Written, ApiError> {
+        if rt.gvk == crate::schema::Gvk::new("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+            && !meta::is_deleting(&written.object)
+        {
+            let object = self.crd_created(&written.object)?;
+            return Ok(Written { object, ..written });
+        }
+        Ok(written)
+    }
+
+    /// Patches an object (PATCH), or its status or scale; an apply patch to a missing object
+    /// creates it.
+    ///
+    /// # Errors
+    /// 404, 409 (conflicts), 415 (patch type), 422 (invalid result).
+    #[allow(clippy::too_many_arguments)]
+    pub fn patch(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        patch_type: PatchType,
+        body: &Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        Self::check_scope(rt, namespace)?;
+        let part = part(rt, subresource)?;
+        let key = Self::key(rt, namespace, name);
+        let mut state = self.store.lock();
+        let now = meta::now();
+        let Some(live) = state.get(&key) else {
+            if patch_type == PatchType::Apply && part == Part::Main {
+                drop(state);
+                return self.apply_create(rt, namespace, name, body, opts, &now);
+            }
+            return Err(ApiError::not_found(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name));
+        };
+        let target: Value = if part == Part::Scale {
+            self.scale_of(rt, &live)
+        } else {
+            (*live).clone()
+        };
+        let patched = match patch_type {
+            PatchType::Json => patch::json_patch(&target, body)
+                .map_err(|e| ApiError::invalid(&rt.gvk.kind, name, vec![cause("", &e.to_string())]))?,
+            PatchType::Merge => patch::merge_patch(&target, body),
+            PatchType::Strategic => {
+                if rt.custom {
+                    return Err(ApiError::unsupported_media_type(
+                        "application/strategic-merge-patch+json (not supported for custom resources)",
+                    ));
+                }
+                self.with_schemas(|s| patch::strategic_merge_patch(&target, body, s.kind(&rt.gvk)))
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?
+            }
+            PatchType::Apply => {
+                if part == Part::Scale {
+                    return Err(ApiError::not_implemented(
+                        "server-side apply to the scale subresource",
+                    ));
+                }
+                self.check_kind(rt, body)?;
+                let sub = (part == Part::Status).then_some("status");
+                let applied = self.with_schemas(|s| {
+                    patch::apply(
+                        Some(&live),
+                        body,
+                        &opts.field_manager,
+                        &rt.gvk.api_version(),
+                        sub,
+                        opts.force,
+                        s.kind(&rt.gvk),
+                        &now,
+                    )
+                });
+                match applied {
+                    Ok(v) => v,
+                    Err(ApplyError::Conflicts(conflicts)) => {
+                        let causes = conflicts
+                            .into_iter()
+                            .map(|c| Cause {
+                                reason: "FieldManagerConflict".into(),
+                                message: format!("conflict with \"{}\"", c.manager),
+                                field: c.field,
+                            })
+                            .collect();
+                        return Err(ApiError::apply_conflicts(causes));
+                    }
+                    Err(e) => return Err(ApiError::bad_request(e.to_string())),
+                }
+            }
+        };
+        let patched = if part == Part::Scale {
+            self.scale_to_object(rt, &live, &patched)?
+        } else {
+            patched
+        };
+        let managed = (patch_type == PatchType::Apply).then_some(());
+        let written = self.commit(&mut state, rt, &key, &live, patched, part, opts, managed)?;
+        drop(state);
+        self.after_write(rt, written)
+    }
+
+    fn apply_create(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        body: &Value,
+        opts: &WriteOptions,
+        now: &str,
+    ) -> Result<Written, ApiError> {
+        self.check_kind(rt, body)?;
+        let applied = self
+            .with_schemas(|s| {
+                patch::apply(
+                    None,
+                    body,
+                    &opts.field_manager,
+                    &rt.gvk.api_version(),
+                    None,
+                    opts.force,
+                    s.kind(&rt.gvk),
+                    now,
+                )
+            })
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut obj = applied;
+        meta::meta_mut(&mut obj).insert("name".into(), Value::String(name.to_owned()));
+        // Keep the apply entry in managedFields: create() tracks its own "Update" only when the
+        // object has none.
+        let managed = obj.pointer("/metadata/managedFields").cloned();
+        let mut written = self.create(rt, namespace, obj, &WriteOptions { ..opts.clone() })?;
+        if let Some(managed) = managed
+            && !opts.dry_run
+        {
+            let key = Self::key(rt, namespace, name);
+            let mut state = self.store.lock();
+            if let Some(live) = state.get(&key) {
+                let mut fixed = (*live).clone();
+                meta::meta_mut(&mut fixed).insert("managedFields".into(), managed);
+                written.object = (*state.put(key, fixed)).clone();
+            }
+        }
+        Ok(written)
+    }
+
+    /// The common end of every update: immutable metadata, status/spec isolation, generation,
+    /// finalizers, validation, managed fields, storing.
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &self,
+        state: &mut crate::store::State,
+        rt: &ResourceType,
+        key: &Key,
+        live: &Arc<Value>,
+        mut new: Value,
+        part: Part,
+        opts: &WriteOptions,
+        applied: Option<()>,
+    ) -> Result<Written, ApiError> {
+        let name = key.name.as_str();
+        let now = meta::now();
+        // Writes to one part leave the others as they are.
+        if rt.status_subresource {
+            match part {
+                Part::Main => match live.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(o) = new.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                },
+                Part::Status => {
+                    let status = new.get("status").cloned();
+                    let managed = new.pointer("/metadata/managedFields").cloned();
+                    new = (**live).clone();
+                    match status {
+                        Some(s) => new["status"] = s,
+                        None => {
+                            if let Some(o) = new.as_object_mut() {
+                                o.remove("status");
+                            }
+                        }
+                    }
+                    if let Some(m) = managed {
+                        meta::meta_mut(&mut new).insert("managedFields".into(), m);
+                    }
+                }
+                Part::Scale => {}
+            }
+        }
+        {
+            let live_meta = live.get("metadata").cloned().unwrap_or(json!({}));
+            let m = meta::meta_mut(&mut new);
+            for f in [
+                "name",
+                "namespace",
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
+                match live_meta.get(f) {
+                    Some(v) => m.insert(f.into(), v.clone()),
+                    None => m.remove(f),
+                };
+            }
+            m.remove("resourceVersion");
+        }
+        if rt.has_generation && meta::spec_changed(live, &new) {
+            let g = meta::generation(live) + 1;
+            meta::meta_mut(&mut new).insert("generation".into(), Value::from(g));
+        }
+        if meta::is_deleting(live) {
+            let before = meta::finalizers(live);
+            if let Some(added) = meta::finalizers(&new).into_iter().find(|f| !before.contains(f)) {
+                return Err(ApiError::invalid(
+                    &rt.gvk.kind,
+                    name,
+                    vec![cause(
+                        "metadata.finalizers",
+                        &format!(
+                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers [\"{added}\"]"
+                        ),
+                    )],
+                ));
+            }
+        }
+        let (mut new, warnings) = self.validate_and_prune(rt, new, opts)?;
+        if applied.is_none() {
+            let sub = match part {
+                Part::Main => None,
+                Part::Status => Some("status"),
+                Part::Scale => Some("scale"),
+            };
+            new = self.with_schemas(|s| {
+                patch::track_update(
+                    Some(live),
+                    &new,
+                    &opts.field_manager,
+                    &rt.gvk.api_version(),
+                    sub,
+                    &now,
+                    s.kind(&rt.gvk),
+                )
+            });
+        }
+        if opts.dry_run {
+            return Ok(Written {
+                object: new,
+                warnings,
+                created: false,
+            });
+        }
+        // An update that removes the last finalizer of an object being deleted deletes it.
+        if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() {
+            let gone = state.remove(key).map(|v| (*v).clone()).unwrap_or(new);
+            self.gc_wakeup.notify_one();
+            return Ok(Written {
+                object: gone,
+                warnings,
+                created: false,
+            });
+        }
+        let unchanged = strip_volatile(live) == strip_volatile(&new);
+        if unchanged {
+            // The API server does not write (nor bump the resourceVersion) for a no-op update.
+            return Ok(Written {
+                object: (**live).clone(),
+                warnings,
+                created: false,
+            });
+        }
+        let owners_changed =
+            live.pointer("/metadata/ownerReferences") != new.pointer("/metadata/ownerReferences");
+        let stored = state.put(key.clone(), new);
+        if owners_changed {
+            self.gc_wakeup.notify_one();
+        }
+        Ok(Written {
+            object: (*stored).clone(),
+            warnings,
+            created: false,
+        })
+    }
+
+    /// Sets apiVersion/kind, validates (unknown fields per `fieldValidation`), prunes custom
+    /// resources.
+    pub(super) fn validate_and_prune(
+        &self,
+        rt: &ResourceType,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        obj["apiVersion"] = Value::String(rt.gvk.api_version());
+        obj["kind"] = Value::String(rt.gvk.kind.clone());
+        let name = meta::meta_str(&obj, "name").unwrap_or_default().to_owned();
+        self.with_schemas(|s| {
+            let Some(schema) = s.kind(&rt.gvk) else {
+                return Err(ApiError::not_implemented(format!(
+                    "{}: no schema for this kind",
+                    rt.qualified()
+                )));
+            };
+            let result = validate(&obj, schema, opts.field_validation);
+            if let Some(message) = result.strict_decoding_message(&rt.gvk) {
+                return Err(ApiError::bad_request(message));
+            }
+            if let Some(message) = result.invalid_message(&rt.gvk, &name) {
+                let causes = result
+                    .errors
+                    .into_iter()
+                    .map(|c| Cause {
+                        reason: c.reason.to_owned(),
+                        message: c.message,
+                        field: c.field,
+                    })
+                    .collect();
+                let mut e = ApiError::invalid(&rt.gvk.kind, &name, causes);
+                e.message = message;
+                return Err(e);
+            }
+            if rt.custom {
+                prune(&mut obj, schema);
+            }
+            Ok((obj, result.warnings))
+        })
+    }
+
+    /// The `autoscaling/v1` Scale of an object.
+    pub(super) fn scale_of(&self, rt: &ResourceType, obj: &Value) -> Value {
+        let paths = rt.scale.clone().unwrap_or_else(unreachable_scale);
+        let get = |p: &str| obj.pointer(&json_pointer(p)).cloned();
+        let selector = paths.label_selector.as_deref().and_then(get).or_else(|| {
+            // Built-in kinds: the selector string from spec.selector.matchLabels.
+            obj.pointer("/spec/selector/matchLabels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    Value::String(
+                        m.iter()
+                            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    )
+                })
+        });
+        let mut status = json!({"replicas": get(&paths.status_replicas).unwrap_or(json!(0))});
+        if let Some(s) = selector {
+            status["selector"] = s;
+        }
+        json!({
+            "apiVersion": "autoscaling/v1",
+            "kind": "Scale",
+            "metadata": {
+                "name": obj.pointer("/metadata/name"),
+                "namespace": obj.pointer("/metadata/namespace"),
+                "uid": obj.pointer("/metadata/uid"),
+                "resourceVersion": obj.pointer("/metadata/resourceVersion"),
+                "creationTimestamp": obj.pointer("/metadata/creationTimestamp"),
+            },
+            "spec": {"replicas": get(&paths.spec_replicas).unwrap_or(json!(0))},
+            "status": status,
+        })
+    }
+
+    /// Writes a Scale's `spec.replicas` into the object.
+    fn scale_to_object(&self, rt: &ResourceType, live: &Value, scale: &Value) -> Result<Value, ApiError> {
+        let paths = rt.scale.clone().unwrap_or_else(unreachable_scale);
+        let replicas = scale
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "Scale",
+                    "",
+                    vec![cause(
+                        "spec.replicas",
+                        "Required value: an integer number of replicas",
+                    )],
+                )
+            })?;
+        if replicas < 0 {
+            return Err(ApiError::invalid(
+                "Scale",
+                "",
+                vec![cause(
+                    "spec.replicas",
+                    "Invalid value: must be greater than or equal to 0",
+                )],
+            ));
+        }
+        let mut obj = live.clone();
+        set_pointer(
+            &mut obj,
+            &json_pointer(&paths.spec_replicas),
+            Value::from(replicas),
+        );
+        if let Some(rv) = scale
+            .pointer("/metadata/resourceVersion")
+            .filter(|v| !v.is_null())
+        {
+            meta::meta_mut(&mut obj).insert("resourceVersion".into(), rv.clone());
+        }
+        Ok(obj)
+    }
+}
+
+fn unreachable_scale() -> crate::registry::ScalePaths {
+    crate::registry::ScalePaths {
+        spec_replicas: ".spec.replicas".into(),
+        status_replicas: ".status.replicas".into(),
+        label_selector: None,
+    }
+}
+
+/// `.spec.replicas` → `/spec/replicas`.
+pub(crate) fn json_pointer(path: &str) -> String {
+    path.trim_start_matches('.')
+        .split('.')
+        .fold(String::new(), |acc, p| format!("{acc}/{p}"))
+}
+
+fn set_pointer(obj: &mut Value, pointer: &str, value: Value) {
+    let mut cur = obj;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, p) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            if let Some(o) = cur.as_object_mut() {
+                o.insert((*p).to_owned(), value);
+            }
+            return;
+        }
+        if !cur.get(*p).is_some_and(Value::is_object) {
+            cur[*p] = json!({});
+        }
+        cur = &mut cur[*p];
+    }
+}
+
+/// The object without what changes on every write (resourceVersion, managedFields times), to
+/// tell a no-op write.
+fn strip_volatile(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        if let Some(entries) = m.get_mut("managedFields").and_then(Value::as_array_mut) {
+            for e in entries {
+                if let Some(e) = e.as_object_mut() {
+                    e.remove("time");
+                }
+            }
+        }
+    }
+    v
+}
+
+fn cause(field: &str, message: &str) -> Cause {
+    Cause {
+        reason: "FieldValueInvalid".into(),
+        message: message.into(),
+        field: field.into(),
+    }
+}

@@ -1,0 +1,296 @@
+//! Object storage with resourceVersions and a change log for watches.
+//!
+//! Every write takes the next resourceVersion from one global counter, as etcd's revision does;
+//! the change log keeps the most recent events so a watch can resume from a resourceVersion, and
+//! answers "410 Gone" for one older than the log holds
+//! (https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes).
+
+pub mod selector;
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// Where an object is stored: its group, resource (plural), namespace (`""` when
+/// cluster-scoped) and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    /// API group.
+    pub group: String,
+    /// Plural resource name.
+    pub plural: String,
+    /// Namespace, or `""`.
+    pub namespace: String,
+    /// Object name.
+    pub name: String,
+}
+
+/// What happened to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// Created.
+    Added,
+    /// Changed.
+    Modified,
+    /// Removed.
+    Deleted,
+}
+
+impl EventType {
+    /// The watch event type string.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "ADDED",
+            Self::Modified => "MODIFIED",
+            Self::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as watches see it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The resourceVersion of the change.
+    pub rv: u64,
+    /// What happened.
+    pub kind: EventType,
+    /// Which object.
+    pub key: Key,
+    /// The object after the change (before it, for deletions, with the deletion's
+    /// resourceVersion).
+    pub object: Arc<Value>,
+    /// The object before a modification (to tell when it starts or stops matching a selector).
+    pub previous: Option<Arc<Value>>,
+}
+
+/// Receives every event from the moment it subscribed.
+pub type EventReceiver = broadcast::Receiver<Arc<Event>>;
+
+/// The answer when a watch asks for a resourceVersion older than the log holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gone {
+    /// The oldest resourceVersion a watch can still start from.
+    pub oldest: u64,
+}
+
+/// The state behind the lock.
+#[derive(Debug)]
+pub struct State {
+    rv: u64,
+    objects: BTreeMap<Key, Arc<Value>>,
+    log: VecDeque<Arc<Event>>,
+    /// Events with rv <= this are no longer in the log.
+    compacted: u64,
+    capacity: usize,
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+/// The object store.
+#[derive(Debug)]
+pub struct Store {
+    state: Mutex<State>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new(10_000)
+    }
+}
+
+impl Store {
+    /// A store whose change log keeps `capacity` events.
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(65_536);
+        Self {
+            state: Mutex::new(State {
+                rv: 1,
+                objects: BTreeMap::new(),
+                log: VecDeque::new(),
+                compacted: 1,
+                capacity,
+                tx,
+            }),
+        }
+    }
+
+    /// Locks the store for a read-modify-write.
+    ///
+    /// # Panics
+    /// If a previous holder panicked.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("store lock poisoned")
+    }
+}
+
+impl State {
+    /// The current resourceVersion (of the latest write).
+    #[must_use]
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    /// An object.
+    #[must_use]
+    pub fn get(&self, key: &Key) -> Option<Arc<Value>> {
+        self.objects.get(key).cloned()
+    }
+
+    /// Objects of a resource, in a namespace or all of them, in key order.
+    #[must_use]
+    pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<(Key, Arc<Value>)> {
+        self.objects
+            .iter()
+            .filter(|(k, _)| {
+                k.group == group && k.plural == plural && namespace.is_none_or(|n| k.namespace == n)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Every object (for the garbage collector and namespace deletion).
+    pub fn all(&self) -> impl Iterator<Item = (&Key, &Arc<Value>)> {
+        self.objects.iter()
+    }
+
+    /// Stores `object` under `key` with the next resourceVersion, which it returns.
+    pub fn put(&mut self, key: Key, mut object: Value) -> Arc<Value> {
+        self.rv += 1;
+        set_rv(&mut object, self.rv);
+        let object = Arc::new(object);
+        let previous = self.objects.insert(key.clone(), object.clone());
+        let kind = if previous.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.record(kind, key, object.clone(), previous);
+        object
+    }
+
+    /// Removes an object; the DELETED event carries the next resourceVersion.
+    pub fn remove(&mut self, key: &Key) -> Option<Arc<Value>> {
+        let old = self.objects.remove(key)?;
+        self.rv += 1;
+        let mut last = (*old).clone();
+        set_rv(&mut last, self.rv);
+        let last = Arc::new(last);
+        self.record(EventType::Deleted, key.clone(), last.clone(), None);
+        Some(last)
+    }
+
+    fn record(&mut self, kind: EventType, key: Key, object: Arc<Value>, previous: Option<Arc<Value>>) {
+        let event = Arc::new(Event {
+            rv: self.rv,
+            kind,
+            key,
+            object,
+            previous,
+        });
+        self.log.push_back(event.clone());
+        while self.log.len() > self.capacity {
+            if let Some(e) = self.log.pop_front() {
+                self.compacted = e.rv;
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.tx.send(event);
+    }
+
+    /// Events after `rv` for `group`/`plural`, and a receiver for later ones (taken under the
+    /// same lock, so none is missed or repeated).
+    ///
+    /// # Errors
+    /// [`Gone`] when `rv` is older than the log holds.
+    pub fn watch_from(
+        &self,
+        rv: u64,
+        group: &str,
+        plural: &str,
+    ) -> Result<(Vec<Arc<Event>>, EventReceiver), Gone> {
+        if rv < self.compacted {
+            return Err(Gone {
+                oldest: self.compacted,
+            });
+        }
+        let past = self
+            .log
+            .iter()
+            .filter(|e| e.rv > rv && e.key.group == group && e.key.plural == plural)
+            .cloned()
+            .collect();
+        Ok((past, self.tx.subscribe()))
+    }
+
+    /// A receiver for events from now on.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+
+    /// Forgets the change log, as etcd compaction does: watches from any earlier
+    /// resourceVersion get 410 Gone.
+    pub fn compact(&mut self) {
+        self.log.clear();
+        self.compacted = self.rv;
+    }
+}
+
+fn set_rv(object: &mut Value, rv: u64) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".to_owned(), Value::String(rv.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn key(name: &str) -> Key {
+        Key {
+            group: "apps".into(),
+            plural: "deployments".into(),
+            namespace: "default".into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn writes_take_increasing_resource_versions_and_are_logged() {
+        let store = Store::new(100);
+        let mut s = store.lock();
+        let a = s.put(key("a"), json!({"metadata": {"name": "a"}}));
+        let b = s.put(key("a"), json!({"metadata": {"name": "a"}, "spec": {}}));
+        assert_eq!(a["metadata"]["resourceVersion"], "2");
+        assert_eq!(b["metadata"]["resourceVersion"], "3");
+        let gone = s.remove(&key("a")).expect("removed");
+        assert_eq!(gone["metadata"]["resourceVersion"], "4");
+        let (events, _) = s.watch_from(2, "apps", "deployments").expect("in the log");
+        let kinds: Vec<_> = events.iter().map(|e| (e.kind, e.rv)).collect();
+        assert_eq!(kinds, vec![(EventType::Modified, 3), (EventType::Deleted, 4)]);
+    }
+
+    #[test]
+    fn too_old_resource_versions_are_gone() {
+        let store = Store::new(2);
+        let mut s = store.lock();
+        for i in 0..5 {
+            s.put(key(&format!("o{i}")), json!({"metadata": {}}));
+        }
+        assert_eq!(
+            s.watch_from(1, "apps", "deployments").err(),
+            Some(Gone { oldest: 4 })
+        );
+        assert!(s.watch_from(4, "apps", "deployments").is_ok());
+        s.compact();
+        assert!(s.watch_from(5, "apps", "deployments").is_err());
+        assert!(s.watch_from(6, "apps", "deployments").is_ok());
+    }
+}
