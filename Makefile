@@ -2,7 +2,7 @@
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all generate generate-ecs fmt lint test test-deps render
+.PHONY: all generate generate-ecs fmt lint test test-deps render e2e e2e-kind
 
 all: lint test
 
@@ -35,3 +35,12 @@ test: test-deps
 ## render: render the examples offline.
 render:
 	$(CARGO) run --quiet -- render examples/
+
+## e2e: the end-to-end suite against the in-process API server double (also part of `make test`).
+e2e: test-deps
+	$(CARGO) test --locked --test e2e
+
+## e2e-kind: the same suite against a kind cluster (kind create cluster --config e2e/kind.yaml).
+## Uses the current kubectl context's kubeconfig; the operator runs from this checkout.
+e2e-kind:
+	E2E_KUBECONFIG=$${KUBECONFIG:-$$HOME/.kube/config} $(CARGO) test --locked --test e2e -- --test-threads=1

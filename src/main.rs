@@ -181,9 +181,15 @@ fn run(namespaces: Vec<String>, log: &str, json: bool) -> Result<ExitCode> {
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let client = kube::Client::try_default()
+        let mut config = kube::Config::infer()
             .await
             .context("connecting to Kubernetes (kubeconfig or in-cluster service account)")?;
+        // Say who we are: API server audit logs (and tests) tell the operator's requests apart.
+        let agent = format!("ecs-bridge/{}", env!("CARGO_PKG_VERSION"));
+        config
+            .headers
+            .push((http::header::USER_AGENT, http::HeaderValue::from_str(&agent)?));
+        let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
         let config = ecs_bridge::run::RunConfig {
             namespaces,
             ..ecs_bridge::run::RunConfig::default()

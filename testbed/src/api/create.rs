@@ -14,8 +14,35 @@ impl ApiServer {
         &self,
         rt: &ResourceType,
         namespace: Option<&str>,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        // The storage layer refuses a create carrying a resourceVersion
+        // (`storage.ErrResourceVersionSetOnCreate`), which the API server answers as an
+        // internal error.
+        if meta::meta_str(&body, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
+            let mut e = ApiError::internal(
+                "Internal error occurred: resourceVersion should not be set on objects to be created",
+            );
+            e.causes = vec![super::Cause {
+                reason: String::new(),
+                message: "resourceVersion should not be set on objects to be created".into(),
+                field: String::new(),
+            }];
+            return Err(e);
+        }
+        self.create_with(rt, namespace, body, opts, None)
+    }
+
+    /// Creates an object; `managed_fields` (from a server-side apply that creates) replace the
+    /// `Update` entry a create records.
+    pub(super) fn create_with(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
         mut body: Value,
         opts: &WriteOptions,
+        managed_fields: Option<Value>,
     ) -> Result<Written, ApiError> {
         Self::check_scope(rt, namespace)?;
         self.check_kind(rt, &body)?;
@@ -95,17 +122,24 @@ impl ApiServer {
             o.remove("status");
         }
         let (mut body, warnings) = self.validate_and_prune(rt, body, opts)?;
-        body = self.with_schemas(|s| {
-            patch::track_update(
-                None,
-                &body,
-                &opts.field_manager,
-                &rt.gvk.api_version(),
-                None,
-                &now,
-                s.kind(&rt.gvk),
-            )
-        });
+        match managed_fields {
+            Some(managed) => {
+                meta::meta_mut(&mut body).insert("managedFields".into(), managed);
+            }
+            None => {
+                body = self.with_schemas(|s| {
+                    patch::track_update(
+                        None,
+                        &body,
+                        &opts.field_manager,
+                        &rt.gvk.api_version(),
+                        None,
+                        &now,
+                        s.kind(&rt.gvk),
+                    )
+                });
+            }
+        }
         let key = Self::key(rt, namespace, &name);
         let mut state = self.store.lock();
         if rt.namespaced {

@@ -32,8 +32,11 @@ pub struct ApiError {
     pub kind: Option<String>,
     /// `details.causes`.
     pub causes: Vec<Cause>,
-    /// `details.retryAfterSeconds` (429).
+    /// `details.retryAfterSeconds` (429, 504); also sent as the `Retry-After` header.
     pub retry_after: Option<u32>,
+    /// `metadata.continue`: the token a 410 for an expired continue token carries, to continue
+    /// the list inconsistently from the latest state.
+    pub continue_token: Option<String>,
 }
 
 impl ApiError {
@@ -47,6 +50,7 @@ impl ApiError {
             kind: None,
             causes: Vec::new(),
             retry_after: None,
+            continue_token: None,
         }
     }
 
@@ -135,6 +139,20 @@ impl ApiError {
         e
     }
 
+    /// An error with the given HTTP code and the reason Kubernetes uses for it.
+    #[must_use]
+    pub fn from_status(code: u16, message: &str) -> Self {
+        let reason = match code {
+            400 => "BadRequest",
+            409 => "Conflict",
+            415 => "UnsupportedMediaType",
+            422 => "Invalid",
+            501 => "NotImplemented",
+            _ => "InternalError",
+        };
+        Self::new(code, reason, message)
+    }
+
     /// 400.
     #[must_use]
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -157,6 +175,12 @@ impl ApiError {
     #[must_use]
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
+    }
+
+    /// 504: the server timed out (e.g. waiting for a resourceVersion it has not reached).
+    #[must_use]
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(504, "Timeout", message)
     }
 
     /// 415.
@@ -235,6 +259,9 @@ impl ApiError {
         });
         if !details.is_empty() {
             status["details"] = Value::Object(details);
+        }
+        if let Some(c) = &self.continue_token {
+            status["metadata"] = json!({"continue": c});
         }
         status
     }

@@ -25,6 +25,121 @@ pub struct ListQuery {
     pub limit: usize,
     /// `continue`.
     pub continue_token: Option<String>,
+    /// `resourceVersion` (lists only; watches take [`WatchStart`]).
+    pub resource_version: Option<String>,
+    /// `resourceVersionMatch`: `Exact` or `NotOlderThan`.
+    pub resource_version_match: Option<String>,
+}
+
+/// Which state a list is served from
+/// (https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-get-and-list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ListFrom {
+    /// The latest state ("Most Recent", "Any", "Not older than").
+    Latest,
+    /// The state at exactly this resourceVersion ("Exact").
+    Exact(u64),
+    /// A continue token: the snapshot (`None`: the latest state, for the token a 410 hands out)
+    /// and the etcd key suffix of the last object of the previous page.
+    Continue(Option<u64>, String),
+}
+
+const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list result. You \
+                                can start a new list without the continue parameter, or use the continue token in \
+                                this response to retrieve the remainder of the results. Continuing with the \
+                                provided token results in an inconsistent list - objects that were created, \
+                                modified, or deleted between the time the first chunk was returned and now may \
+                                show up in the list.";
+
+/// A continue token: `<snapshot rv, or -1 for the latest>:<last key>`, base64-free but opaque to
+/// clients, as the API server's (which they must pass back unmodified).
+fn continue_token(snapshot: Option<u64>, last: &str) -> String {
+    match snapshot {
+        Some(rv) => format!("{rv}:{last}"),
+        None => format!("-1:{last}"),
+    }
+}
+
+fn parse_continue(token: &str) -> Result<(Option<u64>, String), ApiError> {
+    let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
+    let (rv, last) = token.split_once(':').ok_or_else(bad)?;
+    let rv = if rv == "-1" {
+        None
+    } else {
+        Some(rv.parse::<u64>().map_err(|_| bad())?)
+    };
+    Ok((rv, last.to_owned()))
+}
+
+fn list_options_invalid(field: &str, message: &str) -> ApiError {
+    let mut e = ApiError::invalid(
+        "ListOptions.meta.k8s.io",
+        "",
+        vec![super::Cause {
+            reason: "FieldValueForbidden".into(),
+            message: format!("Forbidden: {message}"),
+            field: field.into(),
+        }],
+    );
+    e.message = format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {message}");
+    e
+}
+
+impl ListQuery {
+    /// Where the list is served from, following the table of
+    /// https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-get-and-list
+    /// and the API server's `ValidateListOptions`.
+    fn from(&self) -> Result<ListFrom, ApiError> {
+        let rv = self.resource_version.as_deref().filter(|r| !r.is_empty());
+        let matching = self.resource_version_match.as_deref().filter(|m| !m.is_empty());
+        let parse = |r: &str| {
+            r.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {r:?}")))
+        };
+        if let Some(token) = &self.continue_token {
+            if matching.is_some() {
+                return Err(list_options_invalid(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden when continue is provided",
+                ));
+            }
+            if rv.is_some_and(|r| r != "0") {
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
+            }
+            let (snapshot, last) = parse_continue(token)?;
+            return Ok(ListFrom::Continue(snapshot, last));
+        }
+        match (matching, rv) {
+            (Some(_), None) => Err(list_options_invalid(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            )),
+            (Some("Exact"), Some("0")) => Err(list_options_invalid(
+                "resourceVersionMatch",
+                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+            )),
+            (Some("Exact"), Some(r)) => Ok(ListFrom::Exact(parse(r)?)),
+            (Some("NotOlderThan"), Some(r)) => parse(r).map(|_| ListFrom::Latest),
+            (Some(other), Some(_)) => Err(ApiError::invalid(
+                "ListOptions.meta.k8s.io",
+                "",
+                vec![super::Cause {
+                    reason: "FieldValueNotSupported".into(),
+                    message: format!(
+                        "Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\", \"\""
+                    ),
+                    field: "resourceVersionMatch".into(),
+                }],
+            )),
+            (None, None | Some("0")) => Ok(ListFrom::Latest),
+            // Legacy semantics without resourceVersionMatch: a paginated list at a resourceVersion
+            // is Exact, an unpaginated one Not older than.
+            (None, Some(r)) if self.limit > 0 => Ok(ListFrom::Exact(parse(r)?)),
+            (None, Some(r)) => parse(r).map(|_| ListFrom::Latest),
+        }
+    }
 }
 
 /// Where a watch starts.
@@ -95,51 +210,63 @@ impl ApiServer {
         Ok((labels, fields))
     }
 
-    /// LIST, in a namespace or across all; `limit`/`continue` page through a consistent snapshot
-    /// (the continue token carries the snapshot's resourceVersion and the last key).
+    /// LIST, in a namespace or across all. `limit`/`continue` page through one consistent
+    /// snapshot: later pages are served from the state at the first page's resourceVersion,
+    /// rebuilt from the change log, and a continue token whose snapshot has been compacted away
+    /// gets 410 Expired with a token that continues (inconsistently) from the latest state
+    /// (https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks).
+    /// `resourceVersion`/`resourceVersionMatch` follow
+    /// https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-get-and-list.
     ///
     /// # Errors
-    /// 400 for a bad selector, 410 for an expired continue token.
+    /// 400 for a bad selector or token, 410 for an expired continue token or a compacted exact
+    /// resourceVersion, 422 for invalid list options, 504 for a resourceVersion not reached yet.
     pub fn list(&self, rt: &ResourceType, namespace: Option<&str>, q: &ListQuery) -> Result<Value, ApiError> {
         if !rt.namespaced && namespace.is_some() {
             Self::check_scope(rt, namespace)?;
         }
         let (labels, fields) = Self::selectors(rt, q)?;
+        let from = q.from()?;
+        let ns = namespace.filter(|_| rt.namespaced);
         let state = self.store.lock();
-        let rv = state.resource_version();
-        let (after, snapshot_rv) = match &q.continue_token {
-            Some(token) => {
-                let (snap, last) = token
-                    .split_once(':')
-                    .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
-                let snap: u64 = snap
-                    .parse()
-                    .map_err(|_| ApiError::bad_request("invalid continue token"))?;
-                // Objects changed since the snapshot cannot be served consistently.
-                (Some(last.to_owned()), snap)
-            }
-            None => (None, rv),
+        let current = state.resource_version();
+        let (snapshot_rv, after) = match &from {
+            ListFrom::Latest => (current, None),
+            ListFrom::Exact(rv) => (*rv, None),
+            ListFrom::Continue(rv, last) => (rv.unwrap_or(current), Some(last.clone())),
         };
-        let mut items: Vec<Arc<Value>> = state
-            .list(&rt.gvk.group, &rt.plural, namespace.filter(|_| rt.namespaced))
-            .into_iter()
-            .filter(|(k, _)| {
-                after
-                    .as_ref()
-                    .is_none_or(|a| format!("{}/{}", k.namespace, k.name) > *a)
-            })
-            .map(|(_, v)| v)
-            .filter(|v| labels.matches(v) && fields.matches(v))
-            .collect();
-        drop(state);
-        if q.continue_token.is_some() && items.iter().any(|i| rv_of(i) > snapshot_rv) {
-            return Err(ApiError::gone(
-                "The provided continue parameter is too old to display a consistent list result. You can start a new \
-                 list without the continue parameter.",
-            ));
+        if let ListFrom::Exact(rv) = from
+            && rv > current
+        {
+            return Err(too_large_resource_version(rv, current));
         }
-        let mut continue_token = None;
+        let objects = if snapshot_rv == current {
+            state.list(&rt.gvk.group, &rt.plural, ns)
+        } else {
+            match state.snapshot(snapshot_rv, &rt.gvk.group, &rt.plural, ns) {
+                Ok(objects) => objects,
+                Err(_) => {
+                    return Err(match &from {
+                        ListFrom::Continue(_, last) => {
+                            let mut e = ApiError::gone(CONTINUE_EXPIRED);
+                            e.continue_token = Some(continue_token(None, last));
+                            e
+                        }
+                        _ => ApiError::gone("The resourceVersion for the provided list is too old."),
+                    });
+                }
+            }
+        };
+        drop(state);
+        let mut items: Vec<Arc<Value>> = objects
+            .into_iter()
+            .filter(|(k, _)| after.as_ref().is_none_or(|a| k.etcd_suffix() > *a))
+            .filter(|(_, v)| labels.matches(v) && fields.matches(v))
+            .map(|(_, v)| v)
+            .collect();
+        let mut metadata = json!({"resourceVersion": snapshot_rv.to_string()});
         if q.limit > 0 && items.len() > q.limit {
+            let remaining = items.len() - q.limit;
             items.truncate(q.limit);
             if let Some(last) = items.last() {
                 let ns = last
@@ -150,12 +277,19 @@ impl ApiServer {
                     .pointer("/metadata/name")
                     .and_then(Value::as_str)
                     .unwrap_or("");
-                continue_token = Some(format!("{snapshot_rv}:{ns}/{name}"));
+                let key = if ns.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{ns}/{name}")
+                };
+                metadata["continue"] = Value::String(continue_token(Some(snapshot_rv), &key));
+                // The API server counts the rest only when it does not filter.
+                if q.label_selector.as_deref().unwrap_or("").is_empty()
+                    && q.field_selector.as_deref().unwrap_or("").is_empty()
+                {
+                    metadata["remainingItemCount"] = json!(remaining);
+                }
             }
-        }
-        let mut metadata = json!({"resourceVersion": snapshot_rv.to_string()});
-        if let Some(c) = continue_token {
-            metadata["continue"] = Value::String(c);
         }
         Ok(json!({
             "apiVersion": rt.gvk.api_version(),
@@ -266,11 +400,17 @@ impl ApiServer {
     }
 }
 
-fn rv_of(v: &Value) -> u64 {
-    v.pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+/// 504 for a resourceVersion the store has not reached (the API server waits a few seconds
+/// for it first).
+fn too_large_resource_version(rv: u64, current: u64) -> ApiError {
+    let mut e = ApiError::timeout(format!("Too large resource version: {rv}, current: {current}"));
+    e.causes = vec![super::Cause {
+        reason: "ResourceVersionTooLarge".into(),
+        message: "Too large resource version".into(),
+        field: String::new(),
+    }];
+    e.retry_after = Some(1);
+    e
 }
 
 /// The wire form of a stored event, or None when the object does not match the selectors. An

@@ -53,6 +53,7 @@ impl ApiServer {
         let Some(live) = state.get(&key) else {
             return Err(ApiError::not_found(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name));
         };
+        check_name(&body, name, namespace)?;
         let body = if part == Part::Scale {
             self.scale_to_object(rt, &live, &body)?
         } else {
@@ -61,14 +62,46 @@ impl ApiServer {
         if part != Part::Scale {
             self.check_kind(rt, &body)?;
         }
-        if let Some(rv) = meta::meta_str(&body, "resourceVersion")
-            && Some(rv) != meta::meta_str(&live, "resourceVersion")
-        {
-            return Err(ApiError::conflict(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name));
+        match meta::meta_str(&body, "resourceVersion").filter(|rv| !rv.is_empty()) {
+            Some(rv) if Some(rv) != meta::meta_str(&live, "resourceVersion") => {
+                return Err(ApiError::conflict(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name));
+            }
+            Some(_) => {}
+            // Custom resources do not allow unconditional updates (built-in kinds do):
+            // `customResourceStrategy.AllowUnconditionalUpdate` is false, and the generic
+            // registry then answers 422 (k8s.io/apiserver/pkg/registry/generic/registry/store.go).
+            None if rt.custom => {
+                let qualified = rt.qualified();
+                let mut e = ApiError::invalid(
+                    &qualified,
+                    name,
+                    vec![cause(
+                        "metadata.resourceVersion",
+                        "Invalid value: 0x0: must be specified for an update",
+                    )],
+                );
+                e.message = format!(
+                    "{qualified} \"{name}\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for \
+                     an update"
+                );
+                return Err(e.about(&rt.gvk.group, &rt.plural, name));
+            }
+            None => {}
         }
         let written = self.commit(&mut state, rt, &key, &live, body, part, opts, None)?;
         drop(state);
-        self.after_write(rt, written)
+        self.respond(rt, part, written)
+    }
+
+    /// The answer of a write: a CRD's kinds change; a write to the scale subresource answers
+    /// with the Scale.
+    fn respond(&self, rt: &ResourceType, part: Part, written: Written) -> Result<Written, ApiError> {
+        let written = self.after_write(rt, written)?;
+        if part == Part::Scale {
+            let object = self.scale_of(rt, &written.object);
+            return Ok(Written { object, ..written });
+        }
+        Ok(written)
     }
 
     /// A changed CRD changes the kinds it serves.
@@ -126,7 +159,7 @@ impl ApiServer {
                     ));
                 }
                 self.with_schemas(|s| patch::strategic_merge_patch(&target, body, s.kind(&rt.gvk)))
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?
+                    .map_err(|e| ApiError::from_status(e.http_status(), &e.to_string()))?
             }
             PatchType::Apply => {
                 if part == Part::Scale {
@@ -151,17 +184,21 @@ impl ApiServer {
                 match applied {
                     Ok(v) => v,
                     Err(ApplyError::Conflicts(conflicts)) => {
+                        // The message as upstream words it; one cause per conflicting field.
+                        let message = ApplyError::Conflicts(conflicts.clone()).to_string();
                         let causes = conflicts
                             .into_iter()
                             .map(|c| Cause {
                                 reason: "FieldManagerConflict".into(),
-                                message: format!("conflict with \"{}\"", c.manager),
+                                message: c.cause_message(),
                                 field: c.field,
                             })
                             .collect();
-                        return Err(ApiError::apply_conflicts(causes));
+                        let mut e = ApiError::apply_conflicts(causes);
+                        e.message = message;
+                        return Err(e);
                     }
-                    Err(e) => return Err(ApiError::bad_request(e.to_string())),
+                    Err(e) => return Err(ApiError::from_status(e.http_status(), &e.to_string())),
                 }
             }
         };
@@ -170,10 +207,17 @@ impl ApiServer {
         } else {
             patched
         };
+        // A resourceVersion in the patch is a precondition, as in an update: the patched object
+        // carries it, and the update that stores it conflicts when it is not the live one.
+        if let Some(rv) = meta::meta_str(&patched, "resourceVersion").filter(|rv| !rv.is_empty())
+            && Some(rv) != meta::meta_str(&live, "resourceVersion")
+        {
+            return Err(ApiError::conflict(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name));
+        }
         let managed = (patch_type == PatchType::Apply).then_some(());
         let written = self.commit(&mut state, rt, &key, &live, patched, part, opts, managed)?;
         drop(state);
-        self.after_write(rt, written)
+        self.respond(rt, part, written)
     }
 
     fn apply_create(
@@ -199,25 +243,16 @@ impl ApiServer {
                     now,
                 )
             })
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            .map_err(|e| ApiError::from_status(e.http_status(), &e.to_string()))?;
         let mut obj = applied;
-        meta::meta_mut(&mut obj).insert("name".into(), Value::String(name.to_owned()));
-        // Keep the apply entry in managedFields: create() tracks its own "Update" only when the
-        // object has none.
-        let managed = obj.pointer("/metadata/managedFields").cloned();
-        let mut written = self.create(rt, namespace, obj, &WriteOptions { ..opts.clone() })?;
-        if let Some(managed) = managed
-            && !opts.dry_run
-        {
-            let key = Self::key(rt, namespace, name);
-            let mut state = self.store.lock();
-            if let Some(live) = state.get(&key) {
-                let mut fixed = (*live).clone();
-                meta::meta_mut(&mut fixed).insert("managedFields".into(), managed);
-                written.object = (*state.put(key, fixed)).clone();
-            }
-        }
-        Ok(written)
+        let managed = {
+            let m = meta::meta_mut(&mut obj);
+            m.insert("name".into(), Value::String(name.to_owned()));
+            m.remove("resourceVersion");
+            m.remove("managedFields")
+        };
+        // One write: the object is stored with the apply's managedFields entry.
+        self.create_with(rt, namespace, obj, opts, managed)
     }
 
     /// The common end of every update: immutable metadata, status/spec isolation, generation,
@@ -530,6 +565,27 @@ fn strip_volatile(v: &Value) -> Value {
         }
     }
     v
+}
+
+/// The name (and namespace, when given) in an update's body must be those of the URL
+/// (`checkName` of k8s.io/apiserver/pkg/endpoints/handlers).
+fn check_name(body: &Value, name: &str, namespace: Option<&str>) -> Result<(), ApiError> {
+    let given = meta::meta_str(body, "name").unwrap_or("");
+    if given != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({given}) does not match the name on the URL ({name})"
+        )));
+    }
+    if let (Some(given), Some(ns)) = (
+        meta::meta_str(body, "namespace").filter(|n| !n.is_empty()),
+        namespace,
+    ) && given != ns
+    {
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the object ({given}) does not match the namespace on the URL ({ns})"
+        )));
+    }
+    Ok(())
 }
 
 fn cause(field: &str, message: &str) -> Cause {

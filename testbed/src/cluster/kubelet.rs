@@ -43,8 +43,9 @@ pub fn reconcile(api: &Arc<ApiServer>, outcome: &Mutex<Option<PodOutcome>>) -> R
         return Ok(());
     }
     for pod in util::pods(api, None, None)? {
-        let untouched =
-            s(&pod, "/status/phase") == "Pending" && pod.pointer("/status/containerStatuses").is_none();
+        // A pod nobody has run yet: Pending (or no status at all) and no container statuses.
+        let untouched = matches!(s(&pod, "/status/phase"), "" | "Pending")
+            && pod.pointer("/status/containerStatuses").is_none();
         if untouched
             && pod
                 .pointer("/metadata/deletionTimestamp")

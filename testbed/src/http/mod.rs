@@ -410,10 +410,18 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
             None => 0,
         },
         continue_token: q.get("continue").filter(|c| !c.is_empty()).cloned(),
+        resource_version: q.get("resourceVersion").cloned(),
+        resource_version_match: q.get("resourceVersionMatch").cloned(),
     })
 }
 
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
+    if body.first().is_some_and(|b| *b == b'k') && body.starts_with(b"k8s\0") {
+        // Protobuf-encoded bodies start with the magic "k8s\0"; the double speaks JSON only.
+        return Err(ApiError::unsupported_media_type(
+            "application/vnd.kubernetes.protobuf (the test double speaks JSON only)",
+        ));
+    }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }

@@ -29,6 +29,19 @@ pub struct Key {
     pub name: String,
 }
 
+impl Key {
+    /// The end of the object's etcd key: `<namespace>/<name>`, or `<name>` when cluster-scoped.
+    /// Lists come in the order of these (as strings) and continue tokens point into it.
+    #[must_use]
+    pub fn etcd_suffix(&self) -> String {
+        if self.namespace.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
 /// What happened to an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -64,7 +77,8 @@ pub struct Event {
     /// The object after the change (before it, for deletions, with the deletion's
     /// resourceVersion).
     pub object: Arc<Value>,
-    /// The object before a modification (to tell when it starts or stops matching a selector).
+    /// The object before a modification or deletion (to tell when it starts or stops matching a
+    /// selector, and to rebuild past states for lists at an older resourceVersion).
     pub previous: Option<Arc<Value>>,
 }
 
@@ -141,16 +155,64 @@ impl State {
         self.objects.get(key).cloned()
     }
 
-    /// Objects of a resource, in a namespace or all of them, in key order.
+    /// Objects of a resource, in a namespace or all of them, in the order of their etcd keys
+    /// (`<namespace>/<name>` compared as strings, which is what the API server's lists follow;
+    /// `p-q/x` comes before `p/x`).
     #[must_use]
     pub fn list(&self, group: &str, plural: &str, namespace: Option<&str>) -> Vec<(Key, Arc<Value>)> {
-        self.objects
+        let mut out: Vec<(Key, Arc<Value>)> = self
+            .objects
             .iter()
             .filter(|(k, _)| {
                 k.group == group && k.plural == plural && namespace.is_none_or(|n| k.namespace == n)
             })
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+            .collect();
+        out.sort_by_cached_key(|(k, _)| k.etcd_suffix());
+        out
+    }
+
+    /// Objects of a resource as they were at resourceVersion `rv` (after the write that took
+    /// `rv`), rebuilt from the change log, in etcd key order; what a paginated list's later pages
+    /// and a list with `resourceVersionMatch=Exact` serve.
+    ///
+    /// # Errors
+    /// [`Gone`] when the log no longer reaches back to `rv` (it was compacted), or `rv` is in
+    /// the future.
+    pub fn snapshot(
+        &self,
+        rv: u64,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<(Key, Arc<Value>)>, Gone> {
+        if rv < self.compacted || rv > self.rv {
+            return Err(Gone {
+                oldest: self.compacted,
+            });
+        }
+        let mut objects: BTreeMap<Key, Arc<Value>> =
+            self.list(group, plural, namespace).into_iter().collect();
+        for e in self.log.iter().rev().take_while(|e| e.rv > rv) {
+            if e.key.group != group
+                || e.key.plural != plural
+                || namespace.is_some_and(|n| e.key.namespace != n)
+            {
+                continue;
+            }
+            match (e.kind, &e.previous) {
+                (EventType::Added, _) => {
+                    objects.remove(&e.key);
+                }
+                (EventType::Modified | EventType::Deleted, Some(before)) => {
+                    objects.insert(e.key.clone(), before.clone());
+                }
+                (EventType::Modified | EventType::Deleted, None) => {}
+            }
+        }
+        let mut out: Vec<(Key, Arc<Value>)> = objects.into_iter().collect();
+        out.sort_by_cached_key(|(k, _)| k.etcd_suffix());
+        Ok(out)
     }
 
     /// Every object (for the garbage collector and namespace deletion).
@@ -180,7 +242,7 @@ impl State {
         let mut last = (*old).clone();
         set_rv(&mut last, self.rv);
         let last = Arc::new(last);
-        self.record(EventType::Deleted, key.clone(), last.clone(), None);
+        self.record(EventType::Deleted, key.clone(), last.clone(), Some(old));
         Some(last)
     }
 
