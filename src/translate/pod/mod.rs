@@ -8,33 +8,46 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
-    api::core::v1::{Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ResourceRequirements},
-    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
+    api::core::v1::{PodSpec, PodTemplateSpec},
+    apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 
 use super::{NoteKind, Report, labels};
-use crate::api::ecs::{ContainerDefinition, NetworkMode, RegisterTaskDefinition, TransportProtocol};
-use crate::names::container_name;
+use crate::api::ecs::RegisterTaskDefinition;
 
-/// Fields of the task definition this module translates (patterns, relative to `spec`).
-const HANDLED: &[&str] = &[
-    "family",
-    "containerDefinitions[].name",
-    "containerDefinitions[].image",
-    "containerDefinitions[].entryPoint",
-    "containerDefinitions[].command",
-    "containerDefinitions[].workingDirectory",
-    "containerDefinitions[].environment[].name",
-    "containerDefinitions[].environment[].value",
-    "containerDefinitions[].portMappings[].containerPort",
-    "containerDefinitions[].portMappings[].protocol",
-    "containerDefinitions[].portMappings[].name",
-    "containerDefinitions[].cpu",
-    "containerDefinitions[].memory",
-    "containerDefinitions[].memoryReservation",
-    "containerDefinitions[].essential",
-    "networkMode",
-];
+mod container;
+mod health;
+mod linux;
+mod network;
+mod ordering;
+mod resources;
+mod secrets;
+mod security;
+mod task;
+mod volumes;
+
+pub use resources::cpu_units_to_millis;
+
+/// Fields translated here (the rest by the submodules' `HANDLED` lists).
+const HANDLED: &[&str] = &["family", "containerDefinitions[].essential"];
+
+/// Every field pattern some part of the translation handles.
+fn handled() -> Vec<&'static str> {
+    [
+        HANDLED,
+        container::HANDLED,
+        health::HANDLED,
+        linux::HANDLED,
+        network::HANDLED,
+        ordering::HANDLED,
+        resources::HANDLED,
+        secrets::HANDLED,
+        security::HANDLED,
+        task::HANDLED,
+        volumes::HANDLED,
+    ]
+    .concat()
+}
 
 /// Annotation listing the essential containers (Kubernetes names, comma-separated): when one of
 /// them exits, the task stops. The controllers enforce it; the cluster alone would not.
@@ -45,6 +58,9 @@ pub const ESSENTIAL_ANNOTATION: &str = "ecsbridge.io/essential-containers";
 pub struct PodTranslation {
     /// The pod template for the task definition's tasks.
     pub template: PodTemplateSpec,
+    /// Other objects the tasks need (ServiceAccount, ExternalSecret, PersistentVolume and
+    /// PersistentVolumeClaim, ...), as JSON with apiVersion and kind.
+    pub objects: Vec<serde_json::Value>,
     /// Fields ignored, approximated or not yet translated.
     pub report: Report,
 }
@@ -74,7 +90,54 @@ pub enum PodError {
     },
 }
 
-/// Translates `td` (the family's object `object_name`, at `revision`) into a pod template.
+/// Options of the translation that come from the operator's flags or the CLI, not from the
+/// task definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodOptions {
+    /// Whether External Secrets (`external-secrets.io/v1` ExternalSecret) is installed: secrets
+    /// become ExternalSecrets; without it, references to Kubernetes Secrets whose names the
+    /// report lists.
+    pub external_secrets: bool,
+}
+
+impl Default for PodOptions {
+    fn default() -> Self {
+        Self {
+            external_secrets: true,
+        }
+    }
+}
+
+/// The translation under way: each stage reads the task definition and adds to the pod.
+#[derive(Debug)]
+#[allow(dead_code)] // NB: the inputs are read by the stages as they land (issue 4).
+pub(crate) struct Build<'a> {
+    /// The task definition.
+    pub td: &'a RegisterTaskDefinition,
+    /// The TaskDefinition object's name (names derived objects).
+    pub object_name: &'a str,
+    /// The revision being translated.
+    pub revision: i64,
+    /// Options.
+    pub options: &'a PodOptions,
+    /// One container per container definition, in the same order (the ordering stage, last,
+    /// moves some into `pod.init_containers`).
+    pub containers: Vec<k8s_openapi::api::core::v1::Container>,
+    /// Pod-level fields (`containers` is filled at the end).
+    pub pod: PodSpec,
+    /// Pod template annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Pod template labels.
+    pub labels: BTreeMap<String, String>,
+    /// Other objects the task needs (ServiceAccount, ExternalSecret, PersistentVolume, ...),
+    /// as JSON with apiVersion and kind.
+    pub objects: Vec<serde_json::Value>,
+    /// What did not carry over.
+    pub report: Report,
+}
+
+/// Translates `td` (the family's object `object_name`, at `revision`) into a pod template,
+/// with default options.
 ///
 /// # Errors
 /// When a container has no name or image, or two names collide once made valid for Kubernetes.
@@ -83,11 +146,34 @@ pub fn pod_template(
     td: &RegisterTaskDefinition,
     revision: i64,
 ) -> Result<PodTranslation, PodError> {
-    let mut report = Report::default();
-    let mut containers = Vec::with_capacity(td.container_definitions.len());
+    pod_template_with(object_name, td, revision, &PodOptions::default())
+}
+
+/// Translates `td` into a pod template.
+///
+/// # Errors
+/// When a container has no name or image, or two names collide once made valid for Kubernetes.
+pub fn pod_template_with(
+    object_name: &str,
+    td: &RegisterTaskDefinition,
+    revision: i64,
+    options: &PodOptions,
+) -> Result<PodTranslation, PodError> {
+    let mut b = Build {
+        td,
+        object_name,
+        revision,
+        options,
+        containers: Vec::with_capacity(td.container_definitions.len()),
+        pod: PodSpec::default(),
+        annotations: BTreeMap::new(),
+        labels: labels::task_definition_labels(object_name, revision),
+        objects: Vec::new(),
+        report: Report::default(),
+    };
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for (i, c) in td.container_definitions.iter().enumerate() {
-        let container = container(i, c, &mut report)?;
+        let container = container::container(i, c, &mut b.report)?;
         if let Some(first) = names.insert(container.name.clone(), c.name.clone().unwrap_or_default()) {
             return Err(PodError::DuplicateName {
                 first,
@@ -95,152 +181,53 @@ pub fn pod_template(
                 name: container.name,
             });
         }
-        containers.push(container);
+        b.containers.push(container);
     }
-    let host_network = network_mode(td.network_mode, &mut report);
-    if let Ok(spec) = serde_json::to_value(td) {
-        report.untranslated(&spec, HANDLED);
-    }
+    b.pod.host_network = network::network_mode(td.network_mode, &mut b.report);
+    // The stages, in order; each owns the fields in its `HANDLED` list.
+    resources::apply(&mut b)?;
+    security::apply(&mut b)?;
+    linux::apply(&mut b)?;
+    health::apply(&mut b)?;
+    secrets::apply(&mut b)?;
+    volumes::apply(&mut b)?;
+    task::apply(&mut b)?;
     // ECS: `essential` defaults to true.
     let essential: Vec<&str> = td
         .container_definitions
         .iter()
-        .zip(&containers)
+        .zip(&b.containers)
         .filter(|(c, _)| c.essential != Some(false))
         .map(|(_, k)| k.name.as_str())
         .collect();
-    let annotations = BTreeMap::from([(ESSENTIAL_ANNOTATION.to_owned(), essential.join(","))]);
+    b.annotations
+        .insert(ESSENTIAL_ANNOTATION.to_owned(), essential.join(","));
+    ordering::apply(&mut b)?;
+    if let Ok(spec) = serde_json::to_value(td) {
+        b.report.untranslated(&spec, &handled());
+    }
+    let Build {
+        containers,
+        mut pod,
+        annotations,
+        labels,
+        objects,
+        report,
+        ..
+    } = b;
+    pod.containers = containers;
     let template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
-            labels: Some(labels::task_definition_labels(object_name, revision)),
+            labels: Some(labels),
             annotations: Some(annotations),
             ..ObjectMeta::default()
         }),
-        spec: Some(PodSpec {
-            containers,
-            host_network,
-            ..PodSpec::default()
-        }),
+        spec: Some(pod),
     };
-    Ok(PodTranslation { template, report })
-}
-
-fn container(i: usize, c: &ContainerDefinition, report: &mut Report) -> Result<Container, PodError> {
-    let field = |f: &str| format!("containerDefinitions[{i}].{f}");
-    let ecs_name = c.name.as_deref().ok_or_else(|| PodError::Missing {
-        field: field("name"),
-        hint: "give every container a name ([a-z0-9-], as Kubernetes requires)",
-    })?;
-    let image = c.image.clone().ok_or_else(|| PodError::Missing {
-        field: field("image"),
-        hint: "give every container an image, e.g. nginx:1.27",
-    })?;
-    let name = container_name(ecs_name).ok_or_else(|| PodError::Missing {
-        field: field("name"),
-        hint: "a container name needs letters or digits",
-    })?;
-    if name != ecs_name {
-        report.note(
-            NoteKind::Approximated,
-            field("name"),
-            format!("container {ecs_name:?} is named {name:?} in Kubernetes (lower case, '-' for '_')"),
-        );
-    }
-    let env: Vec<EnvVar> = c
-        .environment
-        .iter()
-        .flatten()
-        .filter_map(|kv| {
-            kv.name.as_ref().map(|n| EnvVar {
-                name: n.clone(),
-                value: kv.value.clone(),
-                ..EnvVar::default()
-            })
-        })
-        .collect();
-    let ports: Vec<ContainerPort> = c
-        .port_mappings
-        .iter()
-        .flatten()
-        .filter_map(|pm| {
-            pm.container_port.map(|port| ContainerPort {
-                container_port: port,
-                protocol: Some(match pm.protocol {
-                    Some(TransportProtocol::Udp) => "UDP".to_owned(),
-                    _ => "TCP".to_owned(),
-                }),
-                name: pm.name.clone(),
-                ..ContainerPort::default()
-            })
-        })
-        .collect();
-    Ok(Container {
-        name,
-        image: Some(image),
-        command: c.entry_point.clone(),
-        args: c.command.clone(),
-        working_dir: c.working_directory.clone(),
-        env: (!env.is_empty()).then_some(env),
-        ports: (!ports.is_empty()).then_some(ports),
-        resources: resources(c),
-        ..Container::default()
-    })
-}
-
-/// ECS network mode → pod networking. `awsvpc` (a network interface and IP per task) is what
-/// every pod has; `bridge` differs only in host port mapping; `host` is `hostNetwork`.
-fn network_mode(mode: Option<NetworkMode>, report: &mut Report) -> Option<bool> {
-    match mode {
-        None | Some(NetworkMode::Awsvpc) => None,
-        Some(NetworkMode::Bridge) => {
-            report.note(
-                NoteKind::Approximated,
-                "networkMode",
-                "bridge: the task gets its own pod IP, as with awsvpc; containers reach each other on localhost",
-            );
-            None
-        }
-        Some(NetworkMode::Host) => Some(true),
-        Some(NetworkMode::None) => {
-            report.note(
-                NoteKind::Approximated,
-                "networkMode",
-                "none: pods always have a network namespace; add a NetworkPolicy denying all traffic to isolate them",
-            );
-            None
-        }
-    }
-}
-
-/// 1024 ECS cpu units = 1 vCPU = 1000 millicores (rounded to the nearest millicore, at least 1).
-#[must_use]
-pub fn cpu_units_to_millis(units: i32) -> i64 {
-    let units = i64::from(units.max(0));
-    ((units * 1000 + 512) / 1024).max(i64::from(units > 0))
-}
-
-/// Container cpu → request (ECS cpu is a share, not a cap); `memory` → limit (and request when
-/// there is no `memoryReservation`); `memoryReservation` → request.
-fn resources(c: &ContainerDefinition) -> Option<ResourceRequirements> {
-    let mut requests = BTreeMap::new();
-    let mut limits = BTreeMap::new();
-    if let Some(cpu) = c.cpu.filter(|c| *c > 0) {
-        requests.insert(
-            "cpu".to_owned(),
-            Quantity(format!("{}m", cpu_units_to_millis(cpu))),
-        );
-    }
-    if let Some(mem) = c.memory.filter(|m| *m > 0) {
-        limits.insert("memory".to_owned(), Quantity(format!("{mem}Mi")));
-        requests.insert("memory".to_owned(), Quantity(format!("{mem}Mi")));
-    }
-    if let Some(res) = c.memory_reservation.filter(|m| *m > 0) {
-        requests.insert("memory".to_owned(), Quantity(format!("{res}Mi")));
-    }
-    (!requests.is_empty() || !limits.is_empty()).then(|| ResourceRequirements {
-        requests: (!requests.is_empty()).then_some(requests),
-        limits: (!limits.is_empty()).then_some(limits),
-        ..ResourceRequirements::default()
+    Ok(PodTranslation {
+        template,
+        objects,
+        report,
     })
 }
 

@@ -1,0 +1,90 @@
+//! Containers: names, images, entry points and commands, working directories, environment
+//! variables and ports.
+
+use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar};
+
+use super::{NoteKind, PodError, Report, resources::resources};
+use crate::{
+    api::ecs::{ContainerDefinition, TransportProtocol},
+    names::container_name,
+};
+
+/// Fields this module translates.
+pub(super) const HANDLED: &[&str] = &[
+    "containerDefinitions[].name",
+    "containerDefinitions[].image",
+    "containerDefinitions[].entryPoint",
+    "containerDefinitions[].command",
+    "containerDefinitions[].workingDirectory",
+    "containerDefinitions[].environment[].name",
+    "containerDefinitions[].environment[].value",
+    "containerDefinitions[].portMappings[].containerPort",
+    "containerDefinitions[].portMappings[].protocol",
+    "containerDefinitions[].portMappings[].name",
+];
+
+pub(super) fn container(
+    i: usize,
+    c: &ContainerDefinition,
+    report: &mut Report,
+) -> Result<Container, PodError> {
+    let field = |f: &str| format!("containerDefinitions[{i}].{f}");
+    let ecs_name = c.name.as_deref().ok_or_else(|| PodError::Missing {
+        field: field("name"),
+        hint: "give every container a name ([a-z0-9-], as Kubernetes requires)",
+    })?;
+    let image = c.image.clone().ok_or_else(|| PodError::Missing {
+        field: field("image"),
+        hint: "give every container an image, e.g. nginx:1.27",
+    })?;
+    let name = container_name(ecs_name).ok_or_else(|| PodError::Missing {
+        field: field("name"),
+        hint: "a container name needs letters or digits",
+    })?;
+    if name != ecs_name {
+        report.note(
+            NoteKind::Approximated,
+            field("name"),
+            format!("container {ecs_name:?} is named {name:?} in Kubernetes (lower case, '-' for '_')"),
+        );
+    }
+    let env: Vec<EnvVar> = c
+        .environment
+        .iter()
+        .flatten()
+        .filter_map(|kv| {
+            kv.name.as_ref().map(|n| EnvVar {
+                name: n.clone(),
+                value: kv.value.clone(),
+                ..EnvVar::default()
+            })
+        })
+        .collect();
+    let ports: Vec<ContainerPort> = c
+        .port_mappings
+        .iter()
+        .flatten()
+        .filter_map(|pm| {
+            pm.container_port.map(|port| ContainerPort {
+                container_port: port,
+                protocol: Some(match pm.protocol {
+                    Some(TransportProtocol::Udp) => "UDP".to_owned(),
+                    _ => "TCP".to_owned(),
+                }),
+                name: pm.name.clone(),
+                ..ContainerPort::default()
+            })
+        })
+        .collect();
+    Ok(Container {
+        name,
+        image: Some(image),
+        command: c.entry_point.clone(),
+        args: c.command.clone(),
+        working_dir: c.working_directory.clone(),
+        env: (!env.is_empty()).then_some(env),
+        ports: (!ports.is_empty()).then_some(ports),
+        resources: resources(c),
+        ..Container::default()
+    })
+}

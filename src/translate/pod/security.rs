@@ -1,0 +1,14 @@
+//! user, privileged, readonlyRootFilesystem and the Pod Security "restricted" profile; dockerLabels, hostname, DNS, extraHosts and the other container fields.
+//!
+//! (Not translated yet: every field listed here is reported until this stage handles it.)
+
+use super::{Build, PodError};
+
+/// Fields this stage translates.
+pub(super) const HANDLED: &[&str] = &[];
+
+/// Applies this stage to the pod under construction.
+#[allow(clippy::unnecessary_wraps)]
+pub(super) fn apply(_b: &mut Build<'_>) -> Result<(), PodError> {
+    Ok(())
+}
