@@ -8,4 +8,5 @@
 mod support;
 
 mod recovery;
+mod revisions;
 mod web_service;

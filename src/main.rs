@@ -59,6 +59,9 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long, env = "ECS_BRIDGE_LOG_JSON")]
         log_json: bool,
+        /// TaskDefinition revisions to keep besides the latest and those Services use.
+        #[arg(long, env = "ECS_BRIDGE_REVISION_HISTORY_LIMIT", default_value_t = 10)]
+        revision_history_limit: usize,
     },
     /// Print every CRD as multi-document YAML, or write one file per CRD with --dir.
     Crdgen {
@@ -96,7 +99,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             namespaces,
             log,
             log_json,
-        } => run(namespaces, &log, log_json),
+            revision_history_limit,
+        } => run(namespaces, &log, log_json, revision_history_limit),
     }
 }
 
@@ -169,7 +173,7 @@ fn render(paths: &[PathBuf], nodes: Option<&std::path::Path>, output: OutputForm
     })
 }
 
-fn run(namespaces: Vec<String>, log: &str, json: bool) -> Result<ExitCode> {
+fn run(namespaces: Vec<String>, log: &str, json: bool, revision_history_limit: usize) -> Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_new(log).with_context(|| format!("--log {log:?}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -192,6 +196,7 @@ fn run(namespaces: Vec<String>, log: &str, json: bool) -> Result<ExitCode> {
         let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
         let config = ecs_bridge::run::RunConfig {
             namespaces,
+            revision_history_limit,
             ..ecs_bridge::run::RunConfig::default()
         };
         ecs_bridge::run::run(config, client).await?;

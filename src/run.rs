@@ -25,6 +25,9 @@ pub struct RunConfig {
     pub resync_interval: Duration,
     /// Most reconciles running at once per controller; 0 means no limit. Default: 0.
     pub concurrency: u16,
+    /// How many of a TaskDefinition's newest revisions to keep besides the latest and those in
+    /// use by Services. Default: 10.
+    pub revision_history_limit: usize,
 }
 
 impl Default for RunConfig {
@@ -33,6 +36,7 @@ impl Default for RunConfig {
             namespaces: Vec::new(),
             resync_interval: Duration::from_secs(300),
             concurrency: 0,
+            revision_history_limit: 10,
         }
     }
 }
@@ -299,10 +303,18 @@ mod tests {
         let mut watches = Vec::new();
 
         // The initial LISTs of TaskDefinitions return one without status; every other LIST is
-        // empty. The TaskDefinition controller reconciles it: one status apply.
+        // empty. The TaskDefinition controller reconciles it: it registers revision 1 (a POST of
+        // a ControllerRevision), then applies the status.
         let td = testing::task_definition("team-a", "web", 3);
         let (request, reply) = loop {
             let (request, reply) = next_non_watch(&mut server, &mut watches).await;
+            if request.method() == Method::POST {
+                assert!(request.uri().path().ends_with("/controllerrevisions"));
+                let body = request.into_body().collect_bytes().await.expect("a body");
+                let created: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+                reply.send_response(testing::json_response(http::StatusCode::CREATED, &created));
+                continue;
+            }
             if request.method() != Method::GET {
                 break (request, reply);
             }
@@ -312,6 +324,7 @@ mod tests {
                 Some("services") => ("ecsbridge.io/v1alpha1", "ServiceList", vec![]),
                 Some("deployments") => ("apps/v1", "DeploymentList", vec![]),
                 Some("daemonsets") => ("apps/v1", "DaemonSetList", vec![]),
+                Some("controllerrevisions") => ("apps/v1", "ControllerRevisionList", vec![]),
                 _ => panic!("unexpected GET {path}"),
             };
             assert!(

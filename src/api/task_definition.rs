@@ -56,4 +56,7 @@ pub struct TaskDefinitionStatus {
     /// The ARN-style name of the latest revision, `family:revision`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition_arn: Option<String>,
+    /// The retained revisions (ControllerRevisions), ascending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<i64>,
 }

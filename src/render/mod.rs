@@ -88,6 +88,16 @@ pub fn render(loaded: &[Loaded]) -> Rendered {
                     report(item, &t.report, &mut out);
                     out.objects
                         .push(to_value(&pod_template_object(&name, &ns, &t.template)));
+                    // The objects the tasks need; namespaced ones go in the task definition's
+                    // namespace (PersistentVolumes are cluster-scoped).
+                    out.objects.extend(t.objects.iter().cloned().map(|mut o| {
+                        let cluster_scoped =
+                            o.get("kind").and_then(Value::as_str) == Some("PersistentVolume");
+                        if !cluster_scoped && o.pointer("/metadata/namespace").is_none() {
+                            o["metadata"]["namespace"] = Value::String(ns.clone());
+                        }
+                        o
+                    }));
                     let family = spec.family.clone().unwrap_or_else(|| name.clone());
                     for key in [family, name.clone()] {
                         families.insert(

@@ -57,6 +57,17 @@ impl ResourceType {
         }
     }
 
+    /// `Deployment.apps` (or `ConfigMap` for the core group), as 422 Invalid messages name the
+    /// kind.
+    #[must_use]
+    pub fn qualified_kind(&self) -> String {
+        if self.gvk.group.is_empty() {
+            self.gvk.kind.clone()
+        } else {
+            format!("{}.{}", self.gvk.kind, self.gvk.group)
+        }
+    }
+
     /// The URL prefix of this type's group version: `/api/v1` or `/apis/apps/v1`.
     #[must_use]
     pub fn group_version_path(&self) -> String {

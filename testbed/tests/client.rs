@@ -141,6 +141,43 @@ async fn config_maps_crud_selectors_and_optimistic_concurrency() {
     // The name in the body must match the URL.
     let mismatch = api_error(cms.replace("b", &pp, &unconditional).await);
     assert_eq!(mismatch.code, 400, "{mismatch:?}");
+    // A uid in the body is a precondition: an update meant for an earlier object of the same
+    // name conflicts. A patch cannot change the uid or the name.
+    let mut other_uid = cms.get("a").await.expect("get");
+    other_uid.metadata.uid = Some("11111111-2222-3333-4444-555555555555".into());
+    let precondition = api_error(cms.replace("a", &pp, &other_uid).await);
+    assert_eq!(precondition.code, 409, "{precondition:?}");
+    assert!(
+        precondition
+            .message
+            .contains("Precondition failed: UID in precondition: 11111111-2222-3333-4444-555555555555"),
+        "{}",
+        precondition.message
+    );
+    for (field, value) in [
+        ("uid", "11111111-2222-3333-4444-555555555555"),
+        ("name", "renamed"),
+    ] {
+        let immutable = api_error(
+            cms.patch(
+                "a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {field: value}})),
+            )
+            .await,
+        );
+        assert_eq!(
+            (immutable.code, immutable.reason.as_str()),
+            (422, "Invalid"),
+            "{immutable:?}"
+        );
+        assert_eq!(
+            immutable.message,
+            format!(
+                "ConfigMap \"a\" is invalid: metadata.{field}: Invalid value: \"{value}\": field is immutable"
+            )
+        );
+    }
     // A create must not carry a resourceVersion.
     let mut with_rv = config_map("d", "x", "1");
     with_rv.metadata.resource_version = Some("5".into());
@@ -391,6 +428,22 @@ async fn custom_resources_with_status_and_scale_subresources() {
     );
     assert_eq!(invalid.code, 422, "{invalid:?}");
 
+    // Custom resources take no strategic merge patch.
+    let strategic = api_error(
+        widgets
+            .patch(
+                "w1",
+                &PatchParams::default(),
+                &Patch::Strategic(json!({"spec": {"replicas": 3}})),
+            )
+            .await,
+    );
+    assert_eq!(
+        (strategic.code, strategic.reason.as_str()),
+        (415, "UnsupportedMediaType")
+    );
+    assert!(!strategic.message.contains("strategic"), "{}", strategic.message);
+
     // The scale subresource follows the CRD's paths.
     let scale: Scale = widgets.get_scale("w1").await.expect("get scale");
     assert_eq!(scale.spec.as_ref().and_then(|s| s.replicas), Some(2));
@@ -542,6 +595,20 @@ async fn paginated_lists_are_consistent_snapshots_until_compacted() {
         .await
         .expect("list at an exact resourceVersion");
     assert_eq!(exact.items.len(), 8);
+
+    // A resourceVersion the server has not reached yet times out (504, which kube-rs' default
+    // retry would retry for minutes: asked without it).
+    let no_retry: Api<ConfigMap> = Api::all(support::client_with(&server, None, false).await);
+    let future = api_error(
+        no_retry
+            .list(&ListParams::default().at("999999").matching(VersionMatch::Exact))
+            .await,
+    );
+    assert_eq!(
+        (future.code, future.reason.as_str()),
+        (504, "Timeout"),
+        "{future:?}"
+    );
 
     // Once the history is compacted, the token has expired: 410 with a token that continues
     // (inconsistently) from the latest state.

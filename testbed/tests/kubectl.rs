@@ -113,3 +113,266 @@ async fn kubectl_apply_twice_is_a_no_op_and_get_shows_the_object() {
         String::from_utf8_lossy(&gone.stderr)
     );
 }
+
+const WIDGET_CRD: &str = r"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.testbed.example.com
+spec:
+  group: testbed.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wg]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              replicas: {type: integer}
+          status:
+            type: object
+            properties:
+              phase: {type: string}
+    subresources:
+      status: {}
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_waits_for_conditions_and_jsonpath() {
+    let server = TestApiServer::start().await;
+    ok(&kubectl(&server, &["apply", "-f", "-"], Some(WIDGET_CRD)));
+    let waited = ok(&kubectl(
+        &server,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.testbed.example.com",
+            "--timeout=10s",
+        ],
+        None,
+    ));
+    assert!(waited.contains("condition met"), "{waited}");
+    ok(&kubectl(
+        &server,
+        &["apply", "-f", "-"],
+        Some("apiVersion: testbed.example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {replicas: 1}\n"),
+    ));
+    // The status changes a moment later (as a controller would set it); kubectl waits for it.
+    let api = server.api.clone();
+    let setter = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let rt = api
+            .resource_type(&ecs_bridge_testbed::schema::Gvk::new(
+                "testbed.example.com",
+                "v1",
+                "Widget",
+            ))
+            .expect("widgets are served");
+        api.patch(
+            &rt,
+            Some("default"),
+            "w",
+            Some("status"),
+            ecs_bridge_testbed::patch::PatchType::Merge,
+            &serde_json::json!({"status": {"phase": "Ready"}}),
+            &ecs_bridge_testbed::api::WriteOptions::default(),
+        )
+        .expect("set status");
+    });
+    let waited = ok(&kubectl(
+        &server,
+        &[
+            "wait",
+            "--for=jsonpath={.status.phase}=Ready",
+            "widget/w",
+            "--timeout=10s",
+        ],
+        None,
+    ));
+    assert!(
+        waited.contains("widget.testbed.example.com/w condition met"),
+        "{waited}"
+    );
+    setter.await.expect("status setter");
+    let missing = kubectl(
+        &server,
+        &[
+            "wait",
+            "--for=jsonpath={.status.phase}=Gone",
+            "widget/w",
+            "--timeout=1s",
+        ],
+        None,
+    );
+    assert!(!missing.status.success(), "a condition never met times out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_patches_scales_and_deletes_with_wait() {
+    let server = TestApiServer::start().await;
+    ok(&kubectl(&server, &["apply", "-f", "-"], Some(DEPLOYMENT)));
+    let get = |path: &str| {
+        ok(&kubectl(
+            &server,
+            &["get", "deploy", "web", "-o", &format!("jsonpath={path}")],
+            None,
+        ))
+    };
+    let merged = ok(&kubectl(
+        &server,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":3},"metadata":{"labels":{"tier":"front"}}}"#,
+        ],
+        None,
+    ));
+    assert!(merged.contains("deployment.apps/web patched"), "{merged}");
+    assert_eq!(get("{.spec.replicas} {.metadata.labels.tier}"), "3 front");
+    let json = ok(&kubectl(
+        &server,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/replicas","value":4},{"op":"remove","path":"/metadata/labels/tier"}]"#,
+        ],
+        None,
+    ));
+    assert!(json.contains("deployment.apps/web patched"), "{json}");
+    assert_eq!(get("{.spec.replicas} {.metadata.labels.tier}"), "4 ");
+    let failed = kubectl(
+        &server,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/spec/replicas","value":9}]"#,
+        ],
+        None,
+    );
+    assert!(!failed.status.success(), "a failed JSON patch test is an error");
+    // The default (strategic merge) patch merges containers by name.
+    ok(&kubectl(
+        &server,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.28"}]}}}}"#,
+        ],
+        None,
+    ));
+    assert_eq!(get("{.spec.template.spec.containers[*].image}"), "nginx:1.28");
+
+    let scaled = ok(&kubectl(
+        &server,
+        &["scale", "deploy", "web", "--replicas=6"],
+        None,
+    ));
+    assert!(scaled.contains("deployment.apps/web scaled"), "{scaled}");
+    assert_eq!(get("{.spec.replicas}"), "6");
+    // A precondition on the current size that does not hold.
+    let refused = kubectl(
+        &server,
+        &["scale", "deploy", "web", "--current-replicas=2", "--replicas=1"],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert_eq!(get("{.spec.replicas}"), "6");
+
+    // kubectl's typed commands send protobuf, which the double does not decode: it says so.
+    let protobuf = kubectl(
+        &server,
+        &["create", "configmap", "plain", "--from-literal=a=1"],
+        None,
+    );
+    assert!(!protobuf.status.success());
+    assert!(
+        String::from_utf8_lossy(&protobuf.stderr).contains("does not implement protobuf request bodies"),
+        "{}",
+        String::from_utf8_lossy(&protobuf.stderr)
+    );
+    ok(&kubectl(
+        &server,
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\ndata: {a: \"1\"}\n"),
+    ));
+    let started = std::time::Instant::now();
+    let deleted = ok(&kubectl(
+        &server,
+        &["delete", "configmap", "plain", "--wait=true", "--timeout=10s"],
+        None,
+    ));
+    assert!(deleted.contains("configmap \"plain\" deleted"), "{deleted}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "no finalizers: no waiting"
+    );
+    let gone = kubectl(&server, &["get", "configmap", "plain"], None);
+    assert!(!gone.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_server_side_apply_conflicts_and_forces() {
+    let server = TestApiServer::start().await;
+    let config = |value: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ssa}}\ndata: {{key: \"{value}\"}}\n")
+    };
+    let applied = ok(&kubectl(
+        &server,
+        &["apply", "--server-side", "-f", "-"],
+        Some(&config("1")),
+    ));
+    assert!(applied.contains("configmap/ssa serverside-applied"), "{applied}");
+    let conflict = kubectl(
+        &server,
+        &["apply", "--server-side", "--field-manager=other", "-f", "-"],
+        Some(&config("2")),
+    );
+    assert!(!conflict.status.success());
+    let stderr = String::from_utf8_lossy(&conflict.stderr);
+    assert!(
+        stderr.contains("Apply failed with 1 conflict: conflict with \"kubectl\": .data.key"),
+        "{stderr}"
+    );
+    ok(&kubectl(
+        &server,
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        Some(&config("2")),
+    ));
+    let value = ok(&kubectl(
+        &server,
+        &[
+            "get",
+            "configmap",
+            "ssa",
+            "-o",
+            "jsonpath={.data.key} {.metadata.managedFields[*].manager}",
+        ],
+        None,
+    ));
+    // kubectl's entry owned nothing else, so it is gone.
+    assert_eq!(value, "2 other");
+}

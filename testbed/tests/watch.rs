@@ -46,24 +46,29 @@ async fn current_rv(cms: &Api<ConfigMap>) -> String {
         .expect("list resourceVersion")
 }
 
-/// The next non-bookmark event of a raw watch, as (type, name).
+/// The next non-bookmark event of a raw watch, as (type, name), within 5 s.
 async fn next_change(
     stream: &mut BoxStream<'static, kube::Result<WatchEvent<ConfigMap>>>,
 ) -> (String, String) {
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
-            .await
-            .expect("a watch event within 5 s")
-            .expect("watch stream")
-            .expect("the watch stays open");
-        return match event {
-            WatchEvent::Added(o) => ("ADDED".into(), o.name_any()),
-            WatchEvent::Modified(o) => ("MODIFIED".into(), o.name_any()),
-            WatchEvent::Deleted(o) => ("DELETED".into(), o.name_any()),
-            WatchEvent::Bookmark(_) => continue,
-            WatchEvent::Error(e) => panic!("watch error {e:?}"),
-        };
-    }
+    let next = async {
+        loop {
+            let event = stream
+                .try_next()
+                .await
+                .expect("watch stream")
+                .expect("the watch stays open");
+            return match event {
+                WatchEvent::Added(o) => ("ADDED".to_owned(), o.name_any()),
+                WatchEvent::Modified(o) => ("MODIFIED".to_owned(), o.name_any()),
+                WatchEvent::Deleted(o) => ("DELETED".to_owned(), o.name_any()),
+                WatchEvent::Bookmark(_) => continue,
+                WatchEvent::Error(e) => panic!("watch error {e:?}"),
+            };
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), next)
+        .await
+        .expect("a watch event within 5 s")
 }
 
 async fn watch(
@@ -96,35 +101,35 @@ async fn raw_watches_see_added_modified_deleted_with_increasing_resource_version
     cms.delete("a", &DeleteParams::default()).await.expect("delete");
     let mut rvs = Vec::new();
     let mut seen = Vec::new();
-    while seen.len() < 3 {
-        match tokio::time::timeout(Duration::from_secs(5), stream.try_next())
-            .await
-            .expect("event")
-            .expect("stream")
-            .expect("open")
-        {
-            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o)
-                if o.name_any() == "before" =>
-            {
-                panic!("a watch from the list's resourceVersion does not repeat older objects")
+    let collect = async {
+        while seen.len() < 3 {
+            match stream.try_next().await.expect("stream").expect("open") {
+                WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o)
+                    if o.name_any() == "before" =>
+                {
+                    panic!("a watch from the list's resourceVersion does not repeat older objects")
+                }
+                WatchEvent::Added(o) => {
+                    seen.push("ADDED");
+                    rvs.push(o.resource_version());
+                }
+                WatchEvent::Modified(o) => {
+                    seen.push("MODIFIED");
+                    assert_eq!(o.data.as_ref().expect("data")["v"], "2");
+                    rvs.push(o.resource_version());
+                }
+                WatchEvent::Deleted(o) => {
+                    seen.push("DELETED");
+                    rvs.push(o.resource_version());
+                }
+                WatchEvent::Bookmark(_) => {}
+                WatchEvent::Error(e) => panic!("{e:?}"),
             }
-            WatchEvent::Added(o) => {
-                seen.push("ADDED");
-                rvs.push(o.resource_version());
-            }
-            WatchEvent::Modified(o) => {
-                seen.push("MODIFIED");
-                assert_eq!(o.data.as_ref().expect("data")["v"], "2");
-                rvs.push(o.resource_version());
-            }
-            WatchEvent::Deleted(o) => {
-                seen.push("DELETED");
-                rvs.push(o.resource_version());
-            }
-            WatchEvent::Bookmark(_) => {}
-            WatchEvent::Error(e) => panic!("{e:?}"),
         }
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(10), collect)
+        .await
+        .expect("three events within 10 s");
     assert_eq!(seen, ["ADDED", "MODIFIED", "DELETED"]);
     let rvs: Vec<u64> = rvs
         .into_iter()
@@ -337,7 +342,9 @@ async fn compacted_resource_versions_get_410_and_kube_runtime_relists() {
     server.api.store.lock().compact();
     let relist = wait_for(&mut events, "InitDone").await;
     assert!(
-        relist.iter().any(|e| e.starts_with("Error") && e.contains("410")),
+        relist
+            .iter()
+            .any(|e| e.starts_with("Error") && e.contains("too old resource version")),
         "{relist:?}"
     );
     assert!(relist.contains(&"Init".to_owned()), "{relist:?}");
@@ -474,8 +481,10 @@ async fn streaming_lists_send_the_state_then_the_initial_events_end_bookmark() {
     wait_for(&mut events, "Delete a").await;
     converged(&reader, &cms, &ListParams::default()).await;
 
-    let mut wp = WatchParams::default();
-    wp.send_initial_events = true;
+    let wp = WatchParams {
+        send_initial_events: true,
+        ..WatchParams::default()
+    };
     let rv = current_rv(&cms).await;
     let mut stream = watch(&cms, &wp, &rv).await;
     // From a resourceVersion, the initial events are still the current state (as ADDED), not

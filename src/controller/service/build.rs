@@ -9,7 +9,7 @@ use kube::ResourceExt;
 
 use super::validate::{Invalid, REASON_INVALID_TASK_DEFINITION, ValidatedService};
 use crate::translate::{
-    NoteKind, Report,
+    Report,
     pod::pod_template,
     service::{Workload, workload},
 };
@@ -73,17 +73,8 @@ pub fn build(valid: &ValidatedService) -> Result<Desired, Invalid> {
         message: format!("TaskDefinition {td_object:?}: {e}"),
     })?;
     let translated = workload(&valid.name, &valid.namespace, &valid.service.spec, &pod.template);
-    let mut service_report = translated.report;
-    if let Some(pinned) = valid.reference.revision.filter(|r| *r != valid.revision) {
-        service_report.note(
-            NoteKind::Approximated,
-            "taskDefinition",
-            format!(
-                "pins revision {pinned}, but revision history is not kept yet: the latest revision ({}) runs",
-                valid.revision
-            ),
-        );
-    }
+    // (A pinned revision always runs: validate resolved its stored spec or refused.)
+    let service_report = translated.report;
     let owners = Some(vec![valid.owner.clone()]);
     // (With auto scaling on, translate leaves `replicas` out: the count is not ours to apply.)
     let workload = match translated.workload {
@@ -126,6 +117,7 @@ mod tests {
             svc,
             &Loaded {
                 task_definitions: vec![td],
+                ..Loaded::default()
             },
         )
         .expect("valid")
@@ -227,7 +219,7 @@ mod tests {
             revision: Some(5),
             ..Default::default()
         });
-        let svc = testing::service("team-a", "front", 1, "web_app:5");
+        let svc = testing::service("team-a", "front", 1, "web_app");
         let desired = build(&valid(&svc, td)).expect("builds");
         assert_eq!(desired.task_definition, "web_app:5");
         let pod_labels = deployment(&desired)
@@ -241,17 +233,34 @@ mod tests {
     }
 
     #[test]
-    fn a_pinned_revision_that_does_not_run_is_reported() {
-        let svc = testing::service("team-a", "front", 1, "web:7");
-        let desired = build(&valid(&svc, web_td())).expect("builds");
+    fn a_pinned_revision_runs_its_stored_spec() {
+        use crate::controller::task_definition::revisions;
+        let old = web_td();
+        let mut live =
+            testing::with_container(testing::task_definition("team-a", "web", 2), "app", "nginx:1.28");
+        live.status = Some(crate::api::TaskDefinitionStatus {
+            revision: Some(2),
+            ..Default::default()
+        });
+        let spec = revisions::normalized_spec(&old);
+        let hash = revisions::spec_hash(&spec);
+        let loaded = Loaded {
+            task_definitions: vec![live],
+            pinned_revision: revisions::controller_revision(&old, 1, spec, &hash),
+        };
+        let svc = testing::service("team-a", "front", 1, "web:1");
+        let desired = build(&validate(&svc, &loaded).expect("valid")).expect("builds");
         assert_eq!(desired.task_definition, "web:1");
-        assert_eq!(
-            desired.translation.notes(),
-            vec![
-                "spec.taskDefinition: approximated: pins revision 7, but revision history is not kept yet: \
-                 the latest revision (1) runs"
-                    .to_owned()
-            ]
+        let pod = deployment(&desired)
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .expect("pod spec");
+        assert_eq!(pod.containers[0].image.as_deref(), Some("nginx:1.27"));
+        assert!(
+            desired.translation.service.is_empty(),
+            "{:?}",
+            desired.translation.notes()
         );
     }
 

@@ -2,14 +2,16 @@
 //!
 //! Lists the TaskDefinitions of the Service's namespace (one request) and leaves the choice to
 //! [`validate`](super::validate): a reference matches `spec.family` or the object name, which a
-//! single GET by name cannot decide.
+//! single GET by name cannot decide. A pinned reference (`family:N`, or an ARN) also reads the
+//! ControllerRevision of revision N of that TaskDefinition (one more request).
 
-use kube::{Api, api::ListParams};
+use k8s_openapi::api::apps::v1::ControllerRevision;
+use kube::{Api, ResourceExt, api::ListParams};
 
 use super::validate;
 use crate::{
     api::{Service, TaskDefinition},
-    controller::{Context, Error},
+    controller::{Context, Error, task_definition::revisions::revision_name},
 };
 
 /// What a Service's reconcile read from the API.
@@ -18,19 +20,34 @@ pub struct Loaded {
     /// The TaskDefinitions of the Service's namespace; empty when `spec.taskDefinition` is
     /// missing or malformed (nothing to look up: validate reports it).
     pub task_definitions: Vec<TaskDefinition>,
+    /// The ControllerRevision of the pinned revision, when `spec.taskDefinition` pins one, the
+    /// TaskDefinition exists and the revision is stored.
+    pub pinned_revision: Option<ControllerRevision>,
 }
 
 /// Reads what `svc` (in `namespace`) refers to.
 ///
 /// # Errors
-/// [`Error::Kube`] when the TaskDefinitions cannot be listed.
+/// [`Error::Kube`] when the TaskDefinitions cannot be listed or the pinned revision cannot be
+/// read (its absence is no error: validate reports it).
 pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loaded, Error> {
-    if validate::reference(svc).is_err() {
+    let Ok(reference) = validate::reference(svc) else {
         return Ok(Loaded::default());
-    }
+    };
     let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), namespace);
-    let list = api.list(&ListParams::default()).await?;
+    let task_definitions = api.list(&ListParams::default()).await?.items;
+    let pinned_revision = match (
+        reference.revision,
+        validate::find_task_definition(&task_definitions, &reference.family),
+    ) {
+        (Some(revision), Ok(Some(td))) => {
+            let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
+            api.get_opt(&revision_name(&td.name_any(), revision)).await?
+        }
+        _ => None,
+    };
     Ok(Loaded {
-        task_definitions: list.items,
+        task_definitions,
+        pinned_revision,
     })
 }

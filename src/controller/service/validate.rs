@@ -4,16 +4,18 @@
 //! Everything here is a permanent error: retrying cannot fix it, a change of the Service or of a
 //! TaskDefinition can (and re-triggers the reconcile through the watches).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::{api::apps::v1::ControllerRevision, apimachinery::pkg::apis::meta::v1::OwnerReference};
 use kube::{Resource, ResourceExt};
 
 use super::load::Loaded;
 use crate::{
     api::{Service, TaskDefinition},
+    controller::task_definition::revisions,
     translate::reference::TaskDefinitionRef,
 };
 
-/// Reason: `spec.taskDefinition` names no TaskDefinition of the namespace.
+/// Reason: `spec.taskDefinition` names no TaskDefinition of the namespace, or pins a revision
+/// that is not registered.
 pub const REASON_TASK_DEFINITION_NOT_FOUND: &str = "TaskDefinitionNotFound";
 /// Reason: `spec.taskDefinition` is missing or is not `family`, `family:N` or a task definition ARN.
 pub const REASON_INVALID_REFERENCE: &str = "InvalidTaskDefinitionReference";
@@ -48,9 +50,11 @@ pub struct ValidatedService {
     pub owner: OwnerReference,
     /// The parsed `spec.taskDefinition`.
     pub reference: TaskDefinitionRef,
-    /// The TaskDefinition it names.
+    /// The TaskDefinition it names; for a pinned revision (`family:N`), with the spec stored in
+    /// that revision instead of the live one.
     pub task_definition: TaskDefinition,
-    /// The revision that runs: the TaskDefinition's `status.revision`, 1 when unset.
+    /// The revision that runs: the pinned one, else the TaskDefinition's `status.revision` (1
+    /// when unset).
     pub revision: i64,
 }
 
@@ -77,6 +81,50 @@ pub fn family_of(td: &TaskDefinition) -> String {
 #[must_use]
 pub fn revision_of(td: &TaskDefinition) -> i64 {
     td.status.as_ref().and_then(|s| s.revision).unwrap_or(1)
+}
+
+/// `td` with the spec of its revision `revision`, read from `stored` (the ControllerRevision
+/// [`load`](super::load) found); `value` is `spec.taskDefinition`, for messages.
+///
+/// # Errors
+/// [`REASON_TASK_DEFINITION_NOT_FOUND`] naming `family:N` when `td` owns no such revision;
+/// [`REASON_INVALID_TASK_DEFINITION`] when the stored data is not a task definition.
+pub fn pinned_task_definition(
+    td: &TaskDefinition,
+    revision: i64,
+    stored: Option<&ControllerRevision>,
+    value: &str,
+) -> Result<TaskDefinition, Invalid> {
+    let uid = td.uid().unwrap_or_default();
+    let Some(cr) = stored.filter(|cr| cr.revision == revision && revisions::controlled_by(cr, &uid)) else {
+        let retained = td
+            .status
+            .as_ref()
+            .map(|s| s.revisions.as_slice())
+            .unwrap_or_default();
+        let known = if retained.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = retained.iter().map(ToString::to_string).collect();
+            format!("; registered revisions: {}", list.join(", "))
+        };
+        return Err(Invalid {
+            reason: REASON_TASK_DEFINITION_NOT_FOUND,
+            message: format!(
+                "spec.taskDefinition {value:?}: revision {}:{revision} of TaskDefinition {:?} is not \
+                 registered{known}",
+                family_of(td),
+                td.name_any()
+            ),
+        });
+    };
+    let spec = revisions::stored_spec(cr).map_err(|e| Invalid {
+        reason: REASON_INVALID_TASK_DEFINITION,
+        message: format!("spec.taskDefinition {value:?}: {e}"),
+    })?;
+    let mut pinned = td.clone();
+    pinned.spec.task_definition = spec;
+    Ok(pinned)
 }
 
 /// Parses `spec.taskDefinition`.
@@ -164,13 +212,20 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
             ),
         });
     };
+    let (task_definition, revision) = match reference.revision {
+        None => (td.clone(), revision_of(td)),
+        Some(pinned) => (
+            pinned_task_definition(td, pinned, loaded.pinned_revision.as_ref(), value)?,
+            pinned,
+        ),
+    };
     Ok(ValidatedService {
         service: svc.clone(),
         name,
         namespace,
         owner,
-        revision: revision_of(td),
-        task_definition: td.clone(),
+        revision,
+        task_definition,
         reference,
     })
 }
@@ -183,19 +238,38 @@ mod tests {
     fn loaded(tds: Vec<TaskDefinition>) -> Loaded {
         Loaded {
             task_definitions: tds,
+            pinned_revision: None,
         }
+    }
+
+    /// `td` registered as `revision`, as the TaskDefinition controller stores it.
+    fn stored(td: &TaskDefinition, revision: i64) -> ControllerRevision {
+        let spec = revisions::normalized_spec(td);
+        let hash = revisions::spec_hash(&spec);
+        revisions::controller_revision(td, revision, spec, &hash).expect("a uid")
+    }
+
+    fn web_td(image: &str) -> TaskDefinition {
+        testing::with_container(testing::task_definition("team-a", "web", 1), "app", image)
     }
 
     #[test]
     fn resolves_family_pinned_revision_and_arn() {
-        let tds = vec![testing::task_definition("team-a", "web", 1)];
-        for value in [
-            "web",
-            "web:1",
-            "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:1",
+        let td = web_td("nginx:1.27");
+        let with_revision = Loaded {
+            task_definitions: vec![td.clone()],
+            pinned_revision: Some(stored(&td, 1)),
+        };
+        for (value, loaded) in [
+            ("web", loaded(vec![td.clone()])),
+            ("web:1", with_revision.clone()),
+            (
+                "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:1",
+                with_revision,
+            ),
         ] {
             let svc = testing::service("team-a", "front", 2, value);
-            let v = validate(&svc, &loaded(tds.clone())).expect(value);
+            let v = validate(&svc, &loaded).expect(value);
             assert_eq!(v.task_definition.name_any(), "web", "{value}");
             assert_eq!(v.revision, 1);
             assert_eq!(v.family(), "web");
@@ -204,6 +278,85 @@ mod tests {
             assert_eq!(v.owner.uid, "uid-team-a-front");
             assert_eq!(v.owner.kind, "Service");
         }
+    }
+
+    #[test]
+    fn a_pinned_revision_runs_its_stored_spec_not_the_live_one() {
+        let old = web_td("nginx:1.27");
+        let mut live = web_td("nginx:1.28");
+        live.status = Some(crate::api::TaskDefinitionStatus {
+            revision: Some(2),
+            revisions: vec![1, 2],
+            ..Default::default()
+        });
+        let svc = testing::service("team-a", "front", 1, "web:1");
+        let v = validate(
+            &svc,
+            &Loaded {
+                task_definitions: vec![live.clone()],
+                pinned_revision: Some(stored(&old, 1)),
+            },
+        )
+        .expect("valid");
+        assert_eq!(v.revision, 1);
+        assert_eq!(
+            v.task_definition.spec.task_definition.container_definitions[0]
+                .image
+                .as_deref(),
+            Some("nginx:1.27")
+        );
+        // The family alone runs the latest: the live spec at status.revision.
+        let svc = testing::service("team-a", "front", 1, "web");
+        let v = validate(&svc, &loaded(vec![live])).expect("valid");
+        assert_eq!(v.revision, 2);
+        assert_eq!(
+            v.task_definition.spec.task_definition.container_definitions[0]
+                .image
+                .as_deref(),
+            Some("nginx:1.28")
+        );
+    }
+
+    #[test]
+    fn a_pinned_revision_that_does_not_exist_is_not_found() {
+        let mut td = web_td("nginx:1.27");
+        td.status = Some(crate::api::TaskDefinitionStatus {
+            revision: Some(2),
+            revisions: vec![1, 2],
+            ..Default::default()
+        });
+        let svc = testing::service("team-a", "front", 1, "web:7");
+        let err = validate(&svc, &loaded(vec![td.clone()])).expect_err("not registered");
+        assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_FOUND);
+        assert_eq!(
+            err.message,
+            "spec.taskDefinition \"web:7\": revision web:7 of TaskDefinition \"web\" is not registered; \
+             registered revisions: 1, 2"
+        );
+        // A ControllerRevision of another revision, or owned by another object, does not count.
+        let mut foreign = stored(&td, 7);
+        foreign.metadata.owner_references.as_mut().expect("owners")[0].uid = "uid-other".into();
+        for wrong in [stored(&td, 6), foreign] {
+            let loaded = Loaded {
+                task_definitions: vec![td.clone()],
+                pinned_revision: Some(wrong),
+            };
+            let err = validate(&svc, &loaded).expect_err("not registered");
+            assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_FOUND);
+            assert!(err.message.contains("web:7"), "{}", err.message);
+        }
+        // Stored data that is not a task definition is an invalid task definition.
+        let mut broken = stored(&td, 7);
+        broken.data = Some(k8s_openapi::apimachinery::pkg::runtime::RawExtension(
+            serde_json::json!({"containerDefinitions": "nope"}),
+        ));
+        let loaded = Loaded {
+            task_definitions: vec![td],
+            pinned_revision: Some(broken),
+        };
+        let err = validate(&svc, &loaded).expect_err("broken data");
+        assert_eq!(err.reason, REASON_INVALID_TASK_DEFINITION);
+        assert!(err.message.contains("web-7"), "{}", err.message);
     }
 
     #[test]

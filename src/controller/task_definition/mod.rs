@@ -1,16 +1,26 @@
-//! The TaskDefinition controller.
+//! The TaskDefinition controller: registers revisions and publishes status.
 //!
-//! For now it only publishes status (`observedGeneration`, `status: ACTIVE`, `Ready=True`);
-//! revisions (ControllerRevisions) and validation come later.
+//! Each change of `spec` registers the next revision as an immutable `apps/v1`
+//! ControllerRevision owned by the TaskDefinition ([`revisions`], pure); an unchanged spec
+//! registers nothing. Retention keeps the latest revision, those Services use and the newest
+//! [`crate::run::RunConfig::revision_history_limit`]. Status: `revision`, `revisions`,
+//! `taskDefinitionArn`, `status: ACTIVE`, `Ready` and `Translated`.
 
+pub mod revisions;
 pub mod status;
 
-use std::sync::Arc;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+use k8s_openapi::{
+    api::apps::v1::ControllerRevision, apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp,
+};
 use kube::{
     Api, ResourceExt,
+    api::{DeleteParams, ListParams, PostParams, Preconditions},
     runtime::{
         Controller,
         controller::{self, Action},
@@ -19,25 +29,29 @@ use kube::{
 };
 use tracing::{Span, field};
 
-pub use status::{compute_status, patch_status, same_status};
+pub use status::{Registration, compute_status, patch_status, same_status};
 
 use super::{Context, Error, Shutdown, error_policy, with_backoff_reset};
-use crate::api::TaskDefinition;
+use crate::{
+    api::{Service, TaskDefinition},
+    controller::service::validate::family_of,
+};
 
 /// Field manager of this controller's server-side applies.
 pub const FIELD_MANAGER: &str = "ecsbridge.io/task-definition-controller";
 /// Name of this controller in logs and metrics.
 pub const CONTROLLER: &str = "task-definition";
 
-/// Reconciles one TaskDefinition: computes its status and writes it when it changed.
+/// Reconciles one TaskDefinition: registers its spec as a new revision when it changed, deletes
+/// the revisions retention lets go, and writes its status when it changed.
 ///
 /// Returns a periodic requeue ([`crate::run::RunConfig::resync_interval`]) as a level-triggered
-/// safety net.
+/// safety net (it also catches Services that stopped using an old revision).
 ///
 /// # Errors
 ///
-/// [`Error::MissingNamespace`] for an object without a namespace, [`Error::Kube`] when the status
-/// write fails.
+/// [`Error::MissingNamespace`] for an object without a namespace, [`Error::Kube`] when a request
+/// fails.
 #[tracing::instrument(skip_all, fields(controller = CONTROLLER, namespace = field::Empty, name = field::Empty))]
 pub async fn reconcile(td: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Action, Error> {
     let name = td.name_any();
@@ -48,17 +62,100 @@ pub async fn reconcile(td: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Act
     Span::current()
         .record("namespace", namespace.as_str())
         .record("name", name.as_str());
+    if td.metadata.deletion_timestamp.is_some() {
+        // Why: garbage collection removes the revisions; registering now could add one.
+        return Ok(Action::await_change());
+    }
 
-    let now = Time(Timestamp::now());
-    let desired = compute_status(&td, now);
+    let registration = register(&ctx, &td, &namespace).await?;
+    let desired = compute_status(&td, &registration, Time(Timestamp::now()));
     if same_status(td.status.as_ref(), &desired) {
         tracing::debug!("status up to date");
     } else {
         let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), &namespace);
         patch_status(&api, &name, &desired).await?;
-        tracing::info!(generation = desired.observed_generation, "status updated");
+        tracing::info!(
+            generation = desired.observed_generation,
+            revision = desired.revision,
+            "status updated"
+        );
     }
     Ok(Action::requeue(ctx.config.resync_interval))
+}
+
+/// Registers `td`'s spec when it changed since its latest revision, then applies retention.
+///
+/// Requests: one LIST of the object's ControllerRevisions; a CREATE for a new revision; only
+/// when more revisions exist than retention keeps without asking, a LIST of the namespace's
+/// Services and a DELETE per revision let go.
+async fn register(ctx: &Context, td: &TaskDefinition, namespace: &str) -> Result<Registration, Error> {
+    let name = td.name_any();
+    if name.len() > revisions::MAX_NAME_LEN {
+        return Ok(Registration::Refused {
+            reason: status::REASON_NAME_TOO_LONG,
+            message: format!(
+                "metadata.name: {name:?} is longer than {} characters, so it cannot label its \
+                 revisions (ecsbridge.io/task-definition); use a shorter name and spec.family for \
+                 the ECS family",
+                revisions::MAX_NAME_LEN
+            ),
+        });
+    }
+    let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
+    let listed = api
+        .list(&ListParams::default().labels(&revisions::selector(&name)))
+        .await?
+        .items;
+    let Some(plan) = revisions::plan(td, &listed) else {
+        return Ok(Registration::Refused {
+            reason: status::REASON_MISSING_UID,
+            message: "metadata.uid: required to own revisions; the object did not come from the API server"
+                .to_owned(),
+        });
+    };
+    if let Some(cr) = &plan.register {
+        api.create(&PostParams::default(), cr).await?;
+        tracing::info!(revision = plan.latest, "revision registered");
+    }
+
+    let limit = ctx.config.revision_history_limit;
+    let mut retained = plan.owned.clone();
+    if !revisions::to_delete(&plan.owned, plan.latest, limit, &BTreeSet::new()).is_empty() {
+        let services: Api<Service> = Api::namespaced(ctx.client.clone(), namespace);
+        let services = services.list(&ListParams::default()).await?.items;
+        let in_use = revisions::in_use(&services, &family_of(td), &name);
+        let uid = td.uid().unwrap_or_default();
+        let owned: BTreeMap<i64, &ControllerRevision> = listed
+            .iter()
+            .filter(|cr| revisions::controlled_by(cr, &uid))
+            .map(|cr| (cr.revision, cr))
+            .collect();
+        for revision in revisions::to_delete(&plan.owned, plan.latest, limit, &in_use) {
+            let Some(cr) = owned.get(&revision) else {
+                continue;
+            };
+            let cr_name = cr.name_any();
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: cr.uid(),
+                    resource_version: None,
+                }),
+                ..DeleteParams::background()
+            };
+            match api.delete(&cr_name, &params).await {
+                Ok(_) => tracing::info!(revision, "revision deleted by retention"),
+                Err(kube::Error::Api(status)) if status.is_not_found() || status.is_conflict() => {
+                    tracing::debug!(revision, "revision already gone or replaced");
+                }
+                Err(e) => return Err(e.into()),
+            }
+            retained.retain(|r| *r != revision);
+        }
+    }
+    Ok(Registration::Registered {
+        latest: plan.latest,
+        retained,
+    })
 }
 
 /// Runs the TaskDefinition controller on `api` (one namespace or all) until `shutdown` resolves
@@ -109,141 +206,4 @@ pub async fn run(api: Api<TaskDefinition>, ctx: Arc<Context>, shutdown: Shutdown
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use http::Method;
-
-    use super::*;
-    use crate::controller::testing::{self, Handle};
-
-    const STATUS_PATH: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions/web/status";
-
-    /// Serves exactly one request: a forced SSA PATCH of the status; returns its JSON body.
-    async fn expect_status_apply(mut server: Handle) -> serde_json::Value {
-        let (request, reply) = server.next_request().await.expect("a request");
-        assert_eq!(request.method(), Method::PATCH);
-        assert_eq!(request.uri().path(), STATUS_PATH);
-        assert_eq!(
-            request
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .map(|v| v.to_str().expect("ascii")),
-            Some("application/apply-patch+yaml")
-        );
-        let query = testing::query(request.uri());
-        assert_eq!(query.get("fieldManager").map(String::as_str), Some(FIELD_MANAGER));
-        assert_eq!(query.get("force").map(String::as_str), Some("true"));
-        let body = request.into_body().collect_bytes().await.expect("a body");
-        let body: serde_json::Value = serde_json::from_slice(&body).expect("a JSON body");
-        // Answer like the API server: the object with the applied status.
-        let mut object = serde_json::to_value(testing::task_definition("team-a", "web", 3)).expect("json");
-        object["status"] = body["status"].clone();
-        reply.send_response(testing::json_response(http::StatusCode::OK, &object));
-        assert!(
-            testing::no_request_within(server, Duration::from_millis(200)).await,
-            "exactly one request expected"
-        );
-        body
-    }
-
-    #[tokio::test]
-    async fn new_object_gets_its_status_applied() {
-        let (ctx, server) = testing::context();
-        let verifier = tokio::spawn(expect_status_apply(server));
-        let td = Arc::new(testing::task_definition("team-a", "web", 3));
-        let action = tokio::time::timeout(Duration::from_secs(5), reconcile(td, ctx))
-            .await
-            .expect("reconcile finishes")
-            .expect("reconcile succeeds");
-        assert_eq!(action, Action::requeue(Duration::from_secs(300)));
-
-        let body = tokio::time::timeout(Duration::from_secs(5), verifier)
-            .await
-            .expect("verifier finishes")
-            .expect("verifier passes");
-        assert_eq!(body["apiVersion"], "ecsbridge.io/v1alpha1");
-        assert_eq!(body["kind"], "TaskDefinition");
-        assert_eq!(body["status"]["observedGeneration"], 3);
-        assert_eq!(body["status"]["status"], "ACTIVE");
-        let conditions = body["status"]["conditions"].as_array().expect("conditions");
-        let ready = conditions
-            .iter()
-            .find(|c| c["type"] == "Ready")
-            .expect("a Ready condition");
-        assert_eq!(ready["status"], "True");
-        assert_eq!(ready["reason"], "Registered");
-        assert_eq!(ready["observedGeneration"], 3);
-        assert!(ready["lastTransitionTime"].is_string());
-    }
-
-    #[tokio::test]
-    async fn up_to_date_object_makes_no_request() {
-        let (ctx, server) = testing::context();
-        let mut td = testing::task_definition("team-a", "web", 3);
-        let then = Time(Timestamp::from_second(1_600_000_000).expect("a time"));
-        td.status = Some(compute_status(&td, then));
-        // A request would never be answered, so reconcile would hang instead of finishing.
-        let action = tokio::time::timeout(Duration::from_secs(5), reconcile(Arc::new(td), ctx))
-            .await
-            .expect("reconcile finishes without waiting for the API server")
-            .expect("reconcile succeeds");
-        assert_eq!(action, Action::requeue(Duration::from_secs(300)));
-        assert!(testing::no_request_within(server, Duration::from_millis(200)).await);
-    }
-
-    #[tokio::test]
-    async fn stale_status_is_rewritten() {
-        let (ctx, server) = testing::context();
-        let verifier = tokio::spawn(expect_status_apply(server));
-        let mut td = testing::task_definition("team-a", "web", 3);
-        td.metadata.generation = Some(2);
-        td.status = Some(compute_status(&td, Time(Timestamp::now())));
-        td.metadata.generation = Some(3);
-        tokio::time::timeout(Duration::from_secs(5), reconcile(Arc::new(td), ctx))
-            .await
-            .expect("reconcile finishes")
-            .expect("reconcile succeeds");
-        let body = tokio::time::timeout(Duration::from_secs(5), verifier)
-            .await
-            .expect("verifier finishes")
-            .expect("verifier passes");
-        assert_eq!(body["status"]["observedGeneration"], 3);
-        assert_eq!(body["status"]["conditions"][0]["observedGeneration"], 3);
-    }
-
-    #[tokio::test]
-    async fn api_error_is_a_kube_error() {
-        let (ctx, mut server) = testing::context();
-        let verifier = tokio::spawn(async move {
-            let (request, reply) = server.next_request().await.expect("a request");
-            assert_eq!(request.method(), Method::PATCH);
-            let status = serde_json::json!({
-                "apiVersion": "v1", "kind": "Status", "status": "Failure",
-                "message": "the server is overloaded", "reason": "ServiceUnavailable", "code": 503,
-            });
-            reply.send_response(testing::json_response(
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                &status,
-            ));
-        });
-        let td = Arc::new(testing::task_definition("team-a", "web", 3));
-        let err = tokio::time::timeout(Duration::from_secs(5), reconcile(td, ctx))
-            .await
-            .expect("reconcile finishes")
-            .expect_err("reconcile fails");
-        assert!(matches!(err, Error::Kube(_)), "{err:?}");
-        assert_eq!(err.metric_label(), "kube");
-        verifier.await.expect("verifier passes");
-    }
-
-    #[tokio::test]
-    async fn object_without_namespace_is_an_error() {
-        let (ctx, server) = testing::context();
-        let mut td = testing::task_definition("team-a", "web", 3);
-        td.metadata.namespace = None;
-        let err = reconcile(Arc::new(td), ctx).await.expect_err("reconcile fails");
-        assert_eq!(err.metric_label(), "missing_namespace");
-        assert!(testing::no_request_within(server, Duration::from_millis(100)).await);
-    }
-}
+mod tests;

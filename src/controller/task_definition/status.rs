@@ -1,9 +1,9 @@
 //! Status of a TaskDefinition: [`compute_status`] (pure: no client, no clock) and the async
 //! [`patch_status`] that writes it with server-side apply.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
-    Api, Resource,
+    Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
 };
 use serde_json::json;
@@ -12,38 +12,131 @@ use super::FIELD_MANAGER;
 use crate::{
     api::{
         TaskDefinition, TaskDefinitionStatus,
-        condition::{self, READY},
+        condition::{self, READY, TRANSLATED},
     },
-    controller::Error,
+    controller::{
+        Error,
+        service::{
+            status::{
+                MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED,
+                translated_message,
+            },
+            validate::{REASON_INVALID_TASK_DEFINITION, family_of},
+        },
+    },
+    translate::pod::pod_template,
 };
 
 /// ECS status of a registered task definition revision.
 pub const ACTIVE: &str = "ACTIVE";
 /// Reason of the `Ready=True` condition.
 pub const REASON_REGISTERED: &str = "Registered";
+/// Reason of `Ready=False` when the object's name cannot label its revisions.
+pub const REASON_NAME_TOO_LONG: &str = "NameTooLong";
+/// Reason of `Ready=False` when the object has no uid to own its revisions.
+pub const REASON_MISSING_UID: &str = "MissingUid";
 
-/// The status `td` should have, starting from its current status (so that fields and conditions
-/// this step does not compute are kept, and `lastTransitionTime` only moves on a flip).
+/// What the reconcile did about revisions, for [`compute_status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// The spec is registered as revision `latest`; `retained` are the revisions kept
+    /// (ascending, `latest` included).
+    Registered {
+        /// The latest revision.
+        latest: i64,
+        /// The retained revisions, ascending.
+        retained: Vec<i64>,
+    },
+    /// The spec cannot be registered; `Ready=False` with this reason and message.
+    Refused {
+        /// PascalCase condition reason.
+        reason: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// The status `td` should have after `registration`, starting from its current status (so that
+/// fields and conditions this step does not compute are kept, and `lastTransitionTime` only
+/// moves on a flip).
 ///
 /// `now` is the transition time of conditions whose status changes.
 #[must_use]
-pub fn compute_status(td: &TaskDefinition, now: Time) -> TaskDefinitionStatus {
+pub fn compute_status(td: &TaskDefinition, registration: &Registration, now: Time) -> TaskDefinitionStatus {
     let generation = td.metadata.generation;
     let mut status = td.status.clone().unwrap_or_default();
     status.observed_generation = generation;
-    status.status = Some(ACTIVE.to_owned());
-    condition::set(
-        &mut status.conditions,
-        condition::new(
-            READY,
+    let ready = match registration {
+        Registration::Registered { latest, retained } => {
+            let arn = format!("{}:{latest}", family_of(td));
+            status.revision = Some(*latest);
+            status.status = Some(ACTIVE.to_owned());
+            status.revisions.clone_from(retained);
+            let message = format!("Revision {arn} is registered.");
+            status.task_definition_arn = Some(arn);
+            condition::new(READY, true, REASON_REGISTERED, message, generation, now.clone())
+        }
+        Registration::Refused { reason, message } => {
+            condition::new(READY, false, reason, message.clone(), generation, now.clone())
+        }
+    };
+    let revision = status.revision.unwrap_or(1);
+    condition::set(&mut status.conditions, ready);
+    condition::set(&mut status.conditions, translated(td, revision, generation, now));
+    status
+}
+
+/// The `Translated` condition of `td`'s spec at `revision`: True when every field set has a
+/// Kubernetes equivalent, False with the notes (cut to a readable length) otherwise, False with
+/// the error when the spec cannot become a pod template at all.
+#[must_use]
+pub fn translated(td: &TaskDefinition, revision: i64, generation: Option<i64>, now: Time) -> Condition {
+    match pod_template(&td.name_any(), &td.spec.task_definition, revision) {
+        Ok(pod) if pod.report.is_empty() => condition::new(
+            TRANSLATED,
             true,
-            REASON_REGISTERED,
-            "The task definition family is registered.",
+            REASON_ALL_FIELDS_TRANSLATED,
+            "Every field set has a Kubernetes equivalent.",
             generation,
             now,
         ),
-    );
-    status
+        Ok(pod) => {
+            let notes: Vec<String> = pod.report.notes.iter().map(ToString::to_string).collect();
+            condition::new(
+                TRANSLATED,
+                false,
+                REASON_FIELDS_NOT_TRANSLATED,
+                translated_message(&notes),
+                generation,
+                now,
+            )
+        }
+        Err(e) => condition::new(
+            TRANSLATED,
+            false,
+            REASON_INVALID_TASK_DEFINITION,
+            cut(
+                &format!("The spec cannot become a pod template: {e}"),
+                MAX_MESSAGE_LEN,
+            ),
+            generation,
+            now,
+        ),
+    }
+}
+
+/// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let end = s
+        .char_indices()
+        .map(|(i, _)| i)
+        .take_while(|i| *i + '…'.len_utf8() <= max)
+        .last()
+        .unwrap_or(0);
+    format!("{}…", &s[..end])
 }
 
 /// Whether two statuses say the same thing, ignoring the conditions' transition times: when the
@@ -92,13 +185,10 @@ pub async fn patch_status(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use k8s_openapi::{
-        apimachinery::pkg::apis::meta::v1::Condition,
-        jiff::{SignedDuration, Timestamp},
-    };
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
     use super::*;
-    use crate::{api::condition::TRANSLATED, controller::testing};
+    use crate::controller::testing;
 
     fn t(seconds: i64) -> Time {
         Time(Timestamp::from_second(1_700_000_000 + seconds).unwrap())
@@ -108,18 +198,46 @@ mod tests {
         condition::find(&status.conditions, READY).expect("a Ready condition")
     }
 
+    fn translated_cond(status: &TaskDefinitionStatus) -> &Condition {
+        condition::find(&status.conditions, TRANSLATED).expect("a Translated condition")
+    }
+
+    fn registered(latest: i64) -> Registration {
+        Registration::Registered {
+            latest,
+            retained: (1..=latest).collect(),
+        }
+    }
+
+    /// `web` with one container that translates without notes (a non-root user).
+    fn web() -> TaskDefinition {
+        let mut td =
+            testing::with_container(testing::task_definition("team-a", "web", 3), "app", "nginx:1.27");
+        td.spec.task_definition.container_definitions[0].user = Some("1000".into());
+        td
+    }
+
     #[test]
-    fn new_object_gets_observed_generation_active_and_ready() {
-        let td = testing::task_definition("team-a", "web", 3);
-        let status = compute_status(&td, t(0));
+    fn registered_object_gets_revision_arn_active_and_ready() {
+        let td = web();
+        let status = compute_status(&td, &registered(2), t(0));
         assert_eq!(status.observed_generation, Some(3));
         assert_eq!(status.status.as_deref(), Some("ACTIVE"));
-        assert_eq!(status.conditions.len(), 1);
+        assert_eq!(status.revision, Some(2));
+        assert_eq!(status.revisions, vec![1, 2]);
+        assert_eq!(status.task_definition_arn.as_deref(), Some("web:2"));
+        assert_eq!(status.conditions.len(), 2);
         let ready = ready(&status);
         assert_eq!(ready.status, "True");
         assert_eq!(ready.reason, "Registered");
+        assert_eq!(ready.message, "Revision web:2 is registered.");
         assert_eq!(ready.observed_generation, Some(3));
         assert_eq!(ready.last_transition_time, t(0));
+        let translated = translated_cond(&status);
+        assert_eq!(
+            (translated.status.as_str(), translated.reason.as_str()),
+            ("True", "AllFieldsTranslated")
+        );
         assert!(
             !same_status(td.status.as_ref(), &status),
             "no status yet: a patch is needed"
@@ -127,11 +245,88 @@ mod tests {
     }
 
     #[test]
-    fn observed_generation_follows_a_new_generation() {
+    fn the_arn_uses_the_family() {
+        let mut td = web();
+        td.spec.task_definition.family = Some("web_app".into());
+        let status = compute_status(&td, &registered(4), t(0));
+        assert_eq!(status.task_definition_arn.as_deref(), Some("web_app:4"));
+    }
+
+    #[test]
+    fn untranslated_fields_are_listed_in_the_translated_condition() {
+        let mut td = web();
+        td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
+        let status = compute_status(&td, &registered(1), t(0));
+        let translated = translated_cond(&status);
+        assert_eq!(translated.status, "False");
+        assert_eq!(translated.reason, "FieldsNotTranslated");
+        assert!(
+            translated.message.contains("spec.networkMode: approximated"),
+            "{}",
+            translated.message
+        );
+        assert!(translated.message.len() <= MAX_MESSAGE_LEN);
+        // Ready is about registration, not translation.
+        assert_eq!(ready(&status).status, "True");
+    }
+
+    #[test]
+    fn a_long_list_of_notes_is_cut() {
+        let mut td = web();
+        for i in 0..60 {
+            td = testing::with_container(td, &format!("c{i}"), "busybox");
+            td.spec.task_definition.container_definitions[i + 1].docker_security_options = Some(vec![
+                "apparmor:unconfined".into(),
+                "label:type:container_t".into(),
+            ]);
+        }
+        let translated = translated(&td, 1, Some(3), t(0));
+        assert_eq!(translated.reason, "FieldsNotTranslated");
+        assert!(
+            translated.message.len() <= MAX_MESSAGE_LEN,
+            "{}",
+            translated.message.len()
+        );
+        assert!(translated.message.contains("more"), "{}", translated.message);
+    }
+
+    #[test]
+    fn a_spec_that_cannot_become_a_pod_is_reported() {
         let mut td = testing::task_definition("team-a", "web", 3);
-        td.status = Some(compute_status(&td, t(0)));
+        td.spec.task_definition.container_definitions = vec![crate::api::ecs::ContainerDefinition {
+            name: Some("app".into()),
+            ..Default::default()
+        }];
+        let translated = translated(&td, 1, Some(3), t(0));
+        assert_eq!(translated.status, "False");
+        assert_eq!(translated.reason, "InvalidTaskDefinition");
+        assert!(translated.message.contains("image"), "{}", translated.message);
+        assert_eq!(cut("héllo", 4), "h…");
+        assert_eq!(cut("hello", 5), "hello");
+    }
+
+    #[test]
+    fn refused_registration_is_not_ready_and_keeps_the_last_revision() {
+        let mut td = web();
+        td.status = Some(compute_status(&td, &registered(2), t(0)));
+        let refused = Registration::Refused {
+            reason: REASON_NAME_TOO_LONG,
+            message: "too long".into(),
+        };
+        let status = compute_status(&td, &refused, t(10));
+        assert_eq!(ready(&status).status, "False");
+        assert_eq!(ready(&status).reason, "NameTooLong");
+        assert_eq!(ready(&status).last_transition_time, t(10));
+        assert_eq!(status.revision, Some(2));
+        assert_eq!(status.revisions, vec![1, 2]);
+    }
+
+    #[test]
+    fn observed_generation_follows_a_new_generation() {
+        let mut td = web();
+        td.status = Some(compute_status(&td, &registered(1), t(0)));
         td.metadata.generation = Some(4);
-        let status = compute_status(&td, t(60));
+        let status = compute_status(&td, &registered(1), t(60));
         assert_eq!(status.observed_generation, Some(4));
         assert_eq!(ready(&status).observed_generation, Some(4));
         // Still True: the transition time stays.
@@ -144,58 +339,71 @@ mod tests {
 
     #[test]
     fn unchanged_object_keeps_its_transition_time_and_needs_no_patch() {
-        let mut td = testing::task_definition("team-a", "web", 3);
-        td.status = Some(compute_status(&td, t(0)));
-        let later = compute_status(&td, t(3600));
+        let mut td = web();
+        td.status = Some(compute_status(&td, &registered(1), t(0)));
+        let later = compute_status(&td, &registered(1), t(3600));
         assert_eq!(ready(&later).last_transition_time, t(0));
         assert_eq!(Some(&later), td.status.as_ref());
         assert!(same_status(td.status.as_ref(), &later));
+        // A new revision or a retention change is a change.
+        assert!(!same_status(
+            td.status.as_ref(),
+            &compute_status(&td, &registered(2), t(1))
+        ));
+        let fewer = Registration::Registered {
+            latest: 1,
+            retained: Vec::new(),
+        };
+        assert!(!same_status(
+            td.status.as_ref(),
+            &compute_status(&td, &fewer, t(1))
+        ));
     }
 
     #[test]
     fn differing_only_in_transition_time_needs_no_patch() {
-        let td = testing::task_definition("team-a", "web", 3);
-        let a = compute_status(&td, t(0));
-        let b = compute_status(&td, t(10));
+        let td = web();
+        let a = compute_status(&td, &registered(1), t(0));
+        let b = compute_status(&td, &registered(1), t(10));
         assert_ne!(a, b);
         assert!(same_status(Some(&a), &b));
     }
 
     #[test]
     fn flip_from_false_moves_the_transition_time() {
-        let mut td = testing::task_definition("team-a", "web", 3);
+        let mut td = web();
         let mut old = TaskDefinitionStatus::default();
         old.conditions
             .push(condition::new(READY, false, "Invalid", "bad spec", Some(2), t(0)));
         td.status = Some(old);
         let now = Time(t(0).0 + SignedDuration::from_secs(90));
-        let status = compute_status(&td, now.clone());
+        let status = compute_status(&td, &registered(1), now.clone());
         assert_eq!(ready(&status).status, "True");
         assert_eq!(ready(&status).last_transition_time, now);
-        assert_eq!(status.conditions.len(), 1);
+        assert_eq!(status.conditions.len(), 2);
     }
 
     #[test]
-    fn other_fields_and_conditions_are_kept() {
-        let mut td = testing::task_definition("team-a", "web", 3);
-        let translated = condition::new(TRANSLATED, true, "Translated", "", Some(3), t(0));
+    fn other_conditions_are_kept() {
+        let mut td = web();
+        let degraded = condition::new(condition::DEGRADED, false, "AsExpected", "", Some(3), t(0));
         td.status = Some(TaskDefinitionStatus {
-            revision: Some(7),
-            task_definition_arn: Some("web:7".into()),
-            conditions: vec![translated.clone()],
+            conditions: vec![degraded.clone()],
             ..Default::default()
         });
-        let status = compute_status(&td, t(5));
+        let status = compute_status(&td, &registered(7), t(5));
         assert_eq!(status.revision, Some(7));
-        assert_eq!(status.task_definition_arn.as_deref(), Some("web:7"));
-        assert_eq!(condition::find(&status.conditions, TRANSLATED), Some(&translated));
+        assert_eq!(
+            condition::find(&status.conditions, condition::DEGRADED),
+            Some(&degraded)
+        );
         assert_eq!(ready(&status).status, "True");
     }
 
     #[test]
     fn a_different_message_or_reason_needs_a_patch() {
-        let td = testing::task_definition("team-a", "web", 3);
-        let desired = compute_status(&td, t(0));
+        let td = web();
+        let desired = compute_status(&td, &registered(1), t(0));
         let mut current = desired.clone();
         current.conditions[0].message = "something else".into();
         assert!(!same_status(Some(&current), &desired));
@@ -206,11 +414,12 @@ mod tests {
 
     #[test]
     fn patch_body_has_api_version_kind_and_status() {
-        let td = testing::task_definition("team-a", "web", 3);
-        let body = status_patch(&compute_status(&td, t(0)));
+        let td = web();
+        let body = status_patch(&compute_status(&td, &registered(1), t(0)));
         assert_eq!(body["apiVersion"], "ecsbridge.io/v1alpha1");
         assert_eq!(body["kind"], "TaskDefinition");
         assert_eq!(body["status"]["observedGeneration"], 3);
+        assert_eq!(body["status"]["revisions"], json!([1]));
         assert_eq!(body["status"]["conditions"][0]["type"], "Ready");
         assert!(body.get("spec").is_none(), "a status patch must not touch spec");
     }

@@ -88,6 +88,101 @@ pub enum PodError {
         /// The Kubernetes name both map to.
         name: String,
     },
+    /// A number outside the range ECS accepts.
+    #[error("spec.{field}: {value} is out of range; ECS accepts {min} to {max}")]
+    OutOfRange {
+        /// The field, relative to `spec`.
+        field: String,
+        /// The value given.
+        value: i64,
+        /// The smallest value accepted.
+        min: i64,
+        /// The largest value accepted.
+        max: i64,
+    },
+    /// A health check command that does not say how to run it.
+    #[error(
+        "spec.{field}: {found:?} is not a health check type; start the command with \"CMD\" (run the remaining elements as a command) or \"CMD-SHELL\" (run the next element with the shell)"
+    )]
+    HealthCheckType {
+        /// The field, relative to `spec` (`containerDefinitions[i].healthCheck.command[0]`).
+        field: String,
+        /// What the command starts with.
+        found: String,
+    },
+    /// `dependsOn` names a container the task definition does not have.
+    #[error(
+        "spec.{field}: container {container:?} depends on {dependency:?}, which is not a container of this task definition; name one of its containers"
+    )]
+    UnknownDependency {
+        /// The field, relative to `spec` (`containerDefinitions[i].dependsOn[j].containerName`).
+        field: String,
+        /// The ECS name of the dependent container.
+        container: String,
+        /// The name it depends on.
+        dependency: String,
+    },
+    /// `dependsOn` forms a cycle.
+    #[error(
+        "spec.containerDefinitions: dependsOn forms a cycle: {}; remove one of these dependencies",
+        .containers.join(" → ")
+    )]
+    DependencyCycle {
+        /// The ECS names of the containers in the cycle, each depending on the next; the first
+        /// is repeated at the end.
+        containers: Vec<String>,
+    },
+    /// A `dependsOn` condition the named container cannot meet.
+    #[error("spec.{field}: container {container:?} cannot depend on {dependency:?}: {reason}")]
+    UnsatisfiableDependency {
+        /// The field, relative to `spec` (`containerDefinitions[i].dependsOn[j]`).
+        field: String,
+        /// The ECS name of the dependent container.
+        container: String,
+        /// The ECS name of the container depended on.
+        dependency: String,
+        /// Why, and how to fix it.
+        reason: String,
+    },
+    /// A secret reference (`secrets[].valueFrom`) in none of the accepted forms.
+    #[error(
+        "spec.{field}: {value:?} is not a secret reference ({reason}); use arn:aws:secretsmanager:<region>:<account>:secret:<name>[:<json-key>[:<version-stage>[:<version-id>]]], arn:aws:ssm:<region>:<account>:parameter/<name>, a parameter name, or k8s:secret/<name>#<key>"
+    )]
+    BadSecretReference {
+        /// The field, relative to `spec` (`containerDefinitions[i].secrets[j].valueFrom`).
+        field: String,
+        /// The reference given (a name or ARN, never a secret value).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A volume, mount point or `volumesFrom` entry that ECS or Kubernetes rejects.
+    #[error("spec.{field}: {reason}")]
+    BadVolume {
+        /// The field, relative to `spec` (`volumes[i]...`, `containerDefinitions[i].mountPoints[j]...`).
+        field: String,
+        /// What is wrong, and how to fix it.
+        reason: String,
+    },
+    /// A `user` in none of the forms ECS accepts.
+    #[error(
+        "spec.{field}: {value:?} is not a user; use uid, uid:gid, user, user:group, uid:group or user:gid (uid and gid from 0 to 2147483647)"
+    )]
+    InvalidUser {
+        /// The field, relative to `spec` (`containerDefinitions[i].user`).
+        field: String,
+        /// The value given.
+        value: String,
+    },
+    /// Task or container sizes (cpu, memory, GPUs, ephemeral storage) that cannot be read, or
+    /// that ECS would reject together (e.g. container reservations above the task memory).
+    #[error("spec.{field}: {reason}")]
+    BadResources {
+        /// The field, relative to `spec` (`cpu`, `memory`, `containerDefinitions[i].memory`, ...).
+        field: String,
+        /// What is wrong, and how to fix it.
+        reason: String,
+    },
 }
 
 /// Options of the translation that come from the operator's flags or the CLI, not from the
@@ -301,14 +396,19 @@ mod tests {
         let t = pod_template(
             "web",
             &td(json!({
-                "family": "web", "networkMode": "awsvpc", "cpu": "256",
-                "containerDefinitions": [{"name": "a", "image": "x", "healthCheck": {"command": ["CMD", "true"]}}]
+                "family": "web", "networkMode": "awsvpc",
+                "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}],
+                "containerDefinitions": [{"name": "a", "image": "x"}]
             })),
             1,
         )
         .expect("translates");
         let fields: Vec<&str> = t.report.notes.iter().map(|n| n.field.as_str()).collect();
-        assert_eq!(fields, vec!["containerDefinitions[0].healthCheck", "cpu"]);
+        assert_eq!(
+            fields,
+            vec!["placementConstraints"],
+            "left for the placement compiler"
+        );
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl ApiServer {
                     }
                     None => {
                         return Err(ApiError::invalid(
-                            &rt.gvk.kind,
+                            &rt.qualified_kind(),
                             "",
                             vec![super::Cause {
                                 reason: "FieldValueRequired".into(),
@@ -103,7 +103,7 @@ impl ApiServer {
         let name = meta::meta_str(&body, "name").unwrap_or_default().to_owned();
         if !meta::valid_name(&name) {
             return Err(ApiError::invalid(
-                &rt.gvk.kind,
+                &rt.qualified_kind(),
                 &name,
                 vec![super::Cause {
                     reason: "FieldValueInvalid".into(),
@@ -120,6 +120,9 @@ impl ApiServer {
             && let Some(o) = body.as_object_mut()
         {
             o.remove("status");
+        }
+        if rt.gvk == Gvk::new("", "v1", "Namespace") {
+            prepare_namespace(&mut body, &name);
         }
         let (mut body, warnings) = self.validate_and_prune(rt, body, opts)?;
         match managed_fields {
@@ -175,8 +178,16 @@ impl ApiServer {
                 created: true,
             });
         }
+        let has_owners = body
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty());
         let stored = state.put(key, body);
         drop(state);
+        if has_owners {
+            // The garbage collector looks at new dependents at once (a missing owner).
+            self.gc_wakeup.notify_one();
+        }
         if rt.gvk == Gvk::new("apiextensions.k8s.io", "v1", "CustomResourceDefinition") {
             let established = self.crd_created(&stored)?;
             return Ok(Written {
@@ -215,4 +226,23 @@ impl ApiServer {
         }
         Ok(())
     }
+}
+
+/// What the API server sets on a new Namespace: phase `Active`, `kubernetes` in
+/// `spec.finalizers` (the namespace strategy's `PrepareForCreate`) and the
+/// `kubernetes.io/metadata.name` label
+/// (https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#automatic-labelling).
+fn prepare_namespace(body: &mut Value, name: &str) {
+    body["status"] = serde_json::json!({"phase": "Active"});
+    let finalizers = body.pointer_mut("/spec/finalizers").and_then(Value::as_array_mut);
+    match finalizers {
+        Some(f) if f.iter().any(|x| x == "kubernetes") => {}
+        Some(f) => f.push(Value::String("kubernetes".into())),
+        None => body["spec"]["finalizers"] = serde_json::json!(["kubernetes"]),
+    }
+    let m = meta::meta_mut(body);
+    if !m.get("labels").is_some_and(Value::is_object) {
+        m.insert("labels".into(), serde_json::json!({}));
+    }
+    m["labels"]["kubernetes.io/metadata.name"] = Value::String(name.to_owned());
 }

@@ -96,7 +96,12 @@ impl ApiServer {
         {
             finalizers.push(f.to_owned());
         }
-        if finalizers.is_empty() {
+        // A namespace stays (Terminating) until the namespace controller has emptied it and
+        // removed `kubernetes` from its `spec.finalizers`
+        // (https://kubernetes.io/docs/tasks/administer-cluster/namespaces/#deleting-a-namespace).
+        let namespace = rt.gvk == Gvk::new("", "v1", "Namespace");
+        let namespace_pending = namespace && !meta::spec_finalizers(&live).is_empty();
+        if finalizers.is_empty() && !namespace_pending {
             if dry_run {
                 return Ok((*live).clone());
             }
@@ -121,7 +126,14 @@ impl ApiServer {
                     m.insert("generation".into(), json!(g));
                 }
             }
-            m.insert("finalizers".into(), json!(finalizers));
+            if finalizers.is_empty() {
+                m.remove("finalizers");
+            } else {
+                m.insert("finalizers".into(), json!(finalizers));
+            }
+        }
+        if namespace {
+            marked["status"]["phase"] = json!("Terminating");
         }
         if dry_run {
             return Ok(marked);

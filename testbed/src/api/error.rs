@@ -130,10 +130,16 @@ impl ApiError {
             .iter()
             .map(|c| format!("{}: {}", c.field, c.message))
             .collect();
+        // `errors.NewInvalid`: one cause as is, several as `[a, b]` (an aggregate).
+        let aggregate = if list.len() == 1 {
+            list.join("")
+        } else {
+            format!("[{}]", list.join(", "))
+        };
         let mut e = Self::new(
             422,
             "Invalid",
-            format!("{kind} \"{name}\" is invalid: {}", list.join(", ")),
+            format!("{kind} \"{name}\" is invalid: {aggregate}"),
         );
         e.causes = causes;
         e

@@ -47,6 +47,16 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `spec.finalizers` (Namespaces: `kubernetes` until the namespace controller has emptied
+/// it).
+#[must_use]
+pub fn spec_finalizers(obj: &Value) -> Vec<String> {
+    obj.pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
 /// Whether `metadata.deletionTimestamp` is set.
 #[must_use]
 pub fn is_deleting(obj: &Value) -> bool {

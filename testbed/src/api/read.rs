@@ -35,8 +35,8 @@ pub struct ListQuery {
 /// (https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-get-and-list).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ListFrom {
-    /// The latest state ("Most Recent", "Any", "Not older than").
-    Latest,
+    /// The latest state ("Most Recent", "Any"; "Not older than" this resourceVersion).
+    Latest(u64),
     /// The state at exactly this resourceVersion ("Exact").
     Exact(u64),
     /// A continue token: the snapshot (`None`: the latest state, for the token a 410 hands out)
@@ -121,7 +121,7 @@ impl ListQuery {
                 "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
             )),
             (Some("Exact"), Some(r)) => Ok(ListFrom::Exact(parse(r)?)),
-            (Some("NotOlderThan"), Some(r)) => parse(r).map(|_| ListFrom::Latest),
+            (Some("NotOlderThan"), Some(r)) => parse(r).map(ListFrom::Latest),
             (Some(other), Some(_)) => Err(ApiError::invalid(
                 "ListOptions.meta.k8s.io",
                 "",
@@ -133,11 +133,11 @@ impl ListQuery {
                     field: "resourceVersionMatch".into(),
                 }],
             )),
-            (None, None | Some("0")) => Ok(ListFrom::Latest),
+            (None, None | Some("0")) => Ok(ListFrom::Latest(0)),
             // Legacy semantics without resourceVersionMatch: a paginated list at a resourceVersion
             // is Exact, an unpaginated one Not older than.
             (None, Some(r)) if self.limit > 0 => Ok(ListFrom::Exact(parse(r)?)),
-            (None, Some(r)) => parse(r).map(|_| ListFrom::Latest),
+            (None, Some(r)) => parse(r).map(ListFrom::Latest),
         }
     }
 }
@@ -145,10 +145,66 @@ impl ListQuery {
 /// Where a watch starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchStart {
-    /// No resourceVersion, or "0": synthetic ADDED events for every existing object first.
+    /// No resourceVersion, or "0" (or `sendInitialEvents=true`): synthetic ADDED events for
+    /// every existing object first.
     Now,
+    /// `sendInitialEvents=false` without a resourceVersion: changes from now on, no initial
+    /// events ("Start at Most Recent").
+    MostRecent,
     /// After this resourceVersion.
     After(u64),
+}
+
+impl WatchStart {
+    /// Where a watch starts and whether it streams a list (`sendInitialEvents=true`: the initial
+    /// events end with a bookmark annotated `k8s.io/initial-events-end`), from the query
+    /// parameters, validated as the API server's `validateWatchOptions` does
+    /// (https://kubernetes.io/docs/reference/using-api/api-concepts/#streaming-lists and
+    /// https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-watch).
+    ///
+    /// # Errors
+    /// 422 for invalid combinations, 400 for a malformed resourceVersion.
+    pub fn from_query(
+        resource_version: Option<&str>,
+        resource_version_match: Option<&str>,
+        send_initial_events: Option<bool>,
+        continue_token: Option<&str>,
+    ) -> Result<(Self, bool), ApiError> {
+        let matching = resource_version_match.filter(|m| !m.is_empty());
+        if send_initial_events.is_some() && matching != Some("NotOlderThan") {
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        if matching.is_some() && send_initial_events.is_none() {
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+            ));
+        }
+        if matching.is_some() && continue_token.is_some_and(|c| !c.is_empty()) {
+            return Err(list_options_invalid(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden when continue is provided",
+            ));
+        }
+        let rv = match resource_version.filter(|r| !r.is_empty() && *r != "0") {
+            None => None,
+            Some(r) => Some(
+                r.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {r:?}")))?,
+            ),
+        };
+        Ok(match (send_initial_events, rv) {
+            // The initial events are the current state (at least as new as `rv`), not the
+            // history since `rv`.
+            (Some(true), _) => (Self::Now, true),
+            (Some(false), None) => (Self::MostRecent, false),
+            (None, None) => (Self::Now, false),
+            (_, Some(rv)) => (Self::After(rv), false),
+        })
+    }
 }
 
 /// Query parameters of a watch.
@@ -231,11 +287,11 @@ impl ApiServer {
         let state = self.store.lock();
         let current = state.resource_version();
         let (snapshot_rv, after) = match &from {
-            ListFrom::Latest => (current, None),
+            ListFrom::Latest(_) => (current, None),
             ListFrom::Exact(rv) => (*rv, None),
             ListFrom::Continue(rv, last) => (rv.unwrap_or(current), Some(last.clone())),
         };
-        if let ListFrom::Exact(rv) = from
+        if let ListFrom::Exact(rv) | ListFrom::Latest(rv) = from
             && rv > current
         {
             return Err(too_large_resource_version(rv, current));
@@ -323,6 +379,12 @@ impl ApiServer {
         };
         let state = self.store.lock();
         let current = state.resource_version();
+        // A watch from a resourceVersion the store has not reached yet starts there: changes up
+        // to it are not sent.
+        let floor = match q.start {
+            WatchStart::After(rv) => rv,
+            _ => 0,
+        };
         let (initial, receiver): (Vec<WireEvent>, Option<broadcast::Receiver<Arc<Event>>>) = match q.start {
             WatchStart::Now => {
                 let objs = state.list(&rt.gvk.group, &rt.plural, namespace.filter(|_| rt.namespaced));
@@ -335,6 +397,7 @@ impl ApiServer {
                     .collect();
                 (initial, Some(state.subscribe()))
             }
+            WatchStart::MostRecent => (Vec::new(), Some(state.subscribe())),
             WatchStart::After(rv) => match state.watch_from(rv, &rt.gvk.group, &rt.plural) {
                 Ok((past, receiver)) => (
                     past.iter()
@@ -362,7 +425,7 @@ impl ApiServer {
                 }
             }
             let Some(mut receiver) = receiver else { return };
-            let mut last_rv = current;
+            let mut last_rv = current.max(floor);
             if q.send_initial_events {
                 let b = bookmark(&api_version, &kind, last_rv, true);
                 if tx.send(b).await.is_err() {
@@ -378,7 +441,7 @@ impl ApiServer {
                     ev = receiver.recv() => match ev {
                         Ok(e) => {
                             last_rv = e.rv;
-                            if matches(&e) && let Some(w) = wire(&e, &labels, &fields) && tx.send(w).await.is_err() {
+                            if e.rv > floor && matches(&e) && let Some(w) = wire(&e, &labels, &fields) && tx.send(w).await.is_err() {
                                 return;
                             }
                         }

@@ -54,6 +54,20 @@ impl ApiServer {
             return Err(ApiError::not_found(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name));
         };
         check_name(&body, name, namespace)?;
+        // A uid in the body is a precondition (`defaultUpdatedObjectInfo.Preconditions`): an
+        // update meant for an earlier object of the same name conflicts.
+        if let Some(uid) = meta::meta_str(&body, "uid").filter(|u| !u.is_empty())
+            && Some(uid) != meta::meta_str(&live, "uid")
+        {
+            let mut e = ApiError::conflict(&rt.qualified(), name).about(&rt.gvk.group, &rt.plural, name);
+            e.message = format!(
+                "Operation cannot be fulfilled on {} \"{name}\": Precondition failed: UID in precondition: {uid}, UID \
+                 in object meta: {}",
+                rt.qualified(),
+                meta::meta_str(&live, "uid").unwrap_or_default()
+            );
+            return Err(e);
+        }
         let body = if part == Part::Scale {
             self.scale_to_object(rt, &live, &body)?
         } else {
@@ -149,14 +163,22 @@ impl ApiServer {
             (*live).clone()
         };
         let patched = match patch_type {
+            // A malformed patch is 400, one that does not apply (a failed `test`, a missing
+            // path) 422, as the API server's patcher answers.
             PatchType::Json => patch::json_patch(&target, body)
-                .map_err(|e| ApiError::invalid(&rt.gvk.kind, name, vec![cause("", &e.to_string())]))?,
+                .map_err(|e| ApiError::from_status(e.http_status(), &e.to_string()))?,
             PatchType::Merge => patch::merge_patch(&target, body),
             PatchType::Strategic => {
                 if rt.custom {
-                    return Err(ApiError::unsupported_media_type(
-                        "application/strategic-merge-patch+json (not supported for custom resources)",
-                    ));
+                    // Custom resources take no strategic merge patch; the API server lists the
+                    // patch types they do take.
+                    let mut e = ApiError::unsupported_media_type("application/strategic-merge-patch+json");
+                    e.message =
+                        "the body of the request was in an unknown format - accepted media types include: \
+                                 application/json-patch+json, application/merge-patch+json, \
+                                 application/apply-patch+yaml"
+                            .to_owned();
+                    return Err(e);
                 }
                 self.with_schemas(|s| patch::strategic_merge_patch(&target, body, s.kind(&rt.gvk)))
                     .map_err(|e| ApiError::from_status(e.http_status(), &e.to_string()))?
@@ -271,6 +293,23 @@ impl ApiServer {
     ) -> Result<Written, ApiError> {
         let name = key.name.as_str();
         let now = meta::now();
+        // `ValidateObjectMetaUpdate`: name, namespace and uid cannot change (a patch that tries
+        // gets 422; an update's body was checked against the URL and its uid precondition).
+        for field in ["name", "namespace", "uid"] {
+            if let Some(given) = meta::meta_str(&new, field).filter(|v| !v.is_empty())
+                && Some(given) != meta::meta_str(live, field)
+            {
+                return Err(ApiError::invalid(
+                    &rt.qualified_kind(),
+                    name,
+                    vec![cause(
+                        &format!("metadata.{field}"),
+                        &format!("Invalid value: {given:?}: field is immutable"),
+                    )],
+                )
+                .about(&rt.gvk.group, &rt.plural, name));
+            }
+        }
         // Writes to one part leave the others as they are.
         if rt.status_subresource {
             match part {
@@ -325,18 +364,32 @@ impl ApiServer {
             meta::meta_mut(&mut new).insert("generation".into(), Value::from(g));
         }
         if meta::is_deleting(live) {
+            // `ValidateNoNewFinalizers` (k8s.io/apimachinery/pkg/api/validation/objectmeta.go):
+            // a Forbidden cause listing the new finalizers, sorted, as Go's `%#v` of a
+            // []string prints them.
             let before = meta::finalizers(live);
-            if let Some(added) = meta::finalizers(&new).into_iter().find(|f| !before.contains(f)) {
+            let mut added: Vec<String> = meta::finalizers(&new)
+                .into_iter()
+                .filter(|f| !before.contains(f))
+                .collect();
+            if !added.is_empty() {
+                added.sort();
+                added.dedup();
+                let listed: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
                 return Err(ApiError::invalid(
-                    &rt.gvk.kind,
+                    &rt.qualified_kind(),
                     name,
-                    vec![cause(
-                        "metadata.finalizers",
-                        &format!(
-                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers [\"{added}\"]"
+                    vec![Cause {
+                        reason: "FieldValueForbidden".into(),
+                        message: format!(
+                            "Forbidden: no new finalizers can be added if the object is being deleted, found new \
+                             finalizers []string{{{}}}",
+                            listed.join(", ")
                         ),
-                    )],
-                ));
+                        field: "metadata.finalizers".into(),
+                    }],
+                )
+                .about(&rt.gvk.group, &rt.plural, name));
             }
         }
         let (mut new, warnings) = self.validate_and_prune(rt, new, opts)?;
@@ -365,8 +418,11 @@ impl ApiServer {
                 created: false,
             });
         }
-        // An update that removes the last finalizer of an object being deleted deletes it.
-        if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() {
+        // An update that removes the last finalizer of an object being deleted deletes it (a
+        // namespace also waits for its `spec.finalizers`).
+        let namespace_pending = rt.gvk == crate::schema::Gvk::new("", "v1", "Namespace")
+            && !meta::spec_finalizers(&new).is_empty();
+        if meta::is_deleting(&new) && meta::finalizers(&new).is_empty() && !namespace_pending {
             let gone = state.remove(key).map(|v| (*v).clone()).unwrap_or(new);
             self.gc_wakeup.notify_one();
             return Ok(Written {
@@ -429,13 +485,14 @@ impl ApiServer {
                         field: c.field,
                     })
                     .collect();
-                let mut e = ApiError::invalid(&rt.gvk.kind, &name, causes);
+                let mut e = ApiError::invalid(&rt.qualified_kind(), &name, causes);
                 e.message = message;
                 return Err(e);
             }
-            if rt.custom {
-                prune(&mut obj, schema);
-            }
+            // Unknown fields are dropped whatever `fieldValidation` says: custom resources are
+            // pruned, built-in kinds lose them by decoding into the Go types
+            // (https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation).
+            prune(&mut obj, schema);
             Ok((obj, result.warnings))
         })
     }
@@ -479,13 +536,15 @@ impl ApiServer {
     /// Writes a Scale's `spec.replicas` into the object.
     fn scale_to_object(&self, rt: &ResourceType, live: &Value, scale: &Value) -> Result<Value, ApiError> {
         let paths = rt.scale.clone().unwrap_or_else(unreachable_scale);
+        let name = meta::meta_str(live, "name").unwrap_or_default();
+        // `ValidateScale`: `Scale.autoscaling "web" is invalid: spec.replicas: ...`.
         let replicas = scale
             .pointer("/spec/replicas")
             .and_then(Value::as_i64)
             .ok_or_else(|| {
                 ApiError::invalid(
-                    "Scale",
-                    "",
+                    "Scale.autoscaling",
+                    name,
                     vec![cause(
                         "spec.replicas",
                         "Required value: an integer number of replicas",
@@ -494,11 +553,11 @@ impl ApiServer {
             })?;
         if replicas < 0 {
             return Err(ApiError::invalid(
-                "Scale",
-                "",
+                "Scale.autoscaling",
+                name,
                 vec![cause(
                     "spec.replicas",
-                    "Invalid value: must be greater than or equal to 0",
+                    &format!("Invalid value: {replicas}: must be greater than or equal to 0"),
                 )],
             ));
         }

@@ -238,43 +238,84 @@ fn resource(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    let opts = || -> Result<WriteOptions, ApiError> {
-        let field_validation = match q.get("fieldValidation").map(String::as_str) {
-            None | Some("") => FieldValidation::Warn,
-            Some("Strict") => FieldValidation::Strict,
-            Some("Warn") => FieldValidation::Warn,
-            Some("Ignore") => FieldValidation::Ignore,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "fieldValidation must be Strict, Warn or Ignore, not {other:?}"
-                )));
-            }
+    // The options of a write, validated as `ValidateCreateOptions`, `ValidateUpdateOptions` and
+    // `ValidatePatchOptions` (k8s.io/apimachinery/pkg/apis/meta/v1/validation) do: 422 on the
+    // options kind.
+    let opts = |patch_type: Option<PatchType>| -> Result<WriteOptions, ApiError> {
+        let options_kind = match *method {
+            Method::POST => "CreateOptions.meta.k8s.io",
+            Method::PUT => "UpdateOptions.meta.k8s.io",
+            _ => "PatchOptions.meta.k8s.io",
         };
+        let mut causes: Vec<crate::api::Cause> = Vec::new();
+        let mut cause = |field: &str, reason: &str, message: String| {
+            causes.push(crate::api::Cause {
+                reason: reason.to_owned(),
+                message,
+                field: field.to_owned(),
+            });
+        };
+        let field_validation = FieldValidation::from_query(q.get("fieldValidation").map(String::as_str))
+            .unwrap_or_else(|c| {
+                cause(&c.field, c.reason, c.message);
+                FieldValidation::Warn
+            });
+        let field_manager = q.get("fieldManager").cloned();
+        let force = q.get("force").map(String::as_str);
+        if patch_type.is_some_and(|t| t != PatchType::Apply) && force.is_some() {
+            cause(
+                "force",
+                "FieldValueForbidden",
+                "Forbidden: may not be specified for non-apply patch".to_owned(),
+            );
+        }
+        if patch_type == Some(PatchType::Apply) && field_manager.as_deref().is_none_or(str::is_empty) {
+            cause(
+                "fieldManager",
+                "FieldValueRequired",
+                "Required value: is required for apply patch".to_owned(),
+            );
+        }
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(options_kind, "", causes));
+        }
         Ok(WriteOptions {
             // The API server defaults the field manager to the client's user agent.
-            field_manager: q
-                .get("fieldManager")
-                .cloned()
+            field_manager: field_manager
+                .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| ua.split('/').next().unwrap_or("unknown").to_owned()),
             field_validation,
             dry_run: q.get("dryRun").is_some_and(|d| d == "All"),
-            force: q.get("force").is_some_and(|f| f == "true"),
+            force: force == Some("true"),
         })
     };
     let result: Result<Response, ApiError> = (|| match (method, rp.name.as_deref()) {
         (&Method::GET, None) if q.get("watch").is_some_and(|w| w == "true" || w == "1") => {
-            let start = match q.get("resourceVersion").map(String::as_str) {
-                None | Some("" | "0") => WatchStart::Now,
-                Some(rv) => WatchStart::After(
-                    rv.parse()
-                        .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
-                ),
+            let send_initial_events = match q.get("sendInitialEvents").map(String::as_str) {
+                None => None,
+                Some("true" | "1") => Some(true),
+                Some("false" | "0") => Some(false),
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid sendInitialEvents {other:?}"
+                    )));
+                }
             };
+            let (start, send_initial_events) = WatchStart::from_query(
+                q.get("resourceVersion").map(String::as_str),
+                q.get("resourceVersionMatch").map(String::as_str),
+                send_initial_events,
+                q.get("continue").map(String::as_str),
+            )?;
+            let mut list = list_query(q)?;
+            // Watches have their own resourceVersion semantics (above).
+            list.resource_version = None;
+            list.resource_version_match = None;
             let wq = WatchQuery {
-                list: list_query(q)?,
+                list,
                 start,
                 bookmarks: q.get("allowWatchBookmarks").is_some_and(|b| b == "true"),
-                send_initial_events: q.get("sendInitialEvents").is_some_and(|b| b == "true"),
+                send_initial_events,
                 timeout: q
                     .get("timeoutSeconds")
                     .and_then(|t| t.parse().ok())
@@ -316,14 +357,14 @@ fn resource(
             Ok(json_response(StatusCode::OK, &obj))
         }
         (&Method::POST, None) => {
-            let written = api.create(rt, ns, parse_json(body)?, &opts()?)?;
+            let written = api.create(rt, ns, parse_json(body)?, &opts(None)?)?;
             Ok(with_warnings(
                 json_response(StatusCode::CREATED, &written.object),
                 &written.warnings,
             ))
         }
         (&Method::PUT, Some(name)) => {
-            let written = api.update(rt, ns, name, sub, parse_json(body)?, &opts()?)?;
+            let written = api.update(rt, ns, name, sub, parse_json(body)?, &opts(None)?)?;
             Ok(with_warnings(
                 json_response(StatusCode::OK, &written.object),
                 &written.warnings,
@@ -338,12 +379,7 @@ fn resource(
             } else {
                 parse_json(body)?
             };
-            let o = opts()?;
-            if patch_type == PatchType::Apply && !q.contains_key("fieldManager") {
-                return Err(ApiError::bad_request(
-                    "PATCH requests of type apply need the fieldManager query parameter",
-                ));
-            }
+            let o = opts(Some(patch_type))?;
             let written = api.patch(rt, ns, name, sub, patch_type, &patch_body, &o)?;
             let code = if written.created {
                 StatusCode::CREATED
@@ -417,9 +453,12 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
 
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     if body.first().is_some_and(|b| *b == b'k') && body.starts_with(b"k8s\0") {
-        // Protobuf-encoded bodies start with the magic "k8s\0"; the double speaks JSON only.
-        return Err(ApiError::unsupported_media_type(
-            "application/vnd.kubernetes.protobuf (the test double speaks JSON only)",
+        // Protobuf-encoded bodies start with the magic "k8s\0". The API server accepts them for
+        // built-in kinds (kubectl's typed commands such as `kubectl create configmap` send them);
+        // the double decodes JSON only, so it says so (501) rather than claim the media type is
+        // unsupported (415, which clients do not fall back from for protobuf).
+        return Err(ApiError::not_implemented(
+            "protobuf request bodies (application/vnd.kubernetes.protobuf); send JSON, e.g. kubectl apply",
         ));
     }
     serde_json::from_slice(body)

@@ -340,6 +340,50 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_rebuild_past_states_until_compacted() {
+        let store = Store::new(100);
+        let mut s = store.lock();
+        s.put(key("a"), json!({"metadata": {"name": "a"}, "v": 1}));
+        s.put(key("b"), json!({"metadata": {"name": "b"}}));
+        let at = s.resource_version();
+        s.put(key("a"), json!({"metadata": {"name": "a"}, "v": 2}));
+        s.remove(&key("b"));
+        s.put(key("c"), json!({"metadata": {"name": "c"}}));
+        let past = s.snapshot(at, "apps", "deployments", None).expect("in the log");
+        let names: Vec<(&str, Option<&Value>)> =
+            past.iter().map(|(k, v)| (k.name.as_str(), v.get("v"))).collect();
+        assert_eq!(names, [("a", Some(&json!(1))), ("b", None)]);
+        assert_eq!(past[1].1["metadata"]["resourceVersion"], at.to_string());
+        assert_eq!(
+            s.snapshot(s.resource_version(), "apps", "deployments", None)
+                .expect("now")
+                .len(),
+            2
+        );
+        s.compact();
+        assert!(s.snapshot(at, "apps", "deployments", None).is_err());
+    }
+
+    #[test]
+    fn lists_follow_etcd_key_order() {
+        let store = Store::new(100);
+        let mut s = store.lock();
+        for ns in ["p", "p-q"] {
+            let k = Key {
+                namespace: ns.into(),
+                ..key("x")
+            };
+            s.put(k, json!({"metadata": {}}));
+        }
+        let order: Vec<String> = s
+            .list("apps", "deployments", None)
+            .iter()
+            .map(|(k, _)| k.etcd_suffix())
+            .collect();
+        assert_eq!(order, ["p-q/x", "p/x"]);
+    }
+
+    #[test]
     fn too_old_resource_versions_are_gone() {
         let store = Store::new(2);
         let mut s = store.lock();

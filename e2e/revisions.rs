@@ -1,0 +1,140 @@
+//! TaskDefinition revisions end to end: applying the README TaskDefinition registers revision 1
+//! as a ControllerRevision; applying it again unchanged registers nothing; one change (the image)
+//! registers revision 2; a Service pinned to `web:1` runs revision 1's spec, and one pinned to a
+//! revision that does not exist says so.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Env, eventually};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+const SELECTOR: &str = "ecsbridge.io/task-definition=web";
+
+fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The ControllerRevisions of TaskDefinition `web`, sorted by revision.
+fn revisions(env: &Env) -> Vec<Value> {
+    let list = env
+        .get(&["controllerrevisions", "-l", SELECTOR])
+        .expect("kubectl get controllerrevisions");
+    let mut items = list["items"].as_array().cloned().unwrap_or_default();
+    items.sort_by_key(|cr| cr["revision"].as_i64());
+    items
+}
+
+/// `kubectl get taskdef web -o jsonpath=...`.
+fn jsonpath(env: &Env, path: &str) -> String {
+    env.kubectl_ok(&["get", "taskdef", "web", "-o", &format!("jsonpath={{{path}}}")])
+}
+
+/// Waits until `status.revision` is `revision` for the TaskDefinition's current generation.
+async fn wait_for_revision(env: &Env, revision: i64) {
+    eventually(&format!("status.revision {revision}"), TIMEOUT, || {
+        let td = env.get(&["taskdef", "web"]).ok_or("absent")?;
+        let observed = td.pointer("/status/observedGeneration") == td.pointer("/metadata/generation");
+        (observed && td.pointer("/status/revision") == Some(&Value::from(revision)))
+            .then_some(())
+            .ok_or(format!("{}", td["status"]))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_change_registers_one_revision() {
+    let env = Env::start("revisions").await;
+    let original = Env::s(&Env::example("web/taskdefinition.yaml"));
+    env.kubectl_ok(&["apply", "-f", &original]);
+    wait_for_revision(&env, 1).await;
+    env.kubectl_ok(&["wait", "--for=condition=Ready", "taskdef/web", "--timeout=60s"]);
+
+    // Unchanged: kubectl sends nothing new; a metadata-only edit makes the operator reconcile
+    // the same spec again. Neither registers a revision.
+    let out = env.kubectl_ok(&["apply", "-f", &original]);
+    assert!(out.contains("taskdefinition.ecsbridge.io/web unchanged"), "{out}");
+    env.kubectl_ok(&["annotate", "taskdef", "web", "example.com/touched=yes"]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(revisions(&env).len(), 1, "an unchanged spec registers nothing");
+
+    // One change: the image.
+    let text = std::fs::read_to_string(Env::example("web/taskdefinition.yaml")).expect("example");
+    let changed = env.file("td.yaml", &text.replace("nginx/nginx:1.27", "nginx/nginx:1.28"));
+    env.kubectl_ok(&["apply", "-f", &Env::s(&changed)]);
+    wait_for_revision(&env, 2).await;
+    assert_eq!(jsonpath(&env, ".status.revision"), "2");
+    assert_eq!(jsonpath(&env, ".status.taskDefinitionArn"), "web:2");
+    assert_eq!(jsonpath(&env, ".status.status"), "ACTIVE");
+
+    // Exactly two ControllerRevisions, 1 and 2, owned by the TaskDefinition, each with its spec.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let td = env.get(&["taskdef", "web"]).expect("the TaskDefinition");
+    let crs = revisions(&env);
+    let numbers: Vec<Option<i64>> = crs.iter().map(|cr| cr["revision"].as_i64()).collect();
+    assert_eq!(numbers, [Some(1), Some(2)], "{crs:?}");
+    for (cr, (n, image)) in crs.iter().zip([("1", "1.27"), ("2", "1.28")]) {
+        assert_eq!(s(cr, "/metadata/name"), format!("web-{n}"));
+        assert_eq!(s(cr, "/metadata/labels/ecsbridge.io~1revision"), n);
+        assert_eq!(
+            s(cr, "/metadata/labels/app.kubernetes.io~1managed-by"),
+            "ecs-bridge"
+        );
+        let owners = cr["metadata"]["ownerReferences"].as_array().expect("owners");
+        assert_eq!(owners.len(), 1, "{cr}");
+        let owner = &owners[0];
+        assert_eq!(
+            (s(owner, "/kind"), s(owner, "/name"), s(owner, "/uid")),
+            ("TaskDefinition", "web", s(&td, "/metadata/uid"))
+        );
+        assert_eq!(owner["controller"], true);
+        assert_eq!(owner["blockOwnerDeletion"], true);
+        assert_eq!(
+            s(cr, "/data/containerDefinitions/0/image"),
+            format!("public.ecr.aws/nginx/nginx:{image}")
+        );
+        assert!(
+            s(cr, "/metadata/annotations/ecsbridge.io~1spec-hash").starts_with("fnv1a64:"),
+            "{cr}"
+        );
+    }
+    assert_eq!(td.pointer("/status/revisions"), Some(&serde_json::json!([1, 2])));
+
+    // A Service pinned to web:1 runs revision 1's image although the family is at revision 2.
+    let pinned = env.file(
+        "pinned.yaml",
+        "apiVersion: ecsbridge.io/v1alpha1\nkind: Service\nmetadata:\n  name: pinned\nspec:\n  \
+         taskDefinition: web:1\n  desiredCount: 1\n",
+    );
+    env.kubectl_ok(&["apply", "-f", &Env::s(&pinned)]);
+    eventually("the pinned Deployment with revision 1's image", TIMEOUT, || {
+        let d = env.get(&["deployment", "pinned"]).ok_or("absent")?;
+        let image = s(&d, "/spec/template/spec/containers/0/image");
+        let revision = s(&d, "/spec/template/metadata/labels/ecsbridge.io~1revision");
+        (image == "public.ecr.aws/nginx/nginx:1.27" && revision == "1")
+            .then_some(())
+            .ok_or(format!("{image} revision {revision}"))
+    })
+    .await;
+
+    // A Service pinned to a revision that was never registered is not Ready, and says why.
+    let missing = env.file(
+        "missing.yaml",
+        "apiVersion: ecsbridge.io/v1alpha1\nkind: Service\nmetadata:\n  name: missing\nspec:\n  \
+         taskDefinition: web:9\n  desiredCount: 1\n",
+    );
+    env.kubectl_ok(&["apply", "-f", &Env::s(&missing)]);
+    let ready = eventually("the missing revision reported", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "missing"]).ok_or("absent")?;
+        let conditions = svc.pointer("/status/conditions").and_then(Value::as_array);
+        conditions
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready").cloned())
+            .ok_or(format!("{}", svc["status"]))
+    })
+    .await;
+    assert_eq!(s(&ready, "/status"), "False");
+    assert_eq!(s(&ready, "/reason"), "TaskDefinitionNotFound");
+    assert!(s(&ready, "/message").contains("web:9"), "{ready}");
+    assert!(env.get(&["deployment", "missing"]).is_none());
+}

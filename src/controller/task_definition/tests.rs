@@ -1,0 +1,440 @@
+//! Reconcile tests against a mocked API server: the exact request sequence (list revisions,
+//! register, retention, status) and the bodies sent.
+
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value, json};
+use tower_test::mock::SendResponse;
+
+use super::*;
+use crate::{
+    controller::testing::{self, Handle},
+    run::RunConfig,
+};
+
+const REVISIONS: &str = "/apis/apps/v1/namespaces/team-a/controllerrevisions";
+const SERVICES: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/services";
+const STATUS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions/web/status";
+
+type Reply = SendResponse<Response<Body>>;
+
+async fn next(server: &mut Handle) -> (Request<Body>, Reply) {
+    tokio::time::timeout(Duration::from_secs(5), server.next_request())
+        .await
+        .expect("a request in time")
+        .expect("a request")
+}
+
+async fn json_body(request: Request<Body>) -> Value {
+    let bytes = request.into_body().collect_bytes().await.expect("a body");
+    serde_json::from_slice(&bytes).expect("a JSON body")
+}
+
+fn ok(reply: Reply, body: &Value) {
+    reply.send_response(testing::json_response(StatusCode::OK, body));
+}
+
+async fn assert_no_more_requests(server: Handle) {
+    assert!(
+        testing::no_request_within(server, Duration::from_millis(200)).await,
+        "no further request expected"
+    );
+}
+
+/// The TaskDefinition `web` (generation 3) with one container running `image` as a non-root
+/// user (so that it translates without notes).
+fn web(image: &str) -> TaskDefinition {
+    let mut td = testing::with_container(testing::task_definition("team-a", "web", 3), "app", image);
+    td.spec.task_definition.container_definitions[0].user = Some("1000".into());
+    td
+}
+
+/// `web(image)` registered as `revision`, as the API server stores it.
+fn stored_revision(image: &str, revision: i64) -> Value {
+    let td = web(image);
+    let spec = revisions::normalized_spec(&td);
+    let hash = revisions::spec_hash(&spec);
+    let cr = revisions::controller_revision(&td, revision, spec, &hash).expect("a uid");
+    let mut value = serde_json::to_value(cr).expect("json");
+    value["metadata"]["uid"] = json!(format!("uid-web-{revision}"));
+    value["metadata"]["resourceVersion"] = json!("5");
+    value
+}
+
+/// A context whose configuration keeps `limit` revisions.
+fn context_with_limit(limit: usize) -> (Arc<Context>, Handle) {
+    let (client, handle) = testing::client();
+    let config = RunConfig {
+        revision_history_limit: limit,
+        ..RunConfig::default()
+    };
+    (Arc::new(Context::new(client, config)), handle)
+}
+
+/// Serves the LIST of the object's ControllerRevisions (selected by its name) with `items`.
+async fn expect_revision_list(server: &mut Handle, items: Vec<Value>) {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::GET, REVISIONS)
+    );
+    let query = testing::query(request.uri());
+    assert_eq!(
+        query.get("labelSelector").map(String::as_str),
+        Some("ecsbridge.io/task-definition=web")
+    );
+    ok(
+        reply,
+        &testing::list_body("apps/v1", "ControllerRevisionList", items),
+    );
+}
+
+/// Serves the CREATE of a ControllerRevision; returns its body.
+async fn expect_revision_create(server: &mut Handle) -> Value {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::POST, REVISIONS)
+    );
+    let body = json_body(request).await;
+    let mut stored = body.clone();
+    stored["metadata"]["uid"] = json!("uid-new-revision");
+    reply.send_response(testing::json_response(StatusCode::CREATED, &stored));
+    body
+}
+
+/// Serves the forced server-side apply of the status; returns its body.
+async fn expect_status_apply(server: &mut Handle, td: &TaskDefinition) -> Value {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::PATCH, STATUS));
+    assert_eq!(
+        request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().expect("ascii")),
+        Some("application/apply-patch+yaml")
+    );
+    let query = testing::query(request.uri());
+    assert_eq!(query.get("fieldManager").map(String::as_str), Some(FIELD_MANAGER));
+    assert_eq!(query.get("force").map(String::as_str), Some("true"));
+    let body = json_body(request).await;
+    assert_eq!(body["apiVersion"], "ecsbridge.io/v1alpha1");
+    assert_eq!(body["kind"], "TaskDefinition");
+    assert!(body.get("spec").is_none(), "a status patch must not touch spec");
+    let mut stored = serde_json::to_value(td).expect("json");
+    stored["status"] = body["status"].clone();
+    ok(reply, &stored);
+    body
+}
+
+async fn run_reconcile(td: TaskDefinition, ctx: Arc<Context>) -> Result<Action, Error> {
+    tokio::time::timeout(Duration::from_secs(5), reconcile(Arc::new(td), ctx))
+        .await
+        .expect("reconcile finishes")
+}
+
+async fn finish<T>(verifier: tokio::task::JoinHandle<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(5), verifier)
+        .await
+        .expect("verifier finishes")
+        .expect("verifier passes")
+}
+
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == type_)
+        .unwrap_or_else(|| panic!("a {type_} condition in {status}"))
+}
+
+#[tokio::test]
+async fn first_reconcile_registers_revision_one_and_writes_status() {
+    let (ctx, mut server) = testing::context();
+    let td = web("nginx:1.27");
+    let status_td = td.clone();
+    let verifier = tokio::spawn(async move {
+        expect_revision_list(&mut server, Vec::new()).await;
+        let created = expect_revision_create(&mut server).await;
+        let status = expect_status_apply(&mut server, &status_td).await;
+        assert_no_more_requests(server).await;
+        (created, status)
+    });
+    let action = run_reconcile(td.clone(), ctx).await.expect("reconcile succeeds");
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    let (created, status) = finish(verifier).await;
+
+    assert_eq!(created["apiVersion"], "apps/v1");
+    assert_eq!(created["kind"], "ControllerRevision");
+    assert_eq!(created["metadata"]["name"], "web-1");
+    assert_eq!(created["revision"], 1);
+    assert_eq!(
+        created["metadata"]["labels"],
+        json!({
+            "ecsbridge.io/task-definition": "web",
+            "ecsbridge.io/revision": "1",
+            "app.kubernetes.io/managed-by": "ecs-bridge",
+        })
+    );
+    assert_eq!(
+        created["metadata"]["ownerReferences"],
+        json!([{
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "TaskDefinition", "name": "web",
+            "uid": "uid-team-a-web", "controller": true, "blockOwnerDeletion": true
+        }])
+    );
+    assert_eq!(
+        created["data"],
+        json!({
+            "family": "web",
+            "containerDefinitions": [{ "name": "app", "image": "nginx:1.27", "user": "1000" }],
+        })
+    );
+    assert_eq!(
+        created["metadata"]["annotations"]["ecsbridge.io/spec-hash"],
+        revisions::spec_hash(&created["data"])
+    );
+
+    let status = &status["status"];
+    assert_eq!(status["observedGeneration"], 3);
+    assert_eq!(status["revision"], 1);
+    assert_eq!(status["revisions"], json!([1]));
+    assert_eq!(status["status"], "ACTIVE");
+    assert_eq!(status["taskDefinitionArn"], "web:1");
+    let ready = condition(status, "Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"], &ready["observedGeneration"]),
+        (&json!("True"), &json!("Registered"), &json!(3))
+    );
+    assert!(ready["lastTransitionTime"].is_string());
+    let translated = condition(status, "Translated");
+    assert_eq!(
+        (&translated["status"], &translated["reason"]),
+        (&json!("True"), &json!("AllFieldsTranslated"))
+    );
+}
+
+#[tokio::test]
+async fn second_reconcile_with_the_same_spec_creates_nothing() {
+    let (ctx, mut server) = testing::context();
+    let mut td = web("nginx:1.27");
+    let registered = Registration::Registered {
+        latest: 1,
+        retained: vec![1],
+    };
+    td.status = Some(compute_status(&td, &registered, Time(Timestamp::now())));
+    let verifier = tokio::spawn(async move {
+        expect_revision_list(&mut server, vec![stored_revision("nginx:1.27", 1)]).await;
+        // No create, and the status is up to date: nothing else.
+        assert_no_more_requests(server).await;
+    });
+    let action = run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    finish(verifier).await;
+}
+
+#[tokio::test]
+async fn same_spec_without_status_only_writes_the_status() {
+    let (ctx, mut server) = testing::context();
+    let td = web("nginx:1.27");
+    let status_td = td.clone();
+    let verifier = tokio::spawn(async move {
+        expect_revision_list(&mut server, vec![stored_revision("nginx:1.27", 1)]).await;
+        let status = expect_status_apply(&mut server, &status_td).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    let status = finish(verifier).await;
+    assert_eq!(status["status"]["revision"], 1);
+}
+
+#[tokio::test]
+async fn a_changed_spec_registers_the_next_revision() {
+    let (ctx, mut server) = testing::context();
+    let mut td = web("nginx:1.28");
+    let registered = Registration::Registered {
+        latest: 1,
+        retained: vec![1],
+    };
+    td.status = Some(compute_status(
+        &web("nginx:1.27"),
+        &registered,
+        Time(Timestamp::now()),
+    ));
+    td.metadata.generation = Some(4);
+    let status_td = td.clone();
+    let verifier = tokio::spawn(async move {
+        expect_revision_list(&mut server, vec![stored_revision("nginx:1.27", 1)]).await;
+        let created = expect_revision_create(&mut server).await;
+        let status = expect_status_apply(&mut server, &status_td).await;
+        assert_no_more_requests(server).await;
+        (created, status)
+    });
+    run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    let (created, status) = finish(verifier).await;
+    assert_eq!(created["metadata"]["name"], "web-2");
+    assert_eq!(created["revision"], 2);
+    assert_eq!(created["metadata"]["labels"]["ecsbridge.io/revision"], "2");
+    assert_eq!(created["data"]["containerDefinitions"][0]["image"], "nginx:1.28");
+    let status = &status["status"];
+    assert_eq!(status["revision"], 2);
+    assert_eq!(status["revisions"], json!([1, 2]));
+    assert_eq!(status["taskDefinitionArn"], "web:2");
+    assert_eq!(status["observedGeneration"], 4);
+}
+
+#[tokio::test]
+async fn retention_deletes_old_revisions_that_no_service_uses() {
+    // Keep 2: revisions 1-5 exist, 5 is the current spec; a Service pins web:2, another still
+    // runs web:1 per its status; 3 goes.
+    let (ctx, mut server) = context_with_limit(2);
+    let mut td = web("nginx:5");
+    td.status = Some(crate::api::TaskDefinitionStatus {
+        revision: Some(5),
+        ..Default::default()
+    });
+    let status_td = td.clone();
+    let verifier = tokio::spawn(async move {
+        let listed = (1..=5)
+            .map(|r| stored_revision(&format!("nginx:{r}"), r))
+            .collect();
+        expect_revision_list(&mut server, listed).await;
+
+        let (request, reply) = next(&mut server).await;
+        assert_eq!((request.method(), request.uri().path()), (&Method::GET, SERVICES));
+        let pinned = testing::service("team-a", "pinned", 1, "web:2");
+        let mut running = testing::service("team-a", "running", 1, "web");
+        running.status = Some(crate::api::ServiceStatus {
+            task_definition: Some("web:1".into()),
+            ..Default::default()
+        });
+        let other = testing::service("team-a", "other", 1, "api:3");
+        let items = [pinned, running, other]
+            .iter()
+            .map(|s| serde_json::to_value(s).expect("json"))
+            .collect();
+        ok(
+            reply,
+            &testing::list_body("ecsbridge.io/v1alpha1", "ServiceList", items),
+        );
+
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&Method::DELETE, format!("{REVISIONS}/web-3").as_str())
+        );
+        let delete = json_body(request).await;
+        assert_eq!(delete["preconditions"]["uid"], "uid-web-3");
+        ok(reply, &stored_revision("nginx:3", 3));
+
+        let status = expect_status_apply(&mut server, &status_td).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    let status = finish(verifier).await;
+    assert_eq!(status["status"]["revision"], 5);
+    assert_eq!(status["status"]["revisions"], json!([1, 2, 4, 5]));
+}
+
+#[tokio::test]
+async fn a_revision_already_gone_is_fine() {
+    let (ctx, mut server) = context_with_limit(1);
+    let td = web("nginx:2");
+    let status_td = td.clone();
+    let verifier = tokio::spawn(async move {
+        let listed = vec![stored_revision("nginx:1", 1), stored_revision("nginx:2", 2)];
+        expect_revision_list(&mut server, listed).await;
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.uri().path(), SERVICES);
+        ok(
+            reply,
+            &testing::list_body("ecsbridge.io/v1alpha1", "ServiceList", Vec::new()),
+        );
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::DELETE);
+        let status = json!({
+            "apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "reason": "NotFound", "code": 404, "message": "not found",
+        });
+        reply.send_response(testing::json_response(StatusCode::NOT_FOUND, &status));
+        let status = expect_status_apply(&mut server, &status_td).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    let status = finish(verifier).await;
+    assert_eq!(status["status"]["revisions"], json!([2]));
+}
+
+#[tokio::test]
+async fn api_error_is_a_kube_error() {
+    let (ctx, mut server) = testing::context();
+    let verifier = tokio::spawn(async move {
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::GET);
+        let status = json!({
+            "apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": "the server is overloaded", "reason": "ServiceUnavailable", "code": 503,
+        });
+        reply.send_response(testing::json_response(StatusCode::SERVICE_UNAVAILABLE, &status));
+        assert_no_more_requests(server).await;
+    });
+    let err = run_reconcile(web("nginx:1.27"), ctx)
+        .await
+        .expect_err("reconcile fails");
+    assert!(matches!(err, Error::Kube(_)), "{err:?}");
+    assert_eq!(err.metric_label(), "kube");
+    finish(verifier).await;
+}
+
+#[tokio::test]
+async fn a_name_too_long_for_a_label_is_not_ready() {
+    let (ctx, mut server) = testing::context();
+    let long = "w".repeat(64);
+    let td = testing::task_definition("team-a", &long, 1);
+    let status_td = td.clone();
+    let path = format!("/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions/{long}/status");
+    let verifier = tokio::spawn(async move {
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&Method::PATCH, path.as_str())
+        );
+        let body = json_body(request).await;
+        let mut stored = serde_json::to_value(&status_td).expect("json");
+        stored["status"] = body["status"].clone();
+        ok(reply, &stored);
+        assert_no_more_requests(server).await;
+        body
+    });
+    run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    let body = finish(verifier).await;
+    let ready = condition(&body["status"], "Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&json!("False"), &json!("NameTooLong"))
+    );
+    assert!(body["status"].get("revision").is_none());
+}
+
+#[tokio::test]
+async fn deleted_or_namespaceless_objects_make_no_request() {
+    let (ctx, server) = testing::context();
+    let mut td = web("nginx:1.27");
+    td.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    let action = run_reconcile(td, Arc::clone(&ctx))
+        .await
+        .expect("reconcile succeeds");
+    assert_eq!(action, Action::await_change());
+
+    let mut td = web("nginx:1.27");
+    td.metadata.namespace = None;
+    let err = run_reconcile(td, ctx).await.expect_err("reconcile fails");
+    assert_eq!(err.metric_label(), "missing_namespace");
+    assert_no_more_requests(server).await;
+}
