@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod service;
+pub mod status;
 pub mod task_definition;
 
 #[cfg(test)]

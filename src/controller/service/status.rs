@@ -12,7 +12,6 @@ use kube::{
     api::{Patch, PatchParams},
     runtime::controller::Action,
 };
-use serde_json::json;
 
 use super::{FIELD_MANAGER, apply::Applied, validate::Invalid};
 use crate::{
@@ -300,28 +299,12 @@ fn base_status(svc: &Service, name: &str) -> ServiceStatus {
     status
 }
 
-/// Whether two statuses say the same thing, ignoring the conditions' transition times.
-#[must_use]
-pub fn same_status(current: Option<&ServiceStatus>, desired: &ServiceStatus) -> bool {
-    let Some(current) = current else {
-        return false;
-    };
-    let without_conditions = |s: &ServiceStatus| ServiceStatus {
-        conditions: Vec::new(),
-        ..s.clone()
-    };
-    without_conditions(current) == without_conditions(desired)
-        && condition::same_ignoring_time(&current.conditions, &desired.conditions)
-}
+pub use crate::controller::status::same_status;
 
 /// The server-side apply body that sets `status` on a Service.
 #[must_use]
 pub fn status_patch(status: &ServiceStatus) -> serde_json::Value {
-    json!({
-        "apiVersion": Service::api_version(&()),
-        "kind": Service::kind(&()),
-        "status": status,
-    })
+    crate::controller::status::status_patch::<Service>(status)
 }
 
 /// Writes `status` to the status subresource of Service `name` with server-side apply (field

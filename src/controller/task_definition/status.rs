@@ -3,10 +3,9 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
-    Api, Resource, ResourceExt,
+    Api, ResourceExt,
     api::{Patch, PatchParams},
 };
-use serde_json::json;
 
 use super::FIELD_MANAGER;
 use crate::{
@@ -139,29 +138,12 @@ fn cut(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// Whether two statuses say the same thing, ignoring the conditions' transition times: when the
-/// current status and the computed one agree, there is nothing to write.
-#[must_use]
-pub fn same_status(current: Option<&TaskDefinitionStatus>, desired: &TaskDefinitionStatus) -> bool {
-    let Some(current) = current else {
-        return false;
-    };
-    let without_conditions = |s: &TaskDefinitionStatus| TaskDefinitionStatus {
-        conditions: Vec::new(),
-        ..s.clone()
-    };
-    without_conditions(current) == without_conditions(desired)
-        && condition::same_ignoring_time(&current.conditions, &desired.conditions)
-}
+pub use crate::controller::status::same_status;
 
 /// The server-side apply body that sets `status` on a TaskDefinition.
 #[must_use]
 pub fn status_patch(status: &TaskDefinitionStatus) -> serde_json::Value {
-    json!({
-        "apiVersion": TaskDefinition::api_version(&()),
-        "kind": TaskDefinition::kind(&()),
-        "status": status,
-    })
+    crate::controller::status::status_patch::<TaskDefinition>(status)
 }
 
 /// Writes `status` to the status subresource of TaskDefinition `name` with server-side apply
@@ -419,7 +401,7 @@ mod tests {
         assert_eq!(body["apiVersion"], "ecsbridge.io/v1alpha1");
         assert_eq!(body["kind"], "TaskDefinition");
         assert_eq!(body["status"]["observedGeneration"], 3);
-        assert_eq!(body["status"]["revisions"], json!([1]));
+        assert_eq!(body["status"]["revisions"], serde_json::json!([1]));
         assert_eq!(body["status"]["conditions"][0]["type"], "Ready");
         assert!(body.get("spec").is_none(), "a status patch must not touch spec");
     }
