@@ -138,6 +138,55 @@ where
     result
 }
 
+/// Drives a controller's result stream until it ends, logging each result once; stops at once
+/// when `shutdown` fires before the watched kind's first LIST has succeeded.
+///
+/// Why: kube-runtime holds every reconcile until the store's first LIST has succeeded, and while
+/// holding it never notices that its queue ended, so a graceful shutdown before that first sync
+/// (CRD not installed, API server unreachable, RBAC missing) would wait forever. No reconcile can
+/// be in flight then, so stopping at once loses nothing.
+pub(crate) async fn drive<K, E>(
+    controller: &'static str,
+    store: kube::runtime::reflector::Store<K>,
+    results: impl futures::Stream<
+        Item = Result<
+            (ObjectRef<K>, Action),
+            kube::runtime::controller::Error<E, kube::runtime::watcher::Error>,
+        >,
+    >,
+    shutdown: Shutdown,
+) where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+    E: std::error::Error + 'static,
+{
+    use futures::{FutureExt, StreamExt};
+    use kube::runtime::controller::Error as ControllerError;
+    let running = results.for_each(|result| async move {
+        match result {
+            Ok((object, _)) => tracing::trace!(controller, %object, "reconciled"),
+            // Already logged by error_policy, with the retry delay.
+            Err(ControllerError::ReconcilerFailed(..)) => {}
+            // An object deleted while a reconcile was scheduled: expected.
+            Err(ControllerError::ObjectNotFound(object)) => {
+                tracing::debug!(controller, %object, "object gone before its reconcile");
+            }
+            Err(e) => tracing::warn!(controller, error = %error::Chain(&e), "controller error"),
+        }
+    });
+    let stop_if_never_synced = async move {
+        shutdown.await;
+        if matches!(store.wait_until_ready().now_or_never(), Some(Ok(()))) {
+            futures::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = running => {}
+        () = stop_if_never_synced => {
+            tracing::info!(controller, kind = %K::kind(&()), "stopped before the first sync");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,6 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -140,39 +139,12 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         )
         .with_config(config)
         .graceful_shutdown_on(shutdown.clone());
-    let running = controller
-        .run(
-            |svc, ctx| with_backoff_reset(reconcile, svc, ctx),
-            error_policy::<Service>,
-            ctx,
-        )
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => tracing::trace!(controller = CONTROLLER, %object, "reconciled"),
-                // Already logged by error_policy, with the retry delay.
-                Err(controller::Error::ReconcilerFailed(..)) => {}
-                // An object deleted while a reconcile was scheduled: expected.
-                Err(controller::Error::ObjectNotFound(object)) => {
-                    tracing::debug!(controller = CONTROLLER, %object, "object gone before its reconcile");
-                }
-                Err(e) => tracing::warn!(controller = CONTROLLER, error = %super::error::Chain(&e), "controller error"),
-            }
-        });
-    // Why: as in the TaskDefinition controller, kube-runtime never notices the end of its queue
-    // while it waits for the store's first LIST, so a shutdown before that first sync stops at once
-    // (no reconcile can be in flight then).
-    let stop_if_never_synced = async move {
-        shutdown.await;
-        if matches!(store.wait_until_ready().now_or_never(), Some(Ok(()))) {
-            futures::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = running => {}
-        () = stop_if_never_synced => {
-            tracing::info!(controller = CONTROLLER, "stopped before the first sync of Services");
-        }
-    }
+    let results = controller.run(
+        |svc, ctx| with_backoff_reset(reconcile, svc, ctx),
+        error_policy::<Service>,
+        ctx,
+    );
+    super::drive(CONTROLLER, store, results, shutdown).await;
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ use std::{
     sync::Arc,
 };
 
-use futures::{FutureExt, StreamExt};
 use k8s_openapi::{
     api::apps::v1::ControllerRevision, apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp,
 };
@@ -169,40 +168,12 @@ pub async fn run(api: Api<TaskDefinition>, ctx: Arc<Context>, shutdown: Shutdown
         .with_config(config)
         .graceful_shutdown_on(shutdown.clone());
     let store = controller.store();
-    let running = controller
-        .run(
-            |td, ctx| with_backoff_reset(reconcile, td, ctx),
-            error_policy::<TaskDefinition>,
-            ctx,
-        )
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => tracing::trace!(controller = CONTROLLER, %object, "reconciled"),
-                // Already logged by error_policy, with the retry delay.
-                Err(controller::Error::ReconcilerFailed(..)) => {}
-                // An object deleted while a reconcile was scheduled: expected.
-                Err(controller::Error::ObjectNotFound(object)) => {
-                    tracing::debug!(controller = CONTROLLER, %object, "object gone before its reconcile");
-                }
-                Err(e) => tracing::warn!(controller = CONTROLLER, error = %super::error::Chain(&e), "controller error"),
-            }
-        });
-    // Why: kube-runtime holds every reconcile until the store's first LIST has succeeded, and while
-    // holding it never notices that its queue ended, so a graceful shutdown before that first sync
-    // (CRD not installed, API server unreachable, RBAC missing) would wait forever. No reconcile can
-    // be in flight then, so stopping at once loses nothing.
-    let stop_if_never_synced = async move {
-        shutdown.await;
-        if matches!(store.wait_until_ready().now_or_never(), Some(Ok(()))) {
-            futures::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = running => {}
-        () = stop_if_never_synced => {
-            tracing::info!(controller = CONTROLLER, "stopped before the first sync of TaskDefinitions");
-        }
-    }
+    let results = controller.run(
+        |td, ctx| with_backoff_reset(reconcile, td, ctx),
+        error_policy::<TaskDefinition>,
+        ctx,
+    );
+    super::drive(CONTROLLER, store, results, shutdown).await;
 }
 
 #[cfg(test)]
