@@ -7,6 +7,7 @@
 
 mod support;
 
+mod dependents;
 mod recovery;
 mod revisions;
 mod web_service;

@@ -47,6 +47,9 @@ enum Command {
         /// Output format.
         #[arg(short, long, value_enum, default_value = "yaml")]
         output: OutputFormat,
+        /// Whether External Secrets (external-secrets.io/v1) is installed, as the operator's flag.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        external_secrets: bool,
     },
     /// Run the operator against the current kubeconfig context (or in-cluster config).
     Run {
@@ -62,6 +65,11 @@ enum Command {
         /// TaskDefinition revisions to keep besides the latest and those Services use.
         #[arg(long, env = "ECS_BRIDGE_REVISION_HISTORY_LIMIT", default_value_t = 10)]
         revision_history_limit: usize,
+        /// Whether External Secrets (external-secrets.io/v1) is installed: AWS secrets become
+        /// ExternalSecrets; with `false`, pods reference Secrets you create, which the
+        /// TaskDefinition's Translated condition names.
+        #[arg(long, env = "ECS_BRIDGE_EXTERNAL_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
+        external_secrets: bool,
     },
     /// Print every CRD as multi-document YAML, or write one file per CRD with --dir.
     Crdgen {
@@ -94,13 +102,30 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Crdgen { dir } => crdgen(dir.as_deref()),
         Command::Import { files, namespace } => import(&files, namespace),
-        Command::Render { paths, nodes, output } => render(&paths, nodes.as_deref(), output),
+        Command::Render {
+            paths,
+            nodes,
+            output,
+            external_secrets,
+        } => render(
+            &paths,
+            nodes.as_deref(),
+            output,
+            &ecs_bridge::render::RenderOptions { external_secrets },
+        ),
         Command::Run {
             namespaces,
             log,
             log_json,
             revision_history_limit,
-        } => run(namespaces, &log, log_json, revision_history_limit),
+            external_secrets,
+        } => run(
+            namespaces,
+            &log,
+            log_json,
+            revision_history_limit,
+            external_secrets,
+        ),
     }
 }
 
@@ -141,14 +166,19 @@ fn import(files: &[PathBuf], namespace: Option<String>) -> Result<ExitCode> {
     })
 }
 
-fn render(paths: &[PathBuf], nodes: Option<&std::path::Path>, output: OutputFormat) -> Result<ExitCode> {
+fn render(
+    paths: &[PathBuf],
+    nodes: Option<&std::path::Path>,
+    output: OutputFormat,
+    options: &ecs_bridge::render::RenderOptions,
+) -> Result<ExitCode> {
     if let Some(nodes) = nodes {
         let count = ecs_bridge::render::read_nodes(nodes)
             .map_err(|d| anyhow::anyhow!("{d}"))?
             .len();
         tracing::debug!(count, "nodes read");
     }
-    let rendered = ecs_bridge::render::render_paths(paths);
+    let rendered = ecs_bridge::render::render_paths(paths, options);
     for d in &rendered.diagnostics {
         eprintln!("{d}");
     }
@@ -173,7 +203,13 @@ fn render(paths: &[PathBuf], nodes: Option<&std::path::Path>, output: OutputForm
     })
 }
 
-fn run(namespaces: Vec<String>, log: &str, json: bool, revision_history_limit: usize) -> Result<ExitCode> {
+fn run(
+    namespaces: Vec<String>,
+    log: &str,
+    json: bool,
+    revision_history_limit: usize,
+    external_secrets: bool,
+) -> Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_new(log).with_context(|| format!("--log {log:?}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -197,6 +233,7 @@ fn run(namespaces: Vec<String>, log: &str, json: bool, revision_history_limit: u
         let config = ecs_bridge::run::RunConfig {
             namespaces,
             revision_history_limit,
+            external_secrets,
             ..ecs_bridge::run::RunConfig::default()
         };
         ecs_bridge::run::run(config, client).await?;

@@ -28,6 +28,10 @@ pub struct RunConfig {
     /// How many of a TaskDefinition's newest revisions to keep besides the latest and those in
     /// use by Services. Default: 10.
     pub revision_history_limit: usize,
+    /// Whether External Secrets (`external-secrets.io/v1`) is installed: AWS secrets become
+    /// ExternalSecrets the TaskDefinition controller applies; without it, pods reference
+    /// Secrets the user creates. Default: true.
+    pub external_secrets: bool,
 }
 
 impl Default for RunConfig {
@@ -37,6 +41,7 @@ impl Default for RunConfig {
             resync_interval: Duration::from_secs(300),
             concurrency: 0,
             revision_history_limit: 10,
+            external_secrets: true,
         }
     }
 }

@@ -60,6 +60,15 @@ impl Context {
         }
     }
 
+    /// The translation options for objects in `namespace`, from the operator's flags.
+    #[must_use]
+    pub fn pod_options(&self, namespace: &str) -> crate::translate::pod::PodOptions {
+        crate::translate::pod::PodOptions {
+            external_secrets: self.config.external_secrets,
+            namespace: Some(namespace.to_owned()),
+        }
+    }
+
     /// Records one more failure of `obj` and returns how long to wait before retrying it.
     pub fn record_failure(&self, obj: ObjectRef<DynamicObject>) -> Duration {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);

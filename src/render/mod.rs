@@ -23,7 +23,7 @@ use crate::{
     manifest::{Diagnostic, FieldPath, position_of, read_documents},
     translate::{
         Report,
-        pod::pod_template,
+        pod::{PodOptions, pod_template_with},
         reference::TaskDefinitionRef,
         service::{Workload, workload},
     },
@@ -49,13 +49,29 @@ impl Rendered {
     }
 }
 
+/// Choices of the operator's installation that change what is rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Whether External Secrets is installed (the operator's `--external-secrets`): AWS
+    /// secrets become ExternalSecrets; without it, references to Secrets you create.
+    pub external_secrets: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            external_secrets: true,
+        }
+    }
+}
+
 /// Renders the manifests in `paths` (files or directories).
 #[must_use]
-pub fn render_paths(paths: &[PathBuf]) -> Rendered {
+pub fn render_paths(paths: &[PathBuf], options: &RenderOptions) -> Rendered {
     match read_documents(paths) {
         Ok(docs) => {
             let (loaded, mut diagnostics) = load(&docs);
-            let mut rendered = render(&loaded);
+            let mut rendered = render(&loaded, options);
             diagnostics.append(&mut rendered.diagnostics);
             rendered.diagnostics = diagnostics;
             rendered
@@ -74,7 +90,7 @@ struct RenderedTaskDefinition {
 
 /// Renders loaded resources.
 #[must_use]
-pub fn render(loaded: &[Loaded]) -> Rendered {
+pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
     let mut out = Rendered::default();
     // (namespace, family) → pod template; a family is known by spec.family or metadata.name.
     let mut families: BTreeMap<(String, String), RenderedTaskDefinition> = BTreeMap::new();
@@ -83,7 +99,11 @@ pub fn render(loaded: &[Loaded]) -> Rendered {
             && let Some((name, ns)) = name_and_namespace(item, &td.metadata, &mut out)
         {
             let spec = &td.spec.task_definition;
-            match pod_template(&name, spec, OFFLINE_REVISION) {
+            let pod_options = PodOptions {
+                external_secrets: options.external_secrets,
+                namespace: Some(ns.clone()),
+            };
+            match pod_template_with(&name, spec, OFFLINE_REVISION, &pod_options) {
                 Ok(t) => {
                     report(item, &t.report, &mut out);
                     out.objects

@@ -14,6 +14,9 @@ pub const SERVICE: &str = "ecsbridge.io/service";
 pub const TASK_DEFINITION: &str = "ecsbridge.io/task-definition";
 /// The task definition revision of a pod.
 pub const REVISION: &str = "ecsbridge.io/revision";
+/// The namespace of the TaskDefinition a cluster-scoped object (an EFS PersistentVolume)
+/// belongs to.
+pub const NAMESPACE: &str = "ecsbridge.io/namespace";
 /// The ECS task group, encoded as a label value (see [`group_label_value`]).
 pub const GROUP: &str = "ecsbridge.io/group";
 /// Annotation with the ECS task group as ECS writes it (`service:web`).

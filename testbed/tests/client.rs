@@ -635,3 +635,39 @@ async fn paginated_lists_are_consistent_snapshots_until_compacted() {
     let (rest, _, _) = page(&all, 10, Some(inconsistent)).await;
     assert_eq!(rest, ["p-q/cm3", "p-q/cm9", "p/cm0", "p/cm1", "p/cm2", "p/cm3"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_naming_a_missing_service_account_are_refused_until_it_exists() {
+    use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+    let (_server, client) = support::start().await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let pod = |name: &str, sa: Option<&str>| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"serviceAccountName": sa, "containers": [{"name": "a", "image": "x"}]},
+        }))
+        .expect("Pod")
+    };
+    let pp = PostParams::default();
+    let err = api_error(pods.create(&pp, &pod("p1", Some("ecs-web"))).await);
+    assert_eq!(err.code, 403, "{err:?}");
+    assert_eq!(
+        err.message,
+        "pods \"p1\" is forbidden: error looking up service account default/ecs-web: serviceaccount \"ecs-web\" not found"
+    );
+    // `default` and no ServiceAccount at all pass.
+    pods.create(&pp, &pod("p2", Some("default")))
+        .await
+        .expect("default");
+    pods.create(&pp, &pod("p3", None)).await.expect("none");
+    let sas: Api<ServiceAccount> = Api::default_namespaced(client.clone());
+    let sa: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "ecs-web"}})).expect("SA");
+    sas.create(&pp, &sa).await.expect("service account");
+    pods.create(&pp, &pod("p1", Some("ecs-web")))
+        .await
+        .expect("now admitted");
+    // A ServiceAccount of the same name in another namespace does not count.
+    let other: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let err = api_error(other.create(&pp, &pod("p1", Some("ecs-web"))).await);
+    assert_eq!(err.code, 403, "{err:?}");
+}

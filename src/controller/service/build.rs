@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use super::validate::{Invalid, REASON_INVALID_TASK_DEFINITION, ValidatedService};
 use crate::translate::{
     Report,
-    pod::pod_template,
+    pod::{PodOptions, pod_template_with},
     service::{Workload, workload},
 };
 
@@ -56,17 +56,18 @@ pub struct Desired {
     pub translation: Translation,
 }
 
-/// Builds the workload of `valid`.
+/// Builds the workload of `valid`, translating its task definition with `options`.
 ///
 /// # Errors
 /// [`REASON_INVALID_TASK_DEFINITION`] when the TaskDefinition cannot become a pod template (a
 /// container without image, two container names that collide in Kubernetes, ...).
-pub fn build(valid: &ValidatedService) -> Result<Desired, Invalid> {
+pub fn build(valid: &ValidatedService, options: &PodOptions) -> Result<Desired, Invalid> {
     let td_object = valid.task_definition.name_any();
-    let pod = pod_template(
+    let pod = pod_template_with(
         &td_object,
         &valid.task_definition.spec.task_definition,
         valid.revision,
+        options,
     )
     .map_err(|e| Invalid {
         reason: REASON_INVALID_TASK_DEFINITION,
@@ -137,7 +138,7 @@ mod tests {
     #[test]
     fn deployment_is_owned_by_the_service_and_labelled() {
         let svc = testing::service("team-a", "front", 2, "web");
-        let desired = build(&valid(&svc, web_td())).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default()).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.metadata.name.as_deref(), Some("front"));
         assert_eq!(d.metadata.namespace.as_deref(), Some("team-a"));
@@ -181,7 +182,7 @@ mod tests {
             max_capacity: 10,
             ..Default::default()
         });
-        let desired = build(&valid(&svc, web_td())).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default()).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
         let body = serde_json::to_value(d).expect("json");
@@ -192,7 +193,7 @@ mod tests {
     fn daemon_becomes_an_owned_daemon_set() {
         let mut svc = testing::service("team-a", "agent", 1, "web");
         svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
-        let desired = build(&valid(&svc, web_td())).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default()).expect("builds");
         let Workload::DaemonSet(d) = &desired.workload else {
             panic!("expected a DaemonSet")
         };
@@ -220,7 +221,7 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "front", 1, "web_app");
-        let desired = build(&valid(&svc, td)).expect("builds");
+        let desired = build(&valid(&svc, td), &PodOptions::default()).expect("builds");
         assert_eq!(desired.task_definition, "web_app:5");
         let pod_labels = deployment(&desired)
             .spec
@@ -249,7 +250,8 @@ mod tests {
             pinned_revision: revisions::controller_revision(&old, 1, spec, &hash),
         };
         let svc = testing::service("team-a", "front", 1, "web:1");
-        let desired = build(&validate(&svc, &loaded).expect("valid")).expect("builds");
+        let desired =
+            build(&validate(&svc, &loaded).expect("valid"), &PodOptions::default()).expect("builds");
         assert_eq!(desired.task_definition, "web:1");
         let pod = deployment(&desired)
             .spec
@@ -269,7 +271,7 @@ mod tests {
         let mut td = web_td();
         td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
         let svc = testing::service("team-a", "front", 1, "web");
-        let desired = build(&valid(&svc, td)).expect("builds");
+        let desired = build(&valid(&svc, td), &PodOptions::default()).expect("builds");
         let notes = desired.translation.notes();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -286,7 +288,7 @@ mod tests {
             ..Default::default()
         }];
         let svc = testing::service("team-a", "front", 1, "web");
-        let err = build(&valid(&svc, td)).expect_err("no image");
+        let err = build(&valid(&svc, td), &PodOptions::default()).expect_err("no image");
         assert_eq!(err.reason, "InvalidTaskDefinition");
         assert!(
             err.message

@@ -6,6 +6,7 @@
 //! [`crate::run::RunConfig::revision_history_limit`]. Status: `revision`, `revisions`,
 //! `taskDefinitionArn`, `status: ACTIVE`, `Ready` and `Translated`.
 
+pub mod dependents;
 pub mod revisions;
 pub mod status;
 
@@ -28,7 +29,7 @@ use kube::{
 };
 use tracing::{Span, field};
 
-pub use status::{Registration, compute_status, patch_status, same_status};
+pub use status::{Registration, compute_status, compute_status_with, patch_status, same_status};
 
 use super::{Context, Error, Shutdown, error_policy, with_backoff_reset};
 use crate::{
@@ -66,8 +67,24 @@ pub async fn reconcile(td: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Act
         return Ok(Action::await_change());
     }
 
-    let registration = register(&ctx, &td, &namespace).await?;
-    let desired = compute_status(&td, &registration, Time(Timestamp::now()));
+    let options = ctx.pod_options(&namespace);
+    let (registration, retained) = register(&ctx, &td, &namespace).await?;
+    let objects = dependents::desired(&td, &namespace, &retained, &options);
+    let missing = dependents::apply(&ctx, &objects).await?;
+    let problem = (!missing.is_empty()).then(|| {
+        missing
+            .iter()
+            .map(|m| m.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    let desired = compute_status_with(
+        &td,
+        &registration,
+        &options,
+        problem.as_deref(),
+        Time(Timestamp::now()),
+    );
     if same_status(td.status.as_ref(), &desired) {
         tracing::debug!("status up to date");
     } else {
@@ -83,22 +100,30 @@ pub async fn reconcile(td: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Act
 }
 
 /// Registers `td`'s spec when it changed since its latest revision, then applies retention.
+/// Returns the outcome and the retained revisions (ascending).
 ///
 /// Requests: one LIST of the object's ControllerRevisions; a CREATE for a new revision; only
 /// when more revisions exist than retention keeps without asking, a LIST of the namespace's
-/// Services and a DELETE per revision let go.
-async fn register(ctx: &Context, td: &TaskDefinition, namespace: &str) -> Result<Registration, Error> {
+/// Services, a DELETE per revision let go and one per PersistentVolume of that revision.
+async fn register(
+    ctx: &Context,
+    td: &TaskDefinition,
+    namespace: &str,
+) -> Result<(Registration, Vec<dependents::Retained>), Error> {
     let name = td.name_any();
     if name.len() > revisions::MAX_NAME_LEN {
-        return Ok(Registration::Refused {
-            reason: status::REASON_NAME_TOO_LONG,
-            message: format!(
-                "metadata.name: {name:?} is longer than {} characters, so it cannot label its \
+        return Ok((
+            Registration::Refused {
+                reason: status::REASON_NAME_TOO_LONG,
+                message: format!(
+                    "metadata.name: {name:?} is longer than {} characters, so it cannot label its \
                  revisions (ecsbridge.io/task-definition); use a shorter name and spec.family for \
                  the ECS family",
-                revisions::MAX_NAME_LEN
-            ),
-        });
+                    revisions::MAX_NAME_LEN
+                ),
+            },
+            Vec::new(),
+        ));
     }
     let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
     let listed = api
@@ -106,15 +131,26 @@ async fn register(ctx: &Context, td: &TaskDefinition, namespace: &str) -> Result
         .await?
         .items;
     let Some(plan) = revisions::plan(td, &listed) else {
-        return Ok(Registration::Refused {
-            reason: status::REASON_MISSING_UID,
-            message: "metadata.uid: required to own revisions; the object did not come from the API server"
-                .to_owned(),
-        });
+        return Ok((
+            Registration::Refused {
+                reason: status::REASON_MISSING_UID,
+                message:
+                    "metadata.uid: required to own revisions; the object did not come from the API server"
+                        .to_owned(),
+            },
+            Vec::new(),
+        ));
     };
+    let uid = td.uid().unwrap_or_default();
+    let mut stored: BTreeMap<i64, ControllerRevision> = listed
+        .iter()
+        .filter(|cr| revisions::controlled_by(cr, &uid))
+        .map(|cr| (cr.revision, cr.clone()))
+        .collect();
     if let Some(cr) = &plan.register {
-        api.create(&PostParams::default(), cr).await?;
+        let created = api.create(&PostParams::default(), cr).await?;
         tracing::info!(revision = plan.latest, "revision registered");
+        stored.insert(created.revision, created);
     }
 
     let limit = ctx.config.revision_history_limit;
@@ -123,14 +159,9 @@ async fn register(ctx: &Context, td: &TaskDefinition, namespace: &str) -> Result
         let services: Api<Service> = Api::namespaced(ctx.client.clone(), namespace);
         let services = services.list(&ListParams::default()).await?.items;
         let in_use = revisions::in_use(&services, &family_of(td), &name);
-        let uid = td.uid().unwrap_or_default();
-        let owned: BTreeMap<i64, &ControllerRevision> = listed
-            .iter()
-            .filter(|cr| revisions::controlled_by(cr, &uid))
-            .map(|cr| (cr.revision, cr))
-            .collect();
+        let options = ctx.pod_options(namespace);
         for revision in revisions::to_delete(&plan.owned, plan.latest, limit, &in_use) {
-            let Some(cr) = owned.get(&revision) else {
+            let Some(cr) = stored.get(&revision).cloned() else {
                 continue;
             };
             let cr_name = cr.name_any();
@@ -148,13 +179,27 @@ async fn register(ctx: &Context, td: &TaskDefinition, namespace: &str) -> Result
                 }
                 Err(e) => return Err(e.into()),
             }
+            // Its namespaced dependents go with it (garbage collection); its cluster-scoped
+            // PersistentVolumes cannot be owned by it.
+            if let Some(r) = dependents::Retained::from_controller_revision(&cr) {
+                dependents::delete_volumes(ctx, &dependents::volumes_of(td, &r, &options)).await?;
+            }
             retained.retain(|r| *r != revision);
+            stored.remove(&revision);
         }
     }
-    Ok(Registration::Registered {
-        latest: plan.latest,
-        retained,
-    })
+    let kept = retained
+        .iter()
+        .filter_map(|r| stored.get(r))
+        .filter_map(dependents::Retained::from_controller_revision)
+        .collect();
+    Ok((
+        Registration::Registered {
+            latest: plan.latest,
+            retained,
+        },
+        kept,
+    ))
 }
 
 /// Runs the TaskDefinition controller on `api` (one namespace or all) until `shutdown` resolves

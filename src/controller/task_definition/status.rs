@@ -11,7 +11,7 @@ use super::FIELD_MANAGER;
 use crate::{
     api::{
         TaskDefinition, TaskDefinitionStatus,
-        condition::{self, READY, TRANSLATED},
+        condition::{self, DEGRADED, READY, TRANSLATED},
     },
     controller::{
         Error,
@@ -23,7 +23,7 @@ use crate::{
             validate::{REASON_INVALID_TASK_DEFINITION, family_of},
         },
     },
-    translate::pod::pod_template,
+    translate::pod::{PodOptions, pod_template_with},
 };
 
 /// ECS status of a registered task definition revision.
@@ -34,6 +34,9 @@ pub const REASON_REGISTERED: &str = "Registered";
 pub const REASON_NAME_TOO_LONG: &str = "NameTooLong";
 /// Reason of `Ready=False` when the object has no uid to own its revisions.
 pub const REASON_MISSING_UID: &str = "MissingUid";
+
+/// Reason of `Degraded=True` when objects the tasks need could not be made.
+pub const REASON_DEPENDENTS_NOT_APPLIED: &str = "DependentsNotApplied";
 
 /// What the reconcile did about revisions, for [`compute_status`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +65,20 @@ pub enum Registration {
 /// `now` is the transition time of conditions whose status changes.
 #[must_use]
 pub fn compute_status(td: &TaskDefinition, registration: &Registration, now: Time) -> TaskDefinitionStatus {
+    compute_status_with(td, registration, &PodOptions::default(), None, now)
+}
+
+/// [`compute_status`] with the operator's translation options (`--external-secrets` changes
+/// what the `Translated` condition says about secrets) and `missing`: when some of the objects
+/// the tasks need could not be made (their kind is not served), `Degraded=True` says why.
+#[must_use]
+pub fn compute_status_with(
+    td: &TaskDefinition,
+    registration: &Registration,
+    options: &PodOptions,
+    missing: Option<&str>,
+    now: Time,
+) -> TaskDefinitionStatus {
     let generation = td.metadata.generation;
     let mut status = td.status.clone().unwrap_or_default();
     status.observed_generation = generation;
@@ -81,7 +98,24 @@ pub fn compute_status(td: &TaskDefinition, registration: &Registration, now: Tim
     };
     let revision = status.revision.unwrap_or(1);
     condition::set(&mut status.conditions, ready);
-    condition::set(&mut status.conditions, translated(td, revision, generation, now));
+    match missing {
+        Some(message) => condition::set(
+            &mut status.conditions,
+            condition::new(
+                DEGRADED,
+                true,
+                REASON_DEPENDENTS_NOT_APPLIED,
+                cut(message, MAX_MESSAGE_LEN),
+                generation,
+                now.clone(),
+            ),
+        ),
+        None => status.conditions.retain(|c| c.type_ != DEGRADED),
+    }
+    condition::set(
+        &mut status.conditions,
+        translated_with(td, revision, options, generation, now),
+    );
     status
 }
 
@@ -90,7 +124,19 @@ pub fn compute_status(td: &TaskDefinition, registration: &Registration, now: Tim
 /// the error when the spec cannot become a pod template at all.
 #[must_use]
 pub fn translated(td: &TaskDefinition, revision: i64, generation: Option<i64>, now: Time) -> Condition {
-    match pod_template(&td.name_any(), &td.spec.task_definition, revision) {
+    translated_with(td, revision, &PodOptions::default(), generation, now)
+}
+
+/// [`translated`] with the operator's translation options.
+#[must_use]
+pub fn translated_with(
+    td: &TaskDefinition,
+    revision: i64,
+    options: &PodOptions,
+    generation: Option<i64>,
+    now: Time,
+) -> Condition {
+    match pod_template_with(&td.name_any(), &td.spec.task_definition, revision, options) {
         Ok(pod) if pod.report.is_empty() => condition::new(
             TRANSLATED,
             true,
@@ -368,18 +414,42 @@ mod tests {
     #[test]
     fn other_conditions_are_kept() {
         let mut td = web();
-        let degraded = condition::new(condition::DEGRADED, false, "AsExpected", "", Some(3), t(0));
+        let other = condition::new(condition::PROGRESSING, false, "AsExpected", "", Some(3), t(0));
         td.status = Some(TaskDefinitionStatus {
-            conditions: vec![degraded.clone()],
+            conditions: vec![other.clone()],
             ..Default::default()
         });
         let status = compute_status(&td, &registered(7), t(5));
         assert_eq!(status.revision, Some(7));
         assert_eq!(
-            condition::find(&status.conditions, condition::DEGRADED),
-            Some(&degraded)
+            condition::find(&status.conditions, condition::PROGRESSING),
+            Some(&other)
         );
         assert_eq!(ready(&status).status, "True");
+    }
+
+    #[test]
+    fn missing_dependents_degrade_until_they_are_made() {
+        let mut td = web();
+        let missing = "external-secrets.io/v1 ExternalSecret is not served by this cluster";
+        let status = compute_status_with(&td, &registered(1), &PodOptions::default(), Some(missing), t(0));
+        let degraded = condition::find(&status.conditions, DEGRADED).expect("Degraded");
+        assert_eq!(
+            (
+                degraded.status.as_str(),
+                degraded.reason.as_str(),
+                degraded.message.as_str()
+            ),
+            ("True", REASON_DEPENDENTS_NOT_APPLIED, missing)
+        );
+        assert_eq!(
+            ready(&status).status,
+            "True",
+            "the revision is registered all the same"
+        );
+        td.status = Some(status);
+        let status = compute_status_with(&td, &registered(1), &PodOptions::default(), None, t(9));
+        assert!(condition::find(&status.conditions, DEGRADED).is_none());
     }
 
     #[test]

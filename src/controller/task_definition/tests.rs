@@ -438,3 +438,75 @@ async fn deleted_or_namespaceless_objects_make_no_request() {
     assert_eq!(err.metric_label(), "missing_namespace");
     assert_no_more_requests(server).await;
 }
+
+/// Serves a forced server-side apply to `path` with `status` (200 echoes the body); returns the body.
+async fn expect_apply(server: &mut Handle, path: &str, status: StatusCode) -> Value {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::PATCH, path));
+    let query = testing::query(request.uri());
+    assert_eq!(query.get("fieldManager").map(String::as_str), Some(FIELD_MANAGER));
+    let body = json_body(request).await;
+    if status == StatusCode::OK {
+        ok(reply, &body);
+    } else {
+        reply.send_response(testing::json_response(
+            status,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                    "code": status.as_u16(), "message": "the server could not find the requested resource"}),
+        ));
+    }
+    body
+}
+
+#[tokio::test]
+async fn dependents_are_applied_and_a_missing_kind_degrades_the_status() {
+    let (ctx, mut server) = testing::context();
+    let mut td = web("nginx:1.27");
+    td.spec.task_definition.task_role_arn = Some("arn:aws:iam::123456789012:role/web".into());
+    td.spec.task_definition.container_definitions[0].secrets = Some(vec![
+        serde_json::from_value(
+            json!({"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/token"}),
+        )
+        .expect("secret"),
+    ]);
+    let status_td = td.clone();
+    let verifier = tokio::spawn(async move {
+        expect_revision_list(&mut server, Vec::new()).await;
+        expect_revision_create(&mut server).await;
+        let es = expect_apply(
+            &mut server,
+            "/apis/external-secrets.io/v1/namespaces/team-a/externalsecrets/web-1-secrets",
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+        let sa = expect_apply(
+            &mut server,
+            "/api/v1/namespaces/team-a/serviceaccounts/ecs-web",
+            StatusCode::OK,
+        )
+        .await;
+        let status = expect_status_apply(&mut server, &status_td).await;
+        assert_no_more_requests(server).await;
+        (es, sa, status)
+    });
+    run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    let (es, sa, status) = finish(verifier).await;
+    assert_eq!(
+        es["metadata"]["ownerReferences"][0]["uid"], "uid-new-revision",
+        "owned by the revision it belongs to"
+    );
+    assert_eq!(sa["metadata"]["ownerReferences"][0]["uid"], "uid-team-a-web");
+    assert_eq!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::123456789012:role/web"
+    );
+    let degraded = condition(&status["status"], "Degraded");
+    assert_eq!(degraded["status"], "True");
+    assert_eq!(degraded["reason"], "DependentsNotApplied");
+    assert!(
+        degraded["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("ExternalSecret") && m.contains("--external-secrets=false")),
+        "{degraded}"
+    );
+}

@@ -28,6 +28,12 @@ mod volumes;
 
 pub use resources::cpu_units_to_millis;
 
+/// The hash EFS PersistentVolume names end with, for tests elsewhere.
+#[cfg(test)]
+pub(crate) fn short_hash_for_tests(parts: &[&str]) -> String {
+    volumes::short_hash(parts)
+}
+
 /// Fields translated here (the rest by the submodules' `HANDLED` lists).
 const HANDLED: &[&str] = &["family", "containerDefinitions[].essential"];
 
@@ -193,12 +199,16 @@ pub struct PodOptions {
     /// become ExternalSecrets; without it, references to Kubernetes Secrets whose names the
     /// report lists.
     pub external_secrets: bool,
+    /// The namespace the TaskDefinition is in: it names the cluster-scoped objects (EFS
+    /// PersistentVolumes), which must not collide across namespaces. `None` when unknown.
+    pub namespace: Option<String>,
 }
 
 impl Default for PodOptions {
     fn default() -> Self {
         Self {
             external_secrets: true,
+            namespace: None,
         }
     }
 }

@@ -415,7 +415,16 @@ mod tests {
     }
 
     fn translate(t: &RegisterTaskDefinition, external_secrets: bool) -> PodTranslation {
-        pod_template_with("web", t, 3, &PodOptions { external_secrets }).expect("translates")
+        pod_template_with(
+            "web",
+            t,
+            3,
+            &PodOptions {
+                external_secrets,
+                ..PodOptions::default()
+            },
+        )
+        .expect("translates")
     }
 
     fn env(t: &PodTranslation) -> Vec<(String, String, String)> {

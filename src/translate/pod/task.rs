@@ -797,6 +797,7 @@ mod tests {
             1,
             &PodOptions {
                 external_secrets: false,
+                ..PodOptions::default()
             },
         )
         .expect("translates");

@@ -11,10 +11,11 @@
 //! | `configuredAtLaunch` | `emptyDir` stand-in until the Service supplies the EBS volume |
 //! | FSx for Windows File Server, S3 Files | not mounted (reported) |
 //!
-//! PersistentVolumes are cluster-scoped while the translation does not know the namespace, so an
-//! EFS volume's PV is named `ecs-<object_name>-<revision>-<volume>-<hash>`, the hash covering
-//! the file system, directory and access point. The revision is in the name because a PV binds
-//! exactly one claim, and the claims of two revisions live side by side during a rollout.
+//! PersistentVolumes are cluster-scoped, so an EFS volume's PV is named
+//! `ecs-<namespace>-<object_name>-<revision>-<volume>-<hash>` (see [`pv_name`]) and labelled with
+//! the namespace (`ecsbridge.io/namespace`); the hash covers the file system, directory and
+//! access point. The revision is in the name because a PV binds exactly one claim, and the
+//! claims of two revisions live side by side during a rollout.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -459,14 +460,24 @@ fn efs_volume(
         root.as_deref().unwrap_or("/"),
         access_point.as_deref().unwrap_or(""),
     ]);
-    let pv_name = format!("ecs-{}-{}-{name}-{hash}", b.object_name, b.revision);
+    let pv_name = pv_name(
+        b.options.namespace.as_deref(),
+        b.object_name,
+        b.revision,
+        name,
+        &hash,
+    );
     let claim = format!("{}-{}-{name}", b.object_name, b.revision);
     let size = || BTreeMap::from([("storage".to_owned(), Quantity(EFS_NOMINAL_SIZE.to_owned()))]);
     let rwx = || Some(vec!["ReadWriteMany".to_owned()]);
+    let mut pv_labels = object_labels(b, true);
+    if let Some(ns) = &b.options.namespace {
+        pv_labels.insert(labels::NAMESPACE.to_owned(), ns.clone());
+    }
     let pv = PersistentVolume {
         metadata: ObjectMeta {
             name: Some(pv_name.clone()),
-            labels: Some(object_labels(b, true)),
+            labels: Some(pv_labels),
             ..ObjectMeta::default()
         },
         spec: Some(PersistentVolumeSpec {
@@ -516,6 +527,25 @@ fn efs_volume(
         }),
         ..Volume::default()
     })
+}
+
+/// The name of an EFS volume's PersistentVolume: `ecs-<namespace>-<object>-<revision>-<volume>-<hash>`
+/// (PersistentVolumes are cluster-scoped, so the namespace keeps two namespaces' task
+/// definitions apart). Long names are cut before the hash, which stays, to 253 characters.
+pub(crate) fn pv_name(
+    namespace: Option<&str>,
+    object: &str,
+    revision: i64,
+    volume: &str,
+    hash: &str,
+) -> String {
+    let prefix = match namespace {
+        Some(ns) => format!("ecs-{ns}-{object}-{revision}-{volume}"),
+        None => format!("ecs-{object}-{revision}-{volume}"),
+    };
+    let room = 253 - hash.len() - 1;
+    let cut: String = prefix.chars().take(room).collect();
+    format!("{}-{hash}", cut.trim_end_matches(['-', '.']))
 }
 
 fn to_value<T: serde::Serialize>(obj: &T) -> serde_json::Value {
@@ -698,7 +728,7 @@ mod tests {
     use super::*;
     use crate::{
         api::ecs::RegisterTaskDefinition,
-        translate::pod::{PodTranslation, pod_template},
+        translate::pod::{PodOptions, PodTranslation, pod_template, pod_template_with},
     };
 
     fn td(v: Value) -> RegisterTaskDefinition {
@@ -1100,6 +1130,42 @@ mod tests {
             {"name": "a", "image": "x", "volumesFrom": [{"sourceContainer": "b"}]},
             {"name": "b", "image": "x", "volumesFrom": [{"sourceContainer": "a"}]}]});
         assert!(bad(cycle).contains("volumesFrom forms a cycle: a → b → a"));
+    }
+
+    #[test]
+    fn pv_names_carry_the_namespace_and_stay_valid() {
+        let hash = short_hash(&["fs-1", "/", ""]);
+        assert_eq!(
+            pv_name(Some("team-a"), "web", 2, "data", &hash),
+            format!("ecs-team-a-web-2-data-{hash}")
+        );
+        assert_ne!(
+            pv_name(Some("team-a"), "web", 2, "data", &hash),
+            pv_name(Some("team-b"), "web", 2, "data", &hash),
+            "two namespaces never share a PersistentVolume"
+        );
+        let long = "a".repeat(253);
+        let name = pv_name(Some(&"n".repeat(63)), &long, 7, "data", &hash);
+        assert_eq!(name.len(), 253);
+        assert!(name.ends_with(&format!("-{hash}")), "{name}");
+        let t = pod_template_with(
+            "web",
+            &td(with_volumes(
+                json!([{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}]),
+            )),
+            2,
+            &PodOptions {
+                namespace: Some("team-a".into()),
+                ..PodOptions::default()
+            },
+        )
+        .expect("translates");
+        let pv = storage(&t)[0].clone();
+        assert_eq!(
+            pv["metadata"]["name"],
+            format!("ecs-team-a-web-2-data-{hash}").as_str()
+        );
+        assert_eq!(pv["metadata"]["labels"]["ecsbridge.io/namespace"], "team-a");
     }
 
     #[test]

@@ -163,6 +163,9 @@ impl ApiServer {
                 }
                 Some(_) => {}
             }
+            if rt.gvk == Gvk::new("", "v1", "Pod") {
+                check_service_account(&state, &body, ns, &name)?;
+            }
         }
         if state.get(&key).is_some() {
             return Err(ApiError::already_exists(&rt.qualified(), &name).about(
@@ -245,4 +248,36 @@ fn prepare_namespace(body: &mut Value, name: &str) {
         m.insert("labels".into(), serde_json::json!({}));
     }
     m["labels"]["kubernetes.io/metadata.name"] = Value::String(name.to_owned());
+}
+
+/// The ServiceAccount admission plugin: a pod naming a ServiceAccount that does not exist in its
+/// namespace is refused (403), and its controller retries
+/// (<https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#serviceaccount>).
+///
+/// `default` is let through: every real namespace has it (the ServiceAccount controller makes
+/// it), and the double has no such controller.
+fn check_service_account(
+    state: &crate::store::State,
+    pod: &Value,
+    namespace: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    let sa = pod
+        .pointer("/spec/serviceAccountName")
+        .or_else(|| pod.pointer("/spec/serviceAccount"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && *s != "default");
+    let Some(sa) = sa else { return Ok(()) };
+    let key = crate::store::Key {
+        group: String::new(),
+        plural: "serviceaccounts".into(),
+        namespace: namespace.into(),
+        name: sa.into(),
+    };
+    if state.get(&key).is_some() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "pods \"{name}\" is forbidden: error looking up service account {namespace}/{sa}: serviceaccount \"{sa}\" not found"
+    )))
 }
