@@ -160,12 +160,19 @@ pub(super) fn lower(b: &mut Build<'_>, field: impl Into<String>, to: Profile, wh
     lower_level(b, to);
 }
 
-/// Whether the task definition says it runs on Windows.
+/// Whether the task runs on Windows: `runtimePlatform.operatingSystemFamily` says so, or it
+/// says nothing and the task definition can only run on Windows ([`super::task::windows_hint`]).
+/// The pod then gets `os.name: windows`, which makes Kubernetes reject Linux-only fields.
 pub(super) fn is_windows(b: &Build<'_>) -> bool {
-    b.td.runtime_platform
+    match b
+        .td
+        .runtime_platform
         .as_ref()
         .and_then(|p| p.operating_system_family)
-        .is_some_and(|os| os != OSFamily::Linux)
+    {
+        Some(os) => os != OSFamily::Linux,
+        None => super::task::windows_hint(b.td).is_some(),
+    }
 }
 
 /// An RFC 1123 label: lower-case alphanumerics and '-', at most 63, alphanumeric at both ends.
@@ -1396,5 +1403,178 @@ mod tests {
             .filter(|n| n.kind == NoteKind::NotYetTranslated)
             .collect();
         assert!(untranslated.is_empty(), "{untranslated:?}");
+    }
+}
+
+/// Kubernetes' OS checks (`validateOS` in `pkg/apis/core/validation`): the fields a pod with
+/// `spec.os.name: windows` must not set, and `windowsOptions`, which a Linux pod must not set.
+#[cfg(test)]
+mod os_rule_tests {
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+    use serde_json::json;
+
+    use crate::{
+        api::ecs::RegisterTaskDefinition,
+        translate::pod::{PodTranslation, pod_template, volumes::corpus_task_definition},
+    };
+
+    /// The fields Kubernetes refuses for the pod's OS.
+    fn refused_for_os(pod: &PodSpec) -> Vec<String> {
+        let mut refused = Vec::new();
+        let windows = pod.os.as_ref().is_some_and(|o| o.name == "windows");
+        let containers: Vec<&Container> = pod
+            .containers
+            .iter()
+            .chain(pod.init_containers.iter().flatten())
+            .collect();
+        if windows {
+            let mut no = |set: bool, field: &str| {
+                if set {
+                    refused.push(field.to_owned());
+                }
+            };
+            no(pod.host_pid == Some(true), "spec.hostPID");
+            no(pod.host_ipc == Some(true), "spec.hostIPC");
+            no(
+                pod.share_process_namespace.is_some(),
+                "spec.shareProcessNamespace",
+            );
+            if let Some(sc) = &pod.security_context {
+                no(
+                    sc.se_linux_options.is_some(),
+                    "spec.securityContext.seLinuxOptions",
+                );
+                no(
+                    sc.seccomp_profile.is_some(),
+                    "spec.securityContext.seccompProfile",
+                );
+                no(
+                    sc.app_armor_profile.is_some(),
+                    "spec.securityContext.appArmorProfile",
+                );
+                no(sc.fs_group.is_some(), "spec.securityContext.fsGroup");
+                no(
+                    sc.fs_group_change_policy.is_some(),
+                    "spec.securityContext.fsGroupChangePolicy",
+                );
+                no(
+                    sc.sysctls.as_ref().is_some_and(|s| !s.is_empty()),
+                    "spec.securityContext.sysctls",
+                );
+                no(sc.run_as_user.is_some(), "spec.securityContext.runAsUser");
+                no(sc.run_as_group.is_some(), "spec.securityContext.runAsGroup");
+                no(
+                    sc.supplemental_groups.as_ref().is_some_and(|g| !g.is_empty()),
+                    "spec.securityContext.supplementalGroups",
+                );
+                no(
+                    sc.supplemental_groups_policy.is_some(),
+                    "spec.securityContext.supplementalGroupsPolicy",
+                );
+            }
+            for c in &containers {
+                if let Some(sc) = &c.security_context {
+                    let name = &c.name;
+                    no(sc.se_linux_options.is_some(), &format!("{name}.seLinuxOptions"));
+                    no(sc.seccomp_profile.is_some(), &format!("{name}.seccompProfile"));
+                    no(sc.app_armor_profile.is_some(), &format!("{name}.appArmorProfile"));
+                    no(sc.capabilities.is_some(), &format!("{name}.capabilities"));
+                    no(
+                        sc.read_only_root_filesystem.is_some(),
+                        &format!("{name}.readOnlyRootFilesystem"),
+                    );
+                    no(sc.privileged.is_some(), &format!("{name}.privileged"));
+                    no(
+                        sc.allow_privilege_escalation.is_some(),
+                        &format!("{name}.allowPrivilegeEscalation"),
+                    );
+                    no(sc.proc_mount.is_some(), &format!("{name}.procMount"));
+                    no(sc.run_as_user.is_some(), &format!("{name}.runAsUser"));
+                    no(sc.run_as_group.is_some(), &format!("{name}.runAsGroup"));
+                }
+            }
+        } else {
+            if pod
+                .security_context
+                .as_ref()
+                .is_some_and(|s| s.windows_options.is_some())
+            {
+                refused.push("spec.securityContext.windowsOptions".to_owned());
+            }
+            for c in &containers {
+                if c.security_context
+                    .as_ref()
+                    .is_some_and(|s| s.windows_options.is_some())
+                {
+                    refused.push(format!("{}.windowsOptions", c.name));
+                }
+            }
+        }
+        refused
+    }
+
+    fn translate(td: &RegisterTaskDefinition) -> PodTranslation {
+        pod_template("t", td, 1).expect("translates")
+    }
+
+    #[test]
+    fn windows_pods_set_no_linux_only_field_and_linux_pods_no_windows_options() {
+        // Everything Linux-flavoured a task definition can ask for, on each OS.
+        let linuxy = json!({"name": "a", "image": "x", "user": "1000:1000", "privileged": true,
+            "readonlyRootFilesystem": true, "dockerSecurityOptions": ["no-new-privileges", "apparmor:p", "label:type:t"],
+            "systemControls": [{"namespace": "net.ipv4.ip_local_port_range", "value": "1024 65000"}],
+            "linuxParameters": {"initProcessEnabled": true, "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+                "sharedMemorySize": 64, "tmpfs": [{"containerPath": "/tmp", "size": 64}]}});
+        let windows_by_hint = json!({"name": "w", "image": "x", "workingDirectory": "C:\\app"});
+        for (case, td) in [
+            (
+                "windows 2022",
+                json!({"family": "t", "pidMode": "task", "ipcMode": "host",
+                "runtimePlatform": {"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"}, "containerDefinitions": [linuxy.clone()]}),
+            ),
+            (
+                "windows by hint",
+                json!({"family": "t", "pidMode": "task", "containerDefinitions": [windows_by_hint, linuxy.clone()]}),
+            ),
+            (
+                "linux",
+                json!({"family": "t", "pidMode": "task", "runtimePlatform": {"operatingSystemFamily": "LINUX"},
+                "containerDefinitions": [linuxy.clone()]}),
+            ),
+            (
+                "unsaid",
+                json!({"family": "t", "containerDefinitions": [linuxy.clone()]}),
+            ),
+        ] {
+            let td: RegisterTaskDefinition = serde_json::from_value(td).expect("task definition");
+            let pod = translate(&td).template.spec.expect("pod");
+            assert_eq!(refused_for_os(&pod), Vec::<String>::new(), "{case}");
+            if case.starts_with("windows") {
+                assert_eq!(
+                    pod.os.as_ref().map(|o| o.name.as_str()),
+                    Some("windows"),
+                    "{case}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn corpus_windows_task_definitions_are_windows_pods_kubernetes_accepts() {
+        for file in [
+            "taskdef-datadog-agent-windows-named-pipe.json",
+            "taskdef-ecsagent-windows-gmsa-credentialspec.json",
+        ] {
+            let pod = translate(&corpus_task_definition(file))
+                .template
+                .spec
+                .expect("pod");
+            assert_eq!(
+                pod.os.as_ref().map(|o| o.name.as_str()),
+                Some("windows"),
+                "{file}"
+            );
+            assert_eq!(refused_for_os(&pod), Vec::<String>::new(), "{file}");
+        }
     }
 }

@@ -12,7 +12,7 @@ mod logging;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::LocalObjectReference;
+use k8s_openapi::api::core::v1::{LocalObjectReference, PodOS};
 use serde_json::{Value, json};
 
 use super::{Build, NoteKind, PodError, labels, secrets::SECRETS_MANAGER_STORE};
@@ -261,6 +261,22 @@ fn repository_credentials(b: &mut Build<'_>) {
 /// a shared PID namespace is `shareProcessNamespace`
 /// (<https://kubernetes.io/docs/tasks/configure-pod-container/share-process-namespace/>).
 fn namespaces(b: &mut Build<'_>) {
+    if super::security::is_windows(b) {
+        // Kubernetes refuses hostPID, hostIPC and shareProcessNamespace on Windows pods.
+        for (field, set) in [
+            ("pidMode", b.td.pid_mode.is_some()),
+            ("ipcMode", b.td.ipc_mode.is_some()),
+        ] {
+            if set {
+                b.report.note(
+                    NoteKind::Ignored,
+                    field,
+                    "not supported for Windows containers (by ECS either)",
+                );
+            }
+        }
+        return;
+    }
     match b.td.pid_mode {
         None => {}
         Some(PidMode::Task) => b.pod.share_process_namespace = Some(true),
@@ -317,38 +333,26 @@ fn windows_build(os: OSFamily) -> Option<&'static str> {
 /// on Windows (Windows paths, PowerShell, a gMSA credential spec) is sent to Windows nodes.
 fn runtime_platform(b: &mut Build<'_>) {
     let mut selector = BTreeMap::new();
-    match &b.td.runtime_platform {
-        Some(platform) => {
-            if let Some(os) = platform.operating_system_family {
-                match windows_build(os) {
-                    None => {
-                        selector.insert("kubernetes.io/os", "linux");
-                    }
-                    Some(build) => {
-                        selector.insert("kubernetes.io/os", "windows");
-                        selector.insert("node.kubernetes.io/windows-build", build);
-                        if os == OSFamily::WindowsServer2016Full {
-                            b.report.note(
-                                NoteKind::Approximated,
-                                "runtimePlatform.operatingSystemFamily",
-                                "WINDOWS_SERVER_2016_FULL: Kubernetes supports Windows nodes from \
-                                 Windows Server 2019; the pod waits for a node with Windows build \
-                                 10.0.14393",
-                            );
-                        }
-                    }
+    let platform = b.td.runtime_platform.as_ref();
+    match platform.and_then(|p| p.operating_system_family) {
+        Some(os) => match windows_build(os) {
+            None => {
+                selector.insert("kubernetes.io/os", "linux");
+            }
+            Some(build) => {
+                selector.insert("kubernetes.io/os", "windows");
+                selector.insert("node.kubernetes.io/windows-build", build);
+                if os == OSFamily::WindowsServer2016Full {
+                    b.report.note(
+                        NoteKind::Approximated,
+                        "runtimePlatform.operatingSystemFamily",
+                        "WINDOWS_SERVER_2016_FULL: Kubernetes supports Windows nodes from \
+                         Windows Server 2019; the pod waits for a node with Windows build \
+                         10.0.14393",
+                    );
                 }
             }
-            match platform.cpu_architecture {
-                None => {}
-                Some(CPUArchitecture::X86_64) => {
-                    selector.insert("kubernetes.io/arch", "amd64");
-                }
-                Some(CPUArchitecture::Arm64) => {
-                    selector.insert("kubernetes.io/arch", "arm64");
-                }
-            }
-        }
+        },
         None => {
             if let Some(why) = windows_hint(b.td) {
                 selector.insert("kubernetes.io/os", "windows");
@@ -356,13 +360,30 @@ fn runtime_platform(b: &mut Build<'_>) {
                     NoteKind::Approximated,
                     "runtimePlatform",
                     format!(
-                        "not set, but the task definition is for Windows ({why}): nodeSelector \
-                         kubernetes.io/os=windows; set runtimePlatform.operatingSystemFamily to \
-                         pin the Windows Server release"
+                        "no operatingSystemFamily, but the task definition is for Windows ({why}): \
+                         nodeSelector kubernetes.io/os=windows; set \
+                         runtimePlatform.operatingSystemFamily to pin the Windows Server release"
                     ),
                 );
             }
         }
+    }
+    match platform.and_then(|p| p.cpu_architecture) {
+        None => {}
+        Some(CPUArchitecture::X86_64) => {
+            selector.insert("kubernetes.io/arch", "amd64");
+        }
+        Some(CPUArchitecture::Arm64) => {
+            selector.insert("kubernetes.io/arch", "arm64");
+        }
+    }
+    // `spec.os` makes the API server check the pod against its OS (Linux-only fields are refused
+    // on Windows pods) and lets Pod Security skip Linux-only checks for Windows
+    // (https://kubernetes.io/docs/concepts/workloads/pods/#pod-os).
+    if let Some(os) = selector.get("kubernetes.io/os") {
+        b.pod.os = Some(PodOS {
+            name: (*os).to_owned(),
+        });
     }
     if !selector.is_empty() {
         let node_selector = b.pod.node_selector.get_or_insert_with(BTreeMap::new);
@@ -380,7 +401,7 @@ fn is_windows_path(path: &str) -> bool {
 }
 
 /// Why the task definition can only run on Windows, if it can only run there (a Windows host or
-/// container path, a PowerShell or cmd entry point, a gMSA `credentialspec:` option). Only
+/// container path, a PowerShell or cmd entry point). Only
 /// meaningful when `runtimePlatform` is absent; other stages may use it to agree on the OS.
 pub(super) fn windows_hint(td: &RegisterTaskDefinition) -> Option<String> {
     if let Some(v) = td.volumes.iter().flatten().find(|v| {
@@ -420,13 +441,7 @@ fn container_windows_hint(c: &ContainerDefinition) -> Option<String> {
     {
         return Some(format!("container {name:?} runs {p}"));
     }
-    if c.docker_security_options
-        .iter()
-        .flatten()
-        .any(|o| o.starts_with("credentialspec:"))
-    {
-        return Some(format!("container {name:?} uses a gMSA credential spec"));
-    }
+    // (A gMSA `credentialspec:` option is no hint: ECS supports gMSA on Linux containers too.)
     None
 }
 
@@ -912,10 +927,6 @@ mod tests {
                 json!({"entryPoint": ["PowerShell.exe", "-Command"]}),
             ),
             ("cmd", json!({"command": ["cmd", "/c", "dir"]})),
-            (
-                "gmsa",
-                json!({"dockerSecurityOptions": ["credentialspec:arn:aws:ssm:x"]}),
-            ),
         ] {
             let t = translate(
                 json!({"family": "w", "volumes": [{"name": "v"}], "containerDefinitions": [one(container)]}),
@@ -930,11 +941,18 @@ mod tests {
                 NoteKind::Approximated,
                 "{case}"
             );
+            assert_eq!(
+                spec(&t).os.as_ref().map(|o| o.name.as_str()),
+                Some("windows"),
+                "{case}"
+            );
         }
+        // Not Windows-only: a shell running `cmd`, Linux paths, and gMSA (ECS has it on Linux).
         let t = translate(
-            json!({"family": "w", "volumes": [{"name": "v"}], "containerDefinitions": [one(json!({"entryPoint": ["sh", "-c"], "command": ["cmd"], "mountPoints": [{"sourceVolume": "v", "containerPath": "/data"}]}))]}),
+            json!({"family": "w", "volumes": [{"name": "v"}], "containerDefinitions": [one(json!({"entryPoint": ["sh", "-c"], "command": ["cmd"], "dockerSecurityOptions": ["credentialspec:arn:aws:ssm:x"], "mountPoints": [{"sourceVolume": "v", "containerPath": "/data"}]}))]}),
         );
         assert!(node_selector(&t).is_empty());
+        assert!(spec(&t).os.is_none());
         assert!(note(&t, "runtimePlatform").is_none());
         assert!(is_windows_path("\\\\.\\pipe\\docker_engine"));
         assert!(!is_windows_path("/c:/x"));
