@@ -50,6 +50,9 @@ enum Command {
         /// Whether External Secrets (external-secrets.io/v1) is installed, as the operator's flag.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         external_secrets: bool,
+        /// Load `environmentFiles` from ConfigMaps, as the operator's flag.
+        #[arg(long)]
+        environment_files_as_config_maps: bool,
     },
     /// Run the operator against the current kubeconfig context (or in-cluster config).
     Run {
@@ -70,6 +73,11 @@ enum Command {
         /// TaskDefinition's Translated condition names.
         #[arg(long, env = "ECS_BRIDGE_EXTERNAL_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
         external_secrets: bool,
+        /// Load each container's `environmentFiles` (S3 objects) from a ConfigMap you create from
+        /// the same file (`kubectl create configmap <name> --from-env-file=...`; the name is
+        /// `<bucket>-<key>` without `.env`, and the Translated condition gives it).
+        #[arg(long, env = "ECS_BRIDGE_ENVIRONMENT_FILES_AS_CONFIG_MAPS")]
+        environment_files_as_config_maps: bool,
     },
     /// Print every CRD as multi-document YAML, or write one file per CRD with --dir.
     Crdgen {
@@ -107,11 +115,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             nodes,
             output,
             external_secrets,
+            environment_files_as_config_maps,
         } => render(
             &paths,
             nodes.as_deref(),
             output,
-            &ecs_bridge::render::RenderOptions { external_secrets },
+            &ecs_bridge::render::RenderOptions {
+                external_secrets,
+                environment_files_as_config_maps,
+            },
         ),
         Command::Run {
             namespaces,
@@ -119,12 +131,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             log_json,
             revision_history_limit,
             external_secrets,
+            environment_files_as_config_maps,
         } => run(
             namespaces,
             &log,
             log_json,
-            revision_history_limit,
-            external_secrets,
+            ecs_bridge::run::RunConfig {
+                revision_history_limit,
+                external_secrets,
+                environment_files_as_config_maps,
+                ..ecs_bridge::run::RunConfig::default()
+            },
         ),
     }
 }
@@ -207,8 +224,7 @@ fn run(
     namespaces: Vec<String>,
     log: &str,
     json: bool,
-    revision_history_limit: usize,
-    external_secrets: bool,
+    run_config: ecs_bridge::run::RunConfig,
 ) -> Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_new(log).with_context(|| format!("--log {log:?}"))?;
     let builder = tracing_subscriber::fmt()
@@ -230,13 +246,11 @@ fn run(
             .headers
             .push((http::header::USER_AGENT, http::HeaderValue::from_str(&agent)?));
         let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
-        let config = ecs_bridge::run::RunConfig {
+        let run_config = ecs_bridge::run::RunConfig {
             namespaces,
-            revision_history_limit,
-            external_secrets,
-            ..ecs_bridge::run::RunConfig::default()
+            ..run_config
         };
-        ecs_bridge::run::run(config, client).await?;
+        ecs_bridge::run::run(run_config, client).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

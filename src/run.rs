@@ -32,6 +32,10 @@ pub struct RunConfig {
     /// ExternalSecrets the TaskDefinition controller applies; without it, pods reference
     /// Secrets the user creates. Default: true.
     pub external_secrets: bool,
+    /// Whether `environmentFiles` load from ConfigMaps the user creates from the same files
+    /// (named by [`crate::translate::pod::environment_file_config_map`]). Default: false
+    /// (reported, not loaded).
+    pub environment_files_as_config_maps: bool,
 }
 
 impl Default for RunConfig {
@@ -42,6 +46,7 @@ impl Default for RunConfig {
             concurrency: 0,
             revision_history_limit: 10,
             external_secrets: true,
+            environment_files_as_config_maps: false,
         }
     }
 }

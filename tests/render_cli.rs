@@ -204,3 +204,61 @@ fn a_missing_file_is_an_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn installation_flags_change_what_is_rendered() {
+    let dir = scratch("flags");
+    let file = dir.join("td.yaml");
+    std::fs::write(
+        &file,
+        r#"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: app
+  namespace: team-a
+spec:
+  containerDefinitions:
+    - name: app
+      image: nginx:1.27
+      environmentFiles:
+        - value: arn:aws:s3:::config-bucket/prod/app.env
+          type: s3
+      secrets:
+        - name: TOKEN
+          valueFrom: arn:aws:ssm:us-east-1:123456789012:parameter/token
+"#,
+    )
+    .expect("write");
+    let kinds = |items: &[Value]| -> Vec<String> {
+        items
+            .iter()
+            .map(|i| i["kind"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    // Defaults: an ExternalSecret; the environment file reported, not loaded.
+    let (items, stderr, ok) = render_json(&[&file]);
+    assert!(ok, "{stderr}");
+    assert_eq!(kinds(&items), ["PodTemplate", "ExternalSecret"]);
+    assert!(items[0].pointer("/template/spec/containers/0/envFrom").is_none());
+    assert!(stderr.contains("environmentFiles[0]: ignored"), "{stderr}");
+
+    let (out, stdout, stderr) = run(bin().arg("render").arg(&file).args([
+        "-o",
+        "json",
+        "--external-secrets=false",
+        "--environment-files-as-config-maps",
+    ]));
+    assert!(out.status.success(), "{stderr}");
+    let list: Value = serde_json::from_str(&stdout).expect("json");
+    let items = list["items"].as_array().expect("items").clone();
+    assert_eq!(kinds(&items), ["PodTemplate"], "no ExternalSecret without External Secrets");
+    assert_eq!(
+        items[0].pointer("/template/spec/containers/0/envFrom/0/configMapRef/name"),
+        Some(&Value::from("config-bucket-prod-app"))
+    );
+    assert!(
+        stderr.contains("kubectl create configmap config-bucket-prod-app --from-env-file=app.env"),
+        "{stderr}"
+    );
+    validate_all(&items, "flags");
+}

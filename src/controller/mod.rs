@@ -66,6 +66,7 @@ impl Context {
         crate::translate::pod::PodOptions {
             external_secrets: self.config.external_secrets,
             namespace: Some(namespace.to_owned()),
+            environment_files_as_config_maps: self.config.environment_files_as_config_maps,
         }
     }
 

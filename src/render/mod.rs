@@ -55,12 +55,16 @@ pub struct RenderOptions {
     /// Whether External Secrets is installed (the operator's `--external-secrets`): AWS
     /// secrets become ExternalSecrets; without it, references to Secrets you create.
     pub external_secrets: bool,
+    /// Whether `environmentFiles` load from ConfigMaps (the operator's
+    /// `--environment-files-as-config-maps`).
+    pub environment_files_as_config_maps: bool,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
         Self {
             external_secrets: true,
+            environment_files_as_config_maps: false,
         }
     }
 }
@@ -102,6 +106,7 @@ pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
             let pod_options = PodOptions {
                 external_secrets: options.external_secrets,
                 namespace: Some(ns.clone()),
+                environment_files_as_config_maps: options.environment_files_as_config_maps,
             };
             match pod_template_with(&name, spec, OFFLINE_REVISION, &pod_options) {
                 Ok(t) => {

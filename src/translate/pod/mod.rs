@@ -27,6 +27,7 @@ mod task;
 mod volumes;
 
 pub use resources::cpu_units_to_millis;
+pub use secrets::environment_file_config_map;
 
 /// The hash EFS PersistentVolume names end with, for tests elsewhere.
 #[cfg(test)]
@@ -170,6 +171,15 @@ pub enum PodError {
         /// What is wrong, and how to fix it.
         reason: String,
     },
+    /// An `environmentFiles` entry that is not an S3 object ARN, or two that would load from the
+    /// same ConfigMap.
+    #[error("spec.{field}: {reason}")]
+    BadEnvironmentFile {
+        /// The field, relative to `spec` (`containerDefinitions[i].environmentFiles[j].value`).
+        field: String,
+        /// What is wrong, and how to fix it.
+        reason: String,
+    },
     /// A `user` in none of the forms ECS accepts.
     #[error(
         "spec.{field}: {value:?} is not a user; use uid, uid:gid, user, user:group, uid:group or user:gid (uid and gid from 0 to 2147483647)"
@@ -202,6 +212,10 @@ pub struct PodOptions {
     /// The namespace the TaskDefinition is in: it names the cluster-scoped objects (EFS
     /// PersistentVolumes), which must not collide across namespaces. `None` when unknown.
     pub namespace: Option<String>,
+    /// Whether `environmentFiles` (S3 objects) load from ConfigMaps the user creates from the same
+    /// files, one per file, named by [`environment_file_config_map`]; otherwise they are reported
+    /// and not loaded.
+    pub environment_files_as_config_maps: bool,
 }
 
 impl Default for PodOptions {
@@ -209,6 +223,7 @@ impl Default for PodOptions {
         Self {
             external_secrets: true,
             namespace: None,
+            environment_files_as_config_maps: false,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Container `secrets` → environment variables read from Kubernetes Secrets, plus one External
 //! Secrets `ExternalSecret` per task definition revision that fills the Secret; `environmentFiles`
-//! are reported.
+//! → `envFrom` ConfigMaps the user creates from the same files
+//! (`PodOptions::environment_files_as_config_maps`, see [`environment_file_config_map`]), or
+//! reported.
 //!
 //! `valueFrom` forms (ecs-reference §1.11):
 //! - Secrets Manager: `arn:aws:secretsmanager:<region>:<account>:secret:<name>[:<json-key>[:<version-stage>[:<version-id>]]]`
@@ -19,13 +21,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
+use k8s_openapi::api::core::v1::{
+    ConfigMapEnvSource, EnvFromSource, EnvVar, EnvVarSource, SecretKeySelector,
+};
 use serde_json::{Value, json};
 
 use super::{Build, NoteKind, PodError, volumes::short_hash};
-use crate::translate::labels;
+use crate::{api::ecs::ContainerDefinition, translate::labels};
 
-/// Fields this stage translates (`environmentFiles` is reported, file by file).
+/// Fields this stage translates.
 pub(super) const HANDLED: &[&str] = &[
     "containerDefinitions[].secrets[].name",
     "containerDefinitions[].secrets[].valueFrom",
@@ -238,6 +242,110 @@ struct Entry {
     remote_ref: Value,
 }
 
+/// The ConfigMap an environment file (`arn:<partition>:s3:::<bucket>/<key>`) loads from, when
+/// `environmentFiles` map to ConfigMaps: `<bucket>-<key>` without the `.env` extension, lower
+/// case, with `-` for every character a name cannot have (`arn:aws:s3:::cfg/prod/App_1.env` →
+/// `cfg-prod-app-1`). `None` when `arn` is not an S3 object ARN.
+#[must_use]
+pub fn environment_file_config_map(arn: &str) -> Option<String> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("s3"), Some(""), Some(""), Some(path)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let (bucket, key) = path.split_once('/')?;
+    if bucket.is_empty() || key.is_empty() {
+        return None;
+    }
+    let key = key.strip_suffix(".env").unwrap_or(key);
+    let mut name = String::new();
+    for ch in format!("{bucket}-{key}").chars() {
+        let ch = ch.to_ascii_lowercase();
+        let ch = if ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '.' {
+            ch
+        } else {
+            '-'
+        };
+        if !(ch == '-' && name.ends_with('-')) {
+            name.push(ch);
+        }
+    }
+    let name: String = name.chars().take(253).collect();
+    let name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+/// `environmentFiles` of container `i`: `envFrom` ConfigMaps when so configured (Kubernetes, like
+/// ECS, lets `environment` win over them), else reported.
+fn environment_files(b: &mut Build<'_>, i: usize, c: &ContainerDefinition) -> Result<(), PodError> {
+    let files = c.environment_files.as_deref().unwrap_or_default();
+    if !b.options.environment_files_as_config_maps {
+        for (j, file) in files.iter().enumerate() {
+            b.report.note(
+                NoteKind::Ignored,
+                format!("containerDefinitions[{i}].environmentFiles[{j}]"),
+                format!(
+                    "the variables in S3 object {:?} are not loaded: put them in `environment`, \
+                     or run ecs-bridge with --environment-files-as-config-maps and create a \
+                     ConfigMap per file",
+                    file.value
+                ),
+            );
+        }
+        return Ok(());
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut from = Vec::new();
+    for (j, file) in files.iter().enumerate() {
+        let field = format!("containerDefinitions[{i}].environmentFiles[{j}].value");
+        let name = environment_file_config_map(&file.value).ok_or_else(|| PodError::BadEnvironmentFile {
+            field: field.clone(),
+            reason: format!(
+                "{:?} is not an S3 object ARN; use arn:aws:s3:::<bucket>/<key>.env",
+                file.value
+            ),
+        })?;
+        if let Some(first) = seen.insert(name.clone(), j) {
+            return Err(PodError::BadEnvironmentFile {
+                field,
+                reason: format!(
+                    "{:?} and environmentFiles[{first}] would both load from ConfigMap {name:?}; \
+                     rename one of the files",
+                    file.value
+                ),
+            });
+        }
+        let local = file.value.rsplit('/').next().unwrap_or("app.env");
+        let s3 = file.value.splitn(6, ':').nth(5).unwrap_or_default();
+        b.report.note(
+            NoteKind::Approximated,
+            format!("containerDefinitions[{i}].environmentFiles[{j}]"),
+            format!(
+                "loaded from ConfigMap {name:?}, which you create from the same file: `aws s3 cp \
+                 s3://{s3} {local} && kubectl create configmap {name} --from-env-file={local}`; \
+                 the pod does not start until it exists"
+            ),
+        );
+        from.push(EnvFromSource {
+            config_map_ref: Some(ConfigMapEnvSource {
+                name: name.clone(),
+                optional: None,
+            }),
+            ..EnvFromSource::default()
+        });
+    }
+    if !from.is_empty() {
+        b.containers[i].env_from.get_or_insert_with(Vec::new).extend(from);
+    }
+    Ok(())
+}
+
 /// Applies this stage to the pod under construction.
 pub(super) fn apply(b: &mut Build<'_>) -> Result<(), PodError> {
     let secret_name = format!("{}-{}-secrets", b.object_name, b.revision);
@@ -247,17 +355,7 @@ pub(super) fn apply(b: &mut Build<'_>) -> Result<(), PodError> {
     let mut regions: BTreeMap<&'static str, String> = BTreeMap::new();
     let td = b.td;
     for (i, c) in td.container_definitions.iter().enumerate() {
-        for (j, file) in c.environment_files.iter().flatten().enumerate() {
-            b.report.note(
-                NoteKind::Ignored,
-                format!("containerDefinitions[{i}].environmentFiles[{j}]"),
-                format!(
-                    "the variables in S3 object {:?} are not loaded (no mapping of environment \
-                     files to ConfigMaps is configured); put them in `environment`",
-                    file.value
-                ),
-            );
-        }
+        environment_files(b, i, c)?;
         let container = b.containers[i].name.clone();
         let mut env = Vec::new();
         for (j, s) in c.secrets.iter().flatten().enumerate() {
@@ -648,6 +746,80 @@ mod tests {
         );
         let fields: Vec<&str> = mine(&t).iter().map(|n| n.field.as_str()).collect();
         assert_eq!(fields, vec!["containerDefinitions[0].secrets[1].valueFrom"]);
+    }
+
+    #[test]
+    fn environment_file_config_map_names() {
+        for (arn, name) in [
+            ("arn:aws:s3:::bucket/app.env", Some("bucket-app")),
+            ("arn:aws:s3:::cfg/prod/App_1.env", Some("cfg-prod-app-1")),
+            ("arn:aws-cn:s3:::my.bucket/x//y.env", Some("my.bucket-x-y")),
+            ("arn:aws:s3:::bucket/", None),
+            ("arn:aws:s3:::bucket", None),
+            ("s3://bucket/app.env", None),
+            ("arn:aws:ssm:us-east-1:1:parameter/app.env", None),
+            ("arn:aws:s3:::_/_.env", None),
+        ] {
+            assert_eq!(environment_file_config_map(arn).as_deref(), name, "{arn}");
+        }
+        let long = format!("arn:aws:s3:::b/{}.env", "k".repeat(400));
+        assert_eq!(environment_file_config_map(&long).map(|n| n.len()), Some(253));
+    }
+
+    #[test]
+    fn environment_files_load_from_config_maps_when_configured() {
+        let spec = td(json!({
+            "family": "web",
+            "containerDefinitions": [{"name": "a", "image": "x",
+                "environment": [{"name": "A", "value": "wins"}],
+                "environmentFiles": [
+                    {"value": "arn:aws:s3:::cfg/common.env", "type": "s3"},
+                    {"value": "arn:aws:s3:::cfg/prod/app.env", "type": "s3"}
+                ]}]
+        }));
+        let options = PodOptions {
+            environment_files_as_config_maps: true,
+            ..PodOptions::default()
+        };
+        let t = pod_template_with("web", &spec, 1, &options).expect("translates");
+        let c = &t.template.spec.as_ref().expect("spec").containers[0];
+        let from: Vec<&str> = c
+            .env_from
+            .iter()
+            .flatten()
+            .filter_map(|f| f.config_map_ref.as_ref().map(|r| r.name.as_str()))
+            .collect();
+        assert_eq!(from, ["cfg-common", "cfg-prod-app"], "in the files' order");
+        assert!(
+            c.env.iter().flatten().any(|e| e.name == "A"),
+            "environment stays: it wins over envFrom"
+        );
+        let notes = mine(&t);
+        assert_eq!(notes.len(), 2);
+        assert!(
+            notes[1]
+                .message
+                .contains("kubectl create configmap cfg-prod-app --from-env-file=app.env"),
+            "{}",
+            notes[1].message
+        );
+
+        let clash = td(
+            json!({"family": "web", "containerDefinitions": [{"name": "a", "image": "x",
+            "environmentFiles": [{"value": "arn:aws:s3:::cfg/a_b.env", "type": "s3"}, {"value": "arn:aws:s3:::cfg/a-b.env", "type": "s3"}]}]}),
+        );
+        let err = pod_template_with("web", &clash, 1, &options).expect_err("clash");
+        assert!(
+            err.to_string()
+                .starts_with("spec.containerDefinitions[0].environmentFiles[1].value: "),
+            "{err}"
+        );
+        let bad = td(
+            json!({"family": "web", "containerDefinitions": [{"name": "a", "image": "x",
+            "environmentFiles": [{"value": "s3://cfg/a.env", "type": "s3"}]}]}),
+        );
+        let err = pod_template_with("web", &bad, 1, &options).expect_err("not an ARN");
+        assert!(err.to_string().contains("is not an S3 object ARN"), "{err}");
     }
 
     #[test]
