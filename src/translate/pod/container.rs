@@ -1,13 +1,10 @@
-//! Containers: names, images, entry points and commands, working directories, environment
-//! variables and ports.
+//! Containers: names, images, entry points and commands, working directories and environment
+//! variables. Ports are the ports stage's (`ports.rs`).
 
-use k8s_openapi::api::core::v1::{Container, ContainerPort, EnvVar};
+use k8s_openapi::api::core::v1::{Container, EnvVar};
 
 use super::{NoteKind, PodError, Report, resources::resources};
-use crate::{
-    api::ecs::{ContainerDefinition, TransportProtocol},
-    names::container_name,
-};
+use crate::{api::ecs::ContainerDefinition, names::container_name};
 
 /// Fields this module translates.
 pub(super) const HANDLED: &[&str] = &[
@@ -18,11 +15,13 @@ pub(super) const HANDLED: &[&str] = &[
     "containerDefinitions[].workingDirectory",
     "containerDefinitions[].environment[].name",
     "containerDefinitions[].environment[].value",
-    "containerDefinitions[].portMappings[].containerPort",
-    "containerDefinitions[].portMappings[].protocol",
-    "containerDefinitions[].portMappings[].name",
 ];
 
+/// Container definition `i` → a container with its name, image, command, working directory,
+/// environment and resources; later stages add the rest (ports, probes, mounts, ...).
+///
+/// # Errors
+/// When the container has no name or image, or a name without letters or digits.
 pub(super) fn container(
     i: usize,
     c: &ContainerDefinition,
@@ -60,22 +59,6 @@ pub(super) fn container(
             })
         })
         .collect();
-    let ports: Vec<ContainerPort> = c
-        .port_mappings
-        .iter()
-        .flatten()
-        .filter_map(|pm| {
-            pm.container_port.map(|port| ContainerPort {
-                container_port: port,
-                protocol: Some(match pm.protocol {
-                    Some(TransportProtocol::Udp) => "UDP".to_owned(),
-                    _ => "TCP".to_owned(),
-                }),
-                name: pm.name.clone(),
-                ..ContainerPort::default()
-            })
-        })
-        .collect();
     Ok(Container {
         name,
         image: Some(image),
@@ -83,7 +66,6 @@ pub(super) fn container(
         args: c.command.clone(),
         working_dir: c.working_directory.clone(),
         env: (!env.is_empty()).then_some(env),
-        ports: (!ports.is_empty()).then_some(ports),
         resources: resources(c),
         ..Container::default()
     })

@@ -1,7 +1,8 @@
 //! Task definition → pod template.
 //!
 //! This first version carries over what every task definition has: containers, images,
-//! entry points and commands, working directories, environment variables, container ports and
+//! entry points and commands, working directories, environment variables, container ports (by
+//! network mode, with host ports, ranges, names and application protocols: `ports.rs`) and
 //! container-level cpu and memory. Every other field set in the task definition is listed in the
 //! [`Report`] as not translated yet, never dropped silently.
 
@@ -20,6 +21,7 @@ mod health;
 mod linux;
 mod network;
 mod ordering;
+mod ports;
 mod resources;
 mod secrets;
 mod security;
@@ -47,6 +49,7 @@ fn handled() -> Vec<&'static str> {
         linux::HANDLED,
         network::HANDLED,
         ordering::HANDLED,
+        ports::HANDLED,
         resources::HANDLED,
         secrets::HANDLED,
         security::HANDLED,
@@ -199,6 +202,16 @@ pub enum PodError {
         /// What is wrong, and how to fix it.
         reason: String,
     },
+    /// A port mapping that ECS would reject (a `hostPort` the network mode does not allow, a
+    /// malformed or overlapping `containerPortRange`, a port exposed twice, a name used twice),
+    /// or that Kubernetes would (two mappings on one node port).
+    #[error("spec.{field}: {reason}")]
+    BadPortMapping {
+        /// The field, relative to `spec` (`containerDefinitions[i].portMappings[j].hostPort`, ...).
+        field: String,
+        /// What is wrong, and how to fix it.
+        reason: String,
+    },
 }
 
 /// Options of the translation that come from the operator's flags or the CLI, not from the
@@ -304,7 +317,9 @@ pub fn pod_template_with(
         b.containers.push(container);
     }
     b.pod.host_network = network::network_mode(td.network_mode, &mut b.report);
-    // The stages, in order; each owns the fields in its `HANDLED` list.
+    // The stages, in order; each owns the fields in its `HANDLED` list. Ports come before
+    // security, which counts host ports in the pod's security level.
+    ports::apply(&mut b)?;
     resources::apply(&mut b)?;
     security::apply(&mut b)?;
     linux::apply(&mut b)?;
@@ -366,7 +381,7 @@ mod tests {
         let t = pod_template(
             "web",
             &td(json!({
-                "family": "web",
+                "family": "web", "networkMode": "awsvpc",
                 "containerDefinitions": [{
                     "name": "app_server", "image": "nginx:1.27",
                     "entryPoint": ["/bin/sh", "-c"], "command": ["exec nginx"],
