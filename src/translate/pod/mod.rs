@@ -561,7 +561,11 @@ mod completeness_tests {
             return value.clone();
         }
         if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-            return values.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null);
+            return values
+                .iter()
+                .find(|v| !v.is_null())
+                .cloned()
+                .unwrap_or(Value::Null);
         }
         let types: Vec<&str> = match schema.get("type") {
             Some(Value::String(t)) => vec![t.as_str()],
@@ -580,7 +584,11 @@ mod completeness_tests {
             return json!({"key": maximal(extra, defs, depth + 1)});
         }
         if types.contains(&"array") {
-            return json!([maximal(schema.get("items").unwrap_or(&Value::Null), defs, depth + 1)]);
+            return json!([maximal(
+                schema.get("items").unwrap_or(&Value::Null),
+                defs,
+                depth + 1
+            )]);
         }
         if types.contains(&"string") {
             json!("x")
