@@ -17,8 +17,8 @@ use crate::{
         Error,
         service::{
             status::{
-                MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED,
-                translated_message,
+                MAX_CONDITION_MESSAGE_LEN, MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED,
+                REASON_FIELDS_NOT_TRANSLATED, translated_message,
             },
             validate::{REASON_INVALID_TASK_DEFINITION, family_of},
         },
@@ -310,12 +310,24 @@ mod tests {
         }
         let translated = translated(&td, 1, Some(3), t(0));
         assert_eq!(translated.reason, "FieldsNotTranslated");
-        assert!(
-            translated.message.len() <= MAX_MESSAGE_LEN,
-            "{}",
-            translated.message.len()
-        );
+        assert!(translated.message.len() <= MAX_CONDITION_MESSAGE_LEN);
+        for i in 1..=60 {
+            // (`label:type:container_t` keeps the profile: only the AppArmor option is noted.)
+            let field = format!("spec.containerDefinitions[{i}].dockerSecurityOptions[0]");
+            assert!(
+                translated.message.contains(&format!("{field},"))
+                    || translated.message.contains(&format!("{field}.")),
+                "{field} is named"
+            );
+        }
         assert!(translated.message.contains("more"), "{}", translated.message);
+        // Thousands of notes still fit what Kubernetes accepts.
+        let notes: Vec<String> = (0..5000)
+            .map(|i| format!("spec.containerDefinitions[{i}].x: ignored: y"))
+            .collect();
+        let message = translated_message(&notes);
+        assert!(message.len() <= MAX_CONDITION_MESSAGE_LEN, "{}", message.len());
+        assert!(message.contains("more fields"), "{message}");
     }
 
     #[test]
