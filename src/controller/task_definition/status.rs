@@ -17,8 +17,8 @@ use crate::{
         Error,
         service::{
             status::{
-                MAX_CONDITION_MESSAGE_LEN, MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED,
-                REASON_FIELDS_NOT_TRANSLATED, translated_message,
+                MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED,
+                translated_message,
             },
             validate::{REASON_INVALID_TASK_DEFINITION, family_of},
         },
@@ -216,7 +216,7 @@ mod tests {
     use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
     use super::*;
-    use crate::controller::testing;
+    use crate::controller::{service::status::MAX_CONDITION_MESSAGE_LEN, testing};
 
     fn t(seconds: i64) -> Time {
         Time(Timestamp::from_second(1_700_000_000 + seconds).unwrap())
