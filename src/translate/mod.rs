@@ -10,4 +10,4 @@ pub mod reference;
 pub mod report;
 pub mod service;
 
-pub use report::{Note, NoteKind, Report};
+pub use report::{Handled, Note, NoteKind, Report};

@@ -1,6 +1,6 @@
 //! What a translation could not carry over exactly.
 
-use std::fmt;
+use std::{collections::HashSet, fmt};
 
 use serde_json::Value;
 
@@ -60,11 +60,17 @@ impl Report {
     /// `[]`) is neither in `handled` nor under a prefix in `handled` ending with `.*`, and which
     /// has no note yet.
     pub fn untranslated(&mut self, spec: &Value, handled: &[&str]) {
+        self.untranslated_in(spec, &Handled::new(handled));
+    }
+
+    /// [`Self::untranslated`] with the patterns indexed once ([`Handled`]).
+    pub fn untranslated_in(&mut self, spec: &Value, handled: &Handled) {
         let mut found = Vec::new();
         collect_unhandled(&FieldPath::root(), spec, handled, &mut found);
+        let noted: HashSet<String> = self.notes.iter().map(|n| n.field.clone()).collect();
         for path in found {
             let field = path.to_string();
-            if !self.notes.iter().any(|n| n.field == field) {
+            if !noted.contains(&field) {
                 self.note(
                     NoteKind::NotYetTranslated,
                     field,
@@ -81,20 +87,59 @@ impl Report {
     }
 }
 
-fn is_handled(pattern: &str, handled: &[&str]) -> bool {
-    handled.iter().any(|h| {
-        *h == pattern
-            || h.strip_suffix(".*").is_some_and(|prefix| {
-                pattern
-                    .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-            })
-    })
+/// Field patterns (`containerDefinitions[].image`, `dockerLabels.*`) indexed so that checking a
+/// field costs a few hash lookups, not a scan of every pattern.
+#[derive(Debug, Clone, Default)]
+pub struct Handled {
+    /// Patterns handled exactly.
+    exact: HashSet<String>,
+    /// Prefixes handled with everything under them (`x` for `x.*`).
+    wildcard: HashSet<String>,
+    /// Every proper prefix of a pattern, cut before a `.` or `[`: fields with handled children.
+    parents: HashSet<String>,
+}
+
+/// The prefixes of `pattern` that end right before a `.` or `[`.
+fn prefixes(pattern: &str) -> impl Iterator<Item = &str> {
+    pattern
+        .char_indices()
+        .filter(|(_, c)| *c == '.' || *c == '[')
+        .map(move |(i, _)| &pattern[..i])
+}
+
+impl Handled {
+    /// Indexes `patterns`.
+    #[must_use]
+    pub fn new(patterns: &[&str]) -> Self {
+        let mut h = Self::default();
+        for p in patterns {
+            match p.strip_suffix(".*") {
+                Some(prefix) => {
+                    h.wildcard.insert(prefix.to_owned());
+                }
+                None => {
+                    h.exact.insert((*p).to_owned());
+                }
+            }
+            h.parents.extend(prefixes(p).map(str::to_owned));
+        }
+        h
+    }
+
+    /// Whether `pattern` is handled: listed, or under a `.*` prefix.
+    fn is_handled(&self, pattern: &str) -> bool {
+        self.exact.contains(pattern) || prefixes(pattern).any(|p| self.wildcard.contains(p))
+    }
+
+    /// Whether some handled pattern lies under `pattern`.
+    fn has_handled_children(&self, pattern: &str) -> bool {
+        self.parents.contains(pattern)
+    }
 }
 
 /// Collects the shallowest unhandled fields: a field whose pattern is handled is skipped with
 /// everything under it only if it is a leaf or `h.*`; objects and lists are descended into.
-fn collect_unhandled(path: &FieldPath, value: &Value, handled: &[&str], out: &mut Vec<FieldPath>) {
+fn collect_unhandled(path: &FieldPath, value: &Value, handled: &Handled, out: &mut Vec<FieldPath>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -102,13 +147,17 @@ fn collect_unhandled(path: &FieldPath, value: &Value, handled: &[&str], out: &mu
                 let pattern = child.pattern();
                 let empty =
                     v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(|o| o.is_empty());
-                if v.is_null()
-                    || empty
-                    || is_handled(&pattern, handled) && !has_handled_children(&pattern, handled)
-                {
+                if v.is_null() || empty {
                     continue;
                 }
-                if is_handled(&pattern, handled) || has_handled_children(&pattern, handled) {
+                let (is, has_children) = (
+                    handled.is_handled(&pattern),
+                    handled.has_handled_children(&pattern),
+                );
+                if is && !has_children {
+                    continue;
+                }
+                if is || has_children {
                     collect_unhandled(&child, v, handled, out);
                 } else {
                     out.push(child);
@@ -122,13 +171,6 @@ fn collect_unhandled(path: &FieldPath, value: &Value, handled: &[&str], out: &mu
         }
         _ => {}
     }
-}
-
-fn has_handled_children(pattern: &str, handled: &[&str]) -> bool {
-    handled.iter().any(|h| {
-        h.strip_prefix(pattern)
-            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-    })
 }
 
 #[cfg(test)]
@@ -170,5 +212,55 @@ mod tests {
         let mut r = Report::default();
         r.untranslated(&spec, &["dockerLabels.*", "linuxParameters.capabilities.*"]);
         assert!(r.is_empty(), "{:?}", r.notes);
+    }
+
+    /// The index answers as a scan of every pattern would.
+    mod index_law {
+        use proptest::prelude::*;
+
+        use super::super::Handled;
+
+        fn naive_is_handled(pattern: &str, handled: &[String]) -> bool {
+            handled.iter().any(|h| {
+                h == pattern
+                    || h.strip_suffix(".*").is_some_and(|prefix| {
+                        pattern
+                            .strip_prefix(prefix)
+                            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+                    })
+            })
+        }
+
+        fn naive_has_children(pattern: &str, handled: &[String]) -> bool {
+            handled.iter().any(|h| {
+                h.strip_prefix(pattern)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            })
+        }
+
+        /// Patterns over a tiny alphabet, so that prefixes collide often.
+        fn pattern() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![Just("a"), Just("b"), Just("ab"), Just("a[]"), Just("b[]")],
+                1..4,
+            )
+            .prop_map(|parts| parts.join("."))
+        }
+
+        proptest! {
+            #[test]
+            fn index_agrees_with_a_scan(
+                handled in proptest::collection::vec(
+                    (pattern(), any::<bool>()).prop_map(|(p, w)| if w { format!("{p}.*") } else { p }),
+                    0..8,
+                ),
+                probe in pattern(),
+            ) {
+                let refs: Vec<&str> = handled.iter().map(String::as_str).collect();
+                let index = Handled::new(&refs);
+                prop_assert_eq!(index.is_handled(&probe), naive_is_handled(&probe, &handled));
+                prop_assert_eq!(index.has_handled_children(&probe), naive_has_children(&probe, &handled));
+            }
+        }
     }
 }

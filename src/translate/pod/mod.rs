@@ -40,6 +40,12 @@ pub(crate) fn short_hash_for_tests(parts: &[&str]) -> String {
 /// Fields translated here (the rest by the submodules' `HANDLED` lists).
 const HANDLED: &[&str] = &["family", "containerDefinitions[].essential"];
 
+/// [`handled`], indexed once.
+fn handled_index() -> &'static super::Handled {
+    static INDEX: std::sync::OnceLock<super::Handled> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| super::Handled::new(&handled()))
+}
+
 /// Every field pattern some part of the translation handles.
 fn handled() -> Vec<&'static str> {
     [
@@ -339,7 +345,7 @@ pub fn pod_template_with(
         .insert(ESSENTIAL_ANNOTATION.to_owned(), essential.join(","));
     ordering::apply(&mut b)?;
     if let Ok(spec) = serde_json::to_value(td) {
-        b.report.untranslated(&spec, &handled());
+        b.report.untranslated_in(&spec, handled_index());
     }
     let Build {
         containers,
