@@ -33,7 +33,7 @@ pub use status::{Registration, compute_status, compute_status_with, patch_status
 
 use super::{Context, Error, Shutdown, error_policy, with_backoff_reset};
 use crate::{
-    api::{Service, TaskDefinition},
+    api::{ScheduledTask, Service, Task, TaskDefinition},
     controller::service::validate::family_of,
 };
 
@@ -104,7 +104,8 @@ pub async fn reconcile(td: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Act
 ///
 /// Requests: one LIST of the object's ControllerRevisions; a CREATE for a new revision; only
 /// when more revisions exist than retention keeps without asking, a LIST of the namespace's
-/// Services, a DELETE per revision let go and one per PersistentVolume of that revision.
+/// Services, Tasks and ScheduledTasks, a DELETE per revision let go and one per
+/// PersistentVolume of that revision.
 async fn register(
     ctx: &Context,
     td: &TaskDefinition,
@@ -156,9 +157,21 @@ async fn register(
     let limit = ctx.config.revision_history_limit;
     let mut retained = plan.owned.clone();
     if !revisions::to_delete(&plan.owned, plan.latest, limit, &BTreeSet::new()).is_empty() {
-        let services: Api<Service> = Api::namespaced(ctx.client.clone(), namespace);
-        let services = services.list(&ListParams::default()).await?.items;
-        let in_use = revisions::in_use(&services, &family_of(td), &name);
+        let referrers = revisions::Referrers {
+            services: Api::<Service>::namespaced(ctx.client.clone(), namespace)
+                .list(&ListParams::default())
+                .await?
+                .items,
+            tasks: Api::<Task>::namespaced(ctx.client.clone(), namespace)
+                .list(&ListParams::default())
+                .await?
+                .items,
+            scheduled_tasks: Api::<ScheduledTask>::namespaced(ctx.client.clone(), namespace)
+                .list(&ListParams::default())
+                .await?
+                .items,
+        };
+        let in_use = revisions::in_use(&referrers, &family_of(td), &name);
         let options = ctx.pod_options(namespace);
         for revision in revisions::to_delete(&plan.owned, plan.latest, limit, &in_use) {
             let Some(cr) = stored.get(&revision).cloned() else {

@@ -13,7 +13,7 @@ use kube::{Resource, ResourceExt, api::ObjectMeta};
 use serde_json::Value;
 
 use crate::{
-    api::{Service, TaskDefinition, ecs::RegisterTaskDefinition},
+    api::{ScheduledTask, Service, Task, TaskDefinition, ecs::RegisterTaskDefinition},
     controller::service::validate::family_of,
     translate::{labels, reference::TaskDefinitionRef},
 };
@@ -200,21 +200,53 @@ pub fn controller_revision(
     })
 }
 
-/// The revisions of the family that `services` use: pinned by `spec.taskDefinition`
-/// (`family:N` or an ARN) or running according to `status.taskDefinition`. A Service names the
-/// TaskDefinition by its `family` or by its object name (as the Service controller resolves it).
-#[must_use]
-pub fn in_use(services: &[Service], family: &str, object: &str) -> BTreeSet<i64> {
-    let ours = |r: &TaskDefinitionRef| r.family == family || r.family == object;
-    services
-        .iter()
-        .flat_map(|svc| {
+/// The objects that may name a revision of a task definition.
+#[derive(Debug, Clone, Default)]
+pub struct Referrers {
+    /// Services of the namespace.
+    pub services: Vec<Service>,
+    /// Standalone task requests of the namespace.
+    pub tasks: Vec<Task>,
+    /// Scheduled tasks of the namespace.
+    pub scheduled_tasks: Vec<ScheduledTask>,
+}
+
+impl Referrers {
+    /// Every task definition reference they hold: a Service's `spec.taskDefinition` and
+    /// `status.taskDefinition` (the revision running), a Task's `spec.taskDefinition` and
+    /// `status.taskDefinition`, and the `EcsParameters.TaskDefinitionArn` of each scheduled
+    /// task's targets.
+    fn references(&self) -> impl Iterator<Item = &str> {
+        let services = self.services.iter().flat_map(|svc| {
             [
                 svc.spec.service.task_definition.as_deref(),
                 svc.status.as_ref().and_then(|s| s.task_definition.as_deref()),
             ]
-        })
-        .flatten()
+        });
+        let tasks = self.tasks.iter().flat_map(|t| {
+            [
+                Some(t.spec.run_task.task_definition.as_str()),
+                t.status.as_ref().and_then(|s| s.task_definition.as_deref()),
+            ]
+        });
+        let scheduled = self.scheduled_tasks.iter().flat_map(|s| {
+            s.spec
+                .targets
+                .iter()
+                .map(|t| t.ecs_parameters.as_ref().map(|p| p.task_definition_arn.as_str()))
+        });
+        services.chain(tasks).chain(scheduled).flatten()
+    }
+}
+
+/// The revisions of the family that `referrers` use, pinned (`family:N` or an ARN) or running.
+/// They name the TaskDefinition by its `family` or by its object name (as the controllers
+/// resolve it); a bare family (the latest) pins nothing.
+#[must_use]
+pub fn in_use(referrers: &Referrers, family: &str, object: &str) -> BTreeSet<i64> {
+    let ours = |r: &TaskDefinitionRef| r.family == family || r.family == object;
+    referrers
+        .references()
         .filter_map(|r| TaskDefinitionRef::parse(r).ok())
         .filter(|r| ours(r))
         .filter_map(|r| r.revision)
@@ -433,12 +465,49 @@ mod tests {
             testing::service("team-a", "other", 1, "api:5"),
             testing::service("team-a", "broken", 1, "web:latest"),
         ];
-        assert_eq!(in_use(&services, "web", "web"), BTreeSet::from([2, 3, 4]));
+        let referrers = Referrers {
+            services,
+            ..Referrers::default()
+        };
+        assert_eq!(in_use(&referrers, "web", "web"), BTreeSet::from([2, 3, 4]));
         // Known by family "web_app" or object name "web".
         let services = vec![
             testing::service("team-a", "a", 1, "web_app:6"),
             testing::service("team-a", "b", 1, "web:7"),
         ];
-        assert_eq!(in_use(&services, "web_app", "web"), BTreeSet::from([6, 7]));
+        let referrers = Referrers {
+            services,
+            ..Referrers::default()
+        };
+        assert_eq!(in_use(&referrers, "web_app", "web"), BTreeSet::from([6, 7]));
+    }
+
+    #[test]
+    fn tasks_and_scheduled_tasks_keep_the_revisions_they_name() {
+        let task: Task = serde_json::from_value(serde_json::json!({
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "Task",
+            "metadata": {"name": "once", "namespace": "team-a"},
+            "spec": {"taskDefinition": "web:3"},
+            "status": {"taskDefinition": "web:2"}
+        }))
+        .expect("task");
+        let scheduled: ScheduledTask = serde_json::from_value(serde_json::json!({
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "ScheduledTask",
+            "metadata": {"name": "nightly", "namespace": "team-a"},
+            "spec": {"ScheduleExpression": "cron(0 3 * * ? *)", "Targets": [
+                {"Id": "a", "Arn": "arn:aws:ecs:us-east-1:1:cluster/team-a",
+                 "EcsParameters": {"TaskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/web:5"}},
+                {"Id": "b", "Arn": "arn:aws:ecs:us-east-1:1:cluster/team-a",
+                 "EcsParameters": {"TaskDefinitionArn": "web"}},
+                {"Id": "c", "Arn": "arn:aws:lambda:us-east-1:1:function:f"}
+            ]}
+        }))
+        .expect("scheduled task");
+        let referrers = Referrers {
+            tasks: vec![task],
+            scheduled_tasks: vec![scheduled],
+            ..Referrers::default()
+        };
+        assert_eq!(in_use(&referrers, "web", "web"), BTreeSet::from([2, 3, 5]));
     }
 }

@@ -16,6 +16,8 @@ use crate::{
 
 const REVISIONS: &str = "/apis/apps/v1/namespaces/team-a/controllerrevisions";
 const SERVICES: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/services";
+const TASKS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/tasks";
+const SCHEDULED_TASKS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/scheduledtasks";
 const STATUS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions/web/status";
 
 type Reply = SendResponse<Response<Body>>;
@@ -127,6 +129,18 @@ async fn expect_status_apply(server: &mut Handle, td: &TaskDefinition) -> Value 
     stored["status"] = body["status"].clone();
     ok(reply, &stored);
     body
+}
+
+/// Serves the LISTs of the namespace's Tasks and ScheduledTasks (after its Services), empty.
+async fn expect_no_tasks(server: &mut Handle) {
+    for (path, kind) in [(TASKS, "TaskList"), (SCHEDULED_TASKS, "ScheduledTaskList")] {
+        let (request, reply) = next(server).await;
+        assert_eq!((request.method(), request.uri().path()), (&Method::GET, path));
+        ok(
+            reply,
+            &testing::list_body("ecsbridge.io/v1alpha1", kind, Vec::new()),
+        );
+    }
 }
 
 async fn run_reconcile(td: TaskDefinition, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -321,6 +335,7 @@ async fn retention_deletes_old_revisions_that_no_service_uses() {
             reply,
             &testing::list_body("ecsbridge.io/v1alpha1", "ServiceList", items),
         );
+        expect_no_tasks(&mut server).await;
 
         let (request, reply) = next(&mut server).await;
         assert_eq!(
@@ -355,6 +370,7 @@ async fn a_revision_already_gone_is_fine() {
             reply,
             &testing::list_body("ecsbridge.io/v1alpha1", "ServiceList", Vec::new()),
         );
+        expect_no_tasks(&mut server).await;
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::DELETE);
         let status = json!({
