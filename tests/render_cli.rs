@@ -251,7 +251,11 @@ spec:
     assert!(out.status.success(), "{stderr}");
     let list: Value = serde_json::from_str(&stdout).expect("json");
     let items = list["items"].as_array().expect("items").clone();
-    assert_eq!(kinds(&items), ["PodTemplate"], "no ExternalSecret without External Secrets");
+    assert_eq!(
+        kinds(&items),
+        ["PodTemplate"],
+        "no ExternalSecret without External Secrets"
+    );
     assert_eq!(
         items[0].pointer("/template/spec/containers/0/envFrom/0/configMapRef/name"),
         Some(&Value::from("config-bucket-prod-app"))
