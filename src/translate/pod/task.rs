@@ -285,8 +285,8 @@ fn namespaces(b: &mut Build<'_>) {
             b.report.note(
                 NoteKind::Approximated,
                 "pidMode",
-                "host: hostPID: true; the pod sees the node's processes, which puts it below the \
-                 Pod Security baseline and restricted profiles",
+                "host: hostPID: true; the pod sees the node's processes; this lowers the pod \
+                 below the Pod Security baseline profile",
             );
         }
     }
@@ -297,8 +297,8 @@ fn namespaces(b: &mut Build<'_>) {
             b.report.note(
                 NoteKind::Approximated,
                 "ipcMode",
-                "host: hostIPC: true; the pod shares the node's IPC namespace, which puts it below \
-                 the Pod Security baseline and restricted profiles",
+                "host: hostIPC: true; the pod shares the node's IPC namespace; this lowers the \
+                 pod below the Pod Security baseline profile",
             );
         }
         Some(IpcMode::None) => b.report.note(
@@ -849,7 +849,13 @@ mod tests {
         assert_eq!(pod.share_process_namespace, None);
         for field in ["pidMode", "ipcMode"] {
             let n = note(&t, field).expect("note");
-            assert!(n.message.contains("restricted"), "{}", n.message);
+            // The wording every profile-lowering note shares (security.rs), which tools search for.
+            assert!(
+                n.message
+                    .ends_with("; this lowers the pod below the Pod Security baseline profile"),
+                "{}",
+                n.message
+            );
         }
 
         let t =

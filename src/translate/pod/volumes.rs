@@ -3,7 +3,7 @@
 //!
 //! | ECS volume | Kubernetes |
 //! |---|---|
-//! | name only, or `host` without `sourcePath` | `emptyDir` |
+//! | name only, or `host` without `sourcePath` (or with an empty one) | `emptyDir` |
 //! | `host.sourcePath` | `hostPath` (no type: sockets, files and directories all mount) |
 //! | `dockerVolumeConfiguration`, scope `task` | `emptyDir` (in memory for the `local` driver's `type: tmpfs`) |
 //! | `dockerVolumeConfiguration`, scope `shared` | claim `<object_name>-<volume>` (created when `autoprovision`) |
@@ -167,7 +167,13 @@ fn volume(
     name: &str,
 ) -> Result<Option<Volume>, PodError> {
     let field = |f: &str| format!("volumes[{i}].{f}");
-    let source_path = v.host.as_ref().and_then(|h| h.source_path.clone());
+    // ECS: an empty `sourcePath` is no `sourcePath` (Docker assigns the path). Kubernetes refuses
+    // a hostPath with an empty path, and the Pod Security profile counts non-empty ones only.
+    let source_path = v
+        .host
+        .as_ref()
+        .and_then(|h| h.source_path.clone())
+        .filter(|p| !p.is_empty());
     let at_launch = v.configured_at_launch == Some(true);
     let kinds = [
         source_path.is_some(),
@@ -830,6 +836,26 @@ mod tests {
                 .any(|n| n.field == "volumes[2].host.sourcePath" && n.message.contains("baseline"))
         );
         assert!(storage(&t).is_empty());
+    }
+
+    /// An empty `sourcePath` is Docker's assigned path in ECS: an emptyDir, not a hostPath "" that
+    /// Kubernetes refuses and the Pod Security annotation (restricted here) would not count.
+    #[test]
+    fn an_empty_source_path_is_an_empty_dir() {
+        let mut v = with_volumes(json!([{"name": "data", "host": {"sourcePath": ""}}]));
+        v["containerDefinitions"][0]["user"] = json!("1000");
+        let t = translate(v).expect("translates");
+        assert_eq!(pod_volumes(&t), json!([{"name": "data", "emptyDir": {}}]));
+        assert!(fields(&t).is_empty(), "{:?}", t.report.notes);
+        assert_eq!(
+            t.template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.annotations.as_ref())
+                .and_then(|a| a.get(crate::translate::pod::security::POD_SECURITY_ANNOTATION))
+                .map(String::as_str),
+            Some("restricted")
+        );
     }
 
     #[test]
