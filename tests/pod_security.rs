@@ -1327,29 +1327,20 @@ fn synthetic_host_port_under_bridge_networking() {
         .flat_map(|c| c.ports.iter().flatten())
         .filter_map(|p| p.host_port.filter(|h| *h != 0))
         .collect();
-    if host_ports.is_empty() {
-        // Host ports are not carried over (yet): the pod keeps restricted, and the report says
-        // the hostPort was not translated.
-        check(
-            "hostPort (not translated)",
-            &td,
-            &restricted_with_note("containerDefinitions[0].portMappings[0].hostPort"),
-        );
-    } else {
-        // Once they are, the pod is privileged, with a note on the port mappings.
-        assert_eq!(host_ports, [8080]);
-        let (checked, violations) = template_level(&t.template);
-        assert_eq!(checked, "privileged", "{violations:#?}");
-        assert_eq!(annotation(&t), Some("privileged"));
-        assert!(
-            lowering_notes(&t)
-                .iter()
-                .any(|n| n.field.starts_with("containerDefinitions[0].portMappings")
-                    && n.message.contains("below the Pod Security baseline profile")),
-            "{:#?}",
-            t.report.notes
-        );
-    }
+    // A fixed host port is kept (the dynamic one is not): the pod is privileged, with a note
+    // on the port mappings.
+    assert_eq!(host_ports, [8080]);
+    let (checked, violations) = template_level(&t.template);
+    assert_eq!(checked, "privileged", "{violations:#?}");
+    assert_eq!(annotation(&t), Some("privileged"));
+    assert!(
+        lowering_notes(&t)
+            .iter()
+            .any(|n| n.field.starts_with("containerDefinitions[0].portMappings")
+                && n.message.contains("below the Pod Security baseline profile")),
+        "{:#?}",
+        t.report.notes
+    );
 }
 
 #[test]
