@@ -1,0 +1,174 @@
+//! The syntax tree of a cluster query language expression (ecs-reference §3.5).
+//!
+//! Every atom keeps its [`Span`] in the source text, so that compile errors ("`registeredAt` has
+//! no Kubernetes meaning") can point at the character where the problem is, as parse errors do.
+
+use std::fmt;
+
+/// A byte range of the expression's text (`start..end`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    /// Byte offset of the first character.
+    pub start: usize,
+    /// Byte offset just past the last character.
+    pub end: usize,
+}
+
+impl Span {
+    /// The 1-based character position of [`Self::start`] in `text` (what error messages show).
+    #[must_use]
+    pub fn position_in(&self, text: &str) -> usize {
+        text.get(..self.start).map_or(self.start, |s| s.chars().count()) + 1
+    }
+}
+
+/// A boolean expression over one container instance (one node).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Expr {
+    /// `subject operator [argument]`.
+    Atom(Atom),
+    /// `not(e)`, `!e`.
+    Not(Box<Expr>),
+    /// `e1 and e2 and ...` (`&&`); at least two operands.
+    And(Vec<Expr>),
+    /// `e1 or e2 or ...` (`||`); at least two operands.
+    Or(Vec<Expr>),
+}
+
+/// One test of one subject.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Atom {
+    /// What is tested.
+    pub subject: Subject,
+    /// How.
+    pub op: Op,
+    /// Against what (per the operator: nothing, one value, or a list).
+    pub arg: Arg,
+    /// Where the atom is in the text.
+    pub span: Span,
+}
+
+/// What an atom tests.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// `attribute:<name>`: a built-in (`ecs.availability-zone`, ...) or custom attribute.
+    Attribute(String),
+    /// `ec2InstanceId`.
+    Ec2InstanceId,
+    /// `task:group`: a task group with a task on the instance.
+    TaskGroup,
+    /// `registeredAt`.
+    RegisteredAt,
+    /// `runningTasksCount`.
+    RunningTasksCount,
+    /// `agentVersion`.
+    AgentVersion,
+    /// `agentConnected`.
+    AgentConnected,
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Attribute(name) => write!(f, "attribute:{name}"),
+            Self::Ec2InstanceId => f.write_str("ec2InstanceId"),
+            Self::TaskGroup => f.write_str("task:group"),
+            Self::RegisteredAt => f.write_str("registeredAt"),
+            Self::RunningTasksCount => f.write_str("runningTasksCount"),
+            Self::AgentVersion => f.write_str("agentVersion"),
+            Self::AgentConnected => f.write_str("agentConnected"),
+        }
+    }
+}
+
+/// An operator (symbol and word forms parse to the same one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `==`, `equals`.
+    Eq,
+    /// `!=`, `not_equals`.
+    Ne,
+    /// `>`, `greater_than`.
+    Gt,
+    /// `>=`, `greater_than_equal`.
+    Ge,
+    /// `<`, `less_than`.
+    Lt,
+    /// `<=`, `less_than_equal`.
+    Le,
+    /// `exists`.
+    Exists,
+    /// `!exists`, `not_exists`.
+    NotExists,
+    /// `in`.
+    In,
+    /// `!in`, `not_in`.
+    NotIn,
+    /// `=~`, `matches` (a Java regular expression, matching the whole value).
+    Matches,
+    /// `!~`, `not_matches`.
+    NotMatches,
+}
+
+impl Op {
+    /// The operator that holds exactly when `self` does not (on a present subject, and for the
+    /// existence tests in general).
+    #[must_use]
+    pub fn negated(self) -> Self {
+        match self {
+            Self::Eq => Self::Ne,
+            Self::Ne => Self::Eq,
+            Self::Gt => Self::Le,
+            Self::Le => Self::Gt,
+            Self::Lt => Self::Ge,
+            Self::Ge => Self::Lt,
+            Self::Exists => Self::NotExists,
+            Self::NotExists => Self::Exists,
+            Self::In => Self::NotIn,
+            Self::NotIn => Self::In,
+            Self::Matches => Self::NotMatches,
+            Self::NotMatches => Self::Matches,
+        }
+    }
+
+    /// The symbol form.
+    #[must_use]
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Eq => "==",
+            Self::Ne => "!=",
+            Self::Gt => ">",
+            Self::Ge => ">=",
+            Self::Lt => "<",
+            Self::Le => "<=",
+            Self::Exists => "exists",
+            Self::NotExists => "!exists",
+            Self::In => "in",
+            Self::NotIn => "!in",
+            Self::Matches => "=~",
+            Self::NotMatches => "!~",
+        }
+    }
+}
+
+/// An operator's argument.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Arg {
+    /// `exists`, `!exists`.
+    None,
+    /// One value (quotes removed).
+    Value(String),
+    /// `[v1, v2, ...]` (quotes removed).
+    List(Vec<String>),
+}
+
+impl fmt::Display for Atom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.subject, self.op.symbol())?;
+        match &self.arg {
+            Arg::None => Ok(()),
+            Arg::Value(v) => write!(f, " {v}"),
+            Arg::List(vs) => write!(f, " [{}]", vs.join(", ")),
+        }
+    }
+}

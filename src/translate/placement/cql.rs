@@ -1,0 +1,1 @@
+//! The cluster query language parser (placeholder; see the module docs once written).
