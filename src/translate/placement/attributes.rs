@@ -1,0 +1,169 @@
+//! ECS container-instance attributes → Kubernetes node labels (design.md "Placement";
+//! ecs-reference §3.6).
+//!
+//! | attribute | node label | values |
+//! |---|---|---|
+//! | `ecs.availability-zone` | `topology.kubernetes.io/zone` | the same |
+//! | `ecs.instance-type` | `node.kubernetes.io/instance-type` | the same |
+//! | `ecs.os-type` | `kubernetes.io/os` | the same (`linux`, `windows`) |
+//! | `ecs.cpu-architecture` | `kubernetes.io/arch` | `x86_64` ↔ `amd64`, others the same (`arm64`) |
+//! | any other (custom, or built-in without a Kubernetes label: `ecs.ami-id`, `ecs.os-family`, ...) | `<prefix><name>`, prefix `ecsbridge.io/attr-` by default | the same |
+//!
+//! Label the nodes of a capacity provider with the custom attributes its tasks ask for
+//! (`kubectl label node n ecsbridge.io/attr-stack=prod`). An attribute name that cannot be the
+//! name part of a label key (`/` and `\` are allowed in ECS attribute names, not in label names)
+//! is an error.
+
+/// The default prefix of the labels that carry custom attributes.
+pub const DEFAULT_PREFIX: &str = "ecsbridge.io/attr-";
+
+/// How one attribute reads on a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    /// The node label key.
+    pub key: String,
+    /// Whether values are translated (`x86_64` ↔ `amd64`).
+    arch: bool,
+}
+
+impl Mapped {
+    /// The label value that stands for ECS value `v`.
+    #[must_use]
+    pub fn to_label(&self, v: &str) -> String {
+        if self.arch && v == "x86_64" {
+            "amd64".to_owned()
+        } else {
+            v.to_owned()
+        }
+    }
+
+    /// The ECS value a label value stands for.
+    #[must_use]
+    pub fn to_ecs(&self, label: &str) -> String {
+        if self.arch && label == "amd64" {
+            "x86_64".to_owned()
+        } else {
+            label.to_owned()
+        }
+    }
+}
+
+/// The label of attribute `name`, with custom attributes under `prefix`.
+///
+/// # Errors
+/// A message when `name` cannot be part of a label key.
+pub fn map(name: &str, prefix: &str) -> Result<Mapped, String> {
+    let (key, arch) = match name {
+        "ecs.availability-zone" => ("topology.kubernetes.io/zone".to_owned(), false),
+        "ecs.instance-type" => ("node.kubernetes.io/instance-type".to_owned(), false),
+        "ecs.os-type" => ("kubernetes.io/os".to_owned(), false),
+        "ecs.cpu-architecture" => ("kubernetes.io/arch".to_owned(), true),
+        _ => (format!("{prefix}{name}"), false),
+    };
+    if !is_label_key(&key) {
+        return Err(format!(
+            "attribute {name:?} cannot be a Kubernetes label ({key:?}): label names have at most 63 \
+             letters, digits, '-', '_' and '.', and start and end with a letter or digit; rename \
+             the attribute"
+        ));
+    }
+    Ok(Mapped { key, arch })
+}
+
+/// A qualified label key: `[prefix/]name`, the prefix a DNS subdomain, the name 1–63 of
+/// `[A-Za-z0-9_.-]` starting and ending with an alphanumeric.
+#[must_use]
+pub fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            })
+    });
+    prefix_ok && is_label_value(name) && !name.is_empty()
+}
+
+/// A label value: empty, or 1–63 of `[A-Za-z0-9_.-]` starting and ending with an alphanumeric.
+#[must_use]
+pub fn is_label_value(v: &str) -> bool {
+    v.is_empty()
+        || (v.len() <= 63
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_attributes_use_well_known_labels() {
+        let m = map("ecs.cpu-architecture", DEFAULT_PREFIX).expect("maps");
+        assert_eq!(m.key, "kubernetes.io/arch");
+        assert_eq!(
+            (m.to_label("x86_64"), m.to_ecs("amd64")),
+            ("amd64".into(), "x86_64".into())
+        );
+        assert_eq!(
+            (m.to_label("arm64"), m.to_ecs("arm64")),
+            ("arm64".into(), "arm64".into())
+        );
+        assert_eq!(
+            map("ecs.availability-zone", DEFAULT_PREFIX).expect("maps").key,
+            "topology.kubernetes.io/zone"
+        );
+        assert_eq!(
+            map("ecs.instance-type", DEFAULT_PREFIX).expect("maps").key,
+            "node.kubernetes.io/instance-type"
+        );
+        assert_eq!(
+            map("ecs.os-type", DEFAULT_PREFIX).expect("maps").key,
+            "kubernetes.io/os"
+        );
+        let os_family = map("ecs.os-family", DEFAULT_PREFIX).expect("maps");
+        assert_eq!(os_family.key, "ecsbridge.io/attr-ecs.os-family");
+        assert_eq!(
+            os_family.to_label("x86_64"),
+            "x86_64",
+            "only the arch label maps values"
+        );
+    }
+
+    #[test]
+    fn custom_attributes_go_under_the_prefix_or_are_refused() {
+        assert_eq!(
+            map("stack", DEFAULT_PREFIX).expect("maps").key,
+            "ecsbridge.io/attr-stack"
+        );
+        assert_eq!(
+            map("stack", "example.com/").expect("maps").key,
+            "example.com/stack"
+        );
+        for bad in ["a/b", "a\\b", "-x", "x.", &"x".repeat(60)] {
+            let err = map(bad, DEFAULT_PREFIX).expect_err(bad);
+            assert!(err.contains("rename the attribute"), "{err}");
+        }
+    }
+
+    #[test]
+    fn label_syntax() {
+        assert!(is_label_key("topology.kubernetes.io/zone"));
+        assert!(is_label_key("app"));
+        assert!(!is_label_key("Example.com/x"));
+        assert!(!is_label_key("/x"));
+        assert!(is_label_value("us-east-1a") && is_label_value(""));
+        assert!(!is_label_value("a b") && !is_label_value("-a") && !is_label_value(&"a".repeat(64)));
+    }
+}
