@@ -79,6 +79,12 @@ enum Command {
         #[arg(long, env = "ECS_BRIDGE_ENVIRONMENT_FILES_AS_CONFIG_MAPS")]
         environment_files_as_config_maps: bool,
     },
+    /// Print the KubeSchedulerConfiguration of the ecs-bridge scheduler (binpack profiles).
+    SchedulerConfig {
+        /// Namespace of the scheduler's leader election lease.
+        #[arg(long, default_value = "ecs-bridge-system")]
+        namespace: String,
+    },
     /// Print every CRD as multi-document YAML, or write one file per CRD with --dir.
     Crdgen {
         /// Write `<plural>.ecsbridge.io.yaml` files into this directory instead of printing.
@@ -109,6 +115,11 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Crdgen { dir } => crdgen(dir.as_deref()),
+        Command::SchedulerConfig { namespace } => {
+            let config = ecs_bridge::translate::placement::strategy::scheduler_configuration(&namespace);
+            print!("{}", serde_yaml_ng::to_string(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Import { files, namespace } => import(&files, namespace),
         Command::Render {
             paths,
