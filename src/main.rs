@@ -53,6 +53,10 @@ enum Command {
         /// Load `environmentFiles` from ConfigMaps, as the operator's flag.
         #[arg(long)]
         environment_files_as_config_maps: bool,
+        /// The ecs-bridge scheduler (binpack profiles, `ecs-bridge scheduler-config`) is
+        /// installed: binpack strategies set `schedulerName` (otherwise they are approximated).
+        #[arg(long)]
+        binpack_scheduler: bool,
     },
     /// Run the operator against the current kubeconfig context (or in-cluster config).
     Run {
@@ -78,6 +82,20 @@ enum Command {
         /// `<bucket>-<key>` without `.env`, and the Translated condition gives it).
         #[arg(long, env = "ECS_BRIDGE_ENVIRONMENT_FILES_AS_CONFIG_MAPS")]
         environment_files_as_config_maps: bool,
+    },
+    /// Show what a memberOf expression (cluster query language) compiles to: node affinity and
+    /// pod (anti-)affinity, and the nodes it selects.
+    Explain {
+        /// The expression, e.g. "attribute:ecs.instance-type =~ t3.* and not(task:group == db)".
+        #[arg(long)]
+        expression: String,
+        /// Nodes (a YAML/JSON list of Node objects, e.g. `kubectl get nodes -o yaml`) to evaluate
+        /// `=~` and `ec2InstanceId` against and to list the matches of.
+        #[arg(long)]
+        nodes: Option<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value = "json")]
+        output: OutputFormat,
     },
     /// Print the KubeSchedulerConfiguration of the ecs-bridge scheduler (binpack profiles).
     SchedulerConfig {
@@ -115,6 +133,11 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Crdgen { dir } => crdgen(dir.as_deref()),
+        Command::Explain {
+            expression,
+            nodes,
+            output,
+        } => explain(&expression, nodes.as_deref(), output),
         Command::SchedulerConfig { namespace } => {
             let config = ecs_bridge::translate::placement::strategy::scheduler_configuration(&namespace);
             print!("{}", serde_yaml_ng::to_string(&config)?);
@@ -127,13 +150,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             output,
             external_secrets,
             environment_files_as_config_maps,
+            binpack_scheduler,
         } => render(
             &paths,
             nodes.as_deref(),
             output,
-            &ecs_bridge::render::RenderOptions {
+            ecs_bridge::render::RenderOptions {
                 external_secrets,
                 environment_files_as_config_maps,
+                binpack_scheduler,
+                ..ecs_bridge::render::RenderOptions::default()
             },
         ),
         Command::Run {
@@ -154,6 +180,32 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ..ecs_bridge::run::RunConfig::default()
             },
         ),
+    }
+}
+
+fn explain(expression: &str, nodes: Option<&std::path::Path>, output: OutputFormat) -> Result<ExitCode> {
+    let nodes = match nodes {
+        Some(path) => match ecs_bridge::render::read_nodes(path) {
+            Ok(nodes) => Some(nodes),
+            Err(d) => {
+                eprintln!("{d}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
+    match ecs_bridge::translate::placement::explain(expression, nodes.as_deref()) {
+        Ok(v) => {
+            match output {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+                OutputFormat::Yaml => print!("{}", serde_yaml_ng::to_string(&v)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: --expression: {e}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 
@@ -198,15 +250,13 @@ fn render(
     paths: &[PathBuf],
     nodes: Option<&std::path::Path>,
     output: OutputFormat,
-    options: &ecs_bridge::render::RenderOptions,
+    options: ecs_bridge::render::RenderOptions,
 ) -> Result<ExitCode> {
+    let mut options = options;
     if let Some(nodes) = nodes {
-        let count = ecs_bridge::render::read_nodes(nodes)
-            .map_err(|d| anyhow::anyhow!("{d}"))?
-            .len();
-        tracing::debug!(count, "nodes read");
+        options.nodes = Some(ecs_bridge::render::read_nodes(nodes).map_err(|d| anyhow::anyhow!("{d}"))?);
     }
-    let rendered = ecs_bridge::render::render_paths(paths, options);
+    let rendered = ecs_bridge::render::render_paths(paths, &options);
     for d in &rendered.diagnostics {
         eprintln!("{d}");
     }

@@ -25,7 +25,7 @@ use crate::{
         Report,
         pod::{PodOptions, pod_template_with},
         reference::TaskDefinitionRef,
-        service::{Workload, workload},
+        service::{PlacementContext, Workload, workload},
     },
 };
 
@@ -50,7 +50,7 @@ impl Rendered {
 }
 
 /// Choices of the operator's installation that change what is rendered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RenderOptions {
     /// Whether External Secrets is installed (the operator's `--external-secrets`): AWS
     /// secrets become ExternalSecrets; without it, references to Secrets you create.
@@ -58,6 +58,10 @@ pub struct RenderOptions {
     /// Whether `environmentFiles` load from ConfigMaps (the operator's
     /// `--environment-files-as-config-maps`).
     pub environment_files_as_config_maps: bool,
+    /// The nodes placement is compiled against (`--nodes`).
+    pub nodes: Option<Vec<k8s_openapi::api::core::v1::Node>>,
+    /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
+    pub binpack_scheduler: bool,
 }
 
 impl Default for RenderOptions {
@@ -65,6 +69,8 @@ impl Default for RenderOptions {
         Self {
             external_secrets: true,
             environment_files_as_config_maps: false,
+            nodes: None,
+            binpack_scheduler: false,
         }
     }
 }
@@ -90,6 +96,7 @@ pub fn render_paths(paths: &[PathBuf], options: &RenderOptions) -> Rendered {
 /// A task definition rendered offline, for services to use.
 struct RenderedTaskDefinition {
     template: PodTemplateSpec,
+    spec: crate::api::ecs::RegisterTaskDefinition,
 }
 
 /// Renders loaded resources.
@@ -129,6 +136,7 @@ pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
                             (ns.clone(), key),
                             RenderedTaskDefinition {
                                 template: t.template.clone(),
+                                spec: spec.clone(),
                             },
                         );
                     }
@@ -140,7 +148,7 @@ pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
     for item in loaded {
         match &item.resource {
             Resource::TaskDefinition(_) => {}
-            Resource::Service(svc) => render_service(item, svc, &families, &mut out),
+            Resource::Service(svc) => render_service(item, svc, &families, options, &mut out),
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,
                 Some(item.document.file_position(1, 1)),
@@ -159,6 +167,7 @@ fn render_service(
     item: &Loaded,
     svc: &Service,
     families: &BTreeMap<(String, String), RenderedTaskDefinition>,
+    options: &RenderOptions,
     out: &mut Rendered,
 ) {
     let Some((name, ns)) = name_and_namespace(item, &svc.metadata, out) else {
@@ -199,7 +208,34 @@ fn render_service(
             format!("pins revision {rev}; offline, the manifest's task definition is revision {OFFLINE_REVISION} and is used"),
         ));
     }
-    let t = workload(&name, &ns, &svc.spec, &td.template);
+    let placing = PlacementContext {
+        task_definition: Some(&td.spec),
+        nodes: options.nodes.as_deref(),
+        binpack_scheduler: options.binpack_scheduler,
+    };
+    let t = match workload(&name, &ns, &svc.spec, &td.template, &placing) {
+        Ok(t) => t,
+        Err(e) => {
+            let field = e.field.clone();
+            let (prefix, rel) = match field.strip_prefix("TaskDefinition: ") {
+                Some(rel) => (
+                    format!(
+                        "TaskDefinition {}: ",
+                        svc.spec.service.task_definition.as_deref().unwrap_or_default()
+                    ),
+                    rel.to_owned(),
+                ),
+                None => (String::new(), field.clone()),
+            };
+            out.diagnostics.push(Diagnostic::error(
+                &item.document.file,
+                Some(item.document.file_position(1, 1)),
+                None,
+                format!("{}: {prefix}spec.{rel}: {}", item.resource.describe(), e.message),
+            ));
+            return;
+        }
+    };
     report(item, &t.report, out);
     out.objects.push(match t.workload {
         Workload::Deployment(d) => to_value(&*d),

@@ -14,8 +14,16 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta},
 };
 
-use super::{Report, labels};
-use crate::api::{ServiceSpec, ecs::SchedulingStrategy};
+use k8s_openapi::api::core::v1::Node;
+
+use super::{
+    NoteKind, Report, labels,
+    placement::{Constraint, Placement, PlacementError, place},
+};
+use crate::api::{
+    ServiceSpec,
+    ecs::{PlacementStrategy, PlacementStrategyType, RegisterTaskDefinition, SchedulingStrategy},
+};
 
 /// Fields of the service this module translates (patterns, relative to `spec`).
 const HANDLED: &[&str] = &[
@@ -23,7 +31,63 @@ const HANDLED: &[&str] = &[
     "taskDefinition",
     "desiredCount",
     "schedulingStrategy",
+    "placementConstraints[].type",
+    "placementConstraints[].expression",
+    "placementStrategy[].type",
+    "placementStrategy[].field",
 ];
+
+/// What the placement of a service's tasks needs besides the service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlacementContext<'a> {
+    /// The task definition (its `placementConstraints` apply too, ANDed).
+    pub task_definition: Option<&'a RegisterTaskDefinition>,
+    /// The known nodes (`=~` and `ec2InstanceId` need them).
+    pub nodes: Option<&'a [Node]>,
+    /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
+    pub binpack_scheduler: bool,
+}
+
+/// The placement of a service's tasks: the task definition's and the service's constraints, and
+/// the service's strategies; without strategies, ECS spreads a REPLICA service's tasks over
+/// availability zones, and so does this.
+///
+/// # Errors
+/// [`PlacementError`] naming the field (`placementConstraints[0].expression`, or
+/// `TaskDefinition: placementConstraints[0].expression` for the task definition's).
+pub fn placement(
+    name: &str,
+    spec: &ServiceSpec,
+    ctx: &PlacementContext<'_>,
+) -> Result<Placement, PlacementError> {
+    let mut constraints: Vec<Constraint> = ctx
+        .task_definition
+        .map(crate::translate::pod::placement::constraints)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| Constraint {
+            field: format!("TaskDefinition: {}", c.field),
+            ..c
+        })
+        .collect();
+    constraints.extend(Constraint::from_request(
+        spec.service.placement_constraints.as_deref().unwrap_or_default(),
+        "",
+    )?);
+    let daemon = spec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    let default_spread = [PlacementStrategy {
+        r#type: Some(PlacementStrategyType::Spread),
+        field: Some("attribute:ecs.availability-zone".to_owned()),
+    }];
+    let strategies = match spec.service.placement_strategy.as_deref() {
+        Some(list) if !list.is_empty() => list,
+        // (A daemon runs one task per node: nothing to spread.)
+        _ if daemon => &[][..],
+        _ => &default_spread[..],
+    };
+    let group = labels::group_label_value(&labels::service_group(name));
+    place(&constraints, strategies, &group, ctx.nodes, ctx.binpack_scheduler)
+}
 
 /// The workload that runs a service's tasks.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,20 +113,29 @@ pub fn selector_labels(service: &str) -> BTreeMap<String, String> {
     BTreeMap::from([(labels::SERVICE.to_owned(), service.to_owned())])
 }
 
-/// Translates the service object `name` in `namespace`, running the pod template `pod`.
-#[must_use]
+/// Translates the service object `name` in `namespace`, running the pod template `pod`, placed
+/// as [`placement`] says.
+///
+/// # Errors
+/// [`PlacementError`] when the placement constraints or strategies do not compile.
 pub fn workload(
     name: &str,
     namespace: &str,
     spec: &ServiceSpec,
     pod: &PodTemplateSpec,
-) -> ServiceTranslation {
+    placing: &PlacementContext<'_>,
+) -> Result<ServiceTranslation, PlacementError> {
+    let placed = placement(name, spec, placing)?;
     let mut report = Report::default();
+    for (field, message) in &placed.notes {
+        report.note(NoteKind::Approximated, field.clone(), message.clone());
+    }
     if let Ok(v) = serde_json::to_value(spec) {
         report.untranslated(&v, HANDLED);
     }
     let group = labels::service_group(name);
     let mut template = pod.clone();
+    placed.apply_to(template.spec.get_or_insert_with(Default::default));
     let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
     let pod_labels = meta.labels.get_or_insert_with(BTreeMap::new);
     pod_labels.extend(selector_labels(name));
@@ -110,7 +183,7 @@ pub fn workload(
             status: None,
         }))
     };
-    ServiceTranslation { workload, report }
+    Ok(ServiceTranslation { workload, report })
 }
 
 #[cfg(test)]
@@ -130,7 +203,9 @@ mod tests {
             "shop",
             &spec(json!({"taskDefinition": "web", "desiredCount": 3})),
             &PodTemplateSpec::default(),
-        );
+            &PlacementContext::default(),
+        )
+        .expect("translates");
         let Workload::Deployment(d) = t.workload else {
             panic!("expected a Deployment")
         };
@@ -158,7 +233,9 @@ mod tests {
                 json!({"taskDefinition": "web", "desiredCount": 3, "autoScaling": {"minCapacity": 1, "maxCapacity": 5}}),
             ),
             &PodTemplateSpec::default(),
-        );
+            &PlacementContext::default(),
+        )
+        .expect("translates");
         let Workload::Deployment(d) = t.workload else {
             panic!("expected a Deployment")
         };
@@ -174,7 +251,9 @@ mod tests {
                 json!({"schedulingStrategy": "DAEMON", "taskDefinition": "agent", "enableExecuteCommand": true}),
             ),
             &PodTemplateSpec::default(),
-        );
+            &PlacementContext::default(),
+        )
+        .expect("translates");
         assert!(matches!(t.workload, Workload::DaemonSet(_)));
         let fields: Vec<&str> = t.report.notes.iter().map(|n| n.field.as_str()).collect();
         assert_eq!(fields, vec!["enableExecuteCommand"]);

@@ -8,10 +8,13 @@
 use kube::ResourceExt;
 
 use super::validate::{Invalid, REASON_INVALID_TASK_DEFINITION, ValidatedService};
+
+/// Reason of `Ready=False` when the placement constraints or strategies do not compile.
+pub const REASON_INVALID_PLACEMENT: &str = "InvalidPlacement";
 use crate::translate::{
     Report,
     pod::{PodOptions, pod_template_with},
-    service::{Workload, workload},
+    service::{PlacementContext, Workload, workload},
 };
 
 /// What did not carry over exactly, from the Service and from its TaskDefinition.
@@ -61,7 +64,11 @@ pub struct Desired {
 /// # Errors
 /// [`REASON_INVALID_TASK_DEFINITION`] when the TaskDefinition cannot become a pod template (a
 /// container without image, two container names that collide in Kubernetes, ...).
-pub fn build(valid: &ValidatedService, options: &PodOptions) -> Result<Desired, Invalid> {
+pub fn build(
+    valid: &ValidatedService,
+    options: &PodOptions,
+    nodes: Option<&[k8s_openapi::api::core::v1::Node]>,
+) -> Result<Desired, Invalid> {
     let td_object = valid.task_definition.name_any();
     let pod = pod_template_with(
         &td_object,
@@ -73,7 +80,26 @@ pub fn build(valid: &ValidatedService, options: &PodOptions) -> Result<Desired, 
         reason: REASON_INVALID_TASK_DEFINITION,
         message: format!("TaskDefinition {td_object:?}: {e}"),
     })?;
-    let translated = workload(&valid.name, &valid.namespace, &valid.service.spec, &pod.template);
+    // NB: node changes are picked up at the next resync (no node watch yet).
+    let placing = PlacementContext {
+        task_definition: Some(&valid.task_definition.spec.task_definition),
+        nodes,
+        binpack_scheduler: false,
+    };
+    let translated = workload(
+        &valid.name,
+        &valid.namespace,
+        &valid.service.spec,
+        &pod.template,
+        &placing,
+    )
+    .map_err(|e| Invalid {
+        reason: REASON_INVALID_PLACEMENT,
+        message: match e.field.strip_prefix("TaskDefinition: ") {
+            Some(rel) => format!("TaskDefinition {td_object:?}: spec.{rel}: {}", e.message),
+            None => format!("spec.{}: {}", e.field, e.message),
+        },
+    })?;
     // (A pinned revision always runs: validate resolved its stored spec or refused.)
     let service_report = translated.report;
     let owners = Some(vec![valid.owner.clone()]);
@@ -138,7 +164,7 @@ mod tests {
     #[test]
     fn deployment_is_owned_by_the_service_and_labelled() {
         let svc = testing::service("team-a", "front", 2, "web");
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default()).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.metadata.name.as_deref(), Some("front"));
         assert_eq!(d.metadata.namespace.as_deref(), Some("team-a"));
@@ -182,7 +208,7 @@ mod tests {
             max_capacity: 10,
             ..Default::default()
         });
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default()).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
         let body = serde_json::to_value(d).expect("json");
@@ -193,7 +219,7 @@ mod tests {
     fn daemon_becomes_an_owned_daemon_set() {
         let mut svc = testing::service("team-a", "agent", 1, "web");
         svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default()).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None).expect("builds");
         let Workload::DaemonSet(d) = &desired.workload else {
             panic!("expected a DaemonSet")
         };
@@ -221,7 +247,7 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "front", 1, "web_app");
-        let desired = build(&valid(&svc, td), &PodOptions::default()).expect("builds");
+        let desired = build(&valid(&svc, td), &PodOptions::default(), None).expect("builds");
         assert_eq!(desired.task_definition, "web_app:5");
         let pod_labels = deployment(&desired)
             .spec
@@ -248,10 +274,15 @@ mod tests {
         let loaded = Loaded {
             task_definitions: vec![live],
             pinned_revision: revisions::controller_revision(&old, 1, spec, &hash),
+            nodes: None,
         };
         let svc = testing::service("team-a", "front", 1, "web:1");
-        let desired =
-            build(&validate(&svc, &loaded).expect("valid"), &PodOptions::default()).expect("builds");
+        let desired = build(
+            &validate(&svc, &loaded).expect("valid"),
+            &PodOptions::default(),
+            None,
+        )
+        .expect("builds");
         assert_eq!(desired.task_definition, "web:1");
         let pod = deployment(&desired)
             .spec
@@ -271,7 +302,7 @@ mod tests {
         let mut td = web_td();
         td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
         let svc = testing::service("team-a", "front", 1, "web");
-        let desired = build(&valid(&svc, td), &PodOptions::default()).expect("builds");
+        let desired = build(&valid(&svc, td), &PodOptions::default(), None).expect("builds");
         let notes = desired.translation.notes();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -288,11 +319,67 @@ mod tests {
             ..Default::default()
         }];
         let svc = testing::service("team-a", "front", 1, "web");
-        let err = build(&valid(&svc, td), &PodOptions::default()).expect_err("no image");
+        let err = build(&valid(&svc, td), &PodOptions::default(), None).expect_err("no image");
         assert_eq!(err.reason, "InvalidTaskDefinition");
         assert!(
             err.message
                 .starts_with("TaskDefinition \"web\": spec.containerDefinitions[0].image: required"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn placement_compiles_against_the_listed_nodes_or_the_service_is_invalid() {
+        let mut td = web_td();
+        td.spec.task_definition.placement_constraints = Some(vec![
+            serde_json::from_value(
+                serde_json::json!({"type": "memberOf", "expression": "attribute:ecs.instance-type =~ t3.*"}),
+            )
+            .expect("constraint"),
+        ]);
+        let mut svc = testing::service("team-a", "front", 1, "web");
+        svc.spec.service.placement_constraints = Some(vec![
+            serde_json::from_value(serde_json::json!({"type": "distinctInstance"})).expect("constraint"),
+        ]);
+        let nodes: Vec<k8s_openapi::api::core::v1::Node> = ["t3.micro", "m5.large"]
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| {
+                serde_json::from_value(serde_json::json!({"metadata": {"name": format!("n{i}"),
+                    "labels": {"node.kubernetes.io/instance-type": ty}}}))
+                .expect("node")
+            })
+            .collect();
+        let desired = build(&valid(&svc, td.clone()), &PodOptions::default(), Some(&nodes)).expect("builds");
+        let affinity = deployment(&desired)
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.affinity.clone())
+            .expect("affinity");
+        let term = &affinity
+            .node_affinity
+            .and_then(|n| n.required_during_scheduling_ignored_during_execution)
+            .expect("required node affinity")
+            .node_selector_terms[0];
+        let req = &term.match_expressions.as_ref().expect("expressions")[0];
+        assert_eq!(
+            (req.operator.as_str(), req.values.clone()),
+            ("In", Some(vec!["t3.micro".to_owned()]))
+        );
+        let anti = affinity
+            .pod_anti_affinity
+            .and_then(|a| a.required_during_scheduling_ignored_during_execution)
+            .expect("distinctInstance");
+        assert_eq!(anti[0].topology_key, "kubernetes.io/hostname");
+        // Without the nodes, `=~` cannot be evaluated: the Service says so.
+        let err = build(&valid(&svc, td), &PodOptions::default(), None).expect_err("needs nodes");
+        assert_eq!(err.reason, REASON_INVALID_PLACEMENT);
+        assert!(
+            err.message.starts_with(
+                "TaskDefinition \"web\": spec.placementConstraints[0].expression: at character 1: "
+            ),
             "{}",
             err.message
         );

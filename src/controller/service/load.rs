@@ -3,9 +3,10 @@
 //! Lists the TaskDefinitions of the Service's namespace (one request) and leaves the choice to
 //! [`validate`](super::validate): a reference matches `spec.family` or the object name, which a
 //! single GET by name cannot decide. A pinned reference (`family:N`, or an ARN) also reads the
-//! ControllerRevision of revision N of that TaskDefinition (one more request).
+//! ControllerRevision of revision N of that TaskDefinition (one more request). When the Service
+//! or the TaskDefinition has placement constraints, lists the nodes (one more request).
 
-use k8s_openapi::api::apps::v1::ControllerRevision;
+use k8s_openapi::api::{apps::v1::ControllerRevision, core::v1::Node};
 use kube::{Api, ResourceExt, api::ListParams};
 
 use super::validate;
@@ -23,6 +24,9 @@ pub struct Loaded {
     /// The ControllerRevision of the pinned revision, when `spec.taskDefinition` pins one, the
     /// TaskDefinition exists and the revision is stored.
     pub pinned_revision: Option<ControllerRevision>,
+    /// The cluster's nodes, when the Service or its TaskDefinition has placement constraints
+    /// (`=~` and `ec2InstanceId` are evaluated against them).
+    pub nodes: Option<Vec<Node>>,
 }
 
 /// Reads what `svc` (in `namespace`) refers to.
@@ -46,8 +50,35 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         }
         _ => None,
     };
+    let constrained = svc
+        .spec
+        .service
+        .placement_constraints
+        .as_ref()
+        .is_some_and(|c| !c.is_empty())
+        || validate::find_task_definition(&task_definitions, &reference.family)
+            .ok()
+            .flatten()
+            .is_some_and(|td| {
+                td.spec
+                    .task_definition
+                    .placement_constraints
+                    .as_ref()
+                    .is_some_and(|c| !c.is_empty())
+            });
+    let nodes = if constrained {
+        Some(
+            Api::<Node>::all(ctx.client.clone())
+                .list(&ListParams::default())
+                .await?
+                .items,
+        )
+    } else {
+        None
+    };
     Ok(Loaded {
         task_definitions,
         pinned_revision,
+        nodes,
     })
 }

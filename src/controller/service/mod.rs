@@ -67,7 +67,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         Ok(valid) => valid,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
     };
-    let desired = match build::build(&valid, &ctx.pod_options(&namespace)) {
+    let desired = match build::build(&valid, &ctx.pod_options(&namespace), loaded.nodes.as_deref()) {
         Ok(desired) => desired,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
     };

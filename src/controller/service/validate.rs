@@ -239,6 +239,7 @@ mod tests {
         Loaded {
             task_definitions: tds,
             pinned_revision: None,
+            nodes: None,
         }
     }
 
@@ -259,6 +260,7 @@ mod tests {
         let with_revision = Loaded {
             task_definitions: vec![td.clone()],
             pinned_revision: Some(stored(&td, 1)),
+            nodes: None,
         };
         for (value, loaded) in [
             ("web", loaded(vec![td.clone()])),
@@ -295,6 +297,7 @@ mod tests {
             &Loaded {
                 task_definitions: vec![live.clone()],
                 pinned_revision: Some(stored(&old, 1)),
+                nodes: None,
             },
         )
         .expect("valid");
@@ -340,6 +343,7 @@ mod tests {
             let loaded = Loaded {
                 task_definitions: vec![td.clone()],
                 pinned_revision: Some(wrong),
+                nodes: None,
             };
             let err = validate(&svc, &loaded).expect_err("not registered");
             assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_FOUND);
@@ -353,6 +357,7 @@ mod tests {
         let loaded = Loaded {
             task_definitions: vec![td],
             pinned_revision: Some(broken),
+            nodes: None,
         };
         let err = validate(&svc, &loaded).expect_err("broken data");
         assert_eq!(err.reason, REASON_INVALID_TASK_DEFINITION);

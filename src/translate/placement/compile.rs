@@ -101,6 +101,8 @@ pub struct CompileError {
     pub position: usize,
     /// What is wrong, and what to do.
     pub message: String,
+    /// Whether the expression compiles once the nodes are known (`=~`, `ec2InstanceId`).
+    pub needs_nodes: bool,
 }
 
 /// The scheduling rules of a set of constraints.
@@ -177,6 +179,7 @@ fn err(text: &str, span: Span, message: impl Into<String>) -> CompileError {
     CompileError {
         position: span.position_in(text),
         message: message.into(),
+        needs_nodes: false,
     }
 }
 
@@ -266,8 +269,9 @@ fn regex(text: &str, a: &Atom) -> Result<regex::Regex, CompileError> {
 }
 
 fn need_nodes<'a>(text: &str, a: &Atom, ctx: &Context<'a>) -> Result<&'a [Node], CompileError> {
-    ctx.nodes.ok_or_else(|| {
-        err(
+    ctx.nodes.ok_or_else(|| CompileError {
+        needs_nodes: true,
+        ..err(
             text,
             a.span,
             format!(
@@ -527,6 +531,7 @@ fn dnf(f: F) -> Result<Vec<Vec<Lit>>, usize> {
 fn finish(f: F, distinct_group: Option<&str>) -> Result<Compiled, CompileError> {
     let mut terms = dnf(f).map_err(|size| CompileError {
         position: 1,
+        needs_nodes: false,
         message: format!(
             "the expression expands to at least {size} alternatives in disjunctive normal form, \
              more than the {MAX_TERMS} node selector terms ecs-bridge writes; factor common \
@@ -555,6 +560,7 @@ fn finish(f: F, distinct_group: Option<&str>) -> Result<Compiled, CompileError> 
             .unwrap_or(1);
         return Err(CompileError {
             position,
+            needs_nodes: false,
             message: "task:group under an `or` cannot be expressed: Kubernetes requires every pod \
                       (anti-)affinity term at once; keep task:group tests outside `or`s"
                 .to_owned(),
@@ -663,4 +669,44 @@ fn pod_term(l: &Lit) -> PodAffinityTerm {
         topology_key: HOSTNAME.to_owned(),
         ..PodAffinityTerm::default()
     }
+}
+
+/// Whether `node` satisfies `affinity`'s required node selector (any term; a term's
+/// requirements all; `Gt`/`Lt` on integers), as the scheduler reads it.
+#[must_use]
+pub fn node_matches(affinity: Option<&NodeAffinity>, node: &Node) -> bool {
+    let Some(selector) =
+        affinity.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+    else {
+        return true;
+    };
+    let empty = std::collections::BTreeMap::new();
+    let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let holds = |r: &NodeSelectorRequirement, value: Option<&String>| {
+        let values = r.values.as_deref().unwrap_or_default();
+        let int = |s: &str| s.parse::<i64>().ok();
+        match r.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => !value.is_some_and(|v| values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            "Gt" => {
+                matches!((value.and_then(|v| int(v)), values.first().and_then(|b| int(b))), (Some(v), Some(b)) if v > b)
+            }
+            "Lt" => {
+                matches!((value.and_then(|v| int(v)), values.first().and_then(|b| int(b))), (Some(v), Some(b)) if v < b)
+            }
+            _ => false,
+        }
+    };
+    selector.node_selector_terms.iter().any(|t| {
+        let exprs = t.match_expressions.as_deref().unwrap_or_default();
+        let fields = t.match_fields.as_deref().unwrap_or_default();
+        (!exprs.is_empty() || !fields.is_empty())
+            && exprs.iter().all(|r| holds(r, labels.get(&r.key)))
+            && fields
+                .iter()
+                .all(|r| holds(r, (r.key == "metadata.name").then_some(&name)))
+    })
 }

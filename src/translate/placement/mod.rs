@@ -13,3 +13,211 @@ pub mod strategy;
 
 #[cfg(test)]
 mod law_tests;
+
+use k8s_openapi::api::core::v1::{Affinity, Node, PodSpec, TopologySpreadConstraint};
+
+use crate::api::ecs::{PlacementConstraint, PlacementConstraintType, PlacementStrategy};
+
+/// Why a constraint or strategy cannot compile: the field, and for expressions the character.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct PlacementError {
+    /// The field, relative to `spec` (`placementConstraints[1].expression`), with the position in
+    /// the expression when there is one (`..., at character 12`).
+    pub field: String,
+    /// What is wrong, and how to fix it.
+    pub message: String,
+    /// Whether it compiles once the nodes are known.
+    pub needs_nodes: bool,
+}
+
+/// What placement compiles to on a pod.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Placement {
+    /// Node affinity and pod (anti-)affinity.
+    pub affinity: Option<Affinity>,
+    /// Spread constraints.
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    /// The scheduler profile (binpack).
+    pub scheduler_name: Option<String>,
+    /// Approximations: (field, message).
+    pub notes: Vec<(String, String)>,
+}
+
+impl Placement {
+    /// Sets the placement on `pod` (replacing affinity, spread constraints and scheduler).
+    pub fn apply_to(&self, pod: &mut PodSpec) {
+        pod.affinity.clone_from(&self.affinity);
+        pod.topology_spread_constraints =
+            (!self.topology_spread_constraints.is_empty()).then(|| self.topology_spread_constraints.clone());
+        if self.scheduler_name.is_some() {
+            pod.scheduler_name.clone_from(&self.scheduler_name);
+        }
+    }
+}
+
+/// One `memberOf` or `distinctInstance` constraint, from wherever it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Constraint {
+    /// The field it was written in (`placementConstraints[0]`, relative to its object's `spec`,
+    /// prefixed for the task definition's: `TaskDefinition web: placementConstraints[0]`).
+    pub field: String,
+    /// `memberOf` (with its expression) or `distinctInstance` (`None`).
+    pub expression: Option<String>,
+}
+
+impl Constraint {
+    /// The constraints of a service or RunTask request; `distinctInstance` with an expression and
+    /// `memberOf` without one are errors (ECS refuses them).
+    ///
+    /// # Errors
+    /// [`PlacementError`] naming the field.
+    pub fn from_request(list: &[PlacementConstraint], prefix: &str) -> Result<Vec<Self>, PlacementError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let field = format!("{prefix}placementConstraints[{i}]");
+                let expression = c.expression.as_deref().map(str::trim).filter(|e| !e.is_empty());
+                match (c.r#type, expression) {
+                    (Some(PlacementConstraintType::Memberof), Some(e)) => Ok(Self {
+                        field,
+                        expression: Some(e.to_owned()),
+                    }),
+                    (Some(PlacementConstraintType::Memberof), None) => Err(PlacementError {
+                        field: format!("{field}.expression"),
+                        message: "required for memberOf: a cluster query language expression".to_owned(),
+                        needs_nodes: false,
+                    }),
+                    (Some(PlacementConstraintType::Distinctinstance), None) => Ok(Self {
+                        field,
+                        expression: None,
+                    }),
+                    (Some(PlacementConstraintType::Distinctinstance), Some(_)) => Err(PlacementError {
+                        field: format!("{field}.expression"),
+                        message: "distinctInstance takes no expression; remove it".to_owned(),
+                        needs_nodes: false,
+                    }),
+                    (None, _) => Err(PlacementError {
+                        field: format!("{field}.type"),
+                        message: "required: memberOf or distinctInstance".to_owned(),
+                        needs_nodes: false,
+                    }),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Most constraints per task, task definition and request together.
+pub const MAX_CONSTRAINTS: usize = 10;
+
+/// Compiles `constraints` (ANDed) and `strategies` for tasks of `group` (the group's label value).
+///
+/// # Errors
+/// [`PlacementError`] naming the field (and the character of an expression).
+pub fn place(
+    constraints: &[Constraint],
+    strategies: &[PlacementStrategy],
+    group: &str,
+    nodes: Option<&[Node]>,
+    binpack_scheduler: bool,
+) -> Result<Placement, PlacementError> {
+    if constraints.len() > MAX_CONSTRAINTS {
+        return Err(PlacementError {
+            field: "placementConstraints".to_owned(),
+            message: format!(
+                "{} constraints with the task definition's; ECS accepts at most {MAX_CONSTRAINTS}",
+                constraints.len()
+            ),
+            needs_nodes: false,
+        });
+    }
+    let ctx = compile::Context {
+        nodes,
+        ..compile::Context::default()
+    };
+    let mut parsed = Vec::new();
+    let mut members: Vec<&Constraint> = Vec::new();
+    for c in constraints {
+        if let Some(text) = &c.expression {
+            let expr = cql::parse(text).map_err(|e| PlacementError {
+                field: format!("{}.expression", c.field),
+                message: e.to_string(),
+                needs_nodes: false,
+            })?;
+            parsed.push((text.as_str(), expr));
+            members.push(c);
+        }
+    }
+    let distinct = constraints
+        .iter()
+        .any(|c| c.expression.is_none())
+        .then_some(group);
+    let refs: Vec<(&str, &ast::Expr)> = parsed.iter().map(|(t, e)| (*t, e)).collect();
+    let compiled = compile::compile_all(&refs, distinct, &ctx).map_err(|(i, e)| PlacementError {
+        field: i.map_or_else(
+            || "placementConstraints".to_owned(),
+            |i| format!("{}.expression", members[i].field),
+        ),
+        needs_nodes: e.needs_nodes,
+        message: e.to_string(),
+    })?;
+    let strategies = strategy::compile(strategies, group, attributes::DEFAULT_PREFIX, binpack_scheduler)
+        .map_err(|e| PlacementError {
+            field: e.field,
+            message: e.message,
+            needs_nodes: false,
+        })?;
+    let affinity = (compiled.node_affinity.is_some()
+        || compiled.pod_affinity.is_some()
+        || compiled.pod_anti_affinity.is_some())
+    .then_some(Affinity {
+        node_affinity: compiled.node_affinity,
+        pod_affinity: compiled.pod_affinity,
+        pod_anti_affinity: compiled.pod_anti_affinity,
+    });
+    let mut notes: Vec<(String, String)> = compiled
+        .notes
+        .into_iter()
+        .map(|n| ("placementConstraints".to_owned(), n))
+        .collect();
+    notes.extend(strategies.notes);
+    Ok(Placement {
+        affinity,
+        topology_spread_constraints: strategies.spread,
+        scheduler_name: strategies.scheduler_name,
+        notes,
+    })
+}
+
+/// `ecs-bridge explain`: what one expression compiles to, as JSON (`nodeAffinity`,
+/// `podAffinity`, `podAntiAffinity`, `null` when not needed; and `matches`, the names of the
+/// `nodes` it selects, when nodes are given).
+///
+/// # Errors
+/// The parse or compile error, with its character position.
+pub fn explain(text: &str, nodes: Option<&[Node]>) -> Result<serde_json::Value, String> {
+    let expr = cql::parse(text).map_err(|e| e.to_string())?;
+    let ctx = compile::Context {
+        nodes,
+        ..compile::Context::default()
+    };
+    let c = compile::compile(text, &expr, &ctx).map_err(|e| e.to_string())?;
+    let mut out = serde_json::json!({
+        "nodeAffinity": c.node_affinity,
+        "podAffinity": c.pod_affinity,
+        "podAntiAffinity": c.pod_anti_affinity,
+    });
+    if let Some(nodes) = nodes {
+        let matches: Vec<&str> = nodes
+            .iter()
+            .filter(|n| compile::node_matches(c.node_affinity.as_ref(), n))
+            .filter_map(|n| n.metadata.name.as_deref())
+            .collect();
+        out["matches"] = serde_json::json!(matches);
+    }
+    if !c.notes.is_empty() {
+        out["notes"] = serde_json::json!(c.notes);
+    }
+    Ok(out)
+}

@@ -21,6 +21,7 @@ mod health;
 mod linux;
 mod network;
 mod ordering;
+pub mod placement;
 mod ports;
 mod resources;
 mod secrets;
@@ -55,6 +56,7 @@ fn handled() -> Vec<&'static str> {
         linux::HANDLED,
         network::HANDLED,
         ordering::HANDLED,
+        placement::HANDLED,
         ports::HANDLED,
         resources::HANDLED,
         secrets::HANDLED,
@@ -188,6 +190,14 @@ pub enum PodError {
         field: String,
         /// What is wrong, and how to fix it.
         reason: String,
+    },
+    /// A placement constraint that does not compile.
+    #[error("spec.{field}: {message}")]
+    Placement {
+        /// The field, relative to `spec` (`placementConstraints[i].expression`).
+        field: String,
+        /// What is wrong (with the character position in the expression), and how to fix it.
+        message: String,
     },
     /// A `user` in none of the forms ECS accepts.
     #[error(
@@ -333,6 +343,7 @@ pub fn pod_template_with(
     secrets::apply(&mut b)?;
     volumes::apply(&mut b)?;
     task::apply(&mut b)?;
+    placement::apply(&mut b)?;
     // ECS: `essential` defaults to true.
     let essential: Vec<&str> = td
         .container_definitions
@@ -541,10 +552,7 @@ mod completeness_tests {
     use super::*;
 
     /// Fields no stage owns yet, and why.
-    const LEFT: &[(&str, &str)] = &[(
-        "placementConstraints",
-        "the placement compiler (issue 5) owns memberOf expressions",
-    )];
+    const LEFT: &[(&str, &str)] = &[];
 
     /// A value for `schema` with every property set (one element per list, one entry per map,
     /// the first value of an enum), resolving `$ref`s in `defs`.
