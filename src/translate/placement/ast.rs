@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use super::cql::write_value;
+
 /// A byte range of the expression's text (`start..end`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
@@ -162,13 +164,65 @@ pub enum Arg {
     List(Vec<String>),
 }
 
+/// The atom as the parser reads it back: values are quoted when they have to be
+/// ([`write_value`]).
 impl fmt::Display for Atom {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.subject, self.op.symbol())?;
         match &self.arg {
             Arg::None => Ok(()),
-            Arg::Value(v) => write!(f, " {v}"),
-            Arg::List(vs) => write!(f, " [{}]", vs.join(", ")),
+            Arg::Value(v) => {
+                f.write_str(" ")?;
+                write_value(f, v)
+            }
+            Arg::List(vs) => {
+                f.write_str(" [")?;
+                for (i, v) in vs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write_value(f, v)?;
+                }
+                f.write_str("]")
+            }
         }
     }
+}
+
+/// The expression as the parser reads it back (modulo spans and flattening): `not e` (`not(e)`
+/// when `e` is an `and` or `or`), operands of `and` and `or` joined with the words, and
+/// parentheses only where precedence needs them or an operand is of the same kind as its parent,
+/// so the text never nests deeper than the one it was parsed from.
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Atom(atom) => atom.fmt(f),
+            Self::Not(inner) if matches!(**inner, Self::And(_) | Self::Or(_)) => write!(f, "not({inner})"),
+            Self::Not(inner) => write!(f, "not {inner}"),
+            Self::And(operands) => {
+                write_operands(f, operands, " and ", |e| matches!(e, Self::And(_) | Self::Or(_)))
+            }
+            Self::Or(operands) => write_operands(f, operands, " or ", |e| matches!(e, Self::Or(_))),
+        }
+    }
+}
+
+/// Writes `operands` separated by `separator`, in parentheses those for which `parenthesise` holds.
+fn write_operands(
+    f: &mut fmt::Formatter<'_>,
+    operands: &[Expr],
+    separator: &str,
+    parenthesise: fn(&Expr) -> bool,
+) -> fmt::Result {
+    for (i, operand) in operands.iter().enumerate() {
+        if i > 0 {
+            f.write_str(separator)?;
+        }
+        if parenthesise(operand) {
+            write!(f, "({operand})")?;
+        } else {
+            write!(f, "{operand}")?;
+        }
+    }
+    Ok(())
 }
