@@ -449,7 +449,7 @@ mod tests {
     }
 
     #[test]
-    fn reports_every_field_it_does_not_translate() {
+    fn task_definition_constraints_become_node_affinity() {
         let t = pod_template(
             "web",
             &td(json!({
@@ -460,11 +460,34 @@ mod tests {
             1,
         )
         .expect("translates");
-        let fields: Vec<&str> = t.report.notes.iter().map(|n| n.field.as_str()).collect();
+        assert!(t.report.notes.is_empty(), "{:?}", t.report.notes);
+        let term = &t
+            .template
+            .spec
+            .and_then(|s| s.affinity)
+            .and_then(|a| a.node_affinity)
+            .and_then(|n| n.required_during_scheduling_ignored_during_execution)
+            .expect("required node affinity")
+            .node_selector_terms[0];
+        let req = &term.match_expressions.as_ref().expect("expressions")[0];
         assert_eq!(
-            fields,
-            vec!["placementConstraints"],
-            "left for the placement compiler"
+            (req.key.as_str(), req.operator.as_str(), req.values.clone()),
+            ("kubernetes.io/os", "In", Some(vec!["linux".to_owned()]))
+        );
+        let err = pod_template(
+            "web",
+            &td(json!({
+                "family": "web",
+                "placementConstraints": [{"type": "memberOf", "expression": "attribute:a == 1 and"}],
+                "containerDefinitions": [{"name": "a", "image": "x"}]
+            })),
+            1,
+        )
+        .expect_err("syntax error");
+        assert!(
+            err.to_string()
+                .starts_with("spec.placementConstraints[0].expression: at character 21: expected "),
+            "{err}"
         );
     }
 
