@@ -8,6 +8,7 @@
 mod support;
 
 mod dependents;
+mod placement;
 mod recovery;
 mod revisions;
 mod web_service;

@@ -82,6 +82,10 @@ enum Command {
         /// `<bucket>-<key>` without `.env`, and the Translated condition gives it).
         #[arg(long, env = "ECS_BRIDGE_ENVIRONMENT_FILES_AS_CONFIG_MAPS")]
         environment_files_as_config_maps: bool,
+        /// The ecs-bridge scheduler (`ecs-bridge scheduler-config`) runs in the cluster: binpack
+        /// strategies use its profiles (otherwise the default scheduler, reported).
+        #[arg(long, env = "ECS_BRIDGE_BINPACK_SCHEDULER")]
+        binpack_scheduler: bool,
     },
     /// Show what a memberOf expression (cluster query language) compiles to: node affinity and
     /// pod (anti-)affinity, and the nodes it selects.
@@ -169,6 +173,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             revision_history_limit,
             external_secrets,
             environment_files_as_config_maps,
+            binpack_scheduler,
         } => run(
             namespaces,
             &log,
@@ -177,6 +182,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 revision_history_limit,
                 external_secrets,
                 environment_files_as_config_maps,
+                binpack_scheduler,
                 ..ecs_bridge::run::RunConfig::default()
             },
         ),

@@ -36,6 +36,10 @@ pub struct RunConfig {
     /// (named by [`crate::translate::pod::environment_file_config_map`]). Default: false
     /// (reported, not loaded).
     pub environment_files_as_config_maps: bool,
+    /// Whether the ecs-bridge scheduler (binpack profiles, `ecs-bridge scheduler-config`) is
+    /// installed: binpack strategies set `schedulerName`; otherwise they are reported as
+    /// approximated. Default: false.
+    pub binpack_scheduler: bool,
 }
 
 impl Default for RunConfig {
@@ -47,6 +51,7 @@ impl Default for RunConfig {
             revision_history_limit: 10,
             external_secrets: true,
             environment_files_as_config_maps: false,
+            binpack_scheduler: false,
         }
     }
 }
@@ -255,12 +260,14 @@ mod tests {
             format!("/apis/ecsbridge.io/v1alpha1/{ns}services"),
             format!("/apis/apps/v1/{ns}deployments"),
             format!("/apis/apps/v1/{ns}daemonsets"),
+            // (Cluster-scoped: the Service controller of each namespace watches the nodes.)
+            "/api/v1/nodes".to_owned(),
         ])
     }
 
     /// Initial LISTs per watched namespace: TaskDefinitions (TaskDefinition controller), then
-    /// Services, Deployments, DaemonSets and TaskDefinitions (Service controller).
-    const LISTS_PER_NAMESPACE: usize = 5;
+    /// Services, Deployments, DaemonSets, TaskDefinitions and Nodes (Service controller).
+    const LISTS_PER_NAMESPACE: usize = 6;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -329,6 +336,14 @@ mod tests {
                 break (request, reply);
             }
             let path = request.uri().path();
+            if path == "/api/v1/nodes" {
+                // (The Service controller's node watch: no nodes.)
+                reply.send_response(testing::json_response(
+                    http::StatusCode::OK,
+                    &testing::list_body("v1", "NodeList", Vec::new()),
+                ));
+                continue;
+            }
             let (api_version, kind, items) = match path.rsplit('/').next() {
                 Some("taskdefinitions") => ("ecsbridge.io/v1alpha1", "TaskDefinitionList", vec![&td]),
                 Some("services") => ("ecsbridge.io/v1alpha1", "ServiceList", vec![]),

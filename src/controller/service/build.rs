@@ -68,6 +68,7 @@ pub fn build(
     valid: &ValidatedService,
     options: &PodOptions,
     nodes: Option<&[k8s_openapi::api::core::v1::Node]>,
+    binpack_scheduler: bool,
 ) -> Result<Desired, Invalid> {
     let td_object = valid.task_definition.name_any();
     let pod = pod_template_with(
@@ -84,7 +85,7 @@ pub fn build(
     let placing = PlacementContext {
         task_definition: Some(&valid.task_definition.spec.task_definition),
         nodes,
-        binpack_scheduler: false,
+        binpack_scheduler,
     };
     let translated = workload(
         &valid.name,
@@ -164,7 +165,7 @@ mod tests {
     #[test]
     fn deployment_is_owned_by_the_service_and_labelled() {
         let svc = testing::service("team-a", "front", 2, "web");
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.metadata.name.as_deref(), Some("front"));
         assert_eq!(d.metadata.namespace.as_deref(), Some("team-a"));
@@ -208,7 +209,7 @@ mod tests {
             max_capacity: 10,
             ..Default::default()
         });
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
         let body = serde_json::to_value(d).expect("json");
@@ -219,7 +220,7 @@ mod tests {
     fn daemon_becomes_an_owned_daemon_set() {
         let mut svc = testing::service("team-a", "agent", 1, "web");
         svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None).expect("builds");
+        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
         let Workload::DaemonSet(d) = &desired.workload else {
             panic!("expected a DaemonSet")
         };
@@ -247,7 +248,7 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "front", 1, "web_app");
-        let desired = build(&valid(&svc, td), &PodOptions::default(), None).expect("builds");
+        let desired = build(&valid(&svc, td), &PodOptions::default(), None, false).expect("builds");
         assert_eq!(desired.task_definition, "web_app:5");
         let pod_labels = deployment(&desired)
             .spec
@@ -281,6 +282,7 @@ mod tests {
             &validate(&svc, &loaded).expect("valid"),
             &PodOptions::default(),
             None,
+            false,
         )
         .expect("builds");
         assert_eq!(desired.task_definition, "web:1");
@@ -302,7 +304,7 @@ mod tests {
         let mut td = web_td();
         td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
         let svc = testing::service("team-a", "front", 1, "web");
-        let desired = build(&valid(&svc, td), &PodOptions::default(), None).expect("builds");
+        let desired = build(&valid(&svc, td), &PodOptions::default(), None, false).expect("builds");
         let notes = desired.translation.notes();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -319,7 +321,7 @@ mod tests {
             ..Default::default()
         }];
         let svc = testing::service("team-a", "front", 1, "web");
-        let err = build(&valid(&svc, td), &PodOptions::default(), None).expect_err("no image");
+        let err = build(&valid(&svc, td), &PodOptions::default(), None, false).expect_err("no image");
         assert_eq!(err.reason, "InvalidTaskDefinition");
         assert!(
             err.message
@@ -351,7 +353,13 @@ mod tests {
                 .expect("node")
             })
             .collect();
-        let desired = build(&valid(&svc, td.clone()), &PodOptions::default(), Some(&nodes)).expect("builds");
+        let desired = build(
+            &valid(&svc, td.clone()),
+            &PodOptions::default(),
+            Some(&nodes),
+            false,
+        )
+        .expect("builds");
         let affinity = deployment(&desired)
             .spec
             .as_ref()
@@ -374,7 +382,7 @@ mod tests {
             .expect("distinctInstance");
         assert_eq!(anti[0].topology_key, "kubernetes.io/hostname");
         // Without the nodes, `=~` cannot be evaluated: the Service says so.
-        let err = build(&valid(&svc, td), &PodOptions::default(), None).expect_err("needs nodes");
+        let err = build(&valid(&svc, td), &PodOptions::default(), None, false).expect_err("needs nodes");
         assert_eq!(err.reason, REASON_INVALID_PLACEMENT);
         assert!(
             err.message.starts_with(

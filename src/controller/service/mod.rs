@@ -13,14 +13,19 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::{
+    apps::v1::{DaemonSet, Deployment},
+    core::v1::Node,
+};
 use kube::{
     Api, Client, Resource, ResourceExt,
     runtime::{
-        Controller,
+        Controller, WatchStreamExt,
         controller::{self, Action},
+        predicates,
         reflector::ObjectRef,
-        watcher,
+        utils::PredicateConfig,
+        watcher::{self, watcher},
     },
 };
 use tracing::{Span, field};
@@ -67,7 +72,12 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         Ok(valid) => valid,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
     };
-    let desired = match build::build(&valid, &ctx.pod_options(&namespace), loaded.nodes.as_deref()) {
+    let desired = match build::build(
+        &valid,
+        &ctx.pod_options(&namespace),
+        loaded.nodes.as_deref(),
+        ctx.config.binpack_scheduler,
+    ) {
         Ok(desired) => desired,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
     };
@@ -129,7 +139,15 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
     let controller = Controller::new(api::<Service>(&client, ns), watcher::Config::default());
     let store = controller.store();
     let services = store.clone();
+    let placed = store.clone();
+    // Placement compiles against the nodes' labels: a node that appears or whose labels change
+    // re-places the Services with placement constraints (status-only node updates do not).
+    let nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(predicates::labels, PredicateConfig::default());
     let controller = controller
+        .watches_stream(nodes, move |_node| services_with_placement(&placed.state()))
         .owns(api::<Deployment>(&client, ns), children.clone())
         .owns(api::<DaemonSet>(&client, ns), children)
         .watches(
@@ -145,6 +163,23 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         ctx,
     );
     super::drive(CONTROLLER, store, results, shutdown).await;
+}
+
+/// The Services whose placement may depend on the nodes: those with placement constraints of
+/// their own (a TaskDefinition's constraints apply too, but the store has no TaskDefinitions:
+/// those are compiled again at the periodic resync).
+fn services_with_placement(services: &[Arc<Service>]) -> Vec<ObjectRef<Service>> {
+    services
+        .iter()
+        .filter(|s| {
+            s.spec
+                .service
+                .placement_constraints
+                .as_ref()
+                .is_some_and(|c| !c.is_empty())
+        })
+        .map(|s| ObjectRef::from_obj(&**s))
+        .collect()
 }
 
 #[cfg(test)]

@@ -489,7 +489,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     let running = tokio::spawn(run(Some("team-a".into()), ctx, shutdown));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
         let query = testing::query(request.uri());
@@ -510,6 +510,8 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
             (TDS.to_owned(), None),
             (DEPLOYMENTS.to_owned(), managed.clone()),
             (DAEMON_SETS.to_owned(), managed),
+            // Nodes: placement compiles against their labels.
+            ("/api/v1/nodes".to_owned(), None),
         ])
     );
     // Never synced: shutdown stops at once.

@@ -1,0 +1,96 @@
+//! Placement end to end: a Service whose `memberOf` expression is evaluated against the nodes'
+//! labels (`=~`) matches no node at first, so its tasks stay Pending, as ECS would leave them
+//! unplaced; labelling a node makes the operator compile the expression again and the tasks run
+//! there. `distinctInstance` keeps two tasks of the Service off one node.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Env, eventually};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tasks_wait_for_a_matching_node_then_run_on_it() {
+    let env = Env::start("placement").await;
+    // The label is unique to this test, so that a real cluster's nodes do not match already.
+    let value = format!("prod-{}", &env.namespace[env.namespace.len() - 6..]);
+    let manifests = env.file(
+        "placement.yaml",
+        &format!(
+            r#"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: api
+spec:
+  containerDefinitions:
+    - name: api
+      image: public.ecr.aws/nginx/nginx:1.27
+      memory: 64
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: api
+spec:
+  taskDefinition: api
+  desiredCount: 1
+  placementConstraints:
+    - type: memberOf
+      expression: "attribute:stack =~ {value}"
+    - type: distinctInstance
+"#
+        ),
+    );
+    env.kubectl_ok(&["apply", "-f", &Env::s(&manifests)]);
+
+    // No node has the attribute: one term that matches no node; the task waits.
+    let deployment = eventually("the api Deployment", TIMEOUT, || {
+        env.get(&["deployment", "api"]).ok_or("absent".into())
+    })
+    .await;
+    let key = "/spec/template/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/0/key";
+    assert_eq!(
+        deployment.pointer(key).and_then(Value::as_str),
+        Some("ecsbridge.io/no-instance-matches"),
+        "{deployment}"
+    );
+    let anti = deployment.pointer(
+        "/spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/0/topologyKey",
+    );
+    assert_eq!(anti.and_then(Value::as_str), Some("kubernetes.io/hostname"));
+
+    // Label one node: the operator compiles the expression again, and the task runs there.
+    let nodes = env.get(&["nodes"]).expect("nodes");
+    let node = nodes["items"][0]["metadata"]["name"]
+        .as_str()
+        .expect("a node")
+        .to_owned();
+    env.kubectl_ok(&[
+        "label",
+        "node",
+        &node,
+        &format!("ecsbridge.io/attr-stack={value}"),
+    ]);
+    let placed = eventually("the task placed on the labelled node", TIMEOUT, || {
+        let pods = env
+            .get(&["pods", "-l", "ecsbridge.io/service=api"])
+            .ok_or("no pods")?;
+        let on: Vec<String> = pods["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p.pointer("/status/phase").and_then(Value::as_str) == Some("Running"))
+            .filter_map(|p| {
+                p.pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect();
+        (!on.is_empty()).then_some(on).ok_or(format!("{}", pods["items"]))
+    })
+    .await;
+    assert_eq!(placed, std::slice::from_ref(&node));
+    env.kubectl(&["label", "node", &node, "ecsbridge.io/attr-stack-"]);
+}
