@@ -1,4 +1,4 @@
-//! Kubernetes object names from ECS names.
+//! Kubernetes object names from ECS names, and the checks of Kubernetes name syntax.
 
 /// Turns an ECS name (`[A-Za-z0-9_-]`, up to 255 characters) into a valid Kubernetes object name
 /// (an RFC 1123 subdomain made of lower case alphanumerics and `-`, at most 253 characters,
@@ -32,6 +32,51 @@ fn kubernetes_name(ecs_name: &str, max: usize) -> Option<String> {
     let cut: String = mapped.trim_matches('-').chars().take(max).collect();
     let cut = cut.trim_end_matches('-');
     (!cut.is_empty()).then(|| cut.to_owned())
+}
+
+/// An RFC 1123 label: lower-case alphanumerics and '-', at most 63, alphanumeric at both ends.
+#[must_use]
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// An RFC 1123 subdomain (object names, key prefixes): dot-separated labels, at most 253
+/// characters.
+#[must_use]
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// The name part of a qualified name (label and annotation keys), and a non-empty label value:
+/// at most 63 of `[A-Za-z0-9-_.]`, alphanumeric at both ends.
+#[must_use]
+pub fn is_qualified_name_part(s: &str) -> bool {
+    let ok_end = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    s.len() <= 63
+        && ok_end(s.chars().next())
+        && ok_end(s.chars().last())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A label key: `[prefix/]name`, the prefix a DNS subdomain, the name a qualified name part.
+#[must_use]
+pub fn is_label_key(key: &str) -> bool {
+    match key.rsplit_once('/') {
+        Some((prefix, name)) => is_dns_subdomain(prefix) && is_qualified_name_part(name),
+        None => is_qualified_name_part(key),
+    }
+}
+
+/// A label value: empty, or a qualified name part.
+#[must_use]
+pub fn is_label_value(v: &str) -> bool {
+    v.is_empty() || is_qualified_name_part(v)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 //! name part of a label key (`/` and `\` are allowed in ECS attribute names, not in label names)
 //! is an error.
 
+pub use crate::names::{is_label_key, is_label_value};
+
 /// The default prefix of the labels that carry custom attributes.
 pub const DEFAULT_PREFIX: &str = "ecsbridge.io/attr-";
 
@@ -68,40 +70,6 @@ pub fn map(name: &str, prefix: &str) -> Result<Mapped, String> {
         ));
     }
     Ok(Mapped { key, arch })
-}
-
-/// A qualified label key: `[prefix/]name`, the prefix a DNS subdomain, the name 1–63 of
-/// `[A-Za-z0-9_.-]` starting and ending with an alphanumeric.
-#[must_use]
-pub fn is_label_key(key: &str) -> bool {
-    let (prefix, name) = match key.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    let prefix_ok = prefix.is_none_or(|p| {
-        !p.is_empty()
-            && p.len() <= 253
-            && p.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            })
-    });
-    prefix_ok && is_label_value(name) && !name.is_empty()
-}
-
-/// A label value: empty, or 1–63 of `[A-Za-z0-9_.-]` starting and ending with an alphanumeric.
-#[must_use]
-pub fn is_label_value(v: &str) -> bool {
-    v.is_empty()
-        || (v.len() <= 63
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric()))
 }
 
 #[cfg(test)]

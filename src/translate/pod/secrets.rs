@@ -27,7 +27,7 @@ use k8s_openapi::api::core::v1::{
 use serde_json::{Value, json};
 
 use super::{Build, NoteKind, PodError, volumes::short_hash};
-use crate::{api::ecs::ContainerDefinition, translate::labels};
+use crate::{api::ecs::ContainerDefinition, names::is_dns_subdomain, translate::labels};
 
 /// Fields this stage translates.
 pub(super) const HANDLED: &[&str] = &[
@@ -190,20 +190,6 @@ fn parse_arn(value: &str) -> Result<SecretRef, String> {
             "service {other:?} holds no secrets; ECS reads secretsmanager and ssm"
         )),
     }
-}
-
-/// An RFC 1123 subdomain (a Secret name).
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !part.starts_with('-')
-                && !part.ends_with('-')
-        })
 }
 
 /// A Secret data key: `[-._a-zA-Z0-9]+`, at most 253 characters.

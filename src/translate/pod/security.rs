@@ -51,7 +51,10 @@ use k8s_openapi::api::core::v1::{
 };
 
 use super::{Build, NoteKind, PodError, Report};
-use crate::api::ecs::{ContainerDefinition, NetworkMode, OSFamily, PidMode, VersionConsistency};
+use crate::{
+    api::ecs::{ContainerDefinition, NetworkMode, OSFamily, PidMode, VersionConsistency},
+    names::{is_dns_label, is_dns_subdomain, is_qualified_name_part},
+};
 
 /// Fields this stage translates.
 pub(super) const HANDLED: &[&str] = &[
@@ -173,32 +176,6 @@ pub(super) fn is_windows(b: &Build<'_>) -> bool {
         Some(os) => os != OSFamily::Linux,
         None => super::task::windows_hint(b.td).is_some(),
     }
-}
-
-/// An RFC 1123 label: lower-case alphanumerics and '-', at most 63, alphanumeric at both ends.
-pub(super) fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// An RFC 1123 subdomain: dot-separated labels, at most 253 characters.
-pub(super) fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-/// The name part of a qualified name (annotation key): at most 63 of `[A-Za-z0-9-_.]`,
-/// alphanumeric at both ends.
-fn is_qualified_name_part(s: &str) -> bool {
-    let ok_end = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    s.len() <= 63
-        && ok_end(s.chars().next())
-        && ok_end(s.chars().last())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// A user or group: a number or a name.
