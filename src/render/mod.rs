@@ -216,22 +216,12 @@ fn render_service(
     let t = match workload(&name, &ns, &svc.spec, &td.template, &placing) {
         Ok(t) => t,
         Err(e) => {
-            let field = e.field.clone();
-            let (prefix, rel) = match field.strip_prefix("TaskDefinition: ") {
-                Some(rel) => (
-                    format!(
-                        "TaskDefinition {}: ",
-                        svc.spec.service.task_definition.as_deref().unwrap_or_default()
-                    ),
-                    rel.to_owned(),
-                ),
-                None => (String::new(), field.clone()),
-            };
+            let td = svc.spec.service.task_definition.as_deref().unwrap_or_default();
             out.diagnostics.push(Diagnostic::error(
                 &item.document.file,
                 Some(item.document.file_position(1, 1)),
                 None,
-                format!("{}: {prefix}spec.{rel}: {}", item.resource.describe(), e.message),
+                format!("{}: {}", item.resource.describe(), e.located(td)),
             ));
             return;
         }

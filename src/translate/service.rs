@@ -54,7 +54,7 @@ pub struct PlacementContext<'a> {
 ///
 /// # Errors
 /// [`PlacementError`] naming the field (`placementConstraints[0].expression`, or
-/// `TaskDefinition: placementConstraints[0].expression` for the task definition's).
+/// `placementConstraints[0].expression`, marked as the task definition's when it is).
 pub fn placement(
     name: &str,
     spec: &ServiceSpec,
@@ -63,13 +63,7 @@ pub fn placement(
     let mut constraints: Vec<Constraint> = ctx
         .task_definition
         .map(crate::translate::pod::placement::constraints)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| Constraint {
-            field: format!("TaskDefinition: {}", c.field),
-            ..c
-        })
-        .collect();
+        .unwrap_or_default();
     constraints.extend(Constraint::from_request(
         spec.service.placement_constraints.as_deref().unwrap_or_default(),
         "",

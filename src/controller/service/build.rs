@@ -96,10 +96,7 @@ pub fn build(
     )
     .map_err(|e| Invalid {
         reason: REASON_INVALID_PLACEMENT,
-        message: match e.field.strip_prefix("TaskDefinition: ") {
-            Some(rel) => format!("TaskDefinition {td_object:?}: spec.{rel}: {}", e.message),
-            None => format!("spec.{}: {}", e.field, e.message),
-        },
+        message: e.located(&format!("{td_object:?}")),
     })?;
     // (A pinned revision always runs: validate resolved its stored spec or refused.)
     let service_report = translated.report;

@@ -29,6 +29,22 @@ pub struct PlacementError {
     pub message: String,
     /// Whether it compiles once the nodes are known.
     pub needs_nodes: bool,
+    /// Whether the field is the task definition's (else the service's or the request's).
+    pub in_task_definition: bool,
+}
+
+impl PlacementError {
+    /// The error as a message naming its object: `spec.<field>: ...`, or
+    /// `TaskDefinition <task_definition>: spec.<field>: ...` for the task definition's fields.
+    #[must_use]
+    pub fn located(&self, task_definition: &str) -> String {
+        let object = if self.in_task_definition {
+            format!("TaskDefinition {task_definition}: ")
+        } else {
+            String::new()
+        };
+        format!("{object}spec.{}: {}", self.field, self.message)
+    }
 }
 
 /// What placement compiles to on a pod.
@@ -59,11 +75,12 @@ impl Placement {
 /// One `memberOf` or `distinctInstance` constraint, from wherever it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Constraint {
-    /// The field it was written in (`placementConstraints[0]`, relative to its object's `spec`,
-    /// prefixed for the task definition's: `TaskDefinition web: placementConstraints[0]`).
+    /// The field it was written in (`placementConstraints[0]`, relative to its object's `spec`).
     pub field: String,
     /// `memberOf` (with its expression) or `distinctInstance` (`None`).
     pub expression: Option<String>,
+    /// Whether it is the task definition's (else the service's or the request's).
+    pub in_task_definition: bool,
 }
 
 impl Constraint {
@@ -82,25 +99,30 @@ impl Constraint {
                     (Some(PlacementConstraintType::Memberof), Some(e)) => Ok(Self {
                         field,
                         expression: Some(e.to_owned()),
+                        in_task_definition: false,
                     }),
                     (Some(PlacementConstraintType::Memberof), None) => Err(PlacementError {
                         field: format!("{field}.expression"),
                         message: "required for memberOf: a cluster query language expression".to_owned(),
                         needs_nodes: false,
+                        in_task_definition: false,
                     }),
                     (Some(PlacementConstraintType::Distinctinstance), None) => Ok(Self {
                         field,
                         expression: None,
+                        in_task_definition: false,
                     }),
                     (Some(PlacementConstraintType::Distinctinstance), Some(_)) => Err(PlacementError {
                         field: format!("{field}.expression"),
                         message: "distinctInstance takes no expression; remove it".to_owned(),
                         needs_nodes: false,
+                        in_task_definition: false,
                     }),
                     (None, _) => Err(PlacementError {
                         field: format!("{field}.type"),
                         message: "required: memberOf or distinctInstance".to_owned(),
                         needs_nodes: false,
+                        in_task_definition: false,
                     }),
                 }
             })
@@ -130,6 +152,7 @@ pub fn place(
                 constraints.len()
             ),
             needs_nodes: false,
+            in_task_definition: false,
         });
     }
     let ctx = compile::Context {
@@ -144,6 +167,7 @@ pub fn place(
                 field: format!("{}.expression", c.field),
                 message: e.to_string(),
                 needs_nodes: false,
+                in_task_definition: c.in_task_definition,
             })?;
             parsed.push((text.as_str(), expr));
             members.push(c);
@@ -160,6 +184,7 @@ pub fn place(
             |i| format!("{}.expression", members[i].field),
         ),
         needs_nodes: e.needs_nodes,
+        in_task_definition: i.is_some_and(|i| members[i].in_task_definition),
         message: e.to_string(),
     })?;
     let strategies = strategy::compile(strategies, group, attributes::DEFAULT_PREFIX, binpack_scheduler)
@@ -167,6 +192,7 @@ pub fn place(
             field: e.field,
             message: e.message,
             needs_nodes: false,
+            in_task_definition: false,
         })?;
     let affinity = (compiled.node_affinity.is_some()
         || compiled.pod_affinity.is_some()

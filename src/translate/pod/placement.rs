@@ -26,6 +26,7 @@ pub fn constraints(td: &crate::api::ecs::RegisterTaskDefinition) -> Vec<Constrai
             Some(Constraint {
                 field: format!("placementConstraints[{i}]"),
                 expression: Some(e.to_owned()),
+                in_task_definition: true,
             })
         })
         .collect()
