@@ -27,6 +27,60 @@ pub fn context() -> (Arc<Context>, Handle) {
     (Arc::new(Context::new(client, RunConfig::default())), handle)
 }
 
+/// The slot to answer one mocked request with.
+pub type Reply = tower_test::mock::SendResponse<Response<Body>>;
+
+/// The next request the client sends (within 5 s).
+pub async fn next(server: &mut Handle) -> (Request<Body>, Reply) {
+    tokio::time::timeout(Duration::from_secs(5), server.next_request())
+        .await
+        .expect("a request in time")
+        .expect("a request")
+}
+
+/// The JSON body of `request`.
+pub async fn json_body(request: Request<Body>) -> serde_json::Value {
+    let bytes = request.into_body().collect_bytes().await.expect("a body");
+    serde_json::from_slice(&bytes).expect("a JSON body")
+}
+
+/// Answers 200 with `body`.
+pub fn ok(reply: Reply, body: &serde_json::Value) {
+    reply.send_response(json_response(StatusCode::OK, body));
+}
+
+/// Fails unless the client stays silent for 200 ms.
+pub async fn assert_no_more_requests(server: Handle) {
+    assert!(
+        no_request_within(server, Duration::from_millis(200)).await,
+        "no further request expected"
+    );
+}
+
+/// Checks that `request` is a forced server-side apply of `path` by `field_manager`, and returns
+/// its body.
+pub async fn expect_forced_apply(
+    request: Request<Body>,
+    path: &str,
+    field_manager: &str,
+) -> serde_json::Value {
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&http::Method::PATCH, path)
+    );
+    assert_eq!(
+        request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().expect("ascii")),
+        Some("application/apply-patch+yaml")
+    );
+    let query = query(request.uri());
+    assert_eq!(query.get("fieldManager").map(String::as_str), Some(field_manager));
+    assert_eq!(query.get("force").map(String::as_str), Some("true"));
+    json_body(request).await
+}
+
 /// A TaskDefinition `namespace/name` at `generation`, without status.
 pub fn task_definition(namespace: &str, name: &str, generation: i64) -> TaskDefinition {
     let mut td = TaskDefinition::new(

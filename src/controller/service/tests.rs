@@ -3,37 +3,18 @@
 
 use std::time::Duration;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
-use tower_test::mock::SendResponse;
 
 use super::*;
-use crate::controller::testing::{self, Handle};
+use crate::controller::testing::{self, Handle, assert_no_more_requests, json_body, next, ok};
 
 const TDS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions";
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/team-a/deployments";
 const DAEMON_SETS: &str = "/apis/apps/v1/namespaces/team-a/daemonsets";
 const STATUS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/services/web/status";
 const SELECTOR: &str = "ecsbridge.io/service=web,app.kubernetes.io/managed-by=ecs-bridge";
-
-type Reply = SendResponse<Response<Body>>;
-
-async fn next(server: &mut Handle) -> (Request<Body>, Reply) {
-    tokio::time::timeout(Duration::from_secs(5), server.next_request())
-        .await
-        .expect("a request in time")
-        .expect("a request")
-}
-
-async fn json_body(request: Request<Body>) -> Value {
-    let bytes = request.into_body().collect_bytes().await.expect("a body");
-    serde_json::from_slice(&bytes).expect("a JSON body")
-}
-
-fn ok(reply: Reply, body: &Value) {
-    reply.send_response(testing::json_response(StatusCode::OK, body));
-}
 
 /// Serves the LIST of TaskDefinitions with `items`.
 async fn expect_task_definition_list(server: &mut Handle, items: Vec<Value>) {
@@ -48,21 +29,7 @@ async fn expect_task_definition_list(server: &mut Handle, items: Vec<Value>) {
 /// Checks that `request` is a forced server-side apply of `path` by this controller and returns
 /// its body.
 async fn expect_apply(request: Request<Body>, path: &str) -> Value {
-    assert_eq!((request.method(), request.uri().path()), (&Method::PATCH, path));
-    assert_eq!(
-        request
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .map(|v| v.to_str().expect("ascii")),
-        Some("application/apply-patch+yaml")
-    );
-    let query = testing::query(request.uri());
-    assert_eq!(
-        query.get("fieldManager").map(String::as_str),
-        Some("ecsbridge.io/service-controller")
-    );
-    assert_eq!(query.get("force").map(String::as_str), Some("true"));
-    json_body(request).await
+    testing::expect_forced_apply(request, path, "ecsbridge.io/service-controller").await
 }
 
 /// Serves the apply of the workload at `path`, answering with it and `status`; returns the body.
@@ -98,13 +65,6 @@ async fn expect_status_apply(server: &mut Handle, svc: &Service) -> Value {
     stored["status"] = body["status"].clone();
     ok(reply, &stored);
     body
-}
-
-async fn assert_no_more_requests(server: Handle) {
-    assert!(
-        testing::no_request_within(server, Duration::from_millis(200)).await,
-        "no further request expected"
-    );
 }
 
 fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {

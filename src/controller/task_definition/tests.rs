@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use http::{Method, Request, Response, StatusCode};
-use kube::client::Body;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower_test::mock::SendResponse;
 
 use super::*;
 use crate::{
-    controller::testing::{self, Handle},
+    controller::testing::{self, Handle, assert_no_more_requests, json_body, next, ok},
     run::RunConfig,
 };
 
@@ -19,31 +17,6 @@ const SERVICES: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/services";
 const TASKS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/tasks";
 const SCHEDULED_TASKS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/scheduledtasks";
 const STATUS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions/web/status";
-
-type Reply = SendResponse<Response<Body>>;
-
-async fn next(server: &mut Handle) -> (Request<Body>, Reply) {
-    tokio::time::timeout(Duration::from_secs(5), server.next_request())
-        .await
-        .expect("a request in time")
-        .expect("a request")
-}
-
-async fn json_body(request: Request<Body>) -> Value {
-    let bytes = request.into_body().collect_bytes().await.expect("a body");
-    serde_json::from_slice(&bytes).expect("a JSON body")
-}
-
-fn ok(reply: Reply, body: &Value) {
-    reply.send_response(testing::json_response(StatusCode::OK, body));
-}
-
-async fn assert_no_more_requests(server: Handle) {
-    assert!(
-        testing::no_request_within(server, Duration::from_millis(200)).await,
-        "no further request expected"
-    );
-}
 
 /// The TaskDefinition `web` (generation 3) with one container running `image` as a non-root
 /// user (so that it translates without notes).
@@ -110,18 +83,7 @@ async fn expect_revision_create(server: &mut Handle) -> Value {
 /// Serves the forced server-side apply of the status; returns its body.
 async fn expect_status_apply(server: &mut Handle, td: &TaskDefinition) -> Value {
     let (request, reply) = next(server).await;
-    assert_eq!((request.method(), request.uri().path()), (&Method::PATCH, STATUS));
-    assert_eq!(
-        request
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .map(|v| v.to_str().expect("ascii")),
-        Some("application/apply-patch+yaml")
-    );
-    let query = testing::query(request.uri());
-    assert_eq!(query.get("fieldManager").map(String::as_str), Some(FIELD_MANAGER));
-    assert_eq!(query.get("force").map(String::as_str), Some("true"));
-    let body = json_body(request).await;
+    let body = testing::expect_forced_apply(request, STATUS, FIELD_MANAGER).await;
     assert_eq!(body["apiVersion"], "ecsbridge.io/v1alpha1");
     assert_eq!(body["kind"], "TaskDefinition");
     assert!(body.get("spec").is_none(), "a status patch must not touch spec");
@@ -458,10 +420,7 @@ async fn deleted_or_namespaceless_objects_make_no_request() {
 /// Serves a forced server-side apply to `path` with `status` (200 echoes the body); returns the body.
 async fn expect_apply(server: &mut Handle, path: &str, status: StatusCode) -> Value {
     let (request, reply) = next(server).await;
-    assert_eq!((request.method(), request.uri().path()), (&Method::PATCH, path));
-    let query = testing::query(request.uri());
-    assert_eq!(query.get("fieldManager").map(String::as_str), Some(FIELD_MANAGER));
-    let body = json_body(request).await;
+    let body = testing::expect_forced_apply(request, path, FIELD_MANAGER).await;
     if status == StatusCode::OK {
         ok(reply, &body);
     } else {
