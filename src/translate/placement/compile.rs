@@ -24,14 +24,16 @@
 //! | `in [..]`, `!in [..]` | likewise, over a list | `In`, `NotIn` |
 //! | `exists`, `!exists` | present, absent | `Exists`, `DoesNotExist` |
 //! | `=~ r`, `!~ r` | present and `r` matches the whole value (Java `String.matches`); the negation | `In`/`NotIn` the values of the known nodes' labels that `r` matches |
-//! | `> n`, `>= n`, `< n`, `<= n` | present, an integer, and the comparison holds | `Gt n`, `Gt n-1`, `Lt n`, `Lt n+1` |
-//! | `not(> n)` ... | absent, not an integer, or the opposite comparison | `DoesNotExist` or `Lt n+1` or `In` the known non-integer values |
+//! | `> v`, `>= v`, `< v`, `<= v` | present, and ordered so by [`super::order`] (numbers by value, other strings by character; a number and a non-number unordered) | 64-bit integer `v`: `Gt v`, `Gt v-1`, `Lt v`, `Lt v+1`, or `In` the known values that are not 64-bit integers and compare so; other `v`: `In` the known values that compare so |
+//! | `not(> v)` ... | absent, unordered, or the opposite comparison | integer `v`: the opposite `Gt`/`Lt`, or `DoesNotExist`, or `In` the known non-integer values that do not compare so; other `v`: `NotIn` the known values that compare so |
 //!
-//! Comparisons take an integer argument (Kubernetes compares labels as integers only); another
-//! argument is an error. A value that cannot be a label value is never on a node: `== v` is false
-//! and `!= v` true. Regular expressions and the non-integer case of negated comparisons are
+//! Kubernetes compares labels as 64-bit integers only (`Gt`, `Lt`), so everything else is
 //! evaluated against the label values of the known nodes (`--nodes` for the CLI, the live Node
-//! list in the operator, which compiles again when nodes change); without nodes, `=~` is an error.
+//! list in the operator, which compiles again when nodes or their labels change): regular
+//! expressions, comparisons with an argument that is not a 64-bit integer (`> 2.5`,
+//! `>= 2024-01`), and the node values that are not 64-bit integers. Without nodes, `=~` and
+//! those comparisons are errors, and an integer comparison sees only integer labels. A value
+//! that cannot be a label value is never on a node: `== v` is false and `!= v` true.
 //!
 //! `ec2InstanceId` compares with the instance id of each known node (the last segment of
 //! `spec.providerID`, `aws:///us-east-1a/i-0abc` → `i-0abc`) and becomes `matchFields` on
@@ -63,6 +65,7 @@ use k8s_openapi::{
 use super::{
     ast::{Arg, Atom, Expr, Op, Span, Subject},
     attributes::{self, Mapped},
+    order,
 };
 use crate::translate::labels;
 
@@ -268,17 +271,23 @@ fn regex(text: &str, a: &Atom) -> Result<regex::Regex, CompileError> {
     })
 }
 
-fn need_nodes<'a>(text: &str, a: &Atom, ctx: &Context<'a>) -> Result<&'a [Node], CompileError> {
+/// The known nodes, or an error saying that `what` (by default the atom's subject and operator)
+/// needs them.
+fn need_nodes<'a>(
+    text: &str,
+    a: &Atom,
+    ctx: &Context<'a>,
+    what: Option<&str>,
+) -> Result<&'a [Node], CompileError> {
     ctx.nodes.ok_or_else(|| CompileError {
         needs_nodes: true,
         ..err(
             text,
             a.span,
             format!(
-                "{} {} is evaluated against the nodes: give them (ecs-bridge render/explain \
+                "{} is evaluated against the nodes: give them (ecs-bridge render/explain \
                  --nodes, e.g. from `kubectl get nodes -o yaml`); the operator uses the live nodes",
-                a.subject,
-                a.op.symbol()
+                what.map_or_else(|| format!("{} {}", a.subject, a.op.symbol()), str::to_owned)
             ),
         )
     })
@@ -322,7 +331,7 @@ fn attribute(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Context<'_>)
         Op::NotExists => node(key, "DoesNotExist", Vec::new()),
         Op::Matches | Op::NotMatches => {
             let r = regex(text, a)?;
-            let nodes = need_nodes(text, a, ctx)?;
+            let nodes = need_nodes(text, a, ctx, None)?;
             let matching = label_values(nodes, key)
                 .into_iter()
                 .filter(|v| r.is_match(&m.to_ecs(v)));
@@ -332,66 +341,59 @@ fn attribute(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Context<'_>)
                 node_not_in(key, matching)
             }
         }
-        Op::Gt | Op::Ge | Op::Lt | Op::Le => {
-            let raw = one_value(text, a)?;
-            let n: i64 = raw.trim().parse().map_err(|_| {
-                err(
-                    text,
-                    a.span,
-                    format!(
-                        "{} compares integers (node labels compare as integers only); {raw:?} is not one",
-                        a.op.symbol()
-                    ),
-                )
-            })?;
-            comparison(text, a, key, a.op, n, negated, ctx)?
-        }
+        Op::Gt | Op::Ge | Op::Lt | Op::Le => comparison(text, a, m, negated, ctx)?,
     })
 }
 
-/// `key op n`, or its negation.
-fn comparison(
-    text: &str,
-    a: &Atom,
-    key: &str,
-    op: Op,
-    n: i64,
-    negated: bool,
-    ctx: &Context<'_>,
-) -> Result<F, CompileError> {
-    let overflow = || {
-        err(
-            text,
-            a.span,
-            format!("{n} is out of the range of 64-bit integers"),
-        )
+/// `attribute op v` for a comparison `op` (the atom's), or its negation.
+fn comparison(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Context<'_>) -> Result<F, CompileError> {
+    let arg = one_value(text, a)?;
+    let key = m.key.as_str();
+    let holds = |label: &String| order::holds(a.op, &m.to_ecs(label), arg);
+    // `x > n` ⇔ Gt n; `x >= n` ⇔ Gt n-1; `x < n` ⇔ Lt n; `x <= n` ⇔ Lt n+1 (on integer labels).
+    let bound = arg.parse::<i64>().ok().and_then(|n| match (a.op, negated) {
+        (Op::Gt, false) | (Op::Le, true) => Some(("Gt", n)),
+        (Op::Ge, false) | (Op::Lt, true) => Some(("Gt", n.checked_sub(1)?)),
+        (Op::Lt, false) | (Op::Ge, true) => Some(("Lt", n)),
+        _ => Some(("Lt", n.checked_add(1)?)),
+    });
+    let Some((k8s_op, bound)) = bound else {
+        // Kubernetes cannot compare with `arg`: list the known values that compare.
+        let what = format!(
+            "{} {} {arg} (Kubernetes compares labels with 64-bit integers only)",
+            a.subject,
+            a.op.symbol()
+        );
+        let nodes = need_nodes(text, a, ctx, Some(&what))?;
+        let matching = label_values(nodes, key).into_iter().filter(|v| holds(v));
+        return Ok(if negated {
+            node_not_in(key, matching)
+        } else {
+            node_in(key, matching)
+        });
     };
-    // `x > n` ⇔ Gt n; `x >= n` ⇔ Gt n-1; `x < n` ⇔ Lt n; `x <= n` ⇔ Lt n+1.
-    let (k8s_op, bound) = match (op, negated) {
-        (Op::Gt, false) | (Op::Le, true) => ("Gt", n),
-        (Op::Ge, false) | (Op::Lt, true) => ("Gt", n.checked_sub(1).ok_or_else(overflow)?),
-        (Op::Lt, false) | (Op::Ge, true) => ("Lt", n),
-        _ => ("Lt", n.checked_add(1).ok_or_else(overflow)?),
+    // The known values `Gt`/`Lt` cannot read (not 64-bit integers) where the (negated) atom holds.
+    let others = || -> Vec<String> {
+        ctx.nodes
+            .map(|nodes| {
+                label_values(nodes, key)
+                    .into_iter()
+                    .filter(|v| v.parse::<i64>().is_err() && holds(v) != negated)
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    let holds = node(key, k8s_op, vec![bound.to_string()]);
-    if !negated {
-        return Ok(holds);
-    }
-    // The negation also holds where the label is absent or not an integer.
-    let non_integers: Vec<String> = ctx
-        .nodes
-        .map(|nodes| {
-            label_values(nodes, key)
-                .into_iter()
-                .filter(|v| v.parse::<i64>().is_err())
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(F::Or(vec![
-        holds,
-        node(key, "DoesNotExist", Vec::new()),
-        node_in(key, non_integers),
-    ]))
+    let integers = node(key, k8s_op, vec![bound.to_string()]);
+    Ok(if negated {
+        // The negation also holds where the label is absent or unordered.
+        F::Or(vec![
+            integers,
+            node(key, "DoesNotExist", Vec::new()),
+            node_in(key, others()),
+        ])
+    } else {
+        F::Or(vec![integers, node_in(key, others())])
+    })
 }
 
 /// The EC2 instance id of a node: the last segment of `spec.providerID`.
@@ -403,7 +405,7 @@ pub fn instance_id(node: &Node) -> Option<&str> {
 
 fn ec2_instance(text: &str, a: &Atom, negated: bool, ctx: &Context<'_>) -> Result<F, CompileError> {
     let op = if negated { a.op.negated() } else { a.op };
-    let nodes = need_nodes(text, a, ctx)?;
+    let nodes = need_nodes(text, a, ctx, None)?;
     let ids: Vec<(&str, &str)> = nodes
         .iter()
         .filter_map(|n| Some((n.metadata.name.as_deref()?, instance_id(n)?)))

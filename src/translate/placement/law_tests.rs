@@ -31,6 +31,18 @@ fn full_match(pattern: &str, value: &str) -> bool {
     regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|r| r.is_match(value))
 }
 
+/// The comparison order decided in `order`'s docs: numbers (sign, digits, optional fraction) by
+/// value (here in `f64`, exact for the generated values), other strings by character, a number
+/// and a non-number unordered.
+fn ecs_order(value: &str, arg: &str) -> Option<std::cmp::Ordering> {
+    let number = regex::Regex::new(r"^[+-]?[0-9]+(\.[0-9]+)?$").expect("regex");
+    match (number.is_match(value), number.is_match(arg)) {
+        (true, true) => value.parse::<f64>().ok()?.partial_cmp(&arg.parse::<f64>().ok()?),
+        (false, false) => Some(value.cmp(arg)),
+        _ => None,
+    }
+}
+
 fn ecs_atom(a: &Atom, i: &Instance) -> bool {
     let value: Option<&str> = match &a.subject {
         Subject::Attribute(name) => i.attributes.get(name).map(String::as_str),
@@ -42,11 +54,8 @@ fn ecs_atom(a: &Atom, i: &Instance) -> bool {
         Arg::Value(v) => vec![v.as_str()],
         Arg::List(vs) => vs.iter().map(String::as_str).collect(),
     };
-    let int = |s: &str| s.parse::<i64>().ok();
-    let compare = |f: fn(i64, i64) -> bool| match (value.and_then(int), int(list[0])) {
-        (Some(v), Some(n)) => f(v, n),
-        _ => false,
-    };
+    let compare =
+        |f: fn(std::cmp::Ordering) -> bool| value.is_some_and(|v| ecs_order(v, list[0]).is_some_and(f));
     match a.op {
         Op::Eq | Op::In => value.is_some_and(|v| list.contains(&v)),
         Op::Ne | Op::NotIn => !value.is_some_and(|v| list.contains(&v)),
@@ -54,10 +63,10 @@ fn ecs_atom(a: &Atom, i: &Instance) -> bool {
         Op::NotExists => value.is_none(),
         Op::Matches => value.is_some_and(|v| full_match(list[0], v)),
         Op::NotMatches => !value.is_some_and(|v| full_match(list[0], v)),
-        Op::Gt => compare(|v, n| v > n),
-        Op::Ge => compare(|v, n| v >= n),
-        Op::Lt => compare(|v, n| v < n),
-        Op::Le => compare(|v, n| v <= n),
+        Op::Gt => compare(std::cmp::Ordering::is_gt),
+        Op::Ge => compare(std::cmp::Ordering::is_ge),
+        Op::Lt => compare(std::cmp::Ordering::is_lt),
+        Op::Le => compare(std::cmp::Ordering::is_le),
     }
 }
 
@@ -164,7 +173,18 @@ fn values_of(attribute: &str) -> &'static [&'static str] {
         "ecs.availability-zone" => &["us-east-1a", "us-east-1b", "eu-west-1a"],
         "ecs.cpu-architecture" => &["x86_64", "arm64"],
         "stack" => &["prod", "dev", "x-1"],
-        _ => &["0", "1", "3", "07", "x", "1.5"],
+        _ => &[
+            "0",
+            "1",
+            "3",
+            "07",
+            "10",
+            "x",
+            "b",
+            "1.5",
+            "2.50",
+            "99999999999999999999",
+        ],
     }
 }
 
@@ -220,7 +240,22 @@ fn atom() -> impl Strategy<Value = Expr> {
             "a b",
             "0?1",
         ];
-        let ints = ["-1", "0", "1", "3", "7"];
+        // Integers (Kubernetes' Gt and Lt), including the ends of i64, and other arguments.
+        let compared = [
+            "-1",
+            "0",
+            "1",
+            "3",
+            "7",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "1.5",
+            "2.5",
+            "x",
+            "a",
+            "2.5000",
+            "99999999999999999999",
+        ];
         let (op, arg) = match op {
             Op::Eq | Op::Ne => (op, Arg::Value(pick(a))),
             Op::In | Op::NotIn => (op, Arg::List(vec![pick(a), pick(b)])),
@@ -228,7 +263,8 @@ fn atom() -> impl Strategy<Value = Expr> {
             Op::Matches | Op::NotMatches => (op, Arg::Value(regexes[b % regexes.len()].to_owned())),
             // (Instance ids are not compared: the compiler refuses it.)
             _ if subject == Subject::Ec2InstanceId => (Op::Eq, Arg::Value(pick(a))),
-            _ => (op, Arg::Value(ints[b % ints.len()].to_owned())),
+            _ if a == 0 => (op, Arg::Value(pick(b))),
+            _ => (op, Arg::Value(compared[(a * 8 + b) % compared.len()].to_owned())),
         };
         Expr::Atom(Atom {
             subject,

@@ -3,14 +3,18 @@
 //! - [`cql`]: the cluster query language parser (`memberOf` expressions) into an [`ast::Expr`];
 //! - [`attributes`]: ECS instance attributes → node labels;
 //! - [`compile`]: expressions and `distinctInstance` → node affinity and pod (anti-)affinity;
+//! - [`order`]: how comparisons order attribute values;
 //! - [`strategy`]: `placementStrategy` → topology spread constraints and a scheduler profile.
 
 pub mod ast;
 pub mod attributes;
 pub mod compile;
 pub mod cql;
+pub mod order;
 pub mod strategy;
 
+#[cfg(test)]
+mod compile_tests;
 #[cfg(test)]
 mod law_tests;
 
