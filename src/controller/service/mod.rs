@@ -23,7 +23,7 @@ use kube::{
         Controller, WatchStreamExt,
         controller::{self, Action},
         predicates,
-        reflector::ObjectRef,
+        reflector::{self, ObjectRef},
         utils::PredicateConfig,
         watcher::{self, watcher},
     },
@@ -140,21 +140,29 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
     let store = controller.store();
     let services = store.clone();
     let placed = store.clone();
+    // The TaskDefinitions, reflected: a change maps to the Services that reference it, and the
+    // node watch below needs to know which TaskDefinitions have placement constraints.
+    let (task_definitions, td_writer) = reflector::store::<TaskDefinition>();
+    let td_changes = watcher(api::<TaskDefinition>(&client, ns), watcher::Config::default())
+        .default_backoff()
+        .reflect(td_writer)
+        .touched_objects();
     // Placement compiles against the nodes' labels: a node that appears or whose labels change
-    // re-places the Services with placement constraints (status-only node updates do not).
+    // re-places the Services with placement constraints, their own or their TaskDefinition's
+    // (status-only node updates do not).
     let nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .touched_objects()
         .predicate_filter(predicates::labels, PredicateConfig::default());
     let controller = controller
-        .watches_stream(nodes, move |_node| services_with_placement(&placed.state()))
+        .watches_stream(nodes, move |_node| {
+            services_with_placement(&placed.state(), &task_definitions.state())
+        })
         .owns(api::<Deployment>(&client, ns), children.clone())
         .owns(api::<DaemonSet>(&client, ns), children)
-        .watches(
-            api::<TaskDefinition>(&client, ns),
-            watcher::Config::default(),
-            move |td| services_for_task_definition(&services.state(), &td),
-        )
+        .watches_stream(td_changes, move |td| {
+            services_for_task_definition(&services.state(), &td)
+        })
         .with_config(config)
         .graceful_shutdown_on(shutdown.clone());
     let results = controller.run(
@@ -166,10 +174,12 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
 }
 
 /// The Services whose placement may depend on the nodes: those with placement constraints of
-/// their own (a TaskDefinition's constraints apply too, but the store has no TaskDefinitions:
-/// those are compiled again at the periodic resync).
-fn services_with_placement(services: &[Arc<Service>]) -> Vec<ObjectRef<Service>> {
-    services
+/// their own or whose TaskDefinition (among `task_definitions`) has some.
+pub fn services_with_placement(
+    services: &[Arc<Service>],
+    task_definitions: &[Arc<TaskDefinition>],
+) -> Vec<ObjectRef<Service>> {
+    let mut refs: Vec<ObjectRef<Service>> = services
         .iter()
         .filter(|s| {
             s.spec
@@ -179,7 +189,19 @@ fn services_with_placement(services: &[Arc<Service>]) -> Vec<ObjectRef<Service>>
                 .is_some_and(|c| !c.is_empty())
         })
         .map(|s| ObjectRef::from_obj(&**s))
-        .collect()
+        .collect();
+    for td in task_definitions.iter().filter(|td| {
+        td.spec
+            .task_definition
+            .placement_constraints
+            .as_ref()
+            .is_some_and(|c| !c.is_empty())
+    }) {
+        refs.extend(services_for_task_definition(services, td));
+    }
+    let mut seen = std::collections::HashSet::new();
+    refs.retain(|r| seen.insert(r.clone()));
+    refs
 }
 
 #[cfg(test)]

@@ -439,6 +439,48 @@ fn task_definition_changes_map_to_the_services_that_reference_them() {
     assert!(services_for_task_definition(&services, &td).is_empty());
 }
 
+#[test]
+fn node_changes_map_to_the_services_whose_placement_reads_node_labels() {
+    use crate::api::ecs::{
+        PlacementConstraint, PlacementConstraintType, TaskDefinitionPlacementConstraint,
+        TaskDefinitionPlacementConstraintType,
+    };
+    let expression = Some("attribute:stack == prod".to_owned());
+    let mut own = testing::service("team-a", "own", 1, "api");
+    own.spec.service.placement_constraints = Some(vec![PlacementConstraint {
+        r#type: Some(PlacementConstraintType::Memberof),
+        expression: expression.clone(),
+    }]);
+    let services: Vec<Arc<Service>> = [
+        own,
+        testing::service("team-a", "front", 1, "web:2"),
+        testing::service("team-a", "api", 1, "api"),
+        testing::service("team-b", "front", 1, "web"),
+    ]
+    .into_iter()
+    .map(Arc::new)
+    .collect();
+    let mut web = testing::task_definition("team-a", "web", 1);
+    web.spec.task_definition.placement_constraints = Some(vec![TaskDefinitionPlacementConstraint {
+        r#type: Some(TaskDefinitionPlacementConstraintType::Memberof),
+        expression,
+    }]);
+    let mut empty = testing::task_definition("team-b", "web", 1);
+    empty.spec.task_definition.placement_constraints = Some(Vec::new());
+    let tds = [
+        Arc::new(web),
+        Arc::new(empty),
+        Arc::new(testing::task_definition("team-a", "api", 1)),
+    ];
+    let mut names: Vec<String> = services_with_placement(&services, &tds)
+        .iter()
+        .map(|r| format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name))
+        .collect();
+    names.sort();
+    // Its own constraints, or its TaskDefinition's; each once.
+    assert_eq!(names, ["team-a/front", "team-a/own"]);
+}
+
 #[tokio::test]
 async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     use futures::FutureExt;
