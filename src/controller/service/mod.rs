@@ -7,6 +7,8 @@
 
 pub mod apply;
 pub mod build;
+pub mod deployments;
+pub mod events;
 pub mod load;
 pub mod status;
 pub mod validate;
