@@ -40,6 +40,11 @@ pub struct RunConfig {
     /// installed: binpack strategies set `schedulerName`; otherwise they are reported as
     /// approximated. Default: false.
     pub binpack_scheduler: bool,
+    /// The label prefix of custom ECS attributes: `attribute:stack` reads the node label
+    /// `<prefix>stack`. The CLI checks it with
+    /// [`crate::translate::placement::attributes::check_prefix`]. Default:
+    /// [`crate::translate::placement::attributes::DEFAULT_PREFIX`] (`ecsbridge.io/attr-`).
+    pub attribute_prefix: String,
 }
 
 impl Default for RunConfig {
@@ -52,6 +57,7 @@ impl Default for RunConfig {
             external_secrets: true,
             environment_files_as_config_maps: false,
             binpack_scheduler: false,
+            attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
         }
     }
 }

@@ -266,3 +266,119 @@ spec:
     );
     validate_all(&items, "flags");
 }
+
+#[test]
+fn attribute_prefix_names_the_labels_of_custom_attributes() {
+    let key = "/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/0/key";
+    let (out, stdout, stderr) = run(bin().args([
+        "explain",
+        "--attribute-prefix",
+        "example.com/",
+        "--expression",
+        "attribute:stack == prod",
+    ]));
+    assert!(out.status.success(), "{stderr}");
+    let explained: Value = serde_json::from_str(&stdout).expect("explain prints JSON");
+    assert_eq!(explained.pointer(key), Some(&Value::from("example.com/stack")));
+    // The default stays ecsbridge.io/attr-.
+    let (out, stdout, stderr) = run(bin().args(["explain", "--expression", "attribute:stack == prod"]));
+    assert!(out.status.success(), "{stderr}");
+    let explained: Value = serde_json::from_str(&stdout).expect("explain prints JSON");
+    assert_eq!(
+        explained.pointer(key),
+        Some(&Value::from("ecsbridge.io/attr-stack"))
+    );
+
+    // render: the task definition's pod template and the service's Deployment (memberOf and
+    // spread) read the same labels.
+    let dir = scratch("attribute-prefix");
+    let file = dir.join("app.yaml");
+    std::fs::write(
+        &file,
+        r#"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: app
+spec:
+  containerDefinitions:
+    - name: app
+      image: nginx:1.27
+  placementConstraints:
+    - type: memberOf
+      expression: attribute:stack == prod
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: app
+spec:
+  serviceName: app
+  taskDefinition: app
+  desiredCount: 2
+  placementStrategy:
+    - type: spread
+      field: attribute:rack
+"#,
+    )
+    .expect("write");
+    let (out, stdout, stderr) =
+        run(bin()
+            .arg("render")
+            .arg(&file)
+            .args(["-o", "json", "--attribute-prefix", "example.com/attr."]));
+    assert!(out.status.success(), "{stderr}");
+    let list: Value = serde_json::from_str(&stdout).expect("json");
+    let items = list["items"].as_array().expect("items").clone();
+    let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
+    assert_eq!(kinds, ["PodTemplate", "Deployment"]);
+    let affinity_key = "/spec/affinity".to_owned() + key;
+    assert_eq!(
+        items[0].pointer(&format!("/template{affinity_key}")),
+        Some(&Value::from("example.com/attr.stack"))
+    );
+    assert_eq!(
+        items[1].pointer(&format!("/spec/template{affinity_key}")),
+        Some(&Value::from("example.com/attr.stack"))
+    );
+    assert_eq!(
+        items[1].pointer("/spec/template/spec/topologySpreadConstraints/0/topologyKey"),
+        Some(&Value::from("example.com/attr.rack"))
+    );
+    validate_all(&items, "attribute-prefix");
+}
+
+#[test]
+fn a_bad_attribute_prefix_is_refused_before_anything_runs() {
+    for args in [
+        vec![
+            "explain",
+            "--expression",
+            "attribute:stack == prod",
+            "--attribute-prefix",
+            "Example.com/",
+        ],
+        vec![
+            "render",
+            "/nonexistent/ecs-bridge.yaml",
+            "--attribute-prefix",
+            "Example.com/",
+        ],
+        vec!["run", "--attribute-prefix", "Example.com/"],
+    ] {
+        let (out, stdout, stderr) = run(bin().args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert!(
+            stderr.contains("--attribute-prefix") && stderr.contains("Example.com/"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("like example.com/attr-"), "{args:?}: {stderr}");
+    }
+    // run reads it from the environment too, and checks it there.
+    let (out, _, stderr) = run(bin().arg("run").env("ECS_BRIDGE_ATTRIBUTE_PREFIX", "a b/"));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--attribute-prefix") && stderr.contains("a b/"),
+        "{stderr}"
+    );
+}

@@ -67,6 +67,20 @@ impl Context {
             external_secrets: self.config.external_secrets,
             namespace: Some(namespace.to_owned()),
             environment_files_as_config_maps: self.config.environment_files_as_config_maps,
+            attribute_prefix: self.config.attribute_prefix.clone(),
+        }
+    }
+
+    /// The placement options for tasks placed on `nodes`, from the operator's flags.
+    #[must_use]
+    pub fn place_options<'a>(
+        &'a self,
+        nodes: Option<&'a [k8s_openapi::api::core::v1::Node]>,
+    ) -> crate::translate::placement::PlaceOptions<'a> {
+        crate::translate::placement::PlaceOptions {
+            nodes,
+            attribute_prefix: &self.config.attribute_prefix,
+            binpack_scheduler: self.config.binpack_scheduler,
         }
     }
 

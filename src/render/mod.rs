@@ -62,6 +62,8 @@ pub struct RenderOptions {
     pub nodes: Option<Vec<k8s_openapi::api::core::v1::Node>>,
     /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
     pub binpack_scheduler: bool,
+    /// The label prefix of custom ECS attributes (the operator's `--attribute-prefix`).
+    pub attribute_prefix: String,
 }
 
 impl Default for RenderOptions {
@@ -71,6 +73,7 @@ impl Default for RenderOptions {
             environment_files_as_config_maps: false,
             nodes: None,
             binpack_scheduler: false,
+            attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
         }
     }
 }
@@ -114,6 +117,7 @@ pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
                 external_secrets: options.external_secrets,
                 namespace: Some(ns.clone()),
                 environment_files_as_config_maps: options.environment_files_as_config_maps,
+                attribute_prefix: options.attribute_prefix.clone(),
             };
             match pod_template_with(&name, spec, OFFLINE_REVISION, &pod_options) {
                 Ok(t) => {
@@ -212,6 +216,7 @@ fn render_service(
         task_definition: Some(&td.spec),
         nodes: options.nodes.as_deref(),
         binpack_scheduler: options.binpack_scheduler,
+        attribute_prefix: &options.attribute_prefix,
     };
     let t = match workload(&name, &ns, &svc.spec, &td.template, &placing) {
         Ok(t) => t,

@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::Node;
 
 use super::{
     NoteKind, Report, labels,
-    placement::{Constraint, Placement, PlacementError, place},
+    placement::{Constraint, PlaceOptions, Placement, PlacementError, attributes, place},
 };
 use crate::api::{
     ServiceSpec,
@@ -38,7 +38,7 @@ const HANDLED: &[&str] = &[
 ];
 
 /// What the placement of a service's tasks needs besides the service.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct PlacementContext<'a> {
     /// The task definition (its `placementConstraints` apply too, ANDed).
     pub task_definition: Option<&'a RegisterTaskDefinition>,
@@ -46,6 +46,21 @@ pub struct PlacementContext<'a> {
     pub nodes: Option<&'a [Node]>,
     /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
     pub binpack_scheduler: bool,
+    /// The label prefix of custom attributes (`--attribute-prefix`;
+    /// [`attributes::DEFAULT_PREFIX`] by default).
+    pub attribute_prefix: &'a str,
+}
+
+impl Default for PlacementContext<'_> {
+    /// No task definition, no nodes, no ecs-bridge scheduler, the default attribute prefix.
+    fn default() -> Self {
+        Self {
+            task_definition: None,
+            nodes: None,
+            binpack_scheduler: false,
+            attribute_prefix: attributes::DEFAULT_PREFIX,
+        }
+    }
 }
 
 /// The placement of a service's tasks: the task definition's and the service's constraints, and
@@ -80,7 +95,12 @@ pub fn placement(
         _ => &default_spread[..],
     };
     let group = labels::group_label_value(&labels::service_group(name));
-    place(&constraints, strategies, &group, ctx.nodes, ctx.binpack_scheduler)
+    let options = PlaceOptions {
+        nodes: ctx.nodes,
+        attribute_prefix: ctx.attribute_prefix,
+        binpack_scheduler: ctx.binpack_scheduler,
+    };
+    place(&constraints, strategies, &group, &options)
 }
 
 /// The workload that runs a service's tasks.

@@ -13,6 +13,7 @@ use super::validate::{Invalid, REASON_INVALID_TASK_DEFINITION, ValidatedService}
 pub const REASON_INVALID_PLACEMENT: &str = "InvalidPlacement";
 use crate::translate::{
     Report,
+    placement::PlaceOptions,
     pod::{PodOptions, pod_template_with},
     service::{PlacementContext, Workload, workload},
 };
@@ -59,16 +60,17 @@ pub struct Desired {
     pub translation: Translation,
 }
 
-/// Builds the workload of `valid`, translating its task definition with `options`.
+/// Builds the workload of `valid`, translating its task definition with `options` and placing
+/// its tasks with `placement` (the nodes, the attribute prefix, the binpack scheduler).
 ///
 /// # Errors
 /// [`REASON_INVALID_TASK_DEFINITION`] when the TaskDefinition cannot become a pod template (a
-/// container without image, two container names that collide in Kubernetes, ...).
+/// container without image, two container names that collide in Kubernetes, ...);
+/// [`REASON_INVALID_PLACEMENT`] when its placement does not compile.
 pub fn build(
     valid: &ValidatedService,
     options: &PodOptions,
-    nodes: Option<&[k8s_openapi::api::core::v1::Node]>,
-    binpack_scheduler: bool,
+    placement: &PlaceOptions<'_>,
 ) -> Result<Desired, Invalid> {
     let td_object = valid.task_definition.name_any();
     let pod = pod_template_with(
@@ -84,8 +86,9 @@ pub fn build(
     // NB: node changes are picked up at the next resync (no node watch yet).
     let placing = PlacementContext {
         task_definition: Some(&valid.task_definition.spec.task_definition),
-        nodes,
-        binpack_scheduler,
+        nodes: placement.nodes,
+        binpack_scheduler: placement.binpack_scheduler,
+        attribute_prefix: placement.attribute_prefix,
     };
     let translated = workload(
         &valid.name,
@@ -162,7 +165,12 @@ mod tests {
     #[test]
     fn deployment_is_owned_by_the_service_and_labelled() {
         let svc = testing::service("team-a", "front", 2, "web");
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
+        let desired = build(
+            &valid(&svc, web_td()),
+            &PodOptions::default(),
+            &PlaceOptions::default(),
+        )
+        .expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.metadata.name.as_deref(), Some("front"));
         assert_eq!(d.metadata.namespace.as_deref(), Some("team-a"));
@@ -206,7 +214,12 @@ mod tests {
             max_capacity: 10,
             ..Default::default()
         });
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
+        let desired = build(
+            &valid(&svc, web_td()),
+            &PodOptions::default(),
+            &PlaceOptions::default(),
+        )
+        .expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
         let body = serde_json::to_value(d).expect("json");
@@ -217,7 +230,12 @@ mod tests {
     fn daemon_becomes_an_owned_daemon_set() {
         let mut svc = testing::service("team-a", "agent", 1, "web");
         svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
+        let desired = build(
+            &valid(&svc, web_td()),
+            &PodOptions::default(),
+            &PlaceOptions::default(),
+        )
+        .expect("builds");
         let Workload::DaemonSet(d) = &desired.workload else {
             panic!("expected a DaemonSet")
         };
@@ -245,7 +263,8 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "front", 1, "web_app");
-        let desired = build(&valid(&svc, td), &PodOptions::default(), None, false).expect("builds");
+        let desired =
+            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
         assert_eq!(desired.task_definition, "web_app:5");
         let pod_labels = deployment(&desired)
             .spec
@@ -278,8 +297,7 @@ mod tests {
         let desired = build(
             &validate(&svc, &loaded).expect("valid"),
             &PodOptions::default(),
-            None,
-            false,
+            &PlaceOptions::default(),
         )
         .expect("builds");
         assert_eq!(desired.task_definition, "web:1");
@@ -301,7 +319,8 @@ mod tests {
         let mut td = web_td();
         td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
         let svc = testing::service("team-a", "front", 1, "web");
-        let desired = build(&valid(&svc, td), &PodOptions::default(), None, false).expect("builds");
+        let desired =
+            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
         let notes = desired.translation.notes();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -318,7 +337,8 @@ mod tests {
             ..Default::default()
         }];
         let svc = testing::service("team-a", "front", 1, "web");
-        let err = build(&valid(&svc, td), &PodOptions::default(), None, false).expect_err("no image");
+        let err =
+            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect_err("no image");
         assert_eq!(err.reason, "InvalidTaskDefinition");
         assert!(
             err.message
@@ -353,8 +373,10 @@ mod tests {
         let desired = build(
             &valid(&svc, td.clone()),
             &PodOptions::default(),
-            Some(&nodes),
-            false,
+            &PlaceOptions {
+                nodes: Some(&nodes),
+                ..PlaceOptions::default()
+            },
         )
         .expect("builds");
         let affinity = deployment(&desired)
@@ -379,7 +401,8 @@ mod tests {
             .expect("distinctInstance");
         assert_eq!(anti[0].topology_key, "kubernetes.io/hostname");
         // Without the nodes, `=~` cannot be evaluated: the Service says so.
-        let err = build(&valid(&svc, td), &PodOptions::default(), None, false).expect_err("needs nodes");
+        let err = build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default())
+            .expect_err("needs nodes");
         assert_eq!(err.reason, REASON_INVALID_PLACEMENT);
         assert!(
             err.message.starts_with(

@@ -77,8 +77,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
     let desired = match build::build(
         &valid,
         &ctx.pod_options(&namespace),
-        loaded.nodes.as_deref(),
-        ctx.config.binpack_scheduler,
+        &ctx.place_options(loaded.nodes.as_deref()),
     ) {
         Ok(desired) => desired,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
