@@ -83,7 +83,6 @@ pub fn build(
         reason: REASON_INVALID_TASK_DEFINITION,
         message: format!("TaskDefinition {td_object:?}: {e}"),
     })?;
-    // NB: node changes are picked up at the next resync (no node watch yet).
     let placing = PlacementContext {
         task_definition: Some(&valid.task_definition.spec.task_definition),
         nodes: placement.nodes,

@@ -16,7 +16,7 @@
 //! | `createdAt` | the ReplicaSet's creation |
 //! | `updatedAt` | the last time any of the above changed (kept otherwise, so that an unchanged Service writes nothing) |
 //!
-//! # Failed tasks ([INF])
+//! # Failed tasks (\[INF\])
 //!
 //! ECS counts a task that stops before RUNNING, or is stopped by a failing health check, as one
 //! failure, and starts another task. Kubernetes restarts the container in the same pod instead,

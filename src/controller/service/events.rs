@@ -10,7 +10,7 @@
 //! | the rollout cannot move | `(service web) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.` | Warning `RolloutBlocked` |
 //! | PRIMARY becomes COMPLETED | `(service web) (deployment ecs-svc/…) deployment completed.` | Normal `DeploymentCompleted` |
 //! | PRIMARY becomes FAILED | `(service web) (deployment ecs-svc/…) deployment failed: tasks failed to start.` | Warning `DeploymentFailed` |
-//! | the breaker rolls back | `(service web) rolling back to deployment ecs-svc/….` ([INF]: ECS does not document it) | Warning `RollingBack` |
+//! | the breaker rolls back | `(service web) rolling back to deployment ecs-svc/….` (\[INF\]: ECS does not document it) | Warning `RollingBack` |
 //! | Ready becomes True | `(service web) has reached a steady state.` | Normal `SteadyState` |
 //!
 //! As the ECS console does, a warning is not repeated while the same message is among the events

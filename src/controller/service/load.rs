@@ -1,7 +1,7 @@
 //! Load (async, read-only): the TaskDefinitions a Service may reference.
 //!
 //! Lists the TaskDefinitions of the Service's namespace (one request) and leaves the choice to
-//! [`validate`](super::validate): a reference matches `spec.family` or the object name, which a
+//! [`validate`]: a reference matches `spec.family` or the object name, which a
 //! single GET by name cannot decide. A pinned reference (`family:N`, or an ARN) also reads the
 //! ControllerRevision of revision N of that TaskDefinition (one more request). When the Service
 //! or the TaskDefinition has placement constraints, lists the nodes (one more request).
