@@ -47,16 +47,28 @@ pub struct Context {
     pub config: RunConfig,
     /// Consecutive failures per object; an entry exists only while an object keeps failing.
     failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+    /// The Services' children, cached; set once by the Service controller's `run` (unset: the
+    /// Service controller observes no children, as in unit tests of other steps).
+    pub service_children: std::sync::OnceLock<service::children::Stores>,
+    /// Publishes Kubernetes Events (events.k8s.io/v1) as `ecs-bridge`.
+    pub recorder: kube::runtime::events::Recorder,
 }
 
 impl Context {
     /// A context with no recorded failures.
     #[must_use]
     pub fn new(client: Client, config: RunConfig) -> Self {
+        let reporter = kube::runtime::events::Reporter {
+            controller: "ecs-bridge".to_owned(),
+            // The pod's name when the chart sets it (downward API), for `kubectl describe`.
+            instance: std::env::var("POD_NAME").ok(),
+        };
         Self {
+            recorder: kube::runtime::events::Recorder::new(client.clone(), reporter),
             client,
             config,
             failures: Mutex::new(HashMap::new()),
+            service_children: std::sync::OnceLock::new(),
         }
     }
 

@@ -278,6 +278,59 @@ pub fn observe(
     out
 }
 
+/// The ECS deployment of a DAEMON Service's DaemonSet, running `task_definition`: PRIMARY only
+/// (a DaemonSet replaces its pods node by node without a ReplicaSet per template, so older
+/// templates are not listed as ACTIVE deployments).
+#[must_use]
+pub fn observe_daemon_set(
+    daemon_set: &k8s_openapi::api::apps::v1::DaemonSet,
+    task_definition: &str,
+    previous: &[ServiceDeployment],
+    now: &Time,
+) -> ServiceDeployment {
+    let uid = daemon_set.metadata.uid.as_deref().unwrap_or_default();
+    let id = deployment_id(&format!("{uid}/{task_definition}"));
+    let status = daemon_set.status.clone().unwrap_or_default();
+    let caught_up = status.observed_generation.unwrap_or(0) >= daemon_set.metadata.generation.unwrap_or(0);
+    let rolled_out = caught_up
+        && status.updated_number_scheduled.unwrap_or(0) >= status.desired_number_scheduled
+        && status.number_ready >= status.desired_number_scheduled;
+    let before = previous.iter().find(|d| d.id == id);
+    let completed = rolled_out || before.is_some_and(|d| d.rollout_state.as_deref() == Some(COMPLETED));
+    let state = if completed { COMPLETED } else { IN_PROGRESS };
+    let mut d = ServiceDeployment {
+        rollout_state_reason: Some(if completed {
+            format!("ECS deployment {id} completed.")
+        } else {
+            format!("ECS deployment {id} in progress.")
+        }),
+        id,
+        status: PRIMARY.to_owned(),
+        task_definition: task_definition.to_owned(),
+        desired_count: status.desired_number_scheduled,
+        pending_count: (status.current_number_scheduled - status.number_ready).max(0),
+        running_count: status.number_ready,
+        failed_tasks: 0,
+        rollout_state: Some(state.to_owned()),
+        created_at: before
+            .and_then(|b| b.created_at.clone())
+            .or_else(|| Some(now.clone())),
+        updated_at: None,
+    };
+    d.updated_at = match before {
+        Some(b)
+            if ServiceDeployment {
+                updated_at: None,
+                ..b.clone()
+            } == d =>
+        {
+            b.updated_at.clone()
+        }
+        _ => Some(now.clone()),
+    };
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::{

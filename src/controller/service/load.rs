@@ -82,3 +82,18 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         nodes,
     })
 }
+
+/// Reads revision `revision` of TaskDefinition `td` (the ControllerRevision that stores it), for
+/// a rollback to it; `None` when retention has removed it.
+///
+/// # Errors
+/// [`Error::Kube`] when the read fails.
+pub async fn stored_revision(
+    ctx: &Context,
+    namespace: &str,
+    td: &TaskDefinition,
+    revision: i64,
+) -> Result<Option<ControllerRevision>, Error> {
+    let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(api.get_opt(&revision_name(&td.name_any(), revision)).await?)
+}

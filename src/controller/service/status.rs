@@ -3,7 +3,10 @@
 //! it changed (ignoring the conditions' transition times, so our own writes cannot loop).
 
 use k8s_openapi::{
-    api::apps::v1::{DaemonSet, Deployment},
+    api::{
+        apps::v1::{DaemonSet, Deployment},
+        core::v1::Pod,
+    },
     apimachinery::pkg::apis::meta::v1::Time,
     jiff::Timestamp,
 };
@@ -13,12 +16,18 @@ use kube::{
     runtime::controller::Action,
 };
 
-use super::{FIELD_MANAGER, apply::Applied, validate::Invalid};
+use super::{
+    FIELD_MANAGER,
+    apply::Applied,
+    events::{self, Happening},
+    validate::Invalid,
+};
 use crate::{
     api::{
         Service, ServiceStatus,
         condition::{self, DEGRADED, PROGRESSING, READY, TRANSLATED},
         ecs::SchedulingStrategy,
+        service::ServiceDeployment,
     },
     controller::{Context, Error},
     translate::{labels, service::Workload},
@@ -36,6 +45,10 @@ pub const REASON_ROLLOUT_IN_PROGRESS: &str = "RolloutInProgress";
 pub const REASON_ROLLOUT_COMPLETED: &str = "RolloutCompleted";
 /// Degraded=False.
 pub const REASON_AS_EXPECTED: &str = "AsExpected";
+/// Degraded=True: the circuit breaker failed the PRIMARY deployment.
+pub const REASON_DEPLOYMENT_FAILED: &str = "DeploymentFailed";
+/// Degraded=True: the deployment configuration lets no task be stopped or started.
+pub const REASON_ROLLOUT_BLOCKED: &str = "RolloutBlocked";
 /// Translated=True.
 pub const REASON_ALL_FIELDS_TRANSLATED: &str = "AllFieldsTranslated";
 /// Translated=False: some fields were ignored, approximated or not translated yet.
@@ -186,20 +199,52 @@ fn field_of(note: &str) -> &str {
         .map_or_else(|| note.split(": ").next().unwrap_or(note), |i| &note[..i])
 }
 
-/// The status `svc` should have after `applied`, starting from its current status (fields and
-/// conditions this step does not compute are kept; `lastTransitionTime` only moves on a flip).
-///
-/// `now` is the transition time of conditions whose status changes.
+/// What the reconcile observed besides the workload: ECS deployments, the tasks, and the
+/// rollout's troubles.
+#[derive(Debug, Clone, Default)]
+pub struct Observation<'a> {
+    /// ECS `deployments[]`, PRIMARY first.
+    pub deployments: Vec<ServiceDeployment>,
+    /// The Service's tasks.
+    pub pods: &'a [Pod],
+    /// Why the rollout cannot move, if it cannot (the ECS message).
+    pub blocked: Option<&'a str>,
+    /// The deployment the circuit breaker rolls back to, when it starts doing so now.
+    pub rolling_back_to: Option<String>,
+    /// Why the PRIMARY deployment failed, when it did (Degraded's message).
+    pub failure: Option<String>,
+}
+
+/// The status `svc` should have after `applied` with nothing else observed (no deployments, no
+/// tasks, no failure): see [`compute`].
 #[must_use]
 pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceStatus {
+    compute(svc, applied, &Observation::default(), now).0
+}
+
+/// The status `svc` should have after `applied` and what was `observed`, starting from its
+/// current status (fields and conditions this step does not compute are kept;
+/// `lastTransitionTime` only moves on a flip), and what happened since the current status (the
+/// new entries of `events[]`, for Kubernetes Events too).
+///
+/// `now` is the transition time of conditions whose status changes and the time of new events.
+#[must_use]
+pub fn compute(
+    svc: &Service,
+    applied: &Applied,
+    observed: &Observation<'_>,
+    now: Time,
+) -> (ServiceStatus, Vec<Happening>) {
     let generation = svc.metadata.generation;
     let name = svc.meta().name.clone().unwrap_or_default();
     let counts = counts(svc, &applied.workload);
+    let previous = svc.status.clone().unwrap_or_default();
     let mut status = base_status(svc, &name);
     status.desired_count = Some(counts.desired);
     status.running_count = Some(counts.running);
     status.pending_count = Some(counts.pending);
     status.task_definition = Some(applied.task_definition.clone());
+    status.deployments.clone_from(&observed.deployments);
 
     let kind = match applied.workload {
         Workload::Deployment(_) => "Deployment",
@@ -255,14 +300,34 @@ pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceSta
             now.clone(),
         )
     };
-    let degraded = condition::new(
-        DEGRADED,
-        false,
-        REASON_AS_EXPECTED,
-        "No failures observed.",
-        generation,
-        now.clone(),
-    );
+    let degraded = if let Some(failure) = &observed.failure {
+        condition::new(
+            DEGRADED,
+            true,
+            REASON_DEPLOYMENT_FAILED,
+            failure.clone(),
+            generation,
+            now.clone(),
+        )
+    } else if let Some(blocked) = observed.blocked {
+        condition::new(
+            DEGRADED,
+            true,
+            REASON_ROLLOUT_BLOCKED,
+            blocked,
+            generation,
+            now.clone(),
+        )
+    } else {
+        condition::new(
+            DEGRADED,
+            false,
+            REASON_AS_EXPECTED,
+            "No failures observed.",
+            generation,
+            now.clone(),
+        )
+    };
     let translated = if applied.translation.is_empty() {
         condition::new(
             TRANSLATED,
@@ -270,7 +335,7 @@ pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceSta
             REASON_ALL_FIELDS_TRANSLATED,
             "Every field set has a Kubernetes equivalent.",
             generation,
-            now,
+            now.clone(),
         )
     } else {
         condition::new(
@@ -279,13 +344,27 @@ pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceSta
             REASON_FIELDS_NOT_TRANSLATED,
             translated_message(&applied.translation.notes()),
             generation,
-            now,
+            now.clone(),
         )
     };
+    let ready_after = ready.status == "True";
+    let ready_before = condition::find(&previous.conditions, READY).is_some_and(|c| c.status == "True");
     for c in [ready, progressing, degraded, translated] {
         condition::set(&mut status.conditions, c);
     }
-    status
+    let happened = events::happenings(&events::Observed {
+        service: &name,
+        events: &previous.events,
+        before: &previous.deployments,
+        after: &status.deployments,
+        ready_before,
+        ready_after,
+        pods: observed.pods,
+        blocked: observed.blocked,
+        rolling_back_to: observed.rolling_back_to.as_deref(),
+    });
+    status.events = events::record(&name, &previous.events, &happened, &now);
+    (status, happened)
 }
 
 /// The status of a Service that cannot be reconciled: `Ready` and `Progressing` False with the
@@ -361,13 +440,51 @@ async fn write(ctx: &Context, svc: &Service, namespace: &str, desired: &ServiceS
     Ok(())
 }
 
-/// Computes the status of `svc` after `applied` and writes it when it changed.
+/// Computes the status of `svc` after `applied` and `observed`, writes it when it changed, then
+/// publishes a Kubernetes Event for each new ECS event (best effort: a failed publish is logged;
+/// the ECS event is in the status).
 ///
 /// # Errors
 /// [`Error::Kube`] when the status write fails.
-pub async fn update(ctx: &Context, svc: &Service, namespace: &str, applied: &Applied) -> Result<(), Error> {
-    let desired = compute_status(svc, applied, Time(Timestamp::now()));
-    write(ctx, svc, namespace, &desired).await
+pub async fn update(
+    ctx: &Context,
+    svc: &Service,
+    namespace: &str,
+    applied: &Applied,
+    observed: &Observation<'_>,
+) -> Result<(), Error> {
+    let (desired, happened) = compute(svc, applied, observed, Time(Timestamp::now()));
+    write(ctx, svc, namespace, &desired).await?;
+    publish(ctx, svc, &happened).await;
+    Ok(())
+}
+
+/// Publishes `happened` as Kubernetes Events about `svc`.
+async fn publish(ctx: &Context, svc: &Service, happened: &[Happening]) {
+    use kube::runtime::events::{Event, EventType};
+    let reference = svc.object_ref(&());
+    for h in happened {
+        let event = Event {
+            type_: if h.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: h.reason.to_owned(),
+            note: Some(h.message.clone()),
+            action: match h.reason {
+                "TasksStarted" => "StartTasks",
+                "UnableToPlaceTask" => "PlaceTask",
+                "SteadyState" => "Reconcile",
+                _ => "Deploy",
+            }
+            .to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(reason = h.reason, error = %e, "could not publish an event");
+        }
+    }
 }
 
 /// Reports `invalid` in the status of `svc` and waits for a change: retrying cannot help, an edit

@@ -95,6 +95,18 @@ fn daemon_set(name: &str, owner_uid: &str) -> Value {
     })
 }
 
+/// Answers the Kubernetes Event the controller publishes next and returns it.
+async fn expect_event(server: &mut Handle) -> Value {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::POST, "/apis/events.k8s.io/v1/namespaces/team-a/events")
+    );
+    let body = json_body(request).await;
+    ok(reply, &body);
+    body
+}
+
 async fn run_reconcile(svc: Service, ctx: Arc<Context>) -> Result<Action, Error> {
     tokio::time::timeout(Duration::from_secs(5), reconcile(Arc::new(svc), ctx))
         .await
@@ -313,6 +325,20 @@ async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
         assert_eq!(body["metadata"]["ownerReferences"][0]["uid"], "uid-team-a-web");
         expect_prune_list(&mut server, DEPLOYMENTS, "DeploymentList", Vec::new()).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
+        // The deployment completed and every daemon task runs: Kubernetes Events say so, as the
+        // ECS events do.
+        let event = expect_event(&mut server).await;
+        assert_eq!(
+            (event["reason"].as_str(), event["type"].as_str()),
+            (Some("DeploymentCompleted"), Some("Normal"))
+        );
+        let event = expect_event(&mut server).await;
+        assert_eq!(
+            (event["reason"].as_str(), event["type"].as_str()),
+            (Some("SteadyState"), Some("Normal"))
+        );
+        assert_eq!(event["note"], "(service web) has reached a steady state.");
+        assert_eq!(event["regarding"]["kind"], "Service");
         assert_no_more_requests(server).await;
         status
     });
@@ -322,6 +348,26 @@ async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
     assert_eq!(
         (&status["desiredCount"], &status["runningCount"]),
         (&json!(2), &json!(2))
+    );
+    assert_eq!(
+        status["events"][0]["message"],
+        "(service web) has reached a steady state."
+    );
+    let completed = status["events"][1]["message"].as_str().expect("a message");
+    assert!(
+        completed.starts_with("(service web) (deployment ecs-svc/")
+            && completed.ends_with(") deployment completed."),
+        "{completed}"
+    );
+    let deployment = &status["deployments"][0];
+    assert_eq!(
+        (
+            &deployment["status"],
+            &deployment["taskDefinition"],
+            &deployment["rolloutState"],
+            &deployment["desiredCount"]
+        ),
+        (&json!("PRIMARY"), &json!("web:1"), &json!("COMPLETED"), &json!(2))
     );
     assert_eq!(condition(status, "Ready")["reason"], "SteadyState");
 }
@@ -491,7 +537,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     let running = tokio::spawn(run(Some("team-a".into()), ctx, shutdown));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..7 {
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
         let query = testing::query(request.uri());
@@ -514,6 +560,15 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
             (DAEMON_SETS.to_owned(), managed),
             // Nodes: placement compiles against their labels.
             ("/api/v1/nodes".to_owned(), None),
+            // The tasks and their ReplicaSets: ECS deployments, failures and events.
+            (
+                "/apis/apps/v1/namespaces/team-a/replicasets".to_owned(),
+                Some("ecsbridge.io/service".to_owned())
+            ),
+            (
+                "/api/v1/namespaces/team-a/pods".to_owned(),
+                Some("ecsbridge.io/service".to_owned())
+            ),
         ])
     );
     // Never synced: shutdown stops at once.
