@@ -11,4 +11,5 @@ mod dependents;
 mod placement;
 mod recovery;
 mod revisions;
+mod rollback;
 mod web_service;

@@ -143,10 +143,27 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
             next.completed.as_deref(),
         ));
     }
+    if action != Action::requeue(std::time::Duration::ZERO)
+        && rolling_with_breaker(breaker.as_ref(), &observation)
+    {
+        // Failures accrue with time too (the kubelet's retries): look again soon.
+        action = Action::requeue(ROLLOUT_RECHECK);
+    }
     observation.failure = failure;
     observation.pods = &children.pods;
     status::update(&ctx, &svc, &namespace, &applied, &observation).await?;
     Ok(action)
+}
+
+/// How soon a rollout watched by a circuit breaker is looked at again, whatever changes.
+pub const ROLLOUT_RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether a circuit breaker watches a PRIMARY deployment still in progress.
+fn rolling_with_breaker(breaker: Option<&history::Breaker>, observation: &status::Observation<'_>) -> bool {
+    breaker.is_some()
+        && observation.deployments.iter().any(|d| {
+            d.status == deployments::PRIMARY && d.rollout_state.as_deref() == Some(deployments::IN_PROGRESS)
+        })
 }
 
 /// The ECS deployments of the applied workload.
