@@ -8,6 +8,7 @@ pub mod error;
 pub mod service;
 pub mod status;
 pub mod task_definition;
+pub mod unchanged;
 
 #[cfg(test)]
 pub(crate) mod testing;

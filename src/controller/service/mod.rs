@@ -118,7 +118,13 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
     };
     // Paused on a failed task definition it still runs (no rollback): ECS starts no more tasks.
     let paused = next.failed.is_some() && desired.task_definition == resolved;
-    let mut applied = apply::apply(&ctx, &valid, rollout::remembered(desired.clone(), &next, paused)).await?;
+    let mut applied = apply::apply(
+        &ctx,
+        &valid,
+        rollout::remembered(desired.clone(), &next, paused),
+        children.deployment.as_deref(),
+    )
+    .await?;
     let mut observation = observe(&svc, &applied, &children, &next, breaker.as_ref());
     let mut action = Action::requeue(ctx.config.resync_interval);
     if history::trips(breaker.as_ref(), &observation.deployments) {
@@ -128,7 +134,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         let rollback =
             breaker.is_some_and(|b| b.rollback) && next.completed.as_ref().is_some_and(|c| *c != resolved);
         tracing::warn!(task_definition = %resolved, rollback, "circuit breaker tripped");
-        applied = apply::apply(&ctx, &valid, rollout::remembered(desired, &next, !rollback)).await?;
+        applied = apply::apply(&ctx, &valid, rollout::remembered(desired, &next, !rollback), None).await?;
         observation = observe(&svc, &applied, &children, &next, breaker.as_ref());
         if rollback {
             observation.rolling_back_to = next
