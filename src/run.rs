@@ -266,14 +266,17 @@ mod tests {
             format!("/apis/ecsbridge.io/v1alpha1/{ns}services"),
             format!("/apis/apps/v1/{ns}deployments"),
             format!("/apis/apps/v1/{ns}daemonsets"),
+            format!("/apis/apps/v1/{ns}replicasets"),
+            format!("/api/v1/{ns}pods"),
             // (Cluster-scoped: the Service controller of each namespace watches the nodes.)
             "/api/v1/nodes".to_owned(),
         ])
     }
 
     /// Initial LISTs per watched namespace: TaskDefinitions (TaskDefinition controller), then
-    /// Services, Deployments, DaemonSets, TaskDefinitions and Nodes (Service controller).
-    const LISTS_PER_NAMESPACE: usize = 6;
+    /// Services, Deployments, DaemonSets, ReplicaSets, Pods, TaskDefinitions and Nodes (Service
+    /// controller).
+    const LISTS_PER_NAMESPACE: usize = 8;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -342,11 +345,16 @@ mod tests {
                 break (request, reply);
             }
             let path = request.uri().path();
-            if path == "/api/v1/nodes" {
-                // (The Service controller's node watch: no nodes.)
+            if path == "/api/v1/nodes" || path == "/api/v1/namespaces/team-a/pods" {
+                // (The Service controller's node and pod watches: none.)
+                let kind = if path.ends_with("nodes") {
+                    "NodeList"
+                } else {
+                    "PodList"
+                };
                 reply.send_response(testing::json_response(
                     http::StatusCode::OK,
-                    &testing::list_body("v1", "NodeList", Vec::new()),
+                    &testing::list_body("v1", kind, Vec::new()),
                 ));
                 continue;
             }
@@ -355,6 +363,7 @@ mod tests {
                 Some("services") => ("ecsbridge.io/v1alpha1", "ServiceList", vec![]),
                 Some("deployments") => ("apps/v1", "DeploymentList", vec![]),
                 Some("daemonsets") => ("apps/v1", "DaemonSetList", vec![]),
+                Some("replicasets") => ("apps/v1", "ReplicaSetList", vec![]),
                 Some("controllerrevisions") => ("apps/v1", "ControllerRevisionList", vec![]),
                 _ => panic!("unexpected GET {path}"),
             };

@@ -48,9 +48,9 @@ pub struct Context {
     pub config: RunConfig,
     /// Consecutive failures per object; an entry exists only while an object keeps failing.
     failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
-    /// The Services' children, cached; set once by the Service controller's `run` (unset: the
-    /// Service controller observes no children, as in unit tests of other steps).
-    pub service_children: std::sync::OnceLock<service::children::Stores>,
+    /// The Services' children, cached: one set of stores per scope the Service controller runs
+    /// in (each `run` adds its own; none: no children observed, as in unit tests of other steps).
+    pub service_children: std::sync::RwLock<Vec<service::children::Stores>>,
     /// Publishes Kubernetes Events (events.k8s.io/v1) as `ecs-bridge`.
     pub recorder: kube::runtime::events::Recorder,
 }
@@ -69,7 +69,7 @@ impl Context {
             client,
             config,
             failures: Mutex::new(HashMap::new()),
-            service_children: std::sync::OnceLock::new(),
+            service_children: std::sync::RwLock::new(Vec::new()),
         }
     }
 

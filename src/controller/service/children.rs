@@ -1,8 +1,8 @@
 //! The Services' children as the operator's watches see them: Deployments, their ReplicaSets and
 //! the tasks' pods, cached in reflector stores (no request per reconcile).
 //!
-//! The Service controller's [`run`](super::run) fills the stores and puts them in the shared
-//! [`Context`](crate::controller::Context); each reconcile reads its Service's children here to
+//! The Service controller's [`run`](super::run) fills the stores (one set per watched scope)
+//! and adds them to the shared [`Context`](crate::controller::Context); each reconcile reads its Service's children here to
 //! observe ECS deployments, failed tasks and events.
 
 use std::sync::Arc;
@@ -75,4 +75,25 @@ impl Stores {
                 .collect(),
         }
     }
+}
+
+/// The children of Service `name` in `namespace`, from the stores of every scope the Service
+/// controller runs in (waiting until they have listed once).
+pub async fn of(ctx: &crate::controller::Context, namespace: &str, name: &str) -> Children {
+    let stores: Vec<Stores> = ctx
+        .service_children
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let mut all = Children::default();
+    for s in stores {
+        if s.ready().await.is_err() {
+            continue;
+        }
+        let mine = s.of(namespace, name);
+        all.deployment = all.deployment.or(mine.deployment);
+        all.replica_sets.extend(mine.replica_sets);
+        all.pods.extend(mine.pods);
+    }
+    all
 }

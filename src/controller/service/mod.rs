@@ -77,10 +77,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         Ok(valid) => valid,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
     };
-    let children = match ctx.service_children.get() {
-        Some(stores) if stores.ready().await.is_ok() => stores.of(&namespace, &name),
-        _ => children::Children::default(),
-    };
+    let children = children::of(&ctx, &namespace, &name).await;
     let resolved = format!("{}:{}", valid.family(), valid.revision);
     let breaker = rollout::breaker(&svc);
     let history = history::History::read(children.deployment.as_deref());
@@ -313,19 +310,14 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         .default_backoff()
         .reflect(pod_writer)
         .touched_objects();
-    if ctx
-        .service_children
-        .set(children::Stores {
+    ctx.service_children
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(children::Stores {
             deployments,
             replica_sets,
             pods,
-        })
-        .is_err()
-    {
-        tracing::warn!(
-            "the Service controller runs twice on one context: its second run's children are not observed"
-        );
-    }
+        });
     let controller = controller
         .watches_stream(nodes, move |_node| {
             services_with_placement(&placed.state(), &task_definitions.state())
