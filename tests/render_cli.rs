@@ -382,3 +382,123 @@ fn a_bad_attribute_prefix_is_refused_before_anything_runs() {
         "{stderr}"
     );
 }
+
+#[test]
+fn rollouts_render_to_valid_strategies_and_a_stuck_one_says_why() {
+    let dir = scratch("rollout");
+    let file = dir.join("services.yaml");
+    std::fs::write(
+        &file,
+        r#"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: app
+spec:
+  containerDefinitions:
+    - name: app
+      image: nginx:1.27
+      healthCheck:
+        command: ["CMD", "true"]
+  tags:
+    - key: owner
+      value: team a
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: stuck
+spec:
+  taskDefinition: app
+  desiredCount: 1
+  deploymentConfiguration:
+    minimumHealthyPercent: 100
+    maximumPercent: 100
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: scaled
+spec:
+  taskDefinition: app
+  desiredCount: 4
+  healthCheckGracePeriodSeconds: 120
+  propagateTags: TASK_DEFINITION
+  enableECSManagedTags: true
+  tags:
+    - key: "cost center"
+      value: "a:b"
+  deploymentConfiguration:
+    minimumHealthyPercent: 50
+    maximumPercent: 125
+  autoScaling:
+    minCapacity: 2
+    maxCapacity: 8
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: agent
+spec:
+  taskDefinition: app
+  schedulingStrategy: DAEMON
+  deploymentConfiguration:
+    minimumHealthyPercent: 50
+"#,
+    )
+    .expect("write");
+    let (items, stderr, ok) = render_json(&[&file]);
+    assert!(ok, "{stderr}");
+    let named = |kind: &str, name: &str| -> Value {
+        items
+            .iter()
+            .find(|i| i["kind"] == kind && i["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+            .clone()
+    };
+    // min = max = 100 with one task: ECS could not roll; the strategy stays valid (one extra).
+    assert_eq!(
+        named("Deployment", "stuck")["spec"]["strategy"]["rollingUpdate"],
+        serde_json::json!({"maxSurge": 1, "maxUnavailable": 0})
+    );
+    let f = file.display();
+    let want = format!(
+        "{f}:22:3: warning: Service default/stuck: (service stuck) was unable to stop or start tasks during a \
+         deployment because of the service deployment configuration."
+    );
+    assert!(stderr.contains(&want), "expected {want:?} in:\n{stderr}");
+    // Auto scaling: percentages, noted; the grace period delays the liveness probe; tags.
+    let scaled = named("Deployment", "scaled");
+    assert_eq!(
+        scaled["spec"]["strategy"]["rollingUpdate"],
+        serde_json::json!({"maxSurge": "25%", "maxUnavailable": "50%"})
+    );
+    assert!(
+        stderr.contains("spec.deploymentConfiguration.maximumPercent: approximated: auto scaling owns"),
+        "{stderr}"
+    );
+    let pod = &scaled["spec"]["template"];
+    assert_eq!(
+        pod["spec"]["containers"][0]["livenessProbe"]["initialDelaySeconds"],
+        120
+    );
+    let tags: Value = serde_json::from_str(
+        pod["metadata"]["annotations"]["ecsbridge.io/tags"]
+            .as_str()
+            .expect("pod tags"),
+    )
+    .expect("json");
+    assert_eq!(
+        tags,
+        serde_json::json!({"owner": "team a", "aws:ecs:serviceName": "scaled", "aws:ecs:clusterName": "default"})
+    );
+    assert_eq!(
+        scaled["metadata"]["annotations"]["ecsbridge.io/tags"],
+        r#"{"cost center":"a:b"}"#
+    );
+    // DAEMON: no surge; the number of nodes is not known offline, so a percentage.
+    assert_eq!(
+        named("DaemonSet", "agent")["spec"]["updateStrategy"],
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "50%"}})
+    );
+    validate_all(&items, "rollout");
+}

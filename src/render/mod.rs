@@ -25,7 +25,7 @@ use crate::{
         Report,
         pod::{PodOptions, pod_template_with},
         reference::TaskDefinitionRef,
-        service::{PlacementContext, Workload, workload},
+        service::{ServiceContext, Workload, workload},
     },
 };
 
@@ -212,13 +212,15 @@ fn render_service(
             format!("pins revision {rev}; offline, the manifest's task definition is revision {OFFLINE_REVISION} and is used"),
         ));
     }
-    let placing = PlacementContext {
+    let ctx = ServiceContext {
         task_definition: Some(&td.spec),
         nodes: options.nodes.as_deref(),
         binpack_scheduler: options.binpack_scheduler,
         attribute_prefix: &options.attribute_prefix,
+        // (Offline, the number of nodes a daemon runs on is not known.)
+        daemon_tasks: None,
     };
-    let t = match workload(&name, &ns, &svc.spec, &td.template, &placing) {
+    let t = match workload(&name, &ns, &svc.spec, &td.template, &ctx) {
         Ok(t) => t,
         Err(e) => {
             let td = svc.spec.service.task_definition.as_deref().unwrap_or_default();
@@ -232,6 +234,15 @@ fn render_service(
         }
     };
     report(item, &t.report, out);
+    if let Some(blocked) = &t.blocked {
+        let field = FieldPath::root().key("spec").key("deploymentConfiguration");
+        out.diagnostics.push(Diagnostic::warning(
+            &item.document.file,
+            position_of(&item.document, &field).or_else(|| Some(item.document.file_position(1, 1))),
+            None,
+            format!("{}: {blocked}", item.resource.describe()),
+        ));
+    }
     out.objects.push(match t.workload {
         Workload::Deployment(d) => to_value(&*d),
         Workload::DaemonSet(d) => to_value(&*d),

@@ -11,11 +11,14 @@ use super::validate::{Invalid, REASON_INVALID_TASK_DEFINITION, ValidatedService}
 
 /// Reason of `Ready=False` when the placement constraints or strategies do not compile.
 pub const REASON_INVALID_PLACEMENT: &str = "InvalidPlacement";
+/// Reason of `Ready=False` when another field of the Service cannot be carried over
+/// (`deploymentConfiguration` out of range, a negative `healthCheckGracePeriodSeconds`, ...).
+pub const REASON_INVALID_SERVICE_FIELD: &str = "InvalidServiceField";
 use crate::translate::{
     Report,
     placement::PlaceOptions,
     pod::{PodOptions, pod_template_with},
-    service::{PlacementContext, Workload, workload},
+    service::{ServiceContext, ServiceError, Workload, workload},
 };
 
 /// What did not carry over exactly, from the Service and from its TaskDefinition.
@@ -66,7 +69,8 @@ pub struct Desired {
 /// # Errors
 /// [`REASON_INVALID_TASK_DEFINITION`] when the TaskDefinition cannot become a pod template (a
 /// container without image, two container names that collide in Kubernetes, ...);
-/// [`REASON_INVALID_PLACEMENT`] when its placement does not compile.
+/// [`REASON_INVALID_PLACEMENT`] when its placement does not compile;
+/// [`REASON_INVALID_SERVICE_FIELD`] when another field of the Service cannot be carried over.
 pub fn build(
     valid: &ValidatedService,
     options: &PodOptions,
@@ -83,21 +87,26 @@ pub fn build(
         reason: REASON_INVALID_TASK_DEFINITION,
         message: format!("TaskDefinition {td_object:?}: {e}"),
     })?;
-    let placing = PlacementContext {
+    let ctx = ServiceContext {
         task_definition: Some(&valid.task_definition.spec.task_definition),
         nodes: placement.nodes,
         binpack_scheduler: placement.binpack_scheduler,
         attribute_prefix: placement.attribute_prefix,
+        // (The DaemonSet's status.desiredNumberScheduled is not read yet: a percentage.)
+        daemon_tasks: None,
     };
     let translated = workload(
         &valid.name,
         &valid.namespace,
         &valid.service.spec,
         &pod.template,
-        &placing,
+        &ctx,
     )
     .map_err(|e| Invalid {
-        reason: REASON_INVALID_PLACEMENT,
+        reason: match e {
+            ServiceError::Placement(_) => REASON_INVALID_PLACEMENT,
+            ServiceError::Field { .. } => REASON_INVALID_SERVICE_FIELD,
+        },
         message: e.located(&format!("{td_object:?}")),
     })?;
     // (A pinned revision always runs: validate resolved its stored spec or refused.)
@@ -342,6 +351,28 @@ mod tests {
         assert!(
             err.message
                 .starts_with("TaskDefinition \"web\": spec.containerDefinitions[0].image: required"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn an_invalid_deployment_configuration_makes_the_service_invalid() {
+        let mut svc = testing::service("team-a", "front", 2, "web");
+        svc.spec.service.deployment_configuration = Some(crate::api::ecs::DeploymentConfiguration {
+            maximum_percent: Some(50),
+            ..Default::default()
+        });
+        let err = build(
+            &valid(&svc, web_td()),
+            &PodOptions::default(),
+            &PlaceOptions::default(),
+        )
+        .expect_err("max < 100");
+        assert_eq!(err.reason, REASON_INVALID_SERVICE_FIELD);
+        assert!(
+            err.message
+                .starts_with("spec.deploymentConfiguration.maximumPercent: 50 is below 100"),
             "{}",
             err.message
         );
