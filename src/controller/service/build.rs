@@ -61,6 +61,9 @@ pub struct Desired {
     pub task_definition: String,
     /// What did not carry over exactly.
     pub translation: Translation,
+    /// Why no task can be stopped or started during a deployment (ECS's message), when the
+    /// deployment configuration allows neither.
+    pub blocked: Option<String>,
 }
 
 /// Builds the workload of `valid`, translating its task definition with `options` and placing
@@ -111,6 +114,7 @@ pub fn build(
     })?;
     // (A pinned revision always runs: validate resolved its stored spec or refused.)
     let service_report = translated.report;
+    let blocked = translated.blocked;
     let owners = Some(vec![valid.owner.clone()]);
     // (With auto scaling on, translate leaves `replicas` out: the count is not ours to apply.)
     let workload = match translated.workload {
@@ -131,6 +135,7 @@ pub fn build(
             task_definition: pod.report,
             task_definition_object: td_object,
         },
+        blocked,
     })
 }
 

@@ -22,16 +22,7 @@ pub const COMPLETED: &str = "ecsbridge.io/completed-task-definition";
 /// Annotation: the task definition whose rollout the circuit breaker failed.
 pub const FAILED: &str = "ecsbridge.io/failed-task-definition";
 
-/// The circuit breaker of a Service, resolved for its desired count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Breaker {
-    /// Failed tasks that fail the deployment.
-    pub threshold: i32,
-    /// Whether a failed deployment rolls back to the last completed one.
-    pub rollback: bool,
-    /// Whether a healthy task resets the failure count.
-    pub reset_on_healthy_task: bool,
-}
+pub use crate::translate::rollout::Breaker;
 
 /// The remembered rollouts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -138,7 +129,7 @@ pub fn trips(breaker: Option<&Breaker>, deployments: &[ServiceDeployment]) -> bo
     deployments.iter().any(|d| {
         d.status == PRIMARY
             && d.rollout_state.as_deref() == Some(IN_PROGRESS)
-            && d.failed_tasks >= breaker.threshold
+            && i64::from(d.failed_tasks) >= i64::from(breaker.threshold)
     })
 }
 

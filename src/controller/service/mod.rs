@@ -79,7 +79,10 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
     };
     let children = children::of(&ctx, &namespace, &name).await;
     let resolved = format!("{}:{}", valid.family(), valid.revision);
-    let breaker = rollout::breaker(&svc);
+    let breaker = crate::translate::rollout::circuit_breaker(
+        svc.spec.service.deployment_configuration.as_ref(),
+        svc.spec.service.desired_count.unwrap_or(1),
+    );
     let history = history::History::read(children.deployment.as_deref());
     let mut next = history.next(children.deployment.as_deref(), &resolved);
     // The Service resolves to a task definition whose rollout failed: run the last completed one
@@ -113,8 +116,13 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         Ok(desired) => desired,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
     };
+    let desired = rollout::held(desired, children.deployment.as_deref());
     // Paused on a failed task definition it still runs (no rollback): ECS starts no more tasks.
     let paused = next.failed.is_some() && desired.task_definition == resolved;
+    let blocked = desired
+        .blocked
+        .clone()
+        .filter(|_| desired.task_definition != resolved);
     let mut applied = apply::apply(
         &ctx,
         &valid,
@@ -153,6 +161,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         action = Action::requeue(ROLLOUT_RECHECK);
     }
     observation.failure = failure;
+    observation.blocked = blocked.as_deref();
     observation.pods = &children.pods;
     status::update(&ctx, &svc, &namespace, &applied, &observation).await?;
     Ok(action)

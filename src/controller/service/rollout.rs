@@ -1,50 +1,11 @@
-//! The circuit breaker's side of a rollout (pure): the Service's breaker, the history written on
-//! the Deployment, and the message of a failed deployment.
+//! The circuit breaker's side of a rollout (pure): the history written on the Deployment, a
+//! template held while the rollout cannot move, and the message of a failed deployment.
 
 use super::{
     build::Desired,
     history::{Breaker, History},
 };
-use crate::{
-    api::{Service, ecs::ThresholdType},
-    translate::service::Workload,
-};
-
-/// The Service's circuit breaker for its desired count (ecs-reference §2.4), or `None` when it
-/// has none or it is disabled.
-///
-/// Threshold: `BOUNDED_PERCENT` (the default, value 50) is `ceil(value% × desired)` kept within
-/// 3 and 200; `UNBOUNDED_PERCENT` the same without bounds (at least 1); `COUNT` the value.
-#[must_use]
-pub fn breaker(svc: &Service) -> Option<Breaker> {
-    let cb = svc
-        .spec
-        .service
-        .deployment_configuration
-        .as_ref()?
-        .deployment_circuit_breaker
-        .as_ref()
-        .filter(|cb| cb.enable)?;
-    let desired = i64::from(svc.spec.service.desired_count.unwrap_or(1).max(0));
-    let (kind, value) = cb
-        .threshold_configuration
-        .as_ref()
-        .map_or((ThresholdType::BoundedPercent, 50), |t| {
-            (t.r#type, i64::from(t.value))
-        });
-    let percent = (desired * value.max(0) + 99) / 100;
-    let threshold = match kind {
-        ThresholdType::Count => value,
-        ThresholdType::UnboundedPercent => percent,
-        ThresholdType::BoundedPercent => percent.clamp(3, 200),
-    }
-    .max(1);
-    Some(Breaker {
-        threshold: i32::try_from(threshold).unwrap_or(i32::MAX),
-        rollback: cb.rollback,
-        reset_on_healthy_task: cb.reset_on_healthy_task.unwrap_or(true),
-    })
-}
+use crate::translate::service::Workload;
 
 /// `desired` with the rollout `history` on its Deployment, paused when `paused`.
 #[must_use]
@@ -54,6 +15,32 @@ pub fn remembered(mut desired: Desired, history: &History, paused: bool) -> Desi
         if let Some(spec) = d.spec.as_mut() {
             spec.paused = paused.then_some(true);
         }
+    }
+    desired
+}
+
+/// `desired` keeping the pod template of `live` when the deployment configuration lets no task
+/// be stopped or started (ECS leaves the old tasks running, and says so): the running task
+/// definition becomes `live`'s. A new Service, or a template that did not change, rolls as usual.
+#[must_use]
+pub fn held(mut desired: Desired, live: Option<&k8s_openapi::api::apps::v1::Deployment>) -> Desired {
+    let (Some(_), Some(live)) = (desired.blocked.as_ref(), live) else {
+        return desired;
+    };
+    let Some(running) = super::history::template_task_definition(live) else {
+        return desired;
+    };
+    if running == desired.task_definition {
+        return desired;
+    }
+    if let (Workload::Deployment(d), Some(template)) = (
+        &mut desired.workload,
+        live.spec.as_ref().map(|s| s.template.clone()),
+    ) {
+        if let Some(spec) = d.spec.as_mut() {
+            spec.template = template;
+        }
+        desired.task_definition = running;
     }
     desired
 }
@@ -78,57 +65,64 @@ pub fn failure_message(failed: &str, breaker: Option<&Breaker>, completed: Optio
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use k8s_openapi::api::apps::v1::Deployment;
 
     use super::*;
-    use crate::controller::testing;
 
-    fn service(desired: i32, breaker: serde_json::Value) -> Service {
-        let mut svc = testing::service("team-a", "web", 1, "web");
-        svc.spec.service.desired_count = Some(desired);
-        svc.spec.service.deployment_configuration =
-            Some(serde_json::from_value(json!({"deploymentCircuitBreaker": breaker})).expect("config"));
-        svc
+    fn deployment(revision: &str, image: &str) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {},
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": "web", "ecsbridge.io/revision": revision}},
+                    "spec": {"containers": [{"name": "web", "image": image}]}
+                }
+            }
+        }))
+        .expect("a Deployment")
+    }
+
+    fn desired(blocked: bool) -> Desired {
+        Desired {
+            workload: Workload::Deployment(Box::new(deployment("4", "web:new"))),
+            task_definition: "web:4".into(),
+            translation: super::super::build::Translation::default(),
+            blocked: blocked.then(|| "stuck".to_owned()),
+        }
+    }
+
+    fn image(d: &Desired) -> &str {
+        let Workload::Deployment(d) = &d.workload else {
+            panic!("a Deployment")
+        };
+        d.spec
+            .as_ref()
+            .expect("spec")
+            .template
+            .spec
+            .as_ref()
+            .expect("pod spec")
+            .containers[0]
+            .image
+            .as_deref()
+            .unwrap_or_default()
     }
 
     #[test]
-    fn thresholds_follow_ecs() {
-        let on = json!({"enable": true, "rollback": true});
-        // ceil(50% × desired), within 3..=200.
-        for (desired, threshold) in [(1, 3), (6, 3), (7, 4), (10, 5), (400, 200), (1000, 200)] {
-            assert_eq!(
-                breaker(&service(desired, on.clone())).map(|b| b.threshold),
-                Some(threshold),
-                "{desired}"
-            );
+    fn a_blocked_rollout_keeps_the_running_template() {
+        let live = deployment("3", "web:old");
+        let held_back = held(desired(true), Some(&live));
+        assert_eq!(
+            (held_back.task_definition.as_str(), image(&held_back)),
+            ("web:3", "web:old")
+        );
+        // Not blocked, or nothing running yet, or the same revision: as desired.
+        for d in [held(desired(false), Some(&live)), held(desired(true), None)] {
+            assert_eq!((d.task_definition.as_str(), image(&d)), ("web:4", "web:new"));
         }
-        let with = |kind: &str, value: i32| {
-            json!({"enable": true, "rollback": false,
-                   "thresholdConfiguration": {"type": kind, "value": value}})
-        };
-        assert_eq!(
-            breaker(&service(10, with("COUNT", 2))).map(|b| b.threshold),
-            Some(2)
-        );
-        assert_eq!(
-            breaker(&service(1000, with("UNBOUNDED_PERCENT", 50))).map(|b| b.threshold),
-            Some(500)
-        );
-        assert_eq!(
-            breaker(&service(1, with("UNBOUNDED_PERCENT", 10))).map(|b| b.threshold),
-            Some(1)
-        );
-        assert_eq!(
-            breaker(&service(10, with("BOUNDED_PERCENT", 10))).map(|b| b.threshold),
-            Some(3)
-        );
-        let b = breaker(&service(4, with("COUNT", 2))).expect("a breaker");
-        assert!(!b.rollback && b.reset_on_healthy_task);
-        assert_eq!(
-            breaker(&service(4, json!({"enable": false, "rollback": true}))),
-            None
-        );
-        assert_eq!(breaker(&testing::service("team-a", "web", 1, "web")), None);
+        let same = held(desired(true), Some(&deployment("4", "web:new")));
+        assert_eq!(same.task_definition, "web:4");
     }
 
     #[test]
