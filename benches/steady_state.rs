@@ -86,7 +86,9 @@ async fn ready_count(api: &Api<Service>) -> usize {
                 .iter()
                 .filter(|s| {
                     s.status.as_ref().is_some_and(|st| {
-                        st.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        st.conditions
+                            .iter()
+                            .any(|c| c.type_ == "Ready" && c.status == "True")
                     })
                 })
                 .count()
@@ -113,16 +115,29 @@ async fn main() {
     let kubeconfig = server.kubeconfig().to_path_buf();
     kubectl(
         &kubeconfig,
-        &["apply", "--server-side", "-f", &repo().join("crds").to_string_lossy()],
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            &repo().join("crds").to_string_lossy(),
+        ],
     );
     kubectl(
         &kubeconfig,
-        &["wait", "--for=condition=Established", "crd/services.ecsbridge.io", "--timeout=30s"],
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/services.ecsbridge.io",
+            "--timeout=30s",
+        ],
     );
     let file = std::env::temp_dir().join(format!("ecs-bridge-steady-state-{}.yaml", std::process::id()));
     std::fs::write(&file, manifests(services)).expect("manifests written");
     let started = Instant::now();
-    kubectl(&kubeconfig, &["apply", "--server-side", "-f", &file.to_string_lossy()]);
+    kubectl(
+        &kubeconfig,
+        &["apply", "--server-side", "-f", &file.to_string_lossy()],
+    );
     let _ = std::fs::remove_file(&file);
 
     let config = Config::from_custom_kubeconfig(
@@ -155,8 +170,18 @@ async fn main() {
     }
     let converged = started.elapsed();
     let (converge_writes, _, converge_requests, _) = tally(&server.api.faults.requests());
-    // Let the last status writes and events land, then watch one resync and a bit.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Let the last status writes and events land: wait for 10 s without a write (at most 5 min).
+    let quiet_from = Instant::now();
+    loop {
+        server.api.faults.clear_requests();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let (w, ..) = tally(&server.api.faults.requests());
+        if w == 0 || quiet_from.elapsed() > Duration::from_secs(300) {
+            break;
+        }
+    }
+    let settled = quiet_from.elapsed();
+    // Then watch one resync and a bit.
     server.api.faults.clear_requests();
     let window = RESYNC + Duration::from_secs(10);
     tokio::time::sleep(window).await;
@@ -182,11 +207,35 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (change_writes, _, _, change_list) = tally(&server.api.faults.requests());
+    // The Service with the most events, to see what repeats (if anything does).
+    if let Ok(list) = api.list(&ListParams::default()).await
+        && let Some(busiest) = list
+            .items
+            .iter()
+            .max_by_key(|s| s.status.as_ref().map_or(0, |st| st.events.len()))
+    {
+        let events = busiest
+            .status
+            .as_ref()
+            .map(|st| st.events.clone())
+            .unwrap_or_default();
+        println!("  most events: {} on {:?}", events.len(), busiest.metadata.name);
+        for e in events.iter().take(8) {
+            println!("    {} {}", e.created_at.0, e.message);
+        }
+    }
     let _ = stop.send(());
     let _ = operator.await;
 
-    println!("steady_state: {services} Services, {services} tasks (test bed, resync every {}s)", RESYNC.as_secs());
-    println!("  converged in {:.1}s: {converge_requests} requests, {converge_writes} writes", converged.as_secs_f64());
+    println!(
+        "steady_state: {services} Services, {services} tasks (test bed, resync every {}s)",
+        RESYNC.as_secs()
+    );
+    println!(
+        "  every Service Ready in {:.1}s: {converge_requests} requests, {converge_writes} writes; then quiet (10 s without a write) after {:.0}s more",
+        converged.as_secs_f64(),
+        settled.as_secs_f64()
+    );
     println!(
         "  steady window {}s: {reconciles} Service reconciles ({:.2} per Service), {requests} requests, {writes} writes",
         window.as_secs(),

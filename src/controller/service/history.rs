@@ -90,9 +90,11 @@ impl History {
     /// given the Deployment `current` as it is.
     #[must_use]
     pub fn next(&self, current: Option<&Deployment>, resolved: &str) -> Self {
+        // Only when the template is about to change (so that remembering writes nothing more).
         let completed = current
             .filter(|d| rolled_out(d))
             .and_then(template_task_definition)
+            .filter(|running| running != resolved)
             .or_else(|| self.completed.clone());
         Self {
             completed,
@@ -205,6 +207,11 @@ mod tests {
             Some("web:2")
         );
         assert_eq!(earlier.next(None, "web:4").completed.as_deref(), Some("web:2"));
+        // The same revision again: nothing to record (no write once a rollout completes).
+        assert_eq!(
+            none.next(Some(&deployment("3", true, &[])), "web:3").completed,
+            None
+        );
     }
 
     #[test]
