@@ -145,6 +145,114 @@ fn every_corpus_task_definition_renders_to_valid_objects() {
     validate_all(&items, "corpus-out");
 }
 
+/// Every corpus service renders, through `import`, to valid objects: with its task definition
+/// where the corpus has it (same family), else with a stub task definition that has the
+/// containers and ports the service names (its load balancers' `containerName`/`containerPort`)
+/// and the network mode its `networkConfiguration` implies.
+#[test]
+fn every_corpus_service_renders_to_valid_objects() {
+    let dir = scratch("corpus-services");
+    let services = support::corpus_files("service-");
+    assert!(services.len() >= 5, "corpus has {} services", services.len());
+    // Families of the corpus task definitions.
+    let task_definitions: Vec<(String, PathBuf)> = support::corpus_files("taskdef-")
+        .into_iter()
+        .filter_map(|f| {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).ok()?).ok()?;
+            let td = v.get("taskDefinition").unwrap_or(&v);
+            Some((td.get("family")?.as_str()?.to_owned(), f))
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for (i, file) in services.iter().enumerate() {
+        let (out, stdout, stderr) = run(bin().arg("import").arg(file));
+        assert!(out.status.success(), "import {}:\n{stderr}", file.display());
+        let mut svc: Value = serde_yaml_ng::from_str(&stdout).expect("one Service");
+        let name = svc["metadata"]["name"].as_str().expect("a name").to_owned();
+        let family = svc["spec"]["taskDefinition"].as_str().map(|r| {
+            r.rsplit('/')
+                .next()
+                .unwrap_or(r)
+                .split(':')
+                .next()
+                .unwrap_or(r)
+                .to_owned()
+        });
+        let corpus_td = family
+            .as_ref()
+            .and_then(|f| task_definitions.iter().find(|(tf, _)| tf == f));
+        let td_yaml = if let Some((_, td_file)) = corpus_td {
+            let (out, stdout, stderr) = run(bin().arg("import").arg(td_file));
+            assert!(out.status.success(), "import {}:\n{stderr}", td_file.display());
+            stdout
+        } else {
+            // A stub with what the service refers to.
+            let stub = format!("stub-{i}");
+            svc["spec"]["taskDefinition"] = Value::from(stub.clone());
+            let mut containers: Vec<(String, Vec<i64>)> = Vec::new();
+            for lb in svc["spec"]["loadBalancers"].as_array().into_iter().flatten() {
+                let c = lb["containerName"].as_str().unwrap_or("app").to_owned();
+                let port = lb["containerPort"].as_i64().unwrap_or(80);
+                match containers.iter_mut().find(|(n, _)| *n == c) {
+                    Some((_, ports)) => ports.push(port),
+                    None => containers.push((c, vec![port])),
+                }
+            }
+            if containers.is_empty() {
+                containers.push(("app".to_owned(), Vec::new()));
+            }
+            let awsvpc = !svc["spec"]["networkConfiguration"].is_null();
+            let containers: Vec<Value> = containers
+                .into_iter()
+                .map(|(name, ports)| {
+                    serde_json::json!({
+                        "name": name,
+                        "image": "public.ecr.aws/nginx/nginx:1.27",
+                        "memory": 256,
+                        "essential": true,
+                        "portMappings": ports.iter().map(|p| serde_json::json!({"containerPort": p})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let td = serde_json::json!({
+                "apiVersion": "ecsbridge.io/v1alpha1",
+                "kind": "TaskDefinition",
+                "metadata": {"name": stub},
+                "spec": {
+                    "networkMode": if awsvpc { "awsvpc" } else { "bridge" },
+                    "containerDefinitions": containers,
+                },
+            });
+            serde_yaml_ng::to_string(&td).expect("yaml")
+        };
+        std::fs::write(dir.join(format!("{i}-taskdefinition.yaml")), td_yaml).expect("write");
+        std::fs::write(
+            dir.join(format!("{i}-service.yaml")),
+            serde_yaml_ng::to_string(&svc).expect("yaml"),
+        )
+        .expect("write");
+        let workload = if svc["spec"]["schedulingStrategy"] == "DAEMON" {
+            "DaemonSet"
+        } else {
+            "Deployment"
+        };
+        expected.push((name, workload, corpus_td.is_some()));
+    }
+    let (items, stderr, ok) = render_json(&[&dir]);
+    assert!(ok, "corpus services render:\n{stderr}");
+    for (name, workload, _) in &expected {
+        assert!(
+            items
+                .iter()
+                .any(|i| i["kind"] == *workload && i["metadata"]["name"] == name.as_str()),
+            "no {workload} {name}:\n{stderr}"
+        );
+    }
+    // At least one service runs its own corpus task definition, not a stub.
+    assert!(expected.iter().any(|(_, _, own)| *own), "{expected:?}");
+    validate_all(&items, "corpus-services-out");
+}
+
 /// Corpus task definitions that ECS would not register, and the reason render gives.
 const INVALID_IN_ECS: &[(&str, &str)] = &[
     // spinnaker's test artifact asks for 2 x 256 cpu units in a task of 256 (ECS: "The sum of all
