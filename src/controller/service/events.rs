@@ -211,6 +211,8 @@ pub fn event_id(service: &str, at: &Time, message: &str) -> String {
 /// `events` with `new` recorded at `now`, newest first, at most [`MAX_EVENTS`].
 #[must_use]
 pub fn record(service: &str, events: &[ServiceEvent], new: &[Happening], now: &Time) -> Vec<ServiceEvent> {
+    // (An event already recorded, as when a reconcile read a status one write behind, has the
+    // same id: it is not recorded twice.)
     let mut out: Vec<ServiceEvent> = new
         .iter()
         .rev()
@@ -219,6 +221,7 @@ pub fn record(service: &str, events: &[ServiceEvent], new: &[Happening], now: &T
             created_at: now.clone(),
             message: h.message.clone(),
         })
+        .filter(|e| !events.iter().any(|old| old.id == e.id))
         .collect();
     out.extend(events.iter().cloned());
     out.truncate(MAX_EVENTS);
@@ -415,5 +418,7 @@ mod tests {
         assert_eq!(id.matches('-').count(), 4);
         assert_ne!(got[0].id, got[1].id);
         assert_eq!(got[0].id, event_id("web", &at(500), "second"));
+        // Recording the same happening at the same time again adds nothing.
+        assert_eq!(record("web", &got, &new, &at(500)), got);
     }
 }

@@ -87,14 +87,38 @@ impl History {
     }
 
     /// The history to write with the next template, for a Service resolving to `resolved`,
-    /// given the Deployment `current` as it is.
+    /// given the Deployment `current` as it is and the Service's `deployments` (its status).
     #[must_use]
-    pub fn next(&self, current: Option<&Deployment>, resolved: &str) -> Self {
-        // Only when the template is about to change (so that remembering writes nothing more).
+    pub fn next(
+        &self,
+        current: Option<&Deployment>,
+        resolved: &str,
+        deployments: &[ServiceDeployment],
+    ) -> Self {
+        // Only what differs from `resolved`: recorded when the template is about to change, so
+        // remembering writes nothing more. The live Deployment may lag behind (a cache): the
+        // Service's own deployments say what completed too.
         let completed = current
             .filter(|d| rolled_out(d))
             .and_then(template_task_definition)
             .filter(|running| running != resolved)
+            .or_else(|| {
+                let completed = |d: &&ServiceDeployment| {
+                    d.rollout_state.as_deref() == Some(super::deployments::COMPLETED)
+                        && d.task_definition != resolved
+                };
+                deployments
+                    .iter()
+                    .filter(completed)
+                    .find(|d| d.status == PRIMARY)
+                    .or_else(|| {
+                        deployments
+                            .iter()
+                            .filter(completed)
+                            .max_by_key(|d| d.created_at.as_ref().map(|t| t.0))
+                    })
+                    .map(|d| d.task_definition.clone())
+            })
             .or_else(|| self.completed.clone());
         Self {
             completed,
@@ -189,7 +213,7 @@ mod tests {
     fn the_completed_revision_is_taken_from_a_rolled_out_deployment() {
         let none = History::default();
         assert_eq!(
-            none.next(Some(&deployment("3", true, &[])), "web:4")
+            none.next(Some(&deployment("3", true, &[])), "web:4", &[])
                 .completed
                 .as_deref(),
             Some("web:3")
@@ -201,15 +225,52 @@ mod tests {
         };
         assert_eq!(
             earlier
-                .next(Some(&deployment("3", false, &[])), "web:4")
+                .next(Some(&deployment("3", false, &[])), "web:4", &[])
                 .completed
                 .as_deref(),
             Some("web:2")
         );
-        assert_eq!(earlier.next(None, "web:4").completed.as_deref(), Some("web:2"));
+        assert_eq!(
+            earlier.next(None, "web:4", &[]).completed.as_deref(),
+            Some("web:2")
+        );
         // The same revision again: nothing to record (no write once a rollout completes).
         assert_eq!(
-            none.next(Some(&deployment("3", true, &[])), "web:3").completed,
+            none.next(Some(&deployment("3", true, &[])), "web:3", &[])
+                .completed,
+            None
+        );
+    }
+
+    #[test]
+    fn a_lagging_deployment_is_made_up_for_by_the_services_own_deployments() {
+        let status = |status: &str, td: &str, state: &str| ServiceDeployment {
+            status: status.into(),
+            task_definition: td.into(),
+            rollout_state: Some(state.into()),
+            ..ServiceDeployment::default()
+        };
+        // The cached Deployment does not look rolled out yet, but the Service saw web:3 complete.
+        let lagging = deployment("3", false, &[]);
+        let none = History::default();
+        let primary = [status(PRIMARY, "web:3", "COMPLETED")];
+        assert_eq!(
+            none.next(Some(&lagging), "web:4", &primary).completed.as_deref(),
+            Some("web:3")
+        );
+        // Mid-rollout of web:4: the ACTIVE web:3 completed earlier.
+        let rolling = [
+            status(PRIMARY, "web:4", IN_PROGRESS),
+            status("ACTIVE", "web:3", "COMPLETED"),
+        ];
+        assert_eq!(
+            none.next(Some(&lagging), "web:4", &rolling).completed.as_deref(),
+            Some("web:3")
+        );
+        // Nothing completed: nothing to record.
+        assert_eq!(
+            none.next(None, "web:4", &[status(PRIMARY, "web:4", IN_PROGRESS)])
+                .completed,
             None
         );
     }
@@ -220,10 +281,10 @@ mod tests {
         let h = History::read(Some(&d));
         assert_eq!(h.failed.as_deref(), Some("web:4"));
         assert!(h.failed_now("web:4"));
-        assert_eq!(h.next(Some(&d), "web:4").failed.as_deref(), Some("web:4"));
+        assert_eq!(h.next(Some(&d), "web:4", &[]).failed.as_deref(), Some("web:4"));
         // A new revision: a new chance.
         assert!(!h.failed_now("web:5"));
-        assert_eq!(h.next(Some(&d), "web:5").failed, None);
+        assert_eq!(h.next(Some(&d), "web:5", &[]).failed, None);
     }
 
     #[test]

@@ -84,7 +84,12 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         svc.spec.service.desired_count.unwrap_or(1),
     );
     let history = history::History::read(children.deployment.as_deref());
-    let mut next = history.next(children.deployment.as_deref(), &resolved);
+    let previous_deployments = svc
+        .status
+        .as_ref()
+        .map(|s| s.deployments.as_slice())
+        .unwrap_or_default();
+    let mut next = history.next(children.deployment.as_deref(), &resolved, previous_deployments);
     // The Service resolves to a task definition whose rollout failed: run the last completed one
     // instead (rollback), or stay paused on the failed one.
     let mut failure = None;
