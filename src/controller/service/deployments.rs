@@ -147,6 +147,22 @@ pub fn failed_tasks(pods: &[&Pod], reset_on_healthy_task: bool, now: Timestamp) 
         .sum()
 }
 
+/// `updatedAt` of `d` (computed with `updatedAt` unset): `before`'s when nothing else changed
+/// since, else `now`.
+fn updated_at(before: Option<&ServiceDeployment>, d: &ServiceDeployment, now: &Time) -> Option<Time> {
+    match before {
+        Some(b)
+            if ServiceDeployment {
+                updated_at: None,
+                ..b.clone()
+            } == *d =>
+        {
+            b.updated_at.clone()
+        }
+        _ => Some(now.clone()),
+    }
+}
+
 /// `family:revision` of the task definition a pod template runs, from its labels.
 fn task_definition_of(labels: Option<&BTreeMap<String, String>>) -> String {
     let get = |k: &str| labels.and_then(|l| l.get(k)).map_or("", String::as_str);
@@ -251,17 +267,7 @@ pub fn observe(
             created_at: rs.metadata.creation_timestamp.clone(),
             updated_at: None,
         };
-        d.updated_at = match before {
-            Some(b)
-                if ServiceDeployment {
-                    updated_at: None,
-                    ..b.clone()
-                } == d =>
-            {
-                b.updated_at.clone()
-            }
-            _ => Some(ctx.now.clone()),
-        };
+        d.updated_at = updated_at(before, &d, ctx.now);
         out.push(d);
     }
     out.sort_by(|a, b| {
@@ -317,17 +323,7 @@ pub fn observe_daemon_set(
             .or_else(|| Some(now.clone())),
         updated_at: None,
     };
-    d.updated_at = match before {
-        Some(b)
-            if ServiceDeployment {
-                updated_at: None,
-                ..b.clone()
-            } == d =>
-        {
-            b.updated_at.clone()
-        }
-        _ => Some(now.clone()),
-    };
+    d.updated_at = updated_at(before, &d, now);
     d
 }
 
