@@ -125,7 +125,8 @@ pub fn workload(
         report.note(NoteKind::Approximated, field.clone(), message.clone());
     }
     if let Ok(v) = serde_json::to_value(spec) {
-        report.untranslated(&v, HANDLED);
+        // (The networking fields are `networking`'s, which reports them.)
+        report.untranslated(&v, &[HANDLED, super::networking::HANDLED].concat());
     }
     let group = labels::service_group(name);
     let mut template = pod.clone();
