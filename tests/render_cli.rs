@@ -78,7 +78,7 @@ fn readme_examples_render_to_valid_objects() {
     );
     let deployment = items
         .iter()
-        .find(|i| i["kind"] == "Deployment")
+        .find(|i| i["kind"] == "Deployment" && i["metadata"]["name"] == "web")
         .expect("deployment");
     assert_eq!(deployment["spec"]["replicas"], 3);
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
@@ -89,6 +89,18 @@ fn readme_examples_render_to_valid_objects() {
         deployment["spec"]["selector"]["matchLabels"]["ecsbridge.io/service"],
         "web"
     );
+    // The orders example's load balancer and Service Connect objects (the TargetGroupBinding
+    // is checked against its CRD in tests/networking_render.rs).
+    for (kind, name) in [
+        ("Service", "orders-lb"),
+        ("Service", "orders"),
+        ("TargetGroupBinding", "orders.orders"),
+    ] {
+        assert!(
+            kinds.contains(&(kind.into(), name.into())),
+            "{kind} {name}: {kinds:?}"
+        );
+    }
     validate_all(&items, "examples");
     // What is not translated yet is said, with the place it is written.
     assert!(
