@@ -1,9 +1,10 @@
 //! The Service controller: keeps a Deployment (REPLICA) or DaemonSet (DAEMON) running the
-//! Service's task definition, and reports it in ECS's words.
+//! Service's task definition, with the Kubernetes Services and TargetGroupBindings of its load
+//! balancers, Cloud Map registry and Service Connect, and reports it in ECS's words.
 //!
 //! [`reconcile`] reads as its steps: [`load`] → [`validate`] → [`build`] → [`apply`] →
-//! [`status`]. Not yet: rollouts and the circuit breaker, load balancers, auto scaling (HPA),
-//! ECS `deployments[]` and `events[]`.
+//! [`status`]. Not yet: rollouts and the circuit breaker, auto scaling (HPA), ECS
+//! `deployments[]` and `events[]`.
 
 pub mod apply;
 pub mod build;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::{DaemonSet, Deployment},
-    core::v1::Node,
+    core::v1::{Node, Service as CoreService},
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -125,9 +126,11 @@ where
 /// Runs the Service controller on `namespace` (`None`: every namespace) until `shutdown`
 /// resolves and the reconciles in flight have finished.
 ///
-/// Watches Services, the Deployments and DaemonSets they own (only those labelled
-/// `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory) and TaskDefinitions (mapped to the
-/// Services that reference them).
+/// Watches Services, the Deployments, DaemonSets and Kubernetes Services they own (only those
+/// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory) and TaskDefinitions
+/// (mapped to the Services that reference them). TargetGroupBindings are not watched (the kind
+/// may not be served, and a watch of it would fail until it is): a changed or deleted binding is
+/// re-applied at the next resync.
 pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdown) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
@@ -159,7 +162,8 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
             services_with_placement(&placed.state(), &task_definitions.state())
         })
         .owns(api::<Deployment>(&client, ns), children.clone())
-        .owns(api::<DaemonSet>(&client, ns), children)
+        .owns(api::<DaemonSet>(&client, ns), children.clone())
+        .owns(api::<CoreService>(&client, ns), children)
         .watches_stream(td_changes, move |td| {
             services_for_task_definition(&services.state(), &td)
         })

@@ -255,14 +255,26 @@ pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceSta
             now.clone(),
         )
     };
-    let degraded = condition::new(
-        DEGRADED,
-        false,
-        REASON_AS_EXPECTED,
-        "No failures observed.",
-        generation,
-        now.clone(),
-    );
+    let degraded = if applied.problems.is_empty() {
+        condition::new(
+            DEGRADED,
+            false,
+            REASON_AS_EXPECTED,
+            "No failures observed.",
+            generation,
+            now.clone(),
+        )
+    } else {
+        // Networking objects the cluster could not take (apply.rs says which and why).
+        condition::new(
+            DEGRADED,
+            true,
+            super::apply::REASON_DEPENDENTS_NOT_APPLIED,
+            applied.problems.join("; "),
+            generation,
+            now.clone(),
+        )
+    };
     let translated = if applied.translation.is_empty() {
         condition::new(
             TRANSLATED,
@@ -430,6 +442,7 @@ mod tests {
             workload,
             task_definition: "web:2".into(),
             translation: Translation::default(),
+            problems: Vec::new(),
         }
     }
 

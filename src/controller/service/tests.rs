@@ -15,6 +15,8 @@ const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/team-a/deployments";
 const DAEMON_SETS: &str = "/apis/apps/v1/namespaces/team-a/daemonsets";
 const STATUS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/services/web/status";
 const SELECTOR: &str = "ecsbridge.io/service=web,app.kubernetes.io/managed-by=ecs-bridge";
+const SERVICES: &str = "/api/v1/namespaces/team-a/services";
+const BINDINGS: &str = "/apis/elbv2.k8s.aws/v1beta1/namespaces/team-a/targetgroupbindings";
 
 /// Serves the LIST of TaskDefinitions with `items`.
 async fn expect_task_definition_list(server: &mut Handle, items: Vec<Value>) {
@@ -52,6 +54,37 @@ async fn expect_prune_list(server: &mut Handle, path: &str, kind: &str, items: V
     assert_eq!(query.get("labelSelector").map(String::as_str), Some(SELECTOR));
     assert_eq!(query.get("watch"), None);
     ok(reply, &testing::list_body("apps/v1", kind, items));
+}
+
+/// Serves the LISTs of the networking prune step: the Service's TargetGroupBindings, then its
+/// Kubernetes Services (none of either).
+async fn expect_network_prune_lists(server: &mut Handle) {
+    expect_list(
+        server,
+        BINDINGS,
+        SELECTOR,
+        "elbv2.k8s.aws/v1beta1",
+        "TargetGroupBindingList",
+        Vec::new(),
+    )
+    .await;
+    expect_list(server, SERVICES, SELECTOR, "v1", "ServiceList", Vec::new()).await;
+}
+
+/// Serves a LIST of `path` selected by `selector` with `items`.
+async fn expect_list(
+    server: &mut Handle,
+    path: &str,
+    selector: &str,
+    api_version: &str,
+    kind: &str,
+    items: Vec<Value>,
+) {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::GET, path));
+    let query = testing::query(request.uri());
+    assert_eq!(query.get("labelSelector").map(String::as_str), Some(selector));
+    ok(reply, &testing::list_body(api_version, kind, items));
 }
 
 /// Serves the status apply; returns its body.
@@ -143,6 +176,7 @@ async fn applies_the_deployment_prunes_the_old_daemon_set_then_writes_status() {
         assert_eq!(delete["preconditions"]["uid"], "uid-ds-web");
         assert_eq!(delete["propagationPolicy"], "Background");
         ok(reply, &daemon_set("web", "uid-team-a-web"));
+        expect_network_prune_lists(&mut server).await;
 
         let status = expect_status_apply(&mut server, &status_svc).await;
         assert_no_more_requests(server).await;
@@ -312,6 +346,7 @@ async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
         assert_eq!(body["kind"], "DaemonSet");
         assert_eq!(body["metadata"]["ownerReferences"][0]["uid"], "uid-team-a-web");
         expect_prune_list(&mut server, DEPLOYMENTS, "DeploymentList", Vec::new()).await;
+        expect_network_prune_lists(&mut server).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         assert_no_more_requests(server).await;
         status
@@ -340,6 +375,7 @@ async fn unchanged_status_is_not_written_again() {
         expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), ds).await;
         expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+        expect_network_prune_lists(&mut server).await;
         expect_status_apply(&mut server, &first_svc).await
     });
     run_reconcile(svc.clone(), ctx).await.expect("reconcile succeeds");
@@ -353,6 +389,7 @@ async fn unchanged_status_is_not_written_again() {
         expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), deployment_status).await;
         expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+        expect_network_prune_lists(&mut server).await;
         assert_no_more_requests(server).await;
     });
     run_reconcile(svc, ctx).await.expect("reconcile succeeds");
@@ -491,7 +528,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     let running = tokio::spawn(run(Some("team-a".into()), ctx, shutdown));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..6 {
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
         let query = testing::query(request.uri());
@@ -511,7 +548,9 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
             ),
             (TDS.to_owned(), None),
             (DEPLOYMENTS.to_owned(), managed.clone()),
-            (DAEMON_SETS.to_owned(), managed),
+            (DAEMON_SETS.to_owned(), managed.clone()),
+            // Its Kubernetes Services (TargetGroupBindings are not watched: maybe not served).
+            (SERVICES.to_owned(), managed),
             // Nodes: placement compiles against their labels.
             ("/api/v1/nodes".to_owned(), None),
         ])
@@ -522,4 +561,307 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
         .await
         .expect("run stops after shutdown")
         .expect("no panic");
+}
+
+/// A TaskDefinition `web` (awsvpc) whose container `app` maps port 80, named `http`.
+fn networked_td() -> TaskDefinition {
+    let mut td = testing::task_definition("team-a", "web", 1);
+    td.spec.task_definition = serde_json::from_value(json!({
+        "family": "web",
+        "networkMode": "awsvpc",
+        "containerDefinitions": [{"name": "app", "image": "nginx:1.27",
+            "portMappings": [{"name": "http", "containerPort": 80}]}]
+    }))
+    .expect("task definition");
+    td
+}
+
+const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/73e2d6bc24d8a067";
+
+/// Service `web` with a load balancer on `app:80` and a Service Connect alias `shop-web`.
+fn networked_service() -> Service {
+    let mut svc = testing::service("team-a", "web", 2, "web");
+    svc.spec.service.load_balancers = Some(vec![
+        serde_json::from_value(json!({"targetGroupArn": TG, "containerName": "app", "containerPort": 80}))
+            .expect("load balancer"),
+    ]);
+    svc.spec.service.service_connect_configuration = Some(
+        serde_json::from_value(json!({"enabled": true, "services": [
+            {"portName": "http", "clientAliases": [{"port": 8080, "dnsName": "shop-web"}]}]}))
+        .expect("service connect"),
+    );
+    svc
+}
+
+/// A child of kind `kind` named `name`, labelled as ours and owned by `owner_uid`.
+fn child(api_version: &str, kind: &str, name: &str, owner_uid: &str) -> Value {
+    let mut obj = json!({
+        "apiVersion": api_version, "kind": kind,
+        "metadata": {
+            "name": name, "namespace": "team-a", "uid": format!("uid-{name}"),
+            "labels": { "ecsbridge.io/service": "web", "app.kubernetes.io/managed-by": "ecs-bridge" },
+            "ownerReferences": [{
+                "apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service", "name": "web",
+                "uid": owner_uid, "controller": true
+            }]
+        }
+    });
+    if kind == "TargetGroupBinding" {
+        obj["spec"] = json!({"targetGroupARN": TG, "serviceRef": {"name": "web-lb", "port": 80}});
+    }
+    obj
+}
+
+/// Serves the workload's apply and the DaemonSet prune of a ready Deployment.
+async fn expect_ready_deployment(server: &mut Handle) {
+    let ready = json!({"observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3});
+    expect_workload_apply(server, &format!("{DEPLOYMENTS}/web"), ready).await;
+    expect_prune_list(server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+}
+
+/// Serves a forced apply at `path`, echoing the body; returns it.
+async fn expect_echoed_apply(server: &mut Handle, path: &str) -> Value {
+    let (request, reply) = next(server).await;
+    let body = expect_apply(request, path).await;
+    ok(reply, &body);
+    body
+}
+
+/// Serves a DELETE of `path` with the uid precondition `uid`.
+async fn expect_delete(server: &mut Handle, path: &str, uid: &str) {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::DELETE, path));
+    assert_eq!(json_body(request).await["preconditions"]["uid"], uid);
+    ok(
+        reply,
+        &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+    );
+}
+
+#[tokio::test]
+async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        // Services, then the binding that names one of them.
+        let lb = expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        let sc = expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        let binding = expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
+        // Pruning: bindings first (a binding must not outlive its Service), ours only.
+        expect_list(
+            &mut server,
+            BINDINGS,
+            SELECTOR,
+            "elbv2.k8s.aws/v1beta1",
+            "TargetGroupBindingList",
+            vec![
+                child(
+                    "elbv2.k8s.aws/v1beta1",
+                    "TargetGroupBinding",
+                    "web.web-tg",
+                    "uid-team-a-web",
+                ),
+                child(
+                    "elbv2.k8s.aws/v1beta1",
+                    "TargetGroupBinding",
+                    "web.old-tg",
+                    "uid-team-a-web",
+                ),
+                child(
+                    "elbv2.k8s.aws/v1beta1",
+                    "TargetGroupBinding",
+                    "web.theirs",
+                    "uid-someone-else",
+                ),
+            ],
+        )
+        .await;
+        expect_delete(&mut server, &format!("{BINDINGS}/web.old-tg"), "uid-web.old-tg").await;
+        expect_list(
+            &mut server,
+            SERVICES,
+            SELECTOR,
+            "v1",
+            "ServiceList",
+            vec![
+                child("v1", "Service", "web-lb", "uid-team-a-web"),
+                child("v1", "Service", "web-discovery", "uid-team-a-web"),
+            ],
+        )
+        .await;
+        expect_delete(
+            &mut server,
+            &format!("{SERVICES}/web-discovery"),
+            "uid-web-discovery",
+        )
+        .await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        (lb, sc, binding, status)
+    });
+    let action = run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    let (lb, sc, binding, status) = verifier.await.expect("verifier passes");
+
+    let owner = json!([{
+        "apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service", "name": "web",
+        "uid": "uid-team-a-web", "controller": true, "blockOwnerDeletion": true
+    }]);
+    for obj in [&lb, &sc, &binding] {
+        assert_eq!(obj["metadata"]["ownerReferences"], owner, "{obj}");
+        assert_eq!(obj["metadata"]["labels"]["ecsbridge.io/service"], "web", "{obj}");
+        assert_eq!(
+            obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "ecs-bridge",
+            "{obj}"
+        );
+    }
+    assert_eq!(
+        (&lb["apiVersion"], &lb["kind"]),
+        (&json!("v1"), &json!("Service"))
+    );
+    assert_eq!(lb["spec"]["selector"], json!({"ecsbridge.io/service": "web"}));
+    assert_eq!(
+        lb["spec"]["ports"],
+        json!([{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}])
+    );
+    assert_eq!(
+        sc["spec"]["ports"],
+        json!([{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        binding["spec"],
+        json!({"targetGroupARN": TG, "targetType": "ip", "serviceRef": {"name": "web-lb", "port": "http"}})
+    );
+    let status = &status["status"];
+    assert_eq!(condition(status, "Degraded")["status"], "False");
+    assert_eq!(condition(status, "Translated")["status"], "True", "{status}");
+}
+
+#[tokio::test]
+async fn without_the_load_balancer_controller_the_service_is_degraded_not_failing() {
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        // A path the API server does not serve: 404 (here plain text, as a proxy may answer).
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.uri().path(), format!("{BINDINGS}/web.web-tg"));
+        reply.send_response(
+            http::Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .header(http::header::CONTENT_TYPE, "text/plain")
+                .body(Body::from(b"404 page not found".to_vec()))
+                .expect("response"),
+        );
+        // No binding LIST (the kind is not served): the Services are still pruned.
+        expect_list(&mut server, SERVICES, SELECTOR, "v1", "ServiceList", Vec::new()).await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    let action = run_reconcile(svc, ctx).await.expect("the tasks run: no failure");
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    let body = verifier.await.expect("verifier passes");
+    let status = &body["status"];
+    let degraded = condition(status, "Degraded");
+    assert_eq!(
+        (&degraded["status"], &degraded["reason"]),
+        (&json!("True"), &json!("DependentsNotApplied"))
+    );
+    let message = degraded["message"].as_str().expect("message");
+    assert!(
+        message.contains("TargetGroupBinding is not served")
+            && message.contains("AWS Load Balancer Controller"),
+        "{message}"
+    );
+    assert_eq!(condition(status, "Ready")["status"], "True", "the tasks run");
+}
+
+#[tokio::test]
+async fn a_networking_object_the_api_server_refuses_is_reported() {
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        // `shop-web` belongs to another Service already: a second controller owner is refused.
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.uri().path(), format!("{SERVICES}/shop-web"));
+        let refusal = json!({
+            "apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "Invalid", "code": 422,
+            "message": "Service \"shop-web\" is invalid: metadata.ownerReferences: Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to true"
+        });
+        reply.send_response(testing::json_response(StatusCode::UNPROCESSABLE_ENTITY, &refusal));
+        expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
+        expect_network_prune_lists(&mut server).await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let body = verifier.await.expect("verifier passes");
+    let degraded = condition(&body["status"], "Degraded");
+    assert_eq!(degraded["reason"], "DependentsNotApplied");
+    let message = degraded["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("Service not applied: Service \"shop-web\" is invalid")
+            && message.contains("Only one reference can have Controller set to true"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn networking_ecs_would_refuse_writes_only_the_status() {
+    let (ctx, mut server) = testing::context();
+    let mut svc = networked_service();
+    svc.spec.service.load_balancers = Some(vec![
+        serde_json::from_value(json!({"targetGroupArn": TG, "containerName": "app", "containerPort": 8080}))
+            .expect("load balancer"),
+    ]);
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    assert_eq!(
+        run_reconcile(svc, ctx).await.expect("reconcile succeeds"),
+        Action::await_change()
+    );
+    let body = verifier.await.expect("verifier passes");
+    let ready = condition(&body["status"], "Ready");
+    assert_eq!(ready["reason"], "InvalidNetworking");
+    assert!(
+        ready["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("spec.loadBalancers[0].containerPort: container \"app\" maps no containerPort 8080"),
+        "{ready}"
+    );
 }
