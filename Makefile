@@ -19,10 +19,11 @@ generate-ecs: test-deps
 fmt:
 	$(CARGO) fmt
 
-## lint: formatting and clippy, as CI runs them.
+## lint: formatting, clippy and doc links, as CI runs them.
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --no-deps --lib --locked
 
 ## test-deps: the Python tools the tests drive (botocore, kubernetes-validate).
 test-deps:

@@ -12,4 +12,5 @@ mod networking;
 mod placement;
 mod recovery;
 mod revisions;
+mod rollback;
 mod web_service;

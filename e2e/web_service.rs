@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use ecs_bridge_testbed::PodOutcome;
+
 use crate::support::{Env, eventually};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -83,7 +85,12 @@ async fn web_example_runs_changes_scales_and_is_collected() {
     })
     .await;
 
-    // Editing the task definition rolls the new image out.
+    // Editing the task definition rolls the new image out: a new ECS deployment. On the double,
+    // the new tasks are held not ready for a while, so the rollout shows both deployments.
+    let double = env.backend.double().map(|(_, cluster)| cluster);
+    if let Some(cluster) = double {
+        cluster.kubelet(PodOutcome::Running { ready: false });
+    }
     let td = std::fs::read_to_string(Env::example("web/taskdefinition.yaml")).expect("example");
     let changed = env.file("td.yaml", &td.replace("nginx/nginx:1.27", "nginx/nginx:1.28"));
     env.kubectl_ok(&["apply", "-f", &Env::s(&changed)]);
@@ -95,6 +102,71 @@ async fn web_example_runs_changes_scales_and_is_collected() {
             .ok_or(image)
     })
     .await;
+    let state = |svc: &Value| -> Vec<(String, String, String)> {
+        svc.pointer("/status/deployments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                (
+                    s(d, "/status").to_owned(),
+                    s(d, "/taskDefinition").to_owned(),
+                    s(d, "/rolloutState").to_owned(),
+                )
+            })
+            .collect()
+    };
+    if let Some(cluster) = double {
+        eventually(
+            "PRIMARY web:2 rolling out while ACTIVE web:1 still runs",
+            TIMEOUT,
+            || {
+                let svc = env.get(&["ecssvc", "web"]).ok_or("absent")?;
+                let st = state(&svc);
+                let want = |status: &str, td: &str, rollout: &str| {
+                    st.contains(&(status.to_owned(), td.to_owned(), rollout.to_owned()))
+                };
+                (want("PRIMARY", "web:2", "IN_PROGRESS") && want("ACTIVE", "web:1", "COMPLETED"))
+                    .then_some(())
+                    .ok_or(format!("{st:?}"))
+            },
+        )
+        .await;
+        // The new tasks become ready.
+        cluster.kubelet(PodOutcome::Running { ready: true });
+        let pods = env
+            .get(&["pods", "-l", "ecsbridge.io/service=web,ecsbridge.io/revision=2"])
+            .expect("pods");
+        for pod in pods["items"].as_array().into_iter().flatten() {
+            cluster
+                .set_pod(
+                    &env.namespace,
+                    s(pod, "/metadata/name"),
+                    PodOutcome::Running { ready: true },
+                )
+                .expect("pod ready");
+        }
+    }
+    let svc = eventually("web:2 completed, the only deployment left", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "web"]).ok_or("absent")?;
+        let st = state(&svc);
+        (st == [("PRIMARY".to_owned(), "web:2".to_owned(), "COMPLETED".to_owned())])
+            .then_some(svc)
+            .ok_or(format!("{st:?}"))
+    })
+    .await;
+    let id = s(&svc, "/status/deployments/0/id").to_owned();
+    let events: Vec<&str> = svc
+        .pointer("/status/events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        events.contains(&format!("(service web) (deployment {id}) deployment completed.").as_str()),
+        "{events:#?}"
+    );
 
     // `kubectl scale` goes through the Service's scale subresource to desiredCount.
     env.kubectl_ok(&["scale", "ecssvc/web", "--replicas=2"]);

@@ -57,6 +57,12 @@ enum Command {
         /// installed: binpack strategies set `schedulerName` (otherwise they are approximated).
         #[arg(long)]
         binpack_scheduler: bool,
+        /// Label prefix of custom ECS attributes, as the operator's flag: `attribute:stack` reads
+        /// the node label `<PREFIX>stack`. Followed by a name it must be a label key
+        /// (`example.com/`, `example.com/attr-`).
+        #[arg(long, value_name = "PREFIX", default_value = DEFAULT_ATTRIBUTE_PREFIX,
+              value_parser = attribute_prefix)]
+        attribute_prefix: String,
     },
     /// Run the operator against the current kubeconfig context (or in-cluster config).
     Run {
@@ -86,6 +92,12 @@ enum Command {
         /// strategies use its profiles (otherwise the default scheduler, reported).
         #[arg(long, env = "ECS_BRIDGE_BINPACK_SCHEDULER")]
         binpack_scheduler: bool,
+        /// Label prefix of custom ECS attributes: `attribute:stack` reads the node label
+        /// `<PREFIX>stack`. Followed by a name it must be a label key (`example.com/`,
+        /// `example.com/attr-`).
+        #[arg(long, value_name = "PREFIX", env = "ECS_BRIDGE_ATTRIBUTE_PREFIX",
+              default_value = DEFAULT_ATTRIBUTE_PREFIX, value_parser = attribute_prefix)]
+        attribute_prefix: String,
     },
     /// Show what a memberOf expression (cluster query language) compiles to: node affinity and
     /// pod (anti-)affinity, and the nodes it selects.
@@ -100,6 +112,12 @@ enum Command {
         /// Output format.
         #[arg(short, long, value_enum, default_value = "json")]
         output: OutputFormat,
+        /// Label prefix of custom ECS attributes, as the operator's flag: `attribute:stack` reads
+        /// the node label `<PREFIX>stack`. Followed by a name it must be a label key
+        /// (`example.com/`, `example.com/attr-`).
+        #[arg(long, value_name = "PREFIX", default_value = DEFAULT_ATTRIBUTE_PREFIX,
+              value_parser = attribute_prefix)]
+        attribute_prefix: String,
     },
     /// Print the KubeSchedulerConfiguration of the ecs-bridge scheduler (binpack profiles).
     SchedulerConfig {
@@ -113,6 +131,15 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+/// The default of `--attribute-prefix`.
+const DEFAULT_ATTRIBUTE_PREFIX: &str = ecs_bridge::translate::placement::attributes::DEFAULT_PREFIX;
+
+/// Parses `--attribute-prefix`: clap's error names the flag and the value, this the rule.
+fn attribute_prefix(prefix: &str) -> Result<String, String> {
+    ecs_bridge::translate::placement::attributes::check_prefix(prefix)?;
+    Ok(prefix.to_owned())
 }
 
 fn main() -> ExitCode {
@@ -141,7 +168,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             expression,
             nodes,
             output,
-        } => explain(&expression, nodes.as_deref(), output),
+            attribute_prefix,
+        } => explain(&expression, nodes.as_deref(), &attribute_prefix, output),
         Command::SchedulerConfig { namespace } => {
             let config = ecs_bridge::translate::placement::strategy::scheduler_configuration(&namespace);
             print!("{}", serde_yaml_ng::to_string(&config)?);
@@ -155,6 +183,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             external_secrets,
             environment_files_as_config_maps,
             binpack_scheduler,
+            attribute_prefix,
         } => render(
             &paths,
             nodes.as_deref(),
@@ -163,6 +192,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 external_secrets,
                 environment_files_as_config_maps,
                 binpack_scheduler,
+                attribute_prefix,
                 ..ecs_bridge::render::RenderOptions::default()
             },
         ),
@@ -174,6 +204,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             external_secrets,
             environment_files_as_config_maps,
             binpack_scheduler,
+            attribute_prefix,
         } => run(
             namespaces,
             &log,
@@ -183,13 +214,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 external_secrets,
                 environment_files_as_config_maps,
                 binpack_scheduler,
+                attribute_prefix,
                 ..ecs_bridge::run::RunConfig::default()
             },
         ),
     }
 }
 
-fn explain(expression: &str, nodes: Option<&std::path::Path>, output: OutputFormat) -> Result<ExitCode> {
+fn explain(
+    expression: &str,
+    nodes: Option<&std::path::Path>,
+    attribute_prefix: &str,
+    output: OutputFormat,
+) -> Result<ExitCode> {
     let nodes = match nodes {
         Some(path) => match ecs_bridge::render::read_nodes(path) {
             Ok(nodes) => Some(nodes),
@@ -200,7 +237,12 @@ fn explain(expression: &str, nodes: Option<&std::path::Path>, output: OutputForm
         },
         None => None,
     };
-    match ecs_bridge::translate::placement::explain(expression, nodes.as_deref()) {
+    let options = ecs_bridge::translate::placement::PlaceOptions {
+        nodes: nodes.as_deref(),
+        attribute_prefix,
+        ..Default::default()
+    };
+    match ecs_bridge::translate::placement::explain(expression, &options) {
         Ok(v) => {
             match output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),

@@ -40,6 +40,11 @@ pub struct RunConfig {
     /// installed: binpack strategies set `schedulerName`; otherwise they are reported as
     /// approximated. Default: false.
     pub binpack_scheduler: bool,
+    /// The label prefix of custom ECS attributes: `attribute:stack` reads the node label
+    /// `<prefix>stack`. The CLI checks it with
+    /// [`crate::translate::placement::attributes::check_prefix`]. Default:
+    /// [`crate::translate::placement::attributes::DEFAULT_PREFIX`] (`ecsbridge.io/attr-`).
+    pub attribute_prefix: String,
 }
 
 impl Default for RunConfig {
@@ -52,6 +57,7 @@ impl Default for RunConfig {
             external_secrets: true,
             environment_files_as_config_maps: false,
             binpack_scheduler: false,
+            attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
         }
     }
 }
@@ -260,6 +266,8 @@ mod tests {
             format!("/apis/ecsbridge.io/v1alpha1/{ns}services"),
             format!("/apis/apps/v1/{ns}deployments"),
             format!("/apis/apps/v1/{ns}daemonsets"),
+            format!("/apis/apps/v1/{ns}replicasets"),
+            format!("/api/v1/{ns}pods"),
             // (The Kubernetes Services of load balancers, registries and Service Connect.)
             format!("/api/v1/{ns}services"),
             // (Cluster-scoped: the Service controller of each namespace watches the nodes.)
@@ -268,9 +276,9 @@ mod tests {
     }
 
     /// Initial LISTs per watched namespace: TaskDefinitions (TaskDefinition controller), then
-    /// Services, Deployments, DaemonSets, Kubernetes Services, TaskDefinitions and Nodes (Service
-    /// controller).
-    const LISTS_PER_NAMESPACE: usize = 7;
+    /// Services, Deployments, DaemonSets, ReplicaSets, Pods, Kubernetes Services, TaskDefinitions
+    /// and Nodes (Service controller).
+    const LISTS_PER_NAMESPACE: usize = 9;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -339,11 +347,16 @@ mod tests {
                 break (request, reply);
             }
             let path = request.uri().path();
-            if path == "/api/v1/nodes" {
-                // (The Service controller's node watch: no nodes.)
+            if path == "/api/v1/nodes" || path == "/api/v1/namespaces/team-a/pods" {
+                // (The Service controller's node and pod watches: none.)
+                let kind = if path.ends_with("nodes") {
+                    "NodeList"
+                } else {
+                    "PodList"
+                };
                 reply.send_response(testing::json_response(
                     http::StatusCode::OK,
-                    &testing::list_body("v1", "NodeList", Vec::new()),
+                    &testing::list_body("v1", kind, Vec::new()),
                 ));
                 continue;
             }
@@ -353,6 +366,7 @@ mod tests {
                 Some("services") => ("ecsbridge.io/v1alpha1", "ServiceList", vec![]),
                 Some("deployments") => ("apps/v1", "DeploymentList", vec![]),
                 Some("daemonsets") => ("apps/v1", "DaemonSetList", vec![]),
+                Some("replicasets") => ("apps/v1", "ReplicaSetList", vec![]),
                 Some("controllerrevisions") => ("apps/v1", "ControllerRevisionList", vec![]),
                 _ => panic!("unexpected GET {path}"),
             };

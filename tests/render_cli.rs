@@ -157,6 +157,151 @@ fn every_corpus_task_definition_renders_to_valid_objects() {
     validate_all(&items, "corpus-out");
 }
 
+/// Every corpus service renders, through `import`, to valid objects (its networking objects
+/// included): with its task definition where the corpus has it (same family), else with a stub
+/// task definition that has the containers and ports the service names (its load balancers' and
+/// registries' `containerName`/`containerPort`) and the network mode its `networkConfiguration`
+/// implies.
+#[test]
+fn every_corpus_service_renders_to_valid_objects() {
+    let dir = scratch("corpus-services");
+    let services = support::corpus_files("service-");
+    assert!(services.len() >= 5, "corpus has {} services", services.len());
+    // Families of the corpus task definitions.
+    let task_definitions: Vec<(String, PathBuf)> = support::corpus_files("taskdef-")
+        .into_iter()
+        .filter_map(|f| {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&f).ok()?).ok()?;
+            let td = v.get("taskDefinition").unwrap_or(&v);
+            Some((td.get("family")?.as_str()?.to_owned(), f))
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for (i, file) in services.iter().enumerate() {
+        let (out, stdout, stderr) = run(bin().arg("import").arg(file));
+        assert!(out.status.success(), "import {}:\n{stderr}", file.display());
+        let mut svc: Value = serde_yaml_ng::from_str(&stdout).expect("one Service");
+        // Some corpus services are templates their tools fill in before calling ECS
+        // (`TARGET_GROUP_ARN`, ecspresso's `{{ tfstate ... }}`): fill in the target groups as they
+        // would (ECS, and render, refuse anything but a target group ARN).
+        for (j, lb) in svc["spec"]["loadBalancers"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if lb["targetGroupArn"]
+                .as_str()
+                .is_some_and(|a| !a.starts_with("arn:"))
+            {
+                lb["targetGroupArn"] = Value::from(format!(
+                    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/corpus-{i}-{j}/0123456789abcdef"
+                ));
+            }
+        }
+        let name = svc["metadata"]["name"].as_str().expect("a name").to_owned();
+        let family = svc["spec"]["taskDefinition"].as_str().map(|r| {
+            r.rsplit('/')
+                .next()
+                .unwrap_or(r)
+                .split(':')
+                .next()
+                .unwrap_or(r)
+                .to_owned()
+        });
+        let corpus_td = family
+            .as_ref()
+            .and_then(|f| task_definitions.iter().find(|(tf, _)| tf == f));
+        let td_yaml = if let Some((_, td_file)) = corpus_td {
+            let (out, stdout, stderr) = run(bin().arg("import").arg(td_file));
+            assert!(out.status.success(), "import {}:\n{stderr}", td_file.display());
+            stdout
+        } else {
+            // A stub with what the service refers to.
+            let stub = format!("stub-{i}");
+            svc["spec"]["taskDefinition"] = Value::from(stub.clone());
+            let mut containers: Vec<(String, Vec<i64>)> = Vec::new();
+            let named = svc["spec"]["loadBalancers"]
+                .as_array()
+                .into_iter()
+                .chain(svc["spec"]["serviceRegistries"].as_array())
+                .flatten()
+                .filter(|r| r["containerName"].is_string() || r["containerPort"].is_i64());
+            for lb in named {
+                let c = lb["containerName"].as_str().unwrap_or("app").to_owned();
+                let port = lb["containerPort"].as_i64().unwrap_or(80);
+                match containers.iter_mut().find(|(n, _)| *n == c) {
+                    Some((_, ports)) if ports.contains(&port) => {}
+                    Some((_, ports)) => ports.push(port),
+                    None => containers.push((c, vec![port])),
+                }
+            }
+            if containers.is_empty() {
+                containers.push(("app".to_owned(), Vec::new()));
+            }
+            let awsvpc = !svc["spec"]["networkConfiguration"].is_null();
+            let containers: Vec<Value> = containers
+                .into_iter()
+                .map(|(name, ports)| {
+                    serde_json::json!({
+                        "name": name,
+                        "image": "public.ecr.aws/nginx/nginx:1.27",
+                        "memory": 256,
+                        "essential": true,
+                        "portMappings": ports.iter().map(|p| serde_json::json!({"containerPort": p})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let td = serde_json::json!({
+                "apiVersion": "ecsbridge.io/v1alpha1",
+                "kind": "TaskDefinition",
+                "metadata": {"name": stub},
+                "spec": {
+                    "networkMode": if awsvpc { "awsvpc" } else { "bridge" },
+                    "containerDefinitions": containers,
+                },
+            });
+            serde_yaml_ng::to_string(&td).expect("yaml")
+        };
+        std::fs::write(dir.join(format!("{i}-taskdefinition.yaml")), td_yaml).expect("write");
+        std::fs::write(
+            dir.join(format!("{i}-service.yaml")),
+            serde_yaml_ng::to_string(&svc).expect("yaml"),
+        )
+        .expect("write");
+        let workload = if svc["spec"]["schedulingStrategy"] == "DAEMON" {
+            "DaemonSet"
+        } else {
+            "Deployment"
+        };
+        expected.push((name, workload, corpus_td.is_some()));
+    }
+    let (items, stderr, ok) = render_json(&[&dir]);
+    assert!(ok, "corpus services render:\n{stderr}");
+    for (name, workload, _) in &expected {
+        assert!(
+            items
+                .iter()
+                .any(|i| i["kind"] == *workload && i["metadata"]["name"] == name.as_str()),
+            "no {workload} {name}:\n{stderr}"
+        );
+    }
+    // At least one service runs its own corpus task definition, not a stub.
+    assert!(expected.iter().any(|(_, _, own)| *own), "{expected:?}");
+    validate_all(&items, "corpus-services-out");
+    // (kubernetes-validate skips custom resources: the bindings against their published CRD.)
+    let bindings: String = items
+        .iter()
+        .filter(|i| i["kind"] == "TargetGroupBinding")
+        .map(|i| format!("---\n{}", serde_yaml_ng::to_string(i).expect("yaml")))
+        .collect();
+    assert!(!bindings.is_empty(), "corpus load balancers are bound");
+    let file = dir.join("bindings.yaml");
+    std::fs::write(&file, bindings).expect("write bindings");
+    support::validate_custom_resources(&support::target_group_binding_crd(), &[&file])
+        .unwrap_or_else(|e| panic!("TargetGroupBindings invalid against the published CRD:\n{e}"));
+}
+
 /// Corpus task definitions that ECS would not register, and the reason render gives.
 const INVALID_IN_ECS: &[(&str, &str)] = &[
     // spinnaker's test artifact asks for 2 x 256 cpu units in a task of 256 (ECS: "The sum of all
@@ -277,4 +422,240 @@ spec:
         "{stderr}"
     );
     validate_all(&items, "flags");
+}
+
+#[test]
+fn attribute_prefix_names_the_labels_of_custom_attributes() {
+    let key = "/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/0/key";
+    let (out, stdout, stderr) = run(bin().args([
+        "explain",
+        "--attribute-prefix",
+        "example.com/",
+        "--expression",
+        "attribute:stack == prod",
+    ]));
+    assert!(out.status.success(), "{stderr}");
+    let explained: Value = serde_json::from_str(&stdout).expect("explain prints JSON");
+    assert_eq!(explained.pointer(key), Some(&Value::from("example.com/stack")));
+    // The default stays ecsbridge.io/attr-.
+    let (out, stdout, stderr) = run(bin().args(["explain", "--expression", "attribute:stack == prod"]));
+    assert!(out.status.success(), "{stderr}");
+    let explained: Value = serde_json::from_str(&stdout).expect("explain prints JSON");
+    assert_eq!(
+        explained.pointer(key),
+        Some(&Value::from("ecsbridge.io/attr-stack"))
+    );
+
+    // render: the task definition's pod template and the service's Deployment (memberOf and
+    // spread) read the same labels.
+    let dir = scratch("attribute-prefix");
+    let file = dir.join("app.yaml");
+    std::fs::write(
+        &file,
+        r#"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: app
+spec:
+  containerDefinitions:
+    - name: app
+      image: nginx:1.27
+  placementConstraints:
+    - type: memberOf
+      expression: attribute:stack == prod
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: app
+spec:
+  serviceName: app
+  taskDefinition: app
+  desiredCount: 2
+  placementStrategy:
+    - type: spread
+      field: attribute:rack
+"#,
+    )
+    .expect("write");
+    let (out, stdout, stderr) =
+        run(bin()
+            .arg("render")
+            .arg(&file)
+            .args(["-o", "json", "--attribute-prefix", "example.com/attr."]));
+    assert!(out.status.success(), "{stderr}");
+    let list: Value = serde_json::from_str(&stdout).expect("json");
+    let items = list["items"].as_array().expect("items").clone();
+    let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
+    assert_eq!(kinds, ["PodTemplate", "Deployment"]);
+    let affinity_key = "/spec/affinity".to_owned() + key;
+    assert_eq!(
+        items[0].pointer(&format!("/template{affinity_key}")),
+        Some(&Value::from("example.com/attr.stack"))
+    );
+    assert_eq!(
+        items[1].pointer(&format!("/spec/template{affinity_key}")),
+        Some(&Value::from("example.com/attr.stack"))
+    );
+    assert_eq!(
+        items[1].pointer("/spec/template/spec/topologySpreadConstraints/0/topologyKey"),
+        Some(&Value::from("example.com/attr.rack"))
+    );
+    validate_all(&items, "attribute-prefix");
+}
+
+#[test]
+fn a_bad_attribute_prefix_is_refused_before_anything_runs() {
+    for args in [
+        vec![
+            "explain",
+            "--expression",
+            "attribute:stack == prod",
+            "--attribute-prefix",
+            "Example.com/",
+        ],
+        vec![
+            "render",
+            "/nonexistent/ecs-bridge.yaml",
+            "--attribute-prefix",
+            "Example.com/",
+        ],
+        vec!["run", "--attribute-prefix", "Example.com/"],
+    ] {
+        let (out, stdout, stderr) = run(bin().args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert!(
+            stderr.contains("--attribute-prefix") && stderr.contains("Example.com/"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("like example.com/attr-"), "{args:?}: {stderr}");
+    }
+    // run reads it from the environment too, and checks it there.
+    let (out, _, stderr) = run(bin().arg("run").env("ECS_BRIDGE_ATTRIBUTE_PREFIX", "a b/"));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--attribute-prefix") && stderr.contains("a b/"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rollouts_render_to_valid_strategies_and_a_stuck_one_says_why() {
+    let dir = scratch("rollout");
+    let file = dir.join("services.yaml");
+    std::fs::write(
+        &file,
+        r#"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: app
+spec:
+  containerDefinitions:
+    - name: app
+      image: nginx:1.27
+      healthCheck:
+        command: ["CMD", "true"]
+  tags:
+    - key: owner
+      value: team a
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: stuck
+spec:
+  taskDefinition: app
+  desiredCount: 1
+  deploymentConfiguration:
+    minimumHealthyPercent: 100
+    maximumPercent: 100
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: scaled
+spec:
+  taskDefinition: app
+  desiredCount: 4
+  healthCheckGracePeriodSeconds: 120
+  propagateTags: TASK_DEFINITION
+  enableECSManagedTags: true
+  tags:
+    - key: "cost center"
+      value: "a:b"
+  deploymentConfiguration:
+    minimumHealthyPercent: 50
+    maximumPercent: 125
+  autoScaling:
+    minCapacity: 2
+    maxCapacity: 8
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: agent
+spec:
+  taskDefinition: app
+  schedulingStrategy: DAEMON
+  deploymentConfiguration:
+    minimumHealthyPercent: 50
+"#,
+    )
+    .expect("write");
+    let (items, stderr, ok) = render_json(&[&file]);
+    assert!(ok, "{stderr}");
+    let named = |kind: &str, name: &str| -> Value {
+        items
+            .iter()
+            .find(|i| i["kind"] == kind && i["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+            .clone()
+    };
+    // min = max = 100 with one task: ECS could not roll; the strategy stays valid (one extra).
+    assert_eq!(
+        named("Deployment", "stuck")["spec"]["strategy"]["rollingUpdate"],
+        serde_json::json!({"maxSurge": 1, "maxUnavailable": 0})
+    );
+    let f = file.display();
+    let want = format!(
+        "{f}:22:3: warning: Service default/stuck: (service stuck) was unable to stop or start tasks during a \
+         deployment because of the service deployment configuration."
+    );
+    assert!(stderr.contains(&want), "expected {want:?} in:\n{stderr}");
+    // Auto scaling: percentages, noted; the grace period delays the liveness probe; tags.
+    let scaled = named("Deployment", "scaled");
+    assert_eq!(
+        scaled["spec"]["strategy"]["rollingUpdate"],
+        serde_json::json!({"maxSurge": "25%", "maxUnavailable": "50%"})
+    );
+    assert!(
+        stderr.contains("spec.deploymentConfiguration.maximumPercent: approximated: auto scaling owns"),
+        "{stderr}"
+    );
+    let pod = &scaled["spec"]["template"];
+    assert_eq!(
+        pod["spec"]["containers"][0]["livenessProbe"]["initialDelaySeconds"],
+        120
+    );
+    let tags: Value = serde_json::from_str(
+        pod["metadata"]["annotations"]["ecsbridge.io/tags"]
+            .as_str()
+            .expect("pod tags"),
+    )
+    .expect("json");
+    assert_eq!(
+        tags,
+        serde_json::json!({"owner": "team a", "aws:ecs:serviceName": "scaled", "aws:ecs:clusterName": "default"})
+    );
+    assert_eq!(
+        scaled["metadata"]["annotations"]["ecsbridge.io/tags"],
+        r#"{"cost center":"a:b"}"#
+    );
+    // DAEMON: no surge; the number of nodes is not known offline, so a percentage.
+    assert_eq!(
+        named("DaemonSet", "agent")["spec"]["updateStrategy"],
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "50%"}})
+    );
+    validate_all(&items, "rollout");
 }

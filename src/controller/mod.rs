@@ -8,6 +8,7 @@ pub mod error;
 pub mod service;
 pub mod status;
 pub mod task_definition;
+pub mod unchanged;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -47,16 +48,28 @@ pub struct Context {
     pub config: RunConfig,
     /// Consecutive failures per object; an entry exists only while an object keeps failing.
     failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+    /// The Services' children, cached: one set of stores per scope the Service controller runs
+    /// in (each `run` adds its own; none: no children observed, as in unit tests of other steps).
+    pub service_children: std::sync::RwLock<Vec<service::children::Stores>>,
+    /// Publishes Kubernetes Events (events.k8s.io/v1) as `ecs-bridge`.
+    pub recorder: kube::runtime::events::Recorder,
 }
 
 impl Context {
     /// A context with no recorded failures.
     #[must_use]
     pub fn new(client: Client, config: RunConfig) -> Self {
+        let reporter = kube::runtime::events::Reporter {
+            controller: "ecs-bridge".to_owned(),
+            // The pod's name when the chart sets it (downward API), for `kubectl describe`.
+            instance: std::env::var("POD_NAME").ok(),
+        };
         Self {
+            recorder: kube::runtime::events::Recorder::new(client.clone(), reporter),
             client,
             config,
             failures: Mutex::new(HashMap::new()),
+            service_children: std::sync::RwLock::new(Vec::new()),
         }
     }
 
@@ -67,6 +80,20 @@ impl Context {
             external_secrets: self.config.external_secrets,
             namespace: Some(namespace.to_owned()),
             environment_files_as_config_maps: self.config.environment_files_as_config_maps,
+            attribute_prefix: self.config.attribute_prefix.clone(),
+        }
+    }
+
+    /// The placement options for tasks placed on `nodes`, from the operator's flags.
+    #[must_use]
+    pub fn place_options<'a>(
+        &'a self,
+        nodes: Option<&'a [k8s_openapi::api::core::v1::Node]>,
+    ) -> crate::translate::placement::PlaceOptions<'a> {
+        crate::translate::placement::PlaceOptions {
+            nodes,
+            attribute_prefix: &self.config.attribute_prefix,
+            binpack_scheduler: self.config.binpack_scheduler,
         }
     }
 

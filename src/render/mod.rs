@@ -28,7 +28,7 @@ use crate::{
         networking::{NetworkError, network_objects},
         pod::{PodOptions, pod_template_with},
         reference::TaskDefinitionRef,
-        service::{PlacementContext, Workload, workload},
+        service::{ServiceContext, Workload, workload},
     },
 };
 
@@ -65,6 +65,8 @@ pub struct RenderOptions {
     pub nodes: Option<Vec<k8s_openapi::api::core::v1::Node>>,
     /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
     pub binpack_scheduler: bool,
+    /// The label prefix of custom ECS attributes (the operator's `--attribute-prefix`).
+    pub attribute_prefix: String,
 }
 
 impl Default for RenderOptions {
@@ -74,6 +76,7 @@ impl Default for RenderOptions {
             environment_files_as_config_maps: false,
             nodes: None,
             binpack_scheduler: false,
+            attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
                 external_secrets: options.external_secrets,
                 namespace: Some(ns.clone()),
                 environment_files_as_config_maps: options.environment_files_as_config_maps,
+                attribute_prefix: options.attribute_prefix.clone(),
             };
             match pod_template_with(&name, spec, OFFLINE_REVISION, &pod_options) {
                 Ok(t) => {
@@ -211,12 +215,15 @@ fn render_service(
             format!("pins revision {rev}; offline, the manifest's task definition is revision {OFFLINE_REVISION} and is used"),
         ));
     }
-    let placing = PlacementContext {
+    let ctx = ServiceContext {
         task_definition: Some(&td.spec),
         nodes: options.nodes.as_deref(),
         binpack_scheduler: options.binpack_scheduler,
+        attribute_prefix: &options.attribute_prefix,
+        // (Offline, the number of nodes a daemon runs on is not known.)
+        daemon_tasks: None,
     };
-    let t = match workload(&name, &ns, &svc.spec, &td.template, &placing) {
+    let t = match workload(&name, &ns, &svc.spec, &td.template, &ctx) {
         Ok(t) => t,
         Err(e) => {
             let td = svc.spec.service.task_definition.as_deref().unwrap_or_default();
@@ -230,6 +237,15 @@ fn render_service(
         }
     };
     report(item, &t.report, out);
+    if let Some(blocked) = &t.blocked {
+        let field = FieldPath::root().key("spec").key("deploymentConfiguration");
+        out.diagnostics.push(Diagnostic::warning(
+            &item.document.file,
+            position_of(&item.document, &field).or_else(|| Some(item.document.file_position(1, 1))),
+            None,
+            format!("{}: {blocked}", item.resource.describe()),
+        ));
+    }
     out.objects.push(match t.workload {
         Workload::Deployment(d) => to_value(&*d),
         Workload::DaemonSet(d) => to_value(&*d),

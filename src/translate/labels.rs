@@ -21,6 +21,10 @@ pub const NAMESPACE: &str = "ecsbridge.io/namespace";
 pub const GROUP: &str = "ecsbridge.io/group";
 /// Annotation with the ECS task group as ECS writes it (`service:web`).
 pub const GROUP_ANNOTATION: &str = "ecsbridge.io/group";
+/// Annotation with ECS tags as a JSON object (key → value): ECS tag keys (up to 128 characters,
+/// spaces and `:` allowed) do not fit label keys. On a workload, the service's tags; on a pod
+/// template, the tags ECS would put on the tasks.
+pub const TAGS: &str = "ecsbridge.io/tags";
 
 /// The ECS task group of a service's tasks: `service:<name>`.
 #[must_use]

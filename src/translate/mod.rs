@@ -10,6 +10,7 @@ pub mod placement;
 pub mod pod;
 pub mod reference;
 pub mod report;
+pub mod rollout;
 pub mod service;
 
 pub use report::{Handled, Note, NoteKind, Report};

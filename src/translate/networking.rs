@@ -1576,7 +1576,7 @@ mod tests {
             "shop",
             &spec,
             &pod.template,
-            &crate::translate::service::PlacementContext::default(),
+            &crate::translate::service::ServiceContext::default(),
         )
         .expect("workload");
         assert!(w.report.is_empty(), "{:?}", w.report.notes);

@@ -253,6 +253,40 @@ async fn old_replica_sets_scale_down_only_as_new_pods_become_available() {
     );
 }
 
+/// An image from a registry under `.invalid` (a name that never resolves, RFC 2606) cannot be
+/// pulled even when the kubelet runs every other pod: its pods wait in `ErrImagePull`, as on a
+/// real cluster.
+#[tokio::test(flavor = "multi_thread")]
+async fn images_from_an_invalid_registry_are_never_pulled() {
+    let bed = Bed::start().await;
+    bed.cluster.kubelet(RUNNING);
+    bed.create(deployment("web", 2, "nginx:1.27"));
+    bed.rolled_out("web").await;
+    set_image(&bed, "web", "registry.invalid/nginx:1.27");
+    let waiting = bed
+        .wait_for("pods of the new image waiting", |b| {
+            let pods: Vec<Value> = b
+                .active_pods("app=web")
+                .into_iter()
+                .filter(|p| p["spec"]["containers"][0]["image"] == "registry.invalid/nginx:1.27")
+                .collect();
+            (!pods.is_empty()
+                && pods.iter().all(|p| {
+                    p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImagePull"
+                }))
+            .then_some(pods)
+        })
+        .await;
+    assert!(waiting.iter().all(|p| !ready(p)), "{waiting:?}");
+    // The old pods keep running: maxUnavailable 25% of 2 rounds down to 0.
+    let running = bed
+        .active_pods("app=web")
+        .into_iter()
+        .filter(|p| p["spec"]["containers"][0]["image"] == "nginx:1.27" && ready(p))
+        .count();
+    assert_eq!(running, 2);
+}
+
 /// https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#failed-deployment:
 /// image pull errors stall the rollout; past progressDeadlineSeconds, Progressing turns False.
 #[tokio::test(flavor = "multi_thread")]

@@ -39,7 +39,7 @@ use super::{
     validate::ValidatedService,
 };
 use crate::{
-    controller::{Context, Error},
+    controller::{Context, Error, unchanged},
     translate::{labels, networking::TargetGroupBinding, service::Workload},
 };
 
@@ -70,18 +70,30 @@ pub fn children_selector(name: &str) -> String {
     )
 }
 
-/// Applies `desired` for `valid`, then deletes the Service's workloads of the other kind.
+/// Applies `desired` for `valid` (unless `live`, the Deployment as last seen, already is what
+/// it says), then deletes the Service's workloads of the other kind.
 ///
 /// # Errors
 /// [`Error::Kube`] when a request fails (transient: the reconcile is retried with backoff).
-pub async fn apply(ctx: &Context, valid: &ValidatedService, desired: Desired) -> Result<Applied, Error> {
+pub async fn apply(
+    ctx: &Context,
+    valid: &ValidatedService,
+    desired: Desired,
+    live: Option<&Deployment>,
+) -> Result<Applied, Error> {
     let client = &ctx.client;
     let ns = valid.namespace.as_str();
     let selector = children_selector(&valid.name);
     let uid = valid.owner.uid.as_str();
     let workload = match desired.workload {
-        Workload::Deployment(d) => {
-            let applied = apply_object(&Api::<Deployment>::namespaced(client.clone(), ns), &d).await?;
+        Workload::Deployment(mut d) => {
+            let hash = unchanged::hash(&d);
+            unchanged::stamp(&mut d.metadata, hash);
+            let applied = match live.filter(|live| unchanged::is_current(&d, *live)) {
+                // Why: an apply that changes nothing is still a write (see `unchanged`).
+                Some(live) => live.clone(),
+                None => apply_object(&Api::<Deployment>::namespaced(client.clone(), ns), &d).await?,
+            };
             prune(
                 &Api::<DaemonSet>::namespaced(client.clone(), ns),
                 &selector,

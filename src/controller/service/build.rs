@@ -13,6 +13,9 @@ use super::validate::{Invalid, REASON_INVALID_TASK_DEFINITION, ValidatedService}
 
 /// Reason of `Ready=False` when the placement constraints or strategies do not compile.
 pub const REASON_INVALID_PLACEMENT: &str = "InvalidPlacement";
+/// Reason of `Ready=False` when another field of the Service cannot be carried over
+/// (`deploymentConfiguration` out of range, a negative `healthCheckGracePeriodSeconds`, ...).
+pub const REASON_INVALID_SERVICE_FIELD: &str = "InvalidServiceField";
 /// Reason of `Ready=False` when `loadBalancers`, `serviceRegistries` or
 /// `serviceConnectConfiguration` cannot become Kubernetes objects (ECS would refuse them too, or
 /// a name cannot name a Kubernetes Service).
@@ -22,8 +25,9 @@ use k8s_openapi::api::core::v1::Service as CoreService;
 use crate::translate::{
     Report,
     networking::{TargetGroupBinding, network_objects},
+    placement::PlaceOptions,
     pod::{PodOptions, pod_template_with},
-    service::{PlacementContext, Workload, workload},
+    service::{ServiceContext, ServiceError, Workload, workload},
 };
 
 /// What did not carry over exactly, from the Service and from its TaskDefinition.
@@ -72,18 +76,23 @@ pub struct Desired {
     pub task_definition: String,
     /// What did not carry over exactly.
     pub translation: Translation,
+    /// Why no task can be stopped or started during a deployment (ECS's message), when the
+    /// deployment configuration allows neither.
+    pub blocked: Option<String>,
 }
 
-/// Builds the workload of `valid`, translating its task definition with `options`.
+/// Builds the workload of `valid`, translating its task definition with `options` and placing
+/// its tasks with `placement` (the nodes, the attribute prefix, the binpack scheduler).
 ///
 /// # Errors
 /// [`REASON_INVALID_TASK_DEFINITION`] when the TaskDefinition cannot become a pod template (a
-/// container without image, two container names that collide in Kubernetes, ...).
+/// container without image, two container names that collide in Kubernetes, ...);
+/// [`REASON_INVALID_PLACEMENT`] when its placement does not compile;
+/// [`REASON_INVALID_SERVICE_FIELD`] when another field of the Service cannot be carried over.
 pub fn build(
     valid: &ValidatedService,
     options: &PodOptions,
-    nodes: Option<&[k8s_openapi::api::core::v1::Node]>,
-    binpack_scheduler: bool,
+    placement: &PlaceOptions<'_>,
 ) -> Result<Desired, Invalid> {
     let td_object = valid.task_definition.name_any();
     let pod = pod_template_with(
@@ -96,21 +105,26 @@ pub fn build(
         reason: REASON_INVALID_TASK_DEFINITION,
         message: format!("TaskDefinition {td_object:?}: {e}"),
     })?;
-    // NB: node changes are picked up at the next resync (no node watch yet).
-    let placing = PlacementContext {
+    let ctx = ServiceContext {
         task_definition: Some(&valid.task_definition.spec.task_definition),
-        nodes,
-        binpack_scheduler,
+        nodes: placement.nodes,
+        binpack_scheduler: placement.binpack_scheduler,
+        attribute_prefix: placement.attribute_prefix,
+        // (The DaemonSet's status.desiredNumberScheduled is not read yet: a percentage.)
+        daemon_tasks: None,
     };
     let translated = workload(
         &valid.name,
         &valid.namespace,
         &valid.service.spec,
         &pod.template,
-        &placing,
+        &ctx,
     )
     .map_err(|e| Invalid {
-        reason: REASON_INVALID_PLACEMENT,
+        reason: match e {
+            ServiceError::Placement(_) => REASON_INVALID_PLACEMENT,
+            ServiceError::Field { .. } => REASON_INVALID_SERVICE_FIELD,
+        },
         message: e.located(&format!("{td_object:?}")),
     })?;
     let network = network_objects(
@@ -127,6 +141,7 @@ pub fn build(
     // (A pinned revision always runs: validate resolved its stored spec or refused.)
     let mut service_report = translated.report;
     service_report.notes.extend(network.report.notes);
+    let blocked = translated.blocked;
     let owners = Some(vec![valid.owner.clone()]);
     let mut services = network.services;
     for s in &mut services {
@@ -157,6 +172,7 @@ pub fn build(
             task_definition: pod.report,
             task_definition_object: td_object,
         },
+        blocked,
     })
 }
 
@@ -199,7 +215,12 @@ mod tests {
     #[test]
     fn deployment_is_owned_by_the_service_and_labelled() {
         let svc = testing::service("team-a", "front", 2, "web");
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
+        let desired = build(
+            &valid(&svc, web_td()),
+            &PodOptions::default(),
+            &PlaceOptions::default(),
+        )
+        .expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.metadata.name.as_deref(), Some("front"));
         assert_eq!(d.metadata.namespace.as_deref(), Some("team-a"));
@@ -243,7 +264,12 @@ mod tests {
             max_capacity: 10,
             ..Default::default()
         });
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
+        let desired = build(
+            &valid(&svc, web_td()),
+            &PodOptions::default(),
+            &PlaceOptions::default(),
+        )
+        .expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
         let body = serde_json::to_value(d).expect("json");
@@ -254,7 +280,12 @@ mod tests {
     fn daemon_becomes_an_owned_daemon_set() {
         let mut svc = testing::service("team-a", "agent", 1, "web");
         svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
-        let desired = build(&valid(&svc, web_td()), &PodOptions::default(), None, false).expect("builds");
+        let desired = build(
+            &valid(&svc, web_td()),
+            &PodOptions::default(),
+            &PlaceOptions::default(),
+        )
+        .expect("builds");
         let Workload::DaemonSet(d) = &desired.workload else {
             panic!("expected a DaemonSet")
         };
@@ -282,7 +313,8 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "front", 1, "web_app");
-        let desired = build(&valid(&svc, td), &PodOptions::default(), None, false).expect("builds");
+        let desired =
+            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
         assert_eq!(desired.task_definition, "web_app:5");
         let pod_labels = deployment(&desired)
             .spec
@@ -315,8 +347,7 @@ mod tests {
         let desired = build(
             &validate(&svc, &loaded).expect("valid"),
             &PodOptions::default(),
-            None,
-            false,
+            &PlaceOptions::default(),
         )
         .expect("builds");
         assert_eq!(desired.task_definition, "web:1");
@@ -338,7 +369,8 @@ mod tests {
         let mut td = web_td();
         td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
         let svc = testing::service("team-a", "front", 1, "web");
-        let desired = build(&valid(&svc, td), &PodOptions::default(), None, false).expect("builds");
+        let desired =
+            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
         let notes = desired.translation.notes();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -365,7 +397,8 @@ mod tests {
             .expect("load balancer"),
         ]);
         svc.spec.service.service_registries = Some(vec![Default::default()]);
-        let desired = build(&valid(&svc, td), &PodOptions::default(), None, false).expect("builds");
+        let desired =
+            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
         let names: Vec<&str> = desired
             .services
             .iter()
@@ -417,11 +450,34 @@ mod tests {
             ..Default::default()
         }];
         let svc = testing::service("team-a", "front", 1, "web");
-        let err = build(&valid(&svc, td), &PodOptions::default(), None, false).expect_err("no image");
+        let err =
+            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect_err("no image");
         assert_eq!(err.reason, "InvalidTaskDefinition");
         assert!(
             err.message
                 .starts_with("TaskDefinition \"web\": spec.containerDefinitions[0].image: required"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn an_invalid_deployment_configuration_makes_the_service_invalid() {
+        let mut svc = testing::service("team-a", "front", 2, "web");
+        svc.spec.service.deployment_configuration = Some(crate::api::ecs::DeploymentConfiguration {
+            maximum_percent: Some(50),
+            ..Default::default()
+        });
+        let err = build(
+            &valid(&svc, web_td()),
+            &PodOptions::default(),
+            &PlaceOptions::default(),
+        )
+        .expect_err("max < 100");
+        assert_eq!(err.reason, REASON_INVALID_SERVICE_FIELD);
+        assert!(
+            err.message
+                .starts_with("spec.deploymentConfiguration.maximumPercent: 50 is below 100"),
             "{}",
             err.message
         );
@@ -452,8 +508,10 @@ mod tests {
         let desired = build(
             &valid(&svc, td.clone()),
             &PodOptions::default(),
-            Some(&nodes),
-            false,
+            &PlaceOptions {
+                nodes: Some(&nodes),
+                ..PlaceOptions::default()
+            },
         )
         .expect("builds");
         let affinity = deployment(&desired)
@@ -478,7 +536,8 @@ mod tests {
             .expect("distinctInstance");
         assert_eq!(anti[0].topology_key, "kubernetes.io/hostname");
         // Without the nodes, `=~` cannot be evaluated: the Service says so.
-        let err = build(&valid(&svc, td), &PodOptions::default(), None, false).expect_err("needs nodes");
+        let err = build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default())
+            .expect_err("needs nodes");
         assert_eq!(err.reason, REASON_INVALID_PLACEMENT);
         assert!(
             err.message.starts_with(

@@ -1,7 +1,7 @@
 //! Load (async, read-only): the TaskDefinitions a Service may reference.
 //!
 //! Lists the TaskDefinitions of the Service's namespace (one request) and leaves the choice to
-//! [`validate`](super::validate): a reference matches `spec.family` or the object name, which a
+//! [`validate`]: a reference matches `spec.family` or the object name, which a
 //! single GET by name cannot decide. A pinned reference (`family:N`, or an ARN) also reads the
 //! ControllerRevision of revision N of that TaskDefinition (one more request). When the Service
 //! or the TaskDefinition has placement constraints, lists the nodes (one more request).
@@ -81,4 +81,19 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         pinned_revision,
         nodes,
     })
+}
+
+/// Reads revision `revision` of TaskDefinition `td` (the ControllerRevision that stores it), for
+/// a rollback to it; `None` when retention has removed it.
+///
+/// # Errors
+/// [`Error::Kube`] when the read fails.
+pub async fn stored_revision(
+    ctx: &Context,
+    namespace: &str,
+    td: &TaskDefinition,
+    revision: i64,
+) -> Result<Option<ControllerRevision>, Error> {
+    let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(api.get_opt(&revision_name(&td.name_any(), revision)).await?)
 }

@@ -8,15 +8,20 @@
 
 pub mod apply;
 pub mod build;
+pub mod children;
+pub mod deployments;
+pub mod events;
+pub mod history;
 pub mod load;
+pub mod rollout;
 pub mod status;
 pub mod validate;
 
 use std::sync::Arc;
 
 use k8s_openapi::api::{
-    apps::v1::{DaemonSet, Deployment},
-    core::v1::{Node, Service as CoreService},
+    apps::v1::{DaemonSet, Deployment, ReplicaSet},
+    core::v1::{Node, Pod, Service as CoreService},
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -34,7 +39,7 @@ use tracing::{Span, field};
 use super::{Context, Error, Shutdown, error_policy, with_backoff_reset};
 use crate::{
     api::{Service, TaskDefinition},
-    translate::{labels, reference::TaskDefinitionRef},
+    translate::{labels, reference::TaskDefinitionRef, service::Workload},
 };
 
 /// Field manager of this controller's server-side applies.
@@ -73,18 +78,164 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         Ok(valid) => valid,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
     };
-    let desired = match build::build(
-        &valid,
-        &ctx.pod_options(&namespace),
-        loaded.nodes.as_deref(),
-        ctx.config.binpack_scheduler,
-    ) {
+    let children = children::of(&ctx, &namespace, &name).await;
+    let resolved = format!("{}:{}", valid.family(), valid.revision);
+    let breaker = crate::translate::rollout::circuit_breaker(
+        svc.spec.service.deployment_configuration.as_ref(),
+        svc.spec.service.desired_count.unwrap_or(1),
+    );
+    let history = history::History::read(children.deployment.as_deref());
+    let previous_deployments = svc
+        .status
+        .as_ref()
+        .map(|s| s.deployments.as_slice())
+        .unwrap_or_default();
+    let mut next = history.next(children.deployment.as_deref(), &resolved, previous_deployments);
+    // The Service resolves to a task definition whose rollout failed: run the last completed one
+    // instead (rollback), or stay paused on the failed one.
+    let mut failure = None;
+    let mut valid = valid;
+    if next.failed.is_some() {
+        let back_to = next
+            .completed
+            .as_deref()
+            .filter(|c| *c != resolved)
+            .and_then(|c| c.rsplit_once(':'))
+            .and_then(|(_, r)| r.parse::<i64>().ok());
+        failure = Some(rollout::failure_message(
+            &resolved,
+            breaker.as_ref(),
+            next.completed.as_deref(),
+        ));
+        if let (Some(revision), true) = (back_to, breaker.is_some_and(|b| b.rollback)) {
+            let stored = load::stored_revision(&ctx, &namespace, &valid.task_definition, revision).await?;
+            match validate::with_revision(valid.clone(), revision, stored.as_ref()) {
+                Ok(rolled_back) => valid = rolled_back,
+                Err(invalid) => {
+                    failure = Some(format!("{}; cannot roll back: {}", resolved, invalid.message))
+                }
+            }
+        }
+    }
+    let place = ctx.place_options(loaded.nodes.as_deref());
+    let desired = match build::build(&valid, &ctx.pod_options(&namespace), &place) {
         Ok(desired) => desired,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid).await,
     };
-    let applied = apply::apply(&ctx, &valid, desired).await?;
-    status::update(&ctx, &svc, &namespace, &applied).await?;
-    Ok(Action::requeue(ctx.config.resync_interval))
+    let desired = rollout::held(desired, children.deployment.as_deref());
+    // Paused on a failed task definition it still runs (no rollback): ECS starts no more tasks.
+    let paused = next.failed.is_some() && desired.task_definition == resolved;
+    let blocked = desired
+        .blocked
+        .clone()
+        .filter(|_| desired.task_definition != resolved);
+    let mut applied = apply::apply(
+        &ctx,
+        &valid,
+        rollout::remembered(desired.clone(), &next, paused),
+        children.deployment.as_deref(),
+    )
+    .await?;
+    let mut observation = observe(&svc, &applied, &children, &next, breaker.as_ref());
+    let mut action = Action::requeue(ctx.config.resync_interval);
+    if history::trips(breaker.as_ref(), &observation.deployments) {
+        // The circuit breaker fails the rollout of `resolved`: remember it, then roll back (on
+        // the next reconcile, which reads the completed revision) or pause.
+        next.failed = Some(resolved.clone());
+        let rollback =
+            breaker.is_some_and(|b| b.rollback) && next.completed.as_ref().is_some_and(|c| *c != resolved);
+        tracing::warn!(task_definition = %resolved, rollback, "circuit breaker tripped");
+        applied = apply::apply(&ctx, &valid, rollout::remembered(desired, &next, !rollback), None).await?;
+        observation = observe(&svc, &applied, &children, &next, breaker.as_ref());
+        if rollback {
+            observation.rolling_back_to = next
+                .completed
+                .as_deref()
+                .map(|c| deployment_of(&observation.deployments, c).unwrap_or_else(|| c.to_owned()));
+            action = Action::requeue(std::time::Duration::ZERO);
+        }
+        failure = Some(rollout::failure_message(
+            &resolved,
+            breaker.as_ref(),
+            next.completed.as_deref(),
+        ));
+    }
+    if action != Action::requeue(std::time::Duration::ZERO)
+        && rolling_with_breaker(breaker.as_ref(), &observation)
+    {
+        // Failures accrue with time too (the kubelet's retries): look again soon.
+        action = Action::requeue(ROLLOUT_RECHECK);
+    }
+    observation.failure = failure;
+    observation.blocked = blocked.as_deref();
+    observation.pods = &children.pods;
+    status::update(&ctx, &svc, &namespace, &applied, &observation).await?;
+    Ok(action)
+}
+
+/// How soon a rollout watched by a circuit breaker is looked at again, whatever changes.
+pub const ROLLOUT_RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether a circuit breaker watches a PRIMARY deployment still in progress.
+fn rolling_with_breaker(breaker: Option<&history::Breaker>, observation: &status::Observation<'_>) -> bool {
+    breaker.is_some()
+        && observation.deployments.iter().any(|d| {
+            d.status == deployments::PRIMARY && d.rollout_state.as_deref() == Some(deployments::IN_PROGRESS)
+        })
+}
+
+/// The ECS deployments of the applied workload.
+fn observe<'a>(
+    svc: &Service,
+    applied: &apply::Applied,
+    children: &'a children::Children,
+    history: &history::History,
+    breaker: Option<&history::Breaker>,
+) -> status::Observation<'a> {
+    let previous = svc
+        .status
+        .as_ref()
+        .map(|s| s.deployments.as_slice())
+        .unwrap_or_default();
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+    let counts = status::counts(svc, &applied.workload);
+    let deployments = match &applied.workload {
+        Workload::Deployment(d) => deployments::observe(
+            d,
+            &children.replica_sets,
+            &children.pods,
+            &deployments::Context {
+                desired: counts.desired,
+                failed_task_definition: history.failed.as_deref(),
+                reset_on_healthy_task: breaker.is_none_or(|b| b.reset_on_healthy_task),
+                rolled_out: counts.rolled_out,
+                previous,
+                now: &now,
+            },
+        ),
+        Workload::DaemonSet(d) => vec![deployments::observe_daemon_set(
+            d,
+            &applied.task_definition,
+            previous,
+            &now,
+        )],
+    };
+    status::Observation {
+        deployments,
+        pods: &children.pods,
+        ..status::Observation::default()
+    }
+}
+
+/// The id of the deployment running `task_definition` among `deployments`.
+fn deployment_of(
+    deployments: &[crate::api::service::ServiceDeployment],
+    task_definition: &str,
+) -> Option<String> {
+    deployments
+        .iter()
+        .find(|d| d.task_definition == task_definition)
+        .map(|d| d.id.clone())
 }
 
 /// The Services among `services` that a change of `td` may concern: those of its namespace
@@ -157,13 +308,42 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         .default_backoff()
         .touched_objects()
         .predicate_filter(predicates::labels, PredicateConfig::default());
+    // The children, cached for the reconciles (children::Stores): Deployments (owned), and the
+    // ReplicaSets and pods of Services' tasks, which re-trigger their Service (ECS deployments,
+    // failed tasks, events).
+    let (deployments, deployment_writer) = reflector::store::<Deployment>();
+    let deployment_changes = watcher(api::<Deployment>(&client, ns), children.clone())
+        .default_backoff()
+        .reflect(deployment_writer)
+        .touched_objects();
+    let tasks = watcher::Config::default().labels(labels::SERVICE);
+    let (replica_sets, replica_set_writer) = reflector::store::<ReplicaSet>();
+    let replica_set_changes = watcher(api::<ReplicaSet>(&client, ns), tasks.clone())
+        .default_backoff()
+        .reflect(replica_set_writer)
+        .touched_objects();
+    let (pods, pod_writer) = reflector::store::<Pod>();
+    let pod_changes = watcher(api::<Pod>(&client, ns), tasks)
+        .default_backoff()
+        .reflect(pod_writer)
+        .touched_objects();
+    ctx.service_children
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(children::Stores {
+            deployments,
+            replica_sets,
+            pods,
+        });
     let controller = controller
         .watches_stream(nodes, move |_node| {
             services_with_placement(&placed.state(), &task_definitions.state())
         })
-        .owns(api::<Deployment>(&client, ns), children.clone())
+        .owns_stream(deployment_changes)
         .owns(api::<DaemonSet>(&client, ns), children.clone())
         .owns(api::<CoreService>(&client, ns), children)
+        .watches_stream(replica_set_changes, |rs| service_of(&rs))
+        .watches_stream(pod_changes, |pod| service_of(&pod))
         .watches_stream(td_changes, move |td| {
             services_for_task_definition(&services.state(), &td)
         })
@@ -175,6 +355,13 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         ctx,
     );
     super::drive(CONTROLLER, store, results, shutdown).await;
+}
+
+/// The Service whose tasks `obj` (a pod or ReplicaSet) belongs to, by its `ecsbridge.io/service`
+/// label.
+fn service_of<K: Resource>(obj: &K) -> Option<ObjectRef<Service>> {
+    let name = obj.meta().labels.as_ref()?.get(labels::SERVICE)?;
+    Some(ObjectRef::new(name).within(obj.meta().namespace.as_deref()?))
 }
 
 /// The Services whose placement may depend on the nodes: those with placement constraints of

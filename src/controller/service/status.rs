@@ -3,7 +3,10 @@
 //! it changed (ignoring the conditions' transition times, so our own writes cannot loop).
 
 use k8s_openapi::{
-    api::apps::v1::{DaemonSet, Deployment},
+    api::{
+        apps::v1::{DaemonSet, Deployment},
+        core::v1::Pod,
+    },
     apimachinery::pkg::apis::meta::v1::Time,
     jiff::Timestamp,
 };
@@ -13,12 +16,18 @@ use kube::{
     runtime::controller::Action,
 };
 
-use super::{FIELD_MANAGER, apply::Applied, validate::Invalid};
+use super::{
+    FIELD_MANAGER,
+    apply::Applied,
+    events::{self, Happening},
+    validate::Invalid,
+};
 use crate::{
     api::{
         Service, ServiceStatus,
         condition::{self, DEGRADED, PROGRESSING, READY, TRANSLATED},
         ecs::SchedulingStrategy,
+        service::ServiceDeployment,
     },
     controller::{Context, Error},
     translate::{labels, service::Workload},
@@ -36,6 +45,10 @@ pub const REASON_ROLLOUT_IN_PROGRESS: &str = "RolloutInProgress";
 pub const REASON_ROLLOUT_COMPLETED: &str = "RolloutCompleted";
 /// Degraded=False.
 pub const REASON_AS_EXPECTED: &str = "AsExpected";
+/// Degraded=True: the circuit breaker failed the PRIMARY deployment.
+pub const REASON_DEPLOYMENT_FAILED: &str = "DeploymentFailed";
+/// Degraded=True: the deployment configuration lets no task be stopped or started.
+pub const REASON_ROLLOUT_BLOCKED: &str = "RolloutBlocked";
 /// Translated=True.
 pub const REASON_ALL_FIELDS_TRANSLATED: &str = "AllFieldsTranslated";
 /// Translated=False: some fields were ignored, approximated or not translated yet.
@@ -186,20 +199,52 @@ fn field_of(note: &str) -> &str {
         .map_or_else(|| note.split(": ").next().unwrap_or(note), |i| &note[..i])
 }
 
-/// The status `svc` should have after `applied`, starting from its current status (fields and
-/// conditions this step does not compute are kept; `lastTransitionTime` only moves on a flip).
-///
-/// `now` is the transition time of conditions whose status changes.
+/// What the reconcile observed besides the workload: ECS deployments, the tasks, and the
+/// rollout's troubles.
+#[derive(Debug, Clone, Default)]
+pub struct Observation<'a> {
+    /// ECS `deployments[]`, PRIMARY first.
+    pub deployments: Vec<ServiceDeployment>,
+    /// The Service's tasks.
+    pub pods: &'a [Pod],
+    /// Why the rollout cannot move, if it cannot (the ECS message).
+    pub blocked: Option<&'a str>,
+    /// The deployment the circuit breaker rolls back to, when it starts doing so now.
+    pub rolling_back_to: Option<String>,
+    /// Why the PRIMARY deployment failed, when it did (Degraded's message).
+    pub failure: Option<String>,
+}
+
+/// The status `svc` should have after `applied` with nothing else observed (no deployments, no
+/// tasks, no failure): see [`compute`].
 #[must_use]
 pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceStatus {
+    compute(svc, applied, &Observation::default(), now).0
+}
+
+/// The status `svc` should have after `applied` and what was `observed`, starting from its
+/// current status (fields and conditions this step does not compute are kept;
+/// `lastTransitionTime` only moves on a flip), and what happened since the current status (the
+/// new entries of `events[]`, for Kubernetes Events too).
+///
+/// `now` is the transition time of conditions whose status changes and the time of new events.
+#[must_use]
+pub fn compute(
+    svc: &Service,
+    applied: &Applied,
+    observed: &Observation<'_>,
+    now: Time,
+) -> (ServiceStatus, Vec<Happening>) {
     let generation = svc.metadata.generation;
     let name = svc.meta().name.clone().unwrap_or_default();
     let counts = counts(svc, &applied.workload);
+    let previous = svc.status.clone().unwrap_or_default();
     let mut status = base_status(svc, &name);
     status.desired_count = Some(counts.desired);
     status.running_count = Some(counts.running);
     status.pending_count = Some(counts.pending);
     status.task_definition = Some(applied.task_definition.clone());
+    status.deployments.clone_from(&observed.deployments);
 
     let kind = match applied.workload {
         Workload::Deployment(_) => "Deployment",
@@ -255,25 +300,28 @@ pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceSta
             now.clone(),
         )
     };
-    let degraded = if applied.problems.is_empty() {
-        condition::new(
+    let degraded = match troubles(applied, observed).as_slice() {
+        [] => condition::new(
             DEGRADED,
             false,
             REASON_AS_EXPECTED,
             "No failures observed.",
             generation,
             now.clone(),
-        )
-    } else {
-        // Networking objects the cluster could not take (apply.rs says which and why).
-        condition::new(
+        ),
+        // The gravest trouble names the reason; the message tells every one of them.
+        troubles @ [(reason, _), ..] => condition::new(
             DEGRADED,
             true,
-            super::apply::REASON_DEPENDENTS_NOT_APPLIED,
-            applied.problems.join("; "),
+            reason,
+            troubles
+                .iter()
+                .map(|(_, message)| message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
             generation,
             now.clone(),
-        )
+        ),
     };
     let translated = if applied.translation.is_empty() {
         condition::new(
@@ -282,7 +330,7 @@ pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceSta
             REASON_ALL_FIELDS_TRANSLATED,
             "Every field set has a Kubernetes equivalent.",
             generation,
-            now,
+            now.clone(),
         )
     } else {
         condition::new(
@@ -291,13 +339,48 @@ pub fn compute_status(svc: &Service, applied: &Applied, now: Time) -> ServiceSta
             REASON_FIELDS_NOT_TRANSLATED,
             translated_message(&applied.translation.notes()),
             generation,
-            now,
+            now.clone(),
         )
     };
+    let ready_after = ready.status == "True";
+    let ready_before = condition::find(&previous.conditions, READY).is_some_and(|c| c.status == "True");
     for c in [ready, progressing, degraded, translated] {
         condition::set(&mut status.conditions, c);
     }
-    status
+    let happened = events::happenings(&events::Observed {
+        service: &name,
+        events: &previous.events,
+        before: &previous.deployments,
+        after: &status.deployments,
+        ready_before,
+        ready_after,
+        pods: observed.pods,
+        blocked: observed.blocked,
+        rolling_back_to: observed.rolling_back_to.as_deref(),
+    });
+    status.events = events::record(&name, &previous.events, &happened, &now);
+    (status, happened)
+}
+
+/// What makes the Service `Degraded`, gravest first, as (reason, message): a deployment the
+/// circuit breaker failed, then a rollout the deployment configuration blocks, then the
+/// networking objects the cluster could not take ([`Applied::problems`]).
+fn troubles(applied: &Applied, observed: &Observation<'_>) -> Vec<(&'static str, String)> {
+    let mut troubles = Vec::new();
+    if let Some(failure) = &observed.failure {
+        troubles.push((REASON_DEPLOYMENT_FAILED, failure.clone()));
+    }
+    if let Some(blocked) = observed.blocked {
+        troubles.push((REASON_ROLLOUT_BLOCKED, blocked.to_owned()));
+    }
+    if !applied.problems.is_empty() {
+        // (apply.rs says which objects and why.)
+        troubles.push((
+            super::apply::REASON_DEPENDENTS_NOT_APPLIED,
+            applied.problems.join("; "),
+        ));
+    }
+    troubles
 }
 
 /// The status of a Service that cannot be reconciled: `Ready` and `Progressing` False with the
@@ -373,13 +456,51 @@ async fn write(ctx: &Context, svc: &Service, namespace: &str, desired: &ServiceS
     Ok(())
 }
 
-/// Computes the status of `svc` after `applied` and writes it when it changed.
+/// Computes the status of `svc` after `applied` and `observed`, writes it when it changed, then
+/// publishes a Kubernetes Event for each new ECS event (best effort: a failed publish is logged;
+/// the ECS event is in the status).
 ///
 /// # Errors
 /// [`Error::Kube`] when the status write fails.
-pub async fn update(ctx: &Context, svc: &Service, namespace: &str, applied: &Applied) -> Result<(), Error> {
-    let desired = compute_status(svc, applied, Time(Timestamp::now()));
-    write(ctx, svc, namespace, &desired).await
+pub async fn update(
+    ctx: &Context,
+    svc: &Service,
+    namespace: &str,
+    applied: &Applied,
+    observed: &Observation<'_>,
+) -> Result<(), Error> {
+    let (desired, happened) = compute(svc, applied, observed, Time(Timestamp::now()));
+    write(ctx, svc, namespace, &desired).await?;
+    publish(ctx, svc, &happened).await;
+    Ok(())
+}
+
+/// Publishes `happened` as Kubernetes Events about `svc`.
+async fn publish(ctx: &Context, svc: &Service, happened: &[Happening]) {
+    use kube::runtime::events::{Event, EventType};
+    let reference = svc.object_ref(&());
+    for h in happened {
+        let event = Event {
+            type_: if h.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: h.reason.to_owned(),
+            note: Some(h.message.clone()),
+            action: match h.reason {
+                "TasksStarted" => "StartTasks",
+                "UnableToPlaceTask" => "PlaceTask",
+                "SteadyState" => "Reconcile",
+                _ => "Deploy",
+            }
+            .to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(reason = h.reason, error = %e, "could not publish an event");
+        }
+    }
 }
 
 /// Reports `invalid` in the status of `svc` and waits for a change: retrying cannot help, an edit
@@ -444,6 +565,75 @@ mod tests {
             translation: Translation::default(),
             problems: Vec::new(),
         }
+    }
+
+    #[test]
+    fn degraded_names_the_gravest_trouble_and_tells_them_all() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        let mut networked = applied(deployment(2, 2, 3, 3, 3));
+        networked.problems = vec![
+            "TargetGroupBinding not served".into(),
+            "Service not applied: x".into(),
+        ];
+        let degraded = |applied: &Applied, observed: &Observation<'_>| {
+            let (status, _) = compute(&svc, applied, observed, t(0));
+            let c = cond(&status, DEGRADED);
+            (c.status.clone(), c.reason.clone(), c.message.clone())
+        };
+        // Networking problems alone.
+        assert_eq!(
+            degraded(&networked, &Observation::default()),
+            (
+                "True".into(),
+                "DependentsNotApplied".into(),
+                "TargetGroupBinding not served; Service not applied: x".into()
+            )
+        );
+        // A blocked rollout comes first, then the networking.
+        let blocked = Observation {
+            blocked: Some("unable to stop or start tasks"),
+            ..Observation::default()
+        };
+        assert_eq!(
+            degraded(&networked, &blocked),
+            (
+                "True".into(),
+                "RolloutBlocked".into(),
+                "unable to stop or start tasks; TargetGroupBinding not served; Service not applied: x".into()
+            )
+        );
+        // A failed deployment before everything.
+        let failed = Observation {
+            failure: Some("circuit breaker".into()),
+            ..blocked
+        };
+        assert_eq!(
+            degraded(&networked, &failed),
+            (
+                "True".into(),
+                "DeploymentFailed".into(),
+                "circuit breaker; unable to stop or start tasks; TargetGroupBinding not served; \
+                 Service not applied: x"
+                    .into()
+            )
+        );
+        // Only the failure: its message as it is.
+        let only_failed = Observation {
+            failure: Some("circuit breaker".into()),
+            ..Observation::default()
+        };
+        assert_eq!(
+            degraded(&applied(deployment(2, 2, 3, 3, 3)), &only_failed),
+            ("True".into(), "DeploymentFailed".into(), "circuit breaker".into())
+        );
+        assert_eq!(
+            degraded(&applied(deployment(2, 2, 3, 3, 3)), &Observation::default()),
+            (
+                "False".into(),
+                "AsExpected".into(),
+                "No failures observed.".into()
+            )
+        );
     }
 
     #[test]

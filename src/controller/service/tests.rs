@@ -128,6 +128,18 @@ fn daemon_set(name: &str, owner_uid: &str) -> Value {
     })
 }
 
+/// Answers the Kubernetes Event the controller publishes next and returns it.
+async fn expect_event(server: &mut Handle) -> Value {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::POST, "/apis/events.k8s.io/v1/namespaces/team-a/events")
+    );
+    let body = json_body(request).await;
+    ok(reply, &body);
+    body
+}
+
 async fn run_reconcile(svc: Service, ctx: Arc<Context>) -> Result<Action, Error> {
     tokio::time::timeout(Duration::from_secs(5), reconcile(Arc::new(svc), ctx))
         .await
@@ -348,6 +360,20 @@ async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
         expect_prune_list(&mut server, DEPLOYMENTS, "DeploymentList", Vec::new()).await;
         expect_network_prune_lists(&mut server).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
+        // The deployment completed and every daemon task runs: Kubernetes Events say so, as the
+        // ECS events do.
+        let event = expect_event(&mut server).await;
+        assert_eq!(
+            (event["reason"].as_str(), event["type"].as_str()),
+            (Some("DeploymentCompleted"), Some("Normal"))
+        );
+        let event = expect_event(&mut server).await;
+        assert_eq!(
+            (event["reason"].as_str(), event["type"].as_str()),
+            (Some("SteadyState"), Some("Normal"))
+        );
+        assert_eq!(event["note"], "(service web) has reached a steady state.");
+        assert_eq!(event["regarding"]["kind"], "Service");
         assert_no_more_requests(server).await;
         status
     });
@@ -357,6 +383,26 @@ async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
     assert_eq!(
         (&status["desiredCount"], &status["runningCount"]),
         (&json!(2), &json!(2))
+    );
+    assert_eq!(
+        status["events"][0]["message"],
+        "(service web) has reached a steady state."
+    );
+    let completed = status["events"][1]["message"].as_str().expect("a message");
+    assert!(
+        completed.starts_with("(service web) (deployment ecs-svc/")
+            && completed.ends_with(") deployment completed."),
+        "{completed}"
+    );
+    let deployment = &status["deployments"][0];
+    assert_eq!(
+        (
+            &deployment["status"],
+            &deployment["taskDefinition"],
+            &deployment["rolloutState"],
+            &deployment["desiredCount"]
+        ),
+        (&json!("PRIMARY"), &json!("web:1"), &json!("COMPLETED"), &json!(2))
     );
     assert_eq!(condition(status, "Ready")["reason"], "SteadyState");
 }
@@ -528,7 +574,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     let running = tokio::spawn(run(Some("team-a".into()), ctx, shutdown));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..8 {
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
         let query = testing::query(request.uri());
@@ -553,6 +599,15 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
             (SERVICES.to_owned(), managed),
             // Nodes: placement compiles against their labels.
             ("/api/v1/nodes".to_owned(), None),
+            // The tasks and their ReplicaSets: ECS deployments, failures and events.
+            (
+                "/apis/apps/v1/namespaces/team-a/replicasets".to_owned(),
+                Some("ecsbridge.io/service".to_owned())
+            ),
+            (
+                "/api/v1/namespaces/team-a/pods".to_owned(),
+                Some("ecsbridge.io/service".to_owned())
+            ),
         ])
     );
     // Never synced: shutdown stops at once.
@@ -638,6 +693,12 @@ async fn expect_delete(server: &mut Handle, path: &str, uid: &str) {
     );
 }
 
+/// Serves the Kubernetes Event of a Service that became ready: it reached a steady state.
+async fn expect_steady_state_event(server: &mut Handle) {
+    let event = expect_event(server).await;
+    assert_eq!(event["reason"], "SteadyState", "{event}");
+}
+
 #[tokio::test]
 async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
     let (ctx, mut server) = testing::context();
@@ -703,6 +764,7 @@ async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
         )
         .await;
         let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
         assert_no_more_requests(server).await;
         (lb, sc, binding, status)
     });
@@ -771,6 +833,7 @@ async fn without_the_load_balancer_controller_the_service_is_degraded_not_failin
         // No binding LIST (the kind is not served): the Services are still pruned.
         expect_list(&mut server, SERVICES, SELECTOR, "v1", "ServiceList", Vec::new()).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
         assert_no_more_requests(server).await;
         status
     });
@@ -816,6 +879,7 @@ async fn a_networking_object_the_api_server_refuses_is_reported() {
         expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
         expect_network_prune_lists(&mut server).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
         assert_no_more_requests(server).await;
         status
     });

@@ -230,6 +230,29 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
     })
 }
 
+/// `valid` running revision `revision` of its TaskDefinition instead (a rollback), read from
+/// `stored`.
+///
+/// # Errors
+/// As [`pinned_task_definition`]: the revision is not registered any more, or its stored data is
+/// not a task definition.
+pub fn with_revision(
+    mut valid: ValidatedService,
+    revision: i64,
+    stored: Option<&ControllerRevision>,
+) -> Result<ValidatedService, Invalid> {
+    let value = valid
+        .service
+        .spec
+        .service
+        .task_definition
+        .clone()
+        .unwrap_or_default();
+    valid.task_definition = pinned_task_definition(&valid.task_definition, revision, stored, &value)?;
+    valid.revision = revision;
+    Ok(valid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,11 +13,40 @@
 //! (`kubectl label node n ecsbridge.io/attr-stack=prod`). An attribute name that cannot be the
 //! name part of a label key (`/` and `\` are allowed in ECS attribute names, not in label names)
 //! is an error.
+//!
+//! The prefix is configurable (`--attribute-prefix` of `render`, `explain` and `run`; env
+//! `ECS_BRIDGE_ATTRIBUTE_PREFIX` for `run`) for clusters whose nodes already carry their
+//! attributes under another key, e.g. `example.com/` makes `attribute:stack` read
+//! `example.com/stack`. [`check_prefix`] is the one rule: the prefix followed by a name must be
+//! a label key, so it is an optional DNS subdomain and `/`, then optional name characters
+//! (`example.com/attr-`, `example.com/`, or `attr-` for unprefixed labels). Nothing else is
+//! checked: a prefix under `kubernetes.io/` or `k8s.io/` is accepted, though those labels belong
+//! to Kubernetes. The built-in attributes of the table keep their well-known labels whatever
+//! the prefix.
 
 pub use crate::names::{is_label_key, is_label_value};
 
 /// The default prefix of the labels that carry custom attributes.
 pub const DEFAULT_PREFIX: &str = "ecsbridge.io/attr-";
+
+/// Checks a custom-attribute prefix (`--attribute-prefix`): `prefix` followed by an attribute
+/// name must be a Kubernetes label key.
+///
+/// # Errors
+/// A message giving the rule, for the caller to prefix with the flag and the value.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if is_label_key(&format!("{prefix}a")) {
+        Ok(())
+    } else {
+        Err(
+            "followed by an attribute name it must make a Kubernetes label key: an optional DNS \
+             subdomain (lower-case letters, digits, '-' and '.') and '/', then optional name \
+             characters (letters, digits, '-', '_' and '.', starting with a letter or digit), like \
+             example.com/attr-"
+                .to_owned(),
+        )
+    }
+}
 
 /// How one attribute reads on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +151,25 @@ mod tests {
         for bad in ["a/b", "a\\b", "x.", &"x".repeat(60)] {
             let err = map(bad, DEFAULT_PREFIX).expect_err(bad);
             assert!(err.contains("rename the attribute"), "{err}");
+        }
+    }
+
+    #[test]
+    fn prefixes_are_label_key_beginnings() {
+        for good in [DEFAULT_PREFIX, "example.com/", "example.com/attr.", "attr-", ""] {
+            assert_eq!(check_prefix(good), Ok(()), "{good:?}");
+        }
+        for bad in [
+            "Example.com/",
+            "example.com//",
+            "/attr-",
+            "example.com/-",
+            "example.com/a b",
+            "ecs bridge/",
+            &format!("example.com/{}", "a".repeat(63)),
+        ] {
+            let err = check_prefix(bad).expect_err(bad);
+            assert!(err.contains("like example.com/attr-"), "{err}");
         }
     }
 

@@ -13,7 +13,7 @@
 //!    `kubernetes.io/hostname` on the `ecsbridge.io/group` label. Kubernetes ANDs those terms,
 //!    so a `task:group` test must hold in every alternative: inside an `or` it is an error.
 //!
-//! # Atoms ([INF] decisions of ecs-reference §3.5, fixed here)
+//! # Atoms (\[INF\] decisions of ecs-reference §3.5, fixed here)
 //!
 //! On attributes (mapped to node labels by [`super::attributes`]):
 //!
@@ -41,7 +41,7 @@
 //!
 //! `task:group == g` (or `in`, `exists`) → required pod affinity: the instance already runs a
 //! task of `g`; its negation (`!=`, `not(...)`, `!in`, `!exists`) → required pod anti-affinity
-//! ([INF]: `!=` read as "no task of `g`", like `not(task:group == g)`). `=~` and comparisons on
+//! (\[INF\]: `!=` read as "no task of `g`", like `not(task:group == g)`). `=~` and comparisons on
 //! groups are errors. (Kubernetes lets the first pod of a group schedule when its own labels
 //! match its affinity and no pod matches yet; ECS would place no task.)
 //!

@@ -21,7 +21,7 @@
 //!
 //! # Decisions
 //!
-//! - **Precedence** is `not` > `and` > `or` **[INF]**: AWS does not state it; this is the usual
+//! - **Precedence** is `not` > `and` > `or` **\[INF\]**: AWS does not state it; this is the usual
 //!   convention. Parentheses override it and produce no node of their own.
 //! - **Flattening**: `a and b and c` is one [`Expr::And`] with three operands, and so is
 //!   `a and (b and c)`; a single operand is never wrapped. The same holds for `or`.
@@ -42,7 +42,7 @@
 //!   well inside a thread's stack (ECS documents no limit; [`MAX_LEN`] alone would allow about
 //!   990). Negations are read in a loop and limited only by the length.
 //! - **Only syntax is checked here**: `runningTasksCount == x` or `=~` with an invalid regular
-//!   expression parse; the compiler rejects them with the atom's [`Span`](super::ast::Span).
+//!   expression parse; the compiler rejects them with the atom's [`Span`].
 //! - **Errors** give a 1-based *character* position, what was expected and what was found.
 //!   Unclosed quotes, parentheses and brackets are reported where the text ends, naming the
 //!   character position of the opening one.

@@ -137,6 +137,42 @@ impl Constraint {
 /// Most constraints per task, task definition and request together.
 pub const MAX_CONSTRAINTS: usize = 10;
 
+/// What [`place`] needs besides the constraints and strategies: the cluster and the operator's
+/// installation choices.
+#[derive(Debug, Clone, Copy)]
+pub struct PlaceOptions<'a> {
+    /// The known nodes (`None`: unknown, e.g. `render` without `--nodes`); `=~` and
+    /// `ec2InstanceId` need them.
+    pub nodes: Option<&'a [Node]>,
+    /// The label prefix of custom attributes ([`attributes::DEFAULT_PREFIX`] by default;
+    /// `--attribute-prefix`, checked by [`attributes::check_prefix`]).
+    pub attribute_prefix: &'a str,
+    /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
+    pub binpack_scheduler: bool,
+}
+
+impl Default for PlaceOptions<'_> {
+    /// No nodes, the default attribute prefix, no ecs-bridge scheduler.
+    fn default() -> Self {
+        Self {
+            nodes: None,
+            attribute_prefix: attributes::DEFAULT_PREFIX,
+            binpack_scheduler: false,
+        }
+    }
+}
+
+impl<'a> PlaceOptions<'a> {
+    /// The compiler's context: the nodes and the attribute prefix.
+    #[must_use]
+    pub fn compile_context(&self) -> compile::Context<'a> {
+        compile::Context {
+            nodes: self.nodes,
+            attribute_prefix: self.attribute_prefix,
+        }
+    }
+}
+
 /// Compiles `constraints` (ANDed) and `strategies` for tasks of `group` (the group's label value).
 ///
 /// # Errors
@@ -145,8 +181,7 @@ pub fn place(
     constraints: &[Constraint],
     strategies: &[PlacementStrategy],
     group: &str,
-    nodes: Option<&[Node]>,
-    binpack_scheduler: bool,
+    options: &PlaceOptions<'_>,
 ) -> Result<Placement, PlacementError> {
     if constraints.len() > MAX_CONSTRAINTS {
         return Err(PlacementError {
@@ -159,10 +194,7 @@ pub fn place(
             in_task_definition: false,
         });
     }
-    let ctx = compile::Context {
-        nodes,
-        ..compile::Context::default()
-    };
+    let ctx = options.compile_context();
     let mut parsed = Vec::new();
     let mut members: Vec<&Constraint> = Vec::new();
     for c in constraints {
@@ -191,13 +223,18 @@ pub fn place(
         in_task_definition: i.is_some_and(|i| members[i].in_task_definition),
         message: e.to_string(),
     })?;
-    let strategies = strategy::compile(strategies, group, attributes::DEFAULT_PREFIX, binpack_scheduler)
-        .map_err(|e| PlacementError {
-            field: e.field,
-            message: e.message,
-            needs_nodes: false,
-            in_task_definition: false,
-        })?;
+    let strategies = strategy::compile(
+        strategies,
+        group,
+        options.attribute_prefix,
+        options.binpack_scheduler,
+    )
+    .map_err(|e| PlacementError {
+        field: e.field,
+        message: e.message,
+        needs_nodes: false,
+        in_task_definition: false,
+    })?;
     let affinity = (compiled.node_affinity.is_some()
         || compiled.pod_affinity.is_some()
         || compiled.pod_anti_affinity.is_some())
@@ -222,17 +259,16 @@ pub fn place(
 
 /// `ecs-bridge explain`: what one expression compiles to, as JSON (`nodeAffinity`,
 /// `podAffinity`, `podAntiAffinity`, `null` when not needed; and `matches`, the names of the
-/// `nodes` it selects, when nodes are given).
+/// `options.nodes` it selects, when nodes are given). Custom attributes read labels under
+/// `options.attribute_prefix`; `options.binpack_scheduler` does not matter (an expression has no
+/// strategies).
 ///
 /// # Errors
 /// The parse or compile error, with its character position.
-pub fn explain(text: &str, nodes: Option<&[Node]>) -> Result<serde_json::Value, String> {
+pub fn explain(text: &str, options: &PlaceOptions<'_>) -> Result<serde_json::Value, String> {
     let expr = cql::parse(text).map_err(|e| e.to_string())?;
-    let ctx = compile::Context {
-        nodes,
-        ..compile::Context::default()
-    };
-    let c = compile::compile(text, &expr, &ctx).map_err(|e| e.to_string())?;
+    let nodes = options.nodes;
+    let c = compile::compile(text, &expr, &options.compile_context()).map_err(|e| e.to_string())?;
     let mut out = serde_json::json!({
         "nodeAffinity": c.node_affinity,
         "podAffinity": c.pod_affinity,
@@ -250,4 +286,102 @@ pub fn explain(text: &str, nodes: Option<&[Node]>) -> Result<serde_json::Value, 
         out["notes"] = serde_json::json!(c.notes);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn member_of(expression: &str) -> Constraint {
+        Constraint {
+            field: "placementConstraints[0]".to_owned(),
+            expression: Some(expression.to_owned()),
+            in_task_definition: false,
+        }
+    }
+
+    /// The label keys of the node selector's expressions, in order.
+    fn node_keys(p: &Placement) -> Vec<String> {
+        let value = serde_json::to_value(&p.affinity).expect("json");
+        value
+            .pointer("/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t["matchExpressions"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e["key"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn custom_attributes_use_the_configured_prefix_in_member_of_and_spread() {
+        let constraints = [member_of(
+            "attribute:stack == prod and attribute:ecs.instance-type == t3.micro",
+        )];
+        let strategies: Vec<PlacementStrategy> = serde_json::from_value(json!([
+            {"type": "spread", "field": "attribute:rack"},
+            {"type": "spread", "field": "attribute:ecs.availability-zone"},
+        ]))
+        .expect("strategies");
+        let spread_keys = |p: &Placement| -> Vec<String> {
+            p.topology_spread_constraints
+                .iter()
+                .map(|c| c.topology_key.clone())
+                .collect()
+        };
+
+        let default = place(&constraints, &strategies, "g", &PlaceOptions::default()).expect("places");
+        assert_eq!(
+            node_keys(&default),
+            ["ecsbridge.io/attr-stack", "node.kubernetes.io/instance-type"]
+        );
+        assert_eq!(
+            spread_keys(&default),
+            ["ecsbridge.io/attr-rack", "topology.kubernetes.io/zone"]
+        );
+
+        let options = PlaceOptions {
+            attribute_prefix: "example.com/",
+            ..PlaceOptions::default()
+        };
+        let custom = place(&constraints, &strategies, "g", &options).expect("places");
+        assert_eq!(
+            node_keys(&custom),
+            ["example.com/stack", "node.kubernetes.io/instance-type"],
+            "built-in attributes keep their well-known labels"
+        );
+        assert_eq!(
+            spread_keys(&custom),
+            ["example.com/rack", "topology.kubernetes.io/zone"]
+        );
+    }
+
+    #[test]
+    fn explain_uses_the_configured_prefix() {
+        let options = PlaceOptions {
+            attribute_prefix: "example.com/attr.",
+            ..PlaceOptions::default()
+        };
+        let out = explain("attribute:stack == prod", &options).expect("compiles");
+        assert_eq!(
+            out.pointer(
+                "/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/0/key"
+            ),
+            Some(&json!("example.com/attr.stack"))
+        );
+    }
+
+    #[test]
+    fn a_prefix_too_long_for_an_attribute_is_an_error_naming_the_field() {
+        let prefix = format!("example.com/{}-", "a".repeat(60));
+        let options = PlaceOptions {
+            attribute_prefix: &prefix,
+            ..PlaceOptions::default()
+        };
+        let err = place(&[member_of("attribute:stack == prod")], &[], "g", &options).expect_err("too long");
+        assert_eq!(err.field, "placementConstraints[0].expression");
+        assert!(err.message.contains("rename the attribute"), "{}", err.message);
+    }
 }

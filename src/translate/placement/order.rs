@@ -2,7 +2,7 @@
 //!
 //! AWS documents comparisons as numeric for `runningTasksCount`, version-ordered for
 //! `agentVersion` and chronological for `registeredAt`, and says nothing about attributes
-//! (ecs-reference §3.5). Decided here ([INF]):
+//! (ecs-reference §3.5). Decided here (\[INF\]):
 //!
 //! - two **numbers** (an optional sign, digits, and optionally `.` and more digits: `3`, `07`,
 //!   `-1`, `2.5`) compare by value, exactly (`07 == 7`, `2.50 == 2.5`, twenty-digit integers

@@ -246,6 +246,10 @@ pub struct PodOptions {
     /// files, one per file, named by [`environment_file_config_map`]; otherwise they are reported
     /// and not loaded.
     pub environment_files_as_config_maps: bool,
+    /// The label prefix of custom attributes in the task definition's `memberOf` expressions
+    /// (`--attribute-prefix`; [`crate::translate::placement::attributes::DEFAULT_PREFIX`] by
+    /// default).
+    pub attribute_prefix: String,
 }
 
 impl Default for PodOptions {
@@ -254,6 +258,7 @@ impl Default for PodOptions {
             external_secrets: true,
             namespace: None,
             environment_files_as_config_maps: false,
+            attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
         }
     }
 }

@@ -53,8 +53,9 @@ pub(crate) const PROXY_ANNOTATION: &str = "ecsbridge.io/proxy-configuration";
 
 /// Pod template annotation with the task definition's tags as a JSON object (key → value).
 /// ECS tags tasks with them only when the service or RunTask says `propagateTags:
-/// TASK_DEFINITION`; the workload translations decide from this annotation.
-pub(crate) const TAGS_ANNOTATION: &str = "ecsbridge.io/tags";
+/// TASK_DEFINITION`; the workload translations replace it with the tags ECS would put on their
+/// tasks (the Service's: [`crate::translate::service`]).
+pub(crate) const TAGS_ANNOTATION: &str = labels::TAGS;
 
 /// Applies this stage to the pod under construction.
 #[allow(clippy::unnecessary_wraps)]

@@ -82,6 +82,7 @@ pub fn sync_all(ctx: &mut Ctx<'_>, keys: &[(String, String)]) -> Vec<(String, St
             .syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let load = load.get_or_insert_with(|| node_load(ctx));
+        let outcome = unpullable(&pod).unwrap_or_else(|| outcome.clone());
         let result = match place(ctx, &pod, load, false) {
             Some(node) => {
                 *load.entry(node.clone()).or_default() += 1;
@@ -94,6 +95,26 @@ pub fn sync_all(ctx: &mut Ctx<'_>, keys: &[(String, String)]) -> Vec<(String, St
         }
     }
     errors
+}
+
+/// The outcome of a pod with an image no kubelet can pull: one from a registry under `.invalid`
+/// (RFC 2606: such names never resolve, on a real cluster too), so tests can break a rollout
+/// the same way on the double and on kind.
+fn unpullable(pod: &Value) -> Option<PodOutcome> {
+    let images = ["/spec/initContainers", "/spec/containers"]
+        .into_iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .map(|c| s(c, "/image"));
+    images
+        .filter_map(|image| image.split_once('/').map(|(host, _)| host))
+        .any(|host| {
+            let host = host.split(':').next().unwrap_or(host);
+            host.ends_with(".invalid")
+        })
+        .then(|| PodOutcome::Waiting {
+            reason: "ErrImagePull".to_owned(),
+        })
 }
 
 /// Active pods per node.

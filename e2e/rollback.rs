@@ -1,0 +1,158 @@
+//! A failing rollout rolls back by itself: a Service with ECS's deployment circuit breaker runs
+//! revision 1; revision 2's image cannot be pulled (a registry under `.invalid`, which never
+//! resolves, on a real cluster too); its failed tasks reach the threshold, the deployment turns
+//! FAILED, and the Service goes back to revision 1, saying so in ECS's words. Revision 3 then
+//! rolls out normally.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Env, eventually};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+fn manifests(image: &str) -> String {
+    format!(
+        r#"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: shop
+spec:
+  containerDefinitions:
+    - name: shop
+      image: {image}
+      memory: 64
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: shop
+spec:
+  taskDefinition: shop
+  desiredCount: 2
+  deploymentConfiguration:
+    deploymentCircuitBreaker:
+      enable: true
+      rollback: true
+"#
+    )
+}
+
+fn image(deployment: &Value) -> &str {
+    deployment
+        .pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+fn primary(svc: &Value) -> Option<&Value> {
+    svc.pointer("/status/deployments")?
+        .as_array()?
+        .iter()
+        .find(|d| d["status"] == "PRIMARY")
+}
+
+fn messages(svc: &Value) -> Vec<String> {
+    svc.pointer("/status/events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_rollout_rolls_back_to_the_last_completed_revision() {
+    let env = Env::start("rollback").await;
+    let good = "public.ecr.aws/nginx/nginx:1.27";
+    let apply = |image: &str| {
+        let file = env.file("shop.yaml", &manifests(image));
+        env.kubectl_ok(&["apply", "-f", &Env::s(&file)]);
+    };
+    apply(good);
+    let completed = eventually("revision 1 completed", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "shop"]).ok_or("absent")?;
+        let p = primary(&svc).ok_or(format!("no PRIMARY: {}", svc["status"]))?;
+        (p["taskDefinition"] == "shop:1" && p["rolloutState"] == "COMPLETED")
+            .then(|| p["id"].as_str().unwrap_or("").to_owned())
+            .ok_or(format!("{p}"))
+    })
+    .await;
+
+    // Revision 2 cannot start: the breaker (threshold 3 for 2 tasks) fails it and rolls back.
+    apply("registry.invalid/shop:broken");
+    let svc = eventually("the rollback to revision 1", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "shop"]).ok_or("absent")?;
+        let degraded = svc
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Degraded" && c["status"] == "True" && c["reason"] == "DeploymentFailed");
+        let back = primary(&svc).is_some_and(|p| p["taskDefinition"] == "shop:1");
+        (degraded && back)
+            .then_some(svc.clone())
+            .ok_or(format!("{}", svc["status"]))
+    })
+    .await;
+    let events = messages(&svc);
+    assert!(
+        events
+            .iter()
+            .any(|m| m.starts_with("(service shop) (deployment ecs-svc/")
+                && m.ends_with("deployment failed: tasks failed to start.")),
+        "{events:#?}"
+    );
+    assert!(
+        events.contains(&format!("(service shop) rolling back to deployment {completed}.")),
+        "{events:#?}"
+    );
+    let deployment = env.get(&["deployment", "shop"]).expect("the Deployment");
+    assert_eq!(image(&deployment), good);
+    assert_eq!(
+        deployment.pointer("/metadata/annotations/ecsbridge.io~1failed-task-definition"),
+        Some(&Value::from("shop:2"))
+    );
+    // The tasks of revision 1 run again; the Service says what happened.
+    env.kubectl_ok(&["wait", "--for=condition=Ready", "ecssvc/shop", "--timeout=60s"]);
+    let svc = env.get(&["ecssvc", "shop"]).expect("service");
+    assert_eq!(
+        svc.pointer("/status/taskDefinition"),
+        Some(&Value::from("shop:1"))
+    );
+    let degraded = svc
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Degraded"))
+        .cloned()
+        .unwrap_or_default();
+    let message = degraded["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("shop:2") && message.contains("rolled back to shop:1"),
+        "{message}"
+    );
+
+    // A fixed revision rolls out, and the failure is forgotten.
+    apply("public.ecr.aws/nginx/nginx:1.28");
+    eventually("revision 3 completed", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "shop"]).ok_or("absent")?;
+        let p = primary(&svc).ok_or("no PRIMARY")?;
+        let healthy = svc
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Degraded" && c["status"] == "False");
+        (p["taskDefinition"] == "shop:3" && p["rolloutState"] == "COMPLETED" && healthy)
+            .then_some(())
+            .ok_or(format!("{}", svc["status"]))
+    })
+    .await;
+    let deployment = env.get(&["deployment", "shop"]).expect("the Deployment");
+    assert_eq!(image(&deployment), "public.ecr.aws/nginx/nginx:1.28");
+    assert_eq!(
+        deployment.pointer("/metadata/annotations/ecsbridge.io~1failed-task-definition"),
+        None
+    );
+}

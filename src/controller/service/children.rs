@@ -1,0 +1,99 @@
+//! The Services' children as the operator's watches see them: Deployments, their ReplicaSets and
+//! the tasks' pods, cached in reflector stores (no request per reconcile).
+//!
+//! The Service controller's [`run`](super::run) fills the stores (one set per watched scope)
+//! and adds them to the shared [`Context`](crate::controller::Context); each reconcile reads its Service's children here to
+//! observe ECS deployments, failed tasks and events.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::{
+    apps::v1::{Deployment, ReplicaSet},
+    core::v1::Pod,
+};
+use kube::{
+    ResourceExt,
+    runtime::reflector::{ObjectRef, Store},
+};
+
+use crate::translate::labels;
+
+/// The stores of the Services' children.
+#[derive(Clone)]
+pub struct Stores {
+    /// Deployments labelled as ecs-bridge's.
+    pub deployments: Store<Deployment>,
+    /// ReplicaSets with an `ecsbridge.io/service` label.
+    pub replica_sets: Store<ReplicaSet>,
+    /// Pods with an `ecsbridge.io/service` label.
+    pub pods: Store<Pod>,
+}
+
+/// One Service's children.
+#[derive(Debug, Clone, Default)]
+pub struct Children {
+    /// Its Deployment, as last seen.
+    pub deployment: Option<Arc<Deployment>>,
+    /// Its ReplicaSets (owned by its Deployment or not: [`super::deployments::observe`] checks).
+    pub replica_sets: Vec<ReplicaSet>,
+    /// Its tasks.
+    pub pods: Vec<Pod>,
+}
+
+impl Stores {
+    /// Waits until every store has listed once (so an empty store means "none", not "not yet").
+    ///
+    /// # Errors
+    /// When a store's writer was dropped (the controller is stopping).
+    pub async fn ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
+        self.deployments.wait_until_ready().await?;
+        self.replica_sets.wait_until_ready().await?;
+        self.pods.wait_until_ready().await
+    }
+
+    /// The children of Service `name` in `namespace`.
+    #[must_use]
+    pub fn of(&self, namespace: &str, name: &str) -> Children {
+        let mine = |ns: Option<String>, labels: &std::collections::BTreeMap<String, String>| {
+            ns.as_deref() == Some(namespace) && labels.get(labels::SERVICE).map(String::as_str) == Some(name)
+        };
+        Children {
+            deployment: self.deployments.get(&ObjectRef::new(name).within(namespace)),
+            replica_sets: self
+                .replica_sets
+                .state()
+                .iter()
+                .filter(|rs| mine(rs.namespace(), rs.labels()))
+                .map(|rs| (**rs).clone())
+                .collect(),
+            pods: self
+                .pods
+                .state()
+                .iter()
+                .filter(|p| mine(p.namespace(), p.labels()))
+                .map(|p| (**p).clone())
+                .collect(),
+        }
+    }
+}
+
+/// The children of Service `name` in `namespace`, from the stores of every scope the Service
+/// controller runs in (waiting until they have listed once).
+pub async fn of(ctx: &crate::controller::Context, namespace: &str, name: &str) -> Children {
+    let stores: Vec<Stores> = ctx
+        .service_children
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let mut all = Children::default();
+    for s in stores {
+        if s.ready().await.is_err() {
+            continue;
+        }
+        let mine = s.of(namespace, name);
+        all.deployment = all.deployment.or(mine.deployment);
+        all.replica_sets.extend(mine.replica_sets);
+        all.pods.extend(mine.pods);
+    }
+    all
+}

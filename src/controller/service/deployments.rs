@@ -1,0 +1,609 @@
+//! ECS `deployments[]` of a REPLICA Service, observed from its children (pure: no client; the
+//! clock comes in as `now`).
+//!
+//! Each ReplicaSet of the Service's Deployment is one ECS deployment: the one the Deployment's
+//! current pod template runs is `PRIMARY`, older ones that still have tasks are `ACTIVE`, and
+//! those scaled to zero (ECS `INACTIVE`) are left out, as `describe-services` leaves them out.
+//!
+//! | ECS | from |
+//! |---|---|
+//! | `id` | `ecs-svc/` and 19 digits derived from the ReplicaSet's uid (stable for its life) |
+//! | `taskDefinition` | the template's `app.kubernetes.io/name` (family) and `ecsbridge.io/revision` labels |
+//! | `desiredCount` | PRIMARY: the Service's; ACTIVE: the ReplicaSet's `spec.replicas` (falling to 0) |
+//! | `runningCount` / `pendingCount` | the ReplicaSet's ready pods / its other pods |
+//! | `failedTasks` | [`failed_tasks`] of the ReplicaSet's pods |
+//! | `rolloutState` | PRIMARY: `IN_PROGRESS`, then `COMPLETED` once every task runs it (and it stays so), or `FAILED` when the circuit breaker failed its task definition; ACTIVE: what it was as PRIMARY |
+//! | `createdAt` | the ReplicaSet's creation |
+//! | `updatedAt` | the last time any of the above changed (kept otherwise, so that an unchanged Service writes nothing) |
+//!
+//! # Failed tasks (\[INF\])
+//!
+//! ECS counts a task that stops before RUNNING, or is stopped by a failing health check, as one
+//! failure, and starts another task. Kubernetes restarts the container in the same pod instead,
+//! so a failure is one container restart, or, for a container that cannot start at all (its
+//! image cannot be pulled, its configuration is invalid), one failure per attempt the kubelet
+//! makes: it retries after 10 s, doubling up to 300 s ([`attempts_after`]). With
+//! `resetOnHealthyTask` (ECS's default), a healthy task resets ECS's count: only pods that are
+//! not Ready count.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::{
+        apps::v1::{Deployment, ReplicaSet},
+        core::v1::Pod,
+    },
+    apimachinery::pkg::apis::meta::v1::Time,
+    jiff::Timestamp,
+};
+
+use crate::{api::service::ServiceDeployment, translate::labels};
+
+/// `status` of the deployment whose pod template the Deployment runs.
+pub const PRIMARY: &str = "PRIMARY";
+/// `status` of an older deployment whose tasks are being replaced.
+pub const ACTIVE: &str = "ACTIVE";
+/// `rolloutState` while tasks of the deployment are starting.
+pub const IN_PROGRESS: &str = "IN_PROGRESS";
+/// `rolloutState` once every task runs the deployment's task definition.
+pub const COMPLETED: &str = "COMPLETED";
+/// `rolloutState` after the circuit breaker tripped.
+pub const FAILED: &str = "FAILED";
+
+/// The annotation of Kubernetes' Deployment controller that numbers a Deployment's templates.
+const K8S_REVISION: &str = "deployment.kubernetes.io/revision";
+/// The label Kubernetes puts on a ReplicaSet and its pods.
+const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+
+/// Waiting reasons of a container that cannot start (each kubelet attempt is one ECS failure).
+const CANNOT_START: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
+
+/// The ECS id of the deployment a ReplicaSet stands for: `ecs-svc/` and 19 digits.
+#[must_use]
+pub fn deployment_id(replica_set_uid: &str) -> String {
+    // FNV-1a, 64 bits: stable across versions and platforms (std's hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in replica_set_uid.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("ecs-svc/{:019}", h % 10_000_000_000_000_000_000)
+}
+
+/// How many times the kubelet has tried to start a container `elapsed_seconds` after the first
+/// try: at 0 s, then after back-offs of 10 s doubling up to 300 s (the kubelet's image pull and
+/// container start back-off).
+#[must_use]
+pub fn attempts_after(elapsed_seconds: i64) -> i32 {
+    let mut attempts = 1;
+    let mut at = 0_i64;
+    let mut backoff = 10_i64;
+    loop {
+        at += backoff;
+        if at > elapsed_seconds {
+            return attempts;
+        }
+        attempts += 1;
+        backoff = (backoff * 2).min(300);
+    }
+}
+
+/// ECS task failures one pod stands for at `now` (see the module docs).
+#[must_use]
+pub fn pod_failures(pod: &Pod, now: Timestamp) -> i32 {
+    let Some(status) = pod.status.as_ref() else {
+        return 0;
+    };
+    if status.phase.as_deref() == Some("Failed") {
+        return 1;
+    }
+    let started = pod.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
+    let elapsed = now.duration_since(started).as_secs();
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .map(|c| {
+            let cannot_start = c
+                .state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref())
+                .is_some_and(|r| CANNOT_START.contains(&r));
+            if cannot_start {
+                c.restart_count + attempts_after(elapsed)
+            } else {
+                c.restart_count
+            }
+        })
+        .sum()
+}
+
+/// Whether `pod` has the Ready condition True.
+#[must_use]
+pub fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// ECS's `failedTasks` of a deployment whose pods are `pods`: with `reset_on_healthy_task`,
+/// only pods not Ready count.
+#[must_use]
+pub fn failed_tasks(pods: &[&Pod], reset_on_healthy_task: bool, now: Timestamp) -> i32 {
+    pods.iter()
+        .filter(|p| !reset_on_healthy_task || !is_ready(p))
+        .map(|p| pod_failures(p, now))
+        .sum()
+}
+
+/// `family:revision` of the task definition a pod template runs, from its labels.
+fn task_definition_of(labels: Option<&BTreeMap<String, String>>) -> String {
+    let get = |k: &str| labels.and_then(|l| l.get(k)).map_or("", String::as_str);
+    format!("{}:{}", get(labels::NAME), get(labels::REVISION))
+}
+
+/// What [`observe`] needs besides the children.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The Service's desired task count.
+    pub desired: i32,
+    /// The task definition whose rollout the circuit breaker failed (`family:revision`).
+    pub failed_task_definition: Option<&'a str>,
+    /// The circuit breaker's `resetOnHealthyTask` (true when there is no breaker).
+    pub reset_on_healthy_task: bool,
+    /// Every task runs the Deployment's current template and the Deployment observed its spec.
+    pub rolled_out: bool,
+    /// The deployments of the current status, for what is kept (`updatedAt`, states).
+    pub previous: &'a [ServiceDeployment],
+    /// Now.
+    pub now: &'a Time,
+}
+
+/// The ECS deployments of `deployment`, PRIMARY first then ACTIVE newest first, from its
+/// ReplicaSets and their pods (`replica_sets` and `pods` may hold others: only those the
+/// Deployment owns count).
+#[must_use]
+pub fn observe(
+    deployment: &Deployment,
+    replica_sets: &[ReplicaSet],
+    pods: &[Pod],
+    ctx: &Context<'_>,
+) -> Vec<ServiceDeployment> {
+    let uid = deployment.metadata.uid.as_deref().unwrap_or_default();
+    let current = deployment
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(K8S_REVISION));
+    let mut out: Vec<ServiceDeployment> = Vec::new();
+    for rs in replica_sets.iter().filter(|rs| {
+        rs.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.uid == uid && o.controller == Some(true))
+    }) {
+        let primary = current.is_some()
+            && rs.metadata.annotations.as_ref().and_then(|a| a.get(K8S_REVISION)) == current;
+        let spec_replicas = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+        let status = rs.status.clone().unwrap_or_default();
+        if !primary && spec_replicas == 0 && status.replicas == 0 {
+            continue; // INACTIVE
+        }
+        let hash = rs.metadata.labels.as_ref().and_then(|l| l.get(POD_TEMPLATE_HASH));
+        let own: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| {
+                hash.is_some() && p.metadata.labels.as_ref().and_then(|l| l.get(POD_TEMPLATE_HASH)) == hash
+            })
+            .collect();
+        let id = deployment_id(rs.metadata.uid.as_deref().unwrap_or_default());
+        let task_definition = task_definition_of(
+            rs.spec
+                .as_ref()
+                .and_then(|s| s.template.as_ref())
+                .and_then(|t| t.metadata.as_ref())
+                .and_then(|m| m.labels.as_ref()),
+        );
+        let before = ctx.previous.iter().find(|d| d.id == id);
+        let was = |state: &str| before.and_then(|d| d.rollout_state.as_deref()) == Some(state);
+        let rollout_state = if primary {
+            Some(if ctx.failed_task_definition == Some(task_definition.as_str()) {
+                FAILED
+            } else if (was(COMPLETED) && before.is_some_and(|d| d.status == PRIMARY)) || ctx.rolled_out {
+                COMPLETED
+            } else {
+                IN_PROGRESS
+            })
+        } else {
+            before.and_then(|d| d.rollout_state.as_deref()).map(|s| match s {
+                // A deployment replaced before it completed did not complete.
+                IN_PROGRESS => IN_PROGRESS,
+                other => other,
+            })
+        };
+        let rollout_state_reason = rollout_state.map(|s| match s {
+            COMPLETED => format!("ECS deployment {id} completed."),
+            FAILED => "ECS deployment circuit breaker: tasks failed to start.".to_owned(),
+            _ => format!("ECS deployment {id} in progress."),
+        });
+        let mut d = ServiceDeployment {
+            id,
+            status: if primary { PRIMARY } else { ACTIVE }.to_owned(),
+            task_definition,
+            desired_count: if primary { ctx.desired } else { spec_replicas },
+            pending_count: (status.replicas - status.ready_replicas.unwrap_or(0)).max(0),
+            running_count: status.ready_replicas.unwrap_or(0),
+            failed_tasks: failed_tasks(&own, ctx.reset_on_healthy_task, ctx.now.0),
+            rollout_state: rollout_state.map(str::to_owned),
+            rollout_state_reason,
+            created_at: rs.metadata.creation_timestamp.clone(),
+            updated_at: None,
+        };
+        d.updated_at = match before {
+            Some(b)
+                if ServiceDeployment {
+                    updated_at: None,
+                    ..b.clone()
+                } == d =>
+            {
+                b.updated_at.clone()
+            }
+            _ => Some(ctx.now.clone()),
+        };
+        out.push(d);
+    }
+    out.sort_by(|a, b| {
+        (b.status == PRIMARY)
+            .cmp(&(a.status == PRIMARY))
+            .then_with(|| {
+                b.created_at
+                    .as_ref()
+                    .map(|t| t.0)
+                    .cmp(&a.created_at.as_ref().map(|t| t.0))
+            })
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out
+}
+
+/// The ECS deployment of a DAEMON Service's DaemonSet, running `task_definition`: PRIMARY only
+/// (a DaemonSet replaces its pods node by node without a ReplicaSet per template, so older
+/// templates are not listed as ACTIVE deployments).
+#[must_use]
+pub fn observe_daemon_set(
+    daemon_set: &k8s_openapi::api::apps::v1::DaemonSet,
+    task_definition: &str,
+    previous: &[ServiceDeployment],
+    now: &Time,
+) -> ServiceDeployment {
+    let uid = daemon_set.metadata.uid.as_deref().unwrap_or_default();
+    let id = deployment_id(&format!("{uid}/{task_definition}"));
+    let status = daemon_set.status.clone().unwrap_or_default();
+    let caught_up = status.observed_generation.unwrap_or(0) >= daemon_set.metadata.generation.unwrap_or(0);
+    let rolled_out = caught_up
+        && status.updated_number_scheduled.unwrap_or(0) >= status.desired_number_scheduled
+        && status.number_ready >= status.desired_number_scheduled;
+    let before = previous.iter().find(|d| d.id == id);
+    let completed = rolled_out || before.is_some_and(|d| d.rollout_state.as_deref() == Some(COMPLETED));
+    let state = if completed { COMPLETED } else { IN_PROGRESS };
+    let mut d = ServiceDeployment {
+        rollout_state_reason: Some(if completed {
+            format!("ECS deployment {id} completed.")
+        } else {
+            format!("ECS deployment {id} in progress.")
+        }),
+        id,
+        status: PRIMARY.to_owned(),
+        task_definition: task_definition.to_owned(),
+        desired_count: status.desired_number_scheduled,
+        pending_count: (status.current_number_scheduled - status.number_ready).max(0),
+        running_count: status.number_ready,
+        failed_tasks: 0,
+        rollout_state: Some(state.to_owned()),
+        created_at: before
+            .and_then(|b| b.created_at.clone())
+            .or_else(|| Some(now.clone())),
+        updated_at: None,
+    };
+    d.updated_at = match before {
+        Some(b)
+            if ServiceDeployment {
+                updated_at: None,
+                ..b.clone()
+            } == d =>
+        {
+            b.updated_at.clone()
+        }
+        _ => Some(now.clone()),
+    };
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::{
+        api::{
+            apps::v1::{ReplicaSetSpec, ReplicaSetStatus},
+            core::v1::{
+                ContainerState, ContainerStateWaiting, ContainerStatus, PodCondition, PodStatus,
+                PodTemplateSpec,
+            },
+        },
+        apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference},
+    };
+
+    use super::*;
+
+    fn at(seconds: i64) -> Time {
+        Time(Timestamp::from_second(1_800_000_000 + seconds).expect("time"))
+    }
+
+    fn deployment(revision: &str) -> Deployment {
+        Deployment {
+            metadata: ObjectMeta {
+                name: Some("web".into()),
+                uid: Some("uid-deploy".into()),
+                annotations: Some(BTreeMap::from([(K8S_REVISION.into(), revision.into())])),
+                ..ObjectMeta::default()
+            },
+            ..Deployment::default()
+        }
+    }
+
+    fn replica_set(
+        hash: &str,
+        revision: &str,
+        td_revision: &str,
+        replicas: i32,
+        ready: i32,
+        created: i64,
+    ) -> ReplicaSet {
+        let labels = BTreeMap::from([(POD_TEMPLATE_HASH.to_owned(), hash.to_owned())]);
+        let template_labels = BTreeMap::from([
+            (labels::NAME.to_owned(), "web".to_owned()),
+            (labels::REVISION.to_owned(), td_revision.to_owned()),
+            (POD_TEMPLATE_HASH.to_owned(), hash.to_owned()),
+        ]);
+        ReplicaSet {
+            metadata: ObjectMeta {
+                name: Some(format!("web-{hash}")),
+                uid: Some(format!("uid-rs-{hash}")),
+                labels: Some(labels),
+                annotations: Some(BTreeMap::from([(K8S_REVISION.into(), revision.into())])),
+                owner_references: Some(vec![OwnerReference {
+                    uid: "uid-deploy".into(),
+                    controller: Some(true),
+                    ..OwnerReference::default()
+                }]),
+                creation_timestamp: Some(at(created)),
+                ..ObjectMeta::default()
+            },
+            spec: Some(ReplicaSetSpec {
+                replicas: Some(replicas),
+                template: Some(PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(template_labels),
+                        ..ObjectMeta::default()
+                    }),
+                    spec: None,
+                }),
+                ..ReplicaSetSpec::default()
+            }),
+            status: Some(ReplicaSetStatus {
+                replicas,
+                ready_replicas: Some(ready),
+                ..ReplicaSetStatus::default()
+            }),
+        }
+    }
+
+    fn pod(hash: &str, created: i64, ready: bool, restarts: i32, waiting: Option<&str>) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some(format!("web-{hash}-{created}-{restarts}")),
+                labels: Some(BTreeMap::from([(POD_TEMPLATE_HASH.to_owned(), hash.to_owned())])),
+                creation_timestamp: Some(at(created)),
+                ..ObjectMeta::default()
+            },
+            spec: None,
+            status: Some(PodStatus {
+                phase: Some("Running".into()),
+                conditions: Some(vec![PodCondition {
+                    type_: "Ready".into(),
+                    status: if ready { "True" } else { "False" }.into(),
+                    ..PodCondition::default()
+                }]),
+                container_statuses: Some(vec![ContainerStatus {
+                    name: "app".into(),
+                    restart_count: restarts,
+                    state: waiting.map(|r| ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some(r.into()),
+                            message: None,
+                        }),
+                        ..ContainerState::default()
+                    }),
+                    ..ContainerStatus::default()
+                }]),
+                ..PodStatus::default()
+            }),
+        }
+    }
+
+    fn ctx<'a>(previous: &'a [ServiceDeployment], now: &'a Time) -> Context<'a> {
+        Context {
+            desired: 4,
+            failed_task_definition: None,
+            reset_on_healthy_task: true,
+            rolled_out: false,
+            previous,
+            now,
+        }
+    }
+
+    #[test]
+    fn ids_look_like_ecs_and_are_stable() {
+        let id = deployment_id("0b6c9a4e-1f7e-4a59-9d47-2f0c8f2a1d11");
+        assert_eq!(id, deployment_id("0b6c9a4e-1f7e-4a59-9d47-2f0c8f2a1d11"));
+        assert_ne!(id, deployment_id("0b6c9a4e-1f7e-4a59-9d47-2f0c8f2a1d12"));
+        let digits = id.strip_prefix("ecs-svc/").expect("prefix");
+        assert_eq!(digits.len(), 19);
+        assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+    }
+
+    #[test]
+    fn kubelet_attempts_follow_its_back_off() {
+        // Tries at 0, 10, 30, 70, 150, 310, 610, 910 s.
+        for (elapsed, attempts) in [
+            (0, 1),
+            (9, 1),
+            (10, 2),
+            (29, 2),
+            (30, 3),
+            (70, 4),
+            (150, 5),
+            (310, 6),
+            (609, 6),
+            (610, 7),
+            (910, 8),
+        ] {
+            assert_eq!(attempts_after(elapsed), attempts, "after {elapsed} s");
+        }
+    }
+
+    #[test]
+    fn failures_are_restarts_and_start_attempts() {
+        let now = at(100).0;
+        // A container restarted twice: two failures.
+        assert_eq!(
+            pod_failures(&pod("a", 0, false, 2, Some("CrashLoopBackOff")), now),
+            2
+        );
+        // An image that cannot be pulled for 100 s: tried at 0, 10, 30 and 70 s.
+        assert_eq!(
+            pod_failures(&pod("a", 0, false, 0, Some("ImagePullBackOff")), now),
+            4
+        );
+        // Still creating: no failure.
+        assert_eq!(
+            pod_failures(&pod("a", 0, false, 0, Some("ContainerCreating")), now),
+            0
+        );
+        let ready = pod("a", 0, true, 3, None);
+        let crashing = pod("a", 0, false, 2, Some("CrashLoopBackOff"));
+        // A healthy task resets the count (ECS's default); without reset, every failure counts.
+        assert_eq!(failed_tasks(&[&ready, &crashing], true, now), 2);
+        assert_eq!(failed_tasks(&[&ready, &crashing], false, now), 5);
+    }
+
+    #[test]
+    fn a_rollout_shows_primary_and_active_until_done() {
+        let now = at(60);
+        let d = deployment("2");
+        let old = replica_set("old", "1", "3", 2, 2, 0);
+        let new = replica_set("new", "2", "4", 3, 1, 50);
+        let gone = replica_set("gone", "0", "2", 0, 0, -100);
+        let pods = [
+            pod("new", 50, true, 0, None),
+            pod("new", 50, false, 1, Some("CrashLoopBackOff")),
+        ];
+        let previous = [ServiceDeployment {
+            id: deployment_id("uid-rs-old"),
+            status: PRIMARY.into(),
+            task_definition: "web:3".into(),
+            rollout_state: Some(COMPLETED.into()),
+            ..ServiceDeployment::default()
+        }];
+        let got = observe(&d, &[gone, old, new], &pods, &ctx(&previous, &now));
+        assert_eq!(got.len(), 2, "{got:#?}");
+        let (p, a) = (&got[0], &got[1]);
+        assert_eq!(
+            (p.status.as_str(), p.task_definition.as_str()),
+            (PRIMARY, "web:4")
+        );
+        assert_eq!(
+            (p.desired_count, p.running_count, p.pending_count, p.failed_tasks),
+            (4, 1, 2, 1)
+        );
+        assert_eq!(p.rollout_state.as_deref(), Some(IN_PROGRESS));
+        assert_eq!(
+            p.rollout_state_reason.as_deref(),
+            Some(format!("ECS deployment {} in progress.", p.id).as_str())
+        );
+        assert_eq!(p.created_at, Some(at(50)));
+        assert_eq!(p.updated_at, Some(now.clone()));
+        assert_eq!((a.status.as_str(), a.task_definition.as_str()), (ACTIVE, "web:3"));
+        assert_eq!((a.desired_count, a.running_count, a.pending_count), (2, 2, 0));
+        assert_eq!(
+            a.rollout_state.as_deref(),
+            Some(COMPLETED),
+            "kept from when it was PRIMARY"
+        );
+    }
+
+    #[test]
+    fn completed_stays_completed_and_unchanged_deployments_keep_their_time() {
+        let d = deployment("2");
+        let rs = [replica_set("new", "2", "4", 4, 4, 50)];
+        let first = observe(
+            &d,
+            &rs,
+            &[],
+            &Context {
+                rolled_out: true,
+                ..ctx(&[], &at(60))
+            },
+        );
+        assert_eq!(first[0].rollout_state.as_deref(), Some(COMPLETED));
+        // Later a task crashes: ECS keeps the deployment COMPLETED; nothing else changed but the
+        // failure count, so updatedAt moves.
+        let later = at(120);
+        let pods = [pod("new", 50, false, 1, Some("CrashLoopBackOff"))];
+        let second = observe(&d, &rs, &pods, &ctx(&first, &later));
+        assert_eq!(second[0].rollout_state.as_deref(), Some(COMPLETED));
+        assert_eq!(second[0].updated_at, Some(later));
+        // Nothing changes: the same object, time included.
+        let third = observe(&d, &rs, &pods, &ctx(&second, &at(180)));
+        assert_eq!(third, second);
+    }
+
+    #[test]
+    fn the_failed_task_definition_is_failed() {
+        let d = deployment("2");
+        let rs = [replica_set("new", "2", "4", 1, 0, 50)];
+        let got = observe(
+            &d,
+            &rs,
+            &[],
+            &Context {
+                failed_task_definition: Some("web:4"),
+                ..ctx(&[], &at(60))
+            },
+        );
+        assert_eq!(got[0].rollout_state.as_deref(), Some(FAILED));
+        assert_eq!(
+            got[0].rollout_state_reason.as_deref(),
+            Some("ECS deployment circuit breaker: tasks failed to start.")
+        );
+    }
+
+    #[test]
+    fn replica_sets_of_other_deployments_do_not_count() {
+        let d = deployment("1");
+        let mut other = replica_set("x", "1", "1", 1, 1, 0);
+        other.metadata.owner_references.as_mut().expect("owners")[0].uid = "uid-other".into();
+        assert!(observe(&d, &[other], &[], &ctx(&[], &at(0))).is_empty());
+    }
+}
