@@ -56,21 +56,6 @@ async fn expect_prune_list(server: &mut Handle, path: &str, kind: &str, items: V
     ok(reply, &testing::list_body("apps/v1", kind, items));
 }
 
-/// Serves the LISTs of the networking prune step: the Service's TargetGroupBindings, then its
-/// Kubernetes Services (none of either).
-async fn expect_network_prune_lists(server: &mut Handle) {
-    expect_list(
-        server,
-        BINDINGS,
-        SELECTOR,
-        "elbv2.k8s.aws/v1beta1",
-        "TargetGroupBindingList",
-        Vec::new(),
-    )
-    .await;
-    expect_list(server, SERVICES, SELECTOR, "v1", "ServiceList", Vec::new()).await;
-}
-
 /// Serves a LIST of `path` selected by `selector` with `items`.
 async fn expect_list(
     server: &mut Handle,
@@ -188,7 +173,6 @@ async fn applies_the_deployment_prunes_the_old_daemon_set_then_writes_status() {
         assert_eq!(delete["preconditions"]["uid"], "uid-ds-web");
         assert_eq!(delete["propagationPolicy"], "Background");
         ok(reply, &daemon_set("web", "uid-team-a-web"));
-        expect_network_prune_lists(&mut server).await;
 
         let status = expect_status_apply(&mut server, &status_svc).await;
         assert_no_more_requests(server).await;
@@ -358,7 +342,6 @@ async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
         assert_eq!(body["kind"], "DaemonSet");
         assert_eq!(body["metadata"]["ownerReferences"][0]["uid"], "uid-team-a-web");
         expect_prune_list(&mut server, DEPLOYMENTS, "DeploymentList", Vec::new()).await;
-        expect_network_prune_lists(&mut server).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         // The deployment completed and every daemon task runs: Kubernetes Events say so, as the
         // ECS events do.
@@ -421,7 +404,6 @@ async fn unchanged_status_is_not_written_again() {
         expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), ds).await;
         expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
-        expect_network_prune_lists(&mut server).await;
         expect_status_apply(&mut server, &first_svc).await
     });
     run_reconcile(svc.clone(), ctx).await.expect("reconcile succeeds");
@@ -435,7 +417,6 @@ async fn unchanged_status_is_not_written_again() {
         expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), deployment_status).await;
         expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
-        expect_network_prune_lists(&mut server).await;
         assert_no_more_requests(server).await;
     });
     run_reconcile(svc, ctx).await.expect("reconcile succeeds");
@@ -667,11 +648,19 @@ fn child(api_version: &str, kind: &str, name: &str, owner_uid: &str) -> Value {
     obj
 }
 
-/// Serves the workload's apply and the DaemonSet prune of a ready Deployment.
-async fn expect_ready_deployment(server: &mut Handle) {
-    let ready = json!({"observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3});
-    expect_workload_apply(server, &format!("{DEPLOYMENTS}/web"), ready).await;
+/// The Deployment status of three ready tasks.
+fn ready() -> Value {
+    json!({"observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3})
+}
+
+/// Serves the workload's apply and the DaemonSet prune of a ready Deployment; returns the
+/// Deployment as stored.
+async fn expect_ready_deployment(server: &mut Handle) -> Value {
+    let mut stored = expect_workload_apply(server, &format!("{DEPLOYMENTS}/web"), ready()).await;
+    stored["metadata"]["generation"] = json!(1);
+    stored["status"] = ready();
     expect_prune_list(server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+    stored
 }
 
 /// Serves a forced apply at `path`, echoing the body; returns it.
@@ -693,15 +682,98 @@ async fn expect_delete(server: &mut Handle, path: &str, uid: &str) {
     );
 }
 
+/// Serves the discovery of `elbv2.k8s.aws/v1beta1`: TargetGroupBindings served.
+async fn expect_bindings_discovery(server: &mut Handle) {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::GET, "/apis/elbv2.k8s.aws/v1beta1")
+    );
+    ok(
+        reply,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "elbv2.k8s.aws/v1beta1",
+            "resources": [{"name": "targetgroupbindings", "singularName": "targetgroupbinding",
+                "namespaced": true, "kind": "TargetGroupBinding", "verbs": ["get", "list", "patch"]}]}),
+    );
+}
+
+/// Answers the next request, a GET of `path`, with a plain-text 404 (as an API server or a proxy
+/// answers a path it does not serve).
+async fn expect_unserved(server: &mut Handle, path: &str) {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::GET, path));
+    reply.send_response(
+        http::Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header(http::header::CONTENT_TYPE, "text/plain")
+            .body(Body::from(b"404 page not found".to_vec()))
+            .expect("response"),
+    );
+}
+
+/// Serves the GET of binding `name`: `live`, or a NotFound Status.
+async fn expect_binding_get(server: &mut Handle, name: &str, live: Option<&Value>) {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::GET, format!("{BINDINGS}/{name}").as_str())
+    );
+    match live {
+        Some(live) => ok(reply, live),
+        None => reply.send_response(testing::json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "NotFound",
+                "code": 404, "message": format!("targetgroupbindings.elbv2.k8s.aws \"{name}\" not found")}),
+        )),
+    }
+}
+
 /// Serves the Kubernetes Event of a Service that became ready: it reached a steady state.
 async fn expect_steady_state_event(server: &mut Handle) {
     let event = expect_event(server).await;
     assert_eq!(event["reason"], "SteadyState", "{event}");
 }
 
+/// Gives `ctx` children caches holding `deployments` and Kubernetes `services`, as the
+/// controller's watches would.
+fn with_caches(ctx: &Context, deployments: Vec<Value>, services: Vec<Value>) {
+    use kube::runtime::{reflector::store, watcher::Event};
+    fn filled<K>(items: Vec<Value>) -> kube::runtime::reflector::Store<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + 'static,
+    {
+        let (reader, mut writer) = store::<K>();
+        writer.apply_watcher_event(&Event::Init);
+        for item in items {
+            writer.apply_watcher_event(&Event::InitApply(
+                serde_json::from_value(item).expect("an object"),
+            ));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        reader
+    }
+    ctx.service_children
+        .write()
+        .expect("not poisoned")
+        .push(children::Stores {
+            deployments: filled(deployments),
+            replica_sets: filled(Vec::new()),
+            pods: filled(Vec::new()),
+            services: filled(services),
+        });
+}
+
 #[tokio::test]
 async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
     let (ctx, mut server) = testing::context();
+    // Cached: a registry's Service the Service no longer has, and another Service's.
+    let mut theirs = child("v1", "Service", "api-lb", "uid-team-a-api");
+    theirs["metadata"]["labels"]["ecsbridge.io/service"] = json!("api");
+    with_caches(
+        &ctx,
+        Vec::new(),
+        vec![child("v1", "Service", "web-discovery", "uid-team-a-web"), theirs],
+    );
     let svc = networked_service();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
@@ -711,11 +783,14 @@ async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
         )
         .await;
         expect_ready_deployment(&mut server).await;
-        // Services, then the binding that names one of them.
+        // Services, then the binding that names one of them (missing: applied).
         let lb = expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
         let sc = expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_bindings_discovery(&mut server).await;
+        expect_binding_get(&mut server, "web.web-tg", None).await;
         let binding = expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
-        // Pruning: bindings first (a binding must not outlive its Service), ours only.
+        // Pruning: bindings first (a binding must not outlive its Service), ours only, listed
+        // (bindings are not cached)...
         expect_list(
             &mut server,
             BINDINGS,
@@ -745,18 +820,7 @@ async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
         )
         .await;
         expect_delete(&mut server, &format!("{BINDINGS}/web.old-tg"), "uid-web.old-tg").await;
-        expect_list(
-            &mut server,
-            SERVICES,
-            SELECTOR,
-            "v1",
-            "ServiceList",
-            vec![
-                child("v1", "Service", "web-lb", "uid-team-a-web"),
-                child("v1", "Service", "web-discovery", "uid-team-a-web"),
-            ],
-        )
-        .await;
+        // ...then the Services, from the cache: no LIST.
         expect_delete(
             &mut server,
             &format!("{SERVICES}/web-discovery"),
@@ -783,6 +847,10 @@ async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
             obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "ecs-bridge",
             "{obj}"
         );
+        assert!(
+            obj["metadata"]["annotations"][crate::controller::unchanged::APPLIED_HASH].is_string(),
+            "stamped: {obj}"
+        );
     }
     assert_eq!(
         (&lb["apiVersion"], &lb["kind"]),
@@ -807,7 +875,78 @@ async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
 }
 
 #[tokio::test]
-async fn without_the_load_balancer_controller_the_service_is_degraded_not_failing() {
+async fn unchanged_networking_objects_are_not_written_again() {
+    // First reconcile: everything is applied (and the bindings listed once, for pruning).
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let first_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        let deployment = expect_ready_deployment(&mut server).await;
+        let lb = expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        let sc = expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_bindings_discovery(&mut server).await;
+        expect_binding_get(&mut server, "web.web-tg", None).await;
+        let binding = expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
+        expect_list(
+            &mut server,
+            BINDINGS,
+            SELECTOR,
+            "elbv2.k8s.aws/v1beta1",
+            "TargetGroupBindingList",
+            Vec::new(),
+        )
+        .await;
+        let status = expect_status_apply(&mut server, &first_svc).await;
+        expect_steady_state_event(&mut server).await;
+        (server, deployment, vec![lb, sc], binding, status)
+    });
+    run_reconcile(svc.clone(), Arc::clone(&ctx))
+        .await
+        .expect("reconcile succeeds");
+    let (mut server, deployment, services, binding, status) = verifier.await.expect("verifier passes");
+
+    // Resync, with what was applied in the caches, as the API server stores it (with fields it
+    // adds): the TaskDefinitions' and the DaemonSet prune's LISTs, one GET of the binding (not
+    // cached), and no write at all.
+    let defaulted = |mut obj: Value| {
+        obj["metadata"]["uid"] = json!(format!("uid-{}", obj["metadata"]["name"].as_str().unwrap_or("")));
+        obj["metadata"]["resourceVersion"] = json!("7");
+        if obj["kind"] == "Service" {
+            obj["spec"]["clusterIP"] = json!("10.96.0.10");
+            obj["spec"]["sessionAffinity"] = json!("None");
+        }
+        obj
+    };
+    with_caches(
+        &ctx,
+        vec![defaulted(deployment)],
+        services.into_iter().map(defaulted).collect(),
+    );
+    let mut svc = svc;
+    svc.status = Some(serde_json::from_value(status["status"].clone()).expect("a status"));
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+        let mut live = defaulted(binding);
+        live["spec"]["ipAddressType"] = json!("ipv4");
+        expect_binding_get(&mut server, "web.web-tg", Some(&live)).await;
+        assert_no_more_requests(server).await;
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    verifier.await.expect("verifier passes");
+}
+
+#[tokio::test]
+async fn without_the_load_balancer_controller_the_service_is_degraded_without_trying() {
     let (ctx, mut server) = testing::context();
     let svc = networked_service();
     let status_svc = svc.clone();
@@ -820,18 +959,8 @@ async fn without_the_load_balancer_controller_the_service_is_degraded_not_failin
         expect_ready_deployment(&mut server).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
-        // A path the API server does not serve: 404 (here plain text, as a proxy may answer).
-        let (request, reply) = next(&mut server).await;
-        assert_eq!(request.uri().path(), format!("{BINDINGS}/web.web-tg"));
-        reply.send_response(
-            http::Response::builder()
-                .status(StatusCode::NOT_FOUND)
-                .header(http::header::CONTENT_TYPE, "text/plain")
-                .body(Body::from(b"404 page not found".to_vec()))
-                .expect("response"),
-        );
-        // No binding LIST (the kind is not served): the Services are still pruned.
-        expect_list(&mut server, SERVICES, SELECTOR, "v1", "ServiceList", Vec::new()).await;
+        // Discovery does not know the group: no binding is read, written or listed.
+        expect_unserved(&mut server, "/apis/elbv2.k8s.aws/v1beta1").await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         expect_steady_state_event(&mut server).await;
         assert_no_more_requests(server).await;
@@ -856,6 +985,70 @@ async fn without_the_load_balancer_controller_the_service_is_degraded_not_failin
 }
 
 #[tokio::test]
+async fn a_binding_whose_kind_went_away_is_reported_and_asked_about_again() {
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        // Discovery (perhaps stale) says served, but the path is not.
+        expect_bindings_discovery(&mut server).await;
+        expect_unserved(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&Method::PATCH, format!("{BINDINGS}/web.web-tg").as_str())
+        );
+        reply.send_response(
+            http::Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .header(http::header::CONTENT_TYPE, "text/plain")
+                .body(Body::from(b"404 page not found".to_vec()))
+                .expect("response"),
+        );
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
+        (server, status)
+    });
+    run_reconcile(svc.clone(), Arc::clone(&ctx))
+        .await
+        .expect("the tasks run: no failure");
+    let (mut server, status) = verifier.await.expect("verifier passes");
+    let degraded = condition(&status["status"], "Degraded");
+    assert_eq!(degraded["reason"], "DependentsNotApplied");
+    assert!(
+        degraded["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("TargetGroupBinding is not served")),
+        "{degraded}"
+    );
+    // The next reconcile asks discovery again instead of writing.
+    let mut svc = svc;
+    svc.status = Some(serde_json::from_value(status["status"].clone()).expect("a status"));
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_unserved(&mut server, "/apis/elbv2.k8s.aws/v1beta1").await;
+        assert_no_more_requests(server).await;
+    });
+    run_reconcile(svc, ctx).await.expect("the tasks run: no failure");
+    verifier.await.expect("verifier passes");
+}
+
+#[tokio::test]
 async fn a_networking_object_the_api_server_refuses_is_reported() {
     let (ctx, mut server) = testing::context();
     let svc = networked_service();
@@ -868,7 +1061,8 @@ async fn a_networking_object_the_api_server_refuses_is_reported() {
         .await;
         expect_ready_deployment(&mut server).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
-        // `shop-web` belongs to another Service already: a second controller owner is refused.
+        // `shop-web` is someone else's already (not ecs-bridge's: not in the cache), with a
+        // controller: a second controller owner is refused.
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.uri().path(), format!("{SERVICES}/shop-web"));
         let refusal = json!({
@@ -876,8 +1070,18 @@ async fn a_networking_object_the_api_server_refuses_is_reported() {
             "message": "Service \"shop-web\" is invalid: metadata.ownerReferences: Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to true"
         });
         reply.send_response(testing::json_response(StatusCode::UNPROCESSABLE_ENTITY, &refusal));
+        expect_bindings_discovery(&mut server).await;
+        expect_binding_get(&mut server, "web.web-tg", None).await;
         expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
-        expect_network_prune_lists(&mut server).await;
+        expect_list(
+            &mut server,
+            BINDINGS,
+            SELECTOR,
+            "elbv2.k8s.aws/v1beta1",
+            "TargetGroupBindingList",
+            Vec::new(),
+        )
+        .await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         expect_steady_state_event(&mut server).await;
         assert_no_more_requests(server).await;
@@ -892,6 +1096,45 @@ async fn a_networking_object_the_api_server_refuses_is_reported() {
         message.starts_with("Service not applied: Service \"shop-web\" is invalid")
             && message.contains("Only one reference can have Controller set to true"),
         "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_another_service_has_is_reported_without_asking() {
+    let (ctx, mut server) = testing::context();
+    // Cached: Service `api`'s `shop-web` (its Service Connect alias too).
+    let mut theirs = child("v1", "Service", "shop-web", "uid-team-a-api");
+    theirs["metadata"]["labels"]["ecsbridge.io/service"] = json!("api");
+    theirs["metadata"]["ownerReferences"][0]["name"] = json!("api");
+    with_caches(&ctx, Vec::new(), vec![theirs]);
+    let mut svc = networked_service();
+    svc.spec.service.load_balancers = None;
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        // No apply of shop-web, no binding, no LIST, and not api's Service pruned.
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let body = verifier.await.expect("verifier passes");
+    let degraded = condition(&body["status"], "Degraded");
+    assert_eq!(
+        (&degraded["reason"], &degraded["message"]),
+        (
+            &json!("DependentsNotApplied"),
+            &json!(
+                "Service not applied: Service \"shop-web\" already belongs to Service.ecsbridge.io \"api\", \
+                 which uses the same name; rename one"
+            )
+        )
     );
 }
 
