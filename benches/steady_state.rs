@@ -1,8 +1,14 @@
 //! Steady state costs nothing: N Services (1,000 by default; `STEADY_STATE_SERVICES`) of one
 //! TaskDefinition run on the test bed (the API server double and its simulated cluster), with the
-//! operator in-process and a short resync interval. Once every Service is Ready, the bench counts
-//! the operator's requests over a window longer than one resync (every Service reconciled again,
-//! nothing changed), then over the change of one Service's `desiredCount`. Prints the figures.
+//! operator in-process and a short resync interval. Every 10th Service has a load balancer (a
+//! Kubernetes Service and a TargetGroupBinding, with the AWS Load Balancer Controller's CRD
+//! installed from `testdata/`), and every 10th from the 5th a Cloud Map registry and a Service
+//! Connect alias (a headless Service and one more Service), so the networking objects are
+//! measured too. Once every Service is Ready (and its networking objects are there) and the
+//! operator has been quiet for 10 s, the bench counts the operator's requests over a window
+//! longer than one resync (every Service reconciled again, nothing changed), then over
+//! the change of one Service's `desiredCount`. Prints the figures, and the steady window's
+//! requests by method and resource.
 //!
 //! Run with `cargo bench --bench steady_state` (about two minutes for 1,000 Services).
 
@@ -15,6 +21,7 @@ use std::{
 use ecs_bridge::{
     api::Service,
     run::{RunConfig, run_until},
+    translate::networking::TargetGroupBinding,
 };
 use ecs_bridge_testbed::{PodOutcome, SimCluster, TestApiServer, faults::RequestRecord};
 use kube::{
@@ -44,19 +51,95 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) {
     );
 }
 
+/// The target group of Service `i`'s load balancer.
+fn target_group(i: usize) -> String {
+    format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/svc-{i}/73e2d6bc24d8a067")
+}
+
 fn manifests(services: usize) -> String {
     let mut out = String::from(
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n---\n\
          apiVersion: ecsbridge.io/v1alpha1\nkind: TaskDefinition\nmetadata:\n  name: web\n  namespace: bench\n\
-         spec:\n  containerDefinitions:\n    - name: web\n      image: public.ecr.aws/nginx/nginx:1.27\n      memory: 64\n",
+         spec:\n  networkMode: awsvpc\n  containerDefinitions:\n    - name: web\n      image: public.ecr.aws/nginx/nginx:1.27\n      memory: 64\n\
+         \x20     portMappings:\n        - name: http\n          containerPort: 80\n",
     );
     for i in 0..services {
         out.push_str(&format!(
             "---\napiVersion: ecsbridge.io/v1alpha1\nkind: Service\nmetadata:\n  name: svc-{i}\n  namespace: bench\n\
              spec:\n  taskDefinition: web\n  desiredCount: 1\n"
         ));
+        match i % 10 {
+            0 => out.push_str(&format!(
+                "  loadBalancers:\n    - targetGroupArn: {}\n      containerName: web\n      containerPort: 80\n",
+                target_group(i)
+            )),
+            5 => out.push_str(&format!(
+                "  serviceRegistries:\n    - registryArn: arn:aws:servicediscovery:us-east-1:123456789012:service/srv-{i}\n\
+                 \x20 serviceConnectConfiguration:\n    enabled: true\n    services:\n      - portName: http\n\
+                 \x20       clientAliases:\n          - port: 80\n            dnsName: svc-{i}-api\n"
+            )),
+            _ => {}
+        }
     }
     out
+}
+
+/// The TargetGroupBinding CRD of the AWS Load Balancer Controller (`testdata/`), as JSON: its
+/// v1beta1 version alone (the double serves one version per CRD; ecs-bridge makes v1beta1).
+fn target_group_binding_crd() -> String {
+    let path = repo().join("testdata/aws-load-balancer-controller/targetgroupbindings.elbv2.k8s.aws.yaml");
+    let text = std::fs::read_to_string(path).expect("vendored CRD");
+    let mut crd: serde_json::Value = serde_yaml_ng::from_str(&text).expect("CRD YAML");
+    if let Some(versions) = crd
+        .pointer_mut("/spec/versions")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        versions.retain(|v| v["name"] == "v1beta1");
+    }
+    if let Some(meta) = crd["metadata"].as_object_mut() {
+        meta.remove("creationTimestamp");
+    }
+    if let Some(obj) = crd.as_object_mut() {
+        obj.remove("status");
+    }
+    crd.to_string()
+}
+
+/// The requests of a window by method and resource (`GET services`, `PATCH
+/// services.ecsbridge.io/NAME/status`, `GET targetgroupbindings.elbv2.k8s.aws/NAME`, `GET
+/// pods?watch`), most frequent first.
+fn by_resource(requests: &[RequestRecord]) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for r in requests {
+        let parts: Vec<&str> = r.path.split('/').filter(|p| !p.is_empty()).collect();
+        // ["api", "v1", ...] or ["apis", group, version, ...], then maybe namespaces/<ns>.
+        let (group, rest) = match parts.as_slice() {
+            ["api", _, rest @ ..] => ("", rest),
+            ["apis", group, _, rest @ ..] => (*group, rest),
+            _ => ("", &parts[..]),
+        };
+        let rest = match rest {
+            ["namespaces", _, rest @ ..] if !rest.is_empty() => rest,
+            rest => rest,
+        };
+        let mut what = rest.first().copied().unwrap_or("").to_owned();
+        if !group.is_empty() {
+            what = format!("{what}.{group}");
+        }
+        if rest.len() > 1 {
+            what.push_str("/NAME");
+        }
+        if let Some(sub) = rest.get(2) {
+            what = format!("{what}/{sub}");
+        }
+        if r.query.contains("watch=true") {
+            what.push_str("?watch");
+        }
+        *counts.entry(format!("{} {what}", r.method)).or_default() += 1;
+    }
+    let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts
 }
 
 /// The requests of a window: (writes, Service reconciles, all), and the writes themselves.
@@ -96,6 +179,41 @@ async fn ready_count(api: &Api<Service>) -> usize {
         .unwrap_or(0)
 }
 
+/// Waits until the networking objects of `services` Services are there, each stamped with the
+/// hash of what was applied; returns how many Kubernetes Services and TargetGroupBindings.
+async fn networking(client: &Client, services: usize) -> (usize, usize) {
+    let stamped = |annotations: Option<&std::collections::BTreeMap<String, String>>| {
+        annotations.is_some_and(|a| a.contains_key("ecsbridge.io/applied-hash"))
+    };
+    let core: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), NAMESPACE);
+    let bindings: Api<TargetGroupBinding> = Api::namespaced(client.clone(), NAMESPACE);
+    // Per load balancer a Service and a binding; per registry and alias two Services.
+    let want = (
+        services.div_ceil(10) + 2 * services.saturating_sub(5).div_ceil(10),
+        services.div_ceil(10),
+    );
+    let started = Instant::now();
+    loop {
+        let core = core.list(&ListParams::default()).await.expect("Services").items;
+        let bindings = bindings
+            .list(&ListParams::default())
+            .await
+            .expect("bindings")
+            .items;
+        let got = (core.len(), bindings.len());
+        let all_stamped = core.iter().all(|s| stamped(s.metadata.annotations.as_ref()))
+            && bindings.iter().all(|b| stamped(b.metadata.annotations.as_ref()));
+        if got == want && all_stamped {
+            return got;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "networking objects: {got:?}, want {want:?} (all stamped: {all_stamped})"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let services: usize = std::env::var("STEADY_STATE_SERVICES")
@@ -122,15 +240,22 @@ async fn main() {
             &repo().join("crds").to_string_lossy(),
         ],
     );
+    let crd = std::env::temp_dir().join(format!("ecs-bridge-steady-state-tgb-{}.json", std::process::id()));
+    std::fs::write(&crd, target_group_binding_crd()).expect("CRD written");
     kubectl(
         &kubeconfig,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd/services.ecsbridge.io",
-            "--timeout=30s",
-        ],
+        &["apply", "--server-side", "-f", &crd.to_string_lossy()],
     );
+    let _ = std::fs::remove_file(&crd);
+    for crd in [
+        "crd/services.ecsbridge.io",
+        "crd/targetgroupbindings.elbv2.k8s.aws",
+    ] {
+        kubectl(
+            &kubeconfig,
+            &["wait", "--for=condition=Established", crd, "--timeout=30s"],
+        );
+    }
     let file = std::env::temp_dir().join(format!("ecs-bridge-steady-state-{}.yaml", std::process::id()));
     std::fs::write(&file, manifests(services)).expect("manifests written");
     let started = Instant::now();
@@ -156,6 +281,7 @@ async fn main() {
     let operator = tokio::spawn(run_until(run, client.clone(), async {
         let _ = stopped.await;
     }));
+    let client_for_checks = client.clone();
     let api: Api<Service> = Api::namespaced(client, NAMESPACE);
     loop {
         let ready = ready_count(&api).await;
@@ -169,6 +295,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let converged = started.elapsed();
+    let (core_services, bindings) = networking(&client_for_checks, services).await;
     let (converge_writes, _, converge_requests, _) = tally(&server.api.faults.requests());
     // Let the last status writes and events land: wait for 10 s without a write (at most 5 min).
     let quiet_from = Instant::now();
@@ -185,7 +312,9 @@ async fn main() {
     server.api.faults.clear_requests();
     let window = RESYNC + Duration::from_secs(10);
     tokio::time::sleep(window).await;
-    let (writes, reconciles, requests, steady_writes) = tally(&server.api.faults.requests());
+    let steady = server.api.faults.requests();
+    let (writes, reconciles, requests, steady_writes) = tally(&steady);
+    let steady_by_resource = by_resource(&steady);
 
     // One change: desiredCount 1 → 2 on one Service.
     server.api.faults.clear_requests();
@@ -228,11 +357,16 @@ async fn main() {
     let _ = operator.await;
 
     println!(
-        "steady_state: {services} Services, {services} tasks (test bed, resync every {}s)",
+        "steady_state: {services} Services, {services} tasks, {} load balancers, {} registries and \
+         Service Connect aliases (test bed, resync every {}s)",
+        services.div_ceil(10),
+        services.saturating_sub(5).div_ceil(10),
         RESYNC.as_secs()
     );
     println!(
-        "  every Service Ready in {:.1}s: {converge_requests} requests, {converge_writes} writes; then quiet (10 s without a write) after {:.0}s more",
+        "  every Service Ready in {:.1}s: {converge_requests} requests, {converge_writes} writes; \
+         networking: {core_services} Services, {bindings} TargetGroupBindings; then quiet (10 s \
+         without a write) after {:.0}s more",
         converged.as_secs_f64(),
         settled.as_secs_f64()
     );
@@ -243,6 +377,9 @@ async fn main() {
     );
     for w in steady_writes.iter().take(10) {
         println!("    steady write: {w}");
+    }
+    for (what, n) in &steady_by_resource {
+        println!("    {n:>6} {what}");
     }
     println!("  desiredCount 1 -> 2 on one Service: {change_writes} writes");
     for w in &change_list {

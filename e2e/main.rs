@@ -8,6 +8,7 @@
 mod support;
 
 mod dependents;
+mod networking;
 mod placement;
 mod recovery;
 mod revisions;

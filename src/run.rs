@@ -268,15 +268,17 @@ mod tests {
             format!("/apis/apps/v1/{ns}daemonsets"),
             format!("/apis/apps/v1/{ns}replicasets"),
             format!("/api/v1/{ns}pods"),
+            // (The Kubernetes Services of load balancers, registries and Service Connect.)
+            format!("/api/v1/{ns}services"),
             // (Cluster-scoped: the Service controller of each namespace watches the nodes.)
             "/api/v1/nodes".to_owned(),
         ])
     }
 
     /// Initial LISTs per watched namespace: TaskDefinitions (TaskDefinition controller), then
-    /// Services, Deployments, DaemonSets, ReplicaSets, Pods, TaskDefinitions and Nodes (Service
-    /// controller).
-    const LISTS_PER_NAMESPACE: usize = 8;
+    /// Services, Deployments, DaemonSets, ReplicaSets, Pods, Kubernetes Services, TaskDefinitions
+    /// and Nodes (Service controller).
+    const LISTS_PER_NAMESPACE: usize = 9;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -360,6 +362,7 @@ mod tests {
             }
             let (api_version, kind, items) = match path.rsplit('/').next() {
                 Some("taskdefinitions") => ("ecsbridge.io/v1alpha1", "TaskDefinitionList", vec![&td]),
+                Some("services") if path.starts_with("/api/v1/") => ("v1", "ServiceList", vec![]),
                 Some("services") => ("ecsbridge.io/v1alpha1", "ServiceList", vec![]),
                 Some("deployments") => ("apps/v1", "DeploymentList", vec![]),
                 Some("daemonsets") => ("apps/v1", "DaemonSetList", vec![]),
@@ -368,7 +371,8 @@ mod tests {
                 _ => panic!("unexpected GET {path}"),
             };
             assert!(
-                path.starts_with("/apis/") && path.contains("/namespaces/team-a/"),
+                (path.starts_with("/apis/") || path.starts_with("/api/v1/"))
+                    && path.contains("/namespaces/team-a/"),
                 "{path}"
             );
             let list = serde_json::json!({

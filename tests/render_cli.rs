@@ -78,7 +78,7 @@ fn readme_examples_render_to_valid_objects() {
     );
     let deployment = items
         .iter()
-        .find(|i| i["kind"] == "Deployment")
+        .find(|i| i["kind"] == "Deployment" && i["metadata"]["name"] == "web")
         .expect("deployment");
     assert_eq!(deployment["spec"]["replicas"], 3);
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
@@ -89,6 +89,18 @@ fn readme_examples_render_to_valid_objects() {
         deployment["spec"]["selector"]["matchLabels"]["ecsbridge.io/service"],
         "web"
     );
+    // The orders example's load balancer and Service Connect objects (the TargetGroupBinding
+    // is checked against its CRD in tests/networking_render.rs).
+    for (kind, name) in [
+        ("Service", "orders-lb"),
+        ("Service", "orders"),
+        ("TargetGroupBinding", "orders.orders"),
+    ] {
+        assert!(
+            kinds.contains(&(kind.into(), name.into())),
+            "{kind} {name}: {kinds:?}"
+        );
+    }
     validate_all(&items, "examples");
     // What is not translated yet is said, with the place it is written.
     assert!(
@@ -145,10 +157,11 @@ fn every_corpus_task_definition_renders_to_valid_objects() {
     validate_all(&items, "corpus-out");
 }
 
-/// Every corpus service renders, through `import`, to valid objects: with its task definition
-/// where the corpus has it (same family), else with a stub task definition that has the
-/// containers and ports the service names (its load balancers' `containerName`/`containerPort`)
-/// and the network mode its `networkConfiguration` implies.
+/// Every corpus service renders, through `import`, to valid objects (its networking objects
+/// included): with its task definition where the corpus has it (same family), else with a stub
+/// task definition that has the containers and ports the service names (its load balancers' and
+/// registries' `containerName`/`containerPort`) and the network mode its `networkConfiguration`
+/// implies.
 #[test]
 fn every_corpus_service_renders_to_valid_objects() {
     let dir = scratch("corpus-services");
@@ -168,6 +181,24 @@ fn every_corpus_service_renders_to_valid_objects() {
         let (out, stdout, stderr) = run(bin().arg("import").arg(file));
         assert!(out.status.success(), "import {}:\n{stderr}", file.display());
         let mut svc: Value = serde_yaml_ng::from_str(&stdout).expect("one Service");
+        // Some corpus services are templates their tools fill in before calling ECS
+        // (`TARGET_GROUP_ARN`, ecspresso's `{{ tfstate ... }}`): fill in the target groups as they
+        // would (ECS, and render, refuse anything but a target group ARN).
+        for (j, lb) in svc["spec"]["loadBalancers"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if lb["targetGroupArn"]
+                .as_str()
+                .is_some_and(|a| !a.starts_with("arn:"))
+            {
+                lb["targetGroupArn"] = Value::from(format!(
+                    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/corpus-{i}-{j}/0123456789abcdef"
+                ));
+            }
+        }
         let name = svc["metadata"]["name"].as_str().expect("a name").to_owned();
         let family = svc["spec"]["taskDefinition"].as_str().map(|r| {
             r.rsplit('/')
@@ -190,10 +221,17 @@ fn every_corpus_service_renders_to_valid_objects() {
             let stub = format!("stub-{i}");
             svc["spec"]["taskDefinition"] = Value::from(stub.clone());
             let mut containers: Vec<(String, Vec<i64>)> = Vec::new();
-            for lb in svc["spec"]["loadBalancers"].as_array().into_iter().flatten() {
+            let named = svc["spec"]["loadBalancers"]
+                .as_array()
+                .into_iter()
+                .chain(svc["spec"]["serviceRegistries"].as_array())
+                .flatten()
+                .filter(|r| r["containerName"].is_string() || r["containerPort"].is_i64());
+            for lb in named {
                 let c = lb["containerName"].as_str().unwrap_or("app").to_owned();
                 let port = lb["containerPort"].as_i64().unwrap_or(80);
                 match containers.iter_mut().find(|(n, _)| *n == c) {
+                    Some((_, ports)) if ports.contains(&port) => {}
                     Some((_, ports)) => ports.push(port),
                     None => containers.push((c, vec![port])),
                 }
@@ -251,6 +289,17 @@ fn every_corpus_service_renders_to_valid_objects() {
     // At least one service runs its own corpus task definition, not a stub.
     assert!(expected.iter().any(|(_, _, own)| *own), "{expected:?}");
     validate_all(&items, "corpus-services-out");
+    // (kubernetes-validate skips custom resources: the bindings against their published CRD.)
+    let bindings: String = items
+        .iter()
+        .filter(|i| i["kind"] == "TargetGroupBinding")
+        .map(|i| format!("---\n{}", serde_yaml_ng::to_string(i).expect("yaml")))
+        .collect();
+    assert!(!bindings.is_empty(), "corpus load balancers are bound");
+    let file = dir.join("bindings.yaml");
+    std::fs::write(&file, bindings).expect("write bindings");
+    support::validate_custom_resources(&support::target_group_binding_crd(), &[&file])
+        .unwrap_or_else(|e| panic!("TargetGroupBindings invalid against the published CRD:\n{e}"));
 }
 
 /// Corpus task definitions that ECS would not register, and the reason render gives.

@@ -39,6 +39,12 @@ fn readme_web_example() {
 }
 
 #[test]
+fn readme_orders_example() {
+    let root = support::repo_root();
+    insta::assert_snapshot!(rendered(&[root.join("examples/orders")], &root));
+}
+
+#[test]
 fn readme_batch_example() {
     let root = support::repo_root();
     insta::assert_snapshot!(rendered(&[root.join("examples/batch")], &root));

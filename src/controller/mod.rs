@@ -53,6 +53,8 @@ pub struct Context {
     pub service_children: std::sync::RwLock<Vec<service::children::Stores>>,
     /// Publishes Kubernetes Events (events.k8s.io/v1) as `ecs-bridge`.
     pub recorder: kube::runtime::events::Recorder,
+    /// What the Service controller remembers of TargetGroupBindings (served? pruned?).
+    pub target_group_bindings: service::apply::Bindings,
 }
 
 impl Context {
@@ -70,6 +72,7 @@ impl Context {
             config,
             failures: Mutex::new(HashMap::new()),
             service_children: std::sync::RwLock::new(Vec::new()),
+            target_group_bindings: service::apply::Bindings::default(),
         }
     }
 

@@ -3,6 +3,8 @@
 //!
 //! References among the given manifests are resolved (a Service's `taskDefinition` names a
 //! TaskDefinition in the same namespace). Each TaskDefinition is rendered as its first revision.
+//! A Service renders as its workload followed by its networking objects (Services and
+//! TargetGroupBindings, [`crate::translate::networking`]).
 //! Objects carry no owner references (they need the owner's uid, which only the API server
 //! assigns); the operator adds them when it applies the objects.
 
@@ -23,6 +25,7 @@ use crate::{
     manifest::{Diagnostic, FieldPath, position_of, read_documents},
     translate::{
         Report,
+        networking::{NetworkError, network_objects},
         pod::{PodOptions, pod_template_with},
         reference::TaskDefinitionRef,
         service::{ServiceContext, Workload, workload},
@@ -247,6 +250,26 @@ fn render_service(
         Workload::Deployment(d) => to_value(&*d),
         Workload::DaemonSet(d) => to_value(&*d),
     });
+    // After the workload: the Services and TargetGroupBindings that reach its tasks.
+    match network_objects(&name, &ns, &svc.spec, &td.spec, &td.template) {
+        Ok(n) => {
+            report(item, &n.report, out);
+            out.objects.extend(n.services.iter().map(to_value));
+            out.objects.extend(n.target_group_bindings.iter().map(to_value));
+        }
+        Err(e) => {
+            let path = match &e {
+                NetworkError::Field { field, .. } => spec_path(&FieldPath::root().key("spec"), field),
+                NetworkError::Name { .. } => FieldPath::root().key("metadata").key("name"),
+            };
+            out.diagnostics.push(Diagnostic::error(
+                &item.document.file,
+                position_of(&item.document, &path).or_else(|| Some(item.document.file_position(1, 1))),
+                None,
+                format!("{}: {e}", item.resource.describe()),
+            ));
+        }
+    }
 }
 
 fn pod_template_object(name: &str, namespace: &str, template: &PodTemplateSpec) -> PodTemplate {

@@ -5,6 +5,7 @@
 //! the report in the `Translated` condition and `ecs-bridge render` prints it.
 
 pub mod labels;
+pub mod networking;
 pub mod placement;
 pub mod pod;
 pub mod reference;

@@ -272,7 +272,13 @@ pub fn workload(
     report.notes.extend(rolled.report.notes);
     report_service_fields(name, spec, &mut report);
     if let Ok(v) = serde_json::to_value(spec) {
-        let handled: Vec<&str> = HANDLED.iter().chain(rollout::HANDLED).copied().collect();
+        // (The networking fields are `networking`'s, which reports them.)
+        let handled: Vec<&str> = HANDLED
+            .iter()
+            .chain(rollout::HANDLED)
+            .chain(super::networking::HANDLED)
+            .copied()
+            .collect();
         report.untranslated_in(&v, &Handled::new(&handled));
     }
     let group = labels::service_group(name);
@@ -584,7 +590,7 @@ mod tests {
             "default",
             &spec(
                 json!({"schedulingStrategy": "DAEMON", "taskDefinition": "agent", "enableExecuteCommand": true,
-                    "serviceConnectConfiguration": {"enabled": true}}),
+                    "launchType": "EC2"}),
             ),
             &PodTemplateSpec::default(),
             &ServiceContext::default(),
@@ -595,7 +601,7 @@ mod tests {
             notes(&t),
             vec![
                 (NoteKind::Ignored, "enableExecuteCommand"),
-                (NoteKind::NotYetTranslated, "serviceConnectConfiguration")
+                (NoteKind::NotYetTranslated, "launchType")
             ]
         );
         assert!(t.report.notes[0].message.contains("kubectl exec"));
@@ -942,16 +948,10 @@ mod tests {
                 .filter(|n| n.kind == NoteKind::NotYetTranslated)
                 .map(|n| n.field.as_str())
                 .filter(|f| {
-                    ![
-                        "loadBalancers",
-                        "serviceRegistries",
-                        "role",
-                        "launchType",
-                        "cluster",
-                        "capacityProviderStrategy",
-                    ]
-                    .iter()
-                    .any(|other| f.starts_with(other))
+                    // (loadBalancers, serviceRegistries and role are `networking`'s.)
+                    !["launchType", "cluster", "capacityProviderStrategy"]
+                        .iter()
+                        .any(|other| f.starts_with(other))
                 })
                 .collect();
             assert!(pending.is_empty(), "{file}: {pending:?}");

@@ -98,3 +98,35 @@ pub fn kubernetes_validate(files: &[&Path], version: &str) -> Result<(), String>
 
 /// The oldest and newest Kubernetes versions we validate against.
 pub const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
+
+/// The AWS Load Balancer Controller's TargetGroupBinding CRD, as published (see
+/// `hack/vendor_tgb_crd.py`).
+pub fn target_group_binding_crd() -> PathBuf {
+    repo_root()
+        .join("testdata")
+        .join("aws-load-balancer-controller")
+        .join("targetgroupbindings.elbv2.k8s.aws.yaml")
+}
+
+/// Validates the objects of `files` that `crd` defines against its published schema, strictly
+/// (`tests/support/validate_crd.py`); returns the script's report on failure, or when no such
+/// object was found.
+pub fn validate_custom_resources(crd: &Path, files: &[&Path]) -> Result<String, String> {
+    let script = repo_root().join("tests").join("support").join("validate_crd.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(crd)
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(report)
+    } else {
+        Err(format!("{report}\nhint: pip install -r requirements-dev.txt"))
+    }
+}

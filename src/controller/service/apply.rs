@@ -1,17 +1,57 @@
-//! Apply (async): server-side apply of a Service's workload, then pruning of the children it no
-//! longer wants (the other workload kind after a change of `schedulingStrategy`).
+//! Apply (async): server-side apply of a Service's workload and networking objects, then pruning
+//! of the children it no longer wants (the other workload kind after a change of
+//! `schedulingStrategy`, Services and TargetGroupBindings of removed load balancers, registries
+//! or Service Connect entries).
 //!
-//! Order: apply first, prune after, so a REPLICA ↔ DAEMON switch never leaves the Service with no
-//! tasks at all.
+//! Order: workload, Services, TargetGroupBindings (they name a Service); then pruning,
+//! TargetGroupBindings before Services. Apply first, prune after, so a REPLICA ↔ DAEMON switch
+//! never leaves the Service with no tasks at all, and a renamed target group is bound before the
+//! old binding goes.
+//!
+//! Networking objects the cluster cannot take do not fail the reconcile (the tasks run anyway);
+//! they are [`Applied::problems`], which the status reports as `Degraded`: a TargetGroupBinding
+//! when the AWS Load Balancer Controller's CRD is not installed (the kind is not served), an
+//! object the API server refuses (422), or a Service Connect name another Service's objects
+//! already use (which would give the object two controller owners: seen in the cache, so not
+//! even asked).
+//!
+//! # Steady state
+//!
+//! Like the Deployment, every networking object carries [`unchanged::APPLIED_HASH`] and is only
+//! applied when the live one is not [`unchanged::is_current`], so a resync of unchanged Services
+//! writes nothing. The live objects come from:
+//!
+//! * Kubernetes Services: the controller's cache ([`super::children`]); pruning deletes the
+//!   cached ones no longer wanted, without a LIST.
+//! * TargetGroupBindings: a GET of each wanted one (the kind may not be served, so it is not
+//!   watched; the GET also notices a binding someone deleted or edited). Whether the kind is
+//!   served is asked of discovery until it is, never by writing. The Service's bindings are
+//!   listed for pruning only when the names it wants differ from those it wanted at its last
+//!   prune ([`Bindings`], in memory), so after the first reconcile of each Service not at all.
+//!
+//! Requests per reconcile besides the workload's, once the cache has caught up: one GET per
+//! wanted TargetGroupBinding; an apply per object that changed, a LIST of TargetGroupBindings
+//! when the wanted set changed (or first after start when the Service has load balancers), a
+//! DELETE per object pruned.
 
-use std::fmt::Debug;
+use std::{
+    collections::HashMap,
+    fmt::Debug,
+    sync::{
+        Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use k8s_openapi::{
     NamespaceResourceScope,
-    api::apps::v1::{DaemonSet, Deployment},
+    api::{
+        apps::v1::{DaemonSet, Deployment},
+        core::v1::Service as CoreService,
+    },
 };
 use kube::{
-    Api, Resource, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -23,8 +63,15 @@ use super::{
 };
 use crate::{
     controller::{Context, Error, unchanged},
-    translate::{labels, service::Workload},
+    translate::{
+        labels,
+        networking::{LOAD_BALANCER_SUFFIX, TargetGroupBinding},
+        service::Workload,
+    },
 };
+
+/// Reason of `Degraded=True` when some networking objects could not be applied.
+pub const REASON_DEPENDENTS_NOT_APPLIED: &str = "DependentsNotApplied";
 
 /// What was applied: the workload as the API server returned it (with its current status).
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +82,8 @@ pub struct Applied {
     pub task_definition: String,
     /// What did not carry over exactly.
     pub translation: Translation,
+    /// Networking objects that could not be applied, and why (for `Degraded`).
+    pub problems: Vec<String>,
 }
 
 /// The label selector of the children of Service `name`: its service label and ours.
@@ -48,8 +97,19 @@ pub fn children_selector(name: &str) -> String {
     )
 }
 
-/// Applies `desired` for `valid` (unless `live`, the Deployment as last seen, already is what
-/// it says), then deletes the Service's workloads of the other kind.
+/// The Service's children as last seen (in the controller's caches): what [`apply`] leaves
+/// alone when it already is as wanted, and prunes when it is not wanted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Live<'a> {
+    /// Its Deployment.
+    pub deployment: Option<&'a Deployment>,
+    /// Its Kubernetes Services (by label).
+    pub services: &'a [CoreService],
+}
+
+/// Applies `desired` for `valid` (each object unless its `live` one already is what it says),
+/// then deletes the Service's workloads of the other kind and its networking objects no longer
+/// wanted.
 ///
 /// # Errors
 /// [`Error::Kube`] when a request fails (transient: the reconcile is retried with backoff).
@@ -57,8 +117,12 @@ pub async fn apply(
     ctx: &Context,
     valid: &ValidatedService,
     desired: Desired,
-    live: Option<&Deployment>,
+    live: Live<'_>,
 ) -> Result<Applied, Error> {
+    let Live {
+        deployment: live,
+        services: live_services,
+    } = live;
     let client = &ctx.client;
     let ns = valid.namespace.as_str();
     let selector = children_selector(&valid.name);
@@ -93,11 +157,274 @@ pub async fn apply(
             Workload::DaemonSet(Box::new(applied))
         }
     };
+    let problems = apply_networking(
+        ctx,
+        &Owner {
+            namespace: ns,
+            name: &valid.name,
+            uid,
+            selector: &selector,
+        },
+        &desired.services,
+        &desired.target_group_bindings,
+        live_services,
+    )
+    .await?;
     Ok(Applied {
         workload,
         task_definition: desired.task_definition,
         translation: desired.translation,
+        problems,
     })
+}
+
+/// The Service whose networking objects are applied.
+struct Owner<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    uid: &'a str,
+    /// [`children_selector`] of `name`.
+    selector: &'a str,
+}
+
+/// Applies the networking objects that changed, then prunes the Service's others; returns what
+/// could not be applied (see the module docs).
+///
+/// # Errors
+/// [`Error::Kube`] when a request fails for another reason (transient: retried with backoff).
+async fn apply_networking(
+    ctx: &Context,
+    owner: &Owner<'_>,
+    services: &[CoreService],
+    bindings: &[TargetGroupBinding],
+    live_services: &[CoreService],
+) -> Result<Vec<String>, Error> {
+    let services_api = Api::<CoreService>::namespaced(ctx.client.clone(), owner.namespace);
+    let mut problems = Vec::new();
+    for s in services {
+        let s = stamped(s);
+        let name = s.name_any();
+        let live = live_services.iter().find(|l| l.name_any() == name);
+        if live.is_some_and(|live| unchanged::is_current(&s, live)) {
+            continue;
+        }
+        if let Some(other) = controlled_by_another(ctx, owner, &name) {
+            // Why: the API server would refuse a second controller owner (422); no need to ask.
+            problems.push(format!(
+                "Service not applied: Service {name:?} already belongs to {other}, which uses the \
+                 same name; rename one"
+            ));
+            continue;
+        }
+        if let Err(problem) = refused(apply_object(&services_api, &s).await)? {
+            problems.push(problem);
+        }
+    }
+    let served = apply_bindings(ctx, owner, bindings, &mut problems).await?;
+    if served {
+        prune_bindings(ctx, owner, bindings, live_services).await?;
+    }
+    let keep: Vec<String> = services.iter().map(ResourceExt::name_any).collect();
+    for live in live_services {
+        let owned = live.owner_references().iter().any(|o| o.uid == owner.uid);
+        if owned && !keep.contains(&live.name_any()) {
+            delete(&services_api, live).await?;
+        }
+    }
+    Ok(problems)
+}
+
+/// `obj` with [`unchanged::APPLIED_HASH`].
+fn stamped<K: Resource + Serialize + Clone>(obj: &K) -> K {
+    let mut obj = obj.clone();
+    let hash = unchanged::hash(&obj);
+    unchanged::stamp(obj.meta_mut(), hash);
+    obj
+}
+
+/// The controller owner (other than `owner`) of the cached Kubernetes Service `name`, as
+/// `Service.ecsbridge.io "<name>"`.
+fn controlled_by_another(ctx: &Context, owner: &Owner<'_>, name: &str) -> Option<String> {
+    let live = super::children::service(ctx, owner.namespace, name)?;
+    live.owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.uid != owner.uid)
+        .map(|o| {
+            let group = o.api_version.split_once('/').map_or("", |(g, _)| g);
+            format!("{}.{group} {:?}", o.kind, o.name)
+        })
+}
+
+/// Applies the TargetGroupBindings that are missing or changed; returns whether the kind is
+/// served (with a problem in `problems` when it is not).
+///
+/// # Errors
+/// [`Error::Kube`] when a request fails for another reason.
+async fn apply_bindings(
+    ctx: &Context,
+    owner: &Owner<'_>,
+    bindings: &[TargetGroupBinding],
+    problems: &mut Vec<String>,
+) -> Result<bool, Error> {
+    if bindings.is_empty() {
+        return Ok(true);
+    }
+    let memo = &ctx.target_group_bindings;
+    if !memo.served(&ctx.client).await? {
+        tracing::warn!("TargetGroupBinding not served; load balancers not bound");
+        problems.push(TARGET_GROUP_BINDING_NOT_SERVED.to_owned());
+        return Ok(false);
+    }
+    let api = Api::<TargetGroupBinding>::namespaced(ctx.client.clone(), owner.namespace);
+    for b in bindings {
+        let b = stamped(b);
+        let live = match api.get(&b.name_any()).await {
+            Ok(live) => Some(live),
+            Err(kube::Error::Api(status)) if not_found(&status) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if live.is_some_and(|live| unchanged::is_current(&b, &live)) {
+            continue;
+        }
+        match apply_object(&api, &b).await {
+            Ok(_) => {}
+            // Why: an apply creates a missing object, so 404 means the kind is no longer served.
+            Err(Error::Kube(kube::Error::Api(status))) if not_found(&status) => {
+                tracing::warn!("TargetGroupBinding no longer served; load balancers not bound");
+                memo.served.store(false, Ordering::Relaxed);
+                problems.push(TARGET_GROUP_BINDING_NOT_SERVED.to_owned());
+                return Ok(false);
+            }
+            other => {
+                if let Err(problem) = refused(other)? {
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Deletes the Service's TargetGroupBindings other than `bindings`, listing them only when it
+/// may have some that it no longer wants: when the names it wants changed since its last prune
+/// ([`Bindings`]), or before the first prune since start while it has load balancers.
+///
+/// # Errors
+/// [`Error::Kube`] when the LIST or a DELETE fails.
+async fn prune_bindings(
+    ctx: &Context,
+    owner: &Owner<'_>,
+    bindings: &[TargetGroupBinding],
+    live_services: &[CoreService],
+) -> Result<(), Error> {
+    let memo = &ctx.target_group_bindings;
+    let keep: Vec<String> = bindings.iter().map(ResourceExt::name_any).collect();
+    let load_balancer = format!("{}{LOAD_BALANCER_SUFFIX}", owner.name);
+    if keep.is_empty() && !live_services.iter().any(|s| s.name_any() == load_balancer) {
+        // Why: bindings name the load balancer Service and are pruned before it, so a Service
+        // that wants none and has no load balancer Service has none (nothing to remember).
+        memo.forget(owner.uid);
+        return Ok(());
+    }
+    let wanted = unchanged::hash(&keep);
+    if memo.pruned(owner.uid).as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    let api = Api::<TargetGroupBinding>::namespaced(ctx.client.clone(), owner.namespace);
+    match prune_all_but(&api, owner.selector, owner.uid, &keep).await {
+        // (Not served: there is nothing to prune.)
+        Err(Error::Kube(kube::Error::Api(status))) if not_found(&status) => {}
+        other => other?,
+    }
+    memo.record(owner.uid, wanted);
+    Ok(())
+}
+
+/// What the controller remembers of TargetGroupBindings between reconciles (in memory: a
+/// restart forgets it, and costs one discovery request and one LIST per Service with load
+/// balancers). Only Services with load balancers (or a load balancer Service still to prune)
+/// are remembered.
+#[derive(Debug, Default)]
+pub struct Bindings {
+    /// Whether discovery said the kind is served (forgotten when an apply finds it gone).
+    served: AtomicBool,
+    /// Per Service uid: the hash of the binding names it wanted at its last prune, after which
+    /// it had no others.
+    pruned: Mutex<HashMap<String, String>>,
+}
+
+impl Bindings {
+    /// Whether the API server serves TargetGroupBindings; asks discovery until it does.
+    ///
+    /// # Errors
+    /// [`Error::Kube`] when discovery fails for another reason than "no such group".
+    async fn served(&self, client: &Client) -> Result<bool, Error> {
+        if self.served.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let served = match client
+            .list_api_group_resources(&TargetGroupBinding::api_version(&()))
+            .await
+        {
+            Ok(list) => list
+                .resources
+                .iter()
+                .any(|r| r.name == TargetGroupBinding::plural(&())),
+            Err(kube::Error::Api(status)) if not_found(&status) => false,
+            Err(e) => return Err(e.into()),
+        };
+        self.served.store(served, Ordering::Relaxed);
+        Ok(served)
+    }
+
+    /// The hash of the binding names Service `uid` wanted at its last prune.
+    fn pruned(&self, uid: &str) -> Option<String> {
+        self.pruned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(uid)
+            .cloned()
+    }
+
+    /// Service `uid` has no bindings but those whose names hash to `wanted`.
+    fn record(&self, uid: &str, wanted: String) {
+        self.pruned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(uid.to_owned(), wanted);
+    }
+
+    /// Forgets Service `uid` (deleted, or without load balancers).
+    pub fn forget(&self, uid: &str) {
+        self.pruned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(uid);
+    }
+}
+
+/// Whether `status` is a 404: a `NotFound` Status, or a plain-text 404 (which kube-rs cannot
+/// parse into a Status with a reason) from an API server or a proxy in front of it.
+fn not_found(status: &kube::core::Status) -> bool {
+    status.is_not_found() || status.code == 404
+}
+
+/// What `Degraded` says when TargetGroupBindings are not served.
+pub const TARGET_GROUP_BINDING_NOT_SERVED: &str = "elbv2.k8s.aws/v1beta1 TargetGroupBinding is not served \
+     by this cluster, so the load balancers' target groups do not get the tasks: install the AWS Load \
+     Balancer Controller (its CRDs), or remove loadBalancers";
+
+/// `Ok(Ok(()))` when `result` applied, `Ok(Err(problem))` when the API server refused the object
+/// (422), the error otherwise.
+fn refused<K: Resource<DynamicType = ()>>(result: Result<K, Error>) -> Result<Result<(), String>, Error> {
+    match result {
+        Ok(_) => Ok(Ok(())),
+        Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 => {
+            tracing::warn!(kind = %K::kind(&()), message = %status.message, "refused by the API server");
+            Ok(Err(format!("{} not applied: {}", K::kind(&()), status.message)))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Server-side applies `obj` (field manager [`FIELD_MANAGER`], forced: this controller owns the
@@ -113,6 +440,54 @@ where
     Ok(api.patch(&obj.name_any(), &params, &Patch::Apply(obj)).await?)
 }
 
+/// Deletes the objects of `api` matching `selector` that `owner_uid` owns, except those named in
+/// `keep` (see [`prune`]).
+///
+/// # Errors
+/// As [`prune`].
+pub async fn prune_all_but<K>(
+    api: &Api<K>,
+    selector: &str,
+    owner_uid: &str,
+    keep: &[String],
+) -> Result<(), Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let list = api.list(&ListParams::default().labels(selector)).await?;
+    for obj in list.items {
+        let name = obj.name_any();
+        let owned = obj.owner_references().iter().any(|o| o.uid == owner_uid);
+        if owned && !keep.contains(&name) {
+            delete(api, &obj).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes `obj` with its uid as a precondition; gone or replaced already is fine.
+async fn delete<K>(api: &Api<K>, obj: &K) -> Result<(), Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let name = obj.name_any();
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: obj.uid(),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&name, &params).await {
+        Ok(_) => tracing::info!(kind = %K::kind(&()), %name, "pruned"),
+        Err(kube::Error::Api(status)) if status.is_not_found() || status.is_conflict() => {
+            tracing::debug!(%name, "already gone or replaced");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
 /// Deletes the objects of `api` matching `selector` that `owner_uid` owns, except `keep`.
 ///
 /// Each delete carries the object's uid as a precondition, so an object recreated meanwhile under
@@ -125,27 +500,6 @@ pub async fn prune<K>(api: &Api<K>, selector: &str, owner_uid: &str, keep: Optio
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
-    let list = api.list(&ListParams::default().labels(selector)).await?;
-    for obj in list.items {
-        let name = obj.name_any();
-        let owned = obj.owner_references().iter().any(|o| o.uid == owner_uid);
-        if !owned || keep == Some(name.as_str()) {
-            continue;
-        }
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: obj.uid(),
-                resource_version: None,
-            }),
-            ..DeleteParams::background()
-        };
-        match api.delete(&name, &params).await {
-            Ok(_) => tracing::info!(kind = %K::kind(&()), %name, "pruned"),
-            Err(kube::Error::Api(status)) if status.is_not_found() || status.is_conflict() => {
-                tracing::debug!(%name, "already gone or replaced");
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
+    let keep: Vec<String> = keep.iter().map(|k| (*k).to_owned()).collect();
+    prune_all_but(api, selector, owner_uid, &keep).await
 }

@@ -3,7 +3,9 @@
 //! The translation itself lives in [`crate::translate`]; this step picks the revision, adds what
 //! only the operator knows (the owner reference) and what the operator's policy decides (no
 //! `replicas` under auto scaling), and keeps the translation reports for the `Translated`
-//! condition.
+//! condition. Besides the workload, the Service's networking objects
+//! ([`crate::translate::networking`]): Kubernetes Services and TargetGroupBindings, owned by the
+//! Service like the workload.
 
 use kube::ResourceExt;
 
@@ -14,8 +16,15 @@ pub const REASON_INVALID_PLACEMENT: &str = "InvalidPlacement";
 /// Reason of `Ready=False` when another field of the Service cannot be carried over
 /// (`deploymentConfiguration` out of range, a negative `healthCheckGracePeriodSeconds`, ...).
 pub const REASON_INVALID_SERVICE_FIELD: &str = "InvalidServiceField";
+/// Reason of `Ready=False` when `loadBalancers`, `serviceRegistries` or
+/// `serviceConnectConfiguration` cannot become Kubernetes objects (ECS would refuse them too, or
+/// a name cannot name a Kubernetes Service).
+pub const REASON_INVALID_NETWORKING: &str = "InvalidNetworking";
+use k8s_openapi::api::core::v1::Service as CoreService;
+
 use crate::translate::{
     Report,
+    networking::{TargetGroupBinding, network_objects},
     placement::PlaceOptions,
     pod::{PodOptions, pod_template_with},
     service::{ServiceContext, ServiceError, Workload, workload},
@@ -52,11 +61,17 @@ impl Translation {
     }
 }
 
-/// The desired state of one Service: its workload and what the translation reported.
+/// The desired state of one Service: its workload, its networking objects and what the
+/// translation reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
     /// The Deployment (REPLICA) or DaemonSet (DAEMON), with the Service as controller owner.
     pub workload: Workload,
+    /// Kubernetes Services of the load balancers, the Cloud Map registry and Service Connect,
+    /// with the Service as controller owner.
+    pub services: Vec<CoreService>,
+    /// One TargetGroupBinding per target group, with the Service as controller owner.
+    pub target_group_bindings: Vec<TargetGroupBinding>,
     /// The task definition that runs, `family:revision`.
     pub task_definition: String,
     /// What did not carry over exactly.
@@ -112,10 +127,30 @@ pub fn build(
         },
         message: e.located(&format!("{td_object:?}")),
     })?;
+    let network = network_objects(
+        &valid.name,
+        &valid.namespace,
+        &valid.service.spec,
+        &valid.task_definition.spec.task_definition,
+        &pod.template,
+    )
+    .map_err(|e| Invalid {
+        reason: REASON_INVALID_NETWORKING,
+        message: e.to_string(),
+    })?;
     // (A pinned revision always runs: validate resolved its stored spec or refused.)
-    let service_report = translated.report;
+    let mut service_report = translated.report;
+    service_report.notes.extend(network.report.notes);
     let blocked = translated.blocked;
     let owners = Some(vec![valid.owner.clone()]);
+    let mut services = network.services;
+    for s in &mut services {
+        s.metadata.owner_references.clone_from(&owners);
+    }
+    let mut target_group_bindings = network.target_group_bindings;
+    for b in &mut target_group_bindings {
+        b.metadata.owner_references.clone_from(&owners);
+    }
     // (With auto scaling on, translate leaves `replicas` out: the count is not ours to apply.)
     let workload = match translated.workload {
         Workload::Deployment(mut d) => {
@@ -129,6 +164,8 @@ pub fn build(
     };
     Ok(Desired {
         workload,
+        services,
+        target_group_bindings,
         task_definition: format!("{}:{}", valid.family(), valid.revision),
         translation: Translation {
             service: service_report,
@@ -339,6 +376,69 @@ mod tests {
         assert!(
             notes[0].starts_with("TaskDefinition web: spec.networkMode: approximated: "),
             "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn networking_objects_are_owned_by_the_service_and_reported() {
+        let mut td = web_td();
+        td.spec.task_definition = serde_json::from_value(serde_json::json!({
+            "family": "web", "networkMode": "awsvpc",
+            "containerDefinitions": [{"name": "app", "image": "nginx:1.27",
+                "portMappings": [{"name": "http", "containerPort": 80}]}]
+        }))
+        .expect("task definition");
+        let mut svc = testing::service("team-a", "front", 1, "web");
+        svc.spec.service.load_balancers = Some(vec![
+            serde_json::from_value(serde_json::json!({
+                "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/front/1",
+                "containerName": "app", "containerPort": 80,
+                "advancedConfiguration": {"alternateTargetGroupArn": "arn:green"}}))
+            .expect("load balancer"),
+        ]);
+        svc.spec.service.service_registries = Some(vec![Default::default()]);
+        let desired =
+            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
+        let names: Vec<&str> = desired
+            .services
+            .iter()
+            .filter_map(|s| s.metadata.name.as_deref())
+            .collect();
+        assert_eq!(names, ["front-lb", "front-discovery"]);
+        assert_eq!(
+            desired.target_group_bindings[0].metadata.name.as_deref(),
+            Some("front.front")
+        );
+        let owners = desired
+            .services
+            .iter()
+            .map(|s| &s.metadata.owner_references)
+            .chain(
+                desired
+                    .target_group_bindings
+                    .iter()
+                    .map(|b| &b.metadata.owner_references),
+            );
+        for o in owners {
+            let o = o.as_ref().expect("owner references");
+            assert_eq!(
+                (o[0].uid.as_str(), o[0].controller),
+                ("uid-team-a-front", Some(true))
+            );
+        }
+        let fields: Vec<&str> = desired
+            .translation
+            .service
+            .notes
+            .iter()
+            .map(|n| n.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "loadBalancers[0].advancedConfiguration",
+                "serviceRegistries[0].registryArn"
+            ]
         );
     }
 

@@ -1,15 +1,17 @@
-//! The Services' children as the operator's watches see them: Deployments, their ReplicaSets and
-//! the tasks' pods, cached in reflector stores (no request per reconcile).
+//! The Services' children as the operator's watches see them: Deployments, their ReplicaSets,
+//! the tasks' pods and the Kubernetes Services of their networking, cached in reflector stores
+//! (no request per reconcile).
 //!
 //! The Service controller's [`run`](super::run) fills the stores (one set per watched scope)
-//! and adds them to the shared [`Context`](crate::controller::Context); each reconcile reads its Service's children here to
-//! observe ECS deployments, failed tasks and events.
+//! and adds them to the shared [`Context`](crate::controller::Context); each reconcile reads its
+//! Service's children here to observe ECS deployments, failed tasks and events, and to leave
+//! alone (or prune) the objects it applied.
 
 use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet},
-    core::v1::Pod,
+    core::v1::{Pod, Service as CoreService},
 };
 use kube::{
     ResourceExt,
@@ -27,6 +29,9 @@ pub struct Stores {
     pub replica_sets: Store<ReplicaSet>,
     /// Pods with an `ecsbridge.io/service` label.
     pub pods: Store<Pod>,
+    /// Kubernetes Services labelled as ecs-bridge's (load balancers, registries, Service
+    /// Connect).
+    pub services: Store<CoreService>,
 }
 
 /// One Service's children.
@@ -38,6 +43,8 @@ pub struct Children {
     pub replica_sets: Vec<ReplicaSet>,
     /// Its tasks.
     pub pods: Vec<Pod>,
+    /// Its Kubernetes Services (labelled as its own; [`super::apply`] checks the owner).
+    pub services: Vec<CoreService>,
 }
 
 impl Stores {
@@ -48,7 +55,8 @@ impl Stores {
     pub async fn ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
         self.deployments.wait_until_ready().await?;
         self.replica_sets.wait_until_ready().await?;
-        self.pods.wait_until_ready().await
+        self.pods.wait_until_ready().await?;
+        self.services.wait_until_ready().await
     }
 
     /// The children of Service `name` in `namespace`.
@@ -73,7 +81,20 @@ impl Stores {
                 .filter(|p| mine(p.namespace(), p.labels()))
                 .map(|p| (**p).clone())
                 .collect(),
+            services: self
+                .services
+                .state()
+                .iter()
+                .filter(|s| mine(s.namespace(), s.labels()))
+                .map(|s| (**s).clone())
+                .collect(),
         }
+    }
+
+    /// The Kubernetes Service `name` in `namespace`, if it is ecs-bridge's (any Service's).
+    #[must_use]
+    pub fn service(&self, namespace: &str, name: &str) -> Option<Arc<CoreService>> {
+        self.services.get(&ObjectRef::new(name).within(namespace))
     }
 }
 
@@ -94,6 +115,17 @@ pub async fn of(ctx: &crate::controller::Context, namespace: &str, name: &str) -
         all.deployment = all.deployment.or(mine.deployment);
         all.replica_sets.extend(mine.replica_sets);
         all.pods.extend(mine.pods);
+        all.services.extend(mine.services);
     }
     all
+}
+
+/// The ecs-bridge Kubernetes Service `name` in `namespace` (whichever ecs-bridge Service owns
+/// it), from the stores of every scope the Service controller runs in.
+pub fn service(ctx: &crate::controller::Context, namespace: &str, name: &str) -> Option<Arc<CoreService>> {
+    ctx.service_children
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find_map(|s| s.service(namespace, name))
 }

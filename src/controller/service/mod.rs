@@ -1,9 +1,10 @@
 //! The Service controller: keeps a Deployment (REPLICA) or DaemonSet (DAEMON) running the
-//! Service's task definition, and reports it in ECS's words.
+//! Service's task definition, with the Kubernetes Services and TargetGroupBindings of its load
+//! balancers, Cloud Map registry and Service Connect, and reports it in ECS's words.
 //!
 //! [`reconcile`] reads as its steps: [`load`] → [`validate`] → [`build`] → [`apply`] →
-//! [`status`]. Not yet: rollouts and the circuit breaker, load balancers, auto scaling (HPA),
-//! ECS `deployments[]` and `events[]`.
+//! [`status`], with the children read from [`children`]'s caches and the circuit breaker's
+//! [`history`] and [`rollout`] in between. Not yet: auto scaling (HPA).
 
 pub mod apply;
 pub mod build;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::{DaemonSet, Deployment, ReplicaSet},
-    core::v1::{Node, Pod},
+    core::v1::{Node, Pod, Service as CoreService},
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
@@ -46,8 +47,9 @@ pub const FIELD_MANAGER: &str = "ecsbridge.io/service-controller";
 /// Name of this controller in logs and metrics.
 pub const CONTROLLER: &str = "service";
 
-/// Reconciles one Service: resolves its TaskDefinition, applies its workload, prunes the workload
-/// of the other scheduling strategy and writes its status when it changed.
+/// Reconciles one Service: resolves its TaskDefinition, applies its workload and networking
+/// objects (those that changed), prunes the workload of the other scheduling strategy and the
+/// networking objects no longer wanted, and writes its status when it changed.
 ///
 /// Returns a periodic requeue ([`crate::run::RunConfig::resync_interval`]) as a level-triggered
 /// safety net, or [`Action::await_change`] when the Service is invalid (its status says why; the
@@ -69,6 +71,9 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         .record("name", name.as_str());
     if svc.meta().deletion_timestamp.is_some() {
         // Why: garbage collection removes the children; applying now could recreate them.
+        if let Some(uid) = svc.meta().uid.as_deref() {
+            ctx.target_group_bindings.forget(uid);
+        }
         return Ok(Action::await_change());
     }
 
@@ -128,11 +133,15 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         .blocked
         .clone()
         .filter(|_| desired.task_definition != resolved);
+    let live = apply::Live {
+        deployment: children.deployment.as_deref(),
+        services: &children.services,
+    };
     let mut applied = apply::apply(
         &ctx,
         &valid,
         rollout::remembered(desired.clone(), &next, paused),
-        children.deployment.as_deref(),
+        live,
     )
     .await?;
     let mut observation = observe(&svc, &applied, &children, &next, breaker.as_ref());
@@ -144,7 +153,11 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         let rollback =
             breaker.is_some_and(|b| b.rollback) && next.completed.as_ref().is_some_and(|c| *c != resolved);
         tracing::warn!(task_definition = %resolved, rollback, "circuit breaker tripped");
-        applied = apply::apply(&ctx, &valid, rollout::remembered(desired, &next, !rollback), None).await?;
+        let live = apply::Live {
+            deployment: None,
+            ..live
+        };
+        applied = apply::apply(&ctx, &valid, rollout::remembered(desired, &next, !rollback), live).await?;
         observation = observe(&svc, &applied, &children, &next, breaker.as_ref());
         if rollback {
             observation.rolling_back_to = next
@@ -276,9 +289,12 @@ where
 /// Runs the Service controller on `namespace` (`None`: every namespace) until `shutdown`
 /// resolves and the reconciles in flight have finished.
 ///
-/// Watches Services, the Deployments and DaemonSets they own (only those labelled
-/// `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory) and TaskDefinitions (mapped to the
-/// Services that reference them).
+/// Watches Services, the Deployments, DaemonSets and Kubernetes Services they own (only those
+/// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory; Deployments and
+/// Kubernetes Services are also cached in [`children::Stores`]), the ReplicaSets and pods of
+/// their tasks (cached too), the nodes and TaskDefinitions (mapped to the Services that
+/// reference them). TargetGroupBindings are not watched (the kind may not be served, and a watch
+/// of it would fail until it is): a changed or deleted binding is re-applied at the next resync.
 pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdown) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
@@ -324,6 +340,15 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         .default_backoff()
         .reflect(pod_writer)
         .touched_objects();
+    // The Kubernetes Services of load balancers, registries and Service Connect (owned, ours by
+    // label): the reconcile leaves alone those already as wanted and prunes the others without
+    // a request. (TargetGroupBindings are not watched: the kind may not be served, and a watch
+    // of it would fail until it is; see `apply`.)
+    let (core_services, core_service_writer) = reflector::store::<CoreService>();
+    let core_service_changes = watcher(api::<CoreService>(&client, ns), children.clone())
+        .default_backoff()
+        .reflect(core_service_writer)
+        .touched_objects();
     ctx.service_children
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -331,12 +356,14 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
             deployments,
             replica_sets,
             pods,
+            services: core_services,
         });
     let controller = controller
         .watches_stream(nodes, move |_node| {
             services_with_placement(&placed.state(), &task_definitions.state())
         })
         .owns_stream(deployment_changes)
+        .owns_stream(core_service_changes)
         .owns(api::<DaemonSet>(&client, ns), children)
         .watches_stream(replica_set_changes, |rs| service_of(&rs))
         .watches_stream(pod_changes, |pod| service_of(&pod))

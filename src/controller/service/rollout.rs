@@ -86,6 +86,8 @@ mod tests {
     fn desired(blocked: bool) -> Desired {
         Desired {
             workload: Workload::Deployment(Box::new(deployment("4", "web:new"))),
+            services: Vec::new(),
+            target_group_bindings: Vec::new(),
             task_definition: "web:4".into(),
             translation: super::super::build::Translation::default(),
             blocked: blocked.then(|| "stuck".to_owned()),

@@ -300,33 +300,28 @@ pub fn compute(
             now.clone(),
         )
     };
-    let degraded = if let Some(failure) = &observed.failure {
-        condition::new(
-            DEGRADED,
-            true,
-            REASON_DEPLOYMENT_FAILED,
-            failure.clone(),
-            generation,
-            now.clone(),
-        )
-    } else if let Some(blocked) = observed.blocked {
-        condition::new(
-            DEGRADED,
-            true,
-            REASON_ROLLOUT_BLOCKED,
-            blocked,
-            generation,
-            now.clone(),
-        )
-    } else {
-        condition::new(
+    let degraded = match troubles(applied, observed).as_slice() {
+        [] => condition::new(
             DEGRADED,
             false,
             REASON_AS_EXPECTED,
             "No failures observed.",
             generation,
             now.clone(),
-        )
+        ),
+        // The gravest trouble names the reason; the message tells every one of them.
+        troubles @ [(reason, _), ..] => condition::new(
+            DEGRADED,
+            true,
+            reason,
+            troubles
+                .iter()
+                .map(|(_, message)| message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            generation,
+            now.clone(),
+        ),
     };
     let translated = if applied.translation.is_empty() {
         condition::new(
@@ -365,6 +360,27 @@ pub fn compute(
     });
     status.events = events::record(&name, &previous.events, &happened, &now);
     (status, happened)
+}
+
+/// What makes the Service `Degraded`, gravest first, as (reason, message): a deployment the
+/// circuit breaker failed, then a rollout the deployment configuration blocks, then the
+/// networking objects the cluster could not take ([`Applied::problems`]).
+fn troubles(applied: &Applied, observed: &Observation<'_>) -> Vec<(&'static str, String)> {
+    let mut troubles = Vec::new();
+    if let Some(failure) = &observed.failure {
+        troubles.push((REASON_DEPLOYMENT_FAILED, failure.clone()));
+    }
+    if let Some(blocked) = observed.blocked {
+        troubles.push((REASON_ROLLOUT_BLOCKED, blocked.to_owned()));
+    }
+    if !applied.problems.is_empty() {
+        // (apply.rs says which objects and why.)
+        troubles.push((
+            super::apply::REASON_DEPENDENTS_NOT_APPLIED,
+            applied.problems.join("; "),
+        ));
+    }
+    troubles
 }
 
 /// The status of a Service that cannot be reconciled: `Ready` and `Progressing` False with the
@@ -547,7 +563,77 @@ mod tests {
             workload,
             task_definition: "web:2".into(),
             translation: Translation::default(),
+            problems: Vec::new(),
         }
+    }
+
+    #[test]
+    fn degraded_names_the_gravest_trouble_and_tells_them_all() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        let mut networked = applied(deployment(2, 2, 3, 3, 3));
+        networked.problems = vec![
+            "TargetGroupBinding not served".into(),
+            "Service not applied: x".into(),
+        ];
+        let degraded = |applied: &Applied, observed: &Observation<'_>| {
+            let (status, _) = compute(&svc, applied, observed, t(0));
+            let c = cond(&status, DEGRADED);
+            (c.status.clone(), c.reason.clone(), c.message.clone())
+        };
+        // Networking problems alone.
+        assert_eq!(
+            degraded(&networked, &Observation::default()),
+            (
+                "True".into(),
+                "DependentsNotApplied".into(),
+                "TargetGroupBinding not served; Service not applied: x".into()
+            )
+        );
+        // A blocked rollout comes first, then the networking.
+        let blocked = Observation {
+            blocked: Some("unable to stop or start tasks"),
+            ..Observation::default()
+        };
+        assert_eq!(
+            degraded(&networked, &blocked),
+            (
+                "True".into(),
+                "RolloutBlocked".into(),
+                "unable to stop or start tasks; TargetGroupBinding not served; Service not applied: x".into()
+            )
+        );
+        // A failed deployment before everything.
+        let failed = Observation {
+            failure: Some("circuit breaker".into()),
+            ..blocked
+        };
+        assert_eq!(
+            degraded(&networked, &failed),
+            (
+                "True".into(),
+                "DeploymentFailed".into(),
+                "circuit breaker; unable to stop or start tasks; TargetGroupBinding not served; \
+                 Service not applied: x"
+                    .into()
+            )
+        );
+        // Only the failure: its message as it is.
+        let only_failed = Observation {
+            failure: Some("circuit breaker".into()),
+            ..Observation::default()
+        };
+        assert_eq!(
+            degraded(&applied(deployment(2, 2, 3, 3, 3)), &only_failed),
+            ("True".into(), "DeploymentFailed".into(), "circuit breaker".into())
+        );
+        assert_eq!(
+            degraded(&applied(deployment(2, 2, 3, 3, 3)), &Observation::default()),
+            (
+                "False".into(),
+                "AsExpected".into(),
+                "No failures observed.".into()
+            )
+        );
     }
 
     #[test]

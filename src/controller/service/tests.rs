@@ -15,6 +15,8 @@ const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/team-a/deployments";
 const DAEMON_SETS: &str = "/apis/apps/v1/namespaces/team-a/daemonsets";
 const STATUS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/services/web/status";
 const SELECTOR: &str = "ecsbridge.io/service=web,app.kubernetes.io/managed-by=ecs-bridge";
+const SERVICES: &str = "/api/v1/namespaces/team-a/services";
+const BINDINGS: &str = "/apis/elbv2.k8s.aws/v1beta1/namespaces/team-a/targetgroupbindings";
 
 /// Serves the LIST of TaskDefinitions with `items`.
 async fn expect_task_definition_list(server: &mut Handle, items: Vec<Value>) {
@@ -52,6 +54,22 @@ async fn expect_prune_list(server: &mut Handle, path: &str, kind: &str, items: V
     assert_eq!(query.get("labelSelector").map(String::as_str), Some(SELECTOR));
     assert_eq!(query.get("watch"), None);
     ok(reply, &testing::list_body("apps/v1", kind, items));
+}
+
+/// Serves a LIST of `path` selected by `selector` with `items`.
+async fn expect_list(
+    server: &mut Handle,
+    path: &str,
+    selector: &str,
+    api_version: &str,
+    kind: &str,
+    items: Vec<Value>,
+) {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::GET, path));
+    let query = testing::query(request.uri());
+    assert_eq!(query.get("labelSelector").map(String::as_str), Some(selector));
+    ok(reply, &testing::list_body(api_version, kind, items));
 }
 
 /// Serves the status apply; returns its body.
@@ -537,7 +555,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     let running = tokio::spawn(run(Some("team-a".into()), ctx, shutdown));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    for _ in 0..7 {
+    for _ in 0..8 {
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
         let query = testing::query(request.uri());
@@ -557,7 +575,9 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
             ),
             (TDS.to_owned(), None),
             (DEPLOYMENTS.to_owned(), managed.clone()),
-            (DAEMON_SETS.to_owned(), managed),
+            (DAEMON_SETS.to_owned(), managed.clone()),
+            // Its Kubernetes Services (TargetGroupBindings are not watched: maybe not served).
+            (SERVICES.to_owned(), managed),
             // Nodes: placement compiles against their labels.
             ("/api/v1/nodes".to_owned(), None),
             // The tasks and their ReplicaSets: ECS deployments, failures and events.
@@ -577,4 +597,578 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
         .await
         .expect("run stops after shutdown")
         .expect("no panic");
+}
+
+/// A TaskDefinition `web` (awsvpc) whose container `app` maps port 80, named `http`.
+fn networked_td() -> TaskDefinition {
+    let mut td = testing::task_definition("team-a", "web", 1);
+    td.spec.task_definition = serde_json::from_value(json!({
+        "family": "web",
+        "networkMode": "awsvpc",
+        "containerDefinitions": [{"name": "app", "image": "nginx:1.27",
+            "portMappings": [{"name": "http", "containerPort": 80}]}]
+    }))
+    .expect("task definition");
+    td
+}
+
+const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/73e2d6bc24d8a067";
+
+/// Service `web` with a load balancer on `app:80` and a Service Connect alias `shop-web`.
+fn networked_service() -> Service {
+    let mut svc = testing::service("team-a", "web", 2, "web");
+    svc.spec.service.load_balancers = Some(vec![
+        serde_json::from_value(json!({"targetGroupArn": TG, "containerName": "app", "containerPort": 80}))
+            .expect("load balancer"),
+    ]);
+    svc.spec.service.service_connect_configuration = Some(
+        serde_json::from_value(json!({"enabled": true, "services": [
+            {"portName": "http", "clientAliases": [{"port": 8080, "dnsName": "shop-web"}]}]}))
+        .expect("service connect"),
+    );
+    svc
+}
+
+/// A child of kind `kind` named `name`, labelled as ours and owned by `owner_uid`.
+fn child(api_version: &str, kind: &str, name: &str, owner_uid: &str) -> Value {
+    let mut obj = json!({
+        "apiVersion": api_version, "kind": kind,
+        "metadata": {
+            "name": name, "namespace": "team-a", "uid": format!("uid-{name}"),
+            "labels": { "ecsbridge.io/service": "web", "app.kubernetes.io/managed-by": "ecs-bridge" },
+            "ownerReferences": [{
+                "apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service", "name": "web",
+                "uid": owner_uid, "controller": true
+            }]
+        }
+    });
+    if kind == "TargetGroupBinding" {
+        obj["spec"] = json!({"targetGroupARN": TG, "serviceRef": {"name": "web-lb", "port": 80}});
+    }
+    obj
+}
+
+/// The Deployment status of three ready tasks.
+fn ready() -> Value {
+    json!({"observedGeneration": 1, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 3})
+}
+
+/// Serves the workload's apply and the DaemonSet prune of a ready Deployment; returns the
+/// Deployment as stored.
+async fn expect_ready_deployment(server: &mut Handle) -> Value {
+    let mut stored = expect_workload_apply(server, &format!("{DEPLOYMENTS}/web"), ready()).await;
+    stored["metadata"]["generation"] = json!(1);
+    stored["status"] = ready();
+    expect_prune_list(server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+    stored
+}
+
+/// Serves a forced apply at `path`, echoing the body; returns it.
+async fn expect_echoed_apply(server: &mut Handle, path: &str) -> Value {
+    let (request, reply) = next(server).await;
+    let body = expect_apply(request, path).await;
+    ok(reply, &body);
+    body
+}
+
+/// Serves a DELETE of `path` with the uid precondition `uid`.
+async fn expect_delete(server: &mut Handle, path: &str, uid: &str) {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::DELETE, path));
+    assert_eq!(json_body(request).await["preconditions"]["uid"], uid);
+    ok(
+        reply,
+        &json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+    );
+}
+
+/// Serves the discovery of `elbv2.k8s.aws/v1beta1`: TargetGroupBindings served.
+async fn expect_bindings_discovery(server: &mut Handle) {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::GET, "/apis/elbv2.k8s.aws/v1beta1")
+    );
+    ok(
+        reply,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "elbv2.k8s.aws/v1beta1",
+            "resources": [{"name": "targetgroupbindings", "singularName": "targetgroupbinding",
+                "namespaced": true, "kind": "TargetGroupBinding", "verbs": ["get", "list", "patch"]}]}),
+    );
+}
+
+/// Answers the next request, a GET of `path`, with a plain-text 404 (as an API server or a proxy
+/// answers a path it does not serve).
+async fn expect_unserved(server: &mut Handle, path: &str) {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::GET, path));
+    reply.send_response(
+        http::Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header(http::header::CONTENT_TYPE, "text/plain")
+            .body(Body::from(b"404 page not found".to_vec()))
+            .expect("response"),
+    );
+}
+
+/// Serves the GET of binding `name`: `live`, or a NotFound Status.
+async fn expect_binding_get(server: &mut Handle, name: &str, live: Option<&Value>) {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::GET, format!("{BINDINGS}/{name}").as_str())
+    );
+    match live {
+        Some(live) => ok(reply, live),
+        None => reply.send_response(testing::json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "NotFound",
+                "code": 404, "message": format!("targetgroupbindings.elbv2.k8s.aws \"{name}\" not found")}),
+        )),
+    }
+}
+
+/// Serves the Kubernetes Event of a Service that became ready: it reached a steady state.
+async fn expect_steady_state_event(server: &mut Handle) {
+    let event = expect_event(server).await;
+    assert_eq!(event["reason"], "SteadyState", "{event}");
+}
+
+/// Gives `ctx` children caches holding `deployments` and Kubernetes `services`, as the
+/// controller's watches would.
+fn with_caches(ctx: &Context, deployments: Vec<Value>, services: Vec<Value>) {
+    use kube::runtime::{reflector::store, watcher::Event};
+    fn filled<K>(items: Vec<Value>) -> kube::runtime::reflector::Store<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + 'static,
+    {
+        let (reader, mut writer) = store::<K>();
+        writer.apply_watcher_event(&Event::Init);
+        for item in items {
+            writer.apply_watcher_event(&Event::InitApply(
+                serde_json::from_value(item).expect("an object"),
+            ));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        reader
+    }
+    ctx.service_children
+        .write()
+        .expect("not poisoned")
+        .push(children::Stores {
+            deployments: filled(deployments),
+            replica_sets: filled(Vec::new()),
+            pods: filled(Vec::new()),
+            services: filled(services),
+        });
+}
+
+#[tokio::test]
+async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
+    let (ctx, mut server) = testing::context();
+    // Cached: a registry's Service the Service no longer has, and another Service's.
+    let mut theirs = child("v1", "Service", "api-lb", "uid-team-a-api");
+    theirs["metadata"]["labels"]["ecsbridge.io/service"] = json!("api");
+    with_caches(
+        &ctx,
+        Vec::new(),
+        vec![child("v1", "Service", "web-discovery", "uid-team-a-web"), theirs],
+    );
+    let svc = networked_service();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        // Services, then the binding that names one of them (missing: applied).
+        let lb = expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        let sc = expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_bindings_discovery(&mut server).await;
+        expect_binding_get(&mut server, "web.web-tg", None).await;
+        let binding = expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
+        // Pruning: bindings first (a binding must not outlive its Service), ours only, listed
+        // (bindings are not cached)...
+        expect_list(
+            &mut server,
+            BINDINGS,
+            SELECTOR,
+            "elbv2.k8s.aws/v1beta1",
+            "TargetGroupBindingList",
+            vec![
+                child(
+                    "elbv2.k8s.aws/v1beta1",
+                    "TargetGroupBinding",
+                    "web.web-tg",
+                    "uid-team-a-web",
+                ),
+                child(
+                    "elbv2.k8s.aws/v1beta1",
+                    "TargetGroupBinding",
+                    "web.old-tg",
+                    "uid-team-a-web",
+                ),
+                child(
+                    "elbv2.k8s.aws/v1beta1",
+                    "TargetGroupBinding",
+                    "web.theirs",
+                    "uid-someone-else",
+                ),
+            ],
+        )
+        .await;
+        expect_delete(&mut server, &format!("{BINDINGS}/web.old-tg"), "uid-web.old-tg").await;
+        // ...then the Services, from the cache: no LIST.
+        expect_delete(
+            &mut server,
+            &format!("{SERVICES}/web-discovery"),
+            "uid-web-discovery",
+        )
+        .await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
+        assert_no_more_requests(server).await;
+        (lb, sc, binding, status)
+    });
+    let action = run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    let (lb, sc, binding, status) = verifier.await.expect("verifier passes");
+
+    let owner = json!([{
+        "apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service", "name": "web",
+        "uid": "uid-team-a-web", "controller": true, "blockOwnerDeletion": true
+    }]);
+    for obj in [&lb, &sc, &binding] {
+        assert_eq!(obj["metadata"]["ownerReferences"], owner, "{obj}");
+        assert_eq!(obj["metadata"]["labels"]["ecsbridge.io/service"], "web", "{obj}");
+        assert_eq!(
+            obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "ecs-bridge",
+            "{obj}"
+        );
+        assert!(
+            obj["metadata"]["annotations"][crate::controller::unchanged::APPLIED_HASH].is_string(),
+            "stamped: {obj}"
+        );
+    }
+    assert_eq!(
+        (&lb["apiVersion"], &lb["kind"]),
+        (&json!("v1"), &json!("Service"))
+    );
+    assert_eq!(lb["spec"]["selector"], json!({"ecsbridge.io/service": "web"}));
+    assert_eq!(
+        lb["spec"]["ports"],
+        json!([{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}])
+    );
+    assert_eq!(
+        sc["spec"]["ports"],
+        json!([{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        binding["spec"],
+        json!({"targetGroupARN": TG, "targetType": "ip", "serviceRef": {"name": "web-lb", "port": "http"}})
+    );
+    let status = &status["status"];
+    assert_eq!(condition(status, "Degraded")["status"], "False");
+    assert_eq!(condition(status, "Translated")["status"], "True", "{status}");
+}
+
+#[tokio::test]
+async fn unchanged_networking_objects_are_not_written_again() {
+    // First reconcile: everything is applied (and the bindings listed once, for pruning).
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let first_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        let deployment = expect_ready_deployment(&mut server).await;
+        let lb = expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        let sc = expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_bindings_discovery(&mut server).await;
+        expect_binding_get(&mut server, "web.web-tg", None).await;
+        let binding = expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
+        expect_list(
+            &mut server,
+            BINDINGS,
+            SELECTOR,
+            "elbv2.k8s.aws/v1beta1",
+            "TargetGroupBindingList",
+            Vec::new(),
+        )
+        .await;
+        let status = expect_status_apply(&mut server, &first_svc).await;
+        expect_steady_state_event(&mut server).await;
+        (server, deployment, vec![lb, sc], binding, status)
+    });
+    run_reconcile(svc.clone(), Arc::clone(&ctx))
+        .await
+        .expect("reconcile succeeds");
+    let (mut server, deployment, services, binding, status) = verifier.await.expect("verifier passes");
+
+    // Resync, with what was applied in the caches, as the API server stores it (with fields it
+    // adds): the TaskDefinitions' and the DaemonSet prune's LISTs, one GET of the binding (not
+    // cached), and no write at all.
+    let defaulted = |mut obj: Value| {
+        obj["metadata"]["uid"] = json!(format!("uid-{}", obj["metadata"]["name"].as_str().unwrap_or("")));
+        obj["metadata"]["resourceVersion"] = json!("7");
+        if obj["kind"] == "Service" {
+            obj["spec"]["clusterIP"] = json!("10.96.0.10");
+            obj["spec"]["sessionAffinity"] = json!("None");
+        }
+        obj
+    };
+    with_caches(
+        &ctx,
+        vec![defaulted(deployment)],
+        services.into_iter().map(defaulted).collect(),
+    );
+    let mut svc = svc;
+    svc.status = Some(serde_json::from_value(status["status"].clone()).expect("a status"));
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
+        let mut live = defaulted(binding);
+        live["spec"]["ipAddressType"] = json!("ipv4");
+        expect_binding_get(&mut server, "web.web-tg", Some(&live)).await;
+        assert_no_more_requests(server).await;
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    verifier.await.expect("verifier passes");
+}
+
+#[tokio::test]
+async fn without_the_load_balancer_controller_the_service_is_degraded_without_trying() {
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        // Discovery does not know the group: no binding is read, written or listed.
+        expect_unserved(&mut server, "/apis/elbv2.k8s.aws/v1beta1").await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    let action = run_reconcile(svc, ctx).await.expect("the tasks run: no failure");
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    let body = verifier.await.expect("verifier passes");
+    let status = &body["status"];
+    let degraded = condition(status, "Degraded");
+    assert_eq!(
+        (&degraded["status"], &degraded["reason"]),
+        (&json!("True"), &json!("DependentsNotApplied"))
+    );
+    let message = degraded["message"].as_str().expect("message");
+    assert!(
+        message.contains("TargetGroupBinding is not served")
+            && message.contains("AWS Load Balancer Controller"),
+        "{message}"
+    );
+    assert_eq!(condition(status, "Ready")["status"], "True", "the tasks run");
+}
+
+#[tokio::test]
+async fn a_binding_whose_kind_went_away_is_reported_and_asked_about_again() {
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        // Discovery (perhaps stale) says served, but the path is not.
+        expect_bindings_discovery(&mut server).await;
+        expect_unserved(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&Method::PATCH, format!("{BINDINGS}/web.web-tg").as_str())
+        );
+        reply.send_response(
+            http::Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .header(http::header::CONTENT_TYPE, "text/plain")
+                .body(Body::from(b"404 page not found".to_vec()))
+                .expect("response"),
+        );
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
+        (server, status)
+    });
+    run_reconcile(svc.clone(), Arc::clone(&ctx))
+        .await
+        .expect("the tasks run: no failure");
+    let (mut server, status) = verifier.await.expect("verifier passes");
+    let degraded = condition(&status["status"], "Degraded");
+    assert_eq!(degraded["reason"], "DependentsNotApplied");
+    assert!(
+        degraded["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("TargetGroupBinding is not served")),
+        "{degraded}"
+    );
+    // The next reconcile asks discovery again instead of writing.
+    let mut svc = svc;
+    svc.status = Some(serde_json::from_value(status["status"].clone()).expect("a status"));
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_unserved(&mut server, "/apis/elbv2.k8s.aws/v1beta1").await;
+        assert_no_more_requests(server).await;
+    });
+    run_reconcile(svc, ctx).await.expect("the tasks run: no failure");
+    verifier.await.expect("verifier passes");
+}
+
+#[tokio::test]
+async fn a_networking_object_the_api_server_refuses_is_reported() {
+    let (ctx, mut server) = testing::context();
+    let svc = networked_service();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
+        // `shop-web` is someone else's already (not ecs-bridge's: not in the cache), with a
+        // controller: a second controller owner is refused.
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.uri().path(), format!("{SERVICES}/shop-web"));
+        let refusal = json!({
+            "apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "Invalid", "code": 422,
+            "message": "Service \"shop-web\" is invalid: metadata.ownerReferences: Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to true"
+        });
+        reply.send_response(testing::json_response(StatusCode::UNPROCESSABLE_ENTITY, &refusal));
+        expect_bindings_discovery(&mut server).await;
+        expect_binding_get(&mut server, "web.web-tg", None).await;
+        expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
+        expect_list(
+            &mut server,
+            BINDINGS,
+            SELECTOR,
+            "elbv2.k8s.aws/v1beta1",
+            "TargetGroupBindingList",
+            Vec::new(),
+        )
+        .await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let body = verifier.await.expect("verifier passes");
+    let degraded = condition(&body["status"], "Degraded");
+    assert_eq!(degraded["reason"], "DependentsNotApplied");
+    let message = degraded["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("Service not applied: Service \"shop-web\" is invalid")
+            && message.contains("Only one reference can have Controller set to true"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_another_service_has_is_reported_without_asking() {
+    let (ctx, mut server) = testing::context();
+    // Cached: Service `api`'s `shop-web` (its Service Connect alias too).
+    let mut theirs = child("v1", "Service", "shop-web", "uid-team-a-api");
+    theirs["metadata"]["labels"]["ecsbridge.io/service"] = json!("api");
+    theirs["metadata"]["ownerReferences"][0]["name"] = json!("api");
+    with_caches(&ctx, Vec::new(), vec![theirs]);
+    let mut svc = networked_service();
+    svc.spec.service.load_balancers = None;
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        expect_ready_deployment(&mut server).await;
+        // No apply of shop-web, no binding, no LIST, and not api's Service pruned.
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let body = verifier.await.expect("verifier passes");
+    let degraded = condition(&body["status"], "Degraded");
+    assert_eq!(
+        (&degraded["reason"], &degraded["message"]),
+        (
+            &json!("DependentsNotApplied"),
+            &json!(
+                "Service not applied: Service \"shop-web\" already belongs to Service.ecsbridge.io \"api\", \
+                 which uses the same name; rename one"
+            )
+        )
+    );
+}
+
+#[tokio::test]
+async fn networking_ecs_would_refuse_writes_only_the_status() {
+    let (ctx, mut server) = testing::context();
+    let mut svc = networked_service();
+    svc.spec.service.load_balancers = Some(vec![
+        serde_json::from_value(json!({"targetGroupArn": TG, "containerName": "app", "containerPort": 8080}))
+            .expect("load balancer"),
+    ]);
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_task_definition_list(
+            &mut server,
+            vec![serde_json::to_value(networked_td()).expect("json")],
+        )
+        .await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        assert_no_more_requests(server).await;
+        status
+    });
+    assert_eq!(
+        run_reconcile(svc, ctx).await.expect("reconcile succeeds"),
+        Action::await_change()
+    );
+    let body = verifier.await.expect("verifier passes");
+    let ready = condition(&body["status"], "Ready");
+    assert_eq!(ready["reason"], "InvalidNetworking");
+    assert!(
+        ready["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("spec.loadBalancers[0].containerPort: container \"app\" maps no containerPort 8080"),
+        "{ready}"
+    );
 }

@@ -29,6 +29,7 @@ mod security;
 mod task;
 mod volumes;
 
+pub(crate) use ports::APP_PROTOCOLS_ANNOTATION;
 pub use resources::cpu_units_to_millis;
 pub use secrets::environment_file_config_map;
 
