@@ -4,7 +4,8 @@
 //! Kubernetes Service and a TargetGroupBinding, with the AWS Load Balancer Controller's CRD
 //! installed from `testdata/`), and every 10th from the 5th a Cloud Map registry and a Service
 //! Connect alias (a headless Service and one more Service), so the networking objects are
-//! measured too. Once every Service is Ready (and its networking objects are there) and the
+//! measured too; every 50th from the 3rd is a DAEMON Service (a DaemonSet) and every 50th from
+//! the 7th has a placement expression (compiled against the cached nodes). Once every Service is Ready (and its networking objects are there) and the
 //! operator has been quiet for 10 s, the bench counts the operator's requests over a window
 //! longer than one resync (every Service reconciled again, nothing changed), then over
 //! the change of one Service's `desiredCount`. Prints the figures, and the steady window's
@@ -78,6 +79,12 @@ fn manifests(services: usize) -> String {
                  \x20 serviceConnectConfiguration:\n    enabled: true\n    services:\n      - portName: http\n\
                  \x20       clientAliases:\n          - port: 80\n            dnsName: svc-{i}-api\n"
             )),
+            // Every 50th from the 3rd is a DAEMON Service (a DaemonSet: a task on each node).
+            3 if i % 50 == 3 => out.push_str("  schedulingStrategy: DAEMON\n"),
+            // Every 50th from the 7th places by an expression (compiled against the nodes).
+            7 if i % 50 == 7 => out.push_str(
+                "  placementConstraints:\n    - type: memberOf\n      expression: attribute:ecs.os-type == linux\n",
+            ),
             _ => {}
         }
     }
@@ -357,10 +364,14 @@ async fn main() {
     let _ = operator.await;
 
     println!(
-        "steady_state: {services} Services, {services} tasks, {} load balancers, {} registries and \
-         Service Connect aliases (test bed, resync every {}s)",
+        "steady_state: {services} Services, {} tasks, {} load balancers, {} registries and \
+         Service Connect aliases, {} DAEMON Services on 10 nodes, {} with a placement expression \
+         (test bed, resync every {}s)",
+        services + 9 * services.saturating_sub(3).div_ceil(50),
         services.div_ceil(10),
         services.saturating_sub(5).div_ceil(10),
+        services.saturating_sub(3).div_ceil(50),
+        services.saturating_sub(7).div_ceil(50),
         RESYNC.as_secs()
     );
     println!(

@@ -121,6 +121,9 @@ async fn a_failing_rollout_rolls_back_to_the_last_completed_revision() {
         svc.pointer("/status/taskDefinition"),
         Some(&Value::from("shop:1"))
     );
+    // As in ECS, the rollback is a new deployment of revision 1, not the completed one again.
+    let rollback = primary(&svc).expect("a PRIMARY deployment");
+    assert_ne!(rollback["id"].as_str(), Some(completed.as_str()), "{rollback}");
     let degraded = svc
         .pointer("/status/conditions")
         .and_then(Value::as_array)

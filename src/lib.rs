@@ -7,6 +7,7 @@
 pub mod api;
 pub mod controller;
 pub mod crdgen;
+pub mod fnv;
 pub mod import;
 pub mod manifest;
 pub mod names;

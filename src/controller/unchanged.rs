@@ -20,12 +20,7 @@ pub const APPLIED_HASH: &str = "ecsbridge.io/applied-hash";
 
 /// FNV-1a, 64 bits, as 16 hex digits (stable across versions and platforms).
 fn fnv(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::fnv::hash(bytes.iter().copied()))
 }
 
 /// `obj` as JSON without its [`APPLIED_HASH`] annotation.

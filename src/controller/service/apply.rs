@@ -1,7 +1,7 @@
 //! Apply (async): server-side apply of a Service's workload and networking objects, then pruning
 //! of the children it no longer wants (the other workload kind after a change of
-//! `schedulingStrategy`, Services and TargetGroupBindings of removed load balancers, registries
-//! or Service Connect entries).
+//! `schedulingStrategy`, seen in the cache; Services and TargetGroupBindings of removed load
+//! balancers, registries or Service Connect entries).
 //!
 //! Order: workload, Services, TargetGroupBindings (they name a Service); then pruning,
 //! TargetGroupBindings before Services. Apply first, prune after, so a REPLICA ↔ DAEMON switch
@@ -17,10 +17,12 @@
 //!
 //! # Steady state
 //!
-//! Like the Deployment, every networking object carries [`unchanged::APPLIED_HASH`] and is only
-//! applied when the live one is not [`unchanged::is_current`], so a resync of unchanged Services
-//! writes nothing. The live objects come from:
+//! Every applied object carries [`unchanged::APPLIED_HASH`] and is only applied when the live
+//! one is not [`unchanged::is_current`], so a resync of unchanged Services writes nothing. The
+//! live objects come from:
 //!
+//! * the Deployment or DaemonSet: the controller's cache ([`super::children`]); the workload of
+//!   the other kind is pruned when the cache holds one the Service owns, without a LIST;
 //! * Kubernetes Services: the controller's cache ([`super::children`]); pruning deletes the
 //!   cached ones no longer wanted, without a LIST.
 //! * TargetGroupBindings: a GET of each wanted one (the kind may not be served, so it is not
@@ -103,6 +105,8 @@ pub fn children_selector(name: &str) -> String {
 pub struct Live<'a> {
     /// Its Deployment.
     pub deployment: Option<&'a Deployment>,
+    /// Its DaemonSet.
+    pub daemon_set: Option<&'a DaemonSet>,
     /// Its Kubernetes Services (by label).
     pub services: &'a [CoreService],
 }
@@ -120,7 +124,8 @@ pub async fn apply(
     live: Live<'_>,
 ) -> Result<Applied, Error> {
     let Live {
-        deployment: live,
+        deployment: live_deployment,
+        daemon_set: live_daemon_set,
         services: live_services,
     } = live;
     let client = &ctx.client;
@@ -128,32 +133,19 @@ pub async fn apply(
     let selector = children_selector(&valid.name);
     let uid = valid.owner.uid.as_str();
     let workload = match desired.workload {
-        Workload::Deployment(mut d) => {
-            let hash = unchanged::hash(&d);
-            unchanged::stamp(&mut d.metadata, hash);
-            let applied = match live.filter(|live| unchanged::is_current(&d, *live)) {
-                // Why: an apply that changes nothing is still a write (see `unchanged`).
-                Some(live) => live.clone(),
-                None => apply_object(&Api::<Deployment>::namespaced(client.clone(), ns), &d).await?,
-            };
-            prune(
-                &Api::<DaemonSet>::namespaced(client.clone(), ns),
-                &selector,
-                uid,
-                None,
-            )
-            .await?;
+        Workload::Deployment(d) => {
+            let applied = apply_unless_current(client, ns, *d, live_deployment).await?;
+            // The DaemonSet of an earlier DAEMON strategy (seen in the cache, so no LIST).
+            if let Some(old) = live_daemon_set.filter(|ds| owned_by(*ds, uid)) {
+                delete(&Api::<DaemonSet>::namespaced(client.clone(), ns), old).await?;
+            }
             Workload::Deployment(Box::new(applied))
         }
         Workload::DaemonSet(d) => {
-            let applied = apply_object(&Api::<DaemonSet>::namespaced(client.clone(), ns), &d).await?;
-            prune(
-                &Api::<Deployment>::namespaced(client.clone(), ns),
-                &selector,
-                uid,
-                None,
-            )
-            .await?;
+            let applied = apply_unless_current(client, ns, *d, live_daemon_set).await?;
+            if let Some(old) = live_deployment.filter(|d| owned_by(*d, uid)) {
+                delete(&Api::<Deployment>::namespaced(client.clone(), ns), old).await?;
+            }
             Workload::DaemonSet(Box::new(applied))
         }
     };
@@ -176,6 +168,33 @@ pub async fn apply(
         translation: desired.translation,
         problems,
     })
+}
+
+/// Applies `obj` (stamped with [`unchanged::APPLIED_HASH`]) unless `live` already is
+/// [`unchanged::is_current`]; returns the live object either way.
+///
+/// # Errors
+/// [`Error::Kube`] when the apply fails.
+async fn apply_unless_current<K>(client: &Client, ns: &str, mut obj: K, live: Option<&K>) -> Result<K, Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug,
+{
+    let hash = unchanged::hash(&obj);
+    unchanged::stamp(obj.meta_mut(), hash);
+    match live.filter(|live| unchanged::is_current(&obj, *live)) {
+        // Why: an apply that changes nothing is still a write (see `unchanged`).
+        Some(live) => Ok(live.clone()),
+        None => apply_object(&Api::<K>::namespaced(client.clone(), ns), &obj).await,
+    }
+}
+
+/// Whether `obj` is owned by the object with uid `uid`.
+fn owned_by<K: Resource>(obj: &K, uid: &str) -> bool {
+    obj.owner_references().iter().any(|o| o.uid == uid)
 }
 
 /// The Service whose networking objects are applied.
@@ -441,10 +460,14 @@ where
 }
 
 /// Deletes the objects of `api` matching `selector` that `owner_uid` owns, except those named in
-/// `keep` (see [`prune`]).
+/// `keep`.
+///
+/// Each delete carries the object's uid as a precondition, so an object recreated meanwhile under
+/// the same name is left alone; an object already gone is fine.
 ///
 /// # Errors
-/// As [`prune`].
+/// [`Error::Kube`] when listing fails or a delete fails for another reason than "gone" or
+/// "replaced".
 pub async fn prune_all_but<K>(
     api: &Api<K>,
     selector: &str,
@@ -486,20 +509,4 @@ where
         Err(e) => return Err(e.into()),
     }
     Ok(())
-}
-
-/// Deletes the objects of `api` matching `selector` that `owner_uid` owns, except `keep`.
-///
-/// Each delete carries the object's uid as a precondition, so an object recreated meanwhile under
-/// the same name is left alone; an object already gone is fine.
-///
-/// # Errors
-/// [`Error::Kube`] when listing fails or a delete fails for another reason than "gone" or
-/// "replaced".
-pub async fn prune<K>(api: &Api<K>, selector: &str, owner_uid: &str, keep: Option<&str>) -> Result<(), Error>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
-{
-    let keep: Vec<String> = keep.iter().map(|k| (*k).to_owned()).collect();
-    prune_all_but(api, selector, owner_uid, &keep).await
 }

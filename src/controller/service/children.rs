@@ -1,30 +1,37 @@
-//! The Services' children as the operator's watches see them: Deployments, their ReplicaSets,
-//! the tasks' pods and the Kubernetes Services of their networking, cached in reflector stores
-//! (no request per reconcile).
+//! The Services' children as the operator's watches see them: Deployments, DaemonSets, their
+//! ReplicaSets, the tasks' pods and the Kubernetes Services of their networking, cached in
+//! reflector stores; and what the Services refer to: the TaskDefinitions and the nodes (no
+//! request per reconcile).
 //!
 //! The Service controller's [`run`](super::run) fills the stores (one set per watched scope)
 //! and adds them to the shared [`Context`](crate::controller::Context); each reconcile reads its
 //! Service's children here to observe ECS deployments, failed tasks and events, and to leave
-//! alone (or prune) the objects it applied.
+//! alone (or prune) the objects it applied, and reads the TaskDefinitions and nodes
+//! [`super::load`] needs.
+//!
+//! A store is never older than the event that triggered a reconcile: each watch updates its
+//! store before its event reaches the controller.
 
 use std::sync::Arc;
 
 use k8s_openapi::api::{
-    apps::v1::{Deployment, ReplicaSet},
-    core::v1::{Pod, Service as CoreService},
+    apps::v1::{DaemonSet, Deployment, ReplicaSet},
+    core::v1::{Node, Pod, Service as CoreService},
 };
 use kube::{
     ResourceExt,
     runtime::reflector::{ObjectRef, Store},
 };
 
-use crate::translate::labels;
+use crate::{api::TaskDefinition, translate::labels};
 
 /// The stores of the Services' children.
 #[derive(Clone)]
 pub struct Stores {
     /// Deployments labelled as ecs-bridge's.
     pub deployments: Store<Deployment>,
+    /// DaemonSets labelled as ecs-bridge's.
+    pub daemon_sets: Store<DaemonSet>,
     /// ReplicaSets with an `ecsbridge.io/service` label.
     pub replica_sets: Store<ReplicaSet>,
     /// Pods with an `ecsbridge.io/service` label.
@@ -32,6 +39,10 @@ pub struct Stores {
     /// Kubernetes Services labelled as ecs-bridge's (load balancers, registries, Service
     /// Connect).
     pub services: Store<CoreService>,
+    /// The TaskDefinitions of the scope.
+    pub task_definitions: Store<TaskDefinition>,
+    /// The cluster's nodes, without their status (placement reads labels and `spec`).
+    pub nodes: Store<Node>,
 }
 
 /// One Service's children.
@@ -39,6 +50,8 @@ pub struct Stores {
 pub struct Children {
     /// Its Deployment, as last seen.
     pub deployment: Option<Arc<Deployment>>,
+    /// Its DaemonSet, as last seen.
+    pub daemon_set: Option<Arc<DaemonSet>>,
     /// Its ReplicaSets (owned by its Deployment or not: [`super::deployments::observe`] checks).
     pub replica_sets: Vec<ReplicaSet>,
     /// Its tasks.
@@ -54,9 +67,12 @@ impl Stores {
     /// When a store's writer was dropped (the controller is stopping).
     pub async fn ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
         self.deployments.wait_until_ready().await?;
+        self.daemon_sets.wait_until_ready().await?;
         self.replica_sets.wait_until_ready().await?;
         self.pods.wait_until_ready().await?;
-        self.services.wait_until_ready().await
+        self.services.wait_until_ready().await?;
+        self.task_definitions.wait_until_ready().await?;
+        self.nodes.wait_until_ready().await
     }
 
     /// The children of Service `name` in `namespace`.
@@ -67,6 +83,7 @@ impl Stores {
         };
         Children {
             deployment: self.deployments.get(&ObjectRef::new(name).within(namespace)),
+            daemon_set: self.daemon_sets.get(&ObjectRef::new(name).within(namespace)),
             replica_sets: self
                 .replica_sets
                 .state()
@@ -113,6 +130,7 @@ pub async fn of(ctx: &crate::controller::Context, namespace: &str, name: &str) -
         }
         let mine = s.of(namespace, name);
         all.deployment = all.deployment.or(mine.deployment);
+        all.daemon_set = all.daemon_set.or(mine.daemon_set);
         all.replica_sets.extend(mine.replica_sets);
         all.pods.extend(mine.pods);
         all.services.extend(mine.services);
@@ -128,4 +146,48 @@ pub fn service(ctx: &crate::controller::Context, namespace: &str, name: &str) ->
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
         .find_map(|s| s.service(namespace, name))
+}
+
+/// The TaskDefinitions of `namespace` and the nodes, from the stores of every scope the Service
+/// controller runs in (waiting until they have listed once); `None` when it runs in none (no
+/// caches: [`super::load`] asks the API server).
+pub async fn references(ctx: &crate::controller::Context, namespace: &str) -> Option<References> {
+    let stores: Vec<Stores> = ctx
+        .service_children
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if stores.is_empty() {
+        return None;
+    }
+    let mut task_definitions: Vec<TaskDefinition> = Vec::new();
+    let mut nodes: Option<Vec<Node>> = None;
+    for s in stores {
+        if s.ready().await.is_err() {
+            continue;
+        }
+        task_definitions.extend(
+            s.task_definitions
+                .state()
+                .iter()
+                .filter(|td| td.namespace().as_deref() == Some(namespace))
+                .map(|td| (**td).clone()),
+        );
+        // Every scope watches all the nodes: one scope's are all of them.
+        nodes.get_or_insert_with(|| s.nodes.state().iter().map(|n| (**n).clone()).collect());
+    }
+    task_definitions.sort_by_key(ResourceExt::name_any);
+    Some(References {
+        task_definitions,
+        nodes: nodes.unwrap_or_default(),
+    })
+}
+
+/// What Services refer to, from the caches.
+#[derive(Debug, Clone, Default)]
+pub struct References {
+    /// The TaskDefinitions of the Service's namespace, by name.
+    pub task_definitions: Vec<TaskDefinition>,
+    /// The cluster's nodes (without status).
+    pub nodes: Vec<Node>,
 }

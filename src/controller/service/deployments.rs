@@ -7,7 +7,7 @@
 //!
 //! | ECS | from |
 //! |---|---|
-//! | `id` | `ecs-svc/` and 19 digits derived from the ReplicaSet's uid (stable for its life) |
+//! | `id` | `ecs-svc/` and 19 digits derived from the ReplicaSet's uid and its `deployment.kubernetes.io/revision` (stable while it runs; a rollback to an older ReplicaSet gives it a new revision, so a new id: a new deployment, as in ECS) |
 //! | `taskDefinition` | the template's `app.kubernetes.io/name` (family) and `ecsbridge.io/revision` labels |
 //! | `desiredCount` | PRIMARY: the Service's; ACTIVE: the ReplicaSet's `spec.replicas` (falling to 0) |
 //! | `runningCount` / `pendingCount` | the ReplicaSet's ready pods / its other pods |
@@ -66,15 +66,21 @@ const CANNOT_START: &[&str] = &[
     "RunContainerError",
 ];
 
-/// The ECS id of the deployment a ReplicaSet stands for: `ecs-svc/` and 19 digits.
+/// The ECS id of the deployment a ReplicaSet stands for: `ecs-svc/` and 19 digits, from its uid
+/// and its Kubernetes revision (see the module docs).
 #[must_use]
-pub fn deployment_id(replica_set_uid: &str) -> String {
-    // FNV-1a, 64 bits: stable across versions and platforms (std's hasher is not).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in replica_set_uid.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+pub fn replica_set_deployment_id(rs: &ReplicaSet) -> String {
+    let uid = rs.metadata.uid.as_deref().unwrap_or_default();
+    match rs.metadata.annotations.as_ref().and_then(|a| a.get(K8S_REVISION)) {
+        Some(revision) => deployment_id(&format!("{uid}/{revision}")),
+        None => deployment_id(uid),
     }
+}
+
+/// An ECS deployment id: `ecs-svc/` and 19 digits derived from `key`.
+#[must_use]
+pub fn deployment_id(key: &str) -> String {
+    let h = crate::fnv::hash(key.bytes());
     format!("ecs-svc/{:019}", h % 10_000_000_000_000_000_000)
 }
 
@@ -224,7 +230,7 @@ pub fn observe(
                 hash.is_some() && p.metadata.labels.as_ref().and_then(|l| l.get(POD_TEMPLATE_HASH)) == hash
             })
             .collect();
-        let id = deployment_id(rs.metadata.uid.as_deref().unwrap_or_default());
+        let id = replica_set_deployment_id(rs);
         let task_definition = task_definition_of(
             rs.spec
                 .as_ref()
@@ -511,12 +517,13 @@ mod tests {
         let old = replica_set("old", "1", "3", 2, 2, 0);
         let new = replica_set("new", "2", "4", 3, 1, 50);
         let gone = replica_set("gone", "0", "2", 0, 0, -100);
+        assert_eq!(replica_set_deployment_id(&old), deployment_id("uid-rs-old/1"));
         let pods = [
             pod("new", 50, true, 0, None),
             pod("new", 50, false, 1, Some("CrashLoopBackOff")),
         ];
         let previous = [ServiceDeployment {
-            id: deployment_id("uid-rs-old"),
+            id: deployment_id("uid-rs-old/1"),
             status: PRIMARY.into(),
             task_definition: "web:3".into(),
             rollout_state: Some(COMPLETED.into()),
@@ -547,6 +554,45 @@ mod tests {
             Some(COMPLETED),
             "kept from when it was PRIMARY"
         );
+    }
+
+    #[test]
+    fn a_rollback_to_an_older_replica_set_is_a_new_deployment() {
+        // web:3 completed in revision 1; web:4 (revision 2) failed; Kubernetes rolls back by
+        // making the web:3 ReplicaSet current again, as revision 3.
+        let completed = replica_set("old", "1", "3", 2, 2, 0);
+        let before = observe(
+            &deployment("1"),
+            std::slice::from_ref(&completed),
+            &[],
+            &Context {
+                rolled_out: true,
+                ..ctx(&[], &at(10))
+            },
+        );
+        assert_eq!(before[0].rollout_state.as_deref(), Some(COMPLETED));
+        let rolled_back = replica_set("old", "3", "3", 2, 0, 0);
+        let failed = replica_set("new", "2", "4", 1, 0, 50);
+        let after = observe(
+            &deployment("3"),
+            &[rolled_back, failed],
+            &[],
+            &Context {
+                failed_task_definition: Some("web:4"),
+                ..ctx(&before, &at(100))
+            },
+        );
+        let primary = &after[0];
+        assert_eq!(
+            (primary.status.as_str(), primary.task_definition.as_str()),
+            (PRIMARY, "web:3")
+        );
+        assert_ne!(
+            primary.id, before[0].id,
+            "ECS starts a new deployment to roll back"
+        );
+        assert_eq!(primary.rollout_state.as_deref(), Some(IN_PROGRESS));
+        assert_eq!(after[1].task_definition, "web:4");
     }
 
     #[test]

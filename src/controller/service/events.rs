@@ -180,23 +180,17 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
 /// a hash keeps the status a function of what happened).
 #[must_use]
 pub fn event_id(service: &str, at: &Time, message: &str) -> String {
-    let mut parts = [0_u64; 2];
-    for (i, seed) in [0xcbf2_9ce4_8422_2325_u64, 0x6c62_272e_07bb_0142]
-        .into_iter()
-        .enumerate()
-    {
-        let mut h = seed;
-        for b in service
+    let bytes = || {
+        service
             .bytes()
             .chain([0])
             .chain(at.0.as_second().to_be_bytes())
             .chain(message.bytes())
-        {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        parts[i] = h;
-    }
+    };
+    let parts = [
+        crate::fnv::hash(bytes()),
+        crate::fnv::hash_from(0x6c62_272e_07bb_0142, bytes()),
+    ];
     let hex = format!("{:016x}{:016x}", parts[0], parts[1]);
     format!(
         "{}-{}-{}-{}-{}",

@@ -1,10 +1,14 @@
 //! Load (async, read-only): the TaskDefinitions a Service may reference.
 //!
-//! Lists the TaskDefinitions of the Service's namespace (one request) and leaves the choice to
-//! [`validate`]: a reference matches `spec.family` or the object name, which a
-//! single GET by name cannot decide. A pinned reference (`family:N`, or an ARN) also reads the
-//! ControllerRevision of revision N of that TaskDefinition (one more request). When the Service
-//! or the TaskDefinition has placement constraints, lists the nodes (one more request).
+//! Takes the TaskDefinitions of the Service's namespace and leaves the choice to [`validate`]:
+//! a reference matches `spec.family` or the object name, which a single GET by name cannot
+//! decide. A pinned reference (`family:N`, or an ARN) also reads the ControllerRevision of
+//! revision N of that TaskDefinition (one request). When the Service or the TaskDefinition has
+//! placement constraints, it takes the nodes too.
+//!
+//! The TaskDefinitions and nodes come from the controller's caches ([`super::children`]), so
+//! a Service that pins no revision costs no request here; without caches (a reconcile outside
+//! the controller, as in unit tests) they are listed (one request each).
 
 use k8s_openapi::api::{apps::v1::ControllerRevision, core::v1::Node};
 use kube::{Api, ResourceExt, api::ListParams};
@@ -38,8 +42,14 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
     let Ok(reference) = validate::reference(svc) else {
         return Ok(Loaded::default());
     };
-    let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), namespace);
-    let task_definitions = api.list(&ListParams::default()).await?.items;
+    let cached = super::children::references(ctx, namespace).await;
+    let task_definitions = match &cached {
+        Some(cached) => cached.task_definitions.clone(),
+        None => {
+            let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), namespace);
+            api.list(&ListParams::default()).await?.items
+        }
+    };
     let pinned_revision = match (
         reference.revision,
         validate::find_task_definition(&task_definitions, &reference.family),
@@ -66,15 +76,15 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
                     .as_ref()
                     .is_some_and(|c| !c.is_empty())
             });
-    let nodes = if constrained {
-        Some(
+    let nodes = match (constrained, cached) {
+        (false, _) => None,
+        (true, Some(cached)) => Some(cached.nodes),
+        (true, None) => Some(
             Api::<Node>::all(ctx.client.clone())
                 .list(&ListParams::default())
                 .await?
                 .items,
-        )
-    } else {
-        None
+        ),
     };
     Ok(Loaded {
         task_definitions,

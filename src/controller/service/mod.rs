@@ -135,6 +135,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         .filter(|_| desired.task_definition != resolved);
     let live = apply::Live {
         deployment: children.deployment.as_deref(),
+        daemon_set: children.daemon_set.as_deref(),
         services: &children.services,
     };
     let mut applied = apply::apply(
@@ -290,10 +291,9 @@ where
 /// resolves and the reconciles in flight have finished.
 ///
 /// Watches Services, the Deployments, DaemonSets and Kubernetes Services they own (only those
-/// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory; Deployments and
-/// Kubernetes Services are also cached in [`children::Stores`]), the ReplicaSets and pods of
-/// their tasks (cached too), the nodes and TaskDefinitions (mapped to the Services that
-/// reference them). TargetGroupBindings are not watched (the kind may not be served, and a watch
+/// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory), the ReplicaSets and
+/// pods of their tasks, the nodes and TaskDefinitions (mapped to the Services that reference
+/// them), and caches them all in [`children::Stores`]. TargetGroupBindings are not watched (the kind may not be served, and a watch
 /// of it would fail until it is): a changed or deleted binding is re-applied at the next resync.
 pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdown) {
     let client = ctx.client.clone();
@@ -317,8 +317,13 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
     // Placement compiles against the nodes' labels: a node that appears or whose labels change
     // re-places the Services with placement constraints, their own or their TaskDefinition's
     // (status-only node updates do not).
+    // The nodes are cached without their status (images, conditions: most of a Node's size),
+    // which placement does not read.
+    let (node_store, node_writer) = reflector::store::<Node>();
     let nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
         .default_backoff()
+        .modify(|node| node.status = None)
+        .reflect(node_writer)
         .touched_objects()
         .predicate_filter(predicates::labels, PredicateConfig::default());
     // The children, cached for the reconciles (children::Stores): Deployments (owned), and the
@@ -328,6 +333,11 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
     let deployment_changes = watcher(api::<Deployment>(&client, ns), children.clone())
         .default_backoff()
         .reflect(deployment_writer)
+        .touched_objects();
+    let (daemon_sets, daemon_set_writer) = reflector::store::<DaemonSet>();
+    let daemon_set_changes = watcher(api::<DaemonSet>(&client, ns), children.clone())
+        .default_backoff()
+        .reflect(daemon_set_writer)
         .touched_objects();
     let tasks = watcher::Config::default().labels(labels::SERVICE);
     let (replica_sets, replica_set_writer) = reflector::store::<ReplicaSet>();
@@ -354,9 +364,12 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(children::Stores {
             deployments,
+            daemon_sets,
             replica_sets,
             pods,
             services: core_services,
+            task_definitions: task_definitions.clone(),
+            nodes: node_store,
         });
     let controller = controller
         .watches_stream(nodes, move |_node| {
@@ -364,7 +377,7 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         })
         .owns_stream(deployment_changes)
         .owns_stream(core_service_changes)
-        .owns(api::<DaemonSet>(&client, ns), children)
+        .owns_stream(daemon_set_changes)
         .watches_stream(replica_set_changes, |rs| service_of(&rs))
         .watches_stream(pod_changes, |pod| service_of(&pod))
         .watches_stream(td_changes, move |td| {

@@ -46,16 +46,6 @@ async fn expect_workload_apply(server: &mut Handle, path: &str, status: Value) -
     body
 }
 
-/// Serves the LIST of the prune step at `path` (selected by our labels) with `items`.
-async fn expect_prune_list(server: &mut Handle, path: &str, kind: &str, items: Vec<Value>) {
-    let (request, reply) = next(server).await;
-    assert_eq!((request.method(), request.uri().path()), (&Method::GET, path));
-    let query = testing::query(request.uri());
-    assert_eq!(query.get("labelSelector").map(String::as_str), Some(SELECTOR));
-    assert_eq!(query.get("watch"), None);
-    ok(reply, &testing::list_body("apps/v1", kind, items));
-}
-
 /// Serves a LIST of `path` selected by `selector` with `items`.
 async fn expect_list(
     server: &mut Handle,
@@ -113,6 +103,14 @@ fn daemon_set(name: &str, owner_uid: &str) -> Value {
     })
 }
 
+/// The status of a DaemonSet whose 2 daemon tasks run its template.
+fn ds_ready() -> Value {
+    json!({
+        "observedGeneration": 1, "desiredNumberScheduled": 2, "currentNumberScheduled": 2,
+        "numberReady": 2, "numberMisscheduled": 0, "updatedNumberScheduled": 2
+    })
+}
+
 /// Answers the Kubernetes Event the controller publishes next and returns it.
 async fn expect_event(server: &mut Handle) -> Value {
     let (request, reply) = next(server).await;
@@ -134,36 +132,26 @@ async fn run_reconcile(svc: Service, ctx: Arc<Context>) -> Result<Action, Error>
 #[tokio::test]
 async fn applies_the_deployment_prunes_the_old_daemon_set_then_writes_status() {
     let (ctx, mut server) = testing::context();
+    // Cached: the DaemonSet of an earlier DAEMON strategy, and the TaskDefinitions.
+    with_caches(
+        &ctx,
+        Caches {
+            daemon_sets: vec![daemon_set("web", "uid-team-a-web")],
+            task_definitions: vec![testing::task_definition("team-a", "api", 1), web_td()],
+            ..Caches::default()
+        },
+    );
     let svc = testing::service("team-a", "web", 2, "web");
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        let other = testing::task_definition("team-a", "api", 1);
-        expect_task_definition_list(
-            &mut server,
-            vec![
-                serde_json::to_value(other).expect("json"),
-                serde_json::to_value(web_td()).expect("json"),
-            ],
-        )
-        .await;
-
+        // No LIST: the TaskDefinitions and the old DaemonSet come from the caches.
         let deployment_status = json!({
             "observedGeneration": 1, "replicas": 3, "readyReplicas": 2, "updatedReplicas": 3
         });
         let deployment =
             expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), deployment_status).await;
 
-        // The DaemonSet of an earlier DAEMON strategy is pruned; one owned by someone else is not.
-        expect_prune_list(
-            &mut server,
-            DAEMON_SETS,
-            "DaemonSetList",
-            vec![
-                daemon_set("web", "uid-team-a-web"),
-                daemon_set("web-copy", "uid-someone-else"),
-            ],
-        )
-        .await;
+        // The DaemonSet of the earlier DAEMON strategy is pruned, by uid.
         let (request, reply) = next(&mut server).await;
         assert_eq!(
             (request.method(), request.uri().path()),
@@ -329,19 +317,23 @@ async fn invalid_task_definition_writes_only_the_status() {
 #[tokio::test]
 async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
     let (ctx, mut server) = testing::context();
+    // Cached: the Deployment of an earlier REPLICA strategy.
+    with_caches(
+        &ctx,
+        Caches {
+            deployments: vec![child("apps/v1", "Deployment", "web", "uid-team-a-web")],
+            task_definitions: vec![web_td()],
+            ..Caches::default()
+        },
+    );
     let mut svc = testing::service("team-a", "web", 1, "web");
     svc.spec.service.scheduling_strategy = Some(crate::api::ecs::SchedulingStrategy::Daemon);
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
-        let ds_status = json!({
-            "observedGeneration": 1, "desiredNumberScheduled": 2, "currentNumberScheduled": 2,
-            "numberReady": 2, "numberMisscheduled": 0, "updatedNumberScheduled": 2
-        });
-        let body = expect_workload_apply(&mut server, &format!("{DAEMON_SETS}/web"), ds_status).await;
+        let body = expect_workload_apply(&mut server, &format!("{DAEMON_SETS}/web"), ds_ready()).await;
         assert_eq!(body["kind"], "DaemonSet");
         assert_eq!(body["metadata"]["ownerReferences"][0]["uid"], "uid-team-a-web");
-        expect_prune_list(&mut server, DEPLOYMENTS, "DeploymentList", Vec::new()).await;
+        expect_delete(&mut server, &format!("{DEPLOYMENTS}/web"), "uid-web").await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         // The deployment completed and every daemon task runs: Kubernetes Events say so, as the
         // ECS events do.
@@ -357,11 +349,34 @@ async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
         );
         assert_eq!(event["note"], "(service web) has reached a steady state.");
         assert_eq!(event["regarding"]["kind"], "Service");
-        assert_no_more_requests(server).await;
-        status
+        (server, body, status)
     });
-    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
-    let body = verifier.await.expect("verifier passes");
+    run_reconcile(svc.clone(), Arc::clone(&ctx))
+        .await
+        .expect("reconcile succeeds");
+    let (server, applied, body) = verifier.await.expect("verifier passes");
+
+    // Resync with the DaemonSet as stored (and the Deployment gone) in the caches, and the
+    // status written: no request at all.
+    let mut stored = applied;
+    stored["metadata"]["uid"] = json!("uid-workload");
+    stored["metadata"]["generation"] = json!(1);
+    stored["spec"]["revisionHistoryLimit"] = json!(10);
+    stored["status"] = ds_ready();
+    with_caches(
+        &ctx,
+        Caches {
+            daemon_sets: vec![stored],
+            task_definitions: vec![web_td()],
+            ..Caches::default()
+        },
+    );
+    let mut resynced = svc;
+    resynced.status = Some(serde_json::from_value(body["status"].clone()).expect("a status"));
+    let verifier = tokio::spawn(assert_no_more_requests(server));
+    run_reconcile(resynced, ctx).await.expect("reconcile succeeds");
+    verifier.await.expect("no request");
+
     let status = &body["status"];
     assert_eq!(
         (&status["desiredCount"], &status["runningCount"]),
@@ -403,7 +418,6 @@ async fn unchanged_status_is_not_written_again() {
     let verifier = tokio::spawn(async move {
         expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), ds).await;
-        expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
         expect_status_apply(&mut server, &first_svc).await
     });
     run_reconcile(svc.clone(), ctx).await.expect("reconcile succeeds");
@@ -416,7 +430,6 @@ async fn unchanged_status_is_not_written_again() {
     let verifier = tokio::spawn(async move {
         expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), deployment_status).await;
-        expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
         assert_no_more_requests(server).await;
     });
     run_reconcile(svc, ctx).await.expect("reconcile succeeds");
@@ -659,7 +672,6 @@ async fn expect_ready_deployment(server: &mut Handle) -> Value {
     let mut stored = expect_workload_apply(server, &format!("{DEPLOYMENTS}/web"), ready()).await;
     stored["metadata"]["generation"] = json!(1);
     stored["status"] = ready();
-    expect_prune_list(server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
     stored
 }
 
@@ -734,9 +746,18 @@ async fn expect_steady_state_event(server: &mut Handle) {
     assert_eq!(event["reason"], "SteadyState", "{event}");
 }
 
-/// Gives `ctx` children caches holding `deployments` and Kubernetes `services`, as the
-/// controller's watches would.
-fn with_caches(ctx: &Context, deployments: Vec<Value>, services: Vec<Value>) {
+/// What the controller's caches hold in a test (JSON objects as the API server returns them).
+#[derive(Default)]
+struct Caches {
+    deployments: Vec<Value>,
+    daemon_sets: Vec<Value>,
+    services: Vec<Value>,
+    task_definitions: Vec<TaskDefinition>,
+}
+
+/// Gives `ctx` the controller's caches (replacing any), as its watches would fill them: then
+/// the reconcile reads its children, TaskDefinitions and nodes from them, not from the API.
+fn with_caches(ctx: &Context, caches: Caches) {
     use kube::runtime::{reflector::store, watcher::Event};
     fn filled<K>(items: Vec<Value>) -> kube::runtime::reflector::Store<K>
     where
@@ -752,15 +773,22 @@ fn with_caches(ctx: &Context, deployments: Vec<Value>, services: Vec<Value>) {
         writer.apply_watcher_event(&Event::InitDone);
         reader
     }
-    ctx.service_children
-        .write()
-        .expect("not poisoned")
-        .push(children::Stores {
-            deployments: filled(deployments),
-            replica_sets: filled(Vec::new()),
-            pods: filled(Vec::new()),
-            services: filled(services),
-        });
+    let task_definitions = caches
+        .task_definitions
+        .into_iter()
+        .map(|td| serde_json::to_value(td).expect("json"))
+        .collect();
+    let mut stores = ctx.service_children.write().expect("not poisoned");
+    stores.clear();
+    stores.push(children::Stores {
+        deployments: filled(caches.deployments),
+        daemon_sets: filled(caches.daemon_sets),
+        replica_sets: filled(Vec::new()),
+        pods: filled(Vec::new()),
+        services: filled(caches.services),
+        task_definitions: filled(task_definitions),
+        nodes: filled(Vec::new()),
+    });
 }
 
 #[tokio::test]
@@ -771,17 +799,15 @@ async fn load_balancers_and_service_connect_are_applied_and_the_rest_pruned() {
     theirs["metadata"]["labels"]["ecsbridge.io/service"] = json!("api");
     with_caches(
         &ctx,
-        Vec::new(),
-        vec![child("v1", "Service", "web-discovery", "uid-team-a-web"), theirs],
+        Caches {
+            services: vec![child("v1", "Service", "web-discovery", "uid-team-a-web"), theirs],
+            task_definitions: vec![networked_td()],
+            ..Caches::default()
+        },
     );
     let svc = networked_service();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
         expect_ready_deployment(&mut server).await;
         // Services, then the binding that names one of them (missing: applied).
         let lb = expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
@@ -911,8 +937,7 @@ async fn unchanged_networking_objects_are_not_written_again() {
     let (mut server, deployment, services, binding, status) = verifier.await.expect("verifier passes");
 
     // Resync, with what was applied in the caches, as the API server stores it (with fields it
-    // adds): the TaskDefinitions' and the DaemonSet prune's LISTs, one GET of the binding (not
-    // cached), and no write at all.
+    // adds): one GET of the binding (not cached), and no other request at all.
     let defaulted = |mut obj: Value| {
         obj["metadata"]["uid"] = json!(format!("uid-{}", obj["metadata"]["name"].as_str().unwrap_or("")));
         obj["metadata"]["resourceVersion"] = json!("7");
@@ -924,18 +949,16 @@ async fn unchanged_networking_objects_are_not_written_again() {
     };
     with_caches(
         &ctx,
-        vec![defaulted(deployment)],
-        services.into_iter().map(defaulted).collect(),
+        Caches {
+            deployments: vec![defaulted(deployment)],
+            services: services.into_iter().map(defaulted).collect(),
+            task_definitions: vec![networked_td()],
+            ..Caches::default()
+        },
     );
     let mut svc = svc;
     svc.status = Some(serde_json::from_value(status["status"].clone()).expect("a status"));
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
-        expect_prune_list(&mut server, DAEMON_SETS, "DaemonSetList", Vec::new()).await;
         let mut live = defaulted(binding);
         live["spec"]["ipAddressType"] = json!("ipv4");
         expect_binding_get(&mut server, "web.web-tg", Some(&live)).await;
@@ -1106,16 +1129,18 @@ async fn a_name_another_service_has_is_reported_without_asking() {
     let mut theirs = child("v1", "Service", "shop-web", "uid-team-a-api");
     theirs["metadata"]["labels"]["ecsbridge.io/service"] = json!("api");
     theirs["metadata"]["ownerReferences"][0]["name"] = json!("api");
-    with_caches(&ctx, Vec::new(), vec![theirs]);
+    with_caches(
+        &ctx,
+        Caches {
+            services: vec![theirs],
+            task_definitions: vec![networked_td()],
+            ..Caches::default()
+        },
+    );
     let mut svc = networked_service();
     svc.spec.service.load_balancers = None;
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
         expect_ready_deployment(&mut server).await;
         // No apply of shop-web, no binding, no LIST, and not api's Service pruned.
         let status = expect_status_apply(&mut server, &status_svc).await;

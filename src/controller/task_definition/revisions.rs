@@ -52,12 +52,8 @@ pub fn canonical(value: Value) -> Value {
 /// hasher), and independent of key order.
 #[must_use]
 pub fn spec_hash(spec: &Value) -> String {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
     let json = canonical(spec.clone()).to_string();
-    let hash = json
-        .bytes()
-        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    let hash = crate::fnv::hash(json.bytes());
     format!("fnv1a64:{hash:016x}")
 }
 

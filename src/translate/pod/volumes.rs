@@ -67,13 +67,7 @@ const SHARED_VOLUME_SIZE: &str = "1Gi";
 /// A short, stable hash (FNV-1a, 64 bits, first 8 hex digits) of `parts`, for names that must
 /// not collide. Stable across Rust versions, unlike `std`'s hasher.
 pub(super) fn short_hash(parts: &[&str]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain([0]) {
-            h ^= u64::from(byte);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    let h = crate::fnv::hash(parts.iter().flat_map(|part| part.bytes().chain([0])));
     format!("{h:016x}")[..8].to_owned()
 }
 
