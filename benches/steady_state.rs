@@ -223,6 +223,13 @@ async fn networking(client: &Client, services: usize) -> (usize, usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // The operator's warnings (errors of reconciles) show; `STEADY_STATE_LOG` changes the filter.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STEADY_STATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let services: usize = std::env::var("STEADY_STATE_SERVICES")
         .ok()
         .and_then(|v| v.parse().ok())
