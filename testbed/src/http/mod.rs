@@ -393,12 +393,7 @@ fn resource(
             ))
         }
         (&Method::DELETE, Some(name)) => {
-            let mut d: DeleteOptions = if body.is_empty() {
-                DeleteOptions::default()
-            } else {
-                serde_json::from_slice(body)
-                    .map_err(|e| ApiError::bad_request(format!("DeleteOptions: {e}")))?
-            };
+            let mut d = delete_options(body)?;
             if let Some(p) = q.get("propagationPolicy") {
                 d.propagation_policy = Some(p.clone());
             }
@@ -410,12 +405,7 @@ fn resource(
         }
         (&Method::DELETE, None) => {
             let list = api.list(rt, ns, &list_query(q)?)?;
-            let d: DeleteOptions = if body.is_empty() {
-                DeleteOptions::default()
-            } else {
-                serde_json::from_slice(body)
-                    .map_err(|e| ApiError::bad_request(format!("DeleteOptions: {e}")))?
-            };
+            let d = delete_options(body)?;
             for item in list["items"].as_array().into_iter().flatten() {
                 let name = item
                     .pointer("/metadata/name")
@@ -463,6 +453,16 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// The DeleteOptions of a DELETE's body (JSON, or protobuf as client-go's typed clients send
+/// it); the defaults when there is none.
+fn delete_options(body: &Bytes) -> Result<DeleteOptions, ApiError> {
+    if body.is_empty() {
+        return Ok(DeleteOptions::default());
+    }
+    serde_json::from_value(parse_json(body)?)
+        .map_err(|e| ApiError::bad_request(format!("DeleteOptions: {e}")))
 }
 
 fn parse_yaml(body: &Bytes) -> Result<Value, ApiError> {

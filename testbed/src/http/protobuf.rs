@@ -28,8 +28,10 @@ enum Kind {
     Str,
     /// `bool`.
     Bool,
-    /// `int64` / `int32` (varint).
+    /// `int64` / `int32` (varint), a value field: zero is left out.
     Int,
+    /// `optional int64` that Go holds as a pointer: written only when set, zero kept.
+    OptInt,
     /// `bytes` that hold JSON (`FieldsV1.Raw`): the JSON itself.
     RawJson,
     /// `meta.v1.Time` (`seconds`, `nanos`): RFC 3339 with seconds, as metav1.Time marshals.
@@ -117,7 +119,7 @@ static OBJECT_META: Message = Message {
         f(7, "generation", Kind::Int),
         f(8, "creationTimestamp", Kind::Time),
         f(9, "deletionTimestamp", Kind::Time),
-        f(10, "deletionGracePeriodSeconds", Kind::Int),
+        f(10, "deletionGracePeriodSeconds", Kind::OptInt),
         f(11, "labels", Kind::StringMap),
         f(12, "annotations", Kind::StringMap),
         r(13, "ownerReferences", Kind::Message(&OWNER_REFERENCE)),
@@ -167,6 +169,23 @@ static NAMESPACE: Message = Message {
     ],
 };
 
+static PRECONDITIONS: Message = Message {
+    name: "meta.v1.Preconditions",
+    fields: &[f(1, "uid", Kind::Str), f(2, "resourceVersion", Kind::Str)],
+};
+
+/// The body of a DELETE. Registered in every group version, so accepted with any `apiVersion`.
+static DELETE_OPTIONS: Message = Message {
+    name: "meta.v1.DeleteOptions",
+    fields: &[
+        f(1, "gracePeriodSeconds", Kind::OptInt),
+        f(2, "preconditions", Kind::Message(&PRECONDITIONS)),
+        f(3, "orphanDependents", Kind::Bool),
+        f(4, "propagationPolicy", Kind::Str),
+        r(5, "dryRun", Kind::Str),
+    ],
+};
+
 /// The kinds whose protobuf the double decodes, by `apiVersion` and `kind`.
 static KINDS: &[(&str, &str, &Message)] = &[
     ("v1", "Secret", &SECRET),
@@ -209,9 +228,14 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
     }
     let api_version = type_meta["apiVersion"].as_str().unwrap_or_default().to_owned();
     let kind = type_meta["kind"].as_str().unwrap_or_default().to_owned();
-    let Some((_, _, schema)) = KINDS.iter().find(|(v, k, _)| *v == api_version && *k == kind) else {
+    let known = KINDS
+        .iter()
+        .find(|(v, k, _)| *v == api_version && *k == kind)
+        .map(|(_, _, m)| *m)
+        .or_else(|| (kind == "DeleteOptions").then_some(&DELETE_OPTIONS));
+    let Some(schema) = known else {
         return Err(ApiError::not_implemented(format!(
-            "protobuf request bodies of {api_version} {kind} (the double decodes {}); send JSON",
+            "protobuf request bodies of {api_version} {kind} (the double decodes {} and DeleteOptions); send JSON",
             KINDS
                 .iter()
                 .map(|(v, k, _)| format!("{v} {k}"))
@@ -252,6 +276,8 @@ fn message(bytes: &[u8], schema: &Message) -> Result<Value, ApiError> {
             // (Two's complement: negative int64s are ten-byte varints.)
             #[allow(clippy::cast_possible_wrap)]
             (Kind::Int, Wire::Varint(v)) => Some(Value::from(v as i64)).filter(|v| v != 0),
+            #[allow(clippy::cast_possible_wrap)]
+            (Kind::OptInt, Wire::Varint(v)) => Some(Value::from(v as i64)),
             (Kind::RawJson, Wire::Bytes(b)) => {
                 // FieldsV1 is an object in JSON: its one field holds that JSON.
                 let raw: Value = serde_json::from_slice(b).map_err(|_| malformed("FieldsV1 is not JSON"))?;
@@ -517,6 +543,22 @@ mod tests {
         let err = decode(&envelope("v1", "Secret", &bytes(9, b"x"))).expect_err("unknown field");
         assert_eq!(err.code, 501);
         assert!(err.message.contains("field 9 of core.v1.Secret"), "{err:?}");
+    }
+
+    /// A DELETE's options, as client-go's typed clients encode them (Helm's uninstall).
+    #[test]
+    fn decodes_delete_options_of_any_group_version() {
+        let mut zero_grace = Vec::new();
+        varint(1 << 3, &mut zero_grace);
+        varint(0, &mut zero_grace);
+        let preconditions = bytes(2, &bytes(1, b"uid-1"));
+        let body = [zero_grace, preconditions, bytes(4, b"Background")].concat();
+        for api_version in ["v1", "meta.k8s.io/v1"] {
+            let decoded = decode(&envelope(api_version, "DeleteOptions", &body)).expect("decodes");
+            assert_eq!(decoded["gracePeriodSeconds"], 0);
+            assert_eq!(decoded["preconditions"]["uid"], "uid-1");
+            assert_eq!(decoded["propagationPolicy"], "Background");
+        }
     }
 
     #[test]
