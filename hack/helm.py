@@ -12,16 +12,21 @@ Usage:
   python3 hack/helm.py lint CHART [--set key=value ...]
   python3 hack/helm.py install CHART --kubeconfig FILE --namespace NS [--name RELEASE]
                                      [--set key=value ...] [--create-namespace] [--wait]
+  python3 hack/helm.py upgrade CHART --kubeconfig FILE --namespace NS [--name RELEASE]
+                                     [--set key=value ...] [--wait]
+  python3 hack/helm.py uninstall --kubeconfig FILE --namespace NS [--name RELEASE]
   python3 hack/helm.py template CHART ...   (not available: see below)
 
 `lint` prints Helm's messages (severity and path) and exits 1 when any has severity ERROR (or
-the lint call fails).
-The library's lint entry point takes no values, so `lint --set` lints a copy of the chart whose
-values.yaml has the overrides merged in (needs PyYAML, in requirements-dev.txt).
+the lint call fails). The library's lint entry point takes no values, so `lint --set` lints a
+copy of the chart whose values.yaml has the overrides merged in (needs PyYAML, in
+requirements-dev.txt).
 
-`install` prints the release as JSON (name, namespace, version, status, description, notes,
-manifest) and exits 1 on failure. It does not wait for the objects to become ready (`--wait`
-does) and applies client-side, as `helm install` does by default (`--server-side` for SSA). Helm installs `crds/` first, then the rendered templates.
+`install`, `upgrade` and `uninstall` print the release as JSON (name, namespace, version,
+status, description, notes, manifest) and exit 1 on failure. They do not wait for the objects
+to become ready (`--wait` does) and apply client-side, as `helm install` does by default
+(`--server-side` for server-side apply). Install applies `crds/` first, then the templates;
+upgrade leaves `crds/` alone, as Helm always does.
 
 The library has no template (render-only) entry point and install has no dry-run option in this
 version, so `template` exits 2 and says so; the chart tests render by installing into the
@@ -131,6 +136,8 @@ class Helm:
             ("helm_sdkpy_config_destroy", [handle], None),
             ("helm_sdkpy_lint", [handle, cstr, out], ctypes.c_int),
             ("helm_sdkpy_install", [handle, cstr, cstr, cstr, cstr, cstr, out], ctypes.c_int),
+            ("helm_sdkpy_upgrade", [handle, cstr, cstr, cstr, cstr, cstr, out], ctypes.c_int),
+            ("helm_sdkpy_uninstall", [handle, cstr, ctypes.c_int, ctypes.c_int, out], ctypes.c_int),
         ]:
             f = getattr(lib, name)
             f.argtypes = args
@@ -170,16 +177,28 @@ class Helm:
         finally:
             self.lib.helm_sdkpy_config_destroy(h)
 
-    def install(self, chart: str, name: str, namespace: str, kubeconfig: str, values: dict,
-                options: dict) -> dict:
+    def release_action(self, action: str, chart: str, name: str, namespace: str, kubeconfig: str,
+                       values: dict, options: dict) -> dict:
+        """`install` or `upgrade` (same arguments: release, chart, values JSON, version, options)."""
         h = self.config(namespace, kubeconfig)
         try:
             result = ctypes.c_void_p()
-            rc = self.lib.helm_sdkpy_install(
+            rc = getattr(self.lib, f"helm_sdkpy_{action}")(
                 h, name.encode(), chart.encode(), json.dumps(values).encode() if values else b"",
                 b"", json.dumps(options).encode(), ctypes.byref(result))
-            self.check(rc, "install")
+            self.check(rc, action)
             return json.loads(self.take(result.value))
+        finally:
+            self.lib.helm_sdkpy_config_destroy(h)
+
+    def uninstall(self, name: str, namespace: str, kubeconfig: str, timeout: int) -> dict:
+        h = self.config(namespace, kubeconfig)
+        try:
+            result = ctypes.c_void_p()
+            rc = self.lib.helm_sdkpy_uninstall(h, name.encode(), 0, timeout, ctypes.byref(result))
+            self.check(rc, "uninstall")
+            text = self.take(result.value)
+            return json.loads(text) if text else {}
         finally:
             self.lib.helm_sdkpy_config_destroy(h)
 
@@ -250,10 +269,14 @@ def cmd_lint(helm: Helm, chart: str, sets: list[str]) -> int:
 SEVERITY = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
 
 
-def cmd_install(helm: Helm, args: list[str]) -> int:
+def cmd_release(helm: Helm, action: str, args: list[str]) -> int:
+    """install, upgrade or uninstall, with helm's flag names."""
     chart, name, namespace, kubeconfig, sets = None, "ecs-bridge", None, None, []
     options = {"create_namespace": False, "wait": False, "timeout_seconds": 120,
                "server_side_apply": "false", "disable_openapi_validation": False}
+    if action == "upgrade":
+        # `helm upgrade` without --install/--reuse-values: the chart's values plus these.
+        options.update({"install": False, "reset_values": True, "max_history": 10})
     it = iter(args)
     for a in it:
         if a == "--kubeconfig":
@@ -270,14 +293,20 @@ def cmd_install(helm: Helm, args: list[str]) -> int:
             options["wait"] = True
         elif a == "--server-side":
             options["server_side_apply"] = "true"
-        elif chart is None and not a.startswith("-"):
+        elif chart is None and not a.startswith("-") and action != "uninstall":
             chart = a
         else:
-            sys.exit(f"helm.py install: unexpected argument {a!r}")
-    if not (chart and kubeconfig and namespace):
-        sys.exit("usage: helm.py install CHART --kubeconfig FILE --namespace NS [--set k=v ...]")
+            sys.exit(f"helm.py {action}: unexpected argument {a!r}")
+    if not ((chart or action == "uninstall") and kubeconfig and namespace):
+        sys.exit(f"usage: helm.py {action} {'' if action == 'uninstall' else 'CHART '}--kubeconfig FILE "
+                 "--namespace NS [--name RELEASE] [--set k=v ...]")
     try:
-        release = helm.install(chart, name, namespace, kubeconfig, parse_sets(sets), options)
+        if action == "uninstall":
+            response = helm.uninstall(name, namespace, kubeconfig, options["timeout_seconds"])
+            release = response.get("release") or response
+        else:
+            release = helm.release_action(action, chart, name, namespace, kubeconfig,
+                                          parse_sets(sets), options)
     except HelmError as e:
         print(f"helm.py: {e}", file=sys.stderr)
         return 1
@@ -309,9 +338,9 @@ def main(argv: list[str]) -> int:
         if len(charts) != 1:
             sys.exit("usage: helm.py lint CHART [--set k=v ...]")
         return cmd_lint(helm, charts[0], sets)
-    if command == "install":
-        return cmd_install(helm, rest)
-    sys.exit(f"helm.py: unknown command {command!r} (lint, install, version)")
+    if command in ("install", "upgrade", "uninstall"):
+        return cmd_release(helm, command, rest)
+    sys.exit(f"helm.py: unknown command {command!r} (lint, install, upgrade, uninstall, version)")
 
 
 if __name__ == "__main__":

@@ -185,10 +185,21 @@ struct Installed {
 
 /// Installs the chart as `release` into `namespace` (created by Helm) with `sets`.
 fn install(server: &TestApiServer, release: &str, namespace: &str, sets: &[&str]) -> Installed {
+    helm_release(server, "install", release, namespace, sets)
+}
+
+/// `hack/helm.py action` (install or upgrade) of the chart as `release` in `namespace`.
+fn helm_release(
+    server: &TestApiServer,
+    action: &str,
+    release: &str,
+    namespace: &str,
+    sets: &[&str],
+) -> Installed {
     let chart = chart();
     let kubeconfig = server.kubeconfig().to_str().expect("utf-8 path").to_owned();
     let mut args = vec![
-        "install",
+        action,
         chart.to_str().expect("utf-8 path"),
         "--name",
         release,
@@ -196,8 +207,10 @@ fn install(server: &TestApiServer, release: &str, namespace: &str, sets: &[&str]
         &kubeconfig,
         "--namespace",
         namespace,
-        "--create-namespace",
     ];
+    if action == "install" {
+        args.push("--create-namespace");
+    }
     args.extend(set_args(sets));
     let out = helm(&args).unwrap_or_else(|e| {
         let requests: Vec<String> = server
@@ -275,6 +288,7 @@ fn validate(dir: &Path, what: &str, objects: &[Value]) {
 
 /// The objects of `installed` as the API server stores them (`kubectl get -f`).
 fn read_back(server: &TestApiServer, dir: &Path, installed: &Installed) -> Vec<Value> {
+    std::fs::create_dir_all(dir).expect("scratch dir");
     let manifest = dir.join("manifest.yaml");
     std::fs::write(&manifest, &installed.manifest).expect("write manifest");
     let list: Value = serde_json::from_str(&kubectl(
@@ -455,7 +469,10 @@ async fn chart_installs_with_default_values_and_every_object_validates() {
     assert_eq!(deployment["spec"]["replicas"], 1);
     assert_eq!(env_value(deployment, "ECS_BRIDGE_BINPACK_SCHEDULER"), "false");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_EXTERNAL_SECRETS"), "true");
-    assert_eq!(env_value(deployment, "ECS_BRIDGE_NAMESPACES"), "");
+    assert!(
+        !deployment.to_string().contains("ECS_BRIDGE_NAMESPACES"),
+        "every namespace by default"
+    );
     let kinds: BTreeSet<&str> = installed.objects.iter().map(kind).collect();
     for optional in [
         "ServiceMonitor",
@@ -644,4 +661,81 @@ async fn chart_rbac_has_no_wildcards() {
         uncommented.is_empty(),
         "rules without a comment above them: {uncommented:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chart_upgrades_as_the_readme_says_and_uninstalls_keeping_the_crds() {
+    let server = TestApiServer::start().await;
+    let (release, namespace) = ("ecs-bridge", "ecs-bridge-system");
+    install(&server, release, namespace, &[]);
+    // README: CRDs first (Helm never upgrades crds/), then the release.
+    let crds = chart().join("crds");
+    kubectl(
+        &server,
+        &["apply", "--server-side", "-f", crds.to_str().expect("utf-8 path")],
+    );
+    let upgraded = helm_release(
+        &server,
+        "upgrade",
+        release,
+        namespace,
+        &["scheduler.enabled=true", "replicas=2"],
+    );
+    assert!(upgraded.objects.iter().any(|o| kind(o) == "ConfigMap"));
+    let get = |what: &str, path: &str| {
+        kubectl(
+            &server,
+            &["get", what, "-n", namespace, "-o", &format!("jsonpath={path}")],
+        )
+    };
+    assert_eq!(get("deployment/ecs-bridge", "{.spec.replicas}"), "2");
+    assert_eq!(
+        get(
+            "deployment/ecs-bridge",
+            "{.spec.template.spec.containers[0].env[?(@.name==\"ECS_BRIDGE_BINPACK_SCHEDULER\")].value}"
+        ),
+        "true"
+    );
+    assert_eq!(
+        get("deployment/ecs-bridge-scheduler", "{.metadata.name}"),
+        "ecs-bridge-scheduler"
+    );
+    let dir = server.kubeconfig().parent().expect("dir").join("chart-upgraded");
+    validate(
+        &dir.join("stored"),
+        "the upgraded objects",
+        &read_back(&server, &dir, &upgraded),
+    );
+
+    let kubeconfig = server.kubeconfig().to_str().expect("utf-8 path").to_owned();
+    let out = helm(&[
+        "uninstall",
+        "--name",
+        release,
+        "--kubeconfig",
+        &kubeconfig,
+        "--namespace",
+        namespace,
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let uninstalled: Value = serde_json::from_str(&out).expect("release JSON");
+    assert_eq!(uninstalled["status"], "uninstalled", "{uninstalled:#}");
+    let left = kubectl(
+        &server,
+        &[
+            "get",
+            "deployments,serviceaccounts,configmaps",
+            "-n",
+            namespace,
+            "-o",
+            "name",
+        ],
+    );
+    assert!(!left.contains("ecs-bridge"), "left after uninstall: {left}");
+    let left = kubectl(
+        &server,
+        &["get", "clusterroles,clusterrolebindings", "-o", "name"],
+    );
+    assert!(!left.contains("/ecs-bridge"), "left after uninstall: {left}");
+    assert_crds_established(&server, &dir);
 }
