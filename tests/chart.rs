@@ -17,52 +17,10 @@ use std::{
 
 use ecs_bridge_testbed::TestApiServer;
 use serde_json::Value;
-
-/// The chart.
-fn chart() -> PathBuf {
-    support::repo_root().join("charts").join("ecs-bridge")
-}
-
-/// Every optional part of the chart switched on (with two replicas).
-const EVERYTHING: &[&str] = &[
-    "scheduler.enabled=true",
-    "serviceMonitor.enabled=true",
-    "networkPolicy.enabled=true",
-    "podDisruptionBudget.enabled=true",
-    "replicas=2",
-];
-
-/// Runs `hack/helm.py args...`; returns stdout, or stdout and stderr on failure.
-fn helm(args: &[&str]) -> Result<String, String> {
-    let script = support::repo_root().join("hack").join("helm.py");
-    let mut cmd = Command::new(support::python());
-    cmd.arg(&script).args(args);
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run {} {}: {e}; the chart tests need Python 3 (see README)",
-            support::python(),
-            script.display()
-        )
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!(
-            "hack/helm.py {} failed ({}):\n{stdout}{}\nhint: it needs Python 3 with pip and PyYAML \
-             (pip install -r requirements-dev.txt) and downloads the pinned helm-sdkpy wheel from PyPI \
-             on first use (or set HELM_SDKPY_DIR to a directory holding it)",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// `--set` arguments for `sets`.
-fn set_args<'a>(sets: &[&'a str]) -> Vec<&'a str> {
-    sets.iter().flat_map(|s| ["--set", s]).collect()
-}
+use support::helm::{
+    EVERYTHING, Installed, assert_no_wildcards, chart, grants, helm, helm_release, install, kind, kubectl,
+    name, set_args,
+};
 
 #[test]
 fn chart_crds_are_the_generated_crds() {
@@ -154,104 +112,6 @@ fn chart_lint_reports_values_the_schema_rejects() {
     ])
     .expect_err("an unknown top-level value fails the lint");
     assert!(err.contains("\"severity\": \"ERROR\""), "{err}");
-}
-
-/// `kubectl args...` against `server`; stdout, or panics with the output.
-fn kubectl(server: &TestApiServer, args: &[&str]) -> String {
-    let cache = server.kubeconfig().parent().expect("dir").join("kubecache");
-    let out = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
-        .args(args)
-        .env("KUBECONFIG", server.kubeconfig())
-        .env("KUBECACHEDIR", cache)
-        .output()
-        .expect("kubectl on PATH");
-    assert!(
-        out.status.success(),
-        "kubectl {} failed:\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A release installed on the double.
-struct Installed {
-    /// The rendered manifest (multi-document YAML), as Helm recorded it in the release.
-    manifest: String,
-    /// The rendered objects.
-    objects: Vec<Value>,
-}
-
-/// Installs the chart as `release` into `namespace` (created by Helm) with `sets`.
-fn install(server: &TestApiServer, release: &str, namespace: &str, sets: &[&str]) -> Installed {
-    helm_release(server, "install", release, namespace, sets)
-}
-
-/// `hack/helm.py action` (install or upgrade) of the chart as `release` in `namespace`.
-fn helm_release(
-    server: &TestApiServer,
-    action: &str,
-    release: &str,
-    namespace: &str,
-    sets: &[&str],
-) -> Installed {
-    let chart = chart();
-    let kubeconfig = server.kubeconfig().to_str().expect("utf-8 path").to_owned();
-    let mut args = vec![
-        action,
-        chart.to_str().expect("utf-8 path"),
-        "--name",
-        release,
-        "--kubeconfig",
-        &kubeconfig,
-        "--namespace",
-        namespace,
-    ];
-    if action == "install" {
-        args.push("--create-namespace");
-    }
-    args.extend(set_args(sets));
-    let out = helm(&args).unwrap_or_else(|e| {
-        let requests: Vec<String> = server
-            .api
-            .faults
-            .requests()
-            .iter()
-            .map(|r| format!("{} {} {} -> {}", r.method, r.path, r.query, r.status))
-            .collect();
-        panic!("{e}\nrequests:\n{}", requests.join("\n"))
-    });
-    let release: Value = serde_json::from_str(&out).expect("release JSON");
-    assert_eq!(release["status"], "deployed", "{release:#}");
-    assert!(
-        release["notes"].as_str().is_some_and(|n| n.contains(namespace)),
-        "NOTES.txt: {release:#}"
-    );
-    let manifest = release["manifest"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no manifest in the release: {release:#}"))
-        .to_owned();
-    let objects = documents(&manifest);
-    assert!(!objects.is_empty(), "nothing rendered: {release:#}");
-    Installed { manifest, objects }
-}
-
-/// The non-empty documents of a multi-document YAML stream.
-fn documents(yaml: &str) -> Vec<Value> {
-    use serde::Deserialize;
-    serde_yaml_ng::Deserializer::from_str(yaml)
-        .map(|d| Value::deserialize(d).expect("rendered YAML"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-fn kind(obj: &Value) -> &str {
-    obj["kind"].as_str().unwrap_or_default()
-}
-
-fn name(obj: &Value) -> &str {
-    obj["metadata"]["name"].as_str().unwrap_or_default()
 }
 
 /// Whether kubernetes-validate knows `obj`'s kind (the Prometheus Operator's ServiceMonitor is a
@@ -402,51 +262,6 @@ fn env_value<'a>(deployment: &'a Value, var: &str) -> &'a str {
         .find(|e| e["name"] == var)
         .and_then(|e| e["value"].as_str())
         .unwrap_or_else(|| panic!("no {var} in {deployment:#}"))
-}
-
-/// No `*` in any rule of the (Cluster)Roles of `objects`; returns the ClusterRoles' rules.
-fn assert_no_wildcards(objects: &[Value]) -> Vec<Value> {
-    let mut cluster_rules = Vec::new();
-    for role in objects
-        .iter()
-        .filter(|o| kind(o) == "ClusterRole" || kind(o) == "Role")
-    {
-        let rules = role["rules"].as_array().cloned().unwrap_or_default();
-        assert!(!rules.is_empty(), "{} {} has no rules", kind(role), name(role));
-        for rule in &rules {
-            for field in ["verbs", "resources", "apiGroups", "resourceNames"] {
-                for v in rule[field].as_array().into_iter().flatten() {
-                    let v = v.as_str().unwrap_or_default();
-                    assert!(
-                        !v.contains('*'),
-                        "{} {}: {field} has {v:?}: {rule:#}",
-                        kind(role),
-                        name(role)
-                    );
-                }
-            }
-            assert!(
-                rule["nonResourceURLs"].is_null(),
-                "{} {}: {rule:#}",
-                kind(role),
-                name(role)
-            );
-        }
-        if kind(role) == "ClusterRole" {
-            cluster_rules.extend(rules);
-        }
-    }
-    cluster_rules
-}
-
-/// Whether `rules` grant `verb` on `group`/`resource`.
-fn grants(rules: &[Value], group: &str, resource: &str, verb: &str) -> bool {
-    let has = |rule: &Value, field: &str, want: &str| {
-        rule[field].as_array().into_iter().flatten().any(|v| v == want)
-    };
-    rules
-        .iter()
-        .any(|r| has(r, "apiGroups", group) && has(r, "resources", resource) && has(r, "verbs", verb))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -621,46 +436,6 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
     ] {
         assert!(bound.contains(&want), "{want:?} not bound: {bound:?}");
     }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn chart_rbac_has_no_wildcards() {
-    let server = TestApiServer::start().await;
-    // Every rule the chart can render: the optional kinds' rules on, the scheduler's Roles too.
-    let sets: Vec<&str> = EVERYTHING
-        .iter()
-        .copied()
-        .filter(|s| !s.starts_with("serviceMonitor"))
-        .chain([
-            "externalSecrets.enabled=true",
-            "loadBalancerController.enabled=true",
-        ])
-        .collect();
-    let installed = install(&server, "ecs-bridge", "ecs-bridge-system", &sets);
-    let rules = assert_no_wildcards(&installed.objects);
-    // One rule per purpose, each with a comment in the template: no rule repeats another.
-    let mut seen = BTreeSet::new();
-    for rule in &rules {
-        assert!(seen.insert(rule.to_string()), "duplicate rule {rule:#}");
-        assert!(
-            rule["verbs"].as_array().is_some_and(|v| !v.is_empty()),
-            "{rule:#}"
-        );
-    }
-    let template = std::fs::read_to_string(chart().join("templates").join("clusterrole.yaml"))
-        .expect("read clusterrole.yaml");
-    let uncommented = template
-        .lines()
-        .zip(template.lines().skip(1))
-        .filter(|(above, line)| {
-            line.trim_start().starts_with("- apiGroups:") && !above.trim_start().starts_with('#')
-        })
-        .map(|(_, line)| line.trim().to_owned())
-        .collect::<Vec<_>>();
-    assert!(
-        uncommented.is_empty(),
-        "rules without a comment above them: {uncommented:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
