@@ -67,8 +67,8 @@ impl Env {
                 "--timeout=30s",
             ]);
         }
-        // (`kubectl create namespace` sends protobuf, which the double does not speak; apply sends
-        // JSON and works everywhere.)
+        // (`kubectl create namespace` sends protobuf, which the double decodes only for a few
+        // kinds; apply sends JSON and works everywhere.)
         let ns = env.file(
             "namespace.yaml",
             &format!(

@@ -295,23 +295,32 @@ async fn kubectl_patches_scales_and_deletes_with_wait() {
     assert!(!refused.status.success());
     assert_eq!(get("{.spec.replicas}"), "6");
 
-    // kubectl's typed commands send protobuf, which the double does not decode: it says so.
-    let protobuf = kubectl(
+    // kubectl's typed commands send protobuf: the double decodes it for the kinds it knows
+    // (http/protobuf.rs) ...
+    let created = ok(&kubectl(
         &server,
         &["create", "configmap", "plain", "--from-literal=a=1"],
+        None,
+    ));
+    assert!(created.contains("configmap/plain created"), "{created}");
+    let data = ok(&kubectl(
+        &server,
+        &["get", "configmap", "plain", "-o", "jsonpath={.data.a}"],
+        None,
+    ));
+    assert_eq!(data, "1");
+    // ... and says so for the others.
+    let protobuf = kubectl(
+        &server,
+        &["create", "deployment", "typed", "--image=nginx:1.27"],
         None,
     );
     assert!(!protobuf.status.success());
     assert!(
-        String::from_utf8_lossy(&protobuf.stderr).contains("does not implement protobuf request bodies"),
+        String::from_utf8_lossy(&protobuf.stderr).contains("protobuf request bodies of apps/v1 Deployment"),
         "{}",
         String::from_utf8_lossy(&protobuf.stderr)
     );
-    ok(&kubectl(
-        &server,
-        &["apply", "-f", "-"],
-        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\ndata: {a: \"1\"}\n"),
-    ));
     let started = std::time::Instant::now();
     let deleted = ok(&kubectl(
         &server,

@@ -2,6 +2,7 @@
 //! streams, fault injection and the request log.
 
 pub mod discovery;
+pub mod protobuf;
 pub mod route;
 pub mod table;
 
@@ -392,12 +393,7 @@ fn resource(
             ))
         }
         (&Method::DELETE, Some(name)) => {
-            let mut d: DeleteOptions = if body.is_empty() {
-                DeleteOptions::default()
-            } else {
-                serde_json::from_slice(body)
-                    .map_err(|e| ApiError::bad_request(format!("DeleteOptions: {e}")))?
-            };
+            let mut d = delete_options(body)?;
             if let Some(p) = q.get("propagationPolicy") {
                 d.propagation_policy = Some(p.clone());
             }
@@ -409,12 +405,7 @@ fn resource(
         }
         (&Method::DELETE, None) => {
             let list = api.list(rt, ns, &list_query(q)?)?;
-            let d: DeleteOptions = if body.is_empty() {
-                DeleteOptions::default()
-            } else {
-                serde_json::from_slice(body)
-                    .map_err(|e| ApiError::bad_request(format!("DeleteOptions: {e}")))?
-            };
+            let d = delete_options(body)?;
             for item in list["items"].as_array().into_iter().flatten() {
                 let name = item
                     .pointer("/metadata/name")
@@ -452,17 +443,26 @@ fn list_query(q: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
 }
 
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
-    if body.first().is_some_and(|b| *b == b'k') && body.starts_with(b"k8s\0") {
+    if body.starts_with(protobuf::MAGIC) {
         // Protobuf-encoded bodies start with the magic "k8s\0". The API server accepts them for
-        // built-in kinds (kubectl's typed commands such as `kubectl create configmap` send them);
-        // the double decodes JSON only, so it says so (501) rather than claim the media type is
-        // unsupported (415, which clients do not fall back from for protobuf).
-        return Err(ApiError::not_implemented(
-            "protobuf request bodies (application/vnd.kubernetes.protobuf); send JSON, e.g. kubectl apply",
-        ));
+        // built-in kinds: client-go's typed clients send them (Helm's release Secrets, kubectl's
+        // typed commands such as `kubectl create configmap`). The double decodes the kinds
+        // `protobuf` knows and answers 501 for others (not 415, which clients do not fall back
+        // from for protobuf).
+        return protobuf::decode(body);
     }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// The DeleteOptions of a DELETE's body (JSON, or protobuf as client-go's typed clients send
+/// it); the defaults when there is none.
+fn delete_options(body: &Bytes) -> Result<DeleteOptions, ApiError> {
+    if body.is_empty() {
+        return Ok(DeleteOptions::default());
+    }
+    serde_json::from_value(parse_json(body)?)
+        .map_err(|e| ApiError::bad_request(format!("DeleteOptions: {e}")))
 }
 
 fn parse_yaml(body: &Bytes) -> Result<Value, ApiError> {
