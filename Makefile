@@ -2,7 +2,7 @@
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all generate generate-ecs fmt lint test test-deps render e2e e2e-kind
+.PHONY: all generate generate-ecs fmt lint test test-deps render e2e e2e-kind image
 
 all: lint test
 
@@ -55,3 +55,12 @@ e2e: test-deps
 ## Uses the current kubectl context's kubeconfig; the operator runs from this checkout.
 e2e-kind:
 	E2E_KUBECONFIG=$${KUBECONFIG:-$$HOME/.kube/config} $(CARGO) test --locked --test e2e -- --test-threads=1
+
+## image: build the operator image with docker buildx (not built in CI: no container engine there).
+## IMAGE=registry/ecs-bridge:tag to name it, PLATFORMS=linux/amd64,linux/arm64 for both (then
+## add --push via BUILDX_FLAGS); on kind: `kind load docker-image $(IMAGE)`.
+IMAGE ?= ecs-bridge:$(shell sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' charts/ecs-bridge/Chart.yaml)
+PLATFORMS ?= linux/amd64
+BUILDX_FLAGS ?= --load
+image:
+	docker buildx build --platform $(PLATFORMS) -t $(IMAGE) $(BUILDX_FLAGS) .
