@@ -98,6 +98,20 @@ enum Command {
         #[arg(long, value_name = "PREFIX", env = "ECS_BRIDGE_ATTRIBUTE_PREFIX",
               default_value = DEFAULT_ATTRIBUTE_PREFIX, value_parser = attribute_prefix)]
         attribute_prefix: String,
+        /// Run the controllers only while holding the leader Lease, so that of several replicas
+        /// one works at a time (`false`: run a single replica).
+        #[arg(long, env = "ECS_BRIDGE_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+        leader_elect: bool,
+        /// Name of the leader Lease (coordination.k8s.io/v1).
+        #[arg(long, env = "ECS_BRIDGE_LEASE_NAME", default_value = "ecs-bridge")]
+        lease_name: String,
+        /// Namespace of the leader Lease [default: $POD_NAMESPACE, else ecs-bridge-system].
+        #[arg(long, env = "ECS_BRIDGE_LEASE_NAMESPACE")]
+        lease_namespace: Option<String>,
+        /// Address of the HTTP server of /healthz, /readyz and /metrics (port 0: any free port,
+        /// logged).
+        #[arg(long, env = "ECS_BRIDGE_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+        metrics_address: std::net::SocketAddr,
     },
     /// Show what a memberOf expression (cluster query language) compiles to: node affinity and
     /// pod (anti-)affinity, and the nodes it selects.
@@ -205,6 +219,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             environment_files_as_config_maps,
             binpack_scheduler,
             attribute_prefix,
+            leader_elect,
+            lease_name,
+            lease_namespace,
+            metrics_address,
         } => run(
             namespaces,
             &log,
@@ -215,6 +233,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 environment_files_as_config_maps,
                 binpack_scheduler,
                 attribute_prefix,
+                leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {
+                    lease_name,
+                    lease_namespace: lease_namespace
+                        .filter(|ns| !ns.is_empty())
+                        .unwrap_or_else(ecs_bridge::runtime::leader::default_namespace),
+                    identity: ecs_bridge::runtime::leader::default_identity(),
+                    timing: ecs_bridge::runtime::lease::Timing::default(),
+                }),
+                metrics_address: Some(metrics_address),
                 ..ecs_bridge::run::RunConfig::default()
             },
         ),
