@@ -19,12 +19,15 @@ use kube::{Api, Client, ResourceExt};
 #[derive(Clone, Debug, Default)]
 pub struct Readiness(Arc<Inner>);
 
+/// The controllers running here, each with its "synced" flag.
+type Controllers = Vec<(&'static str, Arc<AtomicBool>)>;
+
 #[derive(Debug, Default)]
 struct Inner {
     crds_established: AtomicBool,
     /// `None` while no controller runs here (standby); otherwise one flag per controller, set
     /// when its first LIST has succeeded.
-    controllers: Mutex<Option<Vec<(&'static str, Arc<AtomicBool>)>>>,
+    controllers: Mutex<Option<Controllers>>,
 }
 
 /// Marks one controller as synced (its first LIST has succeeded).
@@ -104,7 +107,7 @@ pub fn established(crd: &CustomResourceDefinition) -> bool {
 /// How often the CRDs are read until they are all Established.
 const CRD_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Reads the ecs-bridge CRDs every [`CRD_POLL`] until every one is Established, then marks
+/// Reads the ecs-bridge CRDs every 2 s until every one is Established, then marks
 /// `readiness` and returns. (Once: readiness does not watch for CRDs deleted later, whose
 /// objects go with them.)
 pub async fn wait_for_crds(client: Client, readiness: Readiness) {
