@@ -156,7 +156,7 @@ async fn only_the_leader_reconciles_and_hands_over_on_sigterm() {
         .iter()
         .rposition(|s| holder(s) == A)
         .expect("A's renewals seen");
-    let [released, taken] = &history[last_a + 1..last_a + 3] else {
+    let Some([released, taken]) = history.get(last_a + 1..last_a + 3) else {
         panic!("the lease released, then taken: {history:#?}");
     };
     assert_eq!(holder(released), "", "A released the lease: {history:#?}");
@@ -167,6 +167,12 @@ async fn only_the_leader_reconciles_and_hands_over_on_sigterm() {
             u64::try_from(history[last_a].lease_duration_seconds.unwrap_or(0)).unwrap_or(0),
         );
     let b_acquired = taken.acquire_time.clone().expect("acquireTime").0;
+    let released_at = released.renew_time.clone().expect("renewTime").0;
+    eprintln!(
+        "handover: released {} after A's last renewal, taken {} after the release",
+        released_at.duration_since(a_renewed),
+        b_acquired.duration_since(released_at)
+    );
     assert!(
         b_acquired < a_expiry,
         "B took over at {b_acquired}, before A's lease would have expired at {a_expiry}"
