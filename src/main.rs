@@ -99,8 +99,10 @@ enum Command {
               default_value = DEFAULT_ATTRIBUTE_PREFIX, value_parser = attribute_prefix)]
         attribute_prefix: String,
         /// Run the controllers only while holding the leader Lease, so that of several replicas
-        /// one works at a time (`false`: run a single replica).
-        #[arg(long, env = "ECS_BRIDGE_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+        /// one works at a time (`--leader-elect=false`: run a single replica; `--leader-elect`
+        /// alone means true).
+        #[arg(long, env = "ECS_BRIDGE_LEADER_ELECT", default_value_t = true, num_args = 0..=1,
+              default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
         leader_elect: bool,
         /// Name of the leader Lease (coordination.k8s.io/v1).
         #[arg(long, env = "ECS_BRIDGE_LEASE_NAME", default_value = "ecs-bridge")]
@@ -389,4 +391,31 @@ fn run(
         ecs_bridge::run::run(run_config, client).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    /// `--leader-elect` of `run`, as parsed from `args`.
+    fn leader_elect(args: &[&str]) -> bool {
+        let cli = Cli::try_parse_from([&["ecs-bridge", "run"], args].concat()).expect("parses");
+        match cli.command {
+            Command::Run { leader_elect, .. } => leader_elect,
+            _ => unreachable!("run"),
+        }
+    }
+
+    #[test]
+    fn leader_election_is_on_by_default_and_alone_or_with_a_value() {
+        // (Unless the environment says otherwise.)
+        if std::env::var_os("ECS_BRIDGE_LEADER_ELECT").is_none() {
+            assert!(leader_elect(&[]));
+        }
+        assert!(leader_elect(&["--leader-elect"]));
+        assert!(leader_elect(&["--leader-elect=true"]));
+        assert!(!leader_elect(&["--leader-elect=false"]));
+    }
 }
