@@ -8,6 +8,8 @@
 mod support;
 
 mod dependents;
+mod endpoints;
+mod leader_election;
 mod networking;
 mod placement;
 mod recovery;

@@ -13,4 +13,5 @@ pub mod manifest;
 pub mod names;
 pub mod render;
 pub mod run;
+pub mod runtime;
 pub mod translate;

@@ -98,6 +98,22 @@ enum Command {
         #[arg(long, value_name = "PREFIX", env = "ECS_BRIDGE_ATTRIBUTE_PREFIX",
               default_value = DEFAULT_ATTRIBUTE_PREFIX, value_parser = attribute_prefix)]
         attribute_prefix: String,
+        /// Run the controllers only while holding the leader Lease, so that of several replicas
+        /// one works at a time (`--leader-elect=false`: run a single replica; `--leader-elect`
+        /// alone means true).
+        #[arg(long, env = "ECS_BRIDGE_LEADER_ELECT", default_value_t = true, num_args = 0..=1,
+              default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
+        leader_elect: bool,
+        /// Name of the leader Lease (coordination.k8s.io/v1).
+        #[arg(long, env = "ECS_BRIDGE_LEASE_NAME", default_value = "ecs-bridge")]
+        lease_name: String,
+        /// Namespace of the leader Lease [default: $POD_NAMESPACE, else ecs-bridge-system].
+        #[arg(long, env = "ECS_BRIDGE_LEASE_NAMESPACE")]
+        lease_namespace: Option<String>,
+        /// Address of the HTTP server of /healthz, /readyz and /metrics (port 0: any free port,
+        /// logged).
+        #[arg(long, env = "ECS_BRIDGE_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
+        metrics_address: std::net::SocketAddr,
     },
     /// Show what a memberOf expression (cluster query language) compiles to: node affinity and
     /// pod (anti-)affinity, and the nodes it selects.
@@ -205,6 +221,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             environment_files_as_config_maps,
             binpack_scheduler,
             attribute_prefix,
+            leader_elect,
+            lease_name,
+            lease_namespace,
+            metrics_address,
         } => run(
             namespaces,
             &log,
@@ -215,6 +235,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 environment_files_as_config_maps,
                 binpack_scheduler,
                 attribute_prefix,
+                leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {
+                    lease_name,
+                    lease_namespace: lease_namespace
+                        .filter(|ns| !ns.is_empty())
+                        .unwrap_or_else(ecs_bridge::runtime::leader::default_namespace),
+                    identity: ecs_bridge::runtime::leader::default_identity(),
+                    timing: ecs_bridge::runtime::lease::Timing::default(),
+                }),
+                metrics_address: Some(metrics_address),
                 ..ecs_bridge::run::RunConfig::default()
             },
         ),
@@ -362,4 +391,31 @@ fn run(
         ecs_bridge::run::run(run_config, client).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    /// `--leader-elect` of `run`, as parsed from `args`.
+    fn leader_elect(args: &[&str]) -> bool {
+        let cli = Cli::try_parse_from([&["ecs-bridge", "run"], args].concat()).expect("parses");
+        match cli.command {
+            Command::Run { leader_elect, .. } => leader_elect,
+            _ => unreachable!("run"),
+        }
+    }
+
+    #[test]
+    fn leader_election_is_on_by_default_and_alone_or_with_a_value() {
+        // (Unless the environment says otherwise.)
+        if std::env::var_os("ECS_BRIDGE_LEADER_ELECT").is_none() {
+            assert!(leader_elect(&[]));
+        }
+        assert!(leader_elect(&["--leader-elect"]));
+        assert!(leader_elect(&["--leader-elect=true"]));
+        assert!(!leader_elect(&["--leader-elect=false"]));
+    }
 }

@@ -1,8 +1,8 @@
-//! `ecs-bridge run`: starts the controllers and stops them gracefully on SIGTERM or SIGINT.
-//!
-//! No leader election and no metrics/health HTTP server yet: run a single replica.
+//! `ecs-bridge run`: serves `/healthz`, `/readyz` and `/metrics`, waits for the leader lease,
+//! runs the controllers while it holds it, and on SIGTERM or SIGINT stops them gracefully and
+//! releases the lease (see [`crate::runtime`]).
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use futures::{
     FutureExt,
@@ -13,6 +13,7 @@ use kube::{Api, Client};
 use crate::{
     api::TaskDefinition,
     controller::{self, Context, Error, Shutdown},
+    runtime::{LeaderConfig, Metrics, Readiness, leader::Elector, readiness},
 };
 
 /// Configuration of `ecs-bridge run`.
@@ -45,6 +46,12 @@ pub struct RunConfig {
     /// [`crate::translate::placement::attributes::check_prefix`]. Default:
     /// [`crate::translate::placement::attributes::DEFAULT_PREFIX`] (`ecsbridge.io/attr-`).
     pub attribute_prefix: String,
+    /// The Lease to hold before running the controllers; `None`: run them at once (a single
+    /// replica). Default: `None` (the CLI's default is to elect).
+    pub leader_election: Option<LeaderConfig>,
+    /// Where to serve `/healthz`, `/readyz` and `/metrics`; `None`: nowhere. Default: `None`
+    /// (the CLI's default is `0.0.0.0:8080`).
+    pub metrics_address: Option<SocketAddr>,
 }
 
 impl Default for RunConfig {
@@ -58,6 +65,8 @@ impl Default for RunConfig {
             environment_files_as_config_maps: false,
             binpack_scheduler: false,
             attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
+            leader_election: None,
+            metrics_address: None,
         }
     }
 }
@@ -112,21 +121,136 @@ pub async fn run(config: RunConfig, client: Client) -> Result<(), Error> {
     }
 }
 
-/// Runs the controllers with `client` until `shutdown` resolves and the reconciles in flight
-/// have finished. [`run`] is this with SIGTERM/SIGINT as `shutdown`; tests and embedders pass
-/// their own trigger.
+/// Runs the operator with `client` until `shutdown` resolves and the reconciles in flight have
+/// finished. [`run`] is this with SIGTERM/SIGINT as `shutdown`; tests and embedders pass their
+/// own trigger.
+///
+/// With [`RunConfig::metrics_address`], serves the HTTP endpoints first. With
+/// [`RunConfig::leader_election`], waits for the lease (returning when `shutdown` comes first),
+/// runs the controllers while holding it and releases it once they have stopped.
 ///
 /// # Errors
 ///
-/// None yet; the `Result` leaves room for start-up checks (CRDs established, leader lease).
+/// [`Error::Http`] when the address cannot be bound; [`Error::LeaseLost`] when the lease was
+/// lost (the controllers have stopped gracefully by then).
 pub async fn run_until(
     config: RunConfig,
     client: Client,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let shutdown: Shutdown = shutdown.boxed().shared();
+    let metrics = Arc::new(Metrics::new());
+    let readiness = Readiness::default();
+    // (Dropped on return: the server and the CRD check stop with the controllers.)
+    let _endpoints = match config.metrics_address {
+        Some(address) => Some(serve(address, &client, &metrics, &readiness).await?),
+        None => None,
+    };
+    let Some(leader) = config.leader_election.clone() else {
+        metrics.set_leader(true);
+        run_controllers(config, client, metrics, &readiness, shutdown).await;
+        return Ok(());
+    };
+    let mut elector = Elector::new(client.clone(), leader.clone());
+    tracing::info!(
+        lease = %leader.lease_name,
+        namespace = %leader.lease_namespace,
+        identity = %leader.identity,
+        "waiting for the leader lease"
+    );
+    if !elector.acquire(shutdown.clone()).await {
+        tracing::info!("stopped before acquiring the leader lease");
+        return Ok(());
+    }
+    metrics.set_leader(true);
+    // Renew while the controllers run (and while they finish after a shutdown); `lost` fires
+    // when renewing fails, which stops them.
+    let (lost, lost_rx) = futures::channel::oneshot::channel::<()>();
+    let (stop_renewing, stop_renewing_rx) = futures::channel::oneshot::channel::<()>();
+    let renewing = tokio::spawn(async move {
+        let was_lost = tokio::select! {
+            () = elector.hold() => true,
+            _ = stop_renewing_rx => false,
+        };
+        if was_lost {
+            let _ = lost.send(());
+        }
+        (elector, was_lost)
+    });
+    let stop = futures::future::select(shutdown, lost_rx).map(|_| ());
+    run_controllers(
+        config,
+        client,
+        Arc::clone(&metrics),
+        &readiness,
+        stop.boxed().shared(),
+    )
+    .await;
+    let _ = stop_renewing.send(());
+    metrics.set_leader(false);
+    let Ok((mut elector, lost)) = renewing.await else {
+        // (The renewal task panicked: the lease expires on its own.)
+        return Ok(());
+    };
+    if lost {
+        return Err(Error::LeaseLost {
+            namespace: leader.lease_namespace,
+            name: leader.lease_name,
+        });
+    }
+    if let Err(e) = elector.release().await {
+        tracing::warn!(error = %controller::error::Chain(&e), "releasing the leader lease failed; it expires on its own");
+    }
+    Ok(())
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Serves the HTTP endpoints on `address` and starts the CRD check of readiness.
+async fn serve(
+    address: SocketAddr,
+    client: &Client,
+    metrics: &Arc<Metrics>,
+    readiness: &Readiness,
+) -> Result<AbortOnDrop, Error> {
+    let listener = crate::runtime::http::bind(address)
+        .await
+        .map_err(|source| Error::Http { address, source })?;
+    let local = listener.local_addr().unwrap_or(address);
+    tracing::info!(address = %local, "serving /healthz, /readyz and /metrics");
+    let endpoints = crate::runtime::http::Endpoints {
+        readiness: readiness.clone(),
+        metrics: Arc::clone(metrics),
+    };
+    let server = tokio::spawn(async move {
+        if let Err(e) = crate::runtime::http::serve(listener, endpoints).await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    let crds = tokio::spawn(readiness::wait_for_crds(client.clone(), readiness.clone()));
+    Ok(AbortOnDrop(vec![server, crds]))
+}
+
+/// Runs every controller in every watched scope until `shutdown` resolves and the reconciles in
+/// flight have finished; each must sync before `readiness` is ready.
+async fn run_controllers(
+    config: RunConfig,
+    client: Client,
+    metrics: Arc<Metrics>,
+    readiness: &Readiness,
+    shutdown: Shutdown,
+) {
     let namespaces = config.watched_namespaces();
-    let ctx = Arc::new(Context::new(client.clone(), config));
+    let ctx = Arc::new(Context::new(client.clone(), config).with_metrics(metrics));
 
     // One scope per watched namespace (`None`: all namespaces); every controller runs in each.
     let scopes: Vec<Option<String>> = match namespaces {
@@ -145,13 +269,16 @@ pub async fn run_until(
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
+        let synced = readiness.controller(controller::task_definition::CONTROLLER);
         controllers.push(
-            controller::task_definition::run(task_definitions, Arc::clone(&ctx), shutdown.clone()).boxed(),
+            controller::task_definition::run(task_definitions, Arc::clone(&ctx), synced, shutdown.clone())
+                .boxed(),
         );
-        controllers.push(controller::service::run(scope, Arc::clone(&ctx), shutdown.clone()).boxed());
+        let synced = readiness.controller(controller::service::CONTROLLER);
+        controllers.push(controller::service::run(scope, Arc::clone(&ctx), synced, shutdown.clone()).boxed());
     }
     join_all(controllers).await;
-    Ok(())
+    readiness.standby();
 }
 
 /// SIGTERM and SIGINT handlers, installed up front so that no signal is missed after start-up.
@@ -202,6 +329,9 @@ impl Signals {
         }
     }
 }
+
+#[cfg(test)]
+mod leader_tests;
 
 #[cfg(test)]
 mod tests {

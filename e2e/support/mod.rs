@@ -2,16 +2,18 @@
 //! `kubectl`.
 
 mod backend;
+mod operator;
 mod wait;
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output},
 };
 
 pub use backend::Backend;
+pub use operator::Operator;
 use serde_json::Value;
-pub use wait::eventually;
+pub use wait::{eventually, eventually_async};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -24,29 +26,69 @@ pub struct Env {
     pub backend: Backend,
     /// The test's namespace.
     pub namespace: String,
-    operator: Option<Child>,
-    log: PathBuf,
+    operator: Option<Operator>,
     scratch: PathBuf,
+}
+
+/// What [`Env::setup`] prepares besides the namespace.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup {
+    /// Install `crds/` and wait until they are Established.
+    pub crds: bool,
+    /// Start the operator (unless `E2E_OPERATOR=external`).
+    pub operator: bool,
 }
 
 impl Env {
     /// Starts a backend, installs the CRDs, creates the namespace `<name>-<random>` and starts
     /// the operator for it.
     pub async fn start(name: &str) -> Env {
+        Env::setup(
+            name,
+            Setup {
+                crds: true,
+                operator: true,
+            },
+        )
+        .await
+    }
+
+    /// Starts a backend, creates the namespace `<name>-<random>`, and installs the CRDs and
+    /// starts the operator as `setup` says.
+    pub async fn setup(name: &str, setup: Setup) -> Env {
         let backend = Backend::start().await;
         let suffix = &uuid_suffix();
         let namespace = format!("e2e-{name}-{suffix}");
         let scratch = std::env::temp_dir().join(format!("ecs-bridge-e2e-{namespace}"));
         std::fs::create_dir_all(&scratch).expect("scratch dir");
-        let log = scratch.join("operator.log");
         let mut env = Env {
             backend,
             namespace,
             operator: None,
-            log,
             scratch,
         };
-        env.kubectl_ok(&[
+        if setup.crds {
+            env.install_crds();
+        }
+        // (`kubectl create namespace` sends protobuf, which the double decodes only for a few
+        // kinds; apply sends JSON and works everywhere.)
+        let ns = env.file(
+            "namespace.yaml",
+            &format!(
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n",
+                env.namespace
+            ),
+        );
+        env.kubectl_ok(&["apply", "-f", &Env::s(&ns)]);
+        if setup.operator && !std::env::var("E2E_OPERATOR").is_ok_and(|v| v == "external") {
+            env.operator = Some(env.spawn_operator("e2e-operator"));
+        }
+        env
+    }
+
+    /// Installs `crds/` and waits until every CRD is Established.
+    pub fn install_crds(&self) {
+        self.kubectl_ok(&[
             "apply",
             "--server-side",
             "--force-conflicts",
@@ -60,51 +102,30 @@ impl Env {
             "tasks",
             "scheduledtasks",
         ] {
-            env.kubectl_ok(&[
+            self.kubectl_ok(&[
                 "wait",
                 "--for=condition=Established",
                 &format!("crd/{crd}.ecsbridge.io"),
                 "--timeout=30s",
             ]);
         }
-        // (`kubectl create namespace` sends protobuf, which the double decodes only for a few
-        // kinds; apply sends JSON and works everywhere.)
-        let ns = env.file(
-            "namespace.yaml",
-            &format!(
-                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {}\n",
-                env.namespace
-            ),
-        );
-        env.kubectl_ok(&["apply", "-f", &Env::s(&ns)]);
-        env.start_operator();
-        env
     }
 
-    fn start_operator(&mut self) {
-        if std::env::var("E2E_OPERATOR").is_ok_and(|v| v == "external") {
-            return;
-        }
-        let log = std::fs::File::create(&self.log).expect("operator log");
-        let child = Command::new(env!("CARGO_BIN_EXE_ecs-bridge"))
-            .args([
-                "run",
-                "--namespace",
-                &self.namespace,
-                "--log",
-                "info,ecs_bridge=debug,kube=warn",
-            ])
-            .env("KUBECONFIG", self.backend.kubeconfig())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start ecs-bridge run");
-        self.operator = Some(child);
+    /// Starts another `ecs-bridge run` for the test's namespace, as pod `identity` (its lease
+    /// holder identity): leader election on the Lease `ecs-bridge` in the test's namespace, the
+    /// HTTP endpoints on a free local port.
+    pub fn spawn_operator(&self, identity: &str) -> Operator {
+        Operator::spawn(
+            &self.backend,
+            &self.namespace,
+            identity,
+            &self.scratch.join(format!("{identity}.log")),
+        )
     }
 
     /// The operator's log so far (for failure messages).
     pub fn operator_log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.operator.as_ref().map(Operator::log).unwrap_or_default()
     }
 
     /// Runs `kubectl` against the backend, in the test's namespace.
@@ -163,10 +184,7 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        if let Some(mut child) = self.operator.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        drop(self.operator.take());
         if self.backend.is_real() {
             let _ = self.kubectl(&["delete", "namespace", &self.namespace.clone(), "--wait=false"]);
         }

@@ -25,6 +25,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The HTTP server (`/healthz`, `/readyz`, `/metrics`) could not listen on its address.
+    #[error("listening on {address} for /healthz, /readyz and /metrics failed")]
+    Http {
+        /// The address of `--metrics-address`.
+        address: std::net::SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// This replica lost the leader lease (not renewed in time, or taken): the controllers
+    /// stopped, and the process exits so that it restarts as a candidate.
+    #[error("lost the leader lease {namespace}/{name}")]
+    LeaseLost {
+        /// Namespace of the Lease.
+        namespace: String,
+        /// Name of the Lease.
+        name: String,
+    },
 }
 
 impl Error {
@@ -35,6 +53,8 @@ impl Error {
             Self::Kube(_) => "kube",
             Self::MissingNamespace { .. } => "missing_namespace",
             Self::Signal { .. } => "signal",
+            Self::Http { .. } => "http",
+            Self::LeaseLost { .. } => "lease_lost",
         }
     }
 }

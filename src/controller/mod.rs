@@ -55,6 +55,8 @@ pub struct Context {
     pub recorder: kube::runtime::events::Recorder,
     /// What the Service controller remembers of TargetGroupBindings (served? pruned?).
     pub target_group_bindings: service::apply::Bindings,
+    /// The operator's metrics (reconciles, errors, durations), served on `/metrics`.
+    pub metrics: Arc<crate::runtime::Metrics>,
 }
 
 impl Context {
@@ -73,7 +75,14 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             service_children: std::sync::RwLock::new(Vec::new()),
             target_group_bindings: service::apply::Bindings::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// This context, recording into `metrics` (those the HTTP server serves).
+    #[must_use]
+    pub fn with_metrics(self, metrics: Arc<crate::runtime::Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 
     /// The translation options for objects in `namespace`, from the operator's flags.
@@ -156,11 +165,13 @@ pub fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, err: &Error, ctx
     Action::requeue(retry_in)
 }
 
-/// Runs `reconcile` on `obj` and, when it succeeds, resets the object's backoff.
+/// Runs `reconcile` on `obj` for `controller`, counts it in [`Context::metrics`] and, when it
+/// succeeds, resets the object's backoff.
 ///
 /// Every controller wraps its reconcile function in this so that [`error_policy`]'s delays start
 /// again from [`BACKOFF_INITIAL`] after a success.
 pub async fn with_backoff_reset<K, F, Fut>(
+    controller: &'static str,
     reconcile: F,
     obj: Arc<K>,
     ctx: Arc<Context>,
@@ -171,9 +182,12 @@ where
     Fut: Future<Output = Result<Action, Error>>,
 {
     let object = key(obj.as_ref());
+    let metrics = Arc::clone(&ctx.metrics);
+    let timer = metrics.reconcile(controller);
     let result = reconcile(obj, Arc::clone(&ctx)).await;
-    if result.is_ok() {
-        ctx.reset_backoff(&object);
+    match &result {
+        Ok(_) => ctx.reset_backoff(&object),
+        Err(e) => timer.failed(e),
     }
     result
 }
@@ -185,9 +199,12 @@ where
 /// holding it never notices that its queue ended, so a graceful shutdown before that first sync
 /// (CRD not installed, API server unreachable, RBAC missing) would wait forever. No reconcile can
 /// be in flight then, so stopping at once loses nothing.
+///
+/// `synced` is marked when the store's first LIST has succeeded (readiness).
 pub(crate) async fn drive<K, E>(
     controller: &'static str,
     store: kube::runtime::reflector::Store<K>,
+    synced: crate::runtime::Synced,
     results: impl futures::Stream<
         Item = Result<
             (ObjectRef<K>, Action),
@@ -213,6 +230,14 @@ pub(crate) async fn drive<K, E>(
             Err(e) => tracing::warn!(controller, error = %error::Chain(&e), "controller error"),
         }
     });
+    let sync = store.clone();
+    let mark_synced = async move {
+        if sync.wait_until_ready().await.is_ok() {
+            tracing::debug!(controller, "first sync done");
+            synced.done();
+        }
+        futures::future::pending::<()>().await;
+    };
     let stop_if_never_synced = async move {
         shutdown.await;
         if matches!(store.wait_until_ready().now_or_never(), Some(Ok(()))) {
@@ -221,6 +246,7 @@ pub(crate) async fn drive<K, E>(
     };
     tokio::select! {
         () = running => {}
+        () = mark_synced => {}
         () = stop_if_never_synced => {
             tracing::info!(controller, kind = %K::kind(&()), "stopped before the first sync");
         }
@@ -268,6 +294,7 @@ mod tests {
 
         // A successful reconcile resets the count of that object only.
         let ok = with_backoff_reset(
+            "task-definition",
             |_, _| async { Ok(Action::await_change()) },
             Arc::clone(&web),
             Arc::clone(&ctx),
@@ -282,10 +309,28 @@ mod tests {
         );
 
         // A failed reconcile keeps it.
-        let failed =
-            with_backoff_reset(|_, _| async { Err(err()) }, Arc::clone(&api), Arc::clone(&ctx)).await;
+        let failed = with_backoff_reset(
+            "task-definition",
+            |_, _| async { Err(err()) },
+            Arc::clone(&api),
+            Arc::clone(&ctx),
+        )
+        .await;
         assert!(failed.is_err());
         assert_eq!(ctx.failures(&key(api.as_ref())), 1);
+
+        // Both reconciles were counted, the failure by its kind.
+        let metrics = ctx.metrics.encode().expect("metrics");
+        assert!(
+            metrics.contains("ecs_bridge_reconcile_runs_total{controller=\"task-definition\"} 2"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(
+                "ecs_bridge_reconcile_errors_total{controller=\"task-definition\",error=\"missing_namespace\"} 1"
+            ),
+            "{metrics}"
+        );
     }
 
     #[tokio::test]

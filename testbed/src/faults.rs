@@ -43,6 +43,7 @@ pub struct Faults {
     conflict_per_mille: AtomicU32,
     delay_ms: AtomicU64,
     only_user_agent: Mutex<Option<String>>,
+    only_path: Mutex<Option<String>>,
     writes_only: AtomicBool,
     seed: AtomicU64,
     drop_tx: watch::Sender<u64>,
@@ -57,6 +58,7 @@ impl Default for Faults {
             conflict_per_mille: AtomicU32::new(0),
             delay_ms: AtomicU64::new(0),
             only_user_agent: Mutex::new(None),
+            only_path: Mutex::new(None),
             writes_only: AtomicBool::new(false),
             seed: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
             drop_tx: watch::channel(0).0,
@@ -103,6 +105,12 @@ impl Faults {
         *self.only_user_agent.lock().expect("faults lock") = prefix.map(str::to_owned);
     }
 
+    /// Applies faults only to requests whose path contains `part` (e.g. `/services/`), so
+    /// that one kind of request fails while the others (a leader's lease renewals) go through.
+    pub fn only_for_path(&self, part: Option<&str>) {
+        *self.only_path.lock().expect("faults lock") = part.map(str::to_owned);
+    }
+
     /// Applies error faults to writes only.
     pub fn writes_only(&self, on: bool) {
         self.writes_only.store(on, Ordering::SeqCst);
@@ -114,6 +122,7 @@ impl Faults {
         self.conflict_writes(0.0);
         self.delay(Duration::ZERO);
         self.only_for_user_agent(None);
+        self.only_for_path(None);
         self.writes_only(false);
     }
 
@@ -134,8 +143,18 @@ impl Faults {
         Duration::from_millis(self.delay_ms.load(Ordering::SeqCst))
     }
 
-    /// Decides whether to inject a fault into a request.
+    /// Decides whether to inject a fault into a request (whatever its path).
     pub fn decide(&self, method: &str, user_agent: &str) -> Injected {
+        self.decide_for(method, user_agent, None)
+    }
+
+    /// Decides whether to inject a fault into a request to `path` (`None`: any path).
+    pub fn decide_for(&self, method: &str, user_agent: &str, path: Option<&str>) -> Injected {
+        if let (Some(part), Some(path)) = (self.only_path.lock().expect("faults lock").as_deref(), path)
+            && !path.contains(part)
+        {
+            return Injected::None;
+        }
         if let Some(prefix) = self.only_user_agent.lock().expect("faults lock").as_deref()
             && !user_agent.starts_with(prefix)
         {
@@ -204,6 +223,19 @@ mod tests {
         assert!((0..1000).all(|_| f.decide("GET", "kubectl/v1.32") == Injected::None));
         f.clear();
         assert!((0..1000).all(|_| f.decide("GET", "ecs-bridge/0.1") == Injected::None));
+    }
+
+    #[test]
+    fn a_path_filter_spares_other_paths() {
+        let f = Faults::default();
+        f.conflict_writes(1.0);
+        f.only_for_path(Some("/services/"));
+        let svc = "/apis/ecsbridge.io/v1alpha1/namespaces/a/services/web/status";
+        let lease = "/apis/coordination.k8s.io/v1/namespaces/a/leases/ecs-bridge";
+        assert_eq!(f.decide_for("PATCH", "x", Some(svc)), Injected::Conflict);
+        assert_eq!(f.decide_for("PUT", "x", Some(lease)), Injected::None);
+        f.clear();
+        assert_eq!(f.decide_for("PATCH", "x", Some(svc)), Injected::None);
     }
 
     #[test]

@@ -288,14 +288,20 @@ where
 }
 
 /// Runs the Service controller on `namespace` (`None`: every namespace) until `shutdown`
-/// resolves and the reconciles in flight have finished.
+/// resolves and the reconciles in flight have finished; marks `synced` after the first LIST of
+/// Services.
 ///
 /// Watches Services, the Deployments, DaemonSets and Kubernetes Services they own (only those
 /// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory), the ReplicaSets and
 /// pods of their tasks, the nodes and TaskDefinitions (mapped to the Services that reference
 /// them), and caches them all in [`children::Stores`]. TargetGroupBindings are not watched (the kind may not be served, and a watch
 /// of it would fail until it is): a changed or deleted binding is re-applied at the next resync.
-pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdown) {
+pub async fn run(
+    namespace: Option<String>,
+    ctx: Arc<Context>,
+    synced: crate::runtime::Synced,
+    shutdown: Shutdown,
+) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
@@ -386,11 +392,11 @@ pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdow
         .with_config(config)
         .graceful_shutdown_on(shutdown.clone());
     let results = controller.run(
-        |svc, ctx| with_backoff_reset(reconcile, svc, ctx),
+        |svc, ctx| with_backoff_reset(CONTROLLER, reconcile, svc, ctx),
         error_policy::<Service>,
         ctx,
     );
-    super::drive(CONTROLLER, store, results, shutdown).await;
+    super::drive(CONTROLLER, store, synced, results, shutdown).await;
 }
 
 /// The Service whose tasks `obj` (a pod or ReplicaSet) belongs to, by its `ecsbridge.io/service`

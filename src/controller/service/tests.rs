@@ -565,7 +565,12 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     let (ctx, mut server) = testing::context();
     let (stop, stopped) = futures::channel::oneshot::channel::<()>();
     let shutdown: crate::controller::Shutdown = stopped.map(|_| ()).boxed().shared();
-    let running = tokio::spawn(run(Some("team-a".into()), ctx, shutdown));
+    let running = tokio::spawn(run(
+        Some("team-a".into()),
+        ctx,
+        crate::runtime::Synced::unobserved(),
+        shutdown,
+    ));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
     for _ in 0..8 {

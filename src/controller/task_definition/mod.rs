@@ -216,8 +216,13 @@ async fn register(
 }
 
 /// Runs the TaskDefinition controller on `api` (one namespace or all) until `shutdown` resolves
-/// and the reconciles in flight have finished.
-pub async fn run(api: Api<TaskDefinition>, ctx: Arc<Context>, shutdown: Shutdown) {
+/// and the reconciles in flight have finished; marks `synced` after its first LIST.
+pub async fn run(
+    api: Api<TaskDefinition>,
+    ctx: Arc<Context>,
+    synced: crate::runtime::Synced,
+    shutdown: Shutdown,
+) {
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
     // NB: no generation predicate yet: kube-runtime only offers one through `Controller::for_stream`
     // (feature `unstable-runtime-stream-control`). Our own status write therefore triggers one more
@@ -227,11 +232,11 @@ pub async fn run(api: Api<TaskDefinition>, ctx: Arc<Context>, shutdown: Shutdown
         .graceful_shutdown_on(shutdown.clone());
     let store = controller.store();
     let results = controller.run(
-        |td, ctx| with_backoff_reset(reconcile, td, ctx),
+        |td, ctx| with_backoff_reset(CONTROLLER, reconcile, td, ctx),
         error_policy::<TaskDefinition>,
         ctx,
     );
-    super::drive(CONTROLLER, store, results, shutdown).await;
+    super::drive(CONTROLLER, store, synced, results, shutdown).await;
 }
 
 #[cfg(test)]

@@ -74,7 +74,12 @@ async fn handle(
     let path = uri.path().to_owned();
     let query_string = uri.query().unwrap_or("").to_owned();
     let is_api = path.starts_with("/api");
-    let response = match (is_api, ctx.api.faults.decide(method.as_str(), &user_agent)) {
+    let response = match (
+        is_api,
+        ctx.api
+            .faults
+            .decide_for(method.as_str(), &user_agent, Some(&path)),
+    ) {
         (true, Injected::Error(500)) => error_response(&ApiError::internal("injected fault: internal error")),
         (true, Injected::Error(_)) => error_response(&ApiError::too_many_requests()),
         (true, Injected::Conflict) => error_response(&ApiError::conflict("injected", "fault")),

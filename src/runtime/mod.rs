@@ -1,0 +1,13 @@
+//! What `ecs-bridge run` needs besides the controllers to run in production: leader election on
+//! a Lease ([`leader`], with the pure rules in [`lease`]), the HTTP endpoints ([`http`]:
+//! `/healthz`, `/readyz`, `/metrics`), readiness ([`readiness`]) and metrics ([`metrics`]).
+
+pub mod http;
+pub mod leader;
+pub mod lease;
+pub mod metrics;
+pub mod readiness;
+
+pub use leader::LeaderConfig;
+pub use metrics::Metrics;
+pub use readiness::{Readiness, Synced};
