@@ -217,6 +217,9 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
     let mut operator = Command::new(env!("CARGO_BIN_EXE_ecs-bridge"))
         .args(["run", "--log", "info,kube=warn", "--revision-history-limit", "0"])
         .env("KUBECONFIG", server.kubeconfig())
+        // As the chart's downward API sets them: the Lease lives in the release namespace.
+        .env("POD_NAME", "ecs-bridge-0")
+        .env("POD_NAMESPACE", "ecs-bridge-system")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).expect("log file"))
         .spawn()
@@ -270,6 +273,9 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             && did("patch", "externalsecrets")
             && did("delete", "controllerrevisions")
             && did("create", "events")
+            && did("create", "leases")
+            && did("update", "leases")
+            && did("get", "customresourcedefinitions")
     });
     let _ = operator.kill();
     let _ = operator.wait();
