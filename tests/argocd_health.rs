@@ -12,7 +12,8 @@
 //! - statuses computed by the controllers' own pure status functions (Service, TaskDefinition)
 //!   get the health their conditions mean, so the Lua and the Rust stay in agreement;
 //! - every script parses (`luac5.1 -p`), and the snippet is what `hack/argocd_health.py` makes of
-//!   the sources (the drift test: `make generate` fixes it).
+//!   the sources (the drift test: `make generate` fixes it);
+//! - `examples/argocd/application.yaml` syncs `examples/` (but itself) with server-side apply.
 //!
 //! `lua5.1` (and `luac5.1`) must be installed: `apt-get install -y lua5.1`. Without them these
 //! tests fail, saying so; they are not skipped.
@@ -677,4 +678,33 @@ fn json_becomes_the_lua_table_argo_cd_builds() {
         .expect("run lua");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.ends_with("nilnilfalse!"), "{stdout}");
+}
+
+#[test]
+fn the_example_application_syncs_the_examples_with_server_side_apply() {
+    let path = support::repo_root().join("examples/argocd/application.yaml");
+    let text = std::fs::read_to_string(&path).expect("examples/argocd/application.yaml");
+    let app: Value = serde_yaml_ng::from_str(&text).expect("YAML");
+    assert_eq!(app["apiVersion"], "argoproj.io/v1alpha1");
+    assert_eq!(app["kind"], "Application");
+    let source = &app["spec"]["source"];
+    assert_eq!(source["path"], "examples");
+    assert_eq!(source["directory"]["recurse"], true);
+    // The Application is under examples/ too: it must not sync itself (e2e/spec_untouched.rs
+    // applies the same set of files).
+    assert_eq!(source["directory"]["exclude"], "argocd/*");
+    assert!(
+        source["repoURL"]
+            .as_str()
+            .is_some_and(|u| u.contains("REPLACE-ME")),
+        "repoURL is a placeholder the README says to replace: {}",
+        source["repoURL"]
+    );
+    let options: Vec<&str> = app["spec"]["syncPolicy"]["syncOptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(options.contains(&"ServerSideApply=true"), "{options:?}");
 }
