@@ -15,4 +15,5 @@ mod placement;
 mod recovery;
 mod revisions;
 mod rollback;
+mod spec_untouched;
 mod web_service;

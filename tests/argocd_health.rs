@@ -1,0 +1,710 @@
+//! The Argo CD health checks (`charts/ecs-bridge/argocd/`), run by a real Lua 5.1 interpreter.
+//!
+//! Each script is taken exactly as shipped: the value of its key in the generated argocd-cm
+//! snippet `charts/ecs-bridge/argocd/argocd-cm-health.yaml`. It runs under Debian's `lua5.1` in
+//! the environment Argo CD gives it (gopher-lua with the base, table and package libraries and a
+//! safe `os`: no `string`, `math`, `io` or `debug`, no string methods) with `obj` set to a sample
+//! object, converted from JSON to a Lua table as Argo CD's decoder does (JSON null is nil: a key
+//! whose value is null is absent, a null list item is dropped).
+//!
+//! - the hand-written samples of `testdata/argocd/<Kind>/*.json` get the health they expect, and
+//!   together they run every `return` of their kind's script (line coverage from a debug hook);
+//! - statuses computed by the controllers' own pure status functions (Service, TaskDefinition)
+//!   get the health their conditions mean, so the Lua and the Rust stay in agreement;
+//! - every script parses (`luac5.1 -p`), and the snippet is what `hack/argocd_health.py` makes of
+//!   the sources (the drift test: `make generate` fixes it);
+//! - `examples/argocd/application.yaml` syncs `examples/` (but itself) with server-side apply.
+//!
+//! `lua5.1` (and `luac5.1`) must be installed: `apt-get install -y lua5.1`. Without them these
+//! tests fail, saying so; they are not skipped.
+
+mod support;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
+
+use ecs_bridge::{
+    api::{
+        Service, TaskDefinition,
+        condition::{self, DEGRADED, PROGRESSING, READY, TRANSLATED},
+    },
+    controller::{
+        service::{
+            apply::Applied,
+            build::Translation,
+            status::{Observation, compute, invalid_status},
+            validate::{Invalid, REASON_TASK_DEFINITION_NOT_FOUND},
+        },
+        task_definition::{Registration, compute_status_with, status::REASON_NAME_TOO_LONG},
+    },
+    translate::{pod::PodOptions, service::Workload},
+};
+use k8s_openapi::{
+    api::apps::v1::Deployment,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::Timestamp,
+};
+use serde_json::{Value, json};
+
+/// The kinds, each with one key in the snippet.
+const KINDS: [&str; 5] = [
+    "TaskDefinition",
+    "Service",
+    "Task",
+    "ScheduledTask",
+    "CapacityProvider",
+];
+/// The health statuses Argo CD accepts from a script.
+const STATUSES: [&str; 6] = [
+    "Healthy",
+    "Progressing",
+    "Degraded",
+    "Suspended",
+    "Missing",
+    "Unknown",
+];
+const INSTALL: &str =
+    "install Lua 5.1: `apt-get install -y lua5.1` (Debian/Ubuntu; README, test prerequisites)";
+
+/// Runs one script in Argo CD's environment: `lua5.1 HARNESS SCRIPT OBJECT`, where OBJECT is a
+/// Lua file returning the object. Prints the status, the lines of SCRIPT that ran, then the message.
+const HARNESS: &str = r#"
+local script_path, object_path = arg[1], arg[2]
+local chunk = assert(loadfile(script_path))
+local obj = assert(loadfile(object_path))()
+-- What Argo CD's gopher-lua state has for scripts from argocd-cm: the base library, table,
+-- package and a safe os (util/lua/lua.go: SkipOpenLibs, then OpenBase, OpenTable, OpenPackage,
+-- OpenSafeOs). Not string, math, io, debug or coroutine.
+local env = {}
+for name, value in pairs(_G) do
+  if type(value) == "function" then env[name] = value end
+end
+env._G = env
+env._VERSION = _VERSION
+env.table = table
+env.package = package
+env.os = { time = os.time, date = os.date, clock = os.clock }
+env.obj = obj
+setfenv(chunk, env)
+local lines = {}
+local source = "@" .. script_path
+debug.sethook(function(_, line)
+  if debug.getinfo(2, "S").source == source then lines[#lines + 1] = line end
+end, "l")
+-- Without gopher-lua's string library, strings have no methods either.
+local string_meta = getmetatable("")
+local string_index = string_meta.__index
+string_meta.__index = nil
+local ok, hs = pcall(chunk)
+string_meta.__index = string_index
+debug.sethook()
+if not ok then
+  io.stderr:write("the script failed: ", tostring(hs), "\n")
+  os.exit(3)
+end
+if type(hs) ~= "table" then
+  io.stderr:write("the script returned a ", type(hs), ", not a table\n")
+  os.exit(4)
+end
+for key in pairs(hs) do
+  if key ~= "status" and key ~= "message" then
+    io.stderr:write("unexpected key in the result: ", tostring(key), "\n")
+    os.exit(5)
+  end
+end
+io.write(tostring(hs.status), "\n", table.concat(lines, ","), "\n")
+if hs.message ~= nil then io.write(tostring(hs.message)) else io.write("<nil>") end
+"#;
+
+fn lua() -> String {
+    std::env::var("LUA").unwrap_or_else(|_| "lua5.1".to_owned())
+}
+
+fn luac() -> String {
+    std::env::var("LUAC").unwrap_or_else(|_| "luac5.1".to_owned())
+}
+
+/// The scratch directory of this test process, with the harness and the five scripts in it
+/// (written once, before any test runs one).
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("argocd-health-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        std::fs::write(dir.join("harness.lua"), HARNESS).expect("write harness");
+        for kind in KINDS {
+            let text = snippet()
+                .get(&key(kind))
+                .unwrap_or_else(|| panic!("no key {} in the snippet", key(kind)));
+            std::fs::write(dir.join(format!("{kind}.lua")), text).expect("write script");
+        }
+        // Fail early, and say how to get Lua, when it is missing.
+        let out = Command::new(lua())
+            .arg("-v")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `{}`: {e}; {INSTALL}", lua()));
+        let version = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        assert!(
+            version.contains("Lua 5.1"),
+            "`{} -v` says {version:?}, not Lua 5.1; {INSTALL}",
+            lua()
+        );
+        dir
+    })
+}
+
+/// The generated argocd-cm snippet's `data`.
+fn snippet() -> &'static BTreeMap<String, String> {
+    static DATA: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let path = support::repo_root().join("charts/ecs-bridge/argocd/argocd-cm-health.yaml");
+        let text = std::fs::read_to_string(&path).expect("the argocd-cm snippet");
+        let doc: Value = serde_yaml_ng::from_str(&text).expect("the snippet is YAML");
+        serde_json::from_value(doc["data"].clone()).expect("data: string keys and values")
+    })
+}
+
+/// The argocd-cm key of `kind`.
+fn key(kind: &str) -> String {
+    format!("resource.customizations.health.ecsbridge.io_{kind}")
+}
+
+/// The file holding the shipped script of `kind` (its value in the snippet, byte for byte).
+fn script(kind: &str) -> PathBuf {
+    scratch().join(format!("{kind}.lua"))
+}
+
+/// A Lua string literal of `s`.
+fn lua_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for b in s.bytes() {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            0x20..=0x7e => out.push(char::from(b)),
+            // Control characters and the bytes of non-ASCII characters, as decimal escapes.
+            _ => {
+                let _ = write!(out, "\\{b:03}");
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A Lua table constructor of `v`, as Argo CD's decoder builds it: null is nil, so a key whose
+/// value is null is left out and a null list item is dropped (gopher-lua's Append skips nil).
+fn lua_value(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.to_string(),
+            (_, Some(u)) => u.to_string(),
+            _ => format!("{:?}", n.as_f64().expect("a JSON number")),
+        },
+        Value::String(s) => lua_string(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().filter(|i| !i.is_null()).map(lua_value).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!("[{}] = {}", lua_string(k), lua_value(v)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+    }
+}
+
+/// What a script returned, and which of its lines ran.
+#[derive(Debug)]
+struct Outcome {
+    status: String,
+    message: String,
+    lines: BTreeSet<usize>,
+}
+
+/// Runs the shipped script of `kind` with `obj`.
+fn health(kind: &str, obj: &Value, label: &str) -> Outcome {
+    let script = script(kind);
+    let object = scratch().join(format!("{}.lua", label.replace(['/', ' '], "_")));
+    std::fs::write(&object, format!("return {}\n", lua_value(obj))).expect("write object");
+    let out = Command::new(lua())
+        .arg(scratch().join("harness.lua"))
+        .arg(&script)
+        .arg(&object)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{}`: {e}; {INSTALL}", lua()));
+    assert!(
+        out.status.success(),
+        "{kind} health check on {label} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let mut parts = stdout.splitn(3, '\n');
+    let status = parts.next().unwrap_or_default().to_owned();
+    let lines = parts
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|l| !l.is_empty())
+        .map(|l| l.parse().expect("a line number"))
+        .collect();
+    let message = parts.next().unwrap_or_default().to_owned();
+    assert!(
+        STATUSES.contains(&status.as_str()),
+        "{kind} on {label}: {status:?} is not a health status Argo CD accepts"
+    );
+    assert_ne!(message, "<nil>", "{kind} on {label}: every result has a message");
+    Outcome {
+        status,
+        message,
+        lines,
+    }
+}
+
+/// One hand-written sample: `testdata/argocd/<Kind>/<name>.json`.
+struct Sample {
+    kind: String,
+    name: String,
+    object: Value,
+    status: String,
+    message: String,
+}
+
+fn samples() -> Vec<Sample> {
+    let root = support::repo_root().join("testdata/argocd");
+    let mut samples = Vec::new();
+    for kind in KINDS {
+        let dir = root.join(kind);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read sample");
+            let sample: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_owned();
+            let object = sample["object"].clone();
+            assert_eq!(object["kind"], kind, "{}: the object's kind", file.display());
+            assert_eq!(
+                object["apiVersion"],
+                "ecsbridge.io/v1alpha1",
+                "{}",
+                file.display()
+            );
+            assert!(
+                sample["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{}: a description says what the sample is",
+                file.display()
+            );
+            samples.push(Sample {
+                kind: kind.to_owned(),
+                name,
+                object,
+                status: sample["expect"]["status"]
+                    .as_str()
+                    .expect("expect.status")
+                    .to_owned(),
+                message: sample["expect"]["message"]
+                    .as_str()
+                    .expect("expect.message")
+                    .to_owned(),
+            });
+        }
+    }
+    samples
+}
+
+#[test]
+fn the_snippet_has_one_key_per_kind_and_every_script_parses_under_lua_5_1() {
+    let keys: BTreeSet<String> = snippet().keys().cloned().collect();
+    let wanted: BTreeSet<String> = KINDS.iter().map(|k| key(k)).collect();
+    assert_eq!(keys, wanted, "one argocd-cm key per kind, no wildcard");
+    for kind in KINDS {
+        let path = script(kind);
+        let out = Command::new(luac())
+            .arg("-p")
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run `{}`: {e}; {INSTALL}", luac()));
+        assert!(
+            out.status.success(),
+            "the {kind} script does not parse under Lua 5.1: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_snippet_is_generated_from_the_lua_sources() {
+    let out = Command::new(support::python())
+        .arg(support::repo_root().join("hack/argocd_health.py"))
+        .arg("--check")
+        .output()
+        .expect("run python3 hack/argocd_health.py --check");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_sample_gets_its_health_and_the_samples_run_every_return_of_each_script() {
+    let samples = samples();
+    let mut failures = Vec::new();
+    let mut ran: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    for sample in &samples {
+        let label = format!("{}/{}", sample.kind, sample.name);
+        let got = health(&sample.kind, &sample.object, &label);
+        if (got.status.as_str(), got.message.as_str()) != (sample.status.as_str(), sample.message.as_str()) {
+            failures.push(format!(
+                "{label}: got {} {:?}, want {} {:?}",
+                got.status, got.message, sample.status, sample.message
+            ));
+        }
+        ran.entry(KINDS.iter().find(|k| **k == sample.kind).expect("a kind"))
+            .or_default()
+            .extend(got.lines);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every branch: each line that returns (an outcome, or "these rules do not decide") ran for
+    // some sample of the kind.
+    for kind in KINDS {
+        let text = &snippet()[&key(kind)];
+        let lines = ran.get(kind).cloned().unwrap_or_default();
+        let missed: Vec<String> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| {
+                let l = l.trim_start();
+                l.starts_with("return ") || l.contains("health.status(") && !l.starts_with("function ")
+            })
+            .filter(|(i, _)| !lines.contains(&(i + 1)))
+            .map(|(i, l)| format!("  line {}: {}", i + 1, l.trim()))
+            .collect();
+        assert!(
+            missed.is_empty(),
+            "no sample of testdata/argocd/{kind}/ runs these lines of its script:\n{}",
+            missed.join("\n")
+        );
+    }
+}
+
+// --- Statuses computed by the controllers ---
+
+fn t(seconds: i64) -> Time {
+    Time(Timestamp::from_second(1_700_000_000 + seconds).expect("a time"))
+}
+
+fn cond<'a>(conditions: &'a [Condition], type_: &str) -> &'a Condition {
+    condition::find(conditions, type_).unwrap_or_else(|| panic!("a {type_} condition"))
+}
+
+/// The Service `web` (3 tasks of `web`) at `generation`.
+fn service(generation: i64) -> Service {
+    serde_json::from_value(json!({
+        "apiVersion": "ecsbridge.io/v1alpha1",
+        "kind": "Service",
+        "metadata": {
+            "name": "web", "namespace": "team-a", "generation": generation,
+            "uid": "5d3c0f61-0a4e-4e0f-9a52-2f3e0c1b7a10"
+        },
+        "spec": {"serviceName": "web", "taskDefinition": "web", "desiredCount": 3}
+    }))
+    .expect("a Service")
+}
+
+/// The Deployment of `web` as the API server returns it: `replicas` tasks, `ready` of them
+/// ready, `updated` of them on the latest template.
+fn deployment(replicas: i32, ready: i32, updated: i32) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "team-a", "generation": 1},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"ecsbridge.io/service": "web"}},
+            "template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}
+        },
+        "status": {
+            "observedGeneration": 1, "replicas": replicas, "readyReplicas": ready,
+            "updatedReplicas": updated, "availableReplicas": ready
+        }
+    }))
+    .expect("a Deployment")
+}
+
+fn applied(deployment: Deployment, task_definition: &str) -> Applied {
+    Applied {
+        workload: Workload::Deployment(Box::new(deployment)),
+        task_definition: task_definition.to_owned(),
+        translation: Translation::default(),
+        problems: Vec::new(),
+    }
+}
+
+/// The Service's health by the Lua, from the status the controller computed.
+fn service_health(svc: &Service, label: &str) -> (String, String) {
+    let obj = serde_json::to_value(svc).expect("Service to JSON");
+    let got = health("Service", &obj, label);
+    (got.status, got.message)
+}
+
+fn pair(status: &str, message: &str) -> (String, String) {
+    (status.to_owned(), message.to_owned())
+}
+
+#[test]
+fn service_statuses_from_the_controller_get_the_health_their_conditions_mean() {
+    // Steady state: Ready=True, Progressing=False → Healthy.
+    let mut steady = service(1);
+    steady.status = Some(compute_status(&steady, &applied(deployment(3, 3, 3), "web:1")));
+    let ready = cond(&steady.status.as_ref().expect("status").conditions, READY).clone();
+    assert_eq!(ready.status, "True");
+    assert_eq!(
+        service_health(&steady, "service-steady"),
+        pair(
+            "Healthy",
+            "(service web) has reached a steady state: 3 of 3 tasks are running."
+        )
+    );
+    assert_eq!(service_health(&steady, "service-steady").1, ready.message);
+
+    // A new generation the controller has not observed yet → Progressing.
+    let mut edited = steady.clone();
+    edited.metadata.generation = Some(2);
+    assert_eq!(
+        service_health(&edited, "service-edited"),
+        pair(
+            "Progressing",
+            "Waiting for ecs-bridge to observe generation 2 (the status is of generation 1)."
+        )
+    );
+
+    // A rollout: 1 of 3 tasks on the new revision → Progressing=True → Progressing.
+    let mut rolling = service(2);
+    rolling.status = steady.status.clone();
+    rolling.status = Some(compute_status(&rolling, &applied(deployment(4, 3, 1), "web:2")));
+    let progressing = cond(&rolling.status.as_ref().expect("status").conditions, PROGRESSING).clone();
+    assert_eq!(progressing.status, "True");
+    assert_eq!(
+        service_health(&rolling, "service-rolling"),
+        pair("Progressing", "Rolling out web:2 (Deployment web).")
+    );
+
+    // Scaled up: the rollout is done (Progressing=False) but tasks are starting (Ready=False,
+    // TasksPending) → Progressing, not Degraded.
+    let mut starting = service(1);
+    starting.status = Some(compute_status(&starting, &applied(deployment(3, 1, 3), "web:1")));
+    let conditions = &starting.status.as_ref().expect("status").conditions;
+    assert_eq!(
+        (
+            cond(conditions, READY).status.as_str(),
+            cond(conditions, PROGRESSING).status.as_str()
+        ),
+        ("False", "False")
+    );
+    assert_eq!(
+        service_health(&starting, "service-starting"),
+        pair("Progressing", "1 of 3 tasks are running, 2 pending.")
+    );
+
+    // The circuit breaker failed the deployment: Degraded=True → Degraded with its message.
+    let mut failed = service(1);
+    let failure = "(service web) (deployment ecs-svc/1) deployment failed: tasks failed to start.";
+    let observed = Observation {
+        failure: Some(failure.to_owned()),
+        ..Observation::default()
+    };
+    failed.status = Some(compute(&failed, &applied(deployment(3, 2, 3), "web:2"), &observed, t(0)).0);
+    assert_eq!(
+        cond(&failed.status.as_ref().expect("status").conditions, DEGRADED).status,
+        "True"
+    );
+    assert_eq!(
+        service_health(&failed, "service-failed"),
+        pair("Degraded", failure)
+    );
+
+    // An invalid spec (Ready=False and Progressing=False, TaskDefinitionNotFound) → Degraded with
+    // Ready's message; the failure above, about generation 1, is stale for generation 2.
+    let mut invalid = failed.clone();
+    invalid.metadata.generation = Some(2);
+    let why = Invalid {
+        reason: REASON_TASK_DEFINITION_NOT_FOUND,
+        message: "spec.taskDefinition: no TaskDefinition \"api\" in namespace team-a".to_owned(),
+    };
+    invalid.status = Some(invalid_status(&invalid, &why, t(10)));
+    let conditions = &invalid.status.as_ref().expect("status").conditions;
+    assert_eq!(
+        cond(conditions, DEGRADED).status,
+        "True",
+        "kept from generation 1"
+    );
+    assert_eq!(cond(conditions, READY).status, "False");
+    assert_eq!(
+        service_health(&invalid, "service-invalid"),
+        pair("Degraded", &why.message)
+    );
+}
+
+/// `compute_status` at a fixed time.
+fn compute_status(svc: &Service, applied: &Applied) -> ecs_bridge::api::ServiceStatus {
+    compute(svc, applied, &Observation::default(), t(0)).0
+}
+
+/// The TaskDefinition `web` at generation 3, one container.
+fn task_definition(container: Value) -> TaskDefinition {
+    serde_json::from_value(json!({
+        "apiVersion": "ecsbridge.io/v1alpha1",
+        "kind": "TaskDefinition",
+        "metadata": {
+            "name": "web", "namespace": "team-a", "generation": 3,
+            "uid": "0b8e9c1e-7d55-4d8e-8f0a-3c1d2e4f5a6b"
+        },
+        "spec": {"family": "web", "containerDefinitions": [container]}
+    }))
+    .expect("a TaskDefinition")
+}
+
+fn task_definition_health(td: &TaskDefinition, label: &str) -> (String, String) {
+    let obj = serde_json::to_value(td).expect("TaskDefinition to JSON");
+    let got = health("TaskDefinition", &obj, label);
+    (got.status, got.message)
+}
+
+#[test]
+fn task_definition_statuses_from_the_controller_get_the_health_their_conditions_mean() {
+    let good = json!({"name": "web", "image": "nginx:1.27", "user": "1000"});
+    let registered = Registration::Registered {
+        latest: 2,
+        retained: vec![1, 2],
+    };
+    let options = PodOptions::default();
+
+    // Registered → Healthy with Ready's message.
+    let mut td = task_definition(good.clone());
+    td.status = Some(compute_status_with(&td, &registered, &options, None, t(0)));
+    assert_eq!(
+        task_definition_health(&td, "td-registered"),
+        pair("Healthy", "Revision web:2 is registered.")
+    );
+
+    // Registered, but objects its tasks need could not be made → Degraded.
+    let missing = "external-secrets.io/v1 ExternalSecret is not served by this cluster";
+    let mut td = task_definition(good.clone());
+    td.status = Some(compute_status_with(
+        &td,
+        &registered,
+        &options,
+        Some(missing),
+        t(0),
+    ));
+    assert_eq!(
+        task_definition_health(&td, "td-missing"),
+        pair("Degraded", missing)
+    );
+
+    // Refused (Ready=False, no Progressing) → Degraded with Ready's message.
+    let mut td = task_definition(good);
+    let refused = Registration::Refused {
+        reason: REASON_NAME_TOO_LONG,
+        message: "metadata.name: too long".to_owned(),
+    };
+    td.status = Some(compute_status_with(&td, &refused, &options, None, t(0)));
+    assert_eq!(
+        task_definition_health(&td, "td-refused"),
+        pair("Degraded", "metadata.name: too long")
+    );
+
+    // Registered, but the spec cannot become a pod template (no image): Translated=False with
+    // reason InvalidTaskDefinition → Degraded with its message.
+    let mut td = task_definition(json!({"name": "web"}));
+    td.status = Some(compute_status_with(&td, &registered, &options, None, t(0)));
+    let translated = cond(&td.status.as_ref().expect("status").conditions, TRANSLATED).clone();
+    assert_eq!(
+        (translated.status.as_str(), translated.reason.as_str()),
+        ("False", "InvalidTaskDefinition")
+    );
+    assert_eq!(
+        cond(&td.status.as_ref().expect("status").conditions, READY).status,
+        "True"
+    );
+    assert_eq!(
+        task_definition_health(&td, "td-unbuildable"),
+        pair("Degraded", &translated.message)
+    );
+}
+
+#[test]
+fn json_becomes_the_lua_table_argo_cd_builds() {
+    assert_eq!(
+        lua_value(&json!({"a": null, "b": [1, null, "x"], "c": {"d": true}})),
+        r#"{["b"] = {1, "x"}, ["c"] = {["d"] = true}}"#
+    );
+    assert_eq!(lua_string("a\"b\\c\nd\té"), r#""a\"b\\c\nd\009\195\169""#);
+    assert_eq!(lua_value(&json!(1.5)), "1.5");
+    // The harness really removes what Argo CD does not load.
+    let dir = scratch();
+    let probe = dir.join("probe.lua");
+    std::fs::write(
+        &probe,
+        "local ok = pcall(function() return ('x'):upper() end)\n\
+         return {status = 'Healthy', message = tostring(string) .. tostring(math) .. tostring(ok) .. obj.a}\n",
+    )
+    .expect("write probe");
+    let object = dir.join("probe-object.lua");
+    std::fs::write(&object, "return {a = \"!\"}\n").expect("write object");
+    let out = Command::new(lua())
+        .arg(dir.join("harness.lua"))
+        .arg(&probe)
+        .arg(&object)
+        .output()
+        .expect("run lua");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.ends_with("nilnilfalse!"), "{stdout}");
+}
+
+#[test]
+fn the_example_application_syncs_the_examples_with_server_side_apply() {
+    let path = support::repo_root().join("examples/argocd/application.yaml");
+    let text = std::fs::read_to_string(&path).expect("examples/argocd/application.yaml");
+    let app: Value = serde_yaml_ng::from_str(&text).expect("YAML");
+    assert_eq!(app["apiVersion"], "argoproj.io/v1alpha1");
+    assert_eq!(app["kind"], "Application");
+    let source = &app["spec"]["source"];
+    assert_eq!(source["path"], "examples");
+    assert_eq!(source["directory"]["recurse"], true);
+    // The Application is under examples/ too: it must not sync itself (e2e/spec_untouched.rs
+    // applies the same set of files).
+    assert_eq!(source["directory"]["exclude"], "argocd/*");
+    assert!(
+        source["repoURL"]
+            .as_str()
+            .is_some_and(|u| u.contains("REPLACE-ME")),
+        "repoURL is a placeholder the README says to replace: {}",
+        source["repoURL"]
+    );
+    let options: Vec<&str> = app["spec"]["syncPolicy"]["syncOptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(options.contains(&"ServerSideApply=true"), "{options:?}");
+}
