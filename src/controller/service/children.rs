@@ -115,19 +115,32 @@ impl Stores {
     }
 }
 
-/// The children of Service `name` in `namespace`, from the stores of every scope the Service
-/// controller runs in (waiting until they have listed once).
-pub async fn of(ctx: &crate::controller::Context, namespace: &str, name: &str) -> Children {
+/// The stores of every scope the Service controller runs in, once each has listed (a store
+/// whose writer was dropped, the controller stopping, is left out); `None` when it runs in none
+/// (no caches, as in a reconcile outside the controller).
+pub async fn ready_stores(ctx: &crate::controller::Context) -> Option<Vec<Stores>> {
     let stores: Vec<Stores> = ctx
         .service_children
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let mut all = Children::default();
+    if stores.is_empty() {
+        return None;
+    }
+    let mut ready = Vec::with_capacity(stores.len());
     for s in stores {
-        if s.ready().await.is_err() {
-            continue;
+        if s.ready().await.is_ok() {
+            ready.push(s);
         }
+    }
+    Some(ready)
+}
+
+/// The children of Service `name` in `namespace`, from the stores of every scope the Service
+/// controller runs in (waiting until they have listed once).
+pub async fn of(ctx: &crate::controller::Context, namespace: &str, name: &str) -> Children {
+    let mut all = Children::default();
+    for s in ready_stores(ctx).await.unwrap_or_default() {
         let mine = s.of(namespace, name);
         all.deployment = all.deployment.or(mine.deployment);
         all.daemon_set = all.daemon_set.or(mine.daemon_set);
@@ -148,46 +161,25 @@ pub fn service(ctx: &crate::controller::Context, namespace: &str, name: &str) ->
         .find_map(|s| s.service(namespace, name))
 }
 
-/// The TaskDefinitions of `namespace` and the nodes, from the stores of every scope the Service
-/// controller runs in (waiting until they have listed once); `None` when it runs in none (no
-/// caches: [`super::load`] asks the API server).
-pub async fn references(ctx: &crate::controller::Context, namespace: &str) -> Option<References> {
-    let stores: Vec<Stores> = ctx
-        .service_children
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    if stores.is_empty() {
-        return None;
-    }
-    let mut task_definitions: Vec<TaskDefinition> = Vec::new();
-    let mut nodes: Option<Vec<Node>> = None;
-    for s in stores {
-        if s.ready().await.is_err() {
-            continue;
-        }
-        task_definitions.extend(
-            s.task_definitions
-                .state()
-                .iter()
-                .filter(|td| td.namespace().as_deref() == Some(namespace))
-                .map(|td| (**td).clone()),
-        );
-        // Every scope watches all the nodes: one scope's are all of them.
-        nodes.get_or_insert_with(|| s.nodes.state().iter().map(|n| (**n).clone()).collect());
-    }
+/// The TaskDefinitions of `namespace` in `stores` ([`ready_stores`]), by name.
+#[must_use]
+pub fn task_definitions(stores: &[Stores], namespace: &str) -> Vec<TaskDefinition> {
+    let mut task_definitions: Vec<TaskDefinition> = stores
+        .iter()
+        .flat_map(|s| s.task_definitions.state())
+        .filter(|td| td.namespace().as_deref() == Some(namespace))
+        .map(|td| (*td).clone())
+        .collect();
     task_definitions.sort_by_key(ResourceExt::name_any);
-    Some(References {
-        task_definitions,
-        nodes: nodes.unwrap_or_default(),
-    })
+    task_definitions
 }
 
-/// What Services refer to, from the caches.
-#[derive(Debug, Clone, Default)]
-pub struct References {
-    /// The TaskDefinitions of the Service's namespace, by name.
-    pub task_definitions: Vec<TaskDefinition>,
-    /// The cluster's nodes (without status).
-    pub nodes: Vec<Node>,
+/// The cluster's nodes (without status) in `stores` ([`ready_stores`]): every scope watches all
+/// of them, so the first scope's are all of them.
+#[must_use]
+pub fn nodes(stores: &[Stores]) -> Vec<Node> {
+    stores
+        .first()
+        .map(|s| s.nodes.state().iter().map(|n| (**n).clone()).collect())
+        .unwrap_or_default()
 }

@@ -42,9 +42,9 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
     let Ok(reference) = validate::reference(svc) else {
         return Ok(Loaded::default());
     };
-    let cached = super::children::references(ctx, namespace).await;
+    let cached = super::children::ready_stores(ctx).await;
     let task_definitions = match &cached {
-        Some(cached) => cached.task_definitions.clone(),
+        Some(stores) => super::children::task_definitions(stores, namespace),
         None => {
             let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), namespace);
             api.list(&ListParams::default()).await?.items
@@ -78,7 +78,8 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
             });
     let nodes = match (constrained, cached) {
         (false, _) => None,
-        (true, Some(cached)) => Some(cached.nodes),
+        // Only now: most Services have no constraints, and the nodes are not copied for them.
+        (true, Some(stores)) => Some(super::children::nodes(&stores)),
         (true, None) => Some(
             Api::<Node>::all(ctx.client.clone())
                 .list(&ListParams::default())
