@@ -4,6 +4,7 @@
 //! kube-runtime has no per-key backoff (kube-rs/kube#1916), so [`Context`] counts each object's
 //! consecutive failures and [`with_backoff_reset`] clears the count when a reconcile succeeds.
 
+pub mod delete;
 pub mod error;
 pub mod service;
 pub mod status;

@@ -54,7 +54,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions},
+    api::{ListParams, Patch, PatchParams},
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -494,19 +494,10 @@ where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
     let name = obj.name_any();
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: obj.uid(),
-            resource_version: None,
-        }),
-        ..DeleteParams::background()
-    };
-    match api.delete(&name, &params).await {
-        Ok(_) => tracing::info!(kind = %K::kind(&()), %name, "pruned"),
-        Err(kube::Error::Api(status)) if status.is_not_found() || status.is_conflict() => {
-            tracing::debug!(%name, "already gone or replaced");
-        }
-        Err(e) => return Err(e.into()),
+    if crate::controller::delete::delete_seen(api, obj).await? {
+        tracing::info!(kind = %K::kind(&()), %name, "pruned");
+    } else {
+        tracing::debug!(%name, "already gone or replaced");
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, ResourceExt,
-    api::{DeleteParams, ListParams, PostParams, Preconditions},
+    api::{ListParams, PostParams},
     runtime::{
         Controller,
         controller::{self, Action},
@@ -177,20 +177,10 @@ async fn register(
             let Some(cr) = stored.get(&revision).cloned() else {
                 continue;
             };
-            let cr_name = cr.name_any();
-            let params = DeleteParams {
-                preconditions: Some(Preconditions {
-                    uid: cr.uid(),
-                    resource_version: None,
-                }),
-                ..DeleteParams::background()
-            };
-            match api.delete(&cr_name, &params).await {
-                Ok(_) => tracing::info!(revision, "revision deleted by retention"),
-                Err(kube::Error::Api(status)) if status.is_not_found() || status.is_conflict() => {
-                    tracing::debug!(revision, "revision already gone or replaced");
-                }
-                Err(e) => return Err(e.into()),
+            if super::delete::delete_seen(&api, &cr).await? {
+                tracing::info!(revision, "revision deleted by retention");
+            } else {
+                tracing::debug!(revision, "revision already gone or replaced");
             }
             // Its namespaced dependents go with it (garbage collection); its cluster-scoped
             // PersistentVolumes cannot be owned by it.
