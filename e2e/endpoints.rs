@@ -40,11 +40,7 @@ async fn readyz_waits_for_the_crds_and_metrics_count_reconciles() {
         assert!(body.contains("CRDs are not Established"), "{body}");
         env.install_crds();
     }
-    eventually_async("/readyz to answer 200", TIMEOUT, || async {
-        let (code, body) = operator.get("/readyz").await;
-        (code == 200).then_some(()).ok_or(format!("{code} {body}"))
-    })
-    .await;
+    operator.ready("/readyz to answer 200", TIMEOUT).await;
 
     env.kubectl_ok(&["apply", "-f", &Env::s(&Env::example("web"))]);
     eventually("the web Service to have a status", TIMEOUT, || {

@@ -92,11 +92,7 @@ async fn only_the_leader_reconciles_and_hands_over_on_sigterm() {
     })
     .await;
     let b = env.spawn_operator(B);
-    eventually_async("B to be ready as a standby", TIMEOUT, || async {
-        let (code, body) = b.get("/readyz").await;
-        (code == 200).then_some(()).ok_or(format!("{code} {body}"))
-    })
-    .await;
+    b.ready("B to be ready as a standby", TIMEOUT).await;
 
     // A reconciles the web example; B does not.
     env.kubectl_ok(&["apply", "-f", &Env::s(&Env::example("web"))]);

@@ -264,20 +264,28 @@ fn env_value<'a>(deployment: &'a Value, var: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {var} in {deployment:#}"))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn chart_installs_with_default_values_and_every_object_validates() {
-    let server = TestApiServer::start().await;
-    let dir = server.kubeconfig().parent().expect("dir").join("chart-defaults");
-    let release = "ecs-bridge";
-    let installed = install(&server, release, "ecs-bridge-system", &[]);
+/// Installs the chart as `release` in `ecs-bridge-system` with `sets`, then checks what every
+/// install must give: the rendered manifests and the objects read back validate strictly, and
+/// the CRDs are established. Returns the release.
+fn install_and_validate(server: &TestApiServer, dir: &Path, release: &str, sets: &[&str]) -> Installed {
+    let installed = install(server, release, "ecs-bridge-system", sets);
     validate(
         &dir.join("rendered"),
         "the rendered manifests",
         &installed.objects,
     );
-    let stored = read_back(&server, &dir, &installed);
+    let stored = read_back(server, dir, &installed);
     validate(&dir.join("stored"), "the installed objects", &stored);
-    assert_crds_established(&server, &dir);
+    assert_crds_established(server, dir);
+    installed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chart_installs_with_default_values_and_every_object_validates() {
+    let server = TestApiServer::start().await;
+    let dir = server.kubeconfig().parent().expect("dir").join("chart-defaults");
+    let release = "ecs-bridge";
+    let installed = install_and_validate(&server, &dir, release, &[]);
 
     let deployment = operator_deployment(&installed.objects, release);
     assert_hardened(deployment);
@@ -359,15 +367,7 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
             "watchNamespaces=[\"team-a\",\"team-b\"]",
         ])
         .collect();
-    let installed = install(&server, release, "ecs-bridge-system", &sets);
-    validate(
-        &dir.join("rendered"),
-        "the rendered manifests",
-        &installed.objects,
-    );
-    let stored = read_back(&server, &dir, &installed);
-    validate(&dir.join("stored"), "the installed objects", &stored);
-    assert_crds_established(&server, &dir);
+    let installed = install_and_validate(&server, &dir, release, &sets);
 
     let deployment = operator_deployment(&installed.objects, release);
     assert_hardened(deployment);

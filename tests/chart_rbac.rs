@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ecs_bridge_testbed::{PodOutcome, SimCluster, TestApiServer, faults::RequestRecord};
+use ecs_bridge_testbed::{SimCluster, TestApiServer, faults::RequestRecord};
 use serde_json::Value;
 use support::helm::{EVERYTHING, assert_no_wildcards, chart, install, kind, kubectl, name};
 
@@ -150,19 +150,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chart_rbac_grants_every_request_the_operator_makes() {
     let server = TestApiServer::start().await;
-    let cluster = SimCluster::start(&server.api);
-    for (node, zone) in [("node-a", "us-east-1a"), ("node-b", "us-east-1b")] {
-        let labels = serde_json::json!({
-            "kubernetes.io/hostname": node,
-            "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64",
-            "topology.kubernetes.io/zone": zone,
-        });
-        cluster
-            .add_node(node, &labels, "4", "16Gi", &serde_json::json!([]))
-            .expect("add node");
-    }
-    cluster.kubelet(PodOutcome::Running { ready: true });
+    let _cluster = SimCluster::start_with_two_zonal_nodes(&server.api);
     let installed = install(&server, "ecs-bridge", "ecs-bridge-system", &[]);
     let rules: Vec<(Option<String>, Value)> = installed
         .objects

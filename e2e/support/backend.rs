@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ecs_bridge_testbed::{PodOutcome, SimCluster, TestApiServer};
+use ecs_bridge_testbed::{SimCluster, TestApiServer};
 
 /// The backend of one test.
 pub enum Backend {
@@ -29,19 +29,7 @@ impl Backend {
             };
         }
         let server = TestApiServer::start().await;
-        let cluster = SimCluster::start(&server.api);
-        for (name, zone) in [("node-a", "us-east-1a"), ("node-b", "us-east-1b")] {
-            let labels = serde_json::json!({
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "topology.kubernetes.io/zone": zone,
-            });
-            cluster
-                .add_node(name, &labels, "4", "16Gi", &serde_json::json!([]))
-                .expect("add node");
-        }
-        cluster.kubelet(PodOutcome::Running { ready: true });
+        let cluster = SimCluster::start_with_two_zonal_nodes(&server.api);
         Backend::Double { server, cluster }
     }
 

@@ -77,6 +77,15 @@ impl Operator {
         http_get(self.address().await, path).await
     }
 
+    /// Waits (at most `timeout`) until `/readyz` answers 200.
+    pub async fn ready(&self, what: &str, timeout: Duration) {
+        super::wait::eventually_async(what, timeout, || async {
+            let (code, body) = self.get("/readyz").await;
+            (code == 200).then_some(()).ok_or(format!("{code} {body}"))
+        })
+        .await;
+    }
+
     /// Sends SIGTERM (its graceful shutdown trigger).
     pub fn terminate(&self) {
         let status = Command::new("kill")

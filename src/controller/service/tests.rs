@@ -19,9 +19,13 @@ const SERVICES: &str = "/api/v1/namespaces/team-a/services";
 const BINDINGS: &str = "/apis/elbv2.k8s.aws/v1beta1/namespaces/team-a/targetgroupbindings";
 
 /// Serves the LIST of TaskDefinitions with `items`.
-async fn expect_task_definition_list(server: &mut Handle, items: Vec<Value>) {
+async fn expect_task_definition_list(server: &mut Handle, items: &[TaskDefinition]) {
     let (request, reply) = next(server).await;
     assert_eq!((request.method(), request.uri().path()), (&Method::GET, TDS));
+    let items = items
+        .iter()
+        .map(|td| serde_json::to_value(td).expect("json"))
+        .collect();
     ok(
         reply,
         &testing::list_body("ecsbridge.io/v1alpha1", "TaskDefinitionList", items),
@@ -230,7 +234,7 @@ async fn missing_task_definition_writes_only_the_status() {
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
         let other = testing::task_definition("team-a", "api", 1);
-        expect_task_definition_list(&mut server, vec![serde_json::to_value(other).expect("json")]).await;
+        expect_task_definition_list(&mut server, &[other]).await;
         // Next comes the status, not a Deployment: expect_apply checks the path.
         let status = expect_status_apply(&mut server, &status_svc).await;
         assert_no_more_requests(server).await;
@@ -296,7 +300,7 @@ async fn invalid_task_definition_writes_only_the_status() {
             name: Some("app".into()),
             ..Default::default()
         }];
-        expect_task_definition_list(&mut server, vec![serde_json::to_value(td).expect("json")]).await;
+        expect_task_definition_list(&mut server, &[td]).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         assert_no_more_requests(server).await;
         status
@@ -416,7 +420,7 @@ async fn unchanged_status_is_not_written_again() {
     let first_svc = svc.clone();
     let ds = deployment_status.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
+        expect_task_definition_list(&mut server, &[web_td()]).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), ds).await;
         expect_status_apply(&mut server, &first_svc).await
     });
@@ -428,7 +432,7 @@ async fn unchanged_status_is_not_written_again() {
     svc.status = Some(serde_json::from_value(body["status"].clone()).expect("a status"));
     let (ctx, mut server) = testing::context();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
+        expect_task_definition_list(&mut server, &[web_td()]).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), deployment_status).await;
         assert_no_more_requests(server).await;
     });
@@ -441,7 +445,7 @@ async fn a_failed_apply_is_a_kube_error_and_writes_no_status() {
     let (ctx, mut server) = testing::context();
     let svc = testing::service("team-a", "web", 1, "web");
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, vec![serde_json::to_value(web_td()).expect("json")]).await;
+        expect_task_definition_list(&mut server, &[web_td()]).await;
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::PATCH);
         let status = json!({
@@ -912,11 +916,7 @@ async fn unchanged_networking_objects_are_not_written_again() {
     let svc = networked_service();
     let first_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
+        expect_task_definition_list(&mut server, &[networked_td()]).await;
         let deployment = expect_ready_deployment(&mut server).await;
         let lb = expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
         let sc = expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
@@ -979,11 +979,7 @@ async fn without_the_load_balancer_controller_the_service_is_degraded_without_tr
     let svc = networked_service();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
+        expect_task_definition_list(&mut server, &[networked_td()]).await;
         expect_ready_deployment(&mut server).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
@@ -1018,11 +1014,7 @@ async fn a_binding_whose_kind_went_away_is_reported_and_asked_about_again() {
     let svc = networked_service();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
+        expect_task_definition_list(&mut server, &[networked_td()]).await;
         expect_ready_deployment(&mut server).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
@@ -1061,11 +1053,7 @@ async fn a_binding_whose_kind_went_away_is_reported_and_asked_about_again() {
     let mut svc = svc;
     svc.status = Some(serde_json::from_value(status["status"].clone()).expect("a status"));
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
+        expect_task_definition_list(&mut server, &[networked_td()]).await;
         expect_ready_deployment(&mut server).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
@@ -1082,11 +1070,7 @@ async fn a_networking_object_the_api_server_refuses_is_reported() {
     let svc = networked_service();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
+        expect_task_definition_list(&mut server, &[networked_td()]).await;
         expect_ready_deployment(&mut server).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
         // `shop-web` is someone else's already (not ecs-bridge's: not in the cache), with a
@@ -1178,11 +1162,7 @@ async fn networking_ecs_would_refuse_writes_only_the_status() {
     ]);
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(
-            &mut server,
-            vec![serde_json::to_value(networked_td()).expect("json")],
-        )
-        .await;
+        expect_task_definition_list(&mut server, &[networked_td()]).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         assert_no_more_requests(server).await;
         status

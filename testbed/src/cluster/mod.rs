@@ -60,6 +60,30 @@ impl SimCluster {
         }
     }
 
+    /// Starts the cluster as the operator's end-to-end tests run it: two linux/amd64 nodes,
+    /// `node-a` in zone `us-east-1a` and `node-b` in `us-east-1b` (4 CPUs and 16Gi each), whose
+    /// kubelet starts every pod Ready.
+    ///
+    /// # Panics
+    /// When a node cannot be added (the API server refuses it).
+    #[must_use]
+    pub fn start_with_two_zonal_nodes(api: &Arc<ApiServer>) -> Self {
+        let cluster = Self::start(api);
+        for (name, zone) in [("node-a", "us-east-1a"), ("node-b", "us-east-1b")] {
+            let labels = serde_json::json!({
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "topology.kubernetes.io/zone": zone,
+            });
+            cluster
+                .add_node(name, &labels, "4", "16Gi", &serde_json::json!([]))
+                .expect("add node");
+        }
+        cluster.kubelet(PodOutcome::Running { ready: true });
+        cluster
+    }
+
     /// The API server.
     #[must_use]
     pub fn api(&self) -> &Arc<ApiServer> {
