@@ -7,9 +7,14 @@ AWS's own SDKs use. Run it with `make generate-ecs` after bumping the pinned bot
 output is committed and reviewed like any other code. `tests/botocore_coverage.rs` checks the
 result against the model independently.
 
-Usage: python3 hack/gen_ecs_types.py [path/to/ecs/service-2.json(.gz)]
+Usage: python3 hack/gen_ecs_types.py [--out DIR] [path/to/ecs/service-2.json(.gz)]
+
+The files go to src/api/ecs/ unless `--out DIR` names another directory (`make verify-ecs`
+generates into a temporary one and compares). They are not formatted: `make generate-ecs` runs
+`cargo fmt` after this script.
 """
 
+import argparse
 import gzip
 import html
 import json
@@ -95,9 +100,9 @@ def load_model(path):
     return json.loads(raw)["shapes"]
 
 
-def find_model():
-    if len(sys.argv) > 1:
-        return sys.argv[1]
+def find_model(path=None):
+    if path:
+        return path
     import botocore  # noqa: PLC0415
 
     base = os.path.join(os.path.dirname(botocore.__file__), "data", "ecs", "2014-11-13")
@@ -351,7 +356,11 @@ def gen_events(ecs_path, outdir, version):
 
 
 def main():
-    path = find_model()
+    parser = argparse.ArgumentParser(description="Generate src/api/ecs/ from botocore's ECS model.")
+    parser.add_argument("model", nargs="?", help="ECS service-2.json(.gz) (default: the installed botocore's)")
+    parser.add_argument("--out", metavar="DIR", help="output directory (default: src/api/ecs/ of this checkout)")
+    args = parser.parse_args()
+    path = find_model(args.model)
     shapes = load_model(path)
     version = "unknown"
     try:
@@ -361,7 +370,7 @@ def main():
     except ImportError:
         pass
     gen = Gen(shapes)
-    outdir = os.path.join(os.path.dirname(__file__), "..", "src", "api", "ecs")
+    outdir = args.out or os.path.join(os.path.dirname(__file__), "..", "src", "api", "ecs")
     os.makedirs(outdir, exist_ok=True)
     mods = gen.modules()
     order = [m for m, _ in OWNERS] + ["shared", "eventbridge"]
