@@ -22,7 +22,7 @@ use std::{
 use ecs_bridge::{
     api::Service,
     run::{RunConfig, run_until},
-    translate::networking::TargetGroupBinding,
+    api::external::TargetGroupBinding,
 };
 use ecs_bridge_testbed::{PodOutcome, SimCluster, TestApiServer, faults::RequestRecord};
 use kube::{

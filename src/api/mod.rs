@@ -7,6 +7,7 @@ pub mod autoscaling;
 pub mod capacity_provider;
 pub mod condition;
 pub mod ecs;
+pub mod external;
 mod free_form;
 mod number_or_string;
 pub mod scheduled_task;

@@ -64,10 +64,11 @@ use super::{
     validate::ValidatedService,
 };
 use crate::{
+    api::external::TargetGroupBinding,
     controller::{Context, Error, unchanged},
     translate::{
         labels,
-        networking::{LOAD_BALANCER_SUFFIX, TargetGroupBinding},
+        networking::LOAD_BALANCER_SUFFIX,
         service::Workload,
     },
 };

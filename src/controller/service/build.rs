@@ -22,13 +22,13 @@ pub const REASON_INVALID_SERVICE_FIELD: &str = "InvalidServiceField";
 pub const REASON_INVALID_NETWORKING: &str = "InvalidNetworking";
 use k8s_openapi::api::core::v1::Service as CoreService;
 
-use crate::translate::{
+use crate::{api::external::TargetGroupBinding, translate::{
     Report,
-    networking::{TargetGroupBinding, network_objects},
+    networking::network_objects,
     placement::PlaceOptions,
     pod::{PodOptions, pod_template_with},
     service::{ServiceContext, ServiceError, Workload, workload},
-};
+}};
 
 /// What did not carry over exactly, from the Service and from its TaskDefinition.
 #[derive(Debug, Clone, Default, PartialEq)]

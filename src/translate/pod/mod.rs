@@ -1,10 +1,14 @@
-//! Task definition → pod template.
+//! Task definition → pod template (pure: no client, no I/O).
 //!
-//! This first version carries over what every task definition has: containers, images,
-//! entry points and commands, working directories, environment variables, container ports (by
-//! network mode, with host ports, ranges, names and application protocols: `ports.rs`) and
-//! container-level cpu and memory. Every other field set in the task definition is listed in the
-//! [`Report`] as not translated yet, never dropped silently.
+//! [`pod_template_with`] builds the pod in stages, one module each, every stage owning the fields
+//! of its `HANDLED` list: [`container`] (names, images, commands, environment), [`network`]
+//! (`networkMode`), [`ports`] (port mappings by network mode), [`resources`] (task and container
+//! cpu, memory, GPUs), [`security`] (users, privileges, the Pod Security profile), [`dns`]
+//! (hostname, DNS, `extraHosts`, `links`), [`linux`] (`linuxParameters`), [`health`] (health
+//! checks as probes), [`secrets`] (secrets and environment files), [`volumes`], [`task`]
+//! (task-level fields), [`placement`] (the task definition's own constraints) and [`ordering`]
+//! (`essential` and `dependsOn`). A field set in the task definition that no stage handles is
+//! listed in the [`Report`] as not translated yet, never dropped silently.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +21,7 @@ use super::{NoteKind, Report, labels};
 use crate::api::ecs::RegisterTaskDefinition;
 
 mod container;
+mod dns;
 mod health;
 mod linux;
 mod network;
@@ -62,6 +67,7 @@ fn handled() -> Vec<&'static str> {
         resources::HANDLED,
         secrets::HANDLED,
         security::HANDLED,
+        dns::HANDLED,
         task::HANDLED,
         volumes::HANDLED,
     ]
@@ -344,6 +350,8 @@ pub fn pod_template_with(
     ports::apply(&mut b)?;
     resources::apply(&mut b)?;
     security::apply(&mut b)?;
+    dns::apply(&mut b);
+    security::host_namespaces(&mut b);
     linux::apply(&mut b)?;
     health::apply(&mut b)?;
     secrets::apply(&mut b)?;
