@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_main};
 use ecs_bridge::translate::placement::{
-    compile::{self, Context},
+    compile::{self, Scope},
     cql,
 };
 use k8s_openapi::api::core::v1::Node;
@@ -44,9 +44,9 @@ fn corpus() -> Vec<String> {
         .collect()
 }
 
-fn terms(text: &str, ctx: &Context<'_>) -> Result<usize, String> {
+fn terms(text: &str, ctx: &Scope<'_>) -> Result<usize, String> {
     let expr = cql::parse(text).map_err(|e| e.to_string())?;
-    let c = compile::compile(text, &expr, ctx).map_err(|e| e.to_string())?;
+    let c = compile::compile_expression(text, &expr, ctx).map_err(|e| e.to_string())?;
     Ok(c.node_affinity
         .and_then(|a| a.required_during_scheduling_ignored_during_execution)
         .map_or(0, |s| s.node_selector_terms.len()))
@@ -54,9 +54,9 @@ fn terms(text: &str, ctx: &Context<'_>) -> Result<usize, String> {
 
 fn bench(c: &mut Criterion) {
     let nodes = nodes();
-    let ctx = Context {
+    let ctx = Scope {
         nodes: Some(&nodes),
-        ..Context::default()
+        ..Scope::default()
     };
     let exprs = corpus();
     let largest = exprs

@@ -21,8 +21,8 @@ use std::{
 
 use ecs_bridge::{
     api::Service,
-    run::{RunConfig, run_until},
     api::external::TargetGroupBinding,
+    run::{RunConfig, run_until},
 };
 use ecs_bridge_testbed::{PodOutcome, SimCluster, TestApiServer, faults::RequestRecord};
 use kube::{
@@ -330,7 +330,10 @@ async fn main() {
     let (stop, stopped) = futures::channel::oneshot::channel::<()>();
     let run = RunConfig {
         namespaces: vec![NAMESPACE.to_owned()],
-        resync_interval: RESYNC,
+        controllers: ecs_bridge::controller::Config {
+            resync_interval: RESYNC,
+            ..ecs_bridge::controller::Config::default()
+        },
         ..RunConfig::default()
     };
     let operator = tokio::spawn(run_until(run, client.clone(), async {

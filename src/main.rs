@@ -47,22 +47,9 @@ enum Command {
         /// Output format.
         #[arg(short, long, value_enum, default_value = "yaml")]
         output: OutputFormat,
-        /// Whether External Secrets (external-secrets.io/v1) is installed, as the operator's flag.
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-        external_secrets: bool,
-        /// Load `environmentFiles` from ConfigMaps, as the operator's flag.
-        #[arg(long)]
-        environment_files_as_config_maps: bool,
-        /// The ecs-bridge scheduler (binpack profiles, `ecs-bridge scheduler-config`) is
-        /// installed: binpack strategies set `schedulerName` (otherwise they are approximated).
-        #[arg(long)]
-        binpack_scheduler: bool,
-        /// Label prefix of custom ECS attributes, as the operator's flag: `attribute:stack` reads
-        /// the node label `<PREFIX>stack`. Followed by a name it must be a label key
-        /// (`example.com/`, `example.com/attr-`).
-        #[arg(long, value_name = "PREFIX", default_value = DEFAULT_ATTRIBUTE_PREFIX,
-              value_parser = attribute_prefix)]
-        attribute_prefix: String,
+        /// The installation options, as the operator's flags.
+        #[command(flatten)]
+        options: ecs_bridge::translate::Options,
     },
     /// Run the operator against the current kubeconfig context (or in-cluster config).
     Run {
@@ -76,28 +63,12 @@ enum Command {
         #[arg(long, env = "ECS_BRIDGE_LOG_JSON")]
         log_json: bool,
         /// TaskDefinition revisions to keep besides the latest and those Services use.
-        #[arg(long, env = "ECS_BRIDGE_REVISION_HISTORY_LIMIT", default_value_t = 10)]
+        #[arg(long, env = "ECS_BRIDGE_REVISION_HISTORY_LIMIT",
+              default_value_t = ecs_bridge::controller::DEFAULT_REVISION_HISTORY_LIMIT)]
         revision_history_limit: usize,
-        /// Whether External Secrets (external-secrets.io/v1) is installed: AWS secrets become
-        /// ExternalSecrets; with `false`, pods reference Secrets you create, which the
-        /// TaskDefinition's Translated condition names.
-        #[arg(long, env = "ECS_BRIDGE_EXTERNAL_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
-        external_secrets: bool,
-        /// Load each container's `environmentFiles` (S3 objects) from a ConfigMap you create from
-        /// the same file (`kubectl create configmap <name> --from-env-file=...`; the name is
-        /// `<bucket>-<key>` without `.env`, and the Translated condition gives it).
-        #[arg(long, env = "ECS_BRIDGE_ENVIRONMENT_FILES_AS_CONFIG_MAPS")]
-        environment_files_as_config_maps: bool,
-        /// The ecs-bridge scheduler (`ecs-bridge scheduler-config`) runs in the cluster: binpack
-        /// strategies use its profiles (otherwise the default scheduler, reported).
-        #[arg(long, env = "ECS_BRIDGE_BINPACK_SCHEDULER")]
-        binpack_scheduler: bool,
-        /// Label prefix of custom ECS attributes: `attribute:stack` reads the node label
-        /// `<PREFIX>stack`. Followed by a name it must be a label key (`example.com/`,
-        /// `example.com/attr-`).
-        #[arg(long, value_name = "PREFIX", env = "ECS_BRIDGE_ATTRIBUTE_PREFIX",
-              default_value = DEFAULT_ATTRIBUTE_PREFIX, value_parser = attribute_prefix)]
-        attribute_prefix: String,
+        /// The installation options.
+        #[command(flatten)]
+        options: ecs_bridge::translate::Options,
         /// Run the controllers only while holding the leader Lease, so that of several replicas
         /// one works at a time (`--leader-elect=false`: run a single replica; `--leader-elect`
         /// alone means true).
@@ -132,7 +103,7 @@ enum Command {
         /// the node label `<PREFIX>stack`. Followed by a name it must be a label key
         /// (`example.com/`, `example.com/attr-`).
         #[arg(long, value_name = "PREFIX", default_value = DEFAULT_ATTRIBUTE_PREFIX,
-              value_parser = attribute_prefix)]
+              value_parser = ecs_bridge::translate::options::parse_attribute_prefix)]
         attribute_prefix: String,
     },
     /// Print the KubeSchedulerConfiguration of the ecs-bridge scheduler (binpack profiles).
@@ -151,12 +122,6 @@ enum Command {
 
 /// The default of `--attribute-prefix`.
 const DEFAULT_ATTRIBUTE_PREFIX: &str = ecs_bridge::translate::placement::attributes::DEFAULT_PREFIX;
-
-/// Parses `--attribute-prefix`: clap's error names the flag and the value, this the rule.
-fn attribute_prefix(prefix: &str) -> Result<String, String> {
-    ecs_bridge::translate::placement::attributes::check_prefix(prefix)?;
-    Ok(prefix.to_owned())
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -196,31 +161,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             paths,
             nodes,
             output,
-            external_secrets,
-            environment_files_as_config_maps,
-            binpack_scheduler,
-            attribute_prefix,
-        } => render(
-            &paths,
-            nodes.as_deref(),
-            output,
-            ecs_bridge::render::RenderOptions {
-                external_secrets,
-                environment_files_as_config_maps,
-                binpack_scheduler,
-                attribute_prefix,
-                ..ecs_bridge::render::RenderOptions::default()
-            },
-        ),
+            options,
+        } => render(&paths, nodes.as_deref(), output, &options),
         Command::Run {
             namespaces,
             log,
             log_json,
             revision_history_limit,
-            external_secrets,
-            environment_files_as_config_maps,
-            binpack_scheduler,
-            attribute_prefix,
+            options,
             leader_elect,
             lease_name,
             lease_namespace,
@@ -230,11 +178,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             &log,
             log_json,
             ecs_bridge::run::RunConfig {
-                revision_history_limit,
-                external_secrets,
-                environment_files_as_config_maps,
-                binpack_scheduler,
-                attribute_prefix,
+                controllers: ecs_bridge::controller::Config {
+                    revision_history_limit,
+                    options,
+                    ..ecs_bridge::controller::Config::default()
+                },
                 leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {
                     lease_name,
                     lease_namespace: lease_namespace
@@ -266,12 +214,7 @@ fn explain(
         },
         None => None,
     };
-    let options = ecs_bridge::translate::placement::PlaceOptions {
-        nodes: nodes.as_deref(),
-        attribute_prefix,
-        ..Default::default()
-    };
-    match ecs_bridge::translate::placement::explain(expression, &options) {
+    match ecs_bridge::translate::placement::explain(expression, nodes.as_deref(), attribute_prefix) {
         Ok(v) => {
             match output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
@@ -327,13 +270,13 @@ fn render(
     paths: &[PathBuf],
     nodes: Option<&std::path::Path>,
     output: OutputFormat,
-    options: ecs_bridge::render::RenderOptions,
+    options: &ecs_bridge::translate::Options,
 ) -> Result<ExitCode> {
-    let mut options = options;
-    if let Some(nodes) = nodes {
-        options.nodes = Some(ecs_bridge::render::read_nodes(nodes).map_err(|d| anyhow::anyhow!("{d}"))?);
-    }
-    let rendered = ecs_bridge::render::render_paths(paths, &options);
+    let nodes = match nodes {
+        Some(path) => Some(ecs_bridge::render::read_nodes(path).map_err(|d| anyhow::anyhow!("{d}"))?),
+        None => None,
+    };
+    let rendered = ecs_bridge::render::render_paths(paths, options, nodes.as_deref());
     for d in &rendered.diagnostics {
         eprintln!("{d}");
     }

@@ -2,73 +2,64 @@
 //! runs the controllers while it holds it, and on SIGTERM or SIGINT stops them gracefully and
 //! releases the lease (see [`crate::runtime`]).
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use futures::{
     FutureExt,
     future::{BoxFuture, join_all},
 };
-use kube::{Api, Client};
+use kube::Client;
 
 use crate::{
-    api::TaskDefinition,
-    controller::{self, Context, Error, Shutdown},
-    runtime::{LeaderConfig, Metrics, Readiness, leader::Elector, readiness},
+    controller::{self, Context},
+    runtime::{ErrorChain, LeaderConfig, Metrics, Readiness, Shutdown, leader::Elector, readiness},
 };
 
+/// Why `ecs-bridge run` stopped with an error (a reconcile's errors are retried, never returned).
+#[derive(thiserror::Error, Debug)]
+pub enum Error {
+    /// A signal handler (SIGTERM, SIGINT) could not be installed.
+    #[error("installing the {signal} handler failed")]
+    Signal {
+        /// The signal, e.g. `SIGTERM`.
+        signal: &'static str,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server (`/healthz`, `/readyz`, `/metrics`) could not listen on its address.
+    #[error("listening on {address} for /healthz, /readyz and /metrics failed")]
+    Http {
+        /// The address of `--metrics-address`.
+        address: std::net::SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// This replica lost the leader lease (not renewed in time, or taken): the controllers
+    /// stopped, and the process exits so that it restarts as a candidate.
+    #[error("lost the leader lease {namespace}/{name}")]
+    LeaseLost {
+        /// Namespace of the Lease.
+        namespace: String,
+        /// Name of the Lease.
+        name: String,
+    },
+}
+
 /// Configuration of `ecs-bridge run`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunConfig {
     /// Namespaces (ECS clusters) to watch; empty means every namespace.
     pub namespaces: Vec<String>,
-    /// How often every object is reconciled even when nothing changed (level-triggered safety
-    /// net). Default: 5 minutes.
-    pub resync_interval: Duration,
-    /// Most reconciles running at once per controller; 0 means no limit. Default: 0.
-    pub concurrency: u16,
-    /// How many of a TaskDefinition's newest revisions to keep besides the latest and those in
-    /// use by Services. Default: 10.
-    pub revision_history_limit: usize,
-    /// Whether External Secrets (`external-secrets.io/v1`) is installed: AWS secrets become
-    /// ExternalSecrets the TaskDefinition controller applies; without it, pods reference
-    /// Secrets the user creates. Default: true.
-    pub external_secrets: bool,
-    /// Whether `environmentFiles` load from ConfigMaps the user creates from the same files
-    /// (named by [`crate::translate::pod::environment_file_config_map`]). Default: false
-    /// (reported, not loaded).
-    pub environment_files_as_config_maps: bool,
-    /// Whether the ecs-bridge scheduler (binpack profiles, `ecs-bridge scheduler-config`) is
-    /// installed: binpack strategies set `schedulerName`; otherwise they are reported as
-    /// approximated. Default: false.
-    pub binpack_scheduler: bool,
-    /// The label prefix of custom ECS attributes: `attribute:stack` reads the node label
-    /// `<prefix>stack`. The CLI checks it with
-    /// [`crate::translate::placement::attributes::check_prefix`]. Default:
-    /// [`crate::translate::placement::attributes::DEFAULT_PREFIX`] (`ecsbridge.io/attr-`).
-    pub attribute_prefix: String,
+    /// How the controllers run: resync, concurrency, revision retention, installation options.
+    pub controllers: controller::Config,
     /// The Lease to hold before running the controllers; `None`: run them at once (a single
     /// replica). Default: `None` (the CLI's default is to elect).
     pub leader_election: Option<LeaderConfig>,
     /// Where to serve `/healthz`, `/readyz` and `/metrics`; `None`: nowhere. Default: `None`
     /// (the CLI's default is `0.0.0.0:8080`).
     pub metrics_address: Option<SocketAddr>,
-}
-
-impl Default for RunConfig {
-    fn default() -> Self {
-        Self {
-            namespaces: Vec::new(),
-            resync_interval: Duration::from_secs(300),
-            concurrency: 0,
-            revision_history_limit: 10,
-            external_secrets: true,
-            environment_files_as_config_maps: false,
-            binpack_scheduler: false,
-            attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
-            leader_election: None,
-            metrics_address: None,
-        }
-    }
 }
 
 impl RunConfig {
@@ -199,7 +190,7 @@ pub async fn run_until(
         });
     }
     if let Err(e) = elector.release().await {
-        tracing::warn!(error = %controller::error::Chain(&e), "releasing the leader lease failed; it expires on its own");
+        tracing::warn!(error = %ErrorChain(&e), "releasing the leader lease failed; it expires on its own");
     }
     Ok(())
 }
@@ -250,7 +241,7 @@ async fn run_controllers(
     shutdown: Shutdown,
 ) {
     let namespaces = config.watched_namespaces();
-    let ctx = Arc::new(Context::new(client.clone(), config).with_metrics(metrics));
+    let ctx = Arc::new(Context::new(client.clone(), config.controllers).with_metrics(metrics));
 
     // One scope per watched namespace (`None`: all namespaces); every controller runs in each.
     let scopes: Vec<Option<String>> = match namespaces {
@@ -265,17 +256,19 @@ async fn run_controllers(
     };
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
     for scope in scopes {
-        let task_definitions: Api<TaskDefinition> = match &scope {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
         let synced = readiness.controller(controller::task_definition::CONTROLLER);
         controllers.push(
-            controller::task_definition::run(task_definitions, Arc::clone(&ctx), synced, shutdown.clone())
-                .boxed(),
+            controller::task_definition::watch::run(
+                scope.clone(),
+                Arc::clone(&ctx),
+                synced,
+                shutdown.clone(),
+            )
+            .boxed(),
         );
         let synced = readiness.controller(controller::service::CONTROLLER);
-        controllers.push(controller::service::run(scope, Arc::clone(&ctx), synced, shutdown.clone()).boxed());
+        controllers
+            .push(controller::service::watch::run(scope, Arc::clone(&ctx), synced, shutdown.clone()).boxed());
     }
     join_all(controllers).await;
     readiness.standby();
@@ -335,7 +328,7 @@ mod leader_tests;
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
+    use std::{collections::BTreeSet, time::Duration};
 
     use http::Method;
 
@@ -402,13 +395,18 @@ mod tests {
             format!("/api/v1/{ns}services"),
             // (Cluster-scoped: the Service controller of each namespace watches the nodes.)
             "/api/v1/nodes".to_owned(),
+            // The TaskDefinitions' dependents: ServiceAccounts, claims and (cluster-scoped) EFS
+            // PersistentVolumes.
+            format!("/api/v1/{ns}serviceaccounts"),
+            format!("/api/v1/{ns}persistentvolumeclaims"),
+            "/api/v1/persistentvolumes".to_owned(),
         ])
     }
 
-    /// Initial LISTs per watched namespace: TaskDefinitions (TaskDefinition controller), then
-    /// Services, Deployments, DaemonSets, ReplicaSets, Pods, Kubernetes Services, TaskDefinitions
-    /// and Nodes (Service controller).
-    const LISTS_PER_NAMESPACE: usize = 9;
+    /// Initial LISTs per watched namespace: TaskDefinitions, ServiceAccounts, claims and
+    /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
+    /// ReplicaSets, Pods, Kubernetes Services, TaskDefinitions and Nodes (Service controller).
+    const LISTS_PER_NAMESPACE: usize = 12;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -477,10 +475,16 @@ mod tests {
                 break (request, reply);
             }
             let path = request.uri().path();
-            if path == "/api/v1/nodes" || path == "/api/v1/namespaces/team-a/pods" {
-                // (The Service controller's node and pod watches: none.)
+            if path == "/api/v1/nodes"
+                || path == "/api/v1/namespaces/team-a/pods"
+                || path == "/api/v1/persistentvolumes"
+            {
+                // (The Service controller's node and pod watches, and the TaskDefinition
+                // controller's PersistentVolumes: none.)
                 let kind = if path.ends_with("nodes") {
                     "NodeList"
+                } else if path.ends_with("persistentvolumes") {
+                    "PersistentVolumeList"
                 } else {
                     "PodList"
                 };
@@ -498,6 +502,8 @@ mod tests {
                 Some("daemonsets") => ("apps/v1", "DaemonSetList", vec![]),
                 Some("replicasets") => ("apps/v1", "ReplicaSetList", vec![]),
                 Some("controllerrevisions") => ("apps/v1", "ControllerRevisionList", vec![]),
+                Some("serviceaccounts") => ("v1", "ServiceAccountList", vec![]),
+                Some("persistentvolumeclaims") => ("v1", "PersistentVolumeClaimList", vec![]),
                 _ => panic!("unexpected GET {path}"),
             };
             assert!(

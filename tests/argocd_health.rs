@@ -40,9 +40,12 @@ use ecs_bridge::{
             status::{Observation, compute, invalid_status},
             validate::{Invalid, REASON_TASK_DEFINITION_NOT_FOUND},
         },
-        task_definition::{Registration, compute_status_with, status::REASON_NAME_TOO_LONG},
+        task_definition::{
+            status::{Registration, compute_status_with},
+            validate::REASON_NAME_TOO_LONG,
+        },
     },
-    translate::{pod::PodOptions, service::Workload},
+    translate::{Options, service::Workload},
 };
 use k8s_openapi::{
     api::apps::v1::Deployment,
@@ -595,7 +598,7 @@ fn task_definition_statuses_from_the_controller_get_the_health_their_conditions_
         latest: 2,
         retained: vec![1, 2],
     };
-    let options = PodOptions::default();
+    let options = Options::default();
 
     // Registered → Healthy with Ready's message.
     let mut td = task_definition(good.clone());

@@ -60,16 +60,16 @@ fn corpus_expressions_compile_or_fail_precisely() {
     let path = support::repo_root().join("../shared/corpus/ecs/member-of-expressions.txt");
     let text = std::fs::read_to_string(&path).expect("corpus expressions");
     let nodes = nodes();
-    let options = ecs_bridge::translate::placement::PlaceOptions {
-        nodes: Some(&nodes),
-        ..Default::default()
-    };
     let mut out = String::new();
     let (mut compiled, mut refused) = (0, 0);
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let expression = line.split('\t').next().unwrap_or(line);
         out.push_str(&format!("## {expression}\n"));
-        match ecs_bridge::translate::placement::explain(expression, &options) {
+        match ecs_bridge::translate::placement::explain(
+            expression,
+            Some(&nodes),
+            ecs_bridge::translate::placement::attributes::DEFAULT_PREFIX,
+        ) {
             Ok(v) => {
                 compiled += 1;
                 out.push_str(&serde_json::to_string(&v).expect("json"));

@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 
 use ecs_bridge::{
     import::{ImportOptions, import_file},
-    render::{RenderOptions, render_paths},
+    render::render_paths,
+    translate::Options,
 };
 
 /// Renders `paths` and returns the objects as YAML documents followed by the diagnostics, with
 /// the file paths made relative to `base` so the snapshot does not depend on the checkout.
 fn rendered(paths: &[PathBuf], base: &Path) -> String {
-    let r = render_paths(paths, &RenderOptions::default());
+    let r = render_paths(paths, &Options::default(), None);
     let mut out = String::new();
     for o in &r.objects {
         out.push_str("---\n");

@@ -60,3 +60,49 @@ pub struct TaskDefinitionStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revisions: Vec<i64>,
 }
+
+impl TaskDefinition {
+    /// The family this object registers: `spec.family`, else `metadata.name`.
+    #[must_use]
+    pub fn family(&self) -> String {
+        self.spec
+            .task_definition
+            .family
+            .clone()
+            .or_else(|| self.metadata.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// The latest registered revision: `status.revision`, 1 until the TaskDefinition controller
+    /// publishes one.
+    #[must_use]
+    pub fn latest_revision(&self) -> i64 {
+        self.status.as_ref().and_then(|s| s.revision).unwrap_or(1)
+    }
+
+    /// The TaskDefinition of `family` among `candidates` (one namespace's): the one whose
+    /// [`family`](Self::family) is `family`, else the one named `family`.
+    ///
+    /// # Errors
+    /// A message when several objects register `family` (there must be one object per family).
+    pub fn of_family<'a>(candidates: &'a [Self], family: &str) -> Result<Option<&'a Self>, String> {
+        let mut by_family: Vec<&Self> = candidates.iter().filter(|td| td.family() == family).collect();
+        match by_family.len() {
+            0 => Ok(candidates
+                .iter()
+                .find(|td| td.metadata.name.as_deref() == Some(family))),
+            1 => Ok(by_family.pop()),
+            _ => {
+                let mut names: Vec<&str> = by_family
+                    .iter()
+                    .filter_map(|td| td.metadata.name.as_deref())
+                    .collect();
+                names.sort_unstable();
+                Err(format!(
+                    "TaskDefinitions {} all register family {family:?}; keep one object per family",
+                    names.join(", ")
+                ))
+            }
+        }
+    }
+}

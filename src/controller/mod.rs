@@ -6,6 +6,7 @@
 
 pub mod delete;
 pub mod error;
+pub mod revisions;
 pub mod service;
 pub mod status;
 pub mod task_definition;
@@ -21,7 +22,6 @@ use std::{
     time::Duration,
 };
 
-use futures::future::{BoxFuture, Shared};
 use kube::{
     Client, Resource,
     api::DynamicObject,
@@ -30,28 +30,62 @@ use kube::{
 
 pub use error::Error;
 
-use crate::run::RunConfig;
+use crate::{
+    runtime::{ErrorChain, Shutdown},
+    translate::Options,
+};
+
+/// Default of [`Config::resync_interval`]: 5 minutes.
+pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);
+/// Default of [`Config::revision_history_limit`].
+pub const DEFAULT_REVISION_HISTORY_LIMIT: usize = 10;
+
+/// How the controllers run: the part of `ecs-bridge run`'s configuration they read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// How often every object is reconciled even when nothing changed (level-triggered safety
+    /// net). Default: [`DEFAULT_RESYNC_INTERVAL`].
+    pub resync_interval: Duration,
+    /// Most reconciles running at once per controller; 0 means no limit. Default: 0.
+    pub concurrency: u16,
+    /// How many of a TaskDefinition's newest revisions to keep besides the latest and those in
+    /// use by Services. Default: [`DEFAULT_REVISION_HISTORY_LIMIT`].
+    pub revision_history_limit: usize,
+    /// The installation options every translation takes (`--external-secrets`,
+    /// `--attribute-prefix`, ...).
+    pub options: Options,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            resync_interval: DEFAULT_RESYNC_INTERVAL,
+            concurrency: 0,
+            revision_history_limit: DEFAULT_REVISION_HISTORY_LIMIT,
+            options: Options::default(),
+        }
+    }
+}
 
 /// Delay before the first retry of a failed reconcile.
 pub const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
 /// Longest delay between retries of a failing reconcile.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
-/// A future that resolves when the controllers should stop taking new work (cloneable, so every
-/// controller can wait on the same one).
-pub type Shutdown = Shared<BoxFuture<'static, ()>>;
-
 /// What every reconcile gets: the client, the operator's configuration and the retry state.
 pub struct Context {
     /// Client for the Kubernetes API.
     pub client: Client,
-    /// The configuration `ecs-bridge run` was started with.
-    pub config: RunConfig,
+    /// How the controllers run.
+    pub config: Config,
     /// Consecutive failures per object; an entry exists only while an object keeps failing.
     failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
     /// The Services' children, cached: one set of stores per scope the Service controller runs
     /// in (each `run` adds its own; none: no children observed, as in unit tests of other steps).
     pub service_children: std::sync::RwLock<Vec<service::children::Stores>>,
+    /// The TaskDefinitions' dependents, cached: one set of stores per scope the TaskDefinition
+    /// controller runs in.
+    pub task_definition_children: std::sync::RwLock<Vec<task_definition::children::Stores>>,
     /// Publishes Kubernetes Events (events.k8s.io/v1) as `ecs-bridge`.
     pub recorder: kube::runtime::events::Recorder,
     /// What the Service controller remembers of TargetGroupBindings (served? pruned?).
@@ -63,7 +97,7 @@ pub struct Context {
 impl Context {
     /// A context with no recorded failures.
     #[must_use]
-    pub fn new(client: Client, config: RunConfig) -> Self {
+    pub fn new(client: Client, config: Config) -> Self {
         let reporter = kube::runtime::events::Reporter {
             controller: "ecs-bridge".to_owned(),
             // The pod's name when the chart sets it (downward API), for `kubectl describe`.
@@ -75,6 +109,7 @@ impl Context {
             config,
             failures: Mutex::new(HashMap::new()),
             service_children: std::sync::RwLock::new(Vec::new()),
+            task_definition_children: std::sync::RwLock::new(Vec::new()),
             target_group_bindings: service::apply::Bindings::default(),
             metrics: Arc::default(),
         }
@@ -84,30 +119,6 @@ impl Context {
     #[must_use]
     pub fn with_metrics(self, metrics: Arc<crate::runtime::Metrics>) -> Self {
         Self { metrics, ..self }
-    }
-
-    /// The translation options for objects in `namespace`, from the operator's flags.
-    #[must_use]
-    pub fn pod_options(&self, namespace: &str) -> crate::translate::pod::PodOptions {
-        crate::translate::pod::PodOptions {
-            external_secrets: self.config.external_secrets,
-            namespace: Some(namespace.to_owned()),
-            environment_files_as_config_maps: self.config.environment_files_as_config_maps,
-            attribute_prefix: self.config.attribute_prefix.clone(),
-        }
-    }
-
-    /// The placement options for tasks placed on `nodes`, from the operator's flags.
-    #[must_use]
-    pub fn place_options<'a>(
-        &'a self,
-        nodes: Option<&'a [k8s_openapi::api::core::v1::Node]>,
-    ) -> crate::translate::placement::PlaceOptions<'a> {
-        crate::translate::placement::PlaceOptions {
-            nodes,
-            attribute_prefix: &self.config.attribute_prefix,
-            binpack_scheduler: self.config.binpack_scheduler,
-        }
     }
 
     /// Records one more failure of `obj` and returns how long to wait before retrying it.
@@ -158,7 +169,7 @@ pub fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, err: &Error, ctx
         kind = %K::kind(&()),
         namespace = object.namespace.as_deref().unwrap_or(""),
         name = %object.name,
-        error = %error::Chain(err),
+        error = %ErrorChain(err),
         error_kind = err.metric_label(),
         retry_in_secs = retry_in.as_secs(),
         "reconcile failed"
@@ -188,7 +199,7 @@ where
     let result = reconcile(obj, Arc::clone(&ctx)).await;
     match &result {
         Ok(_) => ctx.reset_backoff(&object),
-        Err(e) => timer.failed(e),
+        Err(e) => timer.failed(e.metric_label()),
     }
     result
 }
@@ -228,7 +239,7 @@ pub(crate) async fn drive<K, E>(
             Err(ControllerError::ObjectNotFound(object)) => {
                 tracing::debug!(controller, %object, "object gone before its reconcile");
             }
-            Err(e) => tracing::warn!(controller, error = %error::Chain(&e), "controller error"),
+            Err(e) => tracing::warn!(controller, error = %ErrorChain(&e), "controller error"),
         }
     });
     let sync = store.clone();

@@ -1,5 +1,6 @@
 //! What every controller's status step shares: telling an unchanged status (so nothing is
-//! written) and the server-side apply body of a status.
+//! written), the server-side apply body of a status, and the `Translated` condition's reasons and
+//! message (every field that did not carry over exactly).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Resource;
@@ -9,6 +10,19 @@ use serde_json::json;
 use crate::api::{
     CapacityProviderStatus, ScheduledTaskStatus, ServiceStatus, TaskDefinitionStatus, TaskStatus, condition,
 };
+
+/// Translated=True.
+pub const REASON_ALL_FIELDS_TRANSLATED: &str = "AllFieldsTranslated";
+/// Translated=False: some fields were ignored, approximated or not translated yet.
+pub const REASON_FIELDS_NOT_TRANSLATED: &str = "FieldsNotTranslated";
+/// Ready=False: the TaskDefinition cannot become a pod template (on the TaskDefinition, and on
+/// the Services that run it).
+pub const REASON_INVALID_TASK_DEFINITION: &str = "InvalidTaskDefinition";
+/// Longest `Translated` message listing whole notes; past it, the fields are all named and the
+/// notes that do not fit are counted.
+pub const MAX_MESSAGE_LEN: usize = 1000;
+/// The longest condition message Kubernetes accepts (`metav1.Condition.message`, maxLength).
+pub const MAX_CONDITION_MESSAGE_LEN: usize = 32768;
 
 /// A status with conditions.
 pub trait WithConditions: Clone + PartialEq {
@@ -58,4 +72,118 @@ pub fn status_patch<K: Resource<DynamicType = ()>>(status: &impl Serialize) -> s
         "kind": K::kind(&()),
         "status": status,
     })
+}
+
+/// The `Translated` message: every note when they fit in [`MAX_MESSAGE_LEN`]; otherwise every
+/// field the notes are about (all of them, up to what Kubernetes accepts in a condition,
+/// [`MAX_CONDITION_MESSAGE_LEN`]: the condition must name each field that did not carry over),
+/// then as many whole notes as fit in [`MAX_MESSAGE_LEN`] more.
+#[must_use]
+pub fn translated_message(notes: &[String]) -> String {
+    const TAIL_ROOM: usize = 64;
+    let head = if notes.len() == 1 {
+        "1 field not carried over exactly: ".to_owned()
+    } else {
+        format!("{} fields not carried over exactly: ", notes.len())
+    };
+    let full = format!("{head}{}", notes.join("; "));
+    if full.len() <= MAX_MESSAGE_LEN {
+        return full;
+    }
+    let mut message = head;
+    for (i, note) in notes.iter().enumerate() {
+        let field = field_of(note);
+        // Kubernetes refuses a longer condition message; leave room for the details.
+        if message.len() + field.len() + MAX_MESSAGE_LEN + 128 > MAX_CONDITION_MESSAGE_LEN {
+            message.push_str(&format!(" … and {} more fields", notes.len() - i));
+            break;
+        }
+        if i > 0 {
+            message.push_str(", ");
+        }
+        message.push_str(field);
+    }
+    message.push_str(". Details: ");
+    let budget = message.len() + MAX_MESSAGE_LEN;
+    let mut listed = 0;
+    for note in notes {
+        let sep = if listed == 0 { "" } else { "; " };
+        if message.len() + sep.len() + note.len() + TAIL_ROOM > budget {
+            break;
+        }
+        message.push_str(sep);
+        message.push_str(note);
+        listed += 1;
+    }
+    if listed == 0
+        && let Some(first) = notes.first()
+    {
+        // The first note alone is too long: cut it at a character boundary.
+        let room = budget - TAIL_ROOM - message.len();
+        let cut = first
+            .char_indices()
+            .map(|(i, _)| i)
+            .take_while(|i| *i <= room)
+            .last()
+            .unwrap_or(0);
+        message.push_str(&first[..cut]);
+        message.push('…');
+        listed = 1;
+    }
+    let rest = notes.len() - listed;
+    if rest > 0 {
+        message.push_str(&format!("; … and {rest} more (ecs-bridge render shows them all)"));
+    }
+    message
+}
+
+/// The field a note (`[TaskDefinition <name>: ]spec.<field>: <kind>: <message>`) is about: the
+/// text before its kind.
+fn field_of(note: &str) -> &str {
+    [": approximated: ", ": ignored: ", ": not translated yet: "]
+        .iter()
+        .filter_map(|kind| note.find(kind))
+        .min()
+        .map_or_else(|| note.split(": ").next().unwrap_or(note), |i| &note[..i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translated_message_names_every_field_and_details_what_fits() {
+        let notes: Vec<String> = (0..40)
+            .map(|i| format!("spec.field{i:02}: approximated: {}", "x".repeat(40)))
+            .chain(std::iter::once(
+                "TaskDefinition web: spec.cpu: ignored: why".to_owned(),
+            ))
+            .collect();
+        let message = translated_message(&notes);
+        let (fields, details) = message.split_once(". Details: ").expect("fields, then details");
+        let expected: Vec<String> = (0..40)
+            .map(|i| format!("spec.field{i:02}"))
+            .chain(std::iter::once("TaskDefinition web: spec.cpu".to_owned()))
+            .collect();
+        assert_eq!(
+            fields,
+            format!("41 fields not carried over exactly: {}", expected.join(", ")),
+            "every field is named"
+        );
+        assert!(details.len() <= MAX_MESSAGE_LEN, "{}", details.len());
+        let listed = details.matches(": approximated: ").count();
+        assert!(listed > 5, "{message}");
+        assert!(
+            details.ends_with(&format!(
+                "; … and {} more (ecs-bridge render shows them all)",
+                41 - listed
+            )),
+            "{message}"
+        );
+        // A single huge note is cut at a character boundary.
+        let message = translated_message(&[format!("spec.a: ignored: {}", "é".repeat(2000))]);
+        assert!(message.len() <= 2 * MAX_MESSAGE_LEN, "{}", message.len());
+        assert!(message.starts_with("1 field not carried over exactly: spec.a. Details: "));
+        assert!(message.ends_with('…'));
+    }
 }

@@ -6,11 +6,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use http::{Request, Response, StatusCode, Uri};
 use kube::{Client, client::Body};
 
-use super::Context;
-use crate::{
-    api::{TaskDefinition, TaskDefinitionSpec, ecs::RegisterTaskDefinition},
-    run::RunConfig,
-};
+use super::{Config, Context};
+use crate::api::{TaskDefinition, TaskDefinitionSpec, ecs::RegisterTaskDefinition};
 
 /// The API server's side of the mock: yields each request the client sends, with its reply slot.
 pub type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -24,7 +21,7 @@ pub fn client() -> (Client, Handle) {
 /// A context around a mocked client with the default configuration.
 pub fn context() -> (Arc<Context>, Handle) {
     let (client, handle) = client();
-    (Arc::new(Context::new(client, RunConfig::default())), handle)
+    (Arc::new(Context::new(client, Config::default())), handle)
 }
 
 /// The slot to answer one mocked request with.

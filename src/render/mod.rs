@@ -4,7 +4,7 @@
 //! References among the given manifests are resolved (a Service's `taskDefinition` names a
 //! TaskDefinition in the same namespace). Each TaskDefinition is rendered as its first revision.
 //! A Service renders as its workload followed by its networking objects (Services and
-//! TargetGroupBindings, [`crate::translate::networking`]).
+//! TargetGroupBindings), made by [`service_objects`], the assembly the Service controller applies.
 //! Objects carry no owner references (they need the owner's uid, which only the API server
 //! assigns); the operator adds them when it applies the objects.
 
@@ -13,7 +13,7 @@ mod load;
 use std::{collections::BTreeMap, path::PathBuf};
 
 use k8s_openapi::{
-    api::core::v1::{PodTemplate, PodTemplateSpec},
+    api::core::v1::{Node, PodTemplate, PodTemplateSpec},
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 use serde_json::Value;
@@ -24,11 +24,11 @@ use crate::{
     api::Service,
     manifest::{Diagnostic, FieldPath, position_of, read_documents},
     translate::{
-        Report,
-        networking::{NetworkError, network_objects},
-        pod::{PodOptions, pod_template_with},
+        Options, Report,
+        networking::NetworkError,
+        pod::pod_template_with,
         reference::TaskDefinitionRef,
-        service::{ServiceContext, Workload, workload},
+        service::{ServiceInput, ServiceObjectsError, TaskDefinitionRevision, Workload, service_objects},
     },
 };
 
@@ -52,42 +52,14 @@ impl Rendered {
     }
 }
 
-/// Choices of the operator's installation that change what is rendered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RenderOptions {
-    /// Whether External Secrets is installed (the operator's `--external-secrets`): AWS
-    /// secrets become ExternalSecrets; without it, references to Secrets you create.
-    pub external_secrets: bool,
-    /// Whether `environmentFiles` load from ConfigMaps (the operator's
-    /// `--environment-files-as-config-maps`).
-    pub environment_files_as_config_maps: bool,
-    /// The nodes placement is compiled against (`--nodes`).
-    pub nodes: Option<Vec<k8s_openapi::api::core::v1::Node>>,
-    /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
-    pub binpack_scheduler: bool,
-    /// The label prefix of custom ECS attributes (the operator's `--attribute-prefix`).
-    pub attribute_prefix: String,
-}
-
-impl Default for RenderOptions {
-    fn default() -> Self {
-        Self {
-            external_secrets: true,
-            environment_files_as_config_maps: false,
-            nodes: None,
-            binpack_scheduler: false,
-            attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
-        }
-    }
-}
-
-/// Renders the manifests in `paths` (files or directories).
+/// Renders the manifests in `paths` (files or directories) for an installation with `options`,
+/// placing against `nodes` when given (`--nodes`).
 #[must_use]
-pub fn render_paths(paths: &[PathBuf], options: &RenderOptions) -> Rendered {
+pub fn render_paths(paths: &[PathBuf], options: &Options, nodes: Option<&[Node]>) -> Rendered {
     match read_documents(paths) {
         Ok(docs) => {
             let (loaded, mut diagnostics) = load(&docs);
-            let mut rendered = render(&loaded, options);
+            let mut rendered = render(&loaded, options, nodes);
             diagnostics.append(&mut rendered.diagnostics);
             rendered.diagnostics = diagnostics;
             rendered
@@ -99,15 +71,16 @@ pub fn render_paths(paths: &[PathBuf], options: &RenderOptions) -> Rendered {
     }
 }
 
-/// A task definition rendered offline, for services to use.
+/// A task definition that rendered offline, for services to run: its object name and spec.
 struct RenderedTaskDefinition {
-    template: PodTemplateSpec,
+    object: String,
     spec: crate::api::ecs::RegisterTaskDefinition,
 }
 
-/// Renders loaded resources.
+/// Renders loaded resources for an installation with `options`, placing against `nodes` when
+/// given.
 #[must_use]
-pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
+pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> Rendered {
     let mut out = Rendered::default();
     // (namespace, family) → pod template; a family is known by spec.family or metadata.name.
     let mut families: BTreeMap<(String, String), RenderedTaskDefinition> = BTreeMap::new();
@@ -116,13 +89,7 @@ pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
             && let Some((name, ns)) = name_and_namespace(item, &td.metadata, &mut out)
         {
             let spec = &td.spec.task_definition;
-            let pod_options = PodOptions {
-                external_secrets: options.external_secrets,
-                namespace: Some(ns.clone()),
-                environment_files_as_config_maps: options.environment_files_as_config_maps,
-                attribute_prefix: options.attribute_prefix.clone(),
-            };
-            match pod_template_with(&name, spec, OFFLINE_REVISION, &pod_options) {
+            match pod_template_with(&name, spec, OFFLINE_REVISION, Some(&ns), options) {
                 Ok(t) => {
                     report(item, &t.report, &mut out);
                     out.objects
@@ -142,7 +109,7 @@ pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
                         families.insert(
                             (ns.clone(), key),
                             RenderedTaskDefinition {
-                                template: t.template.clone(),
+                                object: name.clone(),
                                 spec: spec.clone(),
                             },
                         );
@@ -155,7 +122,7 @@ pub fn render(loaded: &[Loaded], options: &RenderOptions) -> Rendered {
     for item in loaded {
         match &item.resource {
             Resource::TaskDefinition(_) => {}
-            Resource::Service(svc) => render_service(item, svc, &families, options, &mut out),
+            Resource::Service(svc) => render_service(item, svc, &families, options, nodes, &mut out),
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,
                 Some(item.document.file_position(1, 1)),
@@ -174,7 +141,8 @@ fn render_service(
     item: &Loaded,
     svc: &Service,
     families: &BTreeMap<(String, String), RenderedTaskDefinition>,
-    options: &RenderOptions,
+    options: &Options,
+    nodes: Option<&[Node]>,
     out: &mut Rendered,
 ) {
     let Some((name, ns)) = name_and_namespace(item, &svc.metadata, out) else {
@@ -215,49 +183,20 @@ fn render_service(
             format!("pins revision {rev}; offline, the manifest's task definition is revision {OFFLINE_REVISION} and is used"),
         ));
     }
-    let ctx = ServiceContext {
-        task_definition: Some(&td.spec),
-        nodes: options.nodes.as_deref(),
-        binpack_scheduler: options.binpack_scheduler,
-        attribute_prefix: &options.attribute_prefix,
-        // (Offline, the number of nodes a daemon runs on is not known.)
-        daemon_tasks: None,
+    let input = ServiceInput {
+        name: &name,
+        namespace: &ns,
+        spec: &svc.spec,
+        task_definition: TaskDefinitionRevision {
+            object: &td.object,
+            spec: &td.spec,
+            revision: OFFLINE_REVISION,
+        },
+        nodes,
     };
-    let t = match workload(&name, &ns, &svc.spec, &td.template, &ctx) {
-        Ok(t) => t,
-        Err(e) => {
-            let td = svc.spec.service.task_definition.as_deref().unwrap_or_default();
-            out.diagnostics.push(Diagnostic::error(
-                &item.document.file,
-                Some(item.document.file_position(1, 1)),
-                None,
-                format!("{}: {}", item.resource.describe(), e.located(td)),
-            ));
-            return;
-        }
-    };
-    report(item, &t.report, out);
-    if let Some(blocked) = &t.blocked {
-        let field = FieldPath::root().key("spec").key("deploymentConfiguration");
-        out.diagnostics.push(Diagnostic::warning(
-            &item.document.file,
-            position_of(&item.document, &field).or_else(|| Some(item.document.file_position(1, 1))),
-            None,
-            format!("{}: {blocked}", item.resource.describe()),
-        ));
-    }
-    out.objects.push(match t.workload {
-        Workload::Deployment(d) => to_value(&*d),
-        Workload::DaemonSet(d) => to_value(&*d),
-    });
-    // After the workload: the Services and TargetGroupBindings that reach its tasks.
-    match network_objects(&name, &ns, &svc.spec, &td.spec, &td.template) {
-        Ok(n) => {
-            report(item, &n.report, out);
-            out.objects.extend(n.services.iter().map(to_value));
-            out.objects.extend(n.target_group_bindings.iter().map(to_value));
-        }
-        Err(e) => {
+    let objects = match service_objects(&input, options) {
+        Ok(objects) => objects,
+        Err(ServiceObjectsError::Networking(e)) => {
             let path = match &e {
                 NetworkError::Field { field, .. } => spec_path(&FieldPath::root().key("spec"), field),
                 NetworkError::Name { .. } => FieldPath::root().key("metadata").key("name"),
@@ -268,8 +207,42 @@ fn render_service(
                 None,
                 format!("{}: {e}", item.resource.describe()),
             ));
+            return;
         }
+        Err(e) => {
+            let message = match &e {
+                ServiceObjectsError::Workload(e) => {
+                    e.located(svc.spec.service.task_definition.as_deref().unwrap_or_default())
+                }
+                other => other.to_string(),
+            };
+            out.diagnostics.push(Diagnostic::error(
+                &item.document.file,
+                Some(item.document.file_position(1, 1)),
+                None,
+                format!("{}: {message}", item.resource.describe()),
+            ));
+            return;
+        }
+    };
+    report(item, &objects.report, out);
+    if let Some(blocked) = &objects.blocked {
+        let field = FieldPath::root().key("spec").key("deploymentConfiguration");
+        out.diagnostics.push(Diagnostic::warning(
+            &item.document.file,
+            position_of(&item.document, &field).or_else(|| Some(item.document.file_position(1, 1))),
+            None,
+            format!("{}: {blocked}", item.resource.describe()),
+        ));
     }
+    out.objects.push(match &objects.workload {
+        Workload::Deployment(d) => to_value(&**d),
+        Workload::DaemonSet(d) => to_value(&**d),
+    });
+    // After the workload: the Services and TargetGroupBindings that reach its tasks.
+    out.objects.extend(objects.services.iter().map(to_value));
+    out.objects
+        .extend(objects.target_group_bindings.iter().map(to_value));
 }
 
 fn pod_template_object(name: &str, namespace: &str, template: &PodTemplateSpec) -> PodTemplate {

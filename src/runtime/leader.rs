@@ -18,7 +18,7 @@ use kube::{
 };
 
 use super::lease::{self, Decision, Timing, Tracker};
-use crate::controller::Shutdown;
+use super::{ErrorChain, Shutdown};
 
 /// Field manager of the operator's Lease writes.
 pub const FIELD_MANAGER: &str = "ecsbridge.io/leader-election";
@@ -194,7 +194,7 @@ impl Elector {
                 Err(e) => tracing::warn!(
                     lease = %self.config.lease_name,
                     namespace = %self.config.lease_namespace,
-                    error = %crate::controller::error::Chain(&e),
+                    error = %ErrorChain(&e),
                     "cannot read or write the leader lease"
                 ),
             }
@@ -232,7 +232,7 @@ impl Elector {
                     tracing::debug!("renewing the leader lease conflicted");
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %crate::controller::error::Chain(&e), "renewing the leader lease failed");
+                    tracing::warn!(error = %ErrorChain(&e), "renewing the leader lease failed");
                 }
                 Err(_) => tracing::warn!("renewing the leader lease timed out"),
             }

@@ -26,6 +26,12 @@ pub const GROUP_ANNOTATION: &str = "ecsbridge.io/group";
 /// template, the tags ECS would put on the tasks.
 pub const TAGS: &str = "ecsbridge.io/tags";
 
+/// The labels that select a service's pods (its workload's, and its Kubernetes Services').
+#[must_use]
+pub fn selector_labels(service: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(SERVICE.to_owned(), service.to_owned())])
+}
+
 /// The ECS task group of a service's tasks: `service:<name>`.
 #[must_use]
 pub fn service_group(service: &str) -> String {

@@ -6,6 +6,7 @@
 
 pub mod labels;
 pub mod networking;
+pub mod options;
 pub mod placement;
 pub mod pod;
 pub mod reference;
@@ -13,4 +14,5 @@ pub mod report;
 pub mod rollout;
 pub mod service;
 
+pub use options::Options;
 pub use report::{Handled, Note, NoteKind, Report};

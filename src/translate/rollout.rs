@@ -79,9 +79,9 @@
 //! `thresholdConfiguration.type` (default BOUNDED_PERCENT, value 50): BOUNDED_PERCENT
 //! `clamp(ceil(value% × desired), 3, 200)`, UNBOUNDED_PERCENT `ceil(value% × desired)` (at least
 //! 1), COUNT `value`. **\[INF\]** A `value` below 1 is an error naming the field (a threshold of 0
-//! would fail every deployment before it starts). ECS uses "the latest service desired count":
-//! with auto scaling the controller should recompute it with [`circuit_breaker`] from the live
-//! count.
+//! would fail every deployment before it starts). ECS uses "the latest service desired count";
+//! [`breaker`], which the controller decides with, takes `desiredCount` (1 when absent: a DAEMON
+//! or an auto-scaled service without one).
 //!
 //! # What is reported
 //!
@@ -189,10 +189,6 @@ pub struct Rollout {
     /// progress: "(service NAME) was unable to stop or start tasks during a deployment because
     /// of the service deployment configuration. ...".
     pub blocked: Option<String>,
-    /// The circuit breaker, when enabled, for the desired count the translation knows
-    /// (`desiredCount`, else `autoScaling.minCapacity`, else 1; for DAEMON the daemon tasks, else
-    /// 0).
-    pub breaker: Option<Breaker>,
     /// Approximations and ignored fields.
     pub report: Report,
 }
@@ -316,6 +312,24 @@ pub fn circuit_breaker(config: Option<&DeploymentConfiguration>, desired: i32) -
     })
 }
 
+/// The circuit breaker of service `spec` as the controller counts it: [`circuit_breaker`] for
+/// its `desiredCount` (1 when absent, as for a DAEMON or an auto-scaled service).
+#[must_use]
+pub fn breaker(spec: &ServiceSpec) -> Option<Breaker> {
+    circuit_breaker(
+        spec.service.deployment_configuration.as_ref(),
+        spec.service.desired_count.unwrap_or(1),
+    )
+}
+
+/// ECS's message when the deployment settings of service `service` (its name) let no task stop
+/// or start ([`Rollout::blocked`], for an unknown number of daemon tasks); `None` when they do,
+/// or when they are invalid (the translation reports that).
+#[must_use]
+pub fn blocked(service: &str, spec: &ServiceSpec) -> Option<String> {
+    rollout(service, spec, None).ok().and_then(|r| r.blocked)
+}
+
 /// Translates the deployment settings of service `service` (its name, for the blocked message).
 /// `daemon_tasks` is the number of a DAEMON service's tasks when known (the DaemonSet's
 /// `status.desiredNumberScheduled`).
@@ -346,9 +360,8 @@ pub fn rollout(
     }
     let mut report = Report::default();
     let daemon = spec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
-    let (strategy, blocked, desired) = if daemon {
-        let (strategy, blocked) = daemon_set(min, daemon_tasks, &mut report);
-        (strategy, blocked, daemon_tasks.unwrap_or(0))
+    let (strategy, blocked) = if daemon {
+        daemon_set(min, daemon_tasks, &mut report)
     } else {
         if let Some(d) = spec.service.desired_count.filter(|d| *d < 0) {
             return Err(invalid(
@@ -356,17 +369,11 @@ pub fn rollout(
                 format!("{d} is negative: give the number of tasks to keep running, 0 or more"),
             ));
         }
-        let (strategy, blocked) = if spec.auto_scaling.is_some() {
+        if spec.auto_scaling.is_some() {
             deployment_percentages(min, max, &mut report)
         } else {
             deployment_absolute(spec.service.desired_count.unwrap_or(1), min, max)
-        };
-        let desired = spec
-            .service
-            .desired_count
-            .or_else(|| spec.auto_scaling.as_ref().map(|a| a.min_capacity))
-            .unwrap_or(1);
-        (strategy, blocked, desired)
+        }
     };
     if let Some(c) = config {
         report_unsupported(c, &mut report);
@@ -396,7 +403,6 @@ pub fn rollout(
     Ok(Rollout {
         strategy,
         blocked: blocked.then(|| blocked_message(service)),
-        breaker: circuit_breaker(config, desired),
         report,
     })
 }
@@ -863,26 +869,26 @@ mod tests {
     }
 
     #[test]
-    fn the_breaker_uses_the_count_the_translation_knows() {
+    fn the_breaker_of_a_service_counts_its_desired_count() {
         let s = json!({"desiredCount": 10, "deploymentConfiguration":
             {"deploymentCircuitBreaker": {"enable": true, "rollback": true}}});
-        assert_eq!(
-            rollout("web", &spec(s), None)
-                .expect("valid")
-                .breaker
-                .map(|b| b.threshold),
-            Some(5)
-        );
+        assert_eq!(breaker(&spec(s)).map(|b| b.threshold), Some(5));
+        // Without desiredCount (DAEMON, or auto scaling), 1 task: the bounded minimum.
         let s = json!({"schedulingStrategy": "DAEMON", "deploymentConfiguration":
             {"deploymentCircuitBreaker": {"enable": true, "rollback": true,
              "thresholdConfiguration": {"type": "UNBOUNDED_PERCENT", "value": 50}}}});
-        assert_eq!(
-            rollout("agent", &spec(s), Some(9))
-                .expect("valid")
-                .breaker
-                .map(|b| b.threshold),
-            Some(5)
-        );
+        assert_eq!(breaker(&spec(s)).map(|b| b.threshold), Some(1));
+        assert_eq!(breaker(&spec(json!({"desiredCount": 10}))), None);
+    }
+
+    #[test]
+    fn blocked_is_the_rollouts_and_nothing_for_an_invalid_configuration() {
+        let stuck = json!({"desiredCount": 1, "deploymentConfiguration":
+            {"minimumHealthyPercent": 100, "maximumPercent": 100}});
+        assert_eq!(blocked("web", &spec(stuck)), Some(blocked_message("web")));
+        assert_eq!(blocked("web", &spec(json!({"desiredCount": 1}))), None);
+        let invalid = json!({"deploymentConfiguration": {"maximumPercent": 50}});
+        assert_eq!(blocked("web", &spec(invalid)), None);
     }
 
     #[test]

@@ -48,4 +48,3 @@ pub struct ServiceReference {
     /// A port of that Service, by name or number.
     pub port: IntOrString,
 }
-

@@ -61,16 +61,13 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::{
     FIELD_MANAGER,
     build::{Desired, Translation},
+    children::Children,
     validate::ValidatedService,
 };
 use crate::{
     api::external::TargetGroupBinding,
     controller::{Context, Error, unchanged},
-    translate::{
-        labels,
-        networking::LOAD_BALANCER_SUFFIX,
-        service::Workload,
-    },
+    translate::{labels, networking::LOAD_BALANCER_SUFFIX, service::Workload},
 };
 
 /// Reason of `Degraded=True` when some networking objects could not be applied.
@@ -100,21 +97,9 @@ pub fn children_selector(name: &str) -> String {
     )
 }
 
-/// The Service's children as last seen (in the controller's caches): what [`apply`] leaves
-/// alone when it already is as wanted, and prunes when it is not wanted.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Live<'a> {
-    /// Its Deployment.
-    pub deployment: Option<&'a Deployment>,
-    /// Its DaemonSet.
-    pub daemon_set: Option<&'a DaemonSet>,
-    /// Its Kubernetes Services (by label).
-    pub services: &'a [CoreService],
-}
-
-/// Applies `desired` for `valid` (each object unless its `live` one already is what it says),
-/// then deletes the Service's workloads of the other kind and its networking objects no longer
-/// wanted.
+/// Applies `desired` for `valid` (each object unless its live one among `children`, the
+/// Service's children as the caches last saw them, already is what it says), then deletes the
+/// Service's workloads of the other kind and its networking objects no longer wanted.
 ///
 /// # Errors
 /// [`Error::Kube`] when a request fails (transient: the reconcile is retried with backoff).
@@ -122,13 +107,11 @@ pub async fn apply(
     ctx: &Context,
     valid: &ValidatedService,
     desired: Desired,
-    live: Live<'_>,
+    children: &Children,
 ) -> Result<Applied, Error> {
-    let Live {
-        deployment: live_deployment,
-        daemon_set: live_daemon_set,
-        services: live_services,
-    } = live;
+    let live_deployment = children.deployment.as_deref();
+    let live_daemon_set = children.daemon_set.as_deref();
+    let live_services = children.services.as_slice();
     let client = &ctx.client;
     let ns = valid.namespace.as_str();
     let selector = children_selector(&valid.name);
@@ -171,12 +154,12 @@ pub async fn apply(
     })
 }
 
-/// Applies `obj` (stamped with [`unchanged::APPLIED_HASH`]) unless `live` already is
-/// [`unchanged::is_current`]; returns the live object either way.
+/// Applies `obj` (stamped with [`unchanged::APPLIED_HASH`] by [`super::build`]) unless `live`
+/// already is [`unchanged::is_current`]; returns the live object either way.
 ///
 /// # Errors
 /// [`Error::Kube`] when the apply fails.
-async fn apply_unless_current<K>(client: &Client, ns: &str, mut obj: K, live: Option<&K>) -> Result<K, Error>
+async fn apply_unless_current<K>(client: &Client, ns: &str, obj: K, live: Option<&K>) -> Result<K, Error>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -184,8 +167,6 @@ where
         + DeserializeOwned
         + Debug,
 {
-    let hash = unchanged::hash(&obj);
-    unchanged::stamp(obj.meta_mut(), hash);
     match live.filter(|live| unchanged::is_current(&obj, *live)) {
         // Why: an apply that changes nothing is still a write (see `unchanged`).
         Some(live) => Ok(live.clone()),
@@ -222,10 +203,9 @@ async fn apply_networking(
     let services_api = Api::<CoreService>::namespaced(ctx.client.clone(), owner.namespace);
     let mut problems = Vec::new();
     for s in services {
-        let s = stamped(s);
         let name = s.name_any();
         let live = live_services.iter().find(|l| l.name_any() == name);
-        if live.is_some_and(|live| unchanged::is_current(&s, live)) {
+        if live.is_some_and(|live| unchanged::is_current(s, live)) {
             continue;
         }
         if let Some(other) = controlled_by_another(ctx, owner, &name) {
@@ -236,7 +216,7 @@ async fn apply_networking(
             ));
             continue;
         }
-        if let Err(problem) = refused(apply_object(&services_api, &s).await)? {
+        if let Err(problem) = refused(apply_object(&services_api, s).await)? {
             problems.push(problem);
         }
     }
@@ -252,14 +232,6 @@ async fn apply_networking(
         }
     }
     Ok(problems)
-}
-
-/// `obj` with [`unchanged::APPLIED_HASH`].
-fn stamped<K: Resource + Serialize + Clone>(obj: &K) -> K {
-    let mut obj = obj.clone();
-    let hash = unchanged::hash(&obj);
-    unchanged::stamp(obj.meta_mut(), hash);
-    obj
 }
 
 /// The controller owner (other than `owner`) of the cached Kubernetes Service `name`, as
@@ -297,16 +269,15 @@ async fn apply_bindings(
     }
     let api = Api::<TargetGroupBinding>::namespaced(ctx.client.clone(), owner.namespace);
     for b in bindings {
-        let b = stamped(b);
         let live = match api.get(&b.name_any()).await {
             Ok(live) => Some(live),
             Err(kube::Error::Api(status)) if not_found(&status) => None,
             Err(e) => return Err(e.into()),
         };
-        if live.is_some_and(|live| unchanged::is_current(&b, &live)) {
+        if live.is_some_and(|live| unchanged::is_current(b, &live)) {
             continue;
         }
-        match apply_object(&api, &b).await {
+        match apply_object(&api, b).await {
             Ok(_) => {}
             // Why: an apply creates a missing object, so 404 means the kind is no longer served.
             Err(Error::Kube(kube::Error::Api(status))) if not_found(&status) => {

@@ -1,15 +1,32 @@
-//! Build (pure: no client, no clock): a [`ValidatedService`] → the objects to apply.
+//! Build (pure: no client, no clock): a [`ValidatedService`] and its [`Plan`] → the objects to
+//! apply.
 //!
-//! The translation itself lives in [`crate::translate`]; this step picks the revision, adds what
-//! only the operator knows (the owner reference) and what the operator's policy decides (no
-//! `replicas` under auto scaling), and keeps the translation reports for the `Translated`
-//! condition. Besides the workload, the Service's networking objects
-//! ([`crate::translate::networking`]): Kubernetes Services and TargetGroupBindings, owned by the
-//! Service like the workload.
+//! The objects come from [`service_objects`], the assembly `ecs-bridge render` shows, for the
+//! revision the plan runs; this step adds what only the operator knows: the plan (a held
+//! template, the circuit breaker's memory in the Deployment's annotations, a pause), the owner
+//! reference and the applied hash ([`unchanged::APPLIED_HASH`], so that [`super::apply`] skips
+//! what is unchanged). With auto scaling on, the translation leaves `replicas` out: the count is
+//! not the operator's to apply.
 
-use kube::ResourceExt;
+use k8s_openapi::api::core::v1::Service as CoreService;
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
 
-use super::validate::{Invalid, REASON_INVALID_TASK_DEFINITION, ValidatedService};
+use super::{
+    decide::Plan,
+    validate::{Invalid, ValidatedService},
+};
+use crate::{
+    api::external::TargetGroupBinding,
+    controller::{status::REASON_INVALID_TASK_DEFINITION, unchanged},
+    translate::{
+        Options, Report,
+        service::{
+            ServiceError, ServiceInput, ServiceObjectsError, TaskDefinitionRevision, Workload,
+            service_objects,
+        },
+    },
+};
 
 /// Reason of `Ready=False` when the placement constraints or strategies do not compile.
 pub const REASON_INVALID_PLACEMENT: &str = "InvalidPlacement";
@@ -20,15 +37,6 @@ pub const REASON_INVALID_SERVICE_FIELD: &str = "InvalidServiceField";
 /// `serviceConnectConfiguration` cannot become Kubernetes objects (ECS would refuse them too, or
 /// a name cannot name a Kubernetes Service).
 pub const REASON_INVALID_NETWORKING: &str = "InvalidNetworking";
-use k8s_openapi::api::core::v1::Service as CoreService;
-
-use crate::{api::external::TargetGroupBinding, translate::{
-    Report,
-    networking::network_objects,
-    placement::PlaceOptions,
-    pod::{PodOptions, pod_template_with},
-    service::{ServiceContext, ServiceError, Workload, workload},
-}};
 
 /// What did not carry over exactly, from the Service and from its TaskDefinition.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,119 +69,113 @@ impl Translation {
     }
 }
 
-/// The desired state of one Service: its workload, its networking objects and what the
-/// translation reported.
+/// The desired state of one Service: its objects, owned and stamped with their applied hash, and
+/// what the translation reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
-    /// The Deployment (REPLICA) or DaemonSet (DAEMON), with the Service as controller owner.
+    /// The Deployment (REPLICA) or DaemonSet (DAEMON).
     pub workload: Workload,
-    /// Kubernetes Services of the load balancers, the Cloud Map registry and Service Connect,
-    /// with the Service as controller owner.
+    /// Kubernetes Services of the load balancers, the Cloud Map registry and Service Connect.
     pub services: Vec<CoreService>,
-    /// One TargetGroupBinding per target group, with the Service as controller owner.
+    /// One TargetGroupBinding per target group.
     pub target_group_bindings: Vec<TargetGroupBinding>,
     /// The task definition that runs, `family:revision`.
     pub task_definition: String,
     /// What did not carry over exactly.
     pub translation: Translation,
-    /// Why no task can be stopped or started during a deployment (ECS's message), when the
-    /// deployment configuration allows neither.
-    pub blocked: Option<String>,
 }
 
-/// Builds the workload of `valid`, translating its task definition with `options` and placing
-/// its tasks with `placement` (the nodes, the attribute prefix, the binpack scheduler).
+/// Builds the objects of `valid` for `plan`, placed against `nodes`, for an installation with
+/// `options`.
 ///
 /// # Errors
 /// [`REASON_INVALID_TASK_DEFINITION`] when the TaskDefinition cannot become a pod template (a
 /// container without image, two container names that collide in Kubernetes, ...);
 /// [`REASON_INVALID_PLACEMENT`] when its placement does not compile;
-/// [`REASON_INVALID_SERVICE_FIELD`] when another field of the Service cannot be carried over.
+/// [`REASON_INVALID_SERVICE_FIELD`] when another field of the Service cannot be carried over;
+/// [`REASON_INVALID_NETWORKING`] when its networking cannot become objects.
 pub fn build(
     valid: &ValidatedService,
-    options: &PodOptions,
-    placement: &PlaceOptions<'_>,
+    plan: &Plan<'_>,
+    nodes: Option<&[k8s_openapi::api::core::v1::Node]>,
+    options: &Options,
 ) -> Result<Desired, Invalid> {
     let td_object = valid.task_definition.name_any();
-    let pod = pod_template_with(
-        &td_object,
-        &valid.task_definition.spec.task_definition,
-        valid.revision,
-        options,
-    )
-    .map_err(|e| Invalid {
-        reason: REASON_INVALID_TASK_DEFINITION,
-        message: format!("TaskDefinition {td_object:?}: {e}"),
-    })?;
-    let ctx = ServiceContext {
-        task_definition: Some(&valid.task_definition.spec.task_definition),
-        nodes: placement.nodes,
-        binpack_scheduler: placement.binpack_scheduler,
-        attribute_prefix: placement.attribute_prefix,
-        // (The DaemonSet's status.desiredNumberScheduled is not read yet: a percentage.)
-        daemon_tasks: None,
-    };
-    let translated = workload(
-        &valid.name,
-        &valid.namespace,
-        &valid.service.spec,
-        &pod.template,
-        &ctx,
-    )
-    .map_err(|e| Invalid {
-        reason: match e {
-            ServiceError::Placement(_) => REASON_INVALID_PLACEMENT,
-            ServiceError::Field { .. } => REASON_INVALID_SERVICE_FIELD,
+    let input = ServiceInput {
+        name: &valid.name,
+        namespace: &valid.namespace,
+        spec: &valid.service.spec,
+        task_definition: TaskDefinitionRevision {
+            object: &td_object,
+            spec: plan.spec,
+            revision: plan.revision,
         },
-        message: e.located(&format!("{td_object:?}")),
-    })?;
-    let network = network_objects(
-        &valid.name,
-        &valid.namespace,
-        &valid.service.spec,
-        &valid.task_definition.spec.task_definition,
-        &pod.template,
-    )
-    .map_err(|e| Invalid {
-        reason: REASON_INVALID_NETWORKING,
-        message: e.to_string(),
-    })?;
-    // (A pinned revision always runs: validate resolved its stored spec or refused.)
-    let mut service_report = translated.report;
-    service_report.notes.extend(network.report.notes);
-    let blocked = translated.blocked;
+        nodes,
+    };
+    let objects = service_objects(&input, options).map_err(|e| invalid(&e, &td_object))?;
+    let mut workload = objects.workload;
+    if let Workload::Deployment(d) = &mut workload {
+        if let (Some(held), Some(spec)) = (&plan.hold, d.spec.as_mut()) {
+            spec.template = held.template.clone();
+        }
+        plan.history.annotate(d);
+        if let Some(spec) = d.spec.as_mut() {
+            spec.paused = plan.paused.then_some(true);
+        }
+    }
     let owners = Some(vec![valid.owner.clone()]);
-    let mut services = network.services;
-    for s in &mut services {
-        s.metadata.owner_references.clone_from(&owners);
-    }
-    let mut target_group_bindings = network.target_group_bindings;
-    for b in &mut target_group_bindings {
-        b.metadata.owner_references.clone_from(&owners);
-    }
-    // (With auto scaling on, translate leaves `replicas` out: the count is not ours to apply.)
-    let workload = match translated.workload {
-        Workload::Deployment(mut d) => {
-            d.metadata.owner_references = owners;
-            Workload::Deployment(d)
-        }
-        Workload::DaemonSet(mut d) => {
-            d.metadata.owner_references = owners;
-            Workload::DaemonSet(d)
-        }
+    let workload = match workload {
+        Workload::Deployment(d) => Workload::Deployment(Box::new(owned(*d, &owners))),
+        Workload::DaemonSet(d) => Workload::DaemonSet(Box::new(owned(*d, &owners))),
     };
     Ok(Desired {
         workload,
-        services,
-        target_group_bindings,
-        task_definition: format!("{}:{}", valid.family(), valid.revision),
+        services: objects.services.into_iter().map(|s| owned(s, &owners)).collect(),
+        target_group_bindings: objects
+            .target_group_bindings
+            .into_iter()
+            .map(|b| owned(b, &owners))
+            .collect(),
+        task_definition: plan.running(&valid.family()),
         translation: Translation {
-            service: service_report,
-            task_definition: pod.report,
+            service: objects.report,
+            task_definition: objects.task_definition_report,
             task_definition_object: td_object,
         },
-        blocked,
     })
+}
+
+/// `obj` with the controller owner reference `owners` and its applied hash.
+fn owned<K: Resource + Serialize>(
+    mut obj: K,
+    owners: &Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>,
+) -> K {
+    obj.meta_mut().owner_references.clone_from(owners);
+    let hash = unchanged::hash(&obj);
+    unchanged::stamp(obj.meta_mut(), hash);
+    obj
+}
+
+/// Why the objects of the TaskDefinition object `td_object`'s Service cannot be built, as the
+/// `Ready` condition says it.
+fn invalid(e: &ServiceObjectsError, td_object: &str) -> Invalid {
+    match e {
+        ServiceObjectsError::TaskDefinition(e) => Invalid {
+            reason: REASON_INVALID_TASK_DEFINITION,
+            message: format!("TaskDefinition {td_object:?}: {e}"),
+        },
+        ServiceObjectsError::Workload(e) => Invalid {
+            reason: match e {
+                ServiceError::Placement(_) => REASON_INVALID_PLACEMENT,
+                ServiceError::Field { .. } => REASON_INVALID_SERVICE_FIELD,
+            },
+            message: e.located(&format!("{td_object:?}")),
+        },
+        ServiceObjectsError::Networking(e) => Invalid {
+            reason: REASON_INVALID_NETWORKING,
+            message: e.to_string(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -184,11 +186,24 @@ mod tests {
     use crate::{
         api::{TaskDefinition, autoscaling::AutoScaling, ecs::SchedulingStrategy},
         controller::{
-            service::{load::Loaded, validate::validate},
+            revisions,
+            service::{children::Children, decide::decide, load::Loaded, validate::validate},
             testing,
         },
         translate::labels,
     };
+
+    /// Builds `valid` as a first reconcile would (nothing running yet), placed against `nodes`.
+    fn built(
+        valid: &ValidatedService,
+        nodes: Option<&[k8s_openapi::api::core::v1::Node]>,
+    ) -> Result<Desired, Invalid> {
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).expect("a time"),
+        );
+        let plan = decide(valid, &Children::default(), &now);
+        build(valid, &plan, nodes, &Options::default())
+    }
 
     fn valid(svc: &crate::api::Service, td: TaskDefinition) -> ValidatedService {
         validate(
@@ -215,12 +230,7 @@ mod tests {
     #[test]
     fn deployment_is_owned_by_the_service_and_labelled() {
         let svc = testing::service("team-a", "front", 2, "web");
-        let desired = build(
-            &valid(&svc, web_td()),
-            &PodOptions::default(),
-            &PlaceOptions::default(),
-        )
-        .expect("builds");
+        let desired = built(&valid(&svc, web_td()), None).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.metadata.name.as_deref(), Some("front"));
         assert_eq!(d.metadata.namespace.as_deref(), Some("team-a"));
@@ -264,12 +274,7 @@ mod tests {
             max_capacity: 10,
             ..Default::default()
         });
-        let desired = build(
-            &valid(&svc, web_td()),
-            &PodOptions::default(),
-            &PlaceOptions::default(),
-        )
-        .expect("builds");
+        let desired = built(&valid(&svc, web_td()), None).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
         let body = serde_json::to_value(d).expect("json");
@@ -280,12 +285,7 @@ mod tests {
     fn daemon_becomes_an_owned_daemon_set() {
         let mut svc = testing::service("team-a", "agent", 1, "web");
         svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
-        let desired = build(
-            &valid(&svc, web_td()),
-            &PodOptions::default(),
-            &PlaceOptions::default(),
-        )
-        .expect("builds");
+        let desired = built(&valid(&svc, web_td()), None).expect("builds");
         let Workload::DaemonSet(d) = &desired.workload else {
             panic!("expected a DaemonSet")
         };
@@ -313,8 +313,7 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "front", 1, "web_app");
-        let desired =
-            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
+        let desired = built(&valid(&svc, td), None).expect("builds");
         assert_eq!(desired.task_definition, "web_app:5");
         let pod_labels = deployment(&desired)
             .spec
@@ -328,7 +327,6 @@ mod tests {
 
     #[test]
     fn a_pinned_revision_runs_its_stored_spec() {
-        use crate::controller::task_definition::revisions;
         let old = web_td();
         let mut live =
             testing::with_container(testing::task_definition("team-a", "web", 2), "app", "nginx:1.28");
@@ -341,15 +339,10 @@ mod tests {
         let loaded = Loaded {
             task_definitions: vec![live],
             pinned_revision: revisions::controller_revision(&old, 1, spec, &hash),
-            nodes: None,
+            ..Loaded::default()
         };
         let svc = testing::service("team-a", "front", 1, "web:1");
-        let desired = build(
-            &validate(&svc, &loaded).expect("valid"),
-            &PodOptions::default(),
-            &PlaceOptions::default(),
-        )
-        .expect("builds");
+        let desired = built(&validate(&svc, &loaded).expect("valid"), None).expect("builds");
         assert_eq!(desired.task_definition, "web:1");
         let pod = deployment(&desired)
             .spec
@@ -369,8 +362,7 @@ mod tests {
         let mut td = web_td();
         td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
         let svc = testing::service("team-a", "front", 1, "web");
-        let desired =
-            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
+        let desired = built(&valid(&svc, td), None).expect("builds");
         let notes = desired.translation.notes();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -397,8 +389,7 @@ mod tests {
             .expect("load balancer"),
         ]);
         svc.spec.service.service_registries = Some(vec![Default::default()]);
-        let desired =
-            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect("builds");
+        let desired = built(&valid(&svc, td), None).expect("builds");
         let names: Vec<&str> = desired
             .services
             .iter()
@@ -450,8 +441,7 @@ mod tests {
             ..Default::default()
         }];
         let svc = testing::service("team-a", "front", 1, "web");
-        let err =
-            build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default()).expect_err("no image");
+        let err = built(&valid(&svc, td), None).expect_err("no image");
         assert_eq!(err.reason, "InvalidTaskDefinition");
         assert!(
             err.message
@@ -468,12 +458,7 @@ mod tests {
             maximum_percent: Some(50),
             ..Default::default()
         });
-        let err = build(
-            &valid(&svc, web_td()),
-            &PodOptions::default(),
-            &PlaceOptions::default(),
-        )
-        .expect_err("max < 100");
+        let err = built(&valid(&svc, web_td()), None).expect_err("max < 100");
         assert_eq!(err.reason, REASON_INVALID_SERVICE_FIELD);
         assert!(
             err.message
@@ -505,15 +490,7 @@ mod tests {
                 .expect("node")
             })
             .collect();
-        let desired = build(
-            &valid(&svc, td.clone()),
-            &PodOptions::default(),
-            &PlaceOptions {
-                nodes: Some(&nodes),
-                ..PlaceOptions::default()
-            },
-        )
-        .expect("builds");
+        let desired = built(&valid(&svc, td.clone()), Some(&nodes)).expect("builds");
         let affinity = deployment(&desired)
             .spec
             .as_ref()
@@ -536,8 +513,7 @@ mod tests {
             .expect("distinctInstance");
         assert_eq!(anti[0].topology_key, "kubernetes.io/hostname");
         // Without the nodes, `=~` cannot be evaluated: the Service says so.
-        let err = build(&valid(&svc, td), &PodOptions::default(), &PlaceOptions::default())
-            .expect_err("needs nodes");
+        let err = built(&valid(&svc, td), None).expect_err("needs nodes");
         assert_eq!(err.reason, REASON_INVALID_PLACEMENT);
         assert!(
             err.message.starts_with(

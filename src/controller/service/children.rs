@@ -3,11 +3,11 @@
 //! reflector stores; and what the Services refer to: the TaskDefinitions and the nodes (no
 //! request per reconcile).
 //!
-//! The Service controller's [`run`](super::run) fills the stores (one set per watched scope)
-//! and adds them to the shared [`Context`](crate::controller::Context); each reconcile reads its
-//! Service's children here to observe ECS deployments, failed tasks and events, and to leave
-//! alone (or prune) the objects it applied, and reads the TaskDefinitions and nodes
-//! [`super::load`] needs.
+//! The Service controller's [`run`](super::watch::run) fills the stores (one set per watched
+//! scope) and adds them to the shared [`Context`](crate::controller::Context); each reconcile's
+//! [`super::load`] reads its Service's children here (to decide its rollout, observe ECS
+//! deployments, failed tasks and events, and leave alone or prune the objects it applied), and
+//! the TaskDefinitions and nodes it needs.
 //!
 //! A store is never older than the event that triggered a reconcile: each watch updates its
 //! store before its event reaches the controller.
@@ -136,11 +136,11 @@ pub async fn ready_stores(ctx: &crate::controller::Context) -> Option<Vec<Stores
     Some(ready)
 }
 
-/// The children of Service `name` in `namespace`, from the stores of every scope the Service
-/// controller runs in (waiting until they have listed once).
-pub async fn of(ctx: &crate::controller::Context, namespace: &str, name: &str) -> Children {
+/// The children of Service `name` in `namespace` in `stores` ([`ready_stores`]).
+#[must_use]
+pub fn of(stores: &[Stores], namespace: &str, name: &str) -> Children {
     let mut all = Children::default();
-    for s in ready_stores(ctx).await.unwrap_or_default() {
+    for s in stores {
         let mine = s.of(namespace, name);
         all.deployment = all.deployment.or(mine.deployment);
         all.daemon_set = all.daemon_set.or(mine.daemon_set);

@@ -20,7 +20,7 @@
 
 use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::Time};
 
-use super::deployments::{COMPLETED, FAILED, PRIMARY};
+use super::ecs_deployments::{COMPLETED, FAILED, PRIMARY};
 use crate::api::service::{ServiceDeployment, ServiceEvent};
 
 /// Most events kept in `status.events`.

@@ -14,15 +14,19 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 
-use super::deployments::{IN_PROGRESS, PRIMARY};
-use crate::{api::service::ServiceDeployment, translate::labels};
+use super::ecs_deployments::{COMPLETED as ROLLED_OUT, IN_PROGRESS, PRIMARY};
+use crate::{
+    api::{Service, service::ServiceDeployment},
+    translate::{
+        labels,
+        rollout::{self, Breaker},
+    },
+};
 
 /// Annotation: the last task definition that rolled out completely.
 pub const COMPLETED: &str = "ecsbridge.io/completed-task-definition";
 /// Annotation: the task definition whose rollout the circuit breaker failed.
 pub const FAILED: &str = "ecsbridge.io/failed-task-definition";
-
-pub use crate::translate::rollout::Breaker;
 
 /// The remembered rollouts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,8 +108,7 @@ impl History {
             .filter(|running| running != resolved)
             .or_else(|| {
                 let completed = |d: &&ServiceDeployment| {
-                    d.rollout_state.as_deref() == Some(super::deployments::COMPLETED)
-                        && d.task_definition != resolved
+                    d.rollout_state.as_deref() == Some(ROLLED_OUT) && d.task_definition != resolved
                 };
                 deployments
                     .iter()
@@ -146,17 +149,44 @@ impl History {
     }
 }
 
-/// Whether `breaker` fails the PRIMARY deployment among `deployments` now.
+/// Whether `breaker` fails the rollout of `resolved` now: the PRIMARY deployment among
+/// `deployments` runs it, is still `IN_PROGRESS` and has reached the threshold of failed tasks.
 #[must_use]
-pub fn trips(breaker: Option<&Breaker>, deployments: &[ServiceDeployment]) -> bool {
+pub fn trips(breaker: Option<&Breaker>, deployments: &[ServiceDeployment], resolved: &str) -> bool {
     let Some(breaker) = breaker else {
         return false;
     };
     deployments.iter().any(|d| {
         d.status == PRIMARY
+            && d.task_definition == resolved
             && d.rollout_state.as_deref() == Some(IN_PROGRESS)
             && i64::from(d.failed_tasks) >= i64::from(breaker.threshold)
     })
+}
+
+/// The revision a Service asking for `resolved` (`family:revision`) rolls back to, given its
+/// Deployment `live`: while the history remembers `resolved` as failed and the circuit breaker
+/// rolls back, the last completed revision when it is another one. [`super::load`] reads it,
+/// [`super::decide`] runs it.
+#[must_use]
+pub fn rollback_revision(svc: &Service, live: Option<&Deployment>, resolved: &str) -> Option<i64> {
+    let previous = svc
+        .status
+        .as_ref()
+        .map(|s| s.deployments.as_slice())
+        .unwrap_or_default();
+    let next = History::read(live).next(live, resolved, previous);
+    next.failed.as_ref()?;
+    if !rollout::breaker(&svc.spec).is_some_and(|b| b.rollback) {
+        return None;
+    }
+    next.completed
+        .as_deref()
+        .filter(|c| *c != resolved)?
+        .rsplit_once(':')?
+        .1
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -310,14 +340,18 @@ mod tests {
         };
         let d = |status: &str, state: &str, failed: i32| ServiceDeployment {
             status: status.into(),
+            task_definition: "web:4".into(),
             rollout_state: Some(state.into()),
             failed_tasks: failed,
             ..ServiceDeployment::default()
         };
-        assert!(!trips(Some(&breaker), &[d(PRIMARY, IN_PROGRESS, 2)]));
-        assert!(trips(Some(&breaker), &[d(PRIMARY, IN_PROGRESS, 3)]));
-        assert!(!trips(Some(&breaker), &[d(PRIMARY, "COMPLETED", 9)]));
-        assert!(!trips(Some(&breaker), &[d("ACTIVE", IN_PROGRESS, 9)]));
-        assert!(!trips(None, &[d(PRIMARY, IN_PROGRESS, 9)]));
+        assert!(!trips(Some(&breaker), &[d(PRIMARY, IN_PROGRESS, 2)], "web:4"));
+        assert!(trips(Some(&breaker), &[d(PRIMARY, IN_PROGRESS, 3)], "web:4"));
+        assert!(!trips(Some(&breaker), &[d(PRIMARY, "COMPLETED", 9)], "web:4"));
+        assert!(!trips(Some(&breaker), &[d("ACTIVE", IN_PROGRESS, 9)], "web:4"));
+        assert!(!trips(None, &[d(PRIMARY, IN_PROGRESS, 9)], "web:4"));
+        // The failures of another revision (one being replaced, or rolled back to) are not the
+        // rollout of the revision the Service asks for.
+        assert!(!trips(Some(&breaker), &[d(PRIMARY, IN_PROGRESS, 9)], "web:5"));
     }
 }

@@ -1,25 +1,29 @@
-//! Load (async, read-only): the TaskDefinitions a Service may reference.
+//! Load (async, read-only): everything a Service's reconcile reads, before anything is decided.
 //!
-//! Takes the TaskDefinitions of the Service's namespace and leaves the choice to [`validate`]:
-//! a reference matches `spec.family` or the object name, which a single GET by name cannot
-//! decide. A pinned reference (`family:N`, or an ARN) also reads the ControllerRevision of
-//! revision N of that TaskDefinition (one request). When the Service or the TaskDefinition has
-//! placement constraints, it takes the nodes too.
+//! - its children (workload, ReplicaSets, pods, Kubernetes Services), from the controller's
+//!   caches ([`super::children`]);
+//! - the TaskDefinitions of its namespace: a reference matches `spec.family` or the object name,
+//!   which a single GET by name cannot decide, so [`super::validate`] chooses among them;
+//! - the stored revisions it may run: the pinned one (`family:N`, or an ARN), and the one the
+//!   circuit breaker rolls back to while the revision it asks for is remembered as failed
+//!   ([`super::history::rollback_revision`]): one GET of a ControllerRevision each;
+//! - the nodes, when the Service or its TaskDefinition has placement constraints.
 //!
-//! The TaskDefinitions and nodes come from the controller's caches ([`super::children`]), so
-//! a Service that pins no revision costs no request here; without caches (a reconcile outside
-//! the controller, as in unit tests) they are listed (one request each).
+//! The TaskDefinitions, nodes and children come from the controller's caches, so a Service that
+//! pins no revision costs no request here; without caches (a reconcile outside the controller,
+//! as in unit tests) the TaskDefinitions and nodes are listed (one request each).
 
 use k8s_openapi::api::{apps::v1::ControllerRevision, core::v1::Node};
 use kube::{Api, ResourceExt, api::ListParams};
 
-use super::validate;
+use super::{children::Children, history};
 use crate::{
     api::{Service, TaskDefinition},
-    controller::{Context, Error, task_definition::revisions::revision_name},
+    controller::{Context, Error, revisions::revision_name},
+    translate::reference::TaskDefinitionRef,
 };
 
-/// What a Service's reconcile read from the API.
+/// What a Service's reconcile read.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
     /// The TaskDefinitions of the Service's namespace; empty when `spec.taskDefinition` is
@@ -28,21 +32,35 @@ pub struct Loaded {
     /// The ControllerRevision of the pinned revision, when `spec.taskDefinition` pins one, the
     /// TaskDefinition exists and the revision is stored.
     pub pinned_revision: Option<ControllerRevision>,
+    /// The revision the circuit breaker rolls back to, and its ControllerRevision when stored.
+    pub rollback_revision: Option<(i64, Option<ControllerRevision>)>,
     /// The cluster's nodes, when the Service or its TaskDefinition has placement constraints
     /// (`=~` and `ec2InstanceId` are evaluated against them).
     pub nodes: Option<Vec<Node>>,
+    /// The Service's children, as the caches last saw them.
+    pub children: Children,
 }
 
-/// Reads what `svc` (in `namespace`) refers to.
+/// Reads what `svc` (in `namespace`) refers to and what it owns.
 ///
 /// # Errors
-/// [`Error::Kube`] when the TaskDefinitions cannot be listed or the pinned revision cannot be
-/// read (its absence is no error: validate reports it).
+/// [`Error::Kube`] when the TaskDefinitions or nodes cannot be listed or a stored revision
+/// cannot be read (their absence is no error: validate reports it).
 pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loaded, Error> {
-    let Ok(reference) = validate::reference(svc) else {
-        return Ok(Loaded::default());
-    };
     let cached = super::children::ready_stores(ctx).await;
+    let children = super::children::of(cached.as_deref().unwrap_or_default(), namespace, &svc.name_any());
+    let reference = svc
+        .spec
+        .service
+        .task_definition
+        .as_deref()
+        .map(TaskDefinitionRef::parse);
+    let Some(Ok(reference)) = reference else {
+        return Ok(Loaded {
+            children,
+            ..Loaded::default()
+        });
+    };
     let task_definitions = match &cached {
         Some(stores) => super::children::task_definitions(stores, namespace),
         None => {
@@ -50,15 +68,36 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
             api.list(&ListParams::default()).await?.items
         }
     };
-    let pinned_revision = match (
-        reference.revision,
-        validate::find_task_definition(&task_definitions, &reference.family),
-    ) {
-        (Some(revision), Ok(Some(td))) => {
-            let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
-            api.get_opt(&revision_name(&td.name_any(), revision)).await?
+    let found = TaskDefinition::of_family(&task_definitions, &reference.family)
+        .ok()
+        .flatten();
+    let revisions: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
+    let pinned_revision = match (reference.revision, found) {
+        (Some(revision), Some(td)) => {
+            revisions
+                .get_opt(&revision_name(&td.name_any(), revision))
+                .await?
         }
         _ => None,
+    };
+    let rollback_revision = match found {
+        Some(td) => {
+            let resolved = format!(
+                "{}:{}",
+                td.family(),
+                reference.revision.unwrap_or_else(|| td.latest_revision())
+            );
+            match history::rollback_revision(svc, children.deployment.as_deref(), &resolved) {
+                Some(revision) => Some((
+                    revision,
+                    revisions
+                        .get_opt(&revision_name(&td.name_any(), revision))
+                        .await?,
+                )),
+                None => None,
+            }
+        }
+        None => None,
     };
     let constrained = svc
         .spec
@@ -66,16 +105,13 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         .placement_constraints
         .as_ref()
         .is_some_and(|c| !c.is_empty())
-        || validate::find_task_definition(&task_definitions, &reference.family)
-            .ok()
-            .flatten()
-            .is_some_and(|td| {
-                td.spec
-                    .task_definition
-                    .placement_constraints
-                    .as_ref()
-                    .is_some_and(|c| !c.is_empty())
-            });
+        || found.is_some_and(|td| {
+            td.spec
+                .task_definition
+                .placement_constraints
+                .as_ref()
+                .is_some_and(|c| !c.is_empty())
+        });
     let nodes = match (constrained, cached) {
         (false, _) => None,
         // Only now: most Services have no constraints, and the nodes are not copied for them.
@@ -90,21 +126,8 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
     Ok(Loaded {
         task_definitions,
         pinned_revision,
+        rollback_revision,
         nodes,
+        children,
     })
-}
-
-/// Reads revision `revision` of TaskDefinition `td` (the ControllerRevision that stores it), for
-/// a rollback to it; `None` when retention has removed it.
-///
-/// # Errors
-/// [`Error::Kube`] when the read fails.
-pub async fn stored_revision(
-    ctx: &Context,
-    namespace: &str,
-    td: &TaskDefinition,
-    revision: i64,
-) -> Result<Option<ControllerRevision>, Error> {
-    let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
-    Ok(api.get_opt(&revision_name(&td.name_any(), revision)).await?)
 }

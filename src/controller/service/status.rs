@@ -1,15 +1,9 @@
-//! Status of a Service: [`compute_status`] and [`invalid_status`] (pure: no client, no clock)
-//! and the async [`update`] / [`report_invalid`] that write it with server-side apply, only when
-//! it changed (ignoring the conditions' transition times, so our own writes cannot loop).
+//! Status (pure but for the writes; the clock comes in as `now`): [`observe`] what the reconcile
+//! did and [`compute`] the status in ECS's words, or [`invalid_status`]; the async [`update`] /
+//! [`report_invalid`] write it with server-side apply, only when it changed (ignoring the
+//! conditions' transition times, so our own writes cannot loop).
 
-use k8s_openapi::{
-    api::{
-        apps::v1::{DaemonSet, Deployment},
-        core::v1::Pod,
-    },
-    apimachinery::pkg::apis::meta::v1::Time,
-    jiff::Timestamp,
-};
+use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::Time};
 use kube::{
     Api, Resource,
     api::{Patch, PatchParams},
@@ -19,6 +13,9 @@ use kube::{
 use super::{
     FIELD_MANAGER,
     apply::Applied,
+    children::Children,
+    decide::Plan,
+    ecs_deployments,
     events::{self, Happening},
     validate::Invalid,
 };
@@ -29,7 +26,10 @@ use crate::{
         ecs::SchedulingStrategy,
         service::ServiceDeployment,
     },
-    controller::{Context, Error},
+    controller::{
+        Context, Error,
+        status::{REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED, translated_message},
+    },
     translate::{labels, service::Workload},
 };
 
@@ -49,154 +49,11 @@ pub const REASON_AS_EXPECTED: &str = "AsExpected";
 pub const REASON_DEPLOYMENT_FAILED: &str = "DeploymentFailed";
 /// Degraded=True: the deployment configuration lets no task be stopped or started.
 pub const REASON_ROLLOUT_BLOCKED: &str = "RolloutBlocked";
-/// Translated=True.
-pub const REASON_ALL_FIELDS_TRANSLATED: &str = "AllFieldsTranslated";
-/// Translated=False: some fields were ignored, approximated or not translated yet.
-pub const REASON_FIELDS_NOT_TRANSLATED: &str = "FieldsNotTranslated";
-/// Longest `Translated` message listing whole notes; past it, the fields are all named and the
-/// notes that do not fit are counted.
-pub const MAX_MESSAGE_LEN: usize = 1000;
-/// The longest condition message Kubernetes accepts (`metav1.Condition.message`, maxLength).
-pub const MAX_CONDITION_MESSAGE_LEN: usize = 32768;
-
-/// Task counts of a Service's workload, in ECS's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    /// Tasks the service wants.
-    pub desired: i32,
-    /// Tasks ready (ECS RUNNING).
-    pub running: i32,
-    /// Tasks that exist but are not ready (ECS PENDING).
-    pub pending: i32,
-    /// The workload controller has observed the workload's latest spec.
-    pub caught_up: bool,
-    /// Every task runs the workload's latest pod template.
-    pub rolled_out: bool,
-}
 
 /// The label selector of a Service's tasks, for the scale subresource.
 #[must_use]
 pub fn selector(name: &str) -> String {
     format!("{}={name}", labels::SERVICE)
-}
-
-/// Counts the tasks of `workload`, the workload of `svc` as the API server returned it.
-#[must_use]
-pub fn counts(svc: &Service, workload: &Workload) -> Counts {
-    match workload {
-        Workload::Deployment(d) => deployment_counts(svc, d),
-        Workload::DaemonSet(d) => daemon_set_counts(d),
-    }
-}
-
-fn deployment_counts(svc: &Service, d: &Deployment) -> Counts {
-    let replicas = d.spec.as_ref().and_then(|s| s.replicas);
-    // With auto scaling the Deployment's replicas are not ours (we leave them out): report what
-    // the Deployment runs. Otherwise report the spec; 1 is Kubernetes' default for `replicas`.
-    let desired = if svc.spec.auto_scaling.is_some() {
-        replicas.or(svc.spec.service.desired_count)
-    } else {
-        svc.spec.service.desired_count.or(replicas)
-    }
-    .unwrap_or(1);
-    let status = d.status.clone().unwrap_or_default();
-    let running = status.ready_replicas.unwrap_or(0);
-    let total = status.replicas.unwrap_or(0);
-    let updated = status.updated_replicas.unwrap_or(0);
-    let caught_up = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
-    Counts {
-        desired,
-        running,
-        pending: (total - running).max(0),
-        caught_up,
-        rolled_out: caught_up && updated >= desired && total <= updated,
-    }
-}
-
-fn daemon_set_counts(d: &DaemonSet) -> Counts {
-    let status = d.status.clone().unwrap_or_default();
-    let caught_up = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
-    Counts {
-        desired: status.desired_number_scheduled,
-        running: status.number_ready,
-        pending: (status.current_number_scheduled - status.number_ready).max(0),
-        caught_up,
-        rolled_out: caught_up
-            && status.updated_number_scheduled.unwrap_or(0) >= status.desired_number_scheduled,
-    }
-}
-
-/// The `Translated` message: every note when they fit in [`MAX_MESSAGE_LEN`]; otherwise every
-/// field the notes are about (all of them, up to what Kubernetes accepts in a condition,
-/// [`MAX_CONDITION_MESSAGE_LEN`]: the condition must name each field that did not carry over),
-/// then as many whole notes as fit in [`MAX_MESSAGE_LEN`] more.
-#[must_use]
-pub fn translated_message(notes: &[String]) -> String {
-    const TAIL_ROOM: usize = 64;
-    let head = if notes.len() == 1 {
-        "1 field not carried over exactly: ".to_owned()
-    } else {
-        format!("{} fields not carried over exactly: ", notes.len())
-    };
-    let full = format!("{head}{}", notes.join("; "));
-    if full.len() <= MAX_MESSAGE_LEN {
-        return full;
-    }
-    let mut message = head;
-    for (i, note) in notes.iter().enumerate() {
-        let field = field_of(note);
-        // Kubernetes refuses a longer condition message; leave room for the details.
-        if message.len() + field.len() + MAX_MESSAGE_LEN + 128 > MAX_CONDITION_MESSAGE_LEN {
-            message.push_str(&format!(" … and {} more fields", notes.len() - i));
-            break;
-        }
-        if i > 0 {
-            message.push_str(", ");
-        }
-        message.push_str(field);
-    }
-    message.push_str(". Details: ");
-    let budget = message.len() + MAX_MESSAGE_LEN;
-    let mut listed = 0;
-    for note in notes {
-        let sep = if listed == 0 { "" } else { "; " };
-        if message.len() + sep.len() + note.len() + TAIL_ROOM > budget {
-            break;
-        }
-        message.push_str(sep);
-        message.push_str(note);
-        listed += 1;
-    }
-    if listed == 0
-        && let Some(first) = notes.first()
-    {
-        // The first note alone is too long: cut it at a character boundary.
-        let room = budget - TAIL_ROOM - message.len();
-        let cut = first
-            .char_indices()
-            .map(|(i, _)| i)
-            .take_while(|i| *i <= room)
-            .last()
-            .unwrap_or(0);
-        message.push_str(&first[..cut]);
-        message.push('…');
-        listed = 1;
-    }
-    let rest = notes.len() - listed;
-    if rest > 0 {
-        message.push_str(&format!("; … and {rest} more (ecs-bridge render shows them all)"));
-    }
-    message
-}
-
-/// The field a note (`[TaskDefinition <name>: ]spec.<field>: <kind>: <message>`) is about: the
-/// text before its kind.
-fn field_of(note: &str) -> &str {
-    [": approximated: ", ": ignored: ", ": not translated yet: "]
-        .iter()
-        .filter_map(|kind| note.find(kind))
-        .min()
-        .map_or_else(|| note.split(": ").next().unwrap_or(note), |i| &note[..i])
 }
 
 /// What the reconcile observed besides the workload: ECS deployments, the tasks, and the
@@ -208,7 +65,7 @@ pub struct Observation<'a> {
     /// The Service's tasks.
     pub pods: &'a [Pod],
     /// Why the rollout cannot move, if it cannot (the ECS message).
-    pub blocked: Option<&'a str>,
+    pub blocked: Option<String>,
     /// The deployment the circuit breaker rolls back to, when it starts doing so now.
     pub rolling_back_to: Option<String>,
     /// Why the PRIMARY deployment failed, when it did (Degraded's message).
@@ -237,7 +94,7 @@ pub fn compute(
 ) -> (ServiceStatus, Vec<Happening>) {
     let generation = svc.metadata.generation;
     let name = svc.meta().name.clone().unwrap_or_default();
-    let counts = counts(svc, &applied.workload);
+    let counts = ecs_deployments::counts(svc, &applied.workload);
     let previous = svc.status.clone().unwrap_or_default();
     let mut status = base_status(svc, &name);
     status.desired_count = Some(counts.desired);
@@ -355,7 +212,7 @@ pub fn compute(
         ready_before,
         ready_after,
         pods: observed.pods,
-        blocked: observed.blocked,
+        blocked: observed.blocked.as_deref(),
         rolling_back_to: observed.rolling_back_to.as_deref(),
     });
     status.events = events::record(&name, &previous.events, &happened, &now);
@@ -370,8 +227,8 @@ fn troubles(applied: &Applied, observed: &Observation<'_>) -> Vec<(&'static str,
     if let Some(failure) = &observed.failure {
         troubles.push((REASON_DEPLOYMENT_FAILED, failure.clone()));
     }
-    if let Some(blocked) = observed.blocked {
-        troubles.push((REASON_ROLLOUT_BLOCKED, blocked.to_owned()));
+    if let Some(blocked) = &observed.blocked {
+        troubles.push((REASON_ROLLOUT_BLOCKED, blocked.clone()));
     }
     if !applied.problems.is_empty() {
         // (apply.rs says which objects and why.)
@@ -456,9 +313,37 @@ async fn write(ctx: &Context, svc: &Service, namespace: &str, desired: &ServiceS
     Ok(())
 }
 
-/// Computes the status of `svc` after `applied` and `observed`, writes it when it changed, then
-/// publishes a Kubernetes Event for each new ECS event (best effort: a failed publish is logged;
-/// the ECS event is in the status).
+/// What the status reports of `plan` and of the `applied` workload of `svc` with its
+/// `children`, at `now`: the ECS deployments (those of the circuit breaker's failed task
+/// definition FAILED), the tasks, and the rollout's troubles.
+#[must_use]
+pub fn observe<'a>(
+    svc: &Service,
+    plan: &Plan<'_>,
+    applied: &Applied,
+    children: &'a Children,
+    now: &Time,
+) -> Observation<'a> {
+    Observation {
+        deployments: ecs_deployments::of_workload(
+            svc,
+            &applied.workload,
+            &applied.task_definition,
+            children,
+            plan.history.failed.as_deref(),
+            plan.breaker.as_ref(),
+            now,
+        ),
+        pods: &children.pods,
+        blocked: plan.blocked.clone(),
+        rolling_back_to: plan.rolling_back_to.clone(),
+        failure: plan.failure.clone(),
+    }
+}
+
+/// Computes the status of `svc` after `plan` and `applied` ([`observe`], [`compute`]), writes it
+/// when it changed, then publishes a Kubernetes Event for each new ECS event (best effort: a
+/// failed publish is logged; the ECS event is in the status). Returns the status.
 ///
 /// # Errors
 /// [`Error::Kube`] when the status write fails.
@@ -466,13 +351,16 @@ pub async fn update(
     ctx: &Context,
     svc: &Service,
     namespace: &str,
+    plan: &Plan<'_>,
     applied: &Applied,
-    observed: &Observation<'_>,
-) -> Result<(), Error> {
-    let (desired, happened) = compute(svc, applied, observed, Time(Timestamp::now()));
+    children: &Children,
+    now: Time,
+) -> Result<ServiceStatus, Error> {
+    let observed = observe(svc, plan, applied, children, &now);
+    let (desired, happened) = compute(svc, applied, &observed, now);
     write(ctx, svc, namespace, &desired).await?;
     publish(ctx, svc, &happened).await;
-    Ok(())
+    Ok(desired)
 }
 
 /// Publishes `happened` as Kubernetes Events about `svc`.
@@ -513,9 +401,10 @@ pub async fn report_invalid(
     svc: &Service,
     namespace: &str,
     invalid: &Invalid,
+    now: Time,
 ) -> Result<Action, Error> {
     tracing::info!(reason = invalid.reason, message = %invalid.message, "service is not valid");
-    let desired = invalid_status(svc, invalid, Time(Timestamp::now()));
+    let desired = invalid_status(svc, invalid, now);
     write(ctx, svc, namespace, &desired).await?;
     Ok(Action::await_change())
 }
@@ -524,6 +413,11 @@ pub async fn report_invalid(
 mod tests {
     use k8s_openapi::api::apps::v1::{DaemonSetStatus, DeploymentSpec, DeploymentStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+    use k8s_openapi::{
+        api::apps::v1::{DaemonSet, Deployment},
+        jiff::Timestamp,
+    };
 
     use super::*;
     use crate::{
@@ -591,7 +485,7 @@ mod tests {
         );
         // A blocked rollout comes first, then the networking.
         let blocked = Observation {
-            blocked: Some("unable to stop or start tasks"),
+            blocked: Some("unable to stop or start tasks".into()),
             ..Observation::default()
         };
         assert_eq!(
@@ -784,42 +678,6 @@ mod tests {
             "2 fields not carried over exactly: spec.loadBalancers: not translated yet: kept in the spec; \
              TaskDefinition web: spec.cpu: ignored: no task-level limit"
         );
-    }
-
-    #[test]
-    fn translated_message_names_every_field_and_details_what_fits() {
-        let notes: Vec<String> = (0..40)
-            .map(|i| format!("spec.field{i:02}: approximated: {}", "x".repeat(40)))
-            .chain(std::iter::once(
-                "TaskDefinition web: spec.cpu: ignored: why".to_owned(),
-            ))
-            .collect();
-        let message = translated_message(&notes);
-        let (fields, details) = message.split_once(". Details: ").expect("fields, then details");
-        let expected: Vec<String> = (0..40)
-            .map(|i| format!("spec.field{i:02}"))
-            .chain(std::iter::once("TaskDefinition web: spec.cpu".to_owned()))
-            .collect();
-        assert_eq!(
-            fields,
-            format!("41 fields not carried over exactly: {}", expected.join(", ")),
-            "every field is named"
-        );
-        assert!(details.len() <= MAX_MESSAGE_LEN, "{}", details.len());
-        let listed = details.matches(": approximated: ").count();
-        assert!(listed > 5, "{message}");
-        assert!(
-            details.ends_with(&format!(
-                "; … and {} more (ecs-bridge render shows them all)",
-                41 - listed
-            )),
-            "{message}"
-        );
-        // A single huge note is cut at a character boundary.
-        let message = translated_message(&[format!("spec.a: ignored: {}", "é".repeat(2000))]);
-        assert!(message.len() <= 2 * MAX_MESSAGE_LEN, "{}", message.len());
-        assert!(message.starts_with("1 field not carried over exactly: spec.a. Details: "));
-        assert!(message.ends_with('…'));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use kube::{Resource, ResourceExt};
 
 use super::load::Loaded;
 use crate::{
-    api::{Service, TaskDefinition},
-    controller::task_definition::revisions,
+    api::{Service, TaskDefinition, ecs::RegisterTaskDefinition},
+    controller::{revisions, status::REASON_INVALID_TASK_DEFINITION},
     translate::reference::TaskDefinitionRef,
 };
 
@@ -19,8 +19,6 @@ use crate::{
 pub const REASON_TASK_DEFINITION_NOT_FOUND: &str = "TaskDefinitionNotFound";
 /// Reason: `spec.taskDefinition` is missing or is not `family`, `family:N` or a task definition ARN.
 pub const REASON_INVALID_REFERENCE: &str = "InvalidTaskDefinitionReference";
-/// Reason: the TaskDefinition cannot become a pod template.
-pub const REASON_INVALID_TASK_DEFINITION: &str = "InvalidTaskDefinition";
 /// Reason: the Service itself cannot be turned into Kubernetes objects (name, uid).
 pub const REASON_INVALID_SERVICE: &str = "InvalidService";
 
@@ -53,34 +51,35 @@ pub struct ValidatedService {
     /// The TaskDefinition it names; for a pinned revision (`family:N`), with the spec stored in
     /// that revision instead of the live one.
     pub task_definition: TaskDefinition,
-    /// The revision that runs: the pinned one, else the TaskDefinition's `status.revision` (1
-    /// when unset).
+    /// The revision the Service asks for: the pinned one, else the TaskDefinition's
+    /// `status.revision` (1 when unset).
     pub revision: i64,
+    /// The revision the circuit breaker rolls back to, when [`super::load`] read one.
+    pub rollback: Option<Rollback>,
+}
+
+/// The revision the circuit breaker rolls back to: its number and its stored spec, or why it
+/// cannot be run.
+#[derive(Debug, Clone)]
+pub struct Rollback {
+    /// The revision number.
+    pub revision: i64,
+    /// Its stored spec; an error when retention removed it or its data is not a task definition.
+    pub spec: Result<RegisterTaskDefinition, Invalid>,
 }
 
 impl ValidatedService {
     /// The family of the TaskDefinition: `spec.family`, else its object name.
     #[must_use]
     pub fn family(&self) -> String {
-        family_of(&self.task_definition)
+        self.task_definition.family()
     }
-}
 
-/// The family a TaskDefinition object registers: `spec.family`, else `metadata.name`.
-#[must_use]
-pub fn family_of(td: &TaskDefinition) -> String {
-    td.spec
-        .task_definition
-        .family
-        .clone()
-        .unwrap_or_else(|| td.name_any())
-}
-
-/// The latest revision of `td`: `status.revision`, 1 until the TaskDefinition controller
-/// publishes one.
-#[must_use]
-pub fn revision_of(td: &TaskDefinition) -> i64 {
-    td.status.as_ref().and_then(|s| s.revision).unwrap_or(1)
+    /// The task definition the Service asks for, `family:revision`.
+    #[must_use]
+    pub fn resolved(&self) -> String {
+        format!("{}:{}", self.family(), self.revision)
+    }
 }
 
 /// `td` with the spec of its revision `revision`, read from `stored` (the ControllerRevision
@@ -113,7 +112,7 @@ pub fn pinned_task_definition(
             message: format!(
                 "spec.taskDefinition {value:?}: revision {}:{revision} of TaskDefinition {:?} is not \
                  registered{known}",
-                family_of(td),
+                td.family(),
                 td.name_any()
             ),
         });
@@ -146,31 +145,6 @@ pub fn reference(svc: &Service) -> Result<TaskDefinitionRef, Invalid> {
     })
 }
 
-/// The TaskDefinition of `family` among `candidates`: the one whose family (`spec.family`, else
-/// its name) is `family`, else the one named `family`.
-///
-/// # Errors
-/// A message when several objects register `family` (there must be one object per family).
-pub fn find_task_definition<'a>(
-    candidates: &'a [TaskDefinition],
-    family: &str,
-) -> Result<Option<&'a TaskDefinition>, String> {
-    let mut by_family: Vec<&TaskDefinition> =
-        candidates.iter().filter(|td| family_of(td) == family).collect();
-    match by_family.len() {
-        0 => Ok(candidates.iter().find(|td| td.name_any() == family)),
-        1 => Ok(by_family.pop()),
-        _ => {
-            let mut names: Vec<String> = by_family.iter().map(|td| td.name_any()).collect();
-            names.sort();
-            Err(format!(
-                "TaskDefinitions {} all register family {family:?}; keep one object per family",
-                names.join(", ")
-            ))
-        }
-    }
-}
-
 /// Validates `svc` against what was loaded.
 ///
 /// # Errors
@@ -199,10 +173,11 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
     let reference = reference(svc)?;
     let value = svc.spec.service.task_definition.as_deref().unwrap_or_default();
     let namespace = svc.namespace().unwrap_or_default();
-    let found = find_task_definition(&loaded.task_definitions, &reference.family).map_err(|e| Invalid {
-        reason: REASON_INVALID_REFERENCE,
-        message: format!("spec.taskDefinition {value:?}: {e}"),
-    })?;
+    let found =
+        TaskDefinition::of_family(&loaded.task_definitions, &reference.family).map_err(|e| Invalid {
+            reason: REASON_INVALID_REFERENCE,
+            message: format!("spec.taskDefinition {value:?}: {e}"),
+        })?;
     let Some(td) = found else {
         return Err(Invalid {
             reason: REASON_TASK_DEFINITION_NOT_FOUND,
@@ -213,12 +188,20 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
         });
     };
     let (task_definition, revision) = match reference.revision {
-        None => (td.clone(), revision_of(td)),
+        None => (td.clone(), td.latest_revision()),
         Some(pinned) => (
             pinned_task_definition(td, pinned, loaded.pinned_revision.as_ref(), value)?,
             pinned,
         ),
     };
+    let rollback = loaded
+        .rollback_revision
+        .as_ref()
+        .map(|(revision, stored)| Rollback {
+            revision: *revision,
+            spec: pinned_task_definition(td, *revision, stored.as_ref(), value)
+                .map(|td| td.spec.task_definition),
+        });
     Ok(ValidatedService {
         service: svc.clone(),
         name,
@@ -227,30 +210,8 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
         revision,
         task_definition,
         reference,
+        rollback,
     })
-}
-
-/// `valid` running revision `revision` of its TaskDefinition instead (a rollback), read from
-/// `stored`.
-///
-/// # Errors
-/// As [`pinned_task_definition`]: the revision is not registered any more, or its stored data is
-/// not a task definition.
-pub fn with_revision(
-    mut valid: ValidatedService,
-    revision: i64,
-    stored: Option<&ControllerRevision>,
-) -> Result<ValidatedService, Invalid> {
-    let value = valid
-        .service
-        .spec
-        .service
-        .task_definition
-        .clone()
-        .unwrap_or_default();
-    valid.task_definition = pinned_task_definition(&valid.task_definition, revision, stored, &value)?;
-    valid.revision = revision;
-    Ok(valid)
 }
 
 #[cfg(test)]
@@ -261,8 +222,7 @@ mod tests {
     fn loaded(tds: Vec<TaskDefinition>) -> Loaded {
         Loaded {
             task_definitions: tds,
-            pinned_revision: None,
-            nodes: None,
+            ..Loaded::default()
         }
     }
 
@@ -283,7 +243,7 @@ mod tests {
         let with_revision = Loaded {
             task_definitions: vec![td.clone()],
             pinned_revision: Some(stored(&td, 1)),
-            nodes: None,
+            ..Loaded::default()
         };
         for (value, loaded) in [
             ("web", loaded(vec![td.clone()])),
@@ -320,7 +280,7 @@ mod tests {
             &Loaded {
                 task_definitions: vec![live.clone()],
                 pinned_revision: Some(stored(&old, 1)),
-                nodes: None,
+                ..Loaded::default()
             },
         )
         .expect("valid");
@@ -366,7 +326,7 @@ mod tests {
             let loaded = Loaded {
                 task_definitions: vec![td.clone()],
                 pinned_revision: Some(wrong),
-                nodes: None,
+                ..Loaded::default()
             };
             let err = validate(&svc, &loaded).expect_err("not registered");
             assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_FOUND);
@@ -380,7 +340,7 @@ mod tests {
         let loaded = Loaded {
             task_definitions: vec![td],
             pinned_revision: Some(broken),
-            nodes: None,
+            ..Loaded::default()
         };
         let err = validate(&svc, &loaded).expect_err("broken data");
         assert_eq!(err.reason, REASON_INVALID_TASK_DEFINITION);

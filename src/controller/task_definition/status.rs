@@ -1,5 +1,5 @@
 //! Status of a TaskDefinition: [`compute_status`] (pure: no client, no clock) and the async
-//! [`patch_status`] that writes it with server-side apply.
+//! [`update`] that writes it with server-side apply when it changed.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
@@ -7,33 +7,26 @@ use kube::{
     api::{Patch, PatchParams},
 };
 
-use super::FIELD_MANAGER;
+use super::{FIELD_MANAGER, apply::Missing, decide::Plan, validate::Refused};
 use crate::{
     api::{
         TaskDefinition, TaskDefinitionStatus,
         condition::{self, DEGRADED, READY, TRANSLATED},
     },
     controller::{
-        Error,
-        service::{
-            status::{
-                MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED,
-                translated_message,
-            },
-            validate::{REASON_INVALID_TASK_DEFINITION, family_of},
+        Context, Error,
+        status::{
+            MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED,
+            REASON_INVALID_TASK_DEFINITION, same_status, translated_message,
         },
     },
-    translate::pod::{PodOptions, pod_template_with},
+    translate::{Options, pod::pod_template_with},
 };
 
 /// ECS status of a registered task definition revision.
 pub const ACTIVE: &str = "ACTIVE";
 /// Reason of the `Ready=True` condition.
 pub const REASON_REGISTERED: &str = "Registered";
-/// Reason of `Ready=False` when the object's name cannot label its revisions.
-pub const REASON_NAME_TOO_LONG: &str = "NameTooLong";
-/// Reason of `Ready=False` when the object has no uid to own its revisions.
-pub const REASON_MISSING_UID: &str = "MissingUid";
 
 /// Reason of `Degraded=True` when objects the tasks need could not be made.
 pub const REASON_DEPENDENTS_NOT_APPLIED: &str = "DependentsNotApplied";
@@ -65,7 +58,7 @@ pub enum Registration {
 /// `now` is the transition time of conditions whose status changes.
 #[must_use]
 pub fn compute_status(td: &TaskDefinition, registration: &Registration, now: Time) -> TaskDefinitionStatus {
-    compute_status_with(td, registration, &PodOptions::default(), None, now)
+    compute_status_with(td, registration, &Options::default(), None, now)
 }
 
 /// [`compute_status`] with the operator's translation options (`--external-secrets` changes
@@ -75,7 +68,7 @@ pub fn compute_status(td: &TaskDefinition, registration: &Registration, now: Tim
 pub fn compute_status_with(
     td: &TaskDefinition,
     registration: &Registration,
-    options: &PodOptions,
+    options: &Options,
     missing: Option<&str>,
     now: Time,
 ) -> TaskDefinitionStatus {
@@ -84,7 +77,7 @@ pub fn compute_status_with(
     status.observed_generation = generation;
     let ready = match registration {
         Registration::Registered { latest, retained } => {
-            let arn = format!("{}:{latest}", family_of(td));
+            let arn = format!("{}:{latest}", td.family());
             status.revision = Some(*latest);
             status.status = Some(ACTIVE.to_owned());
             status.revisions.clone_from(retained);
@@ -124,7 +117,7 @@ pub fn compute_status_with(
 /// the error when the spec cannot become a pod template at all.
 #[must_use]
 pub fn translated(td: &TaskDefinition, revision: i64, generation: Option<i64>, now: Time) -> Condition {
-    translated_with(td, revision, &PodOptions::default(), generation, now)
+    translated_with(td, revision, &Options::default(), generation, now)
 }
 
 /// [`translated`] with the operator's translation options.
@@ -132,11 +125,18 @@ pub fn translated(td: &TaskDefinition, revision: i64, generation: Option<i64>, n
 pub fn translated_with(
     td: &TaskDefinition,
     revision: i64,
-    options: &PodOptions,
+    options: &Options,
     generation: Option<i64>,
     now: Time,
 ) -> Condition {
-    match pod_template_with(&td.name_any(), &td.spec.task_definition, revision, options) {
+    let namespace = td.namespace();
+    match pod_template_with(
+        &td.name_any(),
+        &td.spec.task_definition,
+        revision,
+        namespace.as_deref(),
+        options,
+    ) {
         Ok(pod) if pod.report.is_empty() => condition::new(
             TRANSLATED,
             true,
@@ -184,7 +184,60 @@ fn cut(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-pub use crate::controller::status::same_status;
+impl Registration {
+    /// The registration `plan` carries out.
+    #[must_use]
+    pub fn registered(plan: &Plan) -> Self {
+        Self::Registered {
+            latest: plan.latest,
+            retained: plan.revisions.clone(),
+        }
+    }
+
+    /// A registration refused for the reason `validate` gave.
+    #[must_use]
+    pub fn refused(refused: Refused) -> Self {
+        Self::Refused {
+            reason: refused.reason,
+            message: refused.message,
+        }
+    }
+}
+
+/// Computes the status of `td` after `registration`, with the dependents that are `missing`,
+/// and writes it when it changed (`now` is the transition time of conditions that flip).
+///
+/// # Errors
+/// [`Error::Kube`] when the status write fails.
+pub async fn update(
+    ctx: &Context,
+    td: &TaskDefinition,
+    namespace: &str,
+    registration: &Registration,
+    missing: &[Missing],
+    now: Time,
+) -> Result<(), Error> {
+    let problem = (!missing.is_empty()).then(|| {
+        missing
+            .iter()
+            .map(|m| m.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    let desired = compute_status_with(td, registration, &ctx.config.options, problem.as_deref(), now);
+    if same_status(td.status.as_ref(), &desired) {
+        tracing::debug!("status up to date");
+        return Ok(());
+    }
+    let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), namespace);
+    patch_status(&api, &td.name_any(), &desired).await?;
+    tracing::info!(
+        generation = desired.observed_generation,
+        revision = desired.revision,
+        "status updated"
+    );
+    Ok(())
+}
 
 /// The server-side apply body that sets `status` on a TaskDefinition.
 #[must_use]
@@ -216,7 +269,7 @@ mod tests {
     use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
     use super::*;
-    use crate::controller::{service::status::MAX_CONDITION_MESSAGE_LEN, testing};
+    use crate::controller::{status::MAX_CONDITION_MESSAGE_LEN, testing};
 
     fn t(seconds: i64) -> Time {
         Time(Timestamp::from_second(1_700_000_000 + seconds).unwrap())
@@ -350,7 +403,7 @@ mod tests {
         let mut td = web();
         td.status = Some(compute_status(&td, &registered(2), t(0)));
         let refused = Registration::Refused {
-            reason: REASON_NAME_TOO_LONG,
+            reason: super::super::validate::REASON_NAME_TOO_LONG,
             message: "too long".into(),
         };
         let status = compute_status(&td, &refused, t(10));
@@ -444,7 +497,7 @@ mod tests {
     fn missing_dependents_degrade_until_they_are_made() {
         let mut td = web();
         let missing = "external-secrets.io/v1 ExternalSecret is not served by this cluster";
-        let status = compute_status_with(&td, &registered(1), &PodOptions::default(), Some(missing), t(0));
+        let status = compute_status_with(&td, &registered(1), &Options::default(), Some(missing), t(0));
         let degraded = condition::find(&status.conditions, DEGRADED).expect("Degraded");
         assert_eq!(
             (
@@ -460,7 +513,7 @@ mod tests {
             "the revision is registered all the same"
         );
         td.status = Some(status);
-        let status = compute_status_with(&td, &registered(1), &PodOptions::default(), None, t(9));
+        let status = compute_status_with(&td, &registered(1), &Options::default(), None, t(9));
         assert!(condition::find(&status.conditions, DEGRADED).is_none());
     }
 

@@ -120,4 +120,3 @@ pub(super) fn discovery(
         },
     )))
 }
-

@@ -231,4 +231,3 @@ pub(super) fn load_balancing(
     );
     Ok(Some((service, bindings)))
 }
-

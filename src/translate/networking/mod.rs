@@ -2,7 +2,7 @@
 //! `serviceConnectConfiguration` (ecs-reference §2.1) → Kubernetes Services and AWS Load
 //! Balancer Controller `TargetGroupBinding`s.
 //!
-//! Every object selects the service's tasks with [`selector_labels`] (the workload's pods, of
+//! Every object selects the service's tasks with [`labels::selector_labels`] (the workload's pods, of
 //! every revision during a rollout, as ECS registers the tasks of every deployment) and is
 //! labelled like the workload (`app.kubernetes.io/managed-by=ecs-bridge`,
 //! `ecsbridge.io/service=<name>`), so the Service controller can list its own and prune the ones
@@ -47,7 +47,7 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 
-use super::{NoteKind, Report, labels, service::selector_labels};
+use super::{NoteKind, Report, labels};
 use crate::{
     api::{ServiceSpec, ecs::RegisterTaskDefinition, external::TargetGroupBinding},
     names,
@@ -208,7 +208,7 @@ pub fn network_objects(
 
 /// The labels of every object made here: the workload's.
 fn object_labels(service: &str) -> BTreeMap<String, String> {
-    let mut labels = selector_labels(service);
+    let mut labels = labels::selector_labels(service);
     labels.insert(labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned());
     labels
 }
@@ -256,4 +256,3 @@ pub(super) fn derived_name(name: &str, suffix: &str, what: &str) -> Result<Strin
         ),
     })
 }
-

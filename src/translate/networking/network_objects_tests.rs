@@ -9,11 +9,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{load_balancers::target_group_name, *};
-use crate::api::external::TargetType;
 use crate::translate::{Note, pod::pod_template};
+use crate::{api::external::TargetType, translate::labels::selector_labels};
 
-const TG: &str =
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/73e2d6bc24d8a067";
+const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/73e2d6bc24d8a067";
 
 fn tg(name: &str) -> String {
     format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/0123456789abcdef")
@@ -355,8 +354,7 @@ fn a_cloud_map_registry_becomes_a_headless_service() {
         notes(&n),
         vec![(NoteKind::Ignored, "serviceRegistries[0].registryArn")]
     );
-    let n =
-        translate("awsvpc", json!({"serviceRegistries": [{"registryArn": "arn:x"}]})).expect("A records");
+    let n = translate("awsvpc", json!({"serviceRegistries": [{"registryArn": "arn:x"}]})).expect("A records");
     assert_eq!(n.services[0].spec.as_ref().and_then(|s| s.ports.clone()), None);
 }
 
@@ -545,8 +543,7 @@ fn names_of_one_service_never_collide_silently() {
             "{message}"
         );
         assert!(
-            message.starts_with("spec.loadBalancers: ")
-                || message.starts_with("spec.serviceRegistries: "),
+            message.starts_with("spec.loadBalancers: ") || message.starts_with("spec.serviceRegistries: "),
             "{message}"
         );
     }
@@ -574,12 +571,13 @@ fn every_networking_field_is_handled_or_reported() {
     .expect("spec");
     let td = td("awsvpc");
     let pod = pod_template("web", &td, 1).expect("pod");
-    let w = crate::translate::service::workload(
+    let w = crate::translate::service::workload::workload(
         "web",
         "shop",
         &spec,
         &pod.template,
-        &crate::translate::service::ServiceContext::default(),
+        &crate::translate::service::workload::WorkloadInput::default(),
+        &crate::translate::Options::default(),
     )
     .expect("workload");
     assert!(w.report.is_empty(), "{:?}", w.report.notes);

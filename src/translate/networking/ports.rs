@@ -12,7 +12,7 @@ use super::{MAX_PORT_NAME, NetworkError, bad};
 use crate::{
     api::ecs::{NetworkMode, PortMapping, RegisterTaskDefinition, TransportProtocol},
     names,
-    translate::{pod::APP_PROTOCOLS_ANNOTATION, service::selector_labels},
+    translate::{labels::selector_labels, pod::APP_PROTOCOLS_ANNOTATION},
 };
 /// One port mapping of the task definition, as the pod has it.
 #[derive(Debug, Clone)]
@@ -196,7 +196,12 @@ pub(super) fn container_port(
 /// A Service port for `mapped` (exposed on `port`), named after the container port, else
 /// `tcp-<port>` / `udp-<port>`, unique among `taken`; its `targetPort` is the container port's
 /// name when `by_name` and it has one, else its number.
-pub(super) fn service_port(mapped: &MappedPort, port: i32, by_name: bool, taken: &mut BTreeSet<String>) -> ServicePort {
+pub(super) fn service_port(
+    mapped: &MappedPort,
+    port: i32,
+    by_name: bool,
+    taken: &mut BTreeSet<String>,
+) -> ServicePort {
     let base = mapped
         .name
         .clone()
@@ -238,4 +243,3 @@ pub(super) fn core_service(meta: ObjectMeta, name: &str, spec: CoreServiceSpec) 
         status: None,
     }
 }
-

@@ -172,4 +172,3 @@ pub(super) fn service_connect(
     }
     Ok(out)
 }
-

@@ -80,14 +80,14 @@ const HOSTNAME: &str = "kubernetes.io/hostname";
 
 /// What the compiler knows besides the expressions.
 #[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
+pub struct Scope<'a> {
     /// The known nodes (`None`: unknown, e.g. `render` without `--nodes`).
     pub nodes: Option<&'a [Node]>,
     /// The label prefix of custom attributes.
     pub attribute_prefix: &'a str,
 }
 
-impl Default for Context<'_> {
+impl Default for Scope<'_> {
     fn default() -> Self {
         Self {
             nodes: None,
@@ -155,7 +155,7 @@ enum F {
 ///
 /// # Errors
 /// [`CompileError`] at the offending atom, or at character 1 when the normal form is too large.
-pub fn compile(text: &str, expr: &Expr, ctx: &Context<'_>) -> Result<Compiled, CompileError> {
+pub fn compile_expression(text: &str, expr: &Expr, ctx: &Scope<'_>) -> Result<Compiled, CompileError> {
     let f = formula(text, expr, ctx)?;
     finish(f, None)
 }
@@ -166,10 +166,10 @@ pub fn compile(text: &str, expr: &Expr, ctx: &Context<'_>) -> Result<Compiled, C
 ///
 /// # Errors
 /// [`CompileError`] of the first failing expression (with its index), or of the combination.
-pub fn compile_all(
+pub fn compile_constraints(
     exprs: &[(&str, &Expr)],
     distinct_group: Option<&str>,
-    ctx: &Context<'_>,
+    ctx: &Scope<'_>,
 ) -> Result<Compiled, (Option<usize>, CompileError)> {
     let mut parts = Vec::new();
     for (i, (text, expr)) in exprs.iter().enumerate() {
@@ -187,11 +187,11 @@ fn err(text: &str, span: Span, message: impl Into<String>) -> CompileError {
 }
 
 /// `expr` with negations pushed to the atoms, each atom compiled.
-fn formula(text: &str, expr: &Expr, ctx: &Context<'_>) -> Result<F, CompileError> {
+fn formula(text: &str, expr: &Expr, ctx: &Scope<'_>) -> Result<F, CompileError> {
     nnf(text, expr, false, ctx)
 }
 
-fn nnf(text: &str, expr: &Expr, negated: bool, ctx: &Context<'_>) -> Result<F, CompileError> {
+fn nnf(text: &str, expr: &Expr, negated: bool, ctx: &Scope<'_>) -> Result<F, CompileError> {
     Ok(match expr {
         Expr::Atom(a) => atom(text, a, negated, ctx)?,
         Expr::Not(e) => nnf(text, e, !negated, ctx)?,
@@ -276,7 +276,7 @@ fn regex(text: &str, a: &Atom) -> Result<regex::Regex, CompileError> {
 fn need_nodes<'a>(
     text: &str,
     a: &Atom,
-    ctx: &Context<'a>,
+    ctx: &Scope<'a>,
     what: Option<&str>,
 ) -> Result<&'a [Node], CompileError> {
     ctx.nodes.ok_or_else(|| CompileError {
@@ -301,7 +301,7 @@ fn label_values(nodes: &[Node], key: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn atom(text: &str, a: &Atom, negated: bool, ctx: &Context<'_>) -> Result<F, CompileError> {
+fn atom(text: &str, a: &Atom, negated: bool, ctx: &Scope<'_>) -> Result<F, CompileError> {
     match &a.subject {
         Subject::Attribute(name) => {
             let mapped = attributes::map(name, ctx.attribute_prefix).map_err(|m| err(text, a.span, m))?;
@@ -321,7 +321,7 @@ fn atom(text: &str, a: &Atom, negated: bool, ctx: &Context<'_>) -> Result<F, Com
     }
 }
 
-fn attribute(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Context<'_>) -> Result<F, CompileError> {
+fn attribute(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Scope<'_>) -> Result<F, CompileError> {
     let key = m.key.as_str();
     let op = if negated { a.op.negated() } else { a.op };
     Ok(match op {
@@ -346,7 +346,7 @@ fn attribute(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Context<'_>)
 }
 
 /// `attribute op v` for a comparison `op` (the atom's), or its negation.
-fn comparison(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Context<'_>) -> Result<F, CompileError> {
+fn comparison(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Scope<'_>) -> Result<F, CompileError> {
     let arg = one_value(text, a)?;
     let key = m.key.as_str();
     let holds = |label: &String| order::holds(a.op, &m.to_ecs(label), arg);
@@ -403,7 +403,7 @@ pub fn instance_id(node: &Node) -> Option<&str> {
     provider.rsplit('/').next().filter(|s| !s.is_empty())
 }
 
-fn ec2_instance(text: &str, a: &Atom, negated: bool, ctx: &Context<'_>) -> Result<F, CompileError> {
+fn ec2_instance(text: &str, a: &Atom, negated: bool, ctx: &Scope<'_>) -> Result<F, CompileError> {
     let op = if negated { a.op.negated() } else { a.op };
     let nodes = need_nodes(text, a, ctx, None)?;
     let ids: Vec<(&str, &str)> = nodes

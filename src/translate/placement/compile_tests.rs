@@ -9,7 +9,7 @@ use k8s_openapi::{
 };
 
 use super::{
-    compile::{CompileError, Compiled, Context, MAX_TERMS, NO_NODE_MATCHES, compile},
+    compile::{CompileError, Compiled, MAX_TERMS, NO_NODE_MATCHES, Scope, compile_expression},
     cql,
 };
 
@@ -36,12 +36,12 @@ fn node(name: &str, labels: &[(&str, &str)], id: Option<&str>) -> Node {
 
 fn run(text: &str, nodes: Option<&[Node]>) -> Result<Compiled, CompileError> {
     let expr = cql::parse(text).expect("parses");
-    compile(
+    compile_expression(
         text,
         &expr,
-        &Context {
+        &Scope {
             nodes,
-            ..Context::default()
+            ..Scope::default()
         },
     )
 }

@@ -15,7 +15,7 @@ use proptest::prelude::*;
 
 use super::{
     ast::{Arg, Atom, Expr, Op, Span, Subject},
-    compile::{Context, compile},
+    compile::{Scope, compile_expression},
 };
 
 /// An ECS container instance, as ECS sees it.
@@ -299,8 +299,8 @@ proptest! {
         instances in proptest::collection::vec(instance(), 0..6),
     ) {
         let nodes: Vec<Node> = instances.iter().enumerate().map(|(i, x)| node_of(i, x)).collect();
-        let ctx = Context { nodes: Some(&nodes), ..Context::default() };
-        match compile("", &e, &ctx) {
+        let ctx = Scope { nodes: Some(&nodes), ..Scope::default() };
+        match compile_expression("", &e, &ctx) {
             Ok(c) => {
                 prop_assert!(c.pod_affinity.is_none() && c.pod_anti_affinity.is_none());
                 for (i, node) in instances.iter().zip(&nodes) {

@@ -20,7 +20,10 @@ mod law_tests;
 
 use k8s_openapi::api::core::v1::{Affinity, Node, PodSpec, TopologySpreadConstraint};
 
-use crate::api::ecs::{PlacementConstraint, PlacementConstraintType, PlacementStrategy};
+use crate::{
+    api::ecs::{PlacementConstraint, PlacementConstraintType, PlacementStrategy},
+    translate::Options,
+};
 
 /// Why a constraint or strategy cannot compile: the field, and for expressions the character.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,42 +140,6 @@ impl Constraint {
 /// Most constraints per task, task definition and request together.
 pub const MAX_CONSTRAINTS: usize = 10;
 
-/// What [`place`] needs besides the constraints and strategies: the cluster and the operator's
-/// installation choices.
-#[derive(Debug, Clone, Copy)]
-pub struct PlaceOptions<'a> {
-    /// The known nodes (`None`: unknown, e.g. `render` without `--nodes`); `=~` and
-    /// `ec2InstanceId` need them.
-    pub nodes: Option<&'a [Node]>,
-    /// The label prefix of custom attributes ([`attributes::DEFAULT_PREFIX`] by default;
-    /// `--attribute-prefix`, checked by [`attributes::check_prefix`]).
-    pub attribute_prefix: &'a str,
-    /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
-    pub binpack_scheduler: bool,
-}
-
-impl Default for PlaceOptions<'_> {
-    /// No nodes, the default attribute prefix, no ecs-bridge scheduler.
-    fn default() -> Self {
-        Self {
-            nodes: None,
-            attribute_prefix: attributes::DEFAULT_PREFIX,
-            binpack_scheduler: false,
-        }
-    }
-}
-
-impl<'a> PlaceOptions<'a> {
-    /// The compiler's context: the nodes and the attribute prefix.
-    #[must_use]
-    pub fn compile_context(&self) -> compile::Context<'a> {
-        compile::Context {
-            nodes: self.nodes,
-            attribute_prefix: self.attribute_prefix,
-        }
-    }
-}
-
 /// Compiles `constraints` (ANDed) and `strategies` for tasks of `group` (the group's label value).
 ///
 /// # Errors
@@ -181,7 +148,8 @@ pub fn place(
     constraints: &[Constraint],
     strategies: &[PlacementStrategy],
     group: &str,
-    options: &PlaceOptions<'_>,
+    nodes: Option<&[Node]>,
+    options: &Options,
 ) -> Result<Placement, PlacementError> {
     if constraints.len() > MAX_CONSTRAINTS {
         return Err(PlacementError {
@@ -194,7 +162,10 @@ pub fn place(
             in_task_definition: false,
         });
     }
-    let ctx = options.compile_context();
+    let scope = compile::Scope {
+        nodes,
+        attribute_prefix: &options.attribute_prefix,
+    };
     let mut parsed = Vec::new();
     let mut members: Vec<&Constraint> = Vec::new();
     for c in constraints {
@@ -214,19 +185,20 @@ pub fn place(
         .any(|c| c.expression.is_none())
         .then_some(group);
     let refs: Vec<(&str, &ast::Expr)> = parsed.iter().map(|(t, e)| (*t, e)).collect();
-    let compiled = compile::compile_all(&refs, distinct, &ctx).map_err(|(i, e)| PlacementError {
-        field: i.map_or_else(
-            || "placementConstraints".to_owned(),
-            |i| format!("{}.expression", members[i].field),
-        ),
-        needs_nodes: e.needs_nodes,
-        in_task_definition: i.is_some_and(|i| members[i].in_task_definition),
-        message: e.to_string(),
-    })?;
-    let strategies = strategy::compile(
+    let compiled =
+        compile::compile_constraints(&refs, distinct, &scope).map_err(|(i, e)| PlacementError {
+            field: i.map_or_else(
+                || "placementConstraints".to_owned(),
+                |i| format!("{}.expression", members[i].field),
+            ),
+            needs_nodes: e.needs_nodes,
+            in_task_definition: i.is_some_and(|i| members[i].in_task_definition),
+            message: e.to_string(),
+        })?;
+    let strategies = strategy::compile_strategies(
         strategies,
         group,
-        options.attribute_prefix,
+        &options.attribute_prefix,
         options.binpack_scheduler,
     )
     .map_err(|e| PlacementError {
@@ -259,16 +231,22 @@ pub fn place(
 
 /// `ecs-bridge explain`: what one expression compiles to, as JSON (`nodeAffinity`,
 /// `podAffinity`, `podAntiAffinity`, `null` when not needed; and `matches`, the names of the
-/// `options.nodes` it selects, when nodes are given). Custom attributes read labels under
-/// `options.attribute_prefix`; `options.binpack_scheduler` does not matter (an expression has no
-/// strategies).
+/// `nodes` it selects, when nodes are given). Custom attributes read labels under
+/// `attribute_prefix`.
 ///
 /// # Errors
 /// The parse or compile error, with its character position.
-pub fn explain(text: &str, options: &PlaceOptions<'_>) -> Result<serde_json::Value, String> {
+pub fn explain(
+    text: &str,
+    nodes: Option<&[Node]>,
+    attribute_prefix: &str,
+) -> Result<serde_json::Value, String> {
     let expr = cql::parse(text).map_err(|e| e.to_string())?;
-    let nodes = options.nodes;
-    let c = compile::compile(text, &expr, &options.compile_context()).map_err(|e| e.to_string())?;
+    let scope = compile::Scope {
+        nodes,
+        attribute_prefix,
+    };
+    let c = compile::compile_expression(text, &expr, &scope).map_err(|e| e.to_string())?;
     let mut out = serde_json::json!({
         "nodeAffinity": c.node_affinity,
         "podAffinity": c.pod_affinity,
@@ -332,7 +310,7 @@ mod tests {
                 .collect()
         };
 
-        let default = place(&constraints, &strategies, "g", &PlaceOptions::default()).expect("places");
+        let default = place(&constraints, &strategies, "g", None, &Options::default()).expect("places");
         assert_eq!(
             node_keys(&default),
             ["ecsbridge.io/attr-stack", "node.kubernetes.io/instance-type"]
@@ -342,11 +320,11 @@ mod tests {
             ["ecsbridge.io/attr-rack", "topology.kubernetes.io/zone"]
         );
 
-        let options = PlaceOptions {
-            attribute_prefix: "example.com/",
-            ..PlaceOptions::default()
+        let options = Options {
+            attribute_prefix: "example.com/".into(),
+            ..Options::default()
         };
-        let custom = place(&constraints, &strategies, "g", &options).expect("places");
+        let custom = place(&constraints, &strategies, "g", None, &options).expect("places");
         assert_eq!(
             node_keys(&custom),
             ["example.com/stack", "node.kubernetes.io/instance-type"],
@@ -360,11 +338,7 @@ mod tests {
 
     #[test]
     fn explain_uses_the_configured_prefix() {
-        let options = PlaceOptions {
-            attribute_prefix: "example.com/attr.",
-            ..PlaceOptions::default()
-        };
-        let out = explain("attribute:stack == prod", &options).expect("compiles");
+        let out = explain("attribute:stack == prod", None, "example.com/attr.").expect("compiles");
         assert_eq!(
             out.pointer(
                 "/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/0/key"
@@ -376,11 +350,12 @@ mod tests {
     #[test]
     fn a_prefix_too_long_for_an_attribute_is_an_error_naming_the_field() {
         let prefix = format!("example.com/{}-", "a".repeat(60));
-        let options = PlaceOptions {
-            attribute_prefix: &prefix,
-            ..PlaceOptions::default()
+        let options = Options {
+            attribute_prefix: prefix,
+            ..Options::default()
         };
-        let err = place(&[member_of("attribute:stack == prod")], &[], "g", &options).expect_err("too long");
+        let err =
+            place(&[member_of("attribute:stack == prod")], &[], "g", None, &options).expect_err("too long");
         assert_eq!(err.field, "placementConstraints[0].expression");
         assert!(err.message.contains("rename the attribute"), "{}", err.message);
     }

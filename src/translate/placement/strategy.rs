@@ -133,7 +133,7 @@ fn spread_key(field: &str, prefix: &str) -> Result<String, String> {
 /// # Errors
 /// [`StrategyError`] naming the field: more than [`MAX_STRATEGIES`], a missing or unknown
 /// field, a binpack field other than `cpu` or `memory`.
-pub fn compile(
+pub fn compile_strategies(
     strategies: &[PlacementStrategy],
     group: &str,
     attribute_prefix: &str,
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn spread_fields_become_topology_keys() {
-        let out = compile(
+        let out = compile_strategies(
             &[
                 s("spread", Some("attribute:ecs.availability-zone")),
                 s("spread", Some("instanceId")),
@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn the_first_strategy_names_the_profile() {
         let name = |list: &[PlacementStrategy]| {
-            compile(list, "g", attributes::DEFAULT_PREFIX, true)
+            compile_strategies(list, "g", attributes::DEFAULT_PREFIX, true)
                 .expect("compiles")
                 .scheduler_name
         };
@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn without_the_scheduler_binpack_is_approximated() {
-        let out = compile(
+        let out = compile_strategies(
             &[s("binpack", Some("memory"))],
             "g",
             attributes::DEFAULT_PREFIX,
@@ -402,7 +402,7 @@ mod tests {
     #[test]
     fn bad_strategies_name_the_field() {
         let err = |list: &[PlacementStrategy]| {
-            compile(list, "g", attributes::DEFAULT_PREFIX, true)
+            compile_strategies(list, "g", attributes::DEFAULT_PREFIX, true)
                 .expect_err("refused")
                 .to_string()
         };

@@ -735,11 +735,12 @@ mod tests {
             "containerDefinitions": [{"name": "a", "image": "x"}]}))
         .expect("task definition");
         b_td.container_definitions[0].linux_parameters = None;
-        let options = super::super::PodOptions::default();
+        let options = crate::translate::Options::default();
         let b = Build {
             td: &b_td,
             object_name: "t",
             revision: 1,
+            namespace: None,
             options: &options,
             containers: Vec::new(),
             pod: PodSpec::default(),

@@ -17,7 +17,7 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
 };
 
-use super::{NoteKind, Report, labels};
+use super::{NoteKind, Options, Report, labels};
 use crate::api::ecs::RegisterTaskDefinition;
 
 mod container;
@@ -237,41 +237,8 @@ pub enum PodError {
     },
 }
 
-/// Options of the translation that come from the operator's flags or the CLI, not from the
-/// task definition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodOptions {
-    /// Whether External Secrets (`external-secrets.io/v1` ExternalSecret) is installed: secrets
-    /// become ExternalSecrets; without it, references to Kubernetes Secrets whose names the
-    /// report lists.
-    pub external_secrets: bool,
-    /// The namespace the TaskDefinition is in: it names the cluster-scoped objects (EFS
-    /// PersistentVolumes), which must not collide across namespaces. `None` when unknown.
-    pub namespace: Option<String>,
-    /// Whether `environmentFiles` (S3 objects) load from ConfigMaps the user creates from the same
-    /// files, one per file, named by [`environment_file_config_map`]; otherwise they are reported
-    /// and not loaded.
-    pub environment_files_as_config_maps: bool,
-    /// The label prefix of custom attributes in the task definition's `memberOf` expressions
-    /// (`--attribute-prefix`; [`crate::translate::placement::attributes::DEFAULT_PREFIX`] by
-    /// default).
-    pub attribute_prefix: String,
-}
-
-impl Default for PodOptions {
-    fn default() -> Self {
-        Self {
-            external_secrets: true,
-            namespace: None,
-            environment_files_as_config_maps: false,
-            attribute_prefix: crate::translate::placement::attributes::DEFAULT_PREFIX.to_owned(),
-        }
-    }
-}
-
 /// The translation under way: each stage reads the task definition and adds to the pod.
 #[derive(Debug)]
-#[allow(dead_code)] // NB: the inputs are read by the stages as they land (issue 4).
 pub(crate) struct Build<'a> {
     /// The task definition.
     pub td: &'a RegisterTaskDefinition,
@@ -279,8 +246,11 @@ pub(crate) struct Build<'a> {
     pub object_name: &'a str,
     /// The revision being translated.
     pub revision: i64,
-    /// Options.
-    pub options: &'a PodOptions,
+    /// The namespace of the TaskDefinition: it names the cluster-scoped objects (EFS
+    /// PersistentVolumes), which must not collide across namespaces. `None` when unknown.
+    pub namespace: Option<&'a str>,
+    /// The installation options.
+    pub options: &'a Options,
     /// One container per container definition, in the same order (the ordering stage, last,
     /// moves some into `pod.init_containers`).
     pub containers: Vec<k8s_openapi::api::core::v1::Container>,
@@ -307,10 +277,12 @@ pub fn pod_template(
     td: &RegisterTaskDefinition,
     revision: i64,
 ) -> Result<PodTranslation, PodError> {
-    pod_template_with(object_name, td, revision, &PodOptions::default())
+    pod_template_with(object_name, td, revision, None, &Options::default())
 }
 
-/// Translates `td` into a pod template.
+/// Translates `td`, revision `revision` of the TaskDefinition object `object_name` in
+/// `namespace`, into a pod template and the objects its tasks need, for an installation with
+/// `options`.
 ///
 /// # Errors
 /// When a container has no name or image, or two names collide once made valid for Kubernetes.
@@ -318,12 +290,14 @@ pub fn pod_template_with(
     object_name: &str,
     td: &RegisterTaskDefinition,
     revision: i64,
-    options: &PodOptions,
+    namespace: Option<&str>,
+    options: &Options,
 ) -> Result<PodTranslation, PodError> {
     let mut b = Build {
         td,
         object_name,
         revision,
+        namespace,
         options,
         containers: Vec::with_capacity(td.container_definitions.len()),
         pod: PodSpec::default(),

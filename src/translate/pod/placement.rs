@@ -8,7 +8,7 @@
 //! definition's constraints again together with its own, against the nodes.
 
 use super::{Build, NoteKind, PodError};
-use crate::translate::placement::{Constraint, PlaceOptions, place};
+use crate::translate::placement::{Constraint, place};
 
 /// Fields this stage translates.
 pub(super) const HANDLED: &[&str] = &["placementConstraints[].type", "placementConstraints[].expression"];
@@ -47,11 +47,7 @@ pub(super) fn apply(b: &mut Build<'_>) -> Result<(), PodError> {
         return Ok(());
     }
     // (A task definition has no group of its own: it takes no distinctInstance.)
-    let options = PlaceOptions {
-        attribute_prefix: &b.options.attribute_prefix,
-        ..PlaceOptions::default()
-    };
-    match place(&list, &[], "", &options) {
+    match place(&list, &[], "", None, b.options) {
         Ok(p) => {
             for (field, message) in p.notes {
                 b.report.note(NoteKind::Approximated, field, message);

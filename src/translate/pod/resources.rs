@@ -590,7 +590,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::translate::pod::PodOptions;
+    use crate::translate::Options;
 
     fn td(v: Value) -> RegisterTaskDefinition {
         serde_json::from_value(v).expect("task definition")
@@ -598,11 +598,12 @@ mod tests {
 
     /// The containers stage and this one, without the stages after it.
     fn run(td: &RegisterTaskDefinition) -> Result<(Vec<Container>, Report), PodError> {
-        let options = PodOptions::default();
+        let options = Options::default();
         let mut b = Build {
             td,
             object_name: "t",
             revision: 1,
+            namespace: None,
             options: &options,
             containers: Vec::new(),
             pod: PodSpec::default(),

@@ -1,7 +1,7 @@
 //! Container `secrets` → environment variables read from Kubernetes Secrets, plus one External
 //! Secrets `ExternalSecret` per task definition revision that fills the Secret; `environmentFiles`
 //! → `envFrom` ConfigMaps the user creates from the same files
-//! (`PodOptions::environment_files_as_config_maps`, see [`environment_file_config_map`]), or
+//! (`Options::environment_files_as_config_maps`, see [`environment_file_config_map`]), or
 //! reported.
 //!
 //! `valueFrom` forms (ecs-reference §1.11):
@@ -11,7 +11,7 @@
 //!   name (same region as the task);
 //! - `k8s:secret/<name>#<key>`: a Kubernetes Secret the user already has (no ExternalSecret).
 //!
-//! With External Secrets (`PodOptions::external_secrets`, the default), the AWS references become
+//! With External Secrets (`Options::external_secrets`, the default), the AWS references become
 //! the `data` of an `ExternalSecret` named `<object_name>-<revision>-secrets` whose target Secret
 //! has the same name. It reads through two `ClusterSecretStore`s the cluster administrator
 //! creates: [`SECRETS_MANAGER_STORE`] (provider `aws`, service `SecretsManager`) and
@@ -484,7 +484,10 @@ mod tests {
     use super::*;
     use crate::{
         api::ecs::RegisterTaskDefinition,
-        translate::pod::{PodOptions, PodTranslation, pod_template_with},
+        translate::{
+            Options,
+            pod::{PodTranslation, pod_template_with},
+        },
     };
 
     fn td(v: Value) -> RegisterTaskDefinition {
@@ -503,9 +506,10 @@ mod tests {
             "web",
             t,
             3,
-            &PodOptions {
+            None,
+            &Options {
                 external_secrets,
-                ..PodOptions::default()
+                ..Options::default()
             },
         )
         .expect("translates")
@@ -627,7 +631,8 @@ mod tests {
                 "web",
                 &with_secrets(json!([{"name": "A", "valueFrom": "ok"}, {"name": "B", "valueFrom": bad}])),
                 1,
-                &PodOptions::default(),
+                None,
+                &Options::default(),
             )
             .expect_err(bad);
             let msg = err.to_string();
@@ -763,11 +768,11 @@ mod tests {
                     {"value": "arn:aws:s3:::cfg/prod/app.env", "type": "s3"}
                 ]}]
         }));
-        let options = PodOptions {
+        let options = Options {
             environment_files_as_config_maps: true,
-            ..PodOptions::default()
+            ..Options::default()
         };
-        let t = pod_template_with("web", &spec, 1, &options).expect("translates");
+        let t = pod_template_with("web", &spec, 1, None, &options).expect("translates");
         let c = &t.template.spec.as_ref().expect("spec").containers[0];
         let from: Vec<&str> = c
             .env_from
@@ -794,7 +799,7 @@ mod tests {
             json!({"family": "web", "containerDefinitions": [{"name": "a", "image": "x",
             "environmentFiles": [{"value": "arn:aws:s3:::cfg/a_b.env", "type": "s3"}, {"value": "arn:aws:s3:::cfg/a-b.env", "type": "s3"}]}]}),
         );
-        let err = pod_template_with("web", &clash, 1, &options).expect_err("clash");
+        let err = pod_template_with("web", &clash, 1, None, &options).expect_err("clash");
         assert!(
             err.to_string()
                 .starts_with("spec.containerDefinitions[0].environmentFiles[1].value: "),
@@ -804,7 +809,7 @@ mod tests {
             json!({"family": "web", "containerDefinitions": [{"name": "a", "image": "x",
             "environmentFiles": [{"value": "s3://cfg/a.env", "type": "s3"}]}]}),
         );
-        let err = pod_template_with("web", &bad, 1, &options).expect_err("not an ARN");
+        let err = pod_template_with("web", &bad, 1, None, &options).expect_err("not an ARN");
         assert!(err.to_string().contains("is not an S3 object ARN"), "{err}");
     }
 

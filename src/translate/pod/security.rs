@@ -38,12 +38,11 @@
 //! Linux settings (Kubernetes rejects them for Windows pods); `user` becomes
 //! `windowsOptions.runAsUserName`, and no profile annotation is written.
 
-
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    AppArmorProfile, Capabilities, Container, SELinuxOptions, SeccompProfile,
-    SecurityContext, WindowsSecurityContextOptions,
+    AppArmorProfile, Capabilities, Container, SELinuxOptions, SeccompProfile, SecurityContext,
+    WindowsSecurityContextOptions,
 };
 
 use super::{Build, NoteKind, PodError};

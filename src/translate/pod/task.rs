@@ -590,7 +590,7 @@ mod tests {
     use k8s_openapi::api::core::v1::PodSpec;
     use serde_json::json;
 
-    use super::super::{PodOptions, PodTranslation, pod_template, pod_template_with};
+    use super::super::{PodTranslation, pod_template, pod_template_with};
     use super::*;
     use crate::{
         import::{ImportOptions, Imported, import_file},
@@ -811,9 +811,10 @@ mod tests {
                 {"name": "app", "image": "x", "repositoryCredentials": {"credentialsParameter": "reg"}}
             ]})),
             1,
-            &PodOptions {
+            None,
+            &crate::translate::Options {
                 external_secrets: false,
-                ..PodOptions::default()
+                ..crate::translate::Options::default()
             },
         )
         .expect("translates");

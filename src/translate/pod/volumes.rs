@@ -460,19 +460,13 @@ fn efs_volume(
         root.as_deref().unwrap_or("/"),
         access_point.as_deref().unwrap_or(""),
     ]);
-    let pv_name = pv_name(
-        b.options.namespace.as_deref(),
-        b.object_name,
-        b.revision,
-        name,
-        &hash,
-    );
+    let pv_name = pv_name(b.namespace, b.object_name, b.revision, name, &hash);
     let claim = format!("{}-{}-{name}", b.object_name, b.revision);
     let size = || BTreeMap::from([("storage".to_owned(), Quantity(EFS_NOMINAL_SIZE.to_owned()))]);
     let rwx = || Some(vec!["ReadWriteMany".to_owned()]);
     let mut pv_labels = object_labels(b, true);
-    if let Some(ns) = &b.options.namespace {
-        pv_labels.insert(labels::NAMESPACE.to_owned(), ns.clone());
+    if let Some(ns) = b.namespace {
+        pv_labels.insert(labels::NAMESPACE.to_owned(), ns.to_owned());
     }
     let pv = PersistentVolume {
         metadata: ObjectMeta {
@@ -728,7 +722,10 @@ mod tests {
     use super::*;
     use crate::{
         api::ecs::RegisterTaskDefinition,
-        translate::pod::{PodOptions, PodTranslation, pod_template, pod_template_with},
+        translate::{
+            Options,
+            pod::{PodTranslation, pod_template, pod_template_with},
+        },
     };
 
     fn td(v: Value) -> RegisterTaskDefinition {
@@ -1174,10 +1171,8 @@ mod tests {
                 json!([{"name": "data", "efsVolumeConfiguration": {"fileSystemId": "fs-1"}}]),
             )),
             2,
-            &PodOptions {
-                namespace: Some("team-a".into()),
-                ..PodOptions::default()
-            },
+            Some("team-a"),
+            &Options::default(),
         )
         .expect("translates");
         let pv = storage(&t)[0].clone();

@@ -1,8 +1,8 @@
-//! Service → Deployment (REPLICA) or DaemonSet (DAEMON).
+//! A service's workload: a Deployment (REPLICA) or a DaemonSet (DAEMON).
 //!
 //! The workload carries the task count, the scheduling strategy, the task definition's pod
 //! template with the service's labels, the placement ([`placement`]) and the rolling update
-//! ([`super::rollout`]: `deploymentConfiguration`, `deploymentController`). The service-level
+//! ([`rollout`]: `deploymentConfiguration`, `deploymentController`). The service-level
 //! fields below are translated here; every other field set in the service is listed in the
 //! [`Report`] as not translated yet.
 //!
@@ -55,16 +55,19 @@ use k8s_openapi::{
 };
 use serde_json::Value;
 
-use super::{
-    Handled, NoteKind, Report, labels,
-    placement::{Constraint, PlaceOptions, Placement, PlacementError, attributes, place},
-    rollout::{self, Breaker, UpdateStrategy},
-};
-use crate::api::{
-    ServiceSpec,
-    ecs::{
-        AssignPublicIp, PlacementStrategy, PlacementStrategyType, PropagateTags, RegisterTaskDefinition,
-        SchedulingStrategy, Tag,
+use super::{ServiceError, Workload};
+use crate::{
+    api::{
+        ServiceSpec,
+        ecs::{
+            AssignPublicIp, PlacementStrategy, PlacementStrategyType, PropagateTags, RegisterTaskDefinition,
+            SchedulingStrategy, Tag,
+        },
+    },
+    translate::{
+        Handled, NoteKind, Options, Report, labels, networking,
+        placement::{Constraint, Placement, PlacementError, place},
+        rollout::{self, UpdateStrategy},
     },
 };
 
@@ -90,75 +93,17 @@ const HANDLED: &[&str] = &[
     "networkConfiguration.awsvpcConfiguration.assignPublicIp",
 ];
 
-/// Why a service cannot be translated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ServiceError {
-    /// The placement constraints or strategies (the service's or the task definition's) do not
-    /// compile.
-    #[error(transparent)]
-    Placement(#[from] PlacementError),
-    /// A field of the service has a value that cannot be carried over (out of range,
-    /// contradictory).
-    #[error("{field}: {message}")]
-    Field {
-        /// The field, relative to `spec` (`deploymentConfiguration.maximumPercent`).
-        field: String,
-        /// What is wrong, and how to fix it.
-        message: String,
-    },
-}
-
-impl ServiceError {
-    /// The field, relative to its object's `spec`.
-    #[must_use]
-    pub fn field(&self) -> &str {
-        match self {
-            Self::Placement(e) => &e.field,
-            Self::Field { field, .. } => field,
-        }
-    }
-
-    /// The error as a message naming its object: `spec.<field>: ...`, or
-    /// `TaskDefinition <task_definition>: spec.<field>: ...` for the task definition's fields.
-    #[must_use]
-    pub fn located(&self, task_definition: &str) -> String {
-        match self {
-            Self::Placement(e) => e.located(task_definition),
-            Self::Field { field, message } => format!("spec.{field}: {message}"),
-        }
-    }
-}
-
-/// What the translation of a service needs besides the service.
-#[derive(Debug, Clone, Copy)]
-pub struct ServiceContext<'a> {
+/// What the translation of a service's workload needs besides the service and its pod template.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkloadInput<'a> {
     /// The task definition: its `placementConstraints` apply too (ANDed), and its `tags` are
     /// the tasks' with `propagateTags: TASK_DEFINITION`.
     pub task_definition: Option<&'a RegisterTaskDefinition>,
     /// The known nodes (`=~` and `ec2InstanceId` need them).
     pub nodes: Option<&'a [Node]>,
-    /// Whether the ecs-bridge scheduler (binpack profiles) is installed.
-    pub binpack_scheduler: bool,
-    /// The label prefix of custom attributes (`--attribute-prefix`;
-    /// [`attributes::DEFAULT_PREFIX`] by default).
-    pub attribute_prefix: &'a str,
     /// How many tasks a DAEMON service runs, when known (the DaemonSet's
     /// `status.desiredNumberScheduled`): its rolling update is then in tasks, not a percentage.
     pub daemon_tasks: Option<i32>,
-}
-
-impl Default for ServiceContext<'_> {
-    /// No task definition, no nodes, no ecs-bridge scheduler, the default attribute prefix, an
-    /// unknown number of daemon tasks.
-    fn default() -> Self {
-        Self {
-            task_definition: None,
-            nodes: None,
-            binpack_scheduler: false,
-            attribute_prefix: attributes::DEFAULT_PREFIX,
-            daemon_tasks: None,
-        }
-    }
 }
 
 /// The placement of a service's tasks: the task definition's and the service's constraints, and
@@ -171,9 +116,10 @@ impl Default for ServiceContext<'_> {
 pub fn placement(
     name: &str,
     spec: &ServiceSpec,
-    ctx: &ServiceContext<'_>,
+    input: &WorkloadInput<'_>,
+    options: &Options,
 ) -> Result<Placement, PlacementError> {
-    let mut constraints: Vec<Constraint> = ctx
+    let mut constraints: Vec<Constraint> = input
         .task_definition
         .map(crate::translate::pod::placement::constraints)
         .unwrap_or_default();
@@ -193,21 +139,7 @@ pub fn placement(
         _ => &default_spread[..],
     };
     let group = labels::group_label_value(&labels::service_group(name));
-    let options = PlaceOptions {
-        nodes: ctx.nodes,
-        attribute_prefix: ctx.attribute_prefix,
-        binpack_scheduler: ctx.binpack_scheduler,
-    };
-    place(&constraints, strategies, &group, &options)
-}
-
-/// The workload that runs a service's tasks.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Workload {
-    /// `schedulingStrategy: REPLICA` (the default).
-    Deployment(Box<Deployment>),
-    /// `schedulingStrategy: DAEMON`.
-    DaemonSet(Box<DaemonSet>),
+    place(&constraints, strategies, &group, input.nodes, options)
 }
 
 /// A service's workload and what did not carry over.
@@ -219,18 +151,8 @@ pub struct ServiceTranslation {
     /// deployment can progress ([`rollout::blocked_message`]); the workload's strategy is still
     /// a valid one (see [`rollout`]).
     pub blocked: Option<String>,
-    /// The deployment circuit breaker, when enabled, for the desired count the translation
-    /// knows; with auto scaling, recompute it for the live count with
-    /// [`rollout::circuit_breaker`].
-    pub breaker: Option<Breaker>,
     /// Fields ignored, approximated or not yet translated.
     pub report: Report,
-}
-
-/// The labels that select a service's pods.
-#[must_use]
-pub fn selector_labels(service: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([(labels::SERVICE.to_owned(), service.to_owned())])
 }
 
 /// Translates the service object `name` in `namespace`, running the pod template `pod`, placed
@@ -245,10 +167,11 @@ pub fn workload(
     namespace: &str,
     spec: &ServiceSpec,
     pod: &PodTemplateSpec,
-    ctx: &ServiceContext<'_>,
+    input: &WorkloadInput<'_>,
+    options: &Options,
 ) -> Result<ServiceTranslation, ServiceError> {
-    let placed = placement(name, spec, ctx)?;
-    let rolled = rollout::rollout(name, spec, ctx.daemon_tasks)?;
+    let placed = placement(name, spec, input, options)?;
+    let rolled = rollout::rollout(name, spec, input.daemon_tasks)?;
     let grace = spec
         .service
         .health_check_grace_period_seconds
@@ -276,7 +199,7 @@ pub fn workload(
         let handled: Vec<&str> = HANDLED
             .iter()
             .chain(rollout::HANDLED)
-            .chain(super::networking::HANDLED)
+            .chain(networking::HANDLED)
             .copied()
             .collect();
         report.untranslated_in(&v, &Handled::new(&handled));
@@ -287,10 +210,10 @@ pub fn workload(
     if let Some(g) = grace.filter(|g| *g > 0) {
         delay_liveness(&mut template, g);
     }
-    let task_tags = task_tags(name, namespace, spec, ctx.task_definition, &template);
+    let task_tags = task_tags(name, namespace, spec, input.task_definition, &template);
     let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
     let pod_labels = meta.labels.get_or_insert_with(BTreeMap::new);
-    pod_labels.extend(selector_labels(name));
+    pod_labels.extend(labels::selector_labels(name));
     pod_labels.insert(labels::GROUP.to_owned(), labels::group_label_value(&group));
     let pod_annotations = meta.annotations.get_or_insert_with(BTreeMap::new);
     pod_annotations.insert(labels::GROUP_ANNOTATION.to_owned(), group);
@@ -299,7 +222,7 @@ pub fn workload(
         pod_annotations.insert(labels::TAGS.to_owned(), Value::Object(task_tags).to_string());
     }
 
-    let mut object_labels = selector_labels(name);
+    let mut object_labels = labels::selector_labels(name);
     object_labels.insert(labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned());
     let service_tags = tag_object(spec.service.tags.as_deref());
     let metadata = ObjectMeta {
@@ -311,7 +234,7 @@ pub fn workload(
         ..ObjectMeta::default()
     };
     let selector = LabelSelector {
-        match_labels: Some(selector_labels(name)),
+        match_labels: Some(labels::selector_labels(name)),
         ..LabelSelector::default()
     };
     let workload = match rolled.strategy {
@@ -345,7 +268,6 @@ pub fn workload(
     Ok(ServiceTranslation {
         workload,
         blocked: rolled.blocked,
-        breaker: rolled.breaker,
         report,
     })
 }
@@ -504,7 +426,8 @@ mod tests {
             "shop",
             &spec(v),
             &PodTemplateSpec::default(),
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect("translates")
     }
@@ -544,7 +467,8 @@ mod tests {
             "shop",
             &spec(json!({"taskDefinition": "web", "desiredCount": 3})),
             &PodTemplateSpec::default(),
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect("translates");
         let Workload::Deployment(d) = t.workload else {
@@ -552,7 +476,7 @@ mod tests {
         };
         let ds = d.spec.expect("spec");
         assert_eq!(ds.replicas, Some(3));
-        assert_eq!(ds.selector.match_labels, Some(selector_labels("web")));
+        assert_eq!(ds.selector.match_labels, Some(labels::selector_labels("web")));
         let tmeta = ds.template.metadata.expect("template metadata");
         let labels = tmeta.labels.expect("labels");
         assert_eq!(labels[labels::SERVICE], "web");
@@ -574,7 +498,8 @@ mod tests {
                 json!({"taskDefinition": "web", "desiredCount": 3, "autoScaling": {"minCapacity": 1, "maxCapacity": 5}}),
             ),
             &PodTemplateSpec::default(),
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect("translates");
         let Workload::Deployment(d) = t.workload else {
@@ -593,7 +518,8 @@ mod tests {
                     "launchType": "EC2"}),
             ),
             &PodTemplateSpec::default(),
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect("translates");
         assert!(matches!(t.workload, Workload::DaemonSet(_)));
@@ -623,14 +549,7 @@ mod tests {
             json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 4, "maxUnavailable": 2}})
         );
         assert_eq!(t.blocked, None);
-        assert_eq!(
-            t.breaker,
-            Some(Breaker {
-                threshold: 3,
-                rollback: true,
-                reset_on_healthy_task: true
-            })
-        );
+        // (The circuit breaker is the controller's: it counts failed tasks, nothing to translate.)
         assert!(t.report.is_empty(), "{:?}", t.report.notes);
 
         let t = workload(
@@ -638,10 +557,11 @@ mod tests {
             "default",
             &spec(json!({"schedulingStrategy": "DAEMON", "deploymentConfiguration": {"minimumHealthyPercent": 100}})),
             &PodTemplateSpec::default(),
-            &ServiceContext {
+            &WorkloadInput {
                 daemon_tasks: Some(3),
-                ..ServiceContext::default()
+                ..WorkloadInput::default()
             },
+            &Options::default(),
         )
         .expect("translates");
         let Workload::DaemonSet(d) = &t.workload else {
@@ -681,7 +601,8 @@ mod tests {
             "shop",
             &spec(json!({"desiredCount": 2, "deploymentConfiguration": {"minimumHealthyPercent": 150}})),
             &PodTemplateSpec::default(),
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect_err("out of range");
         assert!(matches!(e, ServiceError::Field { .. }));
@@ -696,7 +617,8 @@ mod tests {
             "shop",
             &spec(json!({"healthCheckGracePeriodSeconds": -5})),
             &PodTemplateSpec::default(),
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect_err("negative");
         assert_eq!(e.field(), "healthCheckGracePeriodSeconds");
@@ -748,7 +670,8 @@ mod tests {
             "shop",
             &spec(json!({"desiredCount": 1, "healthCheckGracePeriodSeconds": 300})),
             &probed_pod(),
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect("translates");
         let pod = template(&t).spec.as_ref().expect("pod");
@@ -781,7 +704,8 @@ mod tests {
             "shop",
             &spec(json!({"desiredCount": 1, "healthCheckGracePeriodSeconds": 60})),
             &probed_pod(),
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect("translates");
         let app = &template(&t).spec.as_ref().expect("pod").containers[0];
@@ -808,7 +732,8 @@ mod tests {
             "shop",
             &spec(json!({"healthCheckGracePeriodSeconds": 60})),
             &bare,
-            &ServiceContext::default(),
+            &WorkloadInput::default(),
+            &Options::default(),
         )
         .expect("translates");
         assert_eq!(
@@ -840,11 +765,11 @@ mod tests {
             if let Some(p) = propagate {
                 v["propagateTags"] = json!(p);
             }
-            let ctx = ServiceContext {
+            let input = WorkloadInput {
                 task_definition: with_td.then_some(&td),
-                ..ServiceContext::default()
+                ..WorkloadInput::default()
             };
-            workload("web", "shop", &spec(v), &pod, &ctx).expect("translates")
+            workload("web", "shop", &spec(v), &pod, &input, &Options::default()).expect("translates")
         };
         let t = run(Some("SERVICE"), false, true);
         let own = json!({"cost center": "a:b", "team": ""});
@@ -938,7 +863,8 @@ mod tests {
                 "corpus",
                 &serde_json::from_str(&text).expect("service spec"),
                 &PodTemplateSpec::default(),
-                &ServiceContext::default(),
+                &WorkloadInput::default(),
+                &Options::default(),
             )
             .expect("translates");
             let pending: Vec<&str> = t

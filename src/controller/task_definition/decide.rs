@@ -1,106 +1,113 @@
-//! Revisions (pure: no client, no clock): the normalized spec and its hash, which revision comes
-//! next, the ControllerRevision that stores it, and which revisions retention keeps.
+//! Decide (pure: no client, no clock): registration and retention, from the revisions
+//! [`super::load`] listed.
 //!
-//! ECS semantics (ecs-reference.md §1.1): each registration gets the previous revision + 1, even
-//! when older revisions were deleted; revisions are immutable. Here a revision is an `apps/v1`
-//! ControllerRevision `<object>-<revision>` owned by the TaskDefinition, whose `data` is the
-//! normalized `RegisterTaskDefinition` and whose [`ANNOTATION_SPEC_HASH`] is the hash of that data.
+//! The spec is registered as the next revision only when it differs from that of the latest one
+//! the TaskDefinition owns ([`registration`]); retention then keeps the latest revision, the
+//! newest [`crate::controller::Config::revision_history_limit`] and those in use by Services,
+//! Tasks and ScheduledTasks ([`in_use`], [`to_delete`]). How a revision is stored:
+//! [`crate::controller::revisions`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::{api::apps::v1::ControllerRevision, apimachinery::pkg::runtime::RawExtension};
-use kube::{Resource, ResourceExt, api::ObjectMeta};
-use serde_json::Value;
+use k8s_openapi::api::apps::v1::ControllerRevision;
+use kube::ResourceExt;
 
+use super::{load::Loaded, validate::Valid};
 use crate::{
     api::{ScheduledTask, Service, Task, TaskDefinition, ecs::RegisterTaskDefinition},
-    controller::service::validate::family_of,
-    translate::{labels, reference::TaskDefinitionRef},
+    controller::revisions::{
+        controlled_by, controller_revision, normalized_spec, spec_hash, stored_hash, stored_spec,
+    },
+    translate::reference::TaskDefinitionRef,
 };
 
-/// Annotation with the hash of a revision's normalized spec ([`spec_hash`]).
-pub const ANNOTATION_SPEC_HASH: &str = "ecsbridge.io/spec-hash";
-/// Longest TaskDefinition name: it is the value of the `ecsbridge.io/task-definition` label.
-pub const MAX_NAME_LEN: usize = 63;
-
-/// The normalized spec of `td`: the `RegisterTaskDefinition` after a serde round trip through the
-/// typed model (unknown fields dropped, unset fields left out), with `family` filled in from the
-/// object name when absent, and every object's keys sorted.
-#[must_use]
-pub fn normalized_spec(td: &TaskDefinition) -> Value {
-    let mut spec = td.spec.task_definition.clone();
-    spec.family = Some(family_of(td));
-    canonical(serde_json::to_value(&spec).unwrap_or(Value::Null))
+/// One revision the TaskDefinition keeps: its number and registered spec (its dependents are
+/// made from it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retained {
+    /// The revision number.
+    pub revision: i64,
+    /// The registered spec.
+    pub spec: RegisterTaskDefinition,
 }
 
-/// `value` with the keys of every object in sorted order (whatever order the map type keeps).
-#[must_use]
-pub fn canonical(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, canonical(v))).collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
-        other => other,
-    }
+/// What this reconcile does with the TaskDefinition's revisions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The latest revision once the plan is carried out.
+    pub latest: i64,
+    /// The ControllerRevision to create, when the spec changed since the latest revision.
+    pub register: Option<ControllerRevision>,
+    /// The ControllerRevisions retention lets go.
+    pub delete: Vec<ControllerRevision>,
+    /// The revisions kept, ascending (`latest` included), for the status.
+    pub revisions: Vec<i64>,
+    /// The kept revisions whose spec is known, ascending: their dependents are made.
+    pub retained: Vec<Retained>,
 }
 
-/// The content hash of a normalized spec: 64-bit FNV-1a of its compact canonical JSON, as
-/// `fnv1a64:<16 hex digits>`. Stable across runs, platforms and Rust versions (unlike `std`'s
-/// hasher), and independent of key order.
+/// Whether retention may let a revision go once `valid` is registered against the `listed`
+/// ControllerRevisions with `limit`: only then does [`super::load`] list the objects that may
+/// use one ([`Referrers`]).
 #[must_use]
-pub fn spec_hash(spec: &Value) -> String {
-    let json = canonical(spec.clone()).to_string();
-    let hash = crate::fnv::hash(json.bytes());
-    format!("fnv1a64:{hash:016x}")
+pub fn needs_referrers(valid: &Valid, listed: &[ControllerRevision], limit: usize) -> bool {
+    registration(&valid.task_definition, listed)
+        .is_some_and(|r| !to_delete(&r.owned, r.latest, limit, &BTreeSet::new()).is_empty())
 }
 
-/// Name of the ControllerRevision of `revision` of the TaskDefinition named `object`.
+/// Decides the revisions of `valid` from what `loaded` found, keeping `limit` besides the latest
+/// and those in use.
 #[must_use]
-pub fn revision_name(object: &str, revision: i64) -> String {
-    format!("{object}-{revision}")
-}
-
-/// Label selector of the ControllerRevisions of the TaskDefinition named `object`.
-#[must_use]
-pub fn selector(object: &str) -> String {
-    format!("{}={object}", labels::TASK_DEFINITION)
-}
-
-/// Whether `cr` is controlled by the object with `uid`.
-#[must_use]
-pub fn controlled_by(cr: &ControllerRevision, uid: &str) -> bool {
-    cr.owner_references()
+pub fn decide(valid: &Valid, loaded: &Loaded, limit: usize) -> Plan {
+    let td = &valid.task_definition;
+    let Some(registration) = registration(td, &loaded.revisions) else {
+        // (validate refuses an object without uid; nothing to do for one.)
+        return Plan {
+            latest: td.latest_revision(),
+            register: None,
+            delete: Vec::new(),
+            revisions: Vec::new(),
+            retained: Vec::new(),
+        };
+    };
+    let mut stored: BTreeMap<i64, &ControllerRevision> = loaded
+        .revisions
         .iter()
-        .any(|o| o.controller == Some(true) && o.uid == uid)
-}
-
-/// The hash of the spec `cr` stores: its [`ANNOTATION_SPEC_HASH`], else computed from `data`.
-#[must_use]
-pub fn stored_hash(cr: &ControllerRevision) -> Option<String> {
-    cr.annotations()
-        .get(ANNOTATION_SPEC_HASH)
-        .cloned()
-        .or_else(|| cr.data.as_ref().map(|d| spec_hash(&d.0)))
-}
-
-/// The spec stored in `cr`.
-///
-/// # Errors
-/// A message when `cr` has no data or the data is not a `RegisterTaskDefinition`.
-pub fn stored_spec(cr: &ControllerRevision) -> Result<RegisterTaskDefinition, String> {
-    let data = cr
-        .data
-        .as_ref()
-        .ok_or_else(|| format!("ControllerRevision {} has no data", cr.name_any()))?;
-    serde_json::from_value(data.0.clone()).map_err(|e| {
-        format!(
-            "ControllerRevision {}: data is not a task definition: {e}",
-            cr.name_any()
-        )
-    })
+        .filter(|cr| controlled_by(cr, &valid.uid))
+        .map(|cr| (cr.revision, cr))
+        .collect();
+    if let Some(cr) = &registration.register {
+        stored.insert(cr.revision, cr);
+    }
+    let mut revisions = registration.owned.clone();
+    let mut delete = Vec::new();
+    if let Some(referrers) = &loaded.referrers {
+        let in_use = in_use(referrers, &td.family(), &valid.name);
+        for revision in to_delete(&registration.owned, registration.latest, limit, &in_use) {
+            let Some(cr) = stored.remove(&revision) else {
+                continue;
+            };
+            delete.push(cr.clone());
+            revisions.retain(|r| *r != revision);
+        }
+    }
+    let retained = revisions
+        .iter()
+        .filter_map(|r| stored.get(r))
+        .filter_map(|cr| {
+            Some(Retained {
+                revision: cr.revision,
+                spec: stored_spec(cr).ok()?,
+            })
+        })
+        .collect();
+    Plan {
+        latest: registration.latest,
+        register: registration.register,
+        delete,
+        revisions,
+        retained,
+    }
 }
 
 /// The revision after every one seen: `status.revision` (which survives deleted revisions) and
@@ -113,7 +120,7 @@ pub fn next_revision(status_revision: Option<i64>, seen: impl IntoIterator<Item 
 
 /// What the listed ControllerRevisions of a TaskDefinition say, and what to register.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub struct Registration {
     /// The latest revision once the plan is carried out.
     pub latest: i64,
     /// The ControllerRevision to create, when the spec changed since the latest revision.
@@ -128,7 +135,7 @@ pub struct Plan {
 ///
 /// Returns `None` when `td` cannot own a revision (no uid: it did not come from the API server).
 #[must_use]
-pub fn plan(td: &TaskDefinition, listed: &[ControllerRevision]) -> Option<Plan> {
+pub fn registration(td: &TaskDefinition, listed: &[ControllerRevision]) -> Option<Registration> {
     let uid = td.uid()?;
     let mut owned: Vec<&ControllerRevision> = listed.iter().filter(|cr| controlled_by(cr, &uid)).collect();
     owned.sort_by_key(|cr| cr.revision);
@@ -144,7 +151,7 @@ pub fn plan(td: &TaskDefinition, listed: &[ControllerRevision]) -> Option<Plan> 
     });
     if unchanged {
         let latest = numbers.last().copied().unwrap_or(0);
-        return Some(Plan {
+        return Some(Registration {
             latest,
             register: None,
             owned: numbers,
@@ -153,46 +160,10 @@ pub fn plan(td: &TaskDefinition, listed: &[ControllerRevision]) -> Option<Plan> 
     let revision = next_revision(status_revision, listed.iter().map(|cr| cr.revision));
     let cr = controller_revision(td, revision, spec, &hash)?;
     numbers.push(revision);
-    Some(Plan {
+    Some(Registration {
         latest: revision,
         register: Some(cr),
         owned: numbers,
-    })
-}
-
-/// The ControllerRevision that stores `revision` of `td` with `spec` (normalized) and `hash`:
-/// controlled by `td` (with `blockOwnerDeletion`), labelled with the object name, the revision
-/// and `managed-by`.
-///
-/// Returns `None` when `td` has no uid.
-#[must_use]
-pub fn controller_revision(
-    td: &TaskDefinition,
-    revision: i64,
-    spec: Value,
-    hash: &str,
-) -> Option<ControllerRevision> {
-    let mut owner = td.controller_owner_ref(&())?;
-    owner.block_owner_deletion = Some(true);
-    let object = td.name_any();
-    Some(ControllerRevision {
-        metadata: ObjectMeta {
-            name: Some(revision_name(&object, revision)),
-            namespace: td.namespace(),
-            labels: Some(
-                [
-                    (labels::TASK_DEFINITION.to_owned(), object),
-                    (labels::REVISION.to_owned(), revision.to_string()),
-                    (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
-                ]
-                .into(),
-            ),
-            annotations: Some([(ANNOTATION_SPEC_HASH.to_owned(), hash.to_owned())].into()),
-            owner_references: Some(vec![owner]),
-            ..ObjectMeta::default()
-        },
-        data: Some(RawExtension(spec)),
-        revision,
     })
 }
 
@@ -266,10 +237,12 @@ pub fn to_delete(owned: &[i64], latest: i64, limit: usize, in_use: &BTreeSet<i64
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-    use serde_json::json;
 
     use super::*;
-    use crate::{api::ServiceStatus, controller::testing};
+    use crate::{
+        api::ServiceStatus,
+        controller::{revisions::ANNOTATION_SPEC_HASH, testing},
+    };
 
     fn td() -> TaskDefinition {
         testing::with_container(testing::task_definition("team-a", "web", 1), "app", "nginx:1.27")
@@ -283,46 +256,9 @@ mod tests {
     }
 
     #[test]
-    fn hash_is_stable_under_key_order() {
-        let a: Value = serde_json::from_str(
-            r#"{"family":"web","cpu":"256","containerDefinitions":[{"name":"app","image":"nginx"}]}"#,
-        )
-        .expect("json");
-        let b: Value = serde_json::from_str(
-            r#"{"containerDefinitions":[{"image":"nginx","name":"app"}],"cpu":"256","family":"web"}"#,
-        )
-        .expect("json");
-        assert_eq!(spec_hash(&a), spec_hash(&b));
-        assert_eq!(canonical(a.clone()).to_string(), canonical(b).to_string());
-        // A pinned value: the hash must never change between versions of the operator.
-        assert_eq!(spec_hash(&json!({})), "fnv1a64:08f44b07b5901a25");
-        assert_eq!(spec_hash(&json!({"family": "web"})), "fnv1a64:803be658b6373dc5");
-        let c = json!({"family": "web", "cpu": "512", "containerDefinitions": [{"name": "app", "image": "nginx"}]});
-        assert_ne!(spec_hash(&a), spec_hash(&c));
-        // Array order matters (container order is meaningful).
-        let d = json!({"x": [1, 2]});
-        let e = json!({"x": [2, 1]});
-        assert_ne!(spec_hash(&d), spec_hash(&e));
-    }
-
-    #[test]
-    fn normalization_fills_the_family_and_drops_unset_fields() {
-        let mut td = td();
-        td.spec.task_definition.family = None;
-        let spec = normalized_spec(&td);
-        assert_eq!(spec["family"], "web");
-        assert_eq!(spec["containerDefinitions"][0]["image"], "nginx:1.27");
-        assert!(spec.get("cpu").is_none(), "{spec}");
-        // Naming the family explicitly as the object name changes nothing.
-        let mut explicit = td.clone();
-        explicit.spec.task_definition.family = Some("web".into());
-        assert_eq!(spec_hash(&normalized_spec(&explicit)), spec_hash(&spec));
-    }
-
-    #[test]
     fn first_registration_is_revision_one() {
         let td = td();
-        let plan = plan(&td, &[]).expect("a plan");
+        let plan = registration(&td, &[]).expect("a plan");
         assert_eq!((plan.latest, plan.owned.as_slice()), (1, &[1][..]));
         let cr = plan.register.expect("a revision to register");
         assert_eq!(cr.revision, 1);
@@ -358,13 +294,13 @@ mod tests {
     fn unchanged_spec_registers_nothing() {
         let td = td();
         let listed = vec![registered(&td, 1)];
-        let plan = plan(&td, &listed).expect("a plan");
+        let plan = registration(&td, &listed).expect("a plan");
         assert_eq!(plan.register, None);
         assert_eq!((plan.latest, plan.owned), (1, vec![1]));
         // Without the annotation, the hash is computed from the data.
         let mut bare = listed[0].clone();
         bare.metadata.annotations = None;
-        assert_eq!(self::plan(&td, &[bare]).expect("a plan").register, None);
+        assert_eq!(registration(&td, &[bare]).expect("a plan").register, None);
     }
 
     #[test]
@@ -373,13 +309,13 @@ mod tests {
         let listed = vec![registered(&old, 1), registered(&old, 2)];
         let mut new = old.clone();
         new.spec.task_definition.container_definitions[0].image = Some("nginx:1.28".into());
-        let plan = plan(&new, &listed).expect("a plan");
+        let plan = registration(&new, &listed).expect("a plan");
         assert_eq!((plan.latest, plan.owned.as_slice()), (3, &[1, 2, 3][..]));
         assert_eq!(plan.register.expect("a revision").revision, 3);
         // Reverting to an older spec is a new revision too, as in ECS.
         let mut reverted = listed.clone();
         reverted.push(registered(&new, 3));
-        let plan = self::plan(&old, &reverted).expect("a plan");
+        let plan = registration(&old, &reverted).expect("a plan");
         assert_eq!(plan.latest, 4);
     }
 
@@ -393,7 +329,7 @@ mod tests {
             revision: Some(7),
             ..Default::default()
         });
-        assert_eq!(plan(&new, &[]).expect("a plan").latest, 8);
+        assert_eq!(registration(&new, &[]).expect("a plan").latest, 8);
         // A revision left by an earlier object of the same name counts, but is not ours.
         let mut foreign = registered(&old, 9);
         foreign.metadata.owner_references = Some(vec![OwnerReference {
@@ -401,7 +337,7 @@ mod tests {
             controller: Some(true),
             ..Default::default()
         }]);
-        let plan = plan(&new, &[foreign]).expect("a plan");
+        let plan = registration(&new, &[foreign]).expect("a plan");
         assert_eq!((plan.latest, plan.owned), (10, vec![10]));
         // Revision 2 deleted by hand and the spec reverted to revision 1's: still a new revision,
         // numbered after 2, never 2 again.
@@ -410,7 +346,7 @@ mod tests {
             revision: Some(2),
             ..Default::default()
         });
-        let plan = super::plan(&reverted, &[registered(&old, 1)]).expect("a plan");
+        let plan = registration(&reverted, &[registered(&old, 1)]).expect("a plan");
         assert_eq!((plan.latest, plan.owned.as_slice()), (3, &[1, 3][..]));
         assert_eq!(next_revision(None, []), 1);
         assert_eq!(next_revision(Some(3), [1, 2]), 4);
@@ -421,7 +357,7 @@ mod tests {
     fn an_object_without_uid_plans_nothing() {
         let mut td = td();
         td.metadata.uid = None;
-        assert_eq!(plan(&td, &[]), None);
+        assert_eq!(registration(&td, &[]), None);
     }
 
     #[test]

@@ -6,10 +6,13 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::*;
-use crate::{
-    controller::testing::{self, Handle, assert_no_more_requests, json_body, next, ok},
-    run::RunConfig,
+use super::{
+    status::{Registration, compute_status},
+    *,
+};
+use crate::controller::{
+    Config, revisions,
+    testing::{self, Handle, assert_no_more_requests, json_body, next, ok},
 };
 
 const REVISIONS: &str = "/apis/apps/v1/namespaces/team-a/controllerrevisions";
@@ -41,9 +44,9 @@ fn stored_revision(image: &str, revision: i64) -> Value {
 /// A context whose configuration keeps `limit` revisions.
 fn context_with_limit(limit: usize) -> (Arc<Context>, Handle) {
     let (client, handle) = testing::client();
-    let config = RunConfig {
+    let config = Config {
         revision_history_limit: limit,
-        ..RunConfig::default()
+        ..Config::default()
     };
     (Arc::new(Context::new(client, config)), handle)
 }

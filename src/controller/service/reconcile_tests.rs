@@ -7,8 +7,16 @@ use http::{Method, Request, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
 
-use super::*;
-use crate::controller::testing::{self, Handle, assert_no_more_requests, json_body, next, ok};
+use kube::runtime::reflector::ObjectRef;
+
+use super::{
+    watch::{run, services_for_task_definition, services_with_placement},
+    *,
+};
+use crate::{
+    api::TaskDefinition,
+    controller::testing::{self, Handle, assert_no_more_requests, json_body, next, ok},
+};
 
 const TDS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/taskdefinitions";
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/team-a/deployments";
@@ -568,7 +576,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
 
     let (ctx, mut server) = testing::context();
     let (stop, stopped) = futures::channel::oneshot::channel::<()>();
-    let shutdown: crate::controller::Shutdown = stopped.map(|_| ()).boxed().shared();
+    let shutdown: crate::runtime::Shutdown = stopped.map(|_| ()).boxed().shared();
     let running = tokio::spawn(run(
         Some("team-a".into()),
         ctx,

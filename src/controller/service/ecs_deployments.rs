@@ -30,14 +30,18 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::{
-        apps::v1::{Deployment, ReplicaSet},
+        apps::v1::{DaemonSet, Deployment, ReplicaSet},
         core::v1::Pod,
     },
     apimachinery::pkg::apis::meta::v1::Time,
     jiff::Timestamp,
 };
 
-use crate::{api::service::ServiceDeployment, translate::labels};
+use super::children::Children;
+use crate::{
+    api::{Service, service::ServiceDeployment},
+    translate::{labels, rollout::Breaker, service::Workload},
+};
 
 /// `status` of the deployment whose pod template the Deployment runs.
 pub const PRIMARY: &str = "PRIMARY";
@@ -65,6 +69,121 @@ const CANNOT_START: &[&str] = &[
     "CreateContainerError",
     "RunContainerError",
 ];
+
+/// Task counts of a Service's workload, in ECS's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Tasks the service wants.
+    pub desired: i32,
+    /// Tasks ready (ECS RUNNING).
+    pub running: i32,
+    /// Tasks that exist but are not ready (ECS PENDING).
+    pub pending: i32,
+    /// The workload controller has observed the workload's latest spec.
+    pub caught_up: bool,
+    /// Every task runs the workload's latest pod template.
+    pub rolled_out: bool,
+}
+
+/// Counts the tasks of `workload`, the workload of `svc` as the API server returned it.
+#[must_use]
+pub fn counts(svc: &Service, workload: &Workload) -> Counts {
+    match workload {
+        Workload::Deployment(d) => deployment_counts(svc, d),
+        Workload::DaemonSet(d) => daemon_set_counts(d),
+    }
+}
+
+fn deployment_counts(svc: &Service, d: &Deployment) -> Counts {
+    let replicas = d.spec.as_ref().and_then(|s| s.replicas);
+    // With auto scaling the Deployment's replicas are not ours (we leave them out): report what
+    // the Deployment runs. Otherwise report the spec; 1 is Kubernetes' default for `replicas`.
+    let desired = if svc.spec.auto_scaling.is_some() {
+        replicas.or(svc.spec.service.desired_count)
+    } else {
+        svc.spec.service.desired_count.or(replicas)
+    }
+    .unwrap_or(1);
+    let status = d.status.clone().unwrap_or_default();
+    let running = status.ready_replicas.unwrap_or(0);
+    let total = status.replicas.unwrap_or(0);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let caught_up = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+    Counts {
+        desired,
+        running,
+        pending: (total - running).max(0),
+        caught_up,
+        rolled_out: caught_up && updated >= desired && total <= updated,
+    }
+}
+
+fn daemon_set_counts(d: &DaemonSet) -> Counts {
+    let status = d.status.clone().unwrap_or_default();
+    let caught_up = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+    Counts {
+        desired: status.desired_number_scheduled,
+        running: status.number_ready,
+        pending: (status.current_number_scheduled - status.number_ready).max(0),
+        caught_up,
+        rolled_out: caught_up
+            && status.updated_number_scheduled.unwrap_or(0) >= status.desired_number_scheduled,
+    }
+}
+
+/// The ECS deployments of `workload`, running `task_definition` (`family:revision`): those of a
+/// Deployment's ReplicaSets ([`observe`]), or the one of a DaemonSet ([`observe_daemon_set`]).
+/// `failed` is the task definition the circuit breaker failed, `previous` the deployments of the
+/// current status.
+#[must_use]
+pub fn of_workload(
+    svc: &Service,
+    workload: &Workload,
+    task_definition: &str,
+    children: &Children,
+    failed: Option<&str>,
+    breaker: Option<&Breaker>,
+    now: &Time,
+) -> Vec<ServiceDeployment> {
+    match workload {
+        Workload::Deployment(d) => of_deployment(svc, d, children, failed, breaker, now),
+        Workload::DaemonSet(d) => vec![observe_daemon_set(d, task_definition, previous(svc), now)],
+    }
+}
+
+/// The ECS deployments of `svc`'s Deployment `deployment` (see [`of_workload`]).
+#[must_use]
+pub fn of_deployment(
+    svc: &Service,
+    deployment: &Deployment,
+    children: &Children,
+    failed: Option<&str>,
+    breaker: Option<&Breaker>,
+    now: &Time,
+) -> Vec<ServiceDeployment> {
+    let counts = deployment_counts(svc, deployment);
+    observe(
+        deployment,
+        &children.replica_sets,
+        &children.pods,
+        &Inputs {
+            desired: counts.desired,
+            failed_task_definition: failed,
+            reset_on_healthy_task: breaker.is_none_or(|b| b.reset_on_healthy_task),
+            rolled_out: counts.rolled_out,
+            previous: previous(svc),
+            now,
+        },
+    )
+}
+
+/// The deployments of `svc`'s current status.
+fn previous(svc: &Service) -> &[ServiceDeployment] {
+    svc.status
+        .as_ref()
+        .map(|s| s.deployments.as_slice())
+        .unwrap_or_default()
+}
 
 /// The ECS id of the deployment a ReplicaSet stands for: `ecs-svc/` and 19 digits, from its uid
 /// and its Kubernetes revision (see the module docs).
@@ -177,7 +296,7 @@ fn task_definition_of(labels: Option<&BTreeMap<String, String>>) -> String {
 
 /// What [`observe`] needs besides the children.
 #[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
+pub struct Inputs<'a> {
     /// The Service's desired task count.
     pub desired: i32,
     /// The task definition whose rollout the circuit breaker failed (`family:revision`).
@@ -200,7 +319,7 @@ pub fn observe(
     deployment: &Deployment,
     replica_sets: &[ReplicaSet],
     pods: &[Pod],
-    ctx: &Context<'_>,
+    inputs: &Inputs<'_>,
 ) -> Vec<ServiceDeployment> {
     let uid = deployment.metadata.uid.as_deref().unwrap_or_default();
     let current = deployment
@@ -238,16 +357,19 @@ pub fn observe(
                 .and_then(|t| t.metadata.as_ref())
                 .and_then(|m| m.labels.as_ref()),
         );
-        let before = ctx.previous.iter().find(|d| d.id == id);
+        let before = inputs.previous.iter().find(|d| d.id == id);
         let was = |state: &str| before.and_then(|d| d.rollout_state.as_deref()) == Some(state);
         let rollout_state = if primary {
-            Some(if ctx.failed_task_definition == Some(task_definition.as_str()) {
-                FAILED
-            } else if (was(COMPLETED) && before.is_some_and(|d| d.status == PRIMARY)) || ctx.rolled_out {
-                COMPLETED
-            } else {
-                IN_PROGRESS
-            })
+            Some(
+                if inputs.failed_task_definition == Some(task_definition.as_str()) {
+                    FAILED
+                } else if (was(COMPLETED) && before.is_some_and(|d| d.status == PRIMARY)) || inputs.rolled_out
+                {
+                    COMPLETED
+                } else {
+                    IN_PROGRESS
+                },
+            )
         } else {
             before.and_then(|d| d.rollout_state.as_deref()).map(|s| match s {
                 // A deployment replaced before it completed did not complete.
@@ -264,16 +386,16 @@ pub fn observe(
             id,
             status: if primary { PRIMARY } else { ACTIVE }.to_owned(),
             task_definition,
-            desired_count: if primary { ctx.desired } else { spec_replicas },
+            desired_count: if primary { inputs.desired } else { spec_replicas },
             pending_count: (status.replicas - status.ready_replicas.unwrap_or(0)).max(0),
             running_count: status.ready_replicas.unwrap_or(0),
-            failed_tasks: failed_tasks(&own, ctx.reset_on_healthy_task, ctx.now.0),
+            failed_tasks: failed_tasks(&own, inputs.reset_on_healthy_task, inputs.now.0),
             rollout_state: rollout_state.map(str::to_owned),
             rollout_state_reason,
             created_at: rs.metadata.creation_timestamp.clone(),
             updated_at: None,
         };
-        d.updated_at = updated_at(before, &d, ctx.now);
+        d.updated_at = updated_at(before, &d, inputs.now);
         out.push(d);
     }
     out.sort_by(|a, b| {
@@ -295,7 +417,7 @@ pub fn observe(
 /// templates are not listed as ACTIVE deployments).
 #[must_use]
 pub fn observe_daemon_set(
-    daemon_set: &k8s_openapi::api::apps::v1::DaemonSet,
+    daemon_set: &DaemonSet,
     task_definition: &str,
     previous: &[ServiceDeployment],
     now: &Time,
@@ -444,8 +566,8 @@ mod tests {
         }
     }
 
-    fn ctx<'a>(previous: &'a [ServiceDeployment], now: &'a Time) -> Context<'a> {
-        Context {
+    fn ctx<'a>(previous: &'a [ServiceDeployment], now: &'a Time) -> Inputs<'a> {
+        Inputs {
             desired: 4,
             failed_task_definition: None,
             reset_on_healthy_task: true,
@@ -565,7 +687,7 @@ mod tests {
             &deployment("1"),
             std::slice::from_ref(&completed),
             &[],
-            &Context {
+            &Inputs {
                 rolled_out: true,
                 ..ctx(&[], &at(10))
             },
@@ -577,7 +699,7 @@ mod tests {
             &deployment("3"),
             &[rolled_back, failed],
             &[],
-            &Context {
+            &Inputs {
                 failed_task_definition: Some("web:4"),
                 ..ctx(&before, &at(100))
             },
@@ -603,7 +725,7 @@ mod tests {
             &d,
             &rs,
             &[],
-            &Context {
+            &Inputs {
                 rolled_out: true,
                 ..ctx(&[], &at(60))
             },
@@ -629,7 +751,7 @@ mod tests {
             &d,
             &rs,
             &[],
-            &Context {
+            &Inputs {
                 failed_task_definition: Some("web:4"),
                 ..ctx(&[], &at(60))
             },

@@ -1,0 +1,237 @@
+//! Decide (pure: no client; the clock comes in as `now`): the rollout, once per reconcile and
+//! before anything is built.
+//!
+//! From the validated Service and its children as the caches last saw them, [`decide`] says
+//! which task definition revision to build and what the rollout does with it (ecs-reference
+//! §2.4):
+//!
+//! - **Roll out** the revision the Service asks for (`resolved`), as a rule.
+//! - **Hold** the running template when the deployment configuration lets no task stop or
+//!   start ([`rollout::blocked`]): ECS leaves the old tasks running and says so. A new
+//!   Service, or a template that does not change, rolls as usual.
+//! - **Trip** the circuit breaker when the PRIMARY deployment runs `resolved`, is still
+//!   `IN_PROGRESS` and its failed tasks reach the threshold: the failure is remembered on the
+//!   Deployment ([`History`]); with `rollback` the next reconcile (at once) runs the last completed
+//!   revision, without it the Deployment is paused (ECS launches no more tasks of a failed
+//!   deployment).
+//! - **Roll back** while `resolved` is remembered as failed: the last completed revision, read by
+//!   [`super::load`] ([`history::rollback_revision`]), or, when it is gone, stay paused and say so.
+//!
+//! The [`Plan`] also carries what the status reports about it (the failure, the blocked rollout,
+//! the rollback) and when to look again ([`Plan::requeue`]).
+
+use std::time::Duration;
+
+use k8s_openapi::{
+    api::{apps::v1::Deployment, core::v1::PodTemplateSpec},
+    apimachinery::pkg::apis::meta::v1::Time,
+};
+use kube::runtime::controller::Action;
+
+use super::{
+    children::Children,
+    ecs_deployments::{self, IN_PROGRESS, PRIMARY},
+    history::{self, History},
+    validate::ValidatedService,
+};
+use crate::{
+    api::{ServiceStatus, ecs::RegisterTaskDefinition, ecs::SchedulingStrategy, service::ServiceDeployment},
+    translate::rollout::{self, Breaker},
+};
+
+/// How soon a rollout watched by a circuit breaker is looked at again, whatever changes: failures
+/// accrue with time too (the kubelet's retries).
+pub const ROLLOUT_RECHECK: Duration = Duration::from_secs(10);
+
+/// The running template, kept while the rollout cannot move.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    /// The live Deployment's pod template.
+    pub template: PodTemplateSpec,
+    /// The task definition it runs, `family:revision` (from its labels).
+    pub task_definition: String,
+}
+
+/// What this reconcile does with the Service's rollout.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// The task definition the Service asks for, `family:revision`.
+    pub resolved: String,
+    /// The revision whose objects are built: `resolved`'s, or the one rolled back to.
+    pub revision: i64,
+    /// That revision's spec.
+    pub spec: &'a RegisterTaskDefinition,
+    /// The running template, kept instead of the built one (the rollout is blocked).
+    pub hold: Option<Held>,
+    /// What the Deployment's annotations remember after this reconcile.
+    pub history: History,
+    /// Whether the Deployment is paused: the circuit breaker failed the revision it runs.
+    pub paused: bool,
+    /// The circuit breaker, when enabled.
+    pub breaker: Option<Breaker>,
+    /// Why the deployment failed (Degraded's message), when it did.
+    pub failure: Option<String>,
+    /// ECS's message when the rollout cannot move, while the template is held.
+    pub blocked: Option<String>,
+    /// The deployment the circuit breaker rolls back to, when it starts doing so now.
+    pub rolling_back_to: Option<String>,
+    /// The breaker tripped now and rolls back: reconcile again at once to run the rollback.
+    pub roll_back_now: bool,
+}
+
+impl Plan<'_> {
+    /// The task definition that runs after this reconcile, `family:revision`: the held one, else
+    /// the one built.
+    #[must_use]
+    pub fn running(&self, family: &str) -> String {
+        self.hold.as_ref().map_or_else(
+            || format!("{family}:{}", self.revision),
+            |h| h.task_definition.clone(),
+        )
+    }
+
+    /// When to reconcile again, given the `status` written: at once to roll back, soon while a
+    /// circuit breaker watches a PRIMARY deployment in progress, else after `resync`.
+    #[must_use]
+    pub fn requeue(&self, status: &ServiceStatus, resync: Duration) -> Action {
+        if self.roll_back_now {
+            Action::requeue(Duration::ZERO)
+        } else if self.breaker.is_some() && status.deployments.iter().any(in_progress) {
+            Action::requeue(ROLLOUT_RECHECK)
+        } else {
+            Action::requeue(resync)
+        }
+    }
+}
+
+/// Whether `d` is the PRIMARY deployment and still in progress.
+fn in_progress(d: &ServiceDeployment) -> bool {
+    d.status == PRIMARY && d.rollout_state.as_deref() == Some(IN_PROGRESS)
+}
+
+/// Decides the rollout of `valid`, whose children are `children`, at `now` (see the module
+/// docs).
+#[must_use]
+pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) -> Plan<'a> {
+    let svc = &valid.service;
+    let family = valid.family();
+    let resolved = valid.resolved();
+    let breaker = rollout::breaker(&svc.spec);
+    let live = children.deployment.as_deref();
+    let previous = svc
+        .status
+        .as_ref()
+        .map(|s| s.deployments.as_slice())
+        .unwrap_or_default();
+    let mut history = History::read(live).next(live, &resolved, previous);
+
+    // Roll back, or stay on, a revision the breaker failed.
+    let (mut revision, mut spec) = (valid.revision, &valid.task_definition.spec.task_definition);
+    let mut failure = None;
+    if history.failed.is_some() {
+        failure = Some(failure_message(
+            &resolved,
+            breaker.as_ref(),
+            history.completed.as_deref(),
+        ));
+        if let Some(rollback) = valid.rollback.as_ref() {
+            match &rollback.spec {
+                Ok(stored) => (revision, spec) = (rollback.revision, stored),
+                Err(invalid) => {
+                    failure = Some(format!("{resolved}; cannot roll back: {}", invalid.message));
+                }
+            }
+        }
+    }
+    let built = format!("{family}:{revision}");
+
+    // Hold the running template when no task may stop or start.
+    let daemon = svc.spec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    let blocked = rollout::blocked(&valid.name, &svc.spec).filter(|_| !daemon);
+    let hold = match (&blocked, live) {
+        (Some(_), Some(live)) => held(live, &built),
+        _ => None,
+    };
+    let running = hold
+        .as_ref()
+        .map_or_else(|| built.clone(), |h| h.task_definition.clone());
+    let mut paused = history.failed.is_some() && running == resolved;
+    let blocked = blocked.filter(|_| running != resolved);
+
+    // Trip the breaker on the rollout of `resolved`.
+    let mut rolling_back_to = None;
+    let mut roll_back_now = false;
+    if history.failed.is_none()
+        && !daemon
+        && let Some(live) = live
+    {
+        let observed = ecs_deployments::of_deployment(svc, live, children, None, breaker.as_ref(), now);
+        if history::trips(breaker.as_ref(), &observed, &resolved) {
+            history.failed = Some(resolved.clone());
+            let completed = history.completed.as_deref().filter(|c| *c != resolved);
+            roll_back_now = breaker.as_ref().is_some_and(|b| b.rollback) && completed.is_some();
+            paused = !roll_back_now;
+            tracing::warn!(task_definition = %resolved, rollback = roll_back_now, "circuit breaker tripped");
+            if roll_back_now {
+                rolling_back_to =
+                    completed.map(|c| deployment_of(&observed, c).unwrap_or_else(|| c.to_owned()));
+            }
+            failure = Some(failure_message(
+                &resolved,
+                breaker.as_ref(),
+                history.completed.as_deref(),
+            ));
+        }
+    }
+    Plan {
+        resolved,
+        revision,
+        spec,
+        hold,
+        history,
+        paused,
+        breaker,
+        failure,
+        blocked,
+        rolling_back_to,
+        roll_back_now,
+    }
+}
+
+/// `live`'s template, when it runs another task definition than `built`.
+fn held(live: &Deployment, built: &str) -> Option<Held> {
+    let running = history::template_task_definition(live)?;
+    if running == built {
+        return None;
+    }
+    Some(Held {
+        template: live.spec.as_ref()?.template.clone(),
+        task_definition: running,
+    })
+}
+
+/// The id of the deployment running `task_definition` among `deployments`.
+fn deployment_of(deployments: &[ServiceDeployment], task_definition: &str) -> Option<String> {
+    deployments
+        .iter()
+        .find(|d| d.task_definition == task_definition)
+        .map(|d| d.id.clone())
+}
+
+/// Degraded's message for a failed rollout of `failed`.
+#[must_use]
+pub fn failure_message(failed: &str, breaker: Option<&Breaker>, completed: Option<&str>) -> String {
+    let threshold = breaker.map_or(String::new(), |b| format!(" ({} failed tasks)", b.threshold));
+    let what_now = match (
+        breaker.is_some_and(|b| b.rollback),
+        completed.filter(|c| *c != failed),
+    ) {
+        (true, Some(c)) => format!("rolled back to {c}"),
+        (true, None) => "no earlier deployment completed, so there is nothing to roll back to".to_owned(),
+        (false, _) => "rollback is off, so the deployment is paused".to_owned(),
+    };
+    format!(
+        "ECS deployment circuit breaker: tasks of {failed} failed to start{threshold}; {what_now}. \
+         Register a fixed revision (or point spec.taskDefinition at one) to deploy again."
+    )
+}

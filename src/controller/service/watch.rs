@@ -1,0 +1,215 @@
+//! What the Service controller watches, and which Services a change concerns: [`run`] builds
+//! the controller with its watches and caches ([`super::children::Stores`]); the mappers turn a
+//! changed TaskDefinition, node, ReplicaSet or pod into the Services to reconcile.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::{
+    apps::v1::{DaemonSet, Deployment, ReplicaSet},
+    core::v1::{Node, Pod, Service as CoreService},
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::{self},
+        predicates,
+        reflector::{self, ObjectRef},
+        utils::PredicateConfig,
+        watcher::{self, watcher},
+    },
+};
+
+use super::{CONTROLLER, children, reconcile};
+use crate::{
+    api::{Service, TaskDefinition},
+    controller::{Context, error_policy, with_backoff_reset},
+    runtime::Shutdown,
+    translate::{labels, reference::TaskDefinitionRef},
+};
+
+/// The Services among `services` that a change of `td` may concern: those of its namespace
+/// whose `spec.taskDefinition` names its family or its object name.
+#[must_use]
+pub fn services_for_task_definition(
+    services: &[Arc<Service>],
+    td: &TaskDefinition,
+) -> Vec<ObjectRef<Service>> {
+    let namespace = td.namespace();
+    let family = td.family();
+    let object = td.name_any();
+    services
+        .iter()
+        .filter(|svc| svc.namespace() == namespace)
+        .filter(|svc| {
+            svc.spec
+                .service
+                .task_definition
+                .as_deref()
+                .and_then(|r| TaskDefinitionRef::parse(r).ok())
+                .is_some_and(|r| r.family == family || r.family == object)
+        })
+        .map(|svc| ObjectRef::from_obj(svc.as_ref()))
+        .collect()
+}
+
+/// `Api` of `K` in `namespace`, or across all namespaces for `None`.
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs the Service controller on `namespace` (`None`: every namespace) until `shutdown`
+/// resolves and the reconciles in flight have finished; marks `synced` after the first LIST of
+/// Services.
+///
+/// Watches Services, the Deployments, DaemonSets and Kubernetes Services they own (only those
+/// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory), the ReplicaSets and
+/// pods of their tasks, the nodes and TaskDefinitions (mapped to the Services that reference
+/// them), and caches them all in [`children::Stores`]. TargetGroupBindings are not watched (the kind may not be served, and a watch
+/// of it would fail until it is): a changed or deleted binding is re-applied at the next resync.
+pub async fn run(
+    namespace: Option<String>,
+    ctx: Arc<Context>,
+    synced: crate::runtime::Synced,
+    shutdown: Shutdown,
+) {
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    let config = controller::Config::default().concurrency(ctx.config.concurrency);
+    let children =
+        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE));
+    // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
+    // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
+    let controller = Controller::new(api::<Service>(&client, ns), watcher::Config::default());
+    let store = controller.store();
+    let services = store.clone();
+    let placed = store.clone();
+    // The TaskDefinitions, reflected: a change maps to the Services that reference it, and the
+    // node watch below needs to know which TaskDefinitions have placement constraints.
+    let (task_definitions, td_writer) = reflector::store::<TaskDefinition>();
+    let td_changes = watcher(api::<TaskDefinition>(&client, ns), watcher::Config::default())
+        .default_backoff()
+        .reflect(td_writer)
+        .touched_objects();
+    // Placement compiles against the nodes' labels: a node that appears or whose labels change
+    // re-places the Services with placement constraints, their own or their TaskDefinition's
+    // (status-only node updates do not).
+    // The nodes are cached without their status (images, conditions: most of a Node's size),
+    // which placement does not read.
+    let (node_store, node_writer) = reflector::store::<Node>();
+    let nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(|node| node.status = None)
+        .reflect(node_writer)
+        .touched_objects()
+        .predicate_filter(predicates::labels, PredicateConfig::default());
+    // The children, cached for the reconciles (children::Stores): Deployments (owned), and the
+    // ReplicaSets and pods of Services' tasks, which re-trigger their Service (ECS deployments,
+    // failed tasks, events).
+    let (deployments, deployment_writer) = reflector::store::<Deployment>();
+    let deployment_changes = watcher(api::<Deployment>(&client, ns), children.clone())
+        .default_backoff()
+        .reflect(deployment_writer)
+        .touched_objects();
+    let (daemon_sets, daemon_set_writer) = reflector::store::<DaemonSet>();
+    let daemon_set_changes = watcher(api::<DaemonSet>(&client, ns), children.clone())
+        .default_backoff()
+        .reflect(daemon_set_writer)
+        .touched_objects();
+    let tasks = watcher::Config::default().labels(labels::SERVICE);
+    let (replica_sets, replica_set_writer) = reflector::store::<ReplicaSet>();
+    let replica_set_changes = watcher(api::<ReplicaSet>(&client, ns), tasks.clone())
+        .default_backoff()
+        .reflect(replica_set_writer)
+        .touched_objects();
+    let (pods, pod_writer) = reflector::store::<Pod>();
+    let pod_changes = watcher(api::<Pod>(&client, ns), tasks)
+        .default_backoff()
+        .reflect(pod_writer)
+        .touched_objects();
+    // The Kubernetes Services of load balancers, registries and Service Connect (owned, ours by
+    // label): the reconcile leaves alone those already as wanted and prunes the others without
+    // a request. (TargetGroupBindings are not watched: the kind may not be served, and a watch
+    // of it would fail until it is; see `apply`.)
+    let (core_services, core_service_writer) = reflector::store::<CoreService>();
+    let core_service_changes = watcher(api::<CoreService>(&client, ns), children.clone())
+        .default_backoff()
+        .reflect(core_service_writer)
+        .touched_objects();
+    ctx.service_children
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(children::Stores {
+            deployments,
+            daemon_sets,
+            replica_sets,
+            pods,
+            services: core_services,
+            task_definitions: task_definitions.clone(),
+            nodes: node_store,
+        });
+    let controller = controller
+        .watches_stream(nodes, move |_node| {
+            services_with_placement(&placed.state(), &task_definitions.state())
+        })
+        .owns_stream(deployment_changes)
+        .owns_stream(core_service_changes)
+        .owns_stream(daemon_set_changes)
+        .watches_stream(replica_set_changes, |rs| service_of(&rs))
+        .watches_stream(pod_changes, |pod| service_of(&pod))
+        .watches_stream(td_changes, move |td| {
+            services_for_task_definition(&services.state(), &td)
+        })
+        .with_config(config)
+        .graceful_shutdown_on(shutdown.clone());
+    let results = controller.run(
+        |svc, ctx| with_backoff_reset(CONTROLLER, reconcile, svc, ctx),
+        error_policy::<Service>,
+        ctx,
+    );
+    crate::controller::drive(CONTROLLER, store, synced, results, shutdown).await;
+}
+
+/// The Service whose tasks `obj` (a pod or ReplicaSet) belongs to, by its `ecsbridge.io/service`
+/// label.
+fn service_of<K: Resource>(obj: &K) -> Option<ObjectRef<Service>> {
+    let name = obj.meta().labels.as_ref()?.get(labels::SERVICE)?;
+    Some(ObjectRef::new(name).within(obj.meta().namespace.as_deref()?))
+}
+
+/// The Services whose placement may depend on the nodes: those with placement constraints of
+/// their own or whose TaskDefinition (among `task_definitions`) has some.
+pub fn services_with_placement(
+    services: &[Arc<Service>],
+    task_definitions: &[Arc<TaskDefinition>],
+) -> Vec<ObjectRef<Service>> {
+    let mut refs: Vec<ObjectRef<Service>> = services
+        .iter()
+        .filter(|s| {
+            s.spec
+                .service
+                .placement_constraints
+                .as_ref()
+                .is_some_and(|c| !c.is_empty())
+        })
+        .map(|s| ObjectRef::from_obj(&**s))
+        .collect();
+    for td in task_definitions.iter().filter(|td| {
+        td.spec
+            .task_definition
+            .placement_constraints
+            .as_ref()
+            .is_some_and(|c| !c.is_empty())
+    }) {
+        refs.extend(services_for_task_definition(services, td));
+    }
+    let mut seen = std::collections::HashSet::new();
+    refs.retain(|r| seen.insert(r.clone()));
+    refs
+}

@@ -1,0 +1,144 @@
+//! What the TaskDefinition controller watches: the TaskDefinitions, and their dependents (the
+//! task roles' ServiceAccounts, the claims and the EFS PersistentVolumes labelled as ecs-bridge's),
+//! cached in [`super::children::Stores`]; a dependent that changes or goes re-triggers its
+//! TaskDefinition, so it is made again at once.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, ServiceAccount};
+use kube::{
+    Api, Client, Resource,
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::{self},
+        reflector::{self, ObjectRef},
+        watcher::{self, watcher},
+    },
+};
+
+use super::{CONTROLLER, children, reconcile};
+use crate::{
+    api::TaskDefinition,
+    controller::{Context, error_policy, with_backoff_reset},
+    runtime::Shutdown,
+    translate::labels,
+};
+
+/// `Api` of `K` in `namespace`, or across all namespaces for `None`.
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs the TaskDefinition controller on `namespace` (`None`: every namespace) until `shutdown`
+/// resolves and the reconciles in flight have finished; marks `synced` after its first LIST.
+pub async fn run(
+    namespace: Option<String>,
+    ctx: Arc<Context>,
+    synced: crate::runtime::Synced,
+    shutdown: Shutdown,
+) {
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    let config = controller::Config::default().concurrency(ctx.config.concurrency);
+    let ours =
+        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE));
+    // NB: no generation predicate yet: kube-runtime only offers one through `Controller::for_stream`
+    // (feature `unstable-runtime-stream-control`). Our own status write therefore triggers one more
+    // reconcile, which finds the status up to date and writes nothing.
+    let controller = Controller::new(api::<TaskDefinition>(&client, ns), watcher::Config::default());
+    let store = controller.store();
+    let (service_accounts, sa_writer) = reflector::store::<ServiceAccount>();
+    let sa_changes = watcher(api::<ServiceAccount>(&client, ns), ours.clone())
+        .default_backoff()
+        .reflect(sa_writer)
+        .touched_objects();
+    let (claims, claim_writer) = reflector::store::<PersistentVolumeClaim>();
+    let claim_changes = watcher(api::<PersistentVolumeClaim>(&client, ns), ours.clone())
+        .default_backoff()
+        .reflect(claim_writer)
+        .touched_objects();
+    let (volumes, volume_writer) = reflector::store::<PersistentVolume>();
+    let volume_changes = watcher(Api::<PersistentVolume>::all(client.clone()), ours)
+        .default_backoff()
+        .reflect(volume_writer)
+        .touched_objects();
+    ctx.task_definition_children
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(children::Stores {
+            service_accounts,
+            claims,
+            volumes,
+        });
+    let scope = namespace.clone();
+    let controller = controller
+        .owns_stream(sa_changes)
+        .watches_stream(claim_changes, |pvc| task_definition_of(&pvc, None))
+        .watches_stream(volume_changes, move |pv| {
+            task_definition_of(&pv, scope.as_deref())
+        })
+        .with_config(config)
+        .graceful_shutdown_on(shutdown.clone());
+    let results = controller.run(
+        |td, ctx| with_backoff_reset(CONTROLLER, reconcile, td, ctx),
+        error_policy::<TaskDefinition>,
+        ctx,
+    );
+    crate::controller::drive(CONTROLLER, store, synced, results, shutdown).await;
+}
+
+/// The TaskDefinition a dependent belongs to, by its `ecsbridge.io/task-definition` label, in its
+/// namespace (a PersistentVolume's is its `ecsbridge.io/namespace` label); for a
+/// cluster-scoped one outside the watched namespace `scope`, none.
+fn task_definition_of<K: Resource>(obj: &K, scope: Option<&str>) -> Option<ObjectRef<TaskDefinition>> {
+    let labels = obj.meta().labels.as_ref()?;
+    let name = labels.get(labels::TASK_DEFINITION)?;
+    let namespace = match obj.meta().namespace.as_deref() {
+        Some(ns) => ns,
+        None => labels.get(labels::NAMESPACE)?,
+    };
+    if scope.is_some_and(|s| s != namespace) {
+        return None;
+    }
+    Some(ObjectRef::new(name).within(namespace))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::PersistentVolume;
+
+    use super::*;
+
+    #[test]
+    fn a_dependent_maps_to_its_task_definition() {
+        let pv: PersistentVolume = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "ecs-team-a-web-1-data-x", "labels": {
+                "ecsbridge.io/task-definition": "web", "ecsbridge.io/namespace": "team-a"}}
+        }))
+        .expect("a PV");
+        assert_eq!(
+            task_definition_of(&pv, None),
+            Some(ObjectRef::new("web").within("team-a"))
+        );
+        assert_eq!(
+            task_definition_of(&pv, Some("team-a")),
+            task_definition_of(&pv, None)
+        );
+        assert_eq!(task_definition_of(&pv, Some("team-b")), None);
+        let claim: PersistentVolumeClaim = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-1-data", "namespace": "team-a",
+                "labels": {"ecsbridge.io/task-definition": "web"}}
+        }))
+        .expect("a claim");
+        assert_eq!(
+            task_definition_of(&claim, None),
+            Some(ObjectRef::new("web").within("team-a"))
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! The installation options: what the cluster has installed and how its nodes are labelled. They
+//! change what a translation makes, so `ecs-bridge render` and `ecs-bridge run` take the same
+//! flags ([`Options`] is flattened into both) and the operator applies what `render` shows.
+
+use super::placement::attributes;
+
+/// Default of [`Options::external_secrets`].
+pub const DEFAULT_EXTERNAL_SECRETS: bool = true;
+
+/// The installation options of a translation (flags of `render` and `run`, with `ECS_BRIDGE_*`
+/// environment variables).
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Whether External Secrets (external-secrets.io/v1) is installed: AWS secrets become
+    /// ExternalSecrets; with `false`, pods reference Secrets you create, which the
+    /// TaskDefinition's Translated condition names.
+    #[arg(long, env = "ECS_BRIDGE_EXTERNAL_SECRETS", default_value_t = DEFAULT_EXTERNAL_SECRETS,
+          action = clap::ArgAction::Set)]
+    pub external_secrets: bool,
+    /// Load each container's `environmentFiles` (S3 objects) from a ConfigMap you create from
+    /// the same file (`kubectl create configmap <name> --from-env-file=...`; the name is
+    /// `<bucket>-<key>` without `.env`, and the Translated condition gives it).
+    #[arg(long, env = "ECS_BRIDGE_ENVIRONMENT_FILES_AS_CONFIG_MAPS")]
+    pub environment_files_as_config_maps: bool,
+    /// The ecs-bridge scheduler (binpack profiles, `ecs-bridge scheduler-config`) runs in the
+    /// cluster: binpack strategies set `schedulerName` (otherwise they are approximated).
+    #[arg(long, env = "ECS_BRIDGE_BINPACK_SCHEDULER")]
+    pub binpack_scheduler: bool,
+    /// Label prefix of custom ECS attributes: `attribute:stack` reads the node label
+    /// `<PREFIX>stack`. Followed by a name it must be a label key (`example.com/`,
+    /// `example.com/attr-`).
+    #[arg(long, value_name = "PREFIX", env = "ECS_BRIDGE_ATTRIBUTE_PREFIX",
+          default_value = attributes::DEFAULT_PREFIX, value_parser = parse_attribute_prefix)]
+    pub attribute_prefix: String,
+}
+
+impl Default for Options {
+    /// What the flags default to.
+    fn default() -> Self {
+        Self {
+            external_secrets: DEFAULT_EXTERNAL_SECRETS,
+            environment_files_as_config_maps: false,
+            binpack_scheduler: false,
+            attribute_prefix: attributes::DEFAULT_PREFIX.to_owned(),
+        }
+    }
+}
+
+/// Parses `--attribute-prefix` (of `render`, `run` and `explain`): clap's error names the flag and
+/// the value, this the rule ([`attributes::check_prefix`]).
+///
+/// # Errors
+/// The rule the prefix breaks.
+pub fn parse_attribute_prefix(prefix: &str) -> Result<String, String> {
+    attributes::check_prefix(prefix)?;
+    Ok(prefix.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        options: Options,
+    }
+
+    #[test]
+    fn the_defaults_are_the_flags_defaults() {
+        // (Unless the environment sets one.)
+        if std::env::vars().any(|(k, _)| k.starts_with("ECS_BRIDGE_")) {
+            return;
+        }
+        let parsed = Command::try_parse_from(["ecs-bridge"]).expect("parses").options;
+        assert_eq!(parsed, Options::default());
+        let set = Command::try_parse_from([
+            "ecs-bridge",
+            "--external-secrets=false",
+            "--environment-files-as-config-maps",
+            "--binpack-scheduler",
+            "--attribute-prefix",
+            "example.com/",
+        ])
+        .expect("parses")
+        .options;
+        assert_eq!(
+            set,
+            Options {
+                external_secrets: false,
+                environment_files_as_config_maps: true,
+                binpack_scheduler: true,
+                attribute_prefix: "example.com/".into(),
+            }
+        );
+        let err = Command::try_parse_from(["ecs-bridge", "--attribute-prefix", "not a prefix"])
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("--attribute-prefix"), "{err}");
+    }
+}
