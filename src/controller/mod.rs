@@ -13,6 +13,8 @@ pub mod task_definition;
 pub mod unchanged;
 
 #[cfg(test)]
+mod backoff_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 
 use std::{
@@ -262,101 +264,5 @@ pub(crate) async fn drive<K, E>(
         () = stop_if_never_synced => {
             tracing::info!(controller, kind = %K::kind(&()), "stopped before the first sync");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::controller::testing;
-
-    #[test]
-    fn backoff_doubles_from_one_second_up_to_five_minutes() {
-        let delays: Vec<u64> = (1..=12).map(|n| backoff_delay(n).as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]);
-        assert_eq!(backoff_delay(u32::MAX), BACKOFF_MAX);
-        assert_eq!(backoff_delay(0), BACKOFF_INITIAL);
-    }
-
-    #[tokio::test]
-    async fn error_policy_backs_off_per_object_and_resets_on_success() {
-        let (ctx, _server) = testing::context();
-        let web = Arc::new(testing::task_definition("team-a", "web", 1));
-        let api = Arc::new(testing::task_definition("team-a", "api", 1));
-        let err = || Error::MissingNamespace {
-            kind: "TaskDefinition",
-            name: "web".into(),
-        };
-
-        let mut actions = Vec::new();
-        for _ in 0..4 {
-            actions.push(error_policy(Arc::clone(&web), &err(), Arc::clone(&ctx)));
-        }
-        let expected: Vec<Action> = [1, 2, 4, 8]
-            .map(|s| Action::requeue(Duration::from_secs(s)))
-            .into();
-        assert_eq!(actions, expected);
-        assert_eq!(ctx.failures(&key(web.as_ref())), 4);
-
-        // Another object has its own count.
-        assert_eq!(
-            error_policy(Arc::clone(&api), &err(), Arc::clone(&ctx)),
-            Action::requeue(Duration::from_secs(1))
-        );
-
-        // A successful reconcile resets the count of that object only.
-        let ok = with_backoff_reset(
-            "task-definition",
-            |_, _| async { Ok(Action::await_change()) },
-            Arc::clone(&web),
-            Arc::clone(&ctx),
-        )
-        .await;
-        assert_eq!(ok.expect("reconcile succeeds"), Action::await_change());
-        assert_eq!(ctx.failures(&key(web.as_ref())), 0);
-        assert_eq!(ctx.failures(&key(api.as_ref())), 1);
-        assert_eq!(
-            error_policy(Arc::clone(&web), &err(), Arc::clone(&ctx)),
-            Action::requeue(Duration::from_secs(1))
-        );
-
-        // A failed reconcile keeps it.
-        let failed = with_backoff_reset(
-            "task-definition",
-            |_, _| async { Err(err()) },
-            Arc::clone(&api),
-            Arc::clone(&ctx),
-        )
-        .await;
-        assert!(failed.is_err());
-        assert_eq!(ctx.failures(&key(api.as_ref())), 1);
-
-        // Both reconciles were counted, the failure by its kind.
-        let metrics = ctx.metrics.encode().expect("metrics");
-        assert!(
-            metrics.contains("ecs_bridge_reconcile_runs_total{controller=\"task-definition\"} 2"),
-            "{metrics}"
-        );
-        assert!(
-            metrics.contains(
-                "ecs_bridge_reconcile_errors_total{controller=\"task-definition\",error=\"missing_namespace\"} 1"
-            ),
-            "{metrics}"
-        );
-    }
-
-    #[tokio::test]
-    async fn backoff_caps_at_five_minutes() {
-        let (ctx, _server) = testing::context();
-        let web = Arc::new(testing::task_definition("team-a", "web", 1));
-        let err = Error::MissingNamespace {
-            kind: "TaskDefinition",
-            name: "web".into(),
-        };
-        let mut last = Action::await_change();
-        for _ in 0..40 {
-            last = error_policy(Arc::clone(&web), &err, Arc::clone(&ctx));
-        }
-        assert_eq!(last, Action::requeue(BACKOFF_MAX));
     }
 }

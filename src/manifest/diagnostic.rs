@@ -2,7 +2,7 @@
 
 use std::{fmt, path::PathBuf};
 
-use super::FieldPath;
+use super::path::FieldPath;
 
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

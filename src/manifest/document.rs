@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Diagnostic;
+use super::diagnostic::Diagnostic;
 
 /// One YAML or JSON document of an input file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use yaml_rust2::{
     scanner::Marker,
 };
 
-use super::{FieldPath, PathSeg};
+use super::{path::FieldPath, path::PathSeg};
 
 /// The 1-based (line, column) of the field at `path` in `text` (of its key, for an object
 /// member), or of the deepest enclosing field that exists when `path` does not.

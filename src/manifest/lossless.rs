@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::FieldPath;
+use super::path::FieldPath;
 
 /// A way in which the typed value differs from the written one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,10 @@
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use super::{Diagnostic, Difference, Document, FieldPath, differences, locate};
+use super::{
+    diagnostic::Diagnostic, document::Document, locate::locate, lossless::Difference, lossless::differences,
+    path::FieldPath,
+};
 
 /// Deserialises `doc` (JSON for `.json` files, YAML otherwise) into `T`.
 ///

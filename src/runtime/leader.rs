@@ -18,7 +18,7 @@ use kube::{
 };
 
 use super::lease::{self, Decision, Timing, Tracker};
-use super::{ErrorChain, Shutdown};
+use super::{error_chain::ErrorChain, shutdown::Shutdown};
 
 /// Field manager of the operator's Lease writes.
 pub const FIELD_MANAGER: &str = "ecsbridge.io/leader-election";

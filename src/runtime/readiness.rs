@@ -121,7 +121,7 @@ pub async fn wait_for_crds(client: Client, readiness: Readiness) {
                 Ok(Some(crd)) if established(&crd) => {}
                 Ok(_) => missing.push(name.clone()),
                 Err(e) => {
-                    missing.push(format!("{name} ({})", super::ErrorChain(&e)));
+                    missing.push(format!("{name} ({})", super::error_chain::ErrorChain(&e)));
                 }
             }
         }

@@ -14,5 +14,8 @@ pub mod report;
 pub mod rollout;
 pub mod service;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 pub use options::Options;
 pub use report::{Handled, Note, NoteKind, Report};

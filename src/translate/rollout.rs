@@ -562,10 +562,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn spec(v: serde_json::Value) -> ServiceSpec {
-        serde_json::from_value(v).expect("service spec")
-    }
+    use crate::translate::testing::service_spec as spec;
 
     /// (maxSurge, maxUnavailable) of a Deployment strategy.
     fn deployment(r: &Rollout) -> (IntOrString, IntOrString) {

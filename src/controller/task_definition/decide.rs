@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::apps::v1::ControllerRevision;
 use kube::ResourceExt;
 
-use super::{load::Loaded, validate::Valid};
+use super::validate::Valid;
 use crate::{
     api::{ScheduledTask, Service, Task, TaskDefinition, ecs::RegisterTaskDefinition},
     controller::revisions::{
@@ -55,12 +55,18 @@ pub fn needs_referrers(valid: &Valid, listed: &[ControllerRevision], limit: usiz
         .is_some_and(|r| !to_delete(&r.owned, r.latest, limit, &BTreeSet::new()).is_empty())
 }
 
-/// Decides the revisions of `valid` from what `loaded` found, keeping `limit` besides the latest
-/// and those in use.
+/// Decides the revisions of `valid` from the ControllerRevisions [`super::load`] `listed` and,
+/// when it listed them, the `referrers` that may use one, keeping `limit` besides the latest and
+/// those in use.
 #[must_use]
-pub fn decide(valid: &Valid, loaded: &Loaded, limit: usize) -> Plan {
+pub fn decide(
+    valid: &Valid,
+    listed: &[ControllerRevision],
+    referrers: Option<&Referrers>,
+    limit: usize,
+) -> Plan {
     let td = &valid.task_definition;
-    let Some(registration) = registration(td, &loaded.revisions) else {
+    let Some(registration) = registration(td, listed) else {
         // (validate refuses an object without uid; nothing to do for one.)
         return Plan {
             latest: td.latest_revision(),
@@ -70,8 +76,7 @@ pub fn decide(valid: &Valid, loaded: &Loaded, limit: usize) -> Plan {
             retained: Vec::new(),
         };
     };
-    let mut stored: BTreeMap<i64, &ControllerRevision> = loaded
-        .revisions
+    let mut stored: BTreeMap<i64, &ControllerRevision> = listed
         .iter()
         .filter(|cr| controlled_by(cr, &valid.uid))
         .map(|cr| (cr.revision, cr))
@@ -81,7 +86,7 @@ pub fn decide(valid: &Valid, loaded: &Loaded, limit: usize) -> Plan {
     }
     let mut revisions = registration.owned.clone();
     let mut delete = Vec::new();
-    if let Some(referrers) = &loaded.referrers {
+    if let Some(referrers) = referrers {
         let in_use = in_use(referrers, &td.family(), &valid.name);
         for revision in to_delete(&registration.owned, registration.latest, limit, &in_use) {
             let Some(cr) = stored.remove(&revision) else {

@@ -52,7 +52,6 @@ use crate::{
     api::{ServiceSpec, ecs::RegisterTaskDefinition, external::TargetGroupBinding},
     names,
 };
-use ports::PodPorts;
 
 /// Fields of the Service spec this module translates or reports (patterns, relative to `spec`).
 pub const HANDLED: &[&str] = &[
@@ -159,7 +158,7 @@ pub fn network_objects(
     td: &RegisterTaskDefinition,
     pod: &PodTemplateSpec,
 ) -> Result<NetworkObjects, NetworkError> {
-    let ports = PodPorts::new(td, pod);
+    let ports = ports::PodPorts::new(td, pod);
     let meta = |object: &str| ObjectMeta {
         name: Some(object.to_owned()),
         namespace: Some(namespace.to_owned()),

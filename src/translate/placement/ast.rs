@@ -5,8 +5,6 @@
 
 use std::fmt;
 
-use super::cql::write_value;
-
 /// A byte range of the expression's text (`start..end`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
@@ -225,4 +223,31 @@ fn write_operands(
         }
     }
     Ok(())
+}
+
+/// Writes `value` as the parser reads it back: bare when it can be, otherwise quoted with `'`,
+/// or with `"` when it contains a `'`. (A value that needs quotes and contains both quote
+/// characters cannot be written; it never comes out of [`super::cql::parse`].)
+///
+/// # Errors
+///
+/// Only those of `out`.
+pub fn write_value(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    if !needs_quotes(value) {
+        out.write_str(value)
+    } else if value.contains('\'') {
+        write!(out, "\"{value}\"")
+    } else {
+        write!(out, "'{value}'")
+    }
+}
+
+/// Whether `value` cannot be written bare.
+pub(super) fn needs_quotes(value: &str) -> bool {
+    value.is_empty() || value.starts_with(['\'', '"']) || value.chars().any(ends_bare_value)
+}
+
+/// Whether `c` ends a bare value.
+pub(super) fn ends_bare_value(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ',' | ']' | ')')
 }

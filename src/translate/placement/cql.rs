@@ -37,7 +37,7 @@
 //!   `*`, `:`, `(`, `&` and so on (`runningTasksCount==0&&x` has the value `0&&x`). Anything else
 //!   (spaces, commas, a regular expression with a `)`, the empty value) must be quoted with `'` or
 //!   `"`; there are no escapes, so a quoted value cannot contain its own quote character.
-//!   [`write_value`] quotes only when needed.
+//!   [`write_value`](super::ast::write_value) quotes only when needed.
 //! - **Nesting**: at most [`MAX_NESTING`] parentheses deep, so that the recursive parser stays
 //!   well inside a thread's stack (ECS documents no limit; [`MAX_LEN`] alone would allow about
 //!   990). Negations are read in a loop and limited only by the length.
@@ -47,9 +47,7 @@
 //!   Unclosed quotes, parentheses and brackets are reported where the text ends, naming the
 //!   character position of the opening one.
 
-use std::fmt;
-
-use super::ast::{Arg, Atom, Expr, Op, Span, Subject};
+use super::ast::{Arg, Atom, Expr, Op, Span, Subject, ends_bare_value};
 
 /// Longest expression ECS accepts, in characters.
 pub const MAX_LEN: usize = 2000;
@@ -101,28 +99,6 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
     } else {
         Err(parser.error_here("`and`, `or` or end of expression"))
     }
-}
-
-/// Writes `value` as the parser reads it back: bare when it can be, otherwise quoted with `'`,
-/// or with `"` when it contains a `'`. (A value that needs quotes and contains both quote
-/// characters cannot be written; it never comes out of [`parse`].)
-///
-/// # Errors
-///
-/// Only those of `out`.
-pub fn write_value(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
-    if !needs_quotes(value) {
-        out.write_str(value)
-    } else if value.contains('\'') {
-        write!(out, "\"{value}\"")
-    } else {
-        write!(out, "'{value}'")
-    }
-}
-
-/// Whether `value` cannot be written bare.
-fn needs_quotes(value: &str) -> bool {
-    value.is_empty() || value.starts_with(['\'', '"']) || value.chars().any(ends_bare_value)
 }
 
 /// What the parser expects where an expression starts.
@@ -186,11 +162,6 @@ const BANG_WORD_OPS: [(&str, Op); 2] = [("exists", Op::NotExists), ("in", Op::No
 /// Whether `c` ends a subject: whitespace, a parenthesis, or the start of an operator symbol.
 fn ends_subject(c: char) -> bool {
     c.is_whitespace() || matches!(c, '(' | ')' | '=' | '!' | '<' | '>')
-}
-
-/// Whether `c` ends a bare value.
-fn ends_bare_value(c: char) -> bool {
-    c.is_whitespace() || matches!(c, ',' | ']' | ')')
 }
 
 /// Whether `c` continues a word, so that a keyword or word operator followed by it is not one.
@@ -567,6 +538,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::translate::placement::ast::{needs_quotes, write_value};
 
     /// `e` with every span cleared, so that trees parsed from different texts compare equal.
     fn strip(e: Expr) -> Expr {

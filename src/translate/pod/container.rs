@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::{Container, EnvVar};
 
-use super::{NoteKind, PodError, Report, resources::resources};
+use super::{NoteKind, PodError, Report};
 use crate::{api::ecs::ContainerDefinition, names::container_name};
 
 /// Fields this module translates.
@@ -18,7 +18,7 @@ pub(super) const HANDLED: &[&str] = &[
 ];
 
 /// Container definition `i` → a container with its name, image, command, working directory,
-/// environment and resources; later stages add the rest (ports, probes, mounts, ...).
+/// environment; later stages add the rest (resources, ports, probes, mounts, ...).
 ///
 /// # Errors
 /// When the container has no name or image, or a name without letters or digits.
@@ -66,7 +66,6 @@ pub(super) fn container(
         args: c.command.clone(),
         working_dir: c.working_directory.clone(),
         env: (!env.is_empty()).then_some(env),
-        resources: resources(c),
         ..Container::default()
     })
 }

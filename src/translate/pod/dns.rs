@@ -298,30 +298,12 @@ fn host_aliases(b: &mut Build<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::PodSpec;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use crate::translate::{
-        Note, NoteKind,
-        pod::{PodTranslation, pod_template},
+        NoteKind,
+        testing::{notes, one, spec, translate},
     };
-
-    fn translate(v: Value) -> PodTranslation {
-        let td = serde_json::from_value(v).expect("task definition");
-        pod_template("t", &td, 1).expect("translates")
-    }
-
-    fn one(container: Value) -> PodTranslation {
-        translate(json!({"family": "t", "containerDefinitions": [container]}))
-    }
-
-    fn spec(t: &PodTranslation) -> &PodSpec {
-        t.template.spec.as_ref().expect("spec")
-    }
-
-    fn notes<'a>(t: &'a PodTranslation, field: &str) -> Vec<&'a Note> {
-        t.report.notes.iter().filter(|n| n.field == field).collect()
-    }
 
     #[test]
     fn hostname_is_the_pods() {

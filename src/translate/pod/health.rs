@@ -302,18 +302,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{
-        api::ecs::RegisterTaskDefinition,
-        translate::pod::{PodTranslation, pod_template},
-    };
-
-    fn translate(v: serde_json::Value) -> Result<PodTranslation, PodError> {
-        let td: RegisterTaskDefinition = serde_json::from_value(v).expect("task definition");
-        pod_template("t", &td, 1)
-    }
+    use crate::translate::{pod::PodTranslation, testing::try_translate};
 
     fn one(hc: serde_json::Value) -> Result<PodTranslation, PodError> {
-        translate(
+        try_translate(
             json!({"family": "t", "containerDefinitions": [{"name": "a", "image": "x", "healthCheck": hc}]}),
         )
     }
@@ -368,7 +360,7 @@ mod tests {
                 .and_then(|e| e.command.clone()),
             Some(strings(&["/bin/sh", "-c", "curl -f http://localhost/ || exit 1"]))
         );
-        let t = translate(json!({
+        let t = try_translate(json!({
             "family": "t", "runtimePlatform": {"operatingSystemFamily": "WINDOWS_SERVER_2022_CORE"},
             "containerDefinitions": [{"name": "a", "image": "x", "healthCheck": {"command": ["CMD-SHELL", "exit 0"]}}]
         }))
@@ -494,7 +486,7 @@ mod tests {
 
     #[test]
     fn non_essential_containers_get_a_startup_probe_only_when_waited_on() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x"},
             {"name": "helper", "image": "y", "essential": false, "healthCheck": {"command": ["CMD", "true"]}}
         ]}))
@@ -511,7 +503,7 @@ mod tests {
             NoteKind::Ignored
         );
 
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "helper", "condition": "HEALTHY"}]},
             {"name": "helper", "image": "y", "essential": false, "healthCheck": {"command": ["CMD", "true"], "startPeriod": 60}}
         ]}))
@@ -533,7 +525,7 @@ mod tests {
 
     #[test]
     fn start_timeout_is_approximated_with_dependencies_and_ignored_without() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "startTimeout": 90, "dependsOn": [{"containerName": "db", "condition": "START"}]},
             {"name": "db", "image": "y", "startTimeout": 10}
         ]}))
@@ -550,7 +542,7 @@ mod tests {
 
     #[test]
     fn stop_timeout_is_the_longest_of_the_containers() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "a", "image": "x", "stopTimeout": 90},
             {"name": "b", "image": "y", "stopTimeout": 90}
         ]}))
@@ -570,7 +562,7 @@ mod tests {
         );
 
         // An unset stopTimeout counts as ECS's 30 s.
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "a", "image": "x", "stopTimeout": 10},
             {"name": "b", "image": "y"}
         ]}))
@@ -588,7 +580,7 @@ mod tests {
         assert_eq!(n[0].0, NoteKind::Approximated);
         assert!(n[0].1.contains("30 s") && n[0].1.contains("10 s"), "{}", n[0].1);
 
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "a", "image": "x", "stopTimeout": 120},
             {"name": "b", "image": "y", "stopTimeout": 5}
         ]}))
@@ -620,7 +612,7 @@ mod tests {
             shorter[0].1
         );
 
-        let err = translate(
+        let err = try_translate(
             json!({"family": "t", "containerDefinitions": [{"name": "a", "image": "x", "stopTimeout": -1}]}),
         )
         .expect_err("negative");

@@ -27,7 +27,8 @@ use k8s_openapi::{
 
 use super::{
     Build, NoteKind, PodError,
-    security::{BASELINE_CAPABILITIES, Profile, is_windows, lower},
+    os::is_windows,
+    security::{BASELINE_CAPABILITIES, Profile, lower},
 };
 use crate::{
     api::ecs::{ContainerDefinition, IpcMode, KernelCapabilities, PidMode, Tmpfs},
@@ -503,8 +504,8 @@ fn sysctls(b: &mut Build<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
-    use serde_json::{Value, json};
+    use k8s_openapi::api::core::v1::{PodSpec, SecurityContext};
+    use serde_json::json;
 
     use super::*;
     use crate::{
@@ -512,31 +513,15 @@ mod tests {
         translate::{
             Note,
             pod::{PodTranslation, pod_template, security::POD_SECURITY_ANNOTATION},
+            testing::{container, corpus_dir, one, spec, translate},
         },
     };
 
-    fn translate(v: Value) -> PodTranslation {
-        let td = serde_json::from_value(v).expect("task definition");
-        pod_template("t", &td, 1).expect("translates")
-    }
-
-    fn one(container: Value) -> PodTranslation {
-        translate(json!({"family": "t", "containerDefinitions": [container]}))
-    }
-
     fn corpus(file: &str) -> PodTranslation {
-        let path = format!("{}/../shared/corpus/ecs/{file}", env!("CARGO_MANIFEST_DIR"));
+        let path = corpus_dir().join(file);
         let text = std::fs::read_to_string(&path).expect("corpus file");
         let td: RegisterTaskDefinition = serde_json::from_str(&text).expect("task definition");
         pod_template("t", &td, 1).expect("translates")
-    }
-
-    fn spec(t: &PodTranslation) -> &PodSpec {
-        t.template.spec.as_ref().expect("spec")
-    }
-
-    fn container(t: &PodTranslation, i: usize) -> &Container {
-        &spec(t).containers[i]
     }
 
     fn sc(t: &PodTranslation, i: usize) -> SecurityContext {

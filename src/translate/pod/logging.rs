@@ -130,7 +130,7 @@ fn log_message(lc: &LogConfiguration) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::super::super::{PodTranslation, pod_template};
+    use super::super::{PodTranslation, pod_template};
     use super::*;
     use crate::api::ecs::RegisterTaskDefinition;
 

@@ -24,19 +24,18 @@ mod container;
 mod dns;
 mod health;
 mod linux;
+mod logging;
 mod network;
 mod ordering;
+mod os;
 pub mod placement;
 mod ports;
 mod resources;
 mod secrets;
 mod security;
+mod size;
 mod task;
 mod volumes;
-
-pub(crate) use ports::APP_PROTOCOLS_ANNOTATION;
-pub use resources::cpu_units_to_millis;
-pub use secrets::environment_file_config_map;
 
 /// The hash EFS PersistentVolume names end with, for tests elsewhere.
 #[cfg(test)]
@@ -73,6 +72,12 @@ fn handled() -> Vec<&'static str> {
     ]
     .concat()
 }
+
+/// Pod template annotation with the ports' `appProtocol`s, as a JSON object from the Kubernetes
+/// port name (or, for an unnamed port, the container port as a string) to the Kubernetes
+/// `appProtocol` value (see [`ports`]), for the Service translation to set on Service ports.
+/// Absent when no port mapping has an `appProtocol`.
+pub const APP_PROTOCOLS_ANNOTATION: &str = "ecsbridge.io/app-protocols";
 
 /// Annotation listing the essential containers (Kubernetes names, comma-separated): when one of
 /// them exits, the task stops. The controllers enforce it; the cluster alone would not.
@@ -308,7 +313,9 @@ pub fn pod_template_with(
     };
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for (i, c) in td.container_definitions.iter().enumerate() {
-        let container = container::container(i, c, &mut b.report)?;
+        let mut container = container::container(i, c, &mut b.report)?;
+        // The container's own sizes; the resources stage redoes them with the task's.
+        container.resources = resources::resources(c);
         if let Some(first) = names.insert(container.name.clone(), c.name.clone().unwrap_or_default()) {
             return Err(PodError::DuplicateName {
                 first,
@@ -498,15 +505,6 @@ mod tests {
         )
         .expect_err("collision");
         assert!(matches!(err, PodError::DuplicateName { .. }), "{err}");
-    }
-
-    #[test]
-    fn cpu_units_become_millicores() {
-        assert_eq!(cpu_units_to_millis(1024), 1000);
-        assert_eq!(cpu_units_to_millis(256), 250);
-        assert_eq!(cpu_units_to_millis(1), 1);
-        assert_eq!(cpu_units_to_millis(0), 0);
-        assert_eq!(cpu_units_to_millis(100), 98);
     }
 }
 

@@ -319,13 +319,11 @@ mod tests {
     use super::*;
     use crate::{
         api::ecs::RegisterTaskDefinition,
-        translate::pod::{ESSENTIAL_ANNOTATION, PodTranslation, pod_template},
+        translate::{
+            pod::{ESSENTIAL_ANNOTATION, PodTranslation, pod_template},
+            testing::{corpus_dir, try_translate},
+        },
     };
-
-    fn translate(v: serde_json::Value) -> Result<PodTranslation, PodError> {
-        let td: RegisterTaskDefinition = serde_json::from_value(v).expect("task definition");
-        pod_template("t", &td, 1)
-    }
 
     fn names(cs: Option<&Vec<Container>>) -> Vec<&str> {
         cs.into_iter().flatten().map(|c| c.name.as_str()).collect()
@@ -341,9 +339,7 @@ mod tests {
     }
 
     fn corpus(file: &str) -> PodTranslation {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/corpus/ecs")
-            .join(file);
+        let path = corpus_dir().join(file);
         let text = std::fs::read_to_string(&path).expect("corpus file");
         let td: RegisterTaskDefinition = serde_json::from_str(&text).expect("task definition");
         pod_template("t", &td, 1).expect("translates")
@@ -351,7 +347,7 @@ mod tests {
 
     #[test]
     fn without_dependencies_nothing_moves() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "a", "image": "x"}, {"name": "b", "image": "y", "essential": false}
         ]}))
         .expect("translates");
@@ -362,7 +358,7 @@ mod tests {
 
     #[test]
     fn start_makes_a_native_sidecar() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "proxy", "condition": "START"}]},
             {"name": "proxy", "image": "y"}
         ]}))
@@ -376,7 +372,7 @@ mod tests {
 
     #[test]
     fn healthy_makes_a_sidecar_with_a_startup_probe() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "envoy", "condition": "HEALTHY"}]},
             {"name": "envoy", "image": "y", "healthCheck": {"command": ["CMD-SHELL", "curl -s localhost:9901/ready"]}}
         ]}))
@@ -392,7 +388,7 @@ mod tests {
 
     #[test]
     fn healthy_without_a_health_check_names_both_containers() {
-        let err = translate(json!({"family": "t", "containerDefinitions": [
+        let err = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "envoy", "condition": "HEALTHY"}]},
             {"name": "envoy", "image": "y"}
         ]}))
@@ -406,7 +402,7 @@ mod tests {
 
     #[test]
     fn success_makes_a_plain_init_container() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "migrate", "condition": "SUCCESS"}]},
             {"name": "migrate", "image": "y", "essential": false, "entryPoint": ["/migrate"], "command": ["up"]}
         ]}))
@@ -424,7 +420,7 @@ mod tests {
 
     #[test]
     fn complete_wraps_the_command_to_ignore_the_exit_code() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "warm", "condition": "COMPLETE"}]},
             {"name": "warm", "image": "y", "essential": false, "entryPoint": ["/warm", "-v"], "command": ["cache"]}
         ]}))
@@ -457,7 +453,7 @@ mod tests {
 
     #[test]
     fn complete_without_an_entry_point_runs_as_success_and_says_so() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "warm", "condition": "COMPLETE"}]},
             {"name": "warm", "image": "y", "essential": false, "command": ["cache"]}
         ]}))
@@ -483,7 +479,7 @@ mod tests {
     #[test]
     fn complete_and_success_need_a_non_essential_container() {
         for condition in ["COMPLETE", "SUCCESS"] {
-            let err = translate(json!({"family": "t", "containerDefinitions": [
+            let err = try_translate(json!({"family": "t", "containerDefinitions": [
                 {"name": "app", "image": "x", "dependsOn": [{"containerName": "setup", "condition": condition}]},
                 {"name": "setup", "image": "y"}
             ]}))
@@ -501,7 +497,7 @@ mod tests {
 
     #[test]
     fn unknown_containers_are_errors_naming_both() {
-        let err = translate(json!({"family": "t", "containerDefinitions": [
+        let err = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "a", "image": "x"},
             {"name": "b", "image": "y", "dependsOn": [{"containerName": "a", "condition": "START"}, {"containerName": "ghost", "condition": "START"}]}
         ]}))
@@ -515,7 +511,7 @@ mod tests {
 
     #[test]
     fn cycles_are_errors_naming_the_containers() {
-        let err = translate(json!({"family": "t", "containerDefinitions": [
+        let err = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "web", "image": "x", "dependsOn": [{"containerName": "a", "condition": "START"}]},
             {"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "START"}]},
             {"name": "b", "image": "x", "dependsOn": [{"containerName": "c", "condition": "START"}]},
@@ -526,7 +522,7 @@ mod tests {
             err.to_string(),
             "spec.containerDefinitions: dependsOn forms a cycle: a → b → c → a; remove one of these dependencies"
         );
-        let err = translate(json!({"family": "t", "containerDefinitions": [
+        let err = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "a", "image": "x", "dependsOn": [{"containerName": "a", "condition": "START"}]}
         ]}))
         .expect_err("self");
@@ -542,7 +538,7 @@ mod tests {
     fn a_sidecar_that_waits_for_an_init_container_comes_after_it() {
         // proxy is a sidecar (app waits for it to START) and itself waits for certs to succeed,
         // listed after it: certs must run first.
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "proxy", "condition": "START"}]},
             {"name": "proxy", "image": "y", "dependsOn": [{"containerName": "certs", "condition": "SUCCESS"}]},
             {"name": "certs", "image": "z", "essential": false},
@@ -558,7 +554,7 @@ mod tests {
 
     #[test]
     fn the_order_keeps_the_task_definition_order_where_it_can() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [
                 {"containerName": "c", "condition": "START"}, {"containerName": "b", "condition": "START"}, {"containerName": "a", "condition": "START"}
             ]},
@@ -573,7 +569,7 @@ mod tests {
 
     #[test]
     fn a_container_waited_for_to_start_and_to_complete_runs_to_completion() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app", "image": "x", "dependsOn": [{"containerName": "setup", "condition": "START"}]},
             {"name": "job", "image": "x", "dependsOn": [{"containerName": "setup", "condition": "SUCCESS"}]},
             {"name": "setup", "image": "y", "essential": false, "healthCheck": {"command": ["CMD", "true"]}}
@@ -604,7 +600,7 @@ mod tests {
 
     #[test]
     fn the_essential_annotation_still_names_containers_of_the_pod() {
-        let t = translate(json!({"family": "t", "containerDefinitions": [
+        let t = try_translate(json!({"family": "t", "containerDefinitions": [
             {"name": "app_1", "image": "x", "dependsOn": [{"containerName": "proxy", "condition": "START"}, {"containerName": "setup", "condition": "SUCCESS"}]},
             {"name": "proxy", "image": "y"},
             {"name": "setup", "image": "z", "essential": false}
@@ -742,7 +738,7 @@ mod tests {
     proptest! {
         #[test]
         fn acyclic_graphs_linearise_respecting_every_edge((n, edges) in dag()) {
-            let t = translate(graph(n, &edges)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let t = try_translate(graph(n, &edges)).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let spec = t.template.spec.as_ref().expect("spec");
             let inits = names(spec.init_containers.as_ref());
             let mains = names(Some(&spec.containers));
@@ -783,7 +779,7 @@ mod tests {
             for (k, &a) in members.iter().enumerate() {
                 edges.push((a, members[(k + 1) % members.len()], cond));
             }
-            let err = translate(graph(n, &edges)).expect_err("cycle");
+            let err = try_translate(graph(n, &edges)).expect_err("cycle");
             let PodError::DependencyCycle { containers } = err else {
                 return Err(TestCaseError::fail(format!("not a cycle error: {err}")));
             };

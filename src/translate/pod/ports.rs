@@ -49,7 +49,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::ContainerPort;
 
-use super::{Build, NoteKind, PodError, Report};
+use super::{APP_PROTOCOLS_ANNOTATION, Build, NoteKind, PodError, Report};
 use crate::api::ecs::{
     ApplicationProtocol, NetworkMode, PortMapping, RegisterTaskDefinition, TransportProtocol,
 };
@@ -63,12 +63,6 @@ pub(super) const HANDLED: &[&str] = &[
     "containerDefinitions[].portMappings[].appProtocol",
     "containerDefinitions[].portMappings[].containerPortRange",
 ];
-
-/// Pod template annotation with the ports' `appProtocol`s, as a JSON object from the Kubernetes
-/// port name (or, for an unnamed port, the container port as a string) to the Kubernetes
-/// `appProtocol` value (see [`app_protocol`]), for the Service translation to set on Service
-/// ports. Absent when no port mapping has an `appProtocol`.
-pub(crate) const APP_PROTOCOLS_ANNOTATION: &str = "ecsbridge.io/app-protocols";
 
 /// The most ports a container's `containerPortRange`s are expanded into. ECS reserves at most
 /// 100 static ports per instance; beyond that, a list of ports says nothing useful.
@@ -657,7 +651,6 @@ fn bad(field: String, reason: impl Into<String>) -> PodError {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use k8s_openapi::api::core::v1::PodSpec;
     use proptest::prelude::*;
@@ -1282,20 +1275,7 @@ mod tests {
     // The corpus (../shared/corpus/ecs, or $ECS_CORPUS_DIR), through `import` as users do.
     #[test]
     fn corpus_port_mappings_translate() {
-        let dir = std::env::var_os("ECS_CORPUS_DIR").map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ecs"),
-            PathBuf::from,
-        );
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("corpus dir")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("taskdef-") && n.ends_with(".json"))
-            })
-            .collect();
-        files.sort();
+        let files = crate::translate::testing::corpus_files("taskdef-");
         assert!(files.len() >= 30, "{} corpus task definitions", files.len());
         let mut with_ports = 0;
         for file in &files {
@@ -1347,7 +1327,7 @@ mod tests {
 
     #[test]
     fn corpus_network_modes() {
-        use super::super::volumes::corpus_task_definition;
+        use crate::translate::testing::corpus_task_definition;
         let t = |name: &str| {
             pod_template("corpus", &corpus_task_definition(name), 1).unwrap_or_else(|e| panic!("{name}: {e}"))
         };

@@ -50,14 +50,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::{api::core::v1::ResourceRequirements, apimachinery::pkg::api::resource::Quantity};
 
-use super::{Build, NoteKind, PodError, Report};
+use super::{Build, NoteKind, PodError, Report, size};
 use crate::api::{
     NumberOrString,
     ecs::{Compatibility, ContainerCondition, ContainerDefinition, RegisterTaskDefinition, ResourceType},
 };
-
-#[path = "size.rs"]
-mod size;
 
 /// Fields this module translates.
 pub(super) const HANDLED: &[&str] = &[
@@ -81,11 +78,6 @@ const NEURON: &str = "aws.amazon.com/neuron";
 const EPHEMERAL_GIB: std::ops::RangeInclusive<i64> = 21..=200;
 
 /// 1024 ECS cpu units = 1 vCPU = 1000 millicores (rounded to the nearest millicore, at least 1).
-#[must_use]
-pub fn cpu_units_to_millis(units: i32) -> i64 {
-    units_to_millis(i64::from(units))
-}
-
 fn units_to_millis(units: i64) -> i64 {
     let units = units.max(0);
     ((units * 1000 + 512) / 1024).max(i64::from(units > 0))
@@ -590,11 +582,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::translate::Options;
-
-    fn td(v: Value) -> RegisterTaskDefinition {
-        serde_json::from_value(v).expect("task definition")
-    }
+    use crate::translate::{Options, testing::td};
 
     /// The containers stage and this one, without the stages after it.
     fn run(td: &RegisterTaskDefinition) -> Result<(Vec<Container>, Report), PodError> {
@@ -613,7 +601,8 @@ mod tests {
             report: Report::default(),
         };
         for (i, c) in td.container_definitions.iter().enumerate() {
-            let k = super::super::container::container(i, c, &mut b.report)?;
+            let mut k = super::super::container::container(i, c, &mut b.report)?;
+            k.resources = resources(c);
             b.containers.push(k);
         }
         apply(&mut b)?;
@@ -665,6 +654,15 @@ mod tests {
 
     fn notes(r: &Report) -> Vec<(NoteKind, &str)> {
         r.notes.iter().map(|n| (n.kind, n.field.as_str())).collect()
+    }
+
+    #[test]
+    fn cpu_units_become_millicores() {
+        assert_eq!(units_to_millis(1024), 1000);
+        assert_eq!(units_to_millis(256), 250);
+        assert_eq!(units_to_millis(1), 1);
+        assert_eq!(units_to_millis(0), 0);
+        assert_eq!(units_to_millis(100), 98);
     }
 
     #[test]
@@ -1066,7 +1064,7 @@ mod tests {
     #[test]
     fn apportioned_millicores_add_up_to_the_rounded_total() {
         assert_eq!(apportion_millis(&[256]), vec![250]);
-        assert_eq!(apportion_millis(&[100]), vec![cpu_units_to_millis(100)]);
+        assert_eq!(apportion_millis(&[100]), vec![units_to_millis(100)]);
         assert_eq!(apportion_millis(&[341, 341, 342]), vec![333, 333, 334]);
         assert_eq!(apportion_millis(&[1, 1, 1]), vec![1, 1, 1]);
         assert_eq!(apportion_millis(&[0, 1024]), vec![0, 1000]);

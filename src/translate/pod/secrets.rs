@@ -233,7 +233,7 @@ struct Entry {
 /// case, with `-` for every character a name cannot have (`arn:aws:s3:::cfg/prod/App_1.env` →
 /// `cfg-prod-app-1`). `None` when `arn` is not an S3 object ARN.
 #[must_use]
-pub fn environment_file_config_map(arn: &str) -> Option<String> {
+pub(super) fn environment_file_config_map(arn: &str) -> Option<String> {
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(_partition), Some("s3"), Some(""), Some(""), Some(path)) = (
         parts.next(),
@@ -487,12 +487,9 @@ mod tests {
         translate::{
             Options,
             pod::{PodTranslation, pod_template_with},
+            testing::td,
         },
     };
-
-    fn td(v: Value) -> RegisterTaskDefinition {
-        serde_json::from_value(v).expect("task definition")
-    }
 
     fn with_secrets(secrets: Value) -> RegisterTaskDefinition {
         td(json!({
@@ -835,7 +832,7 @@ mod tests {
     }
 
     fn corpus(name: &str) -> RegisterTaskDefinition {
-        crate::translate::pod::volumes::corpus_task_definition(name)
+        crate::translate::testing::corpus_task_definition(name)
     }
 
     #[test]

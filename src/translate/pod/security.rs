@@ -45,9 +45,9 @@ use k8s_openapi::api::core::v1::{
     WindowsSecurityContextOptions,
 };
 
-use super::{Build, NoteKind, PodError};
+use super::{Build, NoteKind, PodError, os::is_windows};
 use crate::{
-    api::ecs::{ContainerDefinition, OSFamily, PidMode, VersionConsistency},
+    api::ecs::{ContainerDefinition, PidMode, VersionConsistency},
     names::is_qualified_name_part,
 };
 
@@ -151,21 +151,6 @@ pub(super) fn lower(b: &mut Build<'_>, field: impl Into<String>, to: Profile, wh
         format!("{what}; this lowers the pod below the Pod Security {above} profile"),
     );
     lower_level(b, to);
-}
-
-/// Whether the task runs on Windows: `runtimePlatform.operatingSystemFamily` says so, or it
-/// says nothing and the task definition can only run on Windows ([`super::task::windows_hint`]).
-/// The pod then gets `os.name: windows`, which makes Kubernetes reject Linux-only fields.
-pub(super) fn is_windows(b: &Build<'_>) -> bool {
-    match b
-        .td
-        .runtime_platform
-        .as_ref()
-        .and_then(|p| p.operating_system_family)
-    {
-        Some(os) => os != OSFamily::Linux,
-        None => super::task::windows_hint(b.td).is_some(),
-    }
 }
 
 /// A user or group: a number or a name.
@@ -600,32 +585,17 @@ pub(super) fn host_namespaces(b: &mut Build<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{Container, PodSpec};
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::names::is_dns_subdomain;
-    use crate::translate::{
-        Note,
-        pod::{PodTranslation, pod_template},
+    use crate::{
+        names::is_dns_subdomain,
+        translate::{
+            Note,
+            pod::{PodTranslation, pod_template},
+            testing::{container, notes, one, spec, translate},
+        },
     };
-
-    fn translate(v: Value) -> PodTranslation {
-        let td = serde_json::from_value(v).expect("task definition");
-        pod_template("t", &td, 1).expect("translates")
-    }
-
-    fn one(container: Value) -> PodTranslation {
-        translate(json!({"family": "t", "containerDefinitions": [container]}))
-    }
-
-    fn spec(t: &PodTranslation) -> &PodSpec {
-        t.template.spec.as_ref().expect("spec")
-    }
-
-    fn container(t: &PodTranslation, i: usize) -> &Container {
-        &spec(t).containers[i]
-    }
 
     fn sc(t: &PodTranslation, i: usize) -> SecurityContext {
         container(t, i)
@@ -644,10 +614,6 @@ mod tests {
 
     fn level(t: &PodTranslation) -> Option<String> {
         annotations(t).get(POD_SECURITY_ANNOTATION).cloned()
-    }
-
-    fn notes<'a>(t: &'a PodTranslation, field: &str) -> Vec<&'a Note> {
-        t.report.notes.iter().filter(|n| n.field == field).collect()
     }
 
     #[test]
@@ -999,7 +965,10 @@ mod os_rule_tests {
 
     use crate::{
         api::ecs::RegisterTaskDefinition,
-        translate::pod::{PodTranslation, pod_template, volumes::corpus_task_definition},
+        translate::{
+            pod::{PodTranslation, pod_template},
+            testing::corpus_task_definition,
+        },
     };
 
     /// The fields Kubernetes refuses for the pod's OS.

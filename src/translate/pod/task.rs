@@ -1,24 +1,23 @@
 //! Task-level fields: roles, registry credentials, pidMode/ipcMode, runtimePlatform, the App Mesh
 //! proxy, accelerators, fault injection, trusted execution, tags, and the container restart
-//! policy. Logging (`logConfiguration`, `firelensConfiguration`) is in `logging.rs`.
+//! policy. Logging (`logConfiguration`, `firelensConfiguration`) is [`super::logging`]'s, which
+//! this stage calls.
 //!
 //! Left to other stages: `cpu`, `memory`, `ephemeralStorage` and `requiresCompatibilities`
-//! (resources), `volumes` (volumes), `networkMode` (network), `credentialSpecs` (security).
-//! `placementConstraints` is left unhandled on purpose: the placement compiler (a later issue)
-//! owns it, and until then it is reported as not translated yet.
-
-#[path = "logging.rs"]
-mod logging;
+//! (resources), `volumes` (volumes), `networkMode` (network), `credentialSpecs` (security),
+//! `placementConstraints` (placement).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{LocalObjectReference, PodOS};
 use serde_json::{Value, json};
 
-use super::{Build, NoteKind, PodError, labels, secrets::SECRETS_MANAGER_STORE};
-use crate::api::ecs::{
-    CPUArchitecture, ContainerDefinition, IpcMode, IsolationMode, OSFamily, PidMode, RegisterTaskDefinition,
+use super::{
+    Build, NoteKind, PodError, labels, logging,
+    os::{is_windows, windows_hint},
+    secrets::SECRETS_MANAGER_STORE,
 };
+use crate::api::ecs::{CPUArchitecture, IpcMode, IsolationMode, OSFamily, PidMode};
 
 /// Fields this stage translates.
 pub(super) const HANDLED: &[&str] = &[
@@ -262,7 +261,7 @@ fn repository_credentials(b: &mut Build<'_>) {
 /// a shared PID namespace is `shareProcessNamespace`
 /// (<https://kubernetes.io/docs/tasks/configure-pod-container/share-process-namespace/>).
 fn namespaces(b: &mut Build<'_>) {
-    if super::security::is_windows(b) {
+    if is_windows(b) {
         // Kubernetes refuses hostPID, hostIPC and shareProcessNamespace on Windows pods.
         for (field, set) in [
             ("pidMode", b.td.pid_mode.is_some()),
@@ -392,58 +391,6 @@ fn runtime_platform(b: &mut Build<'_>) {
             node_selector.insert(k.to_owned(), v.to_owned());
         }
     }
-}
-
-/// A Windows path: `C:\...`, `C:/...`, or a UNC or named-pipe path (`\\.\pipe\...`).
-fn is_windows_path(path: &str) -> bool {
-    let b = path.as_bytes();
-    path.starts_with("\\\\")
-        || (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/'))
-}
-
-/// Why the task definition can only run on Windows, if it can only run there (a Windows host or
-/// container path, a PowerShell or cmd entry point). Only
-/// meaningful when `runtimePlatform` is absent; other stages may use it to agree on the OS.
-pub(super) fn windows_hint(td: &RegisterTaskDefinition) -> Option<String> {
-    if let Some(v) = td.volumes.iter().flatten().find(|v| {
-        v.host
-            .as_ref()
-            .and_then(|h| h.source_path.as_deref())
-            .is_some_and(is_windows_path)
-    }) {
-        return Some(format!(
-            "volume {:?} has a Windows host path",
-            v.name.as_deref().unwrap_or_default()
-        ));
-    }
-    td.container_definitions.iter().find_map(container_windows_hint)
-}
-
-fn container_windows_hint(c: &ContainerDefinition) -> Option<String> {
-    let name = c.name.as_deref().unwrap_or_default();
-    if c.mount_points
-        .iter()
-        .flatten()
-        .filter_map(|m| m.container_path.as_deref())
-        .chain(c.working_directory.as_deref())
-        .any(is_windows_path)
-    {
-        return Some(format!("container {name:?} uses a Windows path"));
-    }
-    let program = c
-        .entry_point
-        .as_ref()
-        .filter(|e| !e.is_empty())
-        .or(c.command.as_ref())
-        .and_then(|args| args.first())
-        .map(|p| p.to_ascii_lowercase());
-    if let Some(p) =
-        program.filter(|p| ["powershell", "powershell.exe", "cmd", "cmd.exe"].contains(&p.as_str()))
-    {
-        return Some(format!("container {name:?} runs {p}"));
-    }
-    // (A gMSA `credentialspec:` option is no hint: ECS supports gMSA on Linux containers too.)
-    None
 }
 
 /// `proxyConfiguration` (App Mesh) → a pod annotation for a mesh's sidecar injector.
@@ -585,28 +532,21 @@ fn restart_policies(b: &mut Build<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use k8s_openapi::api::core::v1::PodSpec;
     use serde_json::json;
 
     use super::super::{PodTranslation, pod_template, pod_template_with};
     use super::*;
     use crate::{
+        api::ecs::RegisterTaskDefinition,
         import::{ImportOptions, Imported, import_file},
-        translate::Note,
+        translate::{
+            Note,
+            testing::{corpus_dir, spec, td},
+        },
     };
-
-    fn td(v: Value) -> RegisterTaskDefinition {
-        serde_json::from_value(v).expect("task definition")
-    }
 
     fn translate(v: Value) -> PodTranslation {
         pod_template("web", &td(v), 1).expect("translates")
-    }
-
-    fn spec(t: &PodTranslation) -> &PodSpec {
-        t.template.spec.as_ref().expect("pod spec")
     }
 
     fn annotation<'a>(t: &'a PodTranslation, key: &str) -> Option<&'a str> {
@@ -962,8 +902,6 @@ mod tests {
         assert!(node_selector(&t).is_empty());
         assert!(spec(&t).os.is_none());
         assert!(note(&t, "runtimePlatform").is_none());
-        assert!(is_windows_path("\\\\.\\pipe\\docker_engine"));
-        assert!(!is_windows_path("/c:/x"));
     }
 
     #[test]
@@ -1038,10 +976,7 @@ mod tests {
     // The corpus (../shared/corpus/ecs, or $ECS_CORPUS_DIR), through `import` as users do.
 
     fn corpus(file: &str) -> (String, RegisterTaskDefinition) {
-        let dir = std::env::var_os("ECS_CORPUS_DIR").map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ecs"),
-            PathBuf::from,
-        );
+        let dir = corpus_dir();
         let result = import_file(&dir.join(file), &ImportOptions::default());
         match result.objects.into_iter().next() {
             Some(Imported::TaskDefinition(td)) => (

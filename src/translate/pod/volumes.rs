@@ -696,41 +696,16 @@ fn mounts_of(
     Ok(mounts)
 }
 
-/// A corpus task definition (`../shared/corpus/ecs/<name>`), imported as `ecs-bridge import`
-/// does.
-#[cfg(test)]
-pub(super) fn corpus_task_definition(name: &str) -> crate::api::ecs::RegisterTaskDefinition {
-    use crate::import::{ImportOptions, Imported, import_file};
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/ecs")
-        .join(name);
-    let result = import_file(&path, &ImportOptions::default());
-    result
-        .objects
-        .into_iter()
-        .find_map(|o| match o {
-            Imported::TaskDefinition(td) => Some(td.spec.task_definition),
-            Imported::Service(_) => None,
-        })
-        .unwrap_or_else(|| panic!("{name}: no task definition: {:?}", result.diagnostics))
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::{
-        api::ecs::RegisterTaskDefinition,
-        translate::{
-            Options,
-            pod::{PodTranslation, pod_template, pod_template_with},
-        },
+    use crate::translate::{
+        Options,
+        pod::{PodTranslation, pod_template, pod_template_with},
+        testing::{corpus_task_definition, td},
     };
-
-    fn td(v: Value) -> RegisterTaskDefinition {
-        serde_json::from_value(v).expect("task definition")
-    }
 
     fn translate(v: Value) -> Result<PodTranslation, PodError> {
         pod_template("web", &td(v), 2)

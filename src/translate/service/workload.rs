@@ -414,11 +414,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::translate::rollout::blocked_message;
-
-    fn spec(v: serde_json::Value) -> ServiceSpec {
-        serde_json::from_value(v).expect("service spec")
-    }
+    use crate::translate::{
+        rollout::blocked_message,
+        testing::{corpus_files, service_spec as spec},
+    };
 
     fn translate(v: serde_json::Value) -> ServiceTranslation {
         workload(
@@ -845,18 +844,9 @@ mod tests {
     /// translated yet" list.
     #[test]
     fn corpus_services_report_only_what_others_translate() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ecs");
         let mut seen = 0;
-        for entry in std::fs::read_dir(&dir).expect("corpus") {
-            let path = entry.expect("entry").path();
-            let file = path
-                .file_name()
-                .and_then(|f| f.to_str())
-                .unwrap_or_default()
-                .to_owned();
-            if !file.starts_with("service-") {
-                continue;
-            }
+        for path in corpus_files("service-") {
+            let file = path.display().to_string();
             let text = std::fs::read_to_string(&path).expect("read");
             let t = workload(
                 "svc",
