@@ -194,6 +194,13 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
         &server,
         &["apply", "--server-side", "-f", tgb.to_str().expect("path")],
     );
+    // External Secrets' CRD (the chart's default expects it): the operator reads and applies
+    // ExternalSecrets.
+    let es = support::external_secret_crd();
+    kubectl(
+        &server,
+        &["apply", "--server-side", "-f", es.to_str().expect("path")],
+    );
 
     let ns = dir.join("shop.yaml");
     std::fs::write(&ns, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n").expect("write");
@@ -258,6 +265,7 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             && did("patch", "targetgroupbindings")
             && did("patch", "serviceaccounts")
             && did("patch", "persistentvolumes")
+            && did("get", "externalsecrets")
             && did("patch", "externalsecrets")
             && did("delete", "controllerrevisions")
             && did("create", "events")

@@ -1,12 +1,48 @@
-//! The controllers of `ecs-bridge run`: shared [`Context`], the shared [`error_policy`] with its
-//! per-object exponential backoff, and one module per reconciled kind.
+//! The controllers of `ecs-bridge run`, one folder per reconciled kind, and what they share: the
+//! [`Context`] (client, [`Config`], caches, event recorder, metrics), the [`error_policy`] with
+//! its per-object exponential backoff, `drive`, and the shared modules: [`revisions`] (how
+//! TaskDefinition revisions are stored), [`status`] (unchanged statuses, the status body, the
+//! `Translated` condition), [`unchanged`] (the applied hash), [`served`] (optional kinds the
+//! cluster serves) and [`delete`] (deleting exactly what was seen).
 //!
-//! kube-runtime has no per-key backoff (kube-rs/kube#1916), so [`Context`] counts each object's
-//! consecutive failures and [`with_backoff_reset`] clears the count when a reconcile succeeds.
+//! # The template of a controller
+//!
+//! `controller/<kind>/mod.rs` holds `reconcile`, which reads as its steps, one call each, every
+//! step in a module of its own:
+//!
+//! | step | module | may | gives |
+//! |---|---|---|---|
+//! | load | `load.rs` | read: the controller's caches first, a GET or LIST only for what is not watched; never write | `Loaded` |
+//! | validate | `validate.rs` | pure | the validated object, or why it cannot be reconciled (the status says so, `Ready=False`) |
+//! | decide | `decide.rs` | pure; the clock comes in as `now`, read once per reconcile | the `Plan`: every decision of this reconcile (which revision runs, rollouts, retention) |
+//! | build | `build.rs` | pure | `Desired`: the objects, from the same `translate` functions `render` calls, with owner references and applied hashes |
+//! | apply | `apply.rs` | write: a server-side apply of what is not [`unchanged::is_current`], then prune | `Applied` |
+//! | status | `status.rs` | compute (pure), then write when it changed ([`status::same_status`]) | the status |
+//!
+//! The rules:
+//!
+//! - build and apply run once per reconcile. A decision that needs another round (the circuit
+//!   breaker rolling back) asks for one through the requeue instead of building twice.
+//! - A step never goes back to an earlier one. What load must read depends only on what it has
+//!   read (a revision to roll back to is found by the same pure function decide uses). Where
+//!   validation needs nothing loaded it comes first, so that nothing is read for an object that
+//!   is refused (the TaskDefinition: a name that cannot label its revisions could not select
+//!   them).
+//! - At rest a reconcile makes no write: every applied child carries [`unchanged::APPLIED_HASH`]
+//!   and is skipped while the live one, from a watch, is as wanted.
+//! - `watch.rs` builds the kube-runtime `Controller` with its watches and mappers (`run`), and
+//!   `children.rs` holds the caches the watches fill and load reads.
+//! - A controller never imports another controller's modules: the facts both need live on the
+//!   API types ([`crate::api::TaskDefinition::family`]) or in the shared modules above
+//!   (`tests/module_imports.rs` checks it).
+//! - Tests: `reconcile_tests.rs` drives `reconcile` against a mocked API server (the exact
+//!   requests); each step's pure function has its own tests (`<step>_tests.rs` when split out).
 
+pub mod caches;
 pub mod delete;
 pub mod error;
 pub mod revisions;
+pub mod served;
 pub mod service;
 pub mod status;
 pub mod task_definition;
@@ -90,8 +126,10 @@ pub struct Context {
     pub task_definition_children: std::sync::RwLock<Vec<task_definition::children::Stores>>,
     /// Publishes Kubernetes Events (events.k8s.io/v1) as `ecs-bridge`.
     pub recorder: kube::runtime::events::Recorder,
-    /// What the Service controller remembers of TargetGroupBindings (served? pruned?).
+    /// What the Service controller remembers of TargetGroupBindings (pruned).
     pub target_group_bindings: service::apply::Bindings,
+    /// Which optional kinds the cluster serves (TargetGroupBinding, ExternalSecret).
+    pub served: served::Served,
     /// The operator's metrics (reconciles, errors, durations), served on `/metrics`.
     pub metrics: Arc<crate::runtime::Metrics>,
 }
@@ -113,6 +151,7 @@ impl Context {
             service_children: std::sync::RwLock::new(Vec::new()),
             task_definition_children: std::sync::RwLock::new(Vec::new()),
             target_group_bindings: service::apply::Bindings::default(),
+            served: served::Served::default(),
             metrics: Arc::default(),
         }
     }

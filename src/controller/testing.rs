@@ -167,3 +167,19 @@ pub fn list_body(api_version: &str, kind: &str, items: Vec<serde_json::Value>) -
         "items": items,
     })
 }
+
+/// Serves the next request, discovery of `group_version` (`GET /apis/<group_version>`): it serves
+/// `plural` of `kind`.
+pub async fn expect_discovery(server: &mut Handle, group_version: &str, plural: &str, kind: &str) {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&http::Method::GET, format!("/apis/{group_version}").as_str())
+    );
+    ok(
+        reply,
+        &serde_json::json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+            "resources": [{"name": plural, "singularName": kind.to_ascii_lowercase(),
+                "namespaced": true, "kind": kind, "verbs": ["get", "list", "patch"]}]}),
+    );
+}

@@ -109,6 +109,15 @@ pub fn target_group_binding_crd() -> PathBuf {
         .join("targetgroupbindings.elbv2.k8s.aws.yaml")
 }
 
+/// External Secrets' ExternalSecret CRD (`external-secrets.io/v1` only), vendored by
+/// `hack/vendor_es_crd.py`.
+pub fn external_secret_crd() -> PathBuf {
+    repo_root()
+        .join("testdata")
+        .join("external-secrets")
+        .join("externalsecrets.external-secrets.io.yaml")
+}
+
 /// Validates the objects of `files` that `crd` defines against its published schema, strictly
 /// (`tests/support/validate_crd.py`); returns the script's report on failure, or when no such
 /// object was found.

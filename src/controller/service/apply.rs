@@ -39,10 +39,7 @@
 use std::{
     collections::HashMap,
     fmt::Debug,
-    sync::{
-        Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Mutex, PoisonError},
 };
 
 use k8s_openapi::{
@@ -66,7 +63,7 @@ use super::{
 };
 use crate::{
     api::external::TargetGroupBinding,
-    controller::{Context, Error, unchanged},
+    controller::{Context, Error, served::not_found, unchanged},
     translate::{labels, networking::LOAD_BALANCER_SUFFIX, service::Workload},
 };
 
@@ -261,8 +258,11 @@ async fn apply_bindings(
     if bindings.is_empty() {
         return Ok(true);
     }
-    let memo = &ctx.target_group_bindings;
-    if !memo.served(&ctx.client).await? {
+    let (api_version, plural) = (
+        TargetGroupBinding::api_version(&()),
+        TargetGroupBinding::plural(&()),
+    );
+    if !ctx.served.served(&ctx.client, &api_version, &plural).await? {
         tracing::warn!("TargetGroupBinding not served; load balancers not bound");
         problems.push(TARGET_GROUP_BINDING_NOT_SERVED.to_owned());
         return Ok(false);
@@ -282,7 +282,7 @@ async fn apply_bindings(
             // Why: an apply creates a missing object, so 404 means the kind is no longer served.
             Err(Error::Kube(kube::Error::Api(status))) if not_found(&status) => {
                 tracing::warn!("TargetGroupBinding no longer served; load balancers not bound");
-                memo.served.store(false, Ordering::Relaxed);
+                ctx.served.forget(&api_version, &plural);
                 problems.push(TARGET_GROUP_BINDING_NOT_SERVED.to_owned());
                 return Ok(false);
             }
@@ -337,37 +337,12 @@ async fn prune_bindings(
 /// are remembered.
 #[derive(Debug, Default)]
 pub struct Bindings {
-    /// Whether discovery said the kind is served (forgotten when an apply finds it gone).
-    served: AtomicBool,
     /// Per Service uid: the hash of the binding names it wanted at its last prune, after which
     /// it had no others.
     pruned: Mutex<HashMap<String, String>>,
 }
 
 impl Bindings {
-    /// Whether the API server serves TargetGroupBindings; asks discovery until it does.
-    ///
-    /// # Errors
-    /// [`Error::Kube`] when discovery fails for another reason than "no such group".
-    async fn served(&self, client: &Client) -> Result<bool, Error> {
-        if self.served.load(Ordering::Relaxed) {
-            return Ok(true);
-        }
-        let served = match client
-            .list_api_group_resources(&TargetGroupBinding::api_version(&()))
-            .await
-        {
-            Ok(list) => list
-                .resources
-                .iter()
-                .any(|r| r.name == TargetGroupBinding::plural(&())),
-            Err(kube::Error::Api(status)) if not_found(&status) => false,
-            Err(e) => return Err(e.into()),
-        };
-        self.served.store(served, Ordering::Relaxed);
-        Ok(served)
-    }
-
     /// The hash of the binding names Service `uid` wanted at its last prune.
     fn pruned(&self, uid: &str) -> Option<String> {
         self.pruned
@@ -392,12 +367,6 @@ impl Bindings {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(uid);
     }
-}
-
-/// Whether `status` is a 404: a `NotFound` Status, or a plain-text 404 (which kube-rs cannot
-/// parse into a Status with a reason) from an API server or a proxy in front of it.
-fn not_found(status: &kube::core::Status) -> bool {
-    status.is_not_found() || status.code == 404
 }
 
 /// What `Degraded` says when TargetGroupBindings are not served.

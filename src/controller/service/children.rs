@@ -52,7 +52,7 @@ pub struct Children {
     pub deployment: Option<Arc<Deployment>>,
     /// Its DaemonSet, as last seen.
     pub daemon_set: Option<Arc<DaemonSet>>,
-    /// Its ReplicaSets (owned by its Deployment or not: [`super::deployments::observe`] checks).
+    /// Its ReplicaSets (owned by its Deployment or not: [`super::ecs_deployments::observe`] checks).
     pub replica_sets: Vec<ReplicaSet>,
     /// Its tasks.
     pub pods: Vec<Pod>,
@@ -119,21 +119,10 @@ impl Stores {
 /// whose writer was dropped, the controller stopping, is left out); `None` when it runs in none
 /// (no caches, as in a reconcile outside the controller).
 pub async fn ready_stores(ctx: &crate::controller::Context) -> Option<Vec<Stores>> {
-    let stores: Vec<Stores> = ctx
-        .service_children
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    if stores.is_empty() {
-        return None;
-    }
-    let mut ready = Vec::with_capacity(stores.len());
-    for s in stores {
-        if s.ready().await.is_ok() {
-            ready.push(s);
-        }
-    }
-    Some(ready)
+    crate::controller::caches::ready(&ctx.service_children, |s: Stores| async move {
+        s.ready().await.map(|()| s)
+    })
+    .await
 }
 
 /// The children of Service `name` in `namespace` in `stores` ([`ready_stores`]).

@@ -713,17 +713,13 @@ async fn expect_delete(server: &mut Handle, path: &str, uid: &str) {
 
 /// Serves the discovery of `elbv2.k8s.aws/v1beta1`: TargetGroupBindings served.
 async fn expect_bindings_discovery(server: &mut Handle) {
-    let (request, reply) = next(server).await;
-    assert_eq!(
-        (request.method(), request.uri().path()),
-        (&Method::GET, "/apis/elbv2.k8s.aws/v1beta1")
-    );
-    ok(
-        reply,
-        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "elbv2.k8s.aws/v1beta1",
-            "resources": [{"name": "targetgroupbindings", "singularName": "targetgroupbinding",
-                "namespaced": true, "kind": "TargetGroupBinding", "verbs": ["get", "list", "patch"]}]}),
-    );
+    testing::expect_discovery(
+        server,
+        "elbv2.k8s.aws/v1beta1",
+        "targetgroupbindings",
+        "TargetGroupBinding",
+    )
+    .await;
 }
 
 /// Answers the next request, a GET of `path`, with a plain-text 404 (as an API server or a proxy

@@ -9,7 +9,7 @@ use k8s_openapi::api::{
     core::v1::{Node, Pod, Service as CoreService},
 };
 use kube::{
-    Api, Client, Resource, ResourceExt,
+    Api, Resource, ResourceExt,
     runtime::{
         Controller, WatchStreamExt,
         controller::{self},
@@ -23,7 +23,7 @@ use kube::{
 use super::{CONTROLLER, children, reconcile};
 use crate::{
     api::{Service, TaskDefinition},
-    controller::{Context, error_policy, with_backoff_reset},
+    controller::{Context, caches::scoped, error_policy, with_backoff_reset},
     runtime::Shutdown,
     translate::{labels, reference::TaskDefinitionRef},
 };
@@ -53,17 +53,6 @@ pub fn services_for_task_definition(
         .collect()
 }
 
-/// `Api` of `K` in `namespace`, or across all namespaces for `None`.
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// Runs the Service controller on `namespace` (`None`: every namespace) until `shutdown`
 /// resolves and the reconciles in flight have finished; marks `synced` after the first LIST of
 /// Services.
@@ -86,14 +75,14 @@ pub async fn run(
         watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE));
     // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
     // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
-    let controller = Controller::new(api::<Service>(&client, ns), watcher::Config::default());
+    let controller = Controller::new(scoped::<Service>(&client, ns), watcher::Config::default());
     let store = controller.store();
     let services = store.clone();
     let placed = store.clone();
     // The TaskDefinitions, reflected: a change maps to the Services that reference it, and the
     // node watch below needs to know which TaskDefinitions have placement constraints.
     let (task_definitions, td_writer) = reflector::store::<TaskDefinition>();
-    let td_changes = watcher(api::<TaskDefinition>(&client, ns), watcher::Config::default())
+    let td_changes = watcher(scoped::<TaskDefinition>(&client, ns), watcher::Config::default())
         .default_backoff()
         .reflect(td_writer)
         .touched_objects();
@@ -113,23 +102,23 @@ pub async fn run(
     // ReplicaSets and pods of Services' tasks, which re-trigger their Service (ECS deployments,
     // failed tasks, events).
     let (deployments, deployment_writer) = reflector::store::<Deployment>();
-    let deployment_changes = watcher(api::<Deployment>(&client, ns), children.clone())
+    let deployment_changes = watcher(scoped::<Deployment>(&client, ns), children.clone())
         .default_backoff()
         .reflect(deployment_writer)
         .touched_objects();
     let (daemon_sets, daemon_set_writer) = reflector::store::<DaemonSet>();
-    let daemon_set_changes = watcher(api::<DaemonSet>(&client, ns), children.clone())
+    let daemon_set_changes = watcher(scoped::<DaemonSet>(&client, ns), children.clone())
         .default_backoff()
         .reflect(daemon_set_writer)
         .touched_objects();
     let tasks = watcher::Config::default().labels(labels::SERVICE);
     let (replica_sets, replica_set_writer) = reflector::store::<ReplicaSet>();
-    let replica_set_changes = watcher(api::<ReplicaSet>(&client, ns), tasks.clone())
+    let replica_set_changes = watcher(scoped::<ReplicaSet>(&client, ns), tasks.clone())
         .default_backoff()
         .reflect(replica_set_writer)
         .touched_objects();
     let (pods, pod_writer) = reflector::store::<Pod>();
-    let pod_changes = watcher(api::<Pod>(&client, ns), tasks)
+    let pod_changes = watcher(scoped::<Pod>(&client, ns), tasks)
         .default_backoff()
         .reflect(pod_writer)
         .touched_objects();
@@ -138,7 +127,7 @@ pub async fn run(
     // a request. (TargetGroupBindings are not watched: the kind may not be served, and a watch
     // of it would fail until it is; see `apply`.)
     let (core_services, core_service_writer) = reflector::store::<CoreService>();
-    let core_service_changes = watcher(api::<CoreService>(&client, ns), children.clone())
+    let core_service_changes = watcher(scoped::<CoreService>(&client, ns), children.clone())
         .default_backoff()
         .reflect(core_service_writer)
         .touched_objects();

@@ -7,12 +7,14 @@
 //! not [`unchanged::is_current`], so a resync of unchanged TaskDefinitions writes nothing. The
 //! live ServiceAccounts, claims and PersistentVolumes come from the controller's caches
 //! ([`super::children`]); an ExternalSecret is read (one GET: the kind may not be served, so it
-//! is not watched). Without caches (a reconcile outside the controller) every dependent is
-//! applied.
+//! is not watched). Whether ExternalSecrets are served is asked of discovery until they are
+//! ([`crate::controller::served`]), never by an apply: without External Secrets, the
+//! TaskDefinition is `Degraded` and nothing is written. Without caches (a reconcile outside the
+//! controller) every dependent is applied.
 //!
 //! Requests per reconcile, once the caches have caught up: a CREATE for a new revision; a DELETE
-//! per revision let go and per PersistentVolume of it; a GET per ExternalSecret; an apply per
-//! dependent that changed.
+//! per revision let go and per PersistentVolume of it; a GET per ExternalSecret (or one discovery
+//! request while the kind is not served); an apply per dependent that changed.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +35,9 @@ use super::{
     load::Loaded,
     validate::Valid,
 };
-use crate::controller::{Context, Error, delete::delete_seen, revisions::controlled_by, unchanged};
+use crate::controller::{
+    Context, Error, delete::delete_seen, revisions::controlled_by, served::not_found, unchanged,
+};
 
 /// A dependent that could not be applied for a reason the user must fix (not a transient
 /// failure): the kind is not served by the cluster.
@@ -125,18 +129,26 @@ async fn apply_dependents(
             Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &ar),
             None => Api::all_with(ctx.client.clone(), &ar),
         };
-        let live = match cached {
-            Some(stores) if children::cached(&ar.kind) => {
-                stores.iter().find_map(|s| s.get(&ar.kind, namespace, &name))
-            }
-            // (Not cached: read it; a 404 is a missing object, or a kind not served, which the
-            // apply tells apart.)
-            Some(_) => match api.get_opt(&name).await {
+        if !children::cached(&ar.kind)
+            && !ctx
+                .served
+                .served(&ctx.client, &ar.api_version, &ar.plural)
+                .await?
+        {
+            // Why: asked of discovery, not by an apply that would fail (a write at every resync).
+            report_missing(&mut missing, &ar);
+            continue;
+        }
+        let live = if children::cached(&ar.kind) {
+            // (Without caches, as in a reconcile outside the controller: applied.)
+            cached.and_then(|stores| stores.iter().find_map(|s| s.get(&ar.kind, namespace, &name)))
+        } else {
+            // Not cached: read it; a 404 is a missing object.
+            match api.get_opt(&name).await {
                 Ok(live) => live.and_then(|l| serde_json::to_value(l).ok()),
-                Err(kube::Error::Api(status)) if status.is_not_found() => None,
+                Err(kube::Error::Api(status)) if not_found(&status) => None,
                 Err(e) => return Err(e.into()),
-            },
-            None => None,
+            }
         };
         if live.is_some_and(|live| unchanged::is_current(&obj, &live)) {
             continue;
@@ -144,12 +156,9 @@ async fn apply_dependents(
         match api.patch(&name, &params, &Patch::Apply(&obj)).await {
             Ok(_) => {}
             // Why: an apply creates a missing object, so 404 means the kind is not served.
-            Err(kube::Error::Api(status)) if status.is_not_found() => {
-                let message = not_served(&ar);
-                if !missing.iter().any(|m| m.message == message) {
-                    tracing::warn!(kind = %ar.kind, "kind not served; dependents of this kind not applied");
-                    missing.push(Missing { message });
-                }
+            Err(kube::Error::Api(status)) if not_found(&status) => {
+                ctx.served.forget(&ar.api_version, &ar.plural);
+                report_missing(&mut missing, &ar);
             }
             Err(e) => return Err(e.into()),
         }
@@ -165,6 +174,15 @@ fn api_resource(obj: &Value) -> ApiResource {
     let kind = obj["kind"].as_str().unwrap_or_default();
     let plural = format!("{}s", kind.to_ascii_lowercase());
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural)
+}
+
+/// Records that dependents of `ar`'s kind could not be applied: it is not served (once).
+fn report_missing(missing: &mut Vec<Missing>, ar: &ApiResource) {
+    let message = not_served(ar);
+    if !missing.iter().any(|m| m.message == message) {
+        tracing::warn!(kind = %ar.kind, "kind not served; dependents of this kind not applied");
+        missing.push(Missing { message });
+    }
 }
 
 /// What to say when `ar` is not served.

@@ -75,19 +75,8 @@ pub fn cached(kind: &str) -> bool {
 /// store whose writer was dropped, the controller stopping, is left out); `None` when it runs in
 /// none (no caches, as in a reconcile outside the controller).
 pub async fn ready_stores(ctx: &crate::controller::Context) -> Option<Vec<Stores>> {
-    let stores: Vec<Stores> = ctx
-        .task_definition_children
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    if stores.is_empty() {
-        return None;
-    }
-    let mut ready = Vec::with_capacity(stores.len());
-    for s in stores {
-        if s.ready().await.is_ok() {
-            ready.push(s);
-        }
-    }
-    Some(ready)
+    crate::controller::caches::ready(&ctx.task_definition_children, |s: Stores| async move {
+        s.ready().await.map(|()| s)
+    })
+    .await
 }

@@ -451,12 +451,17 @@ async fn dependents_are_applied_and_a_missing_kind_degrades_the_status() {
     let verifier = tokio::spawn(async move {
         expect_revision_list(&mut server, Vec::new()).await;
         expect_revision_create(&mut server).await;
-        let es = expect_apply(
-            &mut server,
-            "/apis/external-secrets.io/v1/namespaces/team-a/externalsecrets/web-1-secrets",
+        // External Secrets is not installed: discovery says so, and nothing is written.
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&Method::GET, "/apis/external-secrets.io/v1")
+        );
+        reply.send_response(testing::json_response(
             StatusCode::NOT_FOUND,
-        )
-        .await;
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                    "code": 404, "message": "the server could not find the requested resource"}),
+        ));
         let sa = expect_apply(
             &mut server,
             "/api/v1/namespaces/team-a/serviceaccounts/ecs-web",
@@ -465,14 +470,10 @@ async fn dependents_are_applied_and_a_missing_kind_degrades_the_status() {
         .await;
         let status = expect_status_apply(&mut server, &status_td).await;
         assert_no_more_requests(server).await;
-        (es, sa, status)
+        (sa, status)
     });
     run_reconcile(td, ctx).await.expect("reconcile succeeds");
-    let (es, sa, status) = finish(verifier).await;
-    assert_eq!(
-        es["metadata"]["ownerReferences"][0]["uid"], "uid-new-revision",
-        "owned by the revision it belongs to"
-    );
+    let (sa, status) = finish(verifier).await;
     assert_eq!(sa["metadata"]["ownerReferences"][0]["uid"], "uid-team-a-web");
     assert_eq!(
         sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
@@ -487,4 +488,87 @@ async fn dependents_are_applied_and_a_missing_kind_degrades_the_status() {
             .is_some_and(|m| m.contains("ExternalSecret") && m.contains("--external-secrets=false")),
         "{degraded}"
     );
+}
+
+/// Serves discovery of external-secrets.io/v1: ExternalSecrets are served.
+async fn expect_external_secrets_discovery(server: &mut Handle) {
+    testing::expect_discovery(
+        server,
+        "external-secrets.io/v1",
+        "externalsecrets",
+        "ExternalSecret",
+    )
+    .await;
+}
+
+/// Serves the GET of ExternalSecret `name`: `live`, or a NotFound Status.
+async fn expect_external_secret_get(server: &mut Handle, name: &str, live: Option<&Value>) {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (
+            &Method::GET,
+            format!("/apis/external-secrets.io/v1/namespaces/team-a/externalsecrets/{name}").as_str()
+        )
+    );
+    match live {
+        Some(live) => ok(reply, live),
+        None => reply.send_response(testing::json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                    "code": 404, "message": format!("externalsecrets \"{name}\" not found")}),
+        )),
+    }
+}
+
+#[tokio::test]
+async fn a_revision_owns_its_external_secret_which_is_applied_once() {
+    let (ctx, mut server) = testing::context();
+    let mut td = web("nginx:1.27");
+    td.spec.task_definition.container_definitions[0].secrets = Some(vec![
+        serde_json::from_value(
+            json!({"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/token"}),
+        )
+        .expect("secret"),
+    ]);
+    const ES: &str = "/apis/external-secrets.io/v1/namespaces/team-a/externalsecrets/web-1-secrets";
+    let status_td = td.clone();
+    let first = tokio::spawn(async move {
+        // Revision 1 is registered; its ExternalSecret is made, owned by it.
+        expect_revision_list(&mut server, Vec::new()).await;
+        let mut created = expect_revision_create(&mut server).await;
+        expect_external_secrets_discovery(&mut server).await;
+        expect_external_secret_get(&mut server, "web-1-secrets", None).await;
+        let es = expect_apply(&mut server, ES, StatusCode::OK).await;
+        let status = expect_status_apply(&mut server, &status_td).await;
+        created["metadata"]["uid"] = json!("uid-new-revision");
+        (server, created, es, status)
+    });
+    run_reconcile(td.clone(), Arc::clone(&ctx))
+        .await
+        .expect("reconcile succeeds");
+    let (mut server, created, es, status) = finish(first).await;
+    assert_eq!(
+        es["metadata"]["ownerReferences"][0]["uid"], "uid-new-revision",
+        "owned by the revision it belongs to"
+    );
+    assert!(
+        es["metadata"]["annotations"]["ecsbridge.io/applied-hash"].is_string(),
+        "{es}"
+    );
+    let degraded = status["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Degraded"));
+    assert!(!degraded, "{status}");
+
+    // Unchanged, as the API server has it: nothing is written, discovery is not asked again.
+    let mut registered = td;
+    registered.status = Some(serde_json::from_value(status["status"].clone()).expect("status"));
+    let second = tokio::spawn(async move {
+        expect_revision_list(&mut server, vec![created]).await;
+        expect_external_secret_get(&mut server, "web-1-secrets", Some(&es)).await;
+        assert_no_more_requests(server).await;
+    });
+    run_reconcile(registered, ctx).await.expect("reconcile succeeds");
+    finish(second).await;
 }

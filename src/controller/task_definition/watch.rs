@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, ServiceAccount};
 use kube::{
-    Api, Client, Resource,
+    Api, Resource,
     runtime::{
         Controller, WatchStreamExt,
         controller::{self},
@@ -19,21 +19,10 @@ use kube::{
 use super::{CONTROLLER, children, reconcile};
 use crate::{
     api::TaskDefinition,
-    controller::{Context, error_policy, with_backoff_reset},
+    controller::{Context, caches::scoped, error_policy, with_backoff_reset},
     runtime::Shutdown,
     translate::labels,
 };
-
-/// `Api` of `K` in `namespace`, or across all namespaces for `None`.
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
 
 /// Runs the TaskDefinition controller on `namespace` (`None`: every namespace) until `shutdown`
 /// resolves and the reconciles in flight have finished; marks `synced` after its first LIST.
@@ -51,15 +40,15 @@ pub async fn run(
     // NB: no generation predicate yet: kube-runtime only offers one through `Controller::for_stream`
     // (feature `unstable-runtime-stream-control`). Our own status write therefore triggers one more
     // reconcile, which finds the status up to date and writes nothing.
-    let controller = Controller::new(api::<TaskDefinition>(&client, ns), watcher::Config::default());
+    let controller = Controller::new(scoped::<TaskDefinition>(&client, ns), watcher::Config::default());
     let store = controller.store();
     let (service_accounts, sa_writer) = reflector::store::<ServiceAccount>();
-    let sa_changes = watcher(api::<ServiceAccount>(&client, ns), ours.clone())
+    let sa_changes = watcher(scoped::<ServiceAccount>(&client, ns), ours.clone())
         .default_backoff()
         .reflect(sa_writer)
         .touched_objects();
     let (claims, claim_writer) = reflector::store::<PersistentVolumeClaim>();
-    let claim_changes = watcher(api::<PersistentVolumeClaim>(&client, ns), ours.clone())
+    let claim_changes = watcher(scoped::<PersistentVolumeClaim>(&client, ns), ours.clone())
         .default_backoff()
         .reflect(claim_writer)
         .touched_objects();

@@ -32,10 +32,10 @@
 //! chosen by two different services (two Service Connect aliases) are not seen here: the
 //! controller reports the second one (the API server refuses a second controller owner).
 
-mod discovery;
-mod load_balancers;
-mod ports;
-mod service_connect;
+pub mod discovery;
+pub mod load_balancers;
+pub mod ports;
+pub mod service_connect;
 
 #[cfg(test)]
 mod network_objects_tests;

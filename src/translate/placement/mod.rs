@@ -6,6 +6,7 @@
 //! - [`order`]: how comparisons order attribute values;
 //! - [`strategy`]: `placementStrategy` → topology spread constraints and a scheduler profile.
 
+pub mod affinity;
 pub mod ast;
 pub mod attributes;
 pub mod compile;

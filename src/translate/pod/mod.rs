@@ -1,13 +1,15 @@
 //! Task definition → pod template (pure: no client, no I/O).
 //!
 //! [`pod_template_with`] builds the pod in stages, one module each, every stage owning the fields
-//! of its `HANDLED` list: [`container`] (names, images, commands, environment), [`network`]
-//! (`networkMode`), [`ports`] (port mappings by network mode), [`resources`] (task and container
-//! cpu, memory, GPUs), [`security`] (users, privileges, the Pod Security profile), [`dns`]
-//! (hostname, DNS, `extraHosts`, `links`), [`linux`] (`linuxParameters`), [`health`] (health
-//! checks as probes), [`secrets`] (secrets and environment files), [`volumes`], [`task`]
-//! (task-level fields), [`placement`] (the task definition's own constraints) and [`ordering`]
-//! (`essential` and `dependsOn`). A field set in the task definition that no stage handles is
+//! of its `HANDLED` list: `container` (names, images, commands, environment), `network`
+//! (`networkMode`), `ports` (port mappings by network mode; their names: `port_names`),
+//! `resources` (task and container cpu, memory, GPUs; the task sizes: `size`), `security`
+//! (users, privileges, the Pod Security profile), `dns` (hostname, DNS, `extraHosts`,
+//! `links`), `linux` (`linuxParameters`), `health` (health checks as probes), `secrets`
+//! (secrets and environment files), `volumes` (and their mount points: `mounts`), `task`
+//! (task-level fields; logging: `logging`), [`placement`] (the task definition's own
+//! constraints) and `ordering` (`essential` and `dependsOn`). The stages agree on the
+//! operating system through `os`. A field set in the task definition that no stage handles is
 //! listed in the [`Report`] as not translated yet, never dropped silently.
 
 use std::collections::BTreeMap;
@@ -25,10 +27,12 @@ mod dns;
 mod health;
 mod linux;
 mod logging;
+mod mounts;
 mod network;
 mod ordering;
 mod os;
 pub mod placement;
+mod port_names;
 mod ports;
 mod resources;
 mod secrets;
@@ -75,7 +79,7 @@ fn handled() -> Vec<&'static str> {
 
 /// Pod template annotation with the ports' `appProtocol`s, as a JSON object from the Kubernetes
 /// port name (or, for an unnamed port, the container port as a string) to the Kubernetes
-/// `appProtocol` value (see [`ports`]), for the Service translation to set on Service ports.
+/// `appProtocol` value (see the ports stage), for the Service translation to set on Service ports.
 /// Absent when no port mapping has an `appProtocol`.
 pub const APP_PROTOCOLS_ANNOTATION: &str = "ecsbridge.io/app-protocols";
 

@@ -45,14 +45,12 @@
 //! and `grpc` become `kubernetes.io/h2c` (HTTP/2 over cleartext, which gRPC runs on; Kubernetes
 //! defines no gRPC value, and Service Connect's proxy talks to the container in cleartext).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ContainerPort;
 
-use super::{APP_PROTOCOLS_ANNOTATION, Build, NoteKind, PodError, Report};
-use crate::api::ecs::{
-    ApplicationProtocol, NetworkMode, PortMapping, RegisterTaskDefinition, TransportProtocol,
-};
+use super::{APP_PROTOCOLS_ANNOTATION, Build, NoteKind, PodError, port_names::port_names};
+use crate::api::ecs::{ApplicationProtocol, NetworkMode, PortMapping, TransportProtocol};
 
 /// Fields this stage translates.
 pub(super) const HANDLED: &[&str] = &[
@@ -70,9 +68,6 @@ const MAX_RANGE_PORTS: i32 = 100;
 
 /// The most `containerPortRange`s ECS accepts per container.
 const MAX_RANGES: usize = 100;
-
-/// The longest Kubernetes port name (`IANA_SVC_NAME`).
-const MAX_PORT_NAME: usize = 15;
 
 /// The highest port number.
 const MAX_PORT: i32 = 65_535;
@@ -503,135 +498,6 @@ fn parse_range(text: &str) -> Option<(i32, i32)> {
     (start < end).then_some((start, end))
 }
 
-/// The Kubernetes name of every named `containerPort` mapping, by (container, mapping) index,
-/// unique in the pod; notes the names changed or dropped.
-///
-/// # Errors
-/// When two mappings of the task definition have the same name.
-fn port_names(
-    td: &RegisterTaskDefinition,
-    report: &mut Report,
-) -> Result<BTreeMap<(usize, usize), String>, PodError> {
-    let named: Vec<(usize, usize, &str, bool)> = td
-        .container_definitions
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| {
-            c.port_mappings
-                .iter()
-                .flatten()
-                .enumerate()
-                .filter_map(move |(j, pm)| {
-                    pm.name
-                        .as_deref()
-                        .map(|n| (i, j, n, pm.container_port_range.is_some()))
-                })
-        })
-        .collect();
-    let mut seen: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for &(i, j, name, _) in &named {
-        if let Some((a, k)) = seen.insert(name, (i, j)) {
-            return Err(bad(
-                format!("containerDefinitions[{i}].portMappings[{j}].name"),
-                format!(
-                    "{name:?} already names containerDefinitions[{a}].portMappings[{k}]; give every \
-                     port mapping of the task definition its own name (Service Connect refers to ports \
-                     by name)"
-                ),
-            ));
-        }
-    }
-    // Ranges are unnamed (see `range`); the valid names keep theirs, the others fit around them.
-    let singles: Vec<(usize, usize, &str)> = named
-        .into_iter()
-        .filter(|(.., range)| !range)
-        .map(|(i, j, name, _)| (i, j, name))
-        .collect();
-    let mut taken: BTreeSet<String> = singles
-        .iter()
-        .filter(|(.., name)| is_iana_svc_name(name))
-        .map(|(.., name)| (*name).to_owned())
-        .collect();
-    let mut names = BTreeMap::new();
-    for (i, j, ecs) in singles {
-        if is_iana_svc_name(ecs) {
-            names.insert((i, j), ecs.to_owned());
-            continue;
-        }
-        let field = format!("containerDefinitions[{i}].portMappings[{j}].name");
-        let Some(name) = port_name(ecs).and_then(|base| unused(&base, &taken)) else {
-            report.note(
-                NoteKind::Approximated,
-                field,
-                format!(
-                    "port name {ecs:?} dropped: a Kubernetes port name needs a letter and is at most \
-                     {MAX_PORT_NAME} of a-z, 0-9 and '-', unique in the pod; the port is unnamed"
-                ),
-            );
-            continue;
-        };
-        report.note(
-            NoteKind::Approximated,
-            field,
-            format!(
-                "port {ecs:?} is named {name:?} in Kubernetes (a port name is at most {MAX_PORT_NAME} \
-                 of a-z, 0-9 and single '-' inside, with a letter, unique in the pod)"
-            ),
-        );
-        taken.insert(name.clone());
-        names.insert((i, j), name);
-    }
-    Ok(names)
-}
-
-/// Whether `name` is a Kubernetes port name (`IANA_SVC_NAME`, RFC 6335 §5.1): 1 to 15 characters
-/// of `a-z`, `0-9` and `-`, at least one letter, no `-` at either end, no `--`.
-pub(crate) fn is_iana_svc_name(name: &str) -> bool {
-    (1..=MAX_PORT_NAME).contains(&name.len())
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-        && name.bytes().any(|c| c.is_ascii_lowercase())
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
-
-/// An ECS port name made a Kubernetes one: lower case, every run of other characters (`_`, ...)
-/// one `-`, trimmed of `-` and cut to 15 characters. `None` when no letter is left.
-fn port_name(ecs: &str) -> Option<String> {
-    let mut out = String::with_capacity(ecs.len());
-    for c in ecs.chars() {
-        let c = if c.is_ascii_alphanumeric() {
-            c.to_ascii_lowercase()
-        } else {
-            '-'
-        };
-        if c == '-' && (out.is_empty() || out.ends_with('-')) {
-            continue;
-        }
-        out.push(c);
-    }
-    // ASCII only, so any byte is a character boundary.
-    out.truncate(MAX_PORT_NAME);
-    let out = out.trim_end_matches('-');
-    is_iana_svc_name(out).then(|| out.to_owned())
-}
-
-/// `base`, or, if taken, `base` cut to fit a `-2`, `-3`, ... suffix; `None` when no such name
-/// is valid and free.
-fn unused(base: &str, taken: &BTreeSet<String>) -> Option<String> {
-    if !taken.contains(base) {
-        return Some(base.to_owned());
-    }
-    (2..1000).find_map(|n: u32| {
-        let suffix = format!("-{n}");
-        let cut = base[..base.len().min(MAX_PORT_NAME - suffix.len())].trim_end_matches('-');
-        let name = format!("{cut}{suffix}");
-        (is_iana_svc_name(&name) && !taken.contains(&name)).then_some(name)
-    })
-}
-
 /// ECS `appProtocol` → Kubernetes Service port `appProtocol`: an IANA service name, or a
 /// Kubernetes-defined one (`kubernetes.io/h2c`: HTTP/2 with prior knowledge over cleartext).
 pub(crate) fn app_protocol(protocol: ApplicationProtocol) -> &'static str {
@@ -656,7 +522,13 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::{
+        api::ecs::RegisterTaskDefinition,
+        translate::pod::port_names::{is_iana_svc_name, port_name},
+    };
     use crate::{
         import::{ImportOptions, Imported, import_file},
         translate::{

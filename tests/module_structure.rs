@@ -11,7 +11,10 @@
 //! 3. two modules import each other (a parent declaring and calling its children with `mod` is
 //!    its table of contents, not an import; a `use` of a child, a re-export included, or of a
 //!    parent's item from a child, is). The generated `src/api/ecs/` is left to its generator;
-//! 4. a module is included with `#[path]` (which hides a file from its folder's `mod.rs`).
+//! 4. a module is included with `#[path]` (which hides a file from its folder's `mod.rs`);
+//! 5. a file holds more than [`MAX_CODE_LINES`] lines before its tests (the generated
+//!    `src/api/ecs/` and the test files, `*_tests.rs` and `testing.rs`, aside): a file holds one
+//!    thing.
 //!
 //! A module is a file (inline `mod tests { … }` blocks belong to their file). Paths are resolved
 //! to the longest module prefix that exists as a file, so `crate::controller::status::same_status`
@@ -445,6 +448,9 @@ fn name(path: &[String]) -> String {
     }
 }
 
+/// What a module imports: each module, with the file and line of the first import of it.
+type Imports = BTreeMap<Vec<String>, (PathBuf, usize)>;
+
 /// What the rules find in the modules below `root`, one message per line.
 fn violations(root: &Path) -> Vec<String> {
     let modules = modules(root);
@@ -462,7 +468,7 @@ fn violations(root: &Path) -> Vec<String> {
         .collect();
     let mut problems = Vec::new();
     // module → (imported module → first line)
-    let mut graph: BTreeMap<Vec<String>, BTreeMap<Vec<String>, (PathBuf, usize)>> = BTreeMap::new();
+    let mut graph: BTreeMap<Vec<String>, Imports> = BTreeMap::new();
     for module in &modules {
         let text = std::fs::read_to_string(&module.file).expect("a source file");
         let code = code_only(&text);
@@ -574,6 +580,38 @@ fn violations(root: &Path) -> Vec<String> {
     let mut seen = BTreeSet::new();
     problems.retain(|p| seen.insert(p.clone()));
     problems
+}
+
+/// The most lines of a file before its `#[cfg(test)] mod …` (its code, docs included).
+const MAX_CODE_LINES: usize = 600;
+
+#[test]
+fn no_file_holds_more_than_one_thing() {
+    let mut long = Vec::new();
+    for module in modules(&src()) {
+        let generated = module.path.len() >= 2 && module.path[0] == "api" && module.path[1] == "ecs";
+        let tests = module
+            .path
+            .last()
+            .is_some_and(|m| m.ends_with("_tests") || m == "testing");
+        if generated || tests {
+            continue;
+        }
+        let text = std::fs::read_to_string(&module.file).expect("a source file");
+        let lines: Vec<&str> = text.lines().collect();
+        let code = lines
+            .windows(2)
+            .position(|w| w[0].trim() == "#[cfg(test)]" && w[1].starts_with("mod "))
+            .unwrap_or(lines.len());
+        if code > MAX_CODE_LINES {
+            long.push(format!("{}: {code} lines of code", module.file.display()));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "split these by what they hold (at most {MAX_CODE_LINES} lines before the tests):\n{}",
+        long.join("\n")
+    );
 }
 
 #[test]
