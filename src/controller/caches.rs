@@ -1,9 +1,18 @@
-//! What the controllers' caches share: the `Api` of a watched scope, and the stores of every
-//! scope once they have listed.
+//! What the controllers' caches share: the `Api` of a watched scope, a reflected watch, and the
+//! stores of every scope once they have listed.
 
-use std::{future::Future, sync::RwLock};
+use std::{fmt::Debug, future::Future, sync::RwLock};
 
-use kube::{Api, Client, Resource};
+use futures::Stream;
+use kube::{
+    Api, Client, Resource,
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, Store},
+        watcher::{self, watcher},
+    },
+};
+use serde::de::DeserializeOwned;
 
 /// `Api` of `K` in `namespace`, or across all namespaces for `None`.
 pub fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -14,6 +23,27 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// A watch of `api` with `config`, reflected into the returned store, and the stream of the
+/// objects it sees change (for a controller's `owns_stream` or `watches_stream`). A store is
+/// never older than the event that reaches the controller.
+pub fn reflected<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let changes = watcher(api, config)
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    (store, changes)
 }
 
 /// The stores in `stores` (one set per scope a controller runs in) once each has listed: `ready`

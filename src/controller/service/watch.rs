@@ -23,7 +23,11 @@ use kube::{
 use super::{CONTROLLER, children, reconcile};
 use crate::{
     api::{Service, TaskDefinition},
-    controller::{Context, caches::scoped, error_policy, with_backoff_reset},
+    controller::{
+        Context,
+        caches::{reflected, scoped},
+        error_policy, with_backoff_reset,
+    },
     runtime::Shutdown,
     translate::{labels, reference::TaskDefinitionRef},
 };
@@ -81,11 +85,8 @@ pub async fn run(
     let placed = store.clone();
     // The TaskDefinitions, reflected: a change maps to the Services that reference it, and the
     // node watch below needs to know which TaskDefinitions have placement constraints.
-    let (task_definitions, td_writer) = reflector::store::<TaskDefinition>();
-    let td_changes = watcher(scoped::<TaskDefinition>(&client, ns), watcher::Config::default())
-        .default_backoff()
-        .reflect(td_writer)
-        .touched_objects();
+    let (task_definitions, td_changes) =
+        reflected(scoped::<TaskDefinition>(&client, ns), watcher::Config::default());
     // Placement compiles against the nodes' labels: a node that appears or whose labels change
     // re-places the Services with placement constraints, their own or their TaskDefinition's
     // (status-only node updates do not).
@@ -101,36 +102,17 @@ pub async fn run(
     // The children, cached for the reconciles (children::Stores): Deployments (owned), and the
     // ReplicaSets and pods of Services' tasks, which re-trigger their Service (ECS deployments,
     // failed tasks, events).
-    let (deployments, deployment_writer) = reflector::store::<Deployment>();
-    let deployment_changes = watcher(scoped::<Deployment>(&client, ns), children.clone())
-        .default_backoff()
-        .reflect(deployment_writer)
-        .touched_objects();
-    let (daemon_sets, daemon_set_writer) = reflector::store::<DaemonSet>();
-    let daemon_set_changes = watcher(scoped::<DaemonSet>(&client, ns), children.clone())
-        .default_backoff()
-        .reflect(daemon_set_writer)
-        .touched_objects();
+    let (deployments, deployment_changes) = reflected(scoped::<Deployment>(&client, ns), children.clone());
+    let (daemon_sets, daemon_set_changes) = reflected(scoped::<DaemonSet>(&client, ns), children.clone());
     let tasks = watcher::Config::default().labels(labels::SERVICE);
-    let (replica_sets, replica_set_writer) = reflector::store::<ReplicaSet>();
-    let replica_set_changes = watcher(scoped::<ReplicaSet>(&client, ns), tasks.clone())
-        .default_backoff()
-        .reflect(replica_set_writer)
-        .touched_objects();
-    let (pods, pod_writer) = reflector::store::<Pod>();
-    let pod_changes = watcher(scoped::<Pod>(&client, ns), tasks)
-        .default_backoff()
-        .reflect(pod_writer)
-        .touched_objects();
+    let (replica_sets, replica_set_changes) = reflected(scoped::<ReplicaSet>(&client, ns), tasks.clone());
+    let (pods, pod_changes) = reflected(scoped::<Pod>(&client, ns), tasks);
     // The Kubernetes Services of load balancers, registries and Service Connect (owned, ours by
     // label): the reconcile leaves alone those already as wanted and prunes the others without
     // a request. (TargetGroupBindings are not watched: the kind may not be served, and a watch
     // of it would fail until it is; see `apply`.)
-    let (core_services, core_service_writer) = reflector::store::<CoreService>();
-    let core_service_changes = watcher(scoped::<CoreService>(&client, ns), children.clone())
-        .default_backoff()
-        .reflect(core_service_writer)
-        .touched_objects();
+    let (core_services, core_service_changes) =
+        reflected(scoped::<CoreService>(&client, ns), children.clone());
     ctx.service_children
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

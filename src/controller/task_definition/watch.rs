@@ -9,17 +9,21 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Servic
 use kube::{
     Api, Resource,
     runtime::{
-        Controller, WatchStreamExt,
+        Controller,
         controller::{self},
-        reflector::{self, ObjectRef},
-        watcher::{self, watcher},
+        reflector::ObjectRef,
+        watcher,
     },
 };
 
 use super::{CONTROLLER, children, reconcile};
 use crate::{
     api::TaskDefinition,
-    controller::{Context, caches::scoped, error_policy, with_backoff_reset},
+    controller::{
+        Context,
+        caches::{reflected, scoped},
+        error_policy, with_backoff_reset,
+    },
     runtime::Shutdown,
     translate::labels,
 };
@@ -42,21 +46,9 @@ pub async fn run(
     // reconcile, which finds the status up to date and writes nothing.
     let controller = Controller::new(scoped::<TaskDefinition>(&client, ns), watcher::Config::default());
     let store = controller.store();
-    let (service_accounts, sa_writer) = reflector::store::<ServiceAccount>();
-    let sa_changes = watcher(scoped::<ServiceAccount>(&client, ns), ours.clone())
-        .default_backoff()
-        .reflect(sa_writer)
-        .touched_objects();
-    let (claims, claim_writer) = reflector::store::<PersistentVolumeClaim>();
-    let claim_changes = watcher(scoped::<PersistentVolumeClaim>(&client, ns), ours.clone())
-        .default_backoff()
-        .reflect(claim_writer)
-        .touched_objects();
-    let (volumes, volume_writer) = reflector::store::<PersistentVolume>();
-    let volume_changes = watcher(Api::<PersistentVolume>::all(client.clone()), ours)
-        .default_backoff()
-        .reflect(volume_writer)
-        .touched_objects();
+    let (service_accounts, sa_changes) = reflected(scoped::<ServiceAccount>(&client, ns), ours.clone());
+    let (claims, claim_changes) = reflected(scoped::<PersistentVolumeClaim>(&client, ns), ours.clone());
+    let (volumes, volume_changes) = reflected(Api::<PersistentVolume>::all(client.clone()), ours);
     ctx.task_definition_children
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
