@@ -46,6 +46,17 @@ pub struct ServiceSpec {
     pub auto_scaling: Option<AutoScaling>,
 }
 
+impl Service {
+    /// The deployments its status last reported: none before the first status.
+    #[must_use]
+    pub fn deployments(&self) -> &[ServiceDeployment] {
+        self.status
+            .as_ref()
+            .map(|s| s.deployments.as_slice())
+            .unwrap_or_default()
+    }
+}
+
 /// Observed state of a service, in ECS's words (as `aws ecs describe-services` reports it).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

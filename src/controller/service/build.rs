@@ -136,7 +136,7 @@ pub fn build(
             .into_iter()
             .map(|b| owned(b, &owners))
             .collect(),
-        task_definition: plan.running(&valid.family()),
+        task_definition: plan.running.clone(),
         translation: Translation {
             service: objects.report,
             task_definition: objects.task_definition_report,

@@ -63,6 +63,9 @@ pub struct Plan<'a> {
     pub spec: &'a RegisterTaskDefinition,
     /// The running template, kept instead of the built one (the rollout is blocked).
     pub hold: Option<Held>,
+    /// The task definition that runs after this reconcile, `family:revision`: the held one, else
+    /// the one built.
+    pub running: String,
     /// What the Deployment's annotations remember after this reconcile.
     pub history: History,
     /// Whether the Deployment is paused: the circuit breaker failed the revision it runs.
@@ -80,16 +83,6 @@ pub struct Plan<'a> {
 }
 
 impl Plan<'_> {
-    /// The task definition that runs after this reconcile, `family:revision`: the held one, else
-    /// the one built.
-    #[must_use]
-    pub fn running(&self, family: &str) -> String {
-        self.hold.as_ref().map_or_else(
-            || format!("{family}:{}", self.revision),
-            |h| h.task_definition.clone(),
-        )
-    }
-
     /// When to reconcile again, given the `status` written: at once to roll back, soon while a
     /// circuit breaker watches a PRIMARY deployment in progress, else after `resync`.
     #[must_use]
@@ -118,12 +111,7 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
     let resolved = valid.resolved();
     let breaker = rollout::breaker(&svc.spec);
     let live = children.deployment.as_deref();
-    let previous = svc
-        .status
-        .as_ref()
-        .map(|s| s.deployments.as_slice())
-        .unwrap_or_default();
-    let mut history = History::read(live).next(live, &resolved, previous);
+    let mut history = History::of(svc, live, &resolved);
 
     // Roll back, or stay on, a revision the breaker failed.
     let (mut revision, mut spec) = (valid.revision, &valid.task_definition.spec.task_definition);
@@ -162,6 +150,7 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
     let mut rolling_back_to = None;
     let mut roll_back_now = false;
     if history.failed.is_none()
+        && breaker.is_some()
         && !daemon
         && let Some(live) = live
     {
@@ -188,6 +177,7 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
         revision,
         spec,
         hold,
+        running,
         history,
         paused,
         breaker,

@@ -135,7 +135,7 @@ fn a_first_rollout_runs_the_revision_the_service_asks_for() {
     let plan = decide(&v, &Children::default(), &now());
     assert_eq!(plan.resolved, "web:3");
     assert_eq!((plan.revision, image(&plan)), (3, "nginx:3".to_owned()));
-    assert_eq!(plan.running("web"), "web:3");
+    assert_eq!(plan.running, "web:3");
     assert!(!plan.paused && plan.hold.is_none() && plan.failure.is_none() && plan.blocked.is_none());
     assert_eq!(plan.breaker, None);
     let resync = Duration::from_secs(300);
@@ -162,7 +162,7 @@ fn a_blocked_rollout_holds_the_running_template_and_says_so() {
             .as_deref(),
         Some("nginx:3")
     );
-    assert_eq!(plan.running("web"), "web:3");
+    assert_eq!(plan.running, "web:3");
     assert!(
         plan.blocked
             .as_deref()
@@ -262,7 +262,7 @@ fn a_remembered_failure_rolls_back_to_the_stored_completed_revision() {
     let children = failing(4, &[(COMPLETED, "web:3"), (FAILED, "web:4")], 9);
     let plan = decide(&v, &children, &now());
     assert_eq!((plan.revision, image(&plan)), (3, "nginx:3".to_owned()));
-    assert_eq!(plan.running("web"), "web:3");
+    assert_eq!(plan.running, "web:3");
     assert_eq!(plan.history.failed.as_deref(), Some("web:4"));
     assert!(!plan.paused && !plan.roll_back_now);
     assert!(

@@ -147,7 +147,7 @@ pub fn of_workload(
 ) -> Vec<ServiceDeployment> {
     match workload {
         Workload::Deployment(d) => of_deployment(svc, d, children, failed, breaker, now),
-        Workload::DaemonSet(d) => vec![observe_daemon_set(d, task_definition, previous(svc), now)],
+        Workload::DaemonSet(d) => vec![observe_daemon_set(d, task_definition, svc.deployments(), now)],
     }
 }
 
@@ -171,18 +171,10 @@ pub fn of_deployment(
             failed_task_definition: failed,
             reset_on_healthy_task: breaker.is_none_or(|b| b.reset_on_healthy_task),
             rolled_out: counts.rolled_out,
-            previous: previous(svc),
+            previous: svc.deployments(),
             now,
         },
     )
-}
-
-/// The deployments of `svc`'s current status.
-fn previous(svc: &Service) -> &[ServiceDeployment] {
-    svc.status
-        .as_ref()
-        .map(|s| s.deployments.as_slice())
-        .unwrap_or_default()
 }
 
 /// The ECS id of the deployment a ReplicaSet stands for: `ecs-svc/` and 19 digits, from its uid

@@ -84,6 +84,13 @@ impl History {
         }
     }
 
+    /// The history to write with `svc`'s next template, `svc` resolving to `resolved` and its
+    /// Deployment being `live`: what `live` remembers, brought up to date ([`Self::next`]).
+    #[must_use]
+    pub fn of(svc: &Service, live: Option<&Deployment>, resolved: &str) -> Self {
+        Self::read(live).next(live, resolved, svc.deployments())
+    }
+
     /// Whether the Service, resolving to `resolved`, must not roll to it: it failed.
     #[must_use]
     pub fn failed_now(&self, resolved: &str) -> bool {
@@ -170,12 +177,7 @@ pub fn trips(breaker: Option<&Breaker>, deployments: &[ServiceDeployment], resol
 /// [`super::decide`] runs it.
 #[must_use]
 pub fn rollback_revision(svc: &Service, live: Option<&Deployment>, resolved: &str) -> Option<i64> {
-    let previous = svc
-        .status
-        .as_ref()
-        .map(|s| s.deployments.as_slice())
-        .unwrap_or_default();
-    let next = History::read(live).next(live, resolved, previous);
+    let next = History::of(svc, live, resolved);
     next.failed.as_ref()?;
     if !rollout::breaker(&svc.spec).is_some_and(|b| b.rollback) {
         return None;
