@@ -46,27 +46,26 @@ pub struct Plan {
     pub retained: Vec<Retained>,
 }
 
-/// Whether retention may let a revision go once `valid` is registered against the `listed`
-/// ControllerRevisions with `limit`: only then does [`super::load`] list the objects that may
-/// use one ([`Referrers`]).
+/// Whether retention may let a revision go once `registration` is carried out, keeping `limit`:
+/// only then does [`super::load`] list the objects that may use one ([`Referrers`]).
 #[must_use]
-pub fn needs_referrers(valid: &Valid, listed: &[ControllerRevision], limit: usize) -> bool {
-    registration(&valid.task_definition, listed)
-        .is_some_and(|r| !to_delete(&r.owned, r.latest, limit, &BTreeSet::new()).is_empty())
+pub fn needs_referrers(registration: Option<&Registration>, limit: usize) -> bool {
+    registration.is_some_and(|r| !to_delete(&r.owned, r.latest, limit, &BTreeSet::new()).is_empty())
 }
 
-/// Decides the revisions of `valid` from the ControllerRevisions [`super::load`] `listed` and,
-/// when it listed them, the `referrers` that may use one, keeping `limit` besides the latest and
-/// those in use.
+/// Decides the revisions of `valid` from the ControllerRevisions [`super::load`] `listed`, the
+/// [`registration`] it worked out from them and, when it listed them, the `referrers` that may
+/// use one, keeping `limit` besides the latest and those in use.
 #[must_use]
 pub fn decide(
     valid: &Valid,
     listed: &[ControllerRevision],
+    registration: Option<&Registration>,
     referrers: Option<&Referrers>,
     limit: usize,
 ) -> Plan {
     let td = &valid.task_definition;
-    let Some(registration) = registration(td, listed) else {
+    let Some(registration) = registration else {
         // (validate refuses an object without uid; nothing to do for one.)
         return Plan {
             latest: td.latest_revision(),
@@ -108,7 +107,7 @@ pub fn decide(
         .collect();
     Plan {
         latest: registration.latest,
-        register: registration.register,
+        register: registration.register.clone(),
         delete,
         revisions,
         retained,

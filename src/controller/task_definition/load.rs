@@ -1,6 +1,7 @@
 //! Load (async, read-only): what a TaskDefinition's reconcile reads, before anything is decided.
 //!
 //! - its ControllerRevisions (one LIST by its name's label);
+//! - what registering its spec against them does ([`decide::registration`]), worked out once;
 //! - only when retention may let a revision go ([`decide::needs_referrers`]), the objects of its
 //!   namespace that may use one: Services, Tasks and ScheduledTasks (a LIST each);
 //! - its dependents as the controller's caches last saw them ([`children`]).
@@ -10,7 +11,7 @@ use kube::{Api, api::ListParams};
 
 use super::{
     children,
-    decide::{self, Referrers},
+    decide::{self, Referrers, Registration},
     validate::Valid,
 };
 use crate::{
@@ -24,6 +25,8 @@ pub struct Loaded {
     /// The ControllerRevisions labelled with its name (its own, and any other object's of the
     /// same name).
     pub revisions: Vec<ControllerRevision>,
+    /// What registering its spec against `revisions` does; `None` for an object without uid.
+    pub registration: Option<Registration>,
     /// The objects that may use one of its revisions, when retention may let one go.
     pub referrers: Option<Referrers>,
     /// The caches of its dependents; `None` without caches (a reconcile outside the
@@ -41,7 +44,8 @@ pub async fn load(ctx: &Context, valid: &Valid, limit: usize) -> Result<Loaded, 
         .list(&ListParams::default().labels(&revisions::selector(&valid.name)))
         .await?
         .items;
-    let referrers = if decide::needs_referrers(valid, &revisions, limit) {
+    let registration = decide::registration(&valid.task_definition, &revisions);
+    let referrers = if decide::needs_referrers(registration.as_ref(), limit) {
         let ns = valid.namespace.as_str();
         Some(Referrers {
             services: Api::<Service>::namespaced(ctx.client.clone(), ns)
@@ -62,6 +66,7 @@ pub async fn load(ctx: &Context, valid: &Valid, limit: usize) -> Result<Loaded, 
     };
     Ok(Loaded {
         revisions,
+        registration,
         referrers,
         dependents: children::ready_stores(ctx).await,
     })

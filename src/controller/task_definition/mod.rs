@@ -79,7 +79,13 @@ pub async fn reconcile(td: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Act
         }
     };
     let loaded = load::load(&ctx, &valid, limit).await?;
-    let plan = decide::decide(&valid, &loaded.revisions, loaded.referrers.as_ref(), limit);
+    let plan = decide::decide(
+        &valid,
+        &loaded.revisions,
+        loaded.registration.as_ref(),
+        loaded.referrers.as_ref(),
+        limit,
+    );
     let desired = build::build(&valid, &plan, &ctx.config.options);
     let missing = apply::apply(&ctx, &valid, desired, &loaded).await?;
     status::update(
