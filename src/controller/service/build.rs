@@ -187,7 +187,12 @@ mod tests {
         api::{TaskDefinition, autoscaling::AutoScaling, ecs::SchedulingStrategy},
         controller::{
             revisions,
-            service::{children::Children, decide::decide, load::Loaded, validate::validate},
+            service::{
+                children::Children,
+                decide::decide,
+                load::Loaded,
+                validate::{validate, validated},
+            },
             testing,
         },
         translate::labels,
@@ -205,17 +210,6 @@ mod tests {
         build(valid, &plan, nodes, &Options::default())
     }
 
-    fn valid(svc: &crate::api::Service, td: TaskDefinition) -> ValidatedService {
-        validate(
-            svc,
-            &Loaded {
-                task_definitions: vec![td],
-                ..Loaded::default()
-            },
-        )
-        .expect("valid")
-    }
-
     fn web_td() -> TaskDefinition {
         testing::with_container(testing::task_definition("team-a", "web", 1), "app", "nginx:1.27")
     }
@@ -230,7 +224,7 @@ mod tests {
     #[test]
     fn deployment_is_owned_by_the_service_and_labelled() {
         let svc = testing::service("team-a", "front", 2, "web");
-        let desired = built(&valid(&svc, web_td()), None).expect("builds");
+        let desired = built(&validated(&svc, web_td()), None).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.metadata.name.as_deref(), Some("front"));
         assert_eq!(d.metadata.namespace.as_deref(), Some("team-a"));
@@ -274,7 +268,7 @@ mod tests {
             max_capacity: 10,
             ..Default::default()
         });
-        let desired = built(&valid(&svc, web_td()), None).expect("builds");
+        let desired = built(&validated(&svc, web_td()), None).expect("builds");
         let d = deployment(&desired);
         assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
         let body = serde_json::to_value(d).expect("json");
@@ -285,7 +279,7 @@ mod tests {
     fn daemon_becomes_an_owned_daemon_set() {
         let mut svc = testing::service("team-a", "agent", 1, "web");
         svc.spec.service.scheduling_strategy = Some(SchedulingStrategy::Daemon);
-        let desired = built(&valid(&svc, web_td()), None).expect("builds");
+        let desired = built(&validated(&svc, web_td()), None).expect("builds");
         let Workload::DaemonSet(d) = &desired.workload else {
             panic!("expected a DaemonSet")
         };
@@ -313,7 +307,7 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "front", 1, "web_app");
-        let desired = built(&valid(&svc, td), None).expect("builds");
+        let desired = built(&validated(&svc, td), None).expect("builds");
         assert_eq!(desired.task_definition, "web_app:5");
         let pod_labels = deployment(&desired)
             .spec
@@ -362,7 +356,7 @@ mod tests {
         let mut td = web_td();
         td.spec.task_definition.network_mode = Some(crate::api::ecs::NetworkMode::Bridge);
         let svc = testing::service("team-a", "front", 1, "web");
-        let desired = built(&valid(&svc, td), None).expect("builds");
+        let desired = built(&validated(&svc, td), None).expect("builds");
         let notes = desired.translation.notes();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(
@@ -389,7 +383,7 @@ mod tests {
             .expect("load balancer"),
         ]);
         svc.spec.service.service_registries = Some(vec![Default::default()]);
-        let desired = built(&valid(&svc, td), None).expect("builds");
+        let desired = built(&validated(&svc, td), None).expect("builds");
         let names: Vec<&str> = desired
             .services
             .iter()
@@ -441,7 +435,7 @@ mod tests {
             ..Default::default()
         }];
         let svc = testing::service("team-a", "front", 1, "web");
-        let err = built(&valid(&svc, td), None).expect_err("no image");
+        let err = built(&validated(&svc, td), None).expect_err("no image");
         assert_eq!(err.reason, "InvalidTaskDefinition");
         assert!(
             err.message
@@ -458,7 +452,7 @@ mod tests {
             maximum_percent: Some(50),
             ..Default::default()
         });
-        let err = built(&valid(&svc, web_td()), None).expect_err("max < 100");
+        let err = built(&validated(&svc, web_td()), None).expect_err("max < 100");
         assert_eq!(err.reason, REASON_INVALID_SERVICE_FIELD);
         assert!(
             err.message
@@ -490,7 +484,7 @@ mod tests {
                 .expect("node")
             })
             .collect();
-        let desired = built(&valid(&svc, td.clone()), Some(&nodes)).expect("builds");
+        let desired = built(&validated(&svc, td.clone()), Some(&nodes)).expect("builds");
         let affinity = deployment(&desired)
             .spec
             .as_ref()
@@ -513,7 +507,7 @@ mod tests {
             .expect("distinctInstance");
         assert_eq!(anti[0].topology_key, "kubernetes.io/hostname");
         // Without the nodes, `=~` cannot be evaluated: the Service says so.
-        let err = built(&valid(&svc, td), None).expect_err("needs nodes");
+        let err = built(&validated(&svc, td), None).expect_err("needs nodes");
         assert_eq!(err.reason, REASON_INVALID_PLACEMENT);
         assert!(
             err.message.starts_with(

@@ -18,8 +18,7 @@ use super::{
     children::Children,
     decide::{Plan, ROLLOUT_RECHECK, decide},
     history::{COMPLETED, FAILED},
-    load::Loaded,
-    validate::{Invalid, Rollback, ValidatedService, validate},
+    validate::{Invalid, Rollback, validated},
 };
 use crate::{
     api::{Service, ServiceStatus, TaskDefinition, service::ServiceDeployment},
@@ -48,17 +47,6 @@ fn service(config: Value) -> Service {
     svc.spec.service.desired_count = Some(2);
     svc.spec.service.deployment_configuration = serde_json::from_value(config).expect("config");
     svc
-}
-
-fn valid(svc: &Service, td: TaskDefinition) -> ValidatedService {
-    validate(
-        svc,
-        &Loaded {
-            task_definitions: vec![td],
-            ..Loaded::default()
-        },
-    )
-    .expect("valid")
 }
 
 /// The Service's Deployment running `web:<revision>` (Kubernetes revision `k8s_revision`), with
@@ -131,7 +119,7 @@ fn image(plan: &Plan<'_>) -> String {
 #[test]
 fn a_first_rollout_runs_the_revision_the_service_asks_for() {
     let svc = service(json!({}));
-    let v = valid(&svc, td(3, "nginx:3"));
+    let v = validated(&svc, td(3, "nginx:3"));
     let plan = decide(&v, &Children::default(), &now());
     assert_eq!(plan.resolved, "web:3");
     assert_eq!((plan.revision, image(&plan)), (3, "nginx:3".to_owned()));
@@ -148,7 +136,7 @@ fn a_first_rollout_runs_the_revision_the_service_asks_for() {
 #[test]
 fn a_blocked_rollout_holds_the_running_template_and_says_so() {
     let svc = service(json!({"minimumHealthyPercent": 100, "maximumPercent": 100}));
-    let v = valid(&svc, td(4, "nginx:4"));
+    let v = validated(&svc, td(4, "nginx:4"));
     let live = Children {
         deployment: Some(std::sync::Arc::new(deployment(3, "1", &[]))),
         ..Children::default()
@@ -183,7 +171,7 @@ fn a_blocked_rollout_holds_the_running_template_and_says_so() {
 #[test]
 fn the_breaker_trips_on_the_rollout_of_the_resolved_revision_and_rolls_back_at_once() {
     let svc = service(json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true}}));
-    let v = valid(&svc, td(4, "nginx:4"));
+    let v = validated(&svc, td(4, "nginx:4"));
     // web:3 completed earlier; web:4's two tasks restarted twice each: 4 failures ≥ 3.
     let children = failing(4, &[(COMPLETED, "web:3")], 2);
     let plan = decide(&v, &children, &now());
@@ -225,13 +213,13 @@ fn the_breaker_trips_on_the_rollout_of_the_resolved_revision_and_rolls_back_at_o
 #[test]
 fn without_rollback_or_anything_completed_the_deployment_is_paused() {
     let off = service(json!({"deploymentCircuitBreaker": {"enable": true, "rollback": false}}));
-    let v = valid(&off, td(4, "nginx:4"));
+    let v = validated(&off, td(4, "nginx:4"));
     let plan = decide(&v, &failing(4, &[(COMPLETED, "web:3")], 2), &now());
     assert_eq!(plan.history.failed.as_deref(), Some("web:4"));
     assert!(plan.paused && !plan.roll_back_now);
     assert!(plan.failure.as_deref().is_some_and(|m| m.contains("paused")));
     let on = service(json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true}}));
-    let v = valid(&on, td(4, "nginx:4"));
+    let v = validated(&on, td(4, "nginx:4"));
     let plan = decide(&v, &failing(4, &[], 2), &now());
     assert!(plan.paused && !plan.roll_back_now);
     assert!(
@@ -245,7 +233,7 @@ fn without_rollback_or_anything_completed_the_deployment_is_paused() {
 fn failures_of_another_revision_do_not_fail_the_one_the_service_asks_for() {
     let svc = service(json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true}}));
     // web:5 is registered while web:4's tasks keep failing: web:5 rolls out.
-    let v = valid(&svc, td(5, "nginx:5"));
+    let v = validated(&svc, td(5, "nginx:5"));
     let plan = decide(&v, &failing(4, &[(COMPLETED, "web:3")], 9), &now());
     assert_eq!(plan.history.failed, None);
     assert_eq!((plan.revision, plan.paused), (5, false));
@@ -254,7 +242,7 @@ fn failures_of_another_revision_do_not_fail_the_one_the_service_asks_for() {
 #[test]
 fn a_remembered_failure_rolls_back_to_the_stored_completed_revision() {
     let svc = service(json!({"deploymentCircuitBreaker": {"enable": true, "rollback": true}}));
-    let mut v = valid(&svc, td(4, "nginx:4"));
+    let mut v = validated(&svc, td(4, "nginx:4"));
     v.rollback = Some(Rollback {
         revision: 3,
         spec: Ok(td(3, "nginx:3").spec.task_definition),

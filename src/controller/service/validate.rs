@@ -214,6 +214,20 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
     })
 }
 
+/// `svc` validated against the one TaskDefinition `td` (nothing else loaded), for tests of the
+/// steps after validate.
+///
+/// # Panics
+/// When `svc` is invalid against `td`.
+#[cfg(test)]
+pub fn validated(svc: &Service, td: TaskDefinition) -> ValidatedService {
+    let loaded = Loaded {
+        task_definitions: vec![td],
+        ..Loaded::default()
+    };
+    validate(svc, &loaded).expect("valid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
