@@ -44,6 +44,25 @@ struct Reference {
     line: usize,
 }
 
+impl Reference {
+    /// `path`, written at `line` of `module`: absolute when it starts at `crate`, `self` or
+    /// `super` ([`absolute`]), else external.
+    fn written_in(module: &[String], path: Vec<String>, line: usize) -> Self {
+        match absolute(module, &path) {
+            Some(abs) => Self {
+                path: abs,
+                external: false,
+                line,
+            },
+            None => Self {
+                path,
+                external: true,
+                line,
+            },
+        }
+    }
+}
+
 fn src() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")
 }
@@ -367,18 +386,11 @@ fn references(module: &Module, code: &str, children: &BTreeSet<String>) -> Vec<R
             } else {
                 path
             };
-            match absolute(&path_at(module, &inline, start), &path) {
-                Some(abs) => out.push(Reference {
-                    path: abs,
-                    external: false,
-                    line,
-                }),
-                None => out.push(Reference {
-                    path,
-                    external: true,
-                    line,
-                }),
-            }
+            out.push(Reference::written_in(
+                &path_at(module, &inline, start),
+                path,
+                line,
+            ));
         }
     }
     // Paths in code: `crate::a::b`, `super::a`, and the external ones the pure modules must not
@@ -414,18 +426,11 @@ fn references(module: &Module, code: &str, children: &BTreeSet<String>) -> Vec<R
                 .map(str::to_owned)
                 .collect();
             let line = line_of(code, start);
-            match absolute(&path_at(module, &inline, start), &path) {
-                Some(abs) => out.push(Reference {
-                    path: abs,
-                    external: false,
-                    line,
-                }),
-                None => out.push(Reference {
-                    path,
-                    external: true,
-                    line,
-                }),
-            }
+            out.push(Reference::written_in(
+                &path_at(module, &inline, start),
+                path,
+                line,
+            ));
         }
     }
     out
