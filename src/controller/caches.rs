@@ -1,7 +1,11 @@
-//! What the controllers' caches share: the `Api` of a watched scope, a reflected watch, and the
-//! stores of every scope once they have listed.
+//! What the controllers' caches share: the `Api` of a watched scope, the watch of the objects the
+//! operator made, a reflected watch, and the stores of every scope once they have listed.
 
-use std::{fmt::Debug, future::Future, sync::RwLock};
+use std::{
+    fmt::Debug,
+    future::Future,
+    sync::{PoisonError, RwLock},
+};
 
 use futures::Stream;
 use kube::{
@@ -14,6 +18,8 @@ use kube::{
 };
 use serde::de::DeserializeOwned;
 
+use crate::translate::labels;
+
 /// `Api` of `K` in `namespace`, or across all namespaces for `None`.
 pub fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -23,6 +29,14 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// The watch of the objects the operator made: those labelled
+/// `app.kubernetes.io/managed-by=ecs-bridge` (the children it owns; others of their kinds are
+/// not cached, to bound memory).
+#[must_use]
+pub fn managed_by() -> watcher::Config {
+    watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE))
 }
 
 /// A watch of `api` with `config`, reflected into the returned store, and the stream of the
@@ -46,6 +60,12 @@ where
     (store, changes)
 }
 
+/// Adds the caches of one scope a controller runs in (`scope`) to its `stores`, which [`ready`]
+/// reads.
+pub fn add_scope<S>(stores: &RwLock<Vec<S>>, scope: S) {
+    stores.write().unwrap_or_else(PoisonError::into_inner).push(scope);
+}
+
 /// The stores in `stores` (one set per scope a controller runs in) once each has listed: `ready`
 /// of a set fails when its writer was dropped (the controller stopping), and the set is left out.
 /// `None` when the controller runs in no scope (no caches, as in a reconcile outside the
@@ -56,10 +76,7 @@ where
     F: Fn(S) -> Fut,
     Fut: Future<Output = Result<S, E>>,
 {
-    let stores: Vec<S> = stores
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let stores: Vec<S> = stores.read().unwrap_or_else(PoisonError::into_inner).clone();
     if stores.is_empty() {
         return None;
     }

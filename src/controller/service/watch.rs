@@ -25,7 +25,7 @@ use crate::{
     api::{Service, TaskDefinition},
     controller::{
         Context,
-        caches::{reflected, scoped},
+        caches::{add_scope, managed_by, reflected, scoped},
         error_policy, with_backoff_reset,
     },
     runtime::Shutdown,
@@ -64,8 +64,9 @@ pub fn services_for_task_definition(
 /// Watches Services, the Deployments, DaemonSets and Kubernetes Services they own (only those
 /// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory), the ReplicaSets and
 /// pods of their tasks, the nodes and TaskDefinitions (mapped to the Services that reference
-/// them), and caches them all in [`children::Stores`]. TargetGroupBindings are not watched (the kind may not be served, and a watch
-/// of it would fail until it is): a changed or deleted binding is re-applied at the next resync.
+/// them), and caches them all in [`children::Stores`]. TargetGroupBindings are not watched (the
+/// kind may not be served, and a watch of it would fail until it is): a changed or deleted
+/// binding is re-applied at the next resync.
 pub async fn run(
     namespace: Option<String>,
     ctx: Arc<Context>,
@@ -75,8 +76,7 @@ pub async fn run(
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
-    let children =
-        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE));
+    let children = managed_by();
     // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
     // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
     let controller = Controller::new(scoped::<Service>(&client, ns), watcher::Config::default());
@@ -113,10 +113,9 @@ pub async fn run(
     // of it would fail until it is; see `apply`.)
     let (core_services, core_service_changes) =
         reflected(scoped::<CoreService>(&client, ns), children.clone());
-    ctx.service_children
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(children::Stores {
+    add_scope(
+        &ctx.service_children,
+        children::Stores {
             deployments,
             daemon_sets,
             replica_sets,
@@ -124,7 +123,8 @@ pub async fn run(
             services: core_services,
             task_definitions: task_definitions.clone(),
             nodes: node_store,
-        });
+        },
+    );
     let controller = controller
         .watches_stream(nodes, move |_node| {
             services_with_placement(&placed.state(), &task_definitions.state())

@@ -21,7 +21,7 @@ use crate::{
     api::TaskDefinition,
     controller::{
         Context,
-        caches::{reflected, scoped},
+        caches::{add_scope, managed_by, reflected, scoped},
         error_policy, with_backoff_reset,
     },
     runtime::Shutdown,
@@ -39,8 +39,7 @@ pub async fn run(
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
-    let ours =
-        watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE));
+    let ours = managed_by();
     // NB: no generation predicate yet: kube-runtime only offers one through `Controller::for_stream`
     // (feature `unstable-runtime-stream-control`). Our own status write therefore triggers one more
     // reconcile, which finds the status up to date and writes nothing.
@@ -49,14 +48,14 @@ pub async fn run(
     let (service_accounts, sa_changes) = reflected(scoped::<ServiceAccount>(&client, ns), ours.clone());
     let (claims, claim_changes) = reflected(scoped::<PersistentVolumeClaim>(&client, ns), ours.clone());
     let (volumes, volume_changes) = reflected(Api::<PersistentVolume>::all(client.clone()), ours);
-    ctx.task_definition_children
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(children::Stores {
+    add_scope(
+        &ctx.task_definition_children,
+        children::Stores {
             service_accounts,
             claims,
             volumes,
-        });
+        },
+    );
     let scope = namespace.clone();
     let controller = controller
         .owns_stream(sa_changes)
