@@ -700,6 +700,17 @@ async fn expect_echoed_apply(server: &mut Handle, path: &str) -> Value {
     body
 }
 
+/// Serves the first requests of a reconcile of [`networked_service`], up to its
+/// TargetGroupBinding: the TaskDefinition LIST, the Deployment's apply (ready) and the applies of
+/// its two Kubernetes Services (echoed); returns the Deployment and the Services as stored.
+async fn expect_networked_workload(server: &mut Handle) -> (Value, Value, Value) {
+    expect_task_definition_list(server, &[networked_td()]).await;
+    let deployment = expect_ready_deployment(server).await;
+    let lb = expect_echoed_apply(server, &format!("{SERVICES}/web-lb")).await;
+    let sc = expect_echoed_apply(server, &format!("{SERVICES}/shop-web")).await;
+    (deployment, lb, sc)
+}
+
 /// Serves a DELETE of `path` with the uid precondition `uid`.
 async fn expect_delete(server: &mut Handle, path: &str, uid: &str) {
     let (request, reply) = next(server).await;
@@ -920,10 +931,7 @@ async fn unchanged_networking_objects_are_not_written_again() {
     let svc = networked_service();
     let first_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[networked_td()]).await;
-        let deployment = expect_ready_deployment(&mut server).await;
-        let lb = expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
-        let sc = expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        let (deployment, lb, sc) = expect_networked_workload(&mut server).await;
         expect_bindings_discovery(&mut server).await;
         expect_binding_get(&mut server, "web.web-tg", None).await;
         let binding = expect_echoed_apply(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
@@ -983,10 +991,7 @@ async fn without_the_load_balancer_controller_the_service_is_degraded_without_tr
     let svc = networked_service();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[networked_td()]).await;
-        expect_ready_deployment(&mut server).await;
-        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
-        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_networked_workload(&mut server).await;
         // Discovery does not know the group: no binding is read, written or listed.
         expect_unserved(&mut server, "/apis/elbv2.k8s.aws/v1beta1").await;
         let status = expect_status_apply(&mut server, &status_svc).await;
@@ -1018,10 +1023,7 @@ async fn a_binding_whose_kind_went_away_is_reported_and_asked_about_again() {
     let svc = networked_service();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[networked_td()]).await;
-        expect_ready_deployment(&mut server).await;
-        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
-        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_networked_workload(&mut server).await;
         // Discovery (perhaps stale) says served, but the path is not.
         expect_bindings_discovery(&mut server).await;
         expect_unserved(&mut server, &format!("{BINDINGS}/web.web-tg")).await;
@@ -1057,10 +1059,7 @@ async fn a_binding_whose_kind_went_away_is_reported_and_asked_about_again() {
     let mut svc = svc;
     svc.status = Some(serde_json::from_value(status["status"].clone()).expect("a status"));
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[networked_td()]).await;
-        expect_ready_deployment(&mut server).await;
-        expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
-        expect_echoed_apply(&mut server, &format!("{SERVICES}/shop-web")).await;
+        expect_networked_workload(&mut server).await;
         expect_unserved(&mut server, "/apis/elbv2.k8s.aws/v1beta1").await;
         assert_no_more_requests(server).await;
     });

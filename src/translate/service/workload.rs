@@ -664,15 +664,18 @@ mod tests {
 
     #[test]
     fn grace_period_delays_liveness_probes_not_readiness() {
-        let t = workload(
-            "web",
-            "shop",
-            &spec(json!({"desiredCount": 1, "healthCheckGracePeriodSeconds": 300})),
-            &probed_pod(),
-            &WorkloadInput::default(),
-            &Options::default(),
-        )
-        .expect("translates");
+        let with_grace = |seconds: i64| {
+            workload(
+                "web",
+                "shop",
+                &spec(json!({"desiredCount": 1, "healthCheckGracePeriodSeconds": seconds})),
+                &probed_pod(),
+                &WorkloadInput::default(),
+                &Options::default(),
+            )
+            .expect("translates")
+        };
+        let t = with_grace(300);
         let pod = template(&t).spec.as_ref().expect("pod");
         let app = &pod.containers[0];
         assert_eq!(
@@ -698,15 +701,7 @@ mod tests {
         assert!(t.report.is_empty(), "{:?}", t.report.notes);
 
         // A short grace period keeps the startup probe's longer budget.
-        let t = workload(
-            "web",
-            "shop",
-            &spec(json!({"desiredCount": 1, "healthCheckGracePeriodSeconds": 60})),
-            &probed_pod(),
-            &WorkloadInput::default(),
-            &Options::default(),
-        )
-        .expect("translates");
+        let t = with_grace(60);
         let app = &template(&t).spec.as_ref().expect("pod").containers[0];
         assert_eq!(
             (
