@@ -30,7 +30,7 @@ use kube::runtime::controller::Action;
 
 use super::{
     children::Children,
-    ecs_deployments::{self, IN_PROGRESS, PRIMARY},
+    ecs_deployments::{self, primary_in_progress},
     history::{self, History},
     validate::ValidatedService,
 };
@@ -55,8 +55,6 @@ pub struct Held {
 /// What this reconcile does with the Service's rollout.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
-    /// The task definition the Service asks for, `family:revision`.
-    pub resolved: String,
     /// The revision whose objects are built: `resolved`'s, or the one rolled back to.
     pub revision: i64,
     /// That revision's spec.
@@ -89,17 +87,12 @@ impl Plan<'_> {
     pub fn requeue(&self, status: &ServiceStatus, resync: Duration) -> Action {
         if self.roll_back_now {
             Action::requeue(Duration::ZERO)
-        } else if self.breaker.is_some() && status.deployments.iter().any(in_progress) {
+        } else if self.breaker.is_some() && status.deployments.iter().any(primary_in_progress) {
             Action::requeue(ROLLOUT_RECHECK)
         } else {
             Action::requeue(resync)
         }
     }
-}
-
-/// Whether `d` is the PRIMARY deployment and still in progress.
-fn in_progress(d: &ServiceDeployment) -> bool {
-    d.status == PRIMARY && d.rollout_state.as_deref() == Some(IN_PROGRESS)
 }
 
 /// Decides the rollout of `valid`, whose children are `children`, at `now` (see the module
@@ -115,19 +108,14 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
 
     // Roll back, or stay on, a revision the breaker failed.
     let (mut revision, mut spec) = (valid.revision, &valid.task_definition.spec.task_definition);
-    let mut failure = None;
-    if history.failed.is_some() {
-        failure = Some(failure_message(
-            &resolved,
-            breaker.as_ref(),
-            history.completed.as_deref(),
-        ));
-        if let Some(rollback) = valid.rollback.as_ref() {
-            match &rollback.spec {
-                Ok(stored) => (revision, spec) = (rollback.revision, stored),
-                Err(invalid) => {
-                    failure = Some(format!("{resolved}; cannot roll back: {}", invalid.message));
-                }
+    let mut cannot_roll_back = None;
+    if history.failed.is_some()
+        && let Some(rollback) = valid.rollback.as_ref()
+    {
+        match &rollback.spec {
+            Ok(stored) => (revision, spec) = (rollback.revision, stored),
+            Err(invalid) => {
+                cannot_roll_back = Some(format!("{resolved}; cannot roll back: {}", invalid.message));
             }
         }
     }
@@ -156,24 +144,25 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
     {
         let observed = ecs_deployments::of_deployment(svc, live, children, None, breaker.as_ref(), now);
         if history::trips(breaker.as_ref(), &observed, &resolved) {
-            history.failed = Some(resolved.clone());
-            let completed = history.completed.as_deref().filter(|c| *c != resolved);
-            roll_back_now = breaker.as_ref().is_some_and(|b| b.rollback) && completed.is_some();
+            rolling_back_to = history
+                .rollback_target(breaker.as_ref(), &resolved)
+                .map(|c| deployment_of(&observed, c).unwrap_or_else(|| c.to_owned()));
+            roll_back_now = rolling_back_to.is_some();
             paused = !roll_back_now;
+            history.failed = Some(resolved.clone());
             tracing::warn!(task_definition = %resolved, rollback = roll_back_now, "circuit breaker tripped");
-            if roll_back_now {
-                rolling_back_to =
-                    completed.map(|c| deployment_of(&observed, c).unwrap_or_else(|| c.to_owned()));
-            }
-            failure = Some(failure_message(
-                &resolved,
-                breaker.as_ref(),
-                history.completed.as_deref(),
-            ));
         }
     }
+    let failure = history.failed.is_some().then(|| {
+        cannot_roll_back.unwrap_or_else(|| {
+            failure_message(
+                &resolved,
+                breaker.as_ref(),
+                history.rollback_target(breaker.as_ref(), &resolved),
+            )
+        })
+    });
     Plan {
-        resolved,
         revision,
         spec,
         hold,
@@ -208,14 +197,12 @@ fn deployment_of(deployments: &[ServiceDeployment], task_definition: &str) -> Op
         .map(|d| d.id.clone())
 }
 
-/// Degraded's message for a failed rollout of `failed`.
+/// Degraded's message for a failed rollout of `failed`, rolled back to `target`
+/// ([`History::rollback_target`]).
 #[must_use]
-pub fn failure_message(failed: &str, breaker: Option<&Breaker>, completed: Option<&str>) -> String {
+pub fn failure_message(failed: &str, breaker: Option<&Breaker>, target: Option<&str>) -> String {
     let threshold = breaker.map_or(String::new(), |b| format!(" ({} failed tasks)", b.threshold));
-    let what_now = match (
-        breaker.is_some_and(|b| b.rollback),
-        completed.filter(|c| *c != failed),
-    ) {
+    let what_now = match (breaker.is_some_and(|b| b.rollback), target) {
         (true, Some(c)) => format!("rolled back to {c}"),
         (true, None) => "no earlier deployment completed, so there is nothing to roll back to".to_owned(),
         (false, _) => "rollback is off, so the deployment is paused".to_owned(),

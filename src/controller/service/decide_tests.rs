@@ -121,7 +121,7 @@ fn a_first_rollout_runs_the_revision_the_service_asks_for() {
     let svc = service(json!({}));
     let v = validated(&svc, td(3, "nginx:3"));
     let plan = decide(&v, &Children::default(), &now());
-    assert_eq!(plan.resolved, "web:3");
+    assert_eq!(v.resolved(), "web:3");
     assert_eq!((plan.revision, image(&plan)), (3, "nginx:3".to_owned()));
     assert_eq!(plan.running, "web:3");
     assert!(!plan.paused && plan.hold.is_none() && plan.failure.is_none() && plan.blocked.is_none());

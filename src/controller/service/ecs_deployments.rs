@@ -54,6 +54,12 @@ pub const COMPLETED: &str = "COMPLETED";
 /// `rolloutState` after the circuit breaker tripped.
 pub const FAILED: &str = "FAILED";
 
+/// Whether `d` is the PRIMARY deployment and still in progress.
+#[must_use]
+pub fn primary_in_progress(d: &ServiceDeployment) -> bool {
+    d.status == PRIMARY && d.rollout_state.as_deref() == Some(IN_PROGRESS)
+}
+
 /// The annotation of Kubernetes' Deployment controller that numbers a Deployment's templates.
 const K8S_REVISION: &str = "deployment.kubernetes.io/revision";
 /// The label Kubernetes puts on a ReplicaSet and its pods.

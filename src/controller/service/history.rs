@@ -14,7 +14,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 
-use super::ecs_deployments::{COMPLETED as ROLLED_OUT, IN_PROGRESS, PRIMARY};
+use super::ecs_deployments::{COMPLETED as ROLLED_OUT, PRIMARY, primary_in_progress};
 use crate::{
     api::{Service, service::ServiceDeployment},
     translate::{
@@ -91,6 +91,16 @@ impl History {
         Self::read(live).next(live, resolved, svc.deployments())
     }
 
+    /// The task definition the circuit breaker rolls back to from `failed`: the last completed
+    /// one, when `breaker` rolls back and it is another one.
+    #[must_use]
+    pub fn rollback_target(&self, breaker: Option<&Breaker>, failed: &str) -> Option<&str> {
+        if !breaker.is_some_and(|b| b.rollback) {
+            return None;
+        }
+        self.completed.as_deref().filter(|c| *c != failed)
+    }
+
     /// Whether the Service, resolving to `resolved`, must not roll to it: it failed.
     #[must_use]
     pub fn failed_now(&self, resolved: &str) -> bool {
@@ -164,9 +174,8 @@ pub fn trips(breaker: Option<&Breaker>, deployments: &[ServiceDeployment], resol
         return false;
     };
     deployments.iter().any(|d| {
-        d.status == PRIMARY
+        primary_in_progress(d)
             && d.task_definition == resolved
-            && d.rollout_state.as_deref() == Some(IN_PROGRESS)
             && i64::from(d.failed_tasks) >= i64::from(breaker.threshold)
     })
 }
@@ -179,12 +188,7 @@ pub fn trips(breaker: Option<&Breaker>, deployments: &[ServiceDeployment], resol
 pub fn rollback_revision(svc: &Service, live: Option<&Deployment>, resolved: &str) -> Option<i64> {
     let next = History::of(svc, live, resolved);
     next.failed.as_ref()?;
-    if !rollout::breaker(&svc.spec).is_some_and(|b| b.rollback) {
-        return None;
-    }
-    next.completed
-        .as_deref()
-        .filter(|c| *c != resolved)?
+    next.rollback_target(rollout::breaker(&svc.spec).as_ref(), resolved)?
         .rsplit_once(':')?
         .1
         .parse()
@@ -204,6 +208,7 @@ mod tests {
     };
 
     use super::*;
+    use crate::controller::service::ecs_deployments::IN_PROGRESS;
 
     fn deployment(revision: &str, rolled_out: bool, annotations: &[(&str, &str)]) -> Deployment {
         Deployment {
