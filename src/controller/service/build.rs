@@ -113,19 +113,18 @@ pub fn build(
         nodes,
     };
     let objects = service_objects(&input, options).map_err(|e| invalid(&e, &td_object))?;
-    let mut workload = objects.workload;
-    if let Workload::Deployment(d) = &mut workload {
-        if let (Some(held), Some(spec)) = (&plan.hold, d.spec.as_mut()) {
-            spec.template = held.template.clone();
-        }
-        plan.history.annotate(d);
-        if let Some(spec) = d.spec.as_mut() {
-            spec.paused = plan.paused.then_some(true);
-        }
-    }
     let owners = Some(vec![valid.owner.clone()]);
-    let workload = match workload {
-        Workload::Deployment(d) => Workload::Deployment(Box::new(owned(*d, &owners))),
+    let workload = match objects.workload {
+        Workload::Deployment(mut d) => {
+            if let Some(spec) = d.spec.as_mut() {
+                if let Some(held) = &plan.hold {
+                    spec.template = held.template.clone();
+                }
+                spec.paused = plan.paused.then_some(true);
+            }
+            plan.history.annotate(&mut d);
+            Workload::Deployment(Box::new(owned(*d, &owners)))
+        }
         Workload::DaemonSet(d) => Workload::DaemonSet(Box::new(owned(*d, &owners))),
     };
     Ok(Desired {

@@ -82,18 +82,34 @@ impl ValidatedService {
     }
 }
 
-/// `td` with the spec of its revision `revision`, read from `stored` (the ControllerRevision
-/// [`load`](super::load) found); `value` is `spec.taskDefinition`, for messages.
+/// `td` with the spec of its revision `revision` ([`pinned_spec`]).
 ///
 /// # Errors
-/// [`REASON_TASK_DEFINITION_NOT_FOUND`] naming `family:N` when `td` owns no such revision;
-/// [`REASON_INVALID_TASK_DEFINITION`] when the stored data is not a task definition.
+/// [`pinned_spec`]'s.
 pub fn pinned_task_definition(
     td: &TaskDefinition,
     revision: i64,
     stored: Option<&ControllerRevision>,
     value: &str,
 ) -> Result<TaskDefinition, Invalid> {
+    let spec = pinned_spec(td, revision, stored, value)?;
+    let mut pinned = td.clone();
+    pinned.spec.task_definition = spec;
+    Ok(pinned)
+}
+
+/// The spec of `td`'s revision `revision`, read from `stored` (the ControllerRevision
+/// [`load`](super::load) found); `value` is `spec.taskDefinition`, for messages.
+///
+/// # Errors
+/// [`REASON_TASK_DEFINITION_NOT_FOUND`] naming `family:N` when `td` owns no such revision;
+/// [`REASON_INVALID_TASK_DEFINITION`] when the stored data is not a task definition.
+pub fn pinned_spec(
+    td: &TaskDefinition,
+    revision: i64,
+    stored: Option<&ControllerRevision>,
+    value: &str,
+) -> Result<RegisterTaskDefinition, Invalid> {
     let uid = td.uid().unwrap_or_default();
     let Some(cr) = stored.filter(|cr| cr.revision == revision && revisions::controlled_by(cr, &uid)) else {
         let retained = td
@@ -117,13 +133,10 @@ pub fn pinned_task_definition(
             ),
         });
     };
-    let spec = revisions::stored_spec(cr).map_err(|e| Invalid {
+    revisions::stored_spec(cr).map_err(|e| Invalid {
         reason: REASON_INVALID_TASK_DEFINITION,
         message: format!("spec.taskDefinition {value:?}: {e}"),
-    })?;
-    let mut pinned = td.clone();
-    pinned.spec.task_definition = spec;
-    Ok(pinned)
+    })
 }
 
 /// Parses `spec.taskDefinition`.
@@ -199,8 +212,7 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
         .as_ref()
         .map(|(revision, stored)| Rollback {
             revision: *revision,
-            spec: pinned_task_definition(td, *revision, stored.as_ref(), value)
-                .map(|td| td.spec.task_definition),
+            spec: pinned_spec(td, *revision, stored.as_ref(), value),
         });
     Ok(ValidatedService {
         service: svc.clone(),
