@@ -4,7 +4,9 @@
 //! References among the given manifests are resolved (a Service's `taskDefinition` names a
 //! TaskDefinition in the same namespace). Each TaskDefinition is rendered as its first revision.
 //! A Service renders as its workload followed by its networking objects (Services and
-//! TargetGroupBindings), made by [`service_objects`], the assembly the Service controller applies.
+//! TargetGroupBindings), made by [`service_objects_of_pod`] from the TaskDefinition's one
+//! translation: the assembly the Service controller applies
+//! ([`crate::translate::service::service_objects`]).
 //! Objects carry no owner references (they need the owner's uid, which only the API server
 //! assigns); the operator adds them when it applies the objects.
 
@@ -26,9 +28,11 @@ use crate::{
     translate::{
         Options, Report,
         networking::NetworkError,
-        pod::pod_template_with,
+        pod::{PodTranslation, pod_template_with},
         reference::TaskDefinitionRef,
-        service::{ServiceInput, ServiceObjectsError, TaskDefinitionRevision, Workload, service_objects},
+        service::{
+            ServiceInput, ServiceObjectsError, TaskDefinitionRevision, Workload, service_objects_of_pod,
+        },
     },
 };
 
@@ -71,10 +75,12 @@ pub fn render_paths(paths: &[PathBuf], options: &Options, nodes: Option<&[Node]>
     }
 }
 
-/// A task definition that rendered offline, for services to run: its object name and spec.
-struct RenderedTaskDefinition {
+/// A task definition that rendered offline, for services to run: its object name, spec and
+/// translation (made once, whatever the number of Services that run it).
+struct RenderedTaskDefinition<'a> {
     object: String,
-    spec: crate::api::ecs::RegisterTaskDefinition,
+    spec: &'a crate::api::ecs::RegisterTaskDefinition,
+    pod: PodTranslation,
 }
 
 /// Renders loaded resources for an installation with `options`, placing against `nodes` when
@@ -82,8 +88,10 @@ struct RenderedTaskDefinition {
 #[must_use]
 pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> Rendered {
     let mut out = Rendered::default();
-    // (namespace, family) → pod template; a family is known by spec.family or metadata.name.
-    let mut families: BTreeMap<(String, String), RenderedTaskDefinition> = BTreeMap::new();
+    // The task definitions that rendered, and (namespace, family) → the index of one: a family
+    // is known by spec.family or metadata.name.
+    let mut rendered: Vec<RenderedTaskDefinition<'_>> = Vec::new();
+    let mut families: BTreeMap<(String, String), usize> = BTreeMap::new();
     for item in loaded {
         if let Resource::TaskDefinition(td) = &item.resource
             && let Some((name, ns)) = name_and_namespace(item, &td.metadata, &mut out)
@@ -106,14 +114,13 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
                     }));
                     let family = spec.family.clone().unwrap_or_else(|| name.clone());
                     for key in [family, name.clone()] {
-                        families.insert(
-                            (ns.clone(), key),
-                            RenderedTaskDefinition {
-                                object: name.clone(),
-                                spec: spec.clone(),
-                            },
-                        );
+                        families.insert((ns.clone(), key), rendered.len());
                     }
+                    rendered.push(RenderedTaskDefinition {
+                        object: name,
+                        spec,
+                        pod: t,
+                    });
                 }
                 Err(e) => out.diagnostics.push(located(item, &e.to_string())),
             }
@@ -122,7 +129,10 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
     for item in loaded {
         match &item.resource {
             Resource::TaskDefinition(_) => {}
-            Resource::Service(svc) => render_service(item, svc, &families, options, nodes, &mut out),
+            Resource::Service(svc) => {
+                let td = |key: &(String, String)| families.get(key).map(|i| &rendered[*i]);
+                render_service(item, svc, td, options, nodes, &mut out);
+            }
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,
                 Some(item.document.file_position(1, 1)),
@@ -137,10 +147,12 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
     out
 }
 
-fn render_service(
+/// Renders `svc` (the document `item`), running the task definitions `families` finds by
+/// (namespace, family).
+fn render_service<'a>(
     item: &Loaded,
     svc: &Service,
-    families: &BTreeMap<(String, String), RenderedTaskDefinition>,
+    families: impl Fn(&(String, String)) -> Option<&'a RenderedTaskDefinition<'a>>,
     options: &Options,
     nodes: Option<&[Node]>,
     out: &mut Rendered,
@@ -167,7 +179,7 @@ fn render_service(
         Ok(r) => r,
         Err(e) => return out.diagnostics.push(at(e)),
     };
-    let Some(td) = families.get(&(ns.clone(), reference.family.clone())) else {
+    let Some(td) = families(&(ns.clone(), reference.family.clone())) else {
         out.diagnostics.push(at(format!(
             "task definition {:?} not found among the given manifests in namespace {ns:?}; \
              pass its file too",
@@ -189,12 +201,12 @@ fn render_service(
         spec: &svc.spec,
         task_definition: TaskDefinitionRevision {
             object: &td.object,
-            spec: &td.spec,
+            spec: td.spec,
             revision: OFFLINE_REVISION,
         },
         nodes,
     };
-    let objects = match service_objects(&input, options) {
+    let objects = match service_objects_of_pod(&input, &td.pod, options) {
         Ok(objects) => objects,
         Err(ServiceObjectsError::Networking(e)) => {
             let path = match &e {

@@ -20,7 +20,7 @@ pub use error::ServiceError;
 use super::{
     Options, Report,
     networking::{NetworkError, network_objects},
-    pod::{PodError, pod_template_with},
+    pod::{PodError, PodTranslation, pod_template_with},
 };
 use crate::api::{ServiceSpec, ecs::RegisterTaskDefinition, external::TargetGroupBinding};
 
@@ -42,19 +42,6 @@ pub struct TaskDefinitionRevision<'a> {
     pub spec: &'a RegisterTaskDefinition,
     /// The revision number.
     pub revision: i64,
-}
-
-impl TaskDefinitionRevision<'_> {
-    /// `family:revision`, as ECS names a task definition (the family is `spec.family`, else the
-    /// object's name).
-    #[must_use]
-    pub fn name(&self) -> String {
-        format!(
-            "{}:{}",
-            self.spec.family.as_deref().unwrap_or(self.object),
-            self.revision
-        )
-    }
 }
 
 /// A Service to translate, with what it runs and where.
@@ -81,8 +68,6 @@ pub struct ServiceObjects {
     pub services: Vec<CoreService>,
     /// One TargetGroupBinding per target group.
     pub target_group_bindings: Vec<TargetGroupBinding>,
-    /// The task definition that runs, `family:revision`.
-    pub task_definition: String,
     /// What did not carry over exactly of the Service's fields: the workload's notes, then the
     /// networking's.
     pub report: Report,
@@ -118,6 +103,21 @@ pub fn service_objects(
     let td = input.task_definition;
     let pod = pod_template_with(td.object, td.spec, td.revision, Some(input.namespace), options)
         .map_err(ServiceObjectsError::TaskDefinition)?;
+    service_objects_of_pod(input, &pod, options)
+}
+
+/// [`service_objects`] with the task definition revision already translated into `pod` (by
+/// [`pod_template_with`], for the same object, revision, namespace and `options`): one
+/// translation serves every Service that runs it.
+///
+/// # Errors
+/// [`ServiceObjectsError`]: what ECS would refuse, or what cannot name a Kubernetes object.
+pub fn service_objects_of_pod(
+    input: &ServiceInput<'_>,
+    pod: &PodTranslation,
+    options: &Options,
+) -> Result<ServiceObjects, ServiceObjectsError> {
+    let td = input.task_definition;
     let workload_input = workload::WorkloadInput {
         task_definition: Some(td.spec),
         nodes: input.nodes,
@@ -141,9 +141,8 @@ pub fn service_objects(
         workload: translated.workload,
         services: network.services,
         target_group_bindings: network.target_group_bindings,
-        task_definition: td.name(),
         report,
-        task_definition_report: pod.report,
+        task_definition_report: pod.report.clone(),
         blocked: translated.blocked,
     })
 }
