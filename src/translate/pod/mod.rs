@@ -317,9 +317,7 @@ pub fn pod_template_with(
     };
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     for (i, c) in td.container_definitions.iter().enumerate() {
-        let mut container = container::container(i, c, &mut b.report)?;
-        // The container's own sizes; the resources stage redoes them with the task's.
-        container.resources = resources::resources(c);
+        let container = container::container(i, c, &mut b.report)?;
         if let Some(first) = names.insert(container.name.clone(), c.name.clone().unwrap_or_default()) {
             return Err(PodError::DuplicateName {
                 first,

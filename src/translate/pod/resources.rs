@@ -83,21 +83,6 @@ fn units_to_millis(units: i64) -> i64 {
     ((units * 1000 + 512) / 1024).max(i64::from(units > 0))
 }
 
-/// Container cpu → request (ECS cpu is a share, not a cap); `memory` → limit (and request when
-/// there is no `memoryReservation`); `memoryReservation` → request. Without task-level sizes this
-/// is the whole translation; [`apply`] redoes it with them.
-pub(super) fn resources(c: &ContainerDefinition) -> Option<ResourceRequirements> {
-    let cpu = positive(c.cpu).map(units_to_millis);
-    let memory = positive(c.memory);
-    let sizes = Sizes {
-        cpu_request: cpu,
-        cpu_limit: None,
-        memory_request: positive(c.memory_reservation).or(memory),
-        memory_limit: memory,
-    };
-    requirements(&sizes, &BTreeMap::new())
-}
-
 fn positive(v: Option<i32>) -> Option<i64> {
     v.filter(|v| *v > 0).map(i64::from)
 }
@@ -601,9 +586,8 @@ mod tests {
             report: Report::default(),
         };
         for (i, c) in td.container_definitions.iter().enumerate() {
-            let mut k = super::super::container::container(i, c, &mut b.report)?;
-            k.resources = resources(c);
-            b.containers.push(k);
+            b.containers
+                .push(super::super::container::container(i, c, &mut b.report)?);
         }
         apply(&mut b)?;
         Ok((b.containers, b.report))
