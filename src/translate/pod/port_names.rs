@@ -10,14 +10,6 @@ use crate::api::ecs::RegisterTaskDefinition;
 /// The longest Kubernetes port name (`IANA_SVC_NAME`).
 const MAX_PORT_NAME: usize = 15;
 
-/// A [`PodError::BadPortMapping`].
-fn bad(field: String, reason: impl Into<String>) -> PodError {
-    PodError::BadPortMapping {
-        field,
-        reason: reason.into(),
-    }
-}
-
 /// The Kubernetes name of every named `containerPort` mapping, by (container, mapping) index,
 /// unique in the pod; notes the names changed or dropped.
 ///
@@ -46,14 +38,14 @@ pub(super) fn port_names(
     let mut seen: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for &(i, j, name, _) in &named {
         if let Some((a, k)) = seen.insert(name, (i, j)) {
-            return Err(bad(
-                format!("containerDefinitions[{i}].portMappings[{j}].name"),
-                format!(
+            return Err(PodError::BadPortMapping {
+                field: format!("containerDefinitions[{i}].portMappings[{j}].name"),
+                reason: format!(
                     "{name:?} already names containerDefinitions[{a}].portMappings[{k}]; give every \
                      port mapping of the task definition its own name (Service Connect refers to ports \
                      by name)"
                 ),
-            ));
+            });
         }
     }
     // Ranges are unnamed (see `range`); the valid names keep theirs, the others fit around them.
@@ -114,7 +106,7 @@ pub(crate) fn is_iana_svc_name(name: &str) -> bool {
 
 /// An ECS port name made a Kubernetes one: lower case, every run of other characters (`_`, ...)
 /// one `-`, trimmed of `-` and cut to 15 characters. `None` when no letter is left.
-pub(super) fn port_name(ecs: &str) -> Option<String> {
+fn port_name(ecs: &str) -> Option<String> {
     let mut out = String::with_capacity(ecs.len());
     for c in ecs.chars() {
         let c = if c.is_ascii_alphanumeric() {
@@ -145,4 +137,55 @@ fn unused(base: &str, taken: &BTreeSet<String>) -> Option<String> {
         let name = format!("{cut}{suffix}");
         (is_iana_svc_name(&name) && !taken.contains(&name)).then_some(name)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn names_become_iana_service_names() {
+        for (ecs, k8s) in [
+            ("http", Some("http")),
+            ("web_80-tcp", Some("web-80-tcp")),
+            ("Web__80", Some("web-80")),
+            ("-grpc-", Some("grpc")),
+            ("service-connect-port", Some("service-connect")),
+            ("a-very-long-name-here", Some("a-very-long-nam")),
+            ("abcdefghijklmn-x", Some("abcdefghijklmn")),
+            ("x".repeat(64).as_str(), Some("xxxxxxxxxxxxxxx")),
+            ("8080", None),
+            ("__", None),
+            ("", None),
+            ("80_80", None),
+            ("p8080", Some("p8080")),
+        ] {
+            assert_eq!(port_name(ecs).as_deref(), k8s, "{ecs:?}");
+        }
+        assert!(is_iana_svc_name("http") && is_iana_svc_name("h2c") && is_iana_svc_name("a-b-c"));
+        for bad in [
+            "",
+            "8080",
+            "-a",
+            "a-",
+            "a--b",
+            "A",
+            "a_b",
+            "abcdefghijklmnop",
+            "a.b",
+        ] {
+            assert!(!is_iana_svc_name(bad), "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn port_name_is_valid_or_none(ecs in "\\PC{0,70}") {
+            if let Some(name) = port_name(&ecs) {
+                prop_assert!(is_iana_svc_name(&name), "{:?} → {:?}", ecs, name);
+            }
+        }
+    }
 }

@@ -34,7 +34,7 @@
 //! Port names become Kubernetes port names, which must be an `IANA_SVC_NAME` (RFC 6335 §5.1: at
 //! most 15 characters of `a-z`, `0-9` and `-`, with a letter, without a leading, trailing or
 //! doubled `-`) and unique within the pod. Valid names are kept as they are; others are mapped
-//! by [`port_name`] (and given a `-2`, `-3`, ... suffix if the result is taken), with a note
+//! by [`port_names`] (and given a `-2`, `-3`, ... suffix if the result is taken), with a note
 //! naming the Kubernetes name; a name without a letter is dropped, with a note. Two mappings with
 //! the same ECS name are an error: Service Connect refers to a port by its name.
 //!
@@ -525,10 +525,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::{
-        api::ecs::RegisterTaskDefinition,
-        translate::pod::port_names::{is_iana_svc_name, port_name},
-    };
+    use crate::{api::ecs::RegisterTaskDefinition, translate::pod::port_names::is_iana_svc_name};
     use crate::{
         import::{ImportOptions, Imported, import_file},
         translate::{
@@ -970,41 +967,6 @@ mod tests {
     }
 
     #[test]
-    fn names_become_iana_service_names() {
-        for (ecs, k8s) in [
-            ("http", Some("http")),
-            ("web_80-tcp", Some("web-80-tcp")),
-            ("Web__80", Some("web-80")),
-            ("-grpc-", Some("grpc")),
-            ("service-connect-port", Some("service-connect")),
-            ("a-very-long-name-here", Some("a-very-long-nam")),
-            ("abcdefghijklmn-x", Some("abcdefghijklmn")),
-            ("x".repeat(64).as_str(), Some("xxxxxxxxxxxxxxx")),
-            ("8080", None),
-            ("__", None),
-            ("", None),
-            ("80_80", None),
-            ("p8080", Some("p8080")),
-        ] {
-            assert_eq!(port_name(ecs).as_deref(), k8s, "{ecs:?}");
-        }
-        assert!(is_iana_svc_name("http") && is_iana_svc_name("h2c") && is_iana_svc_name("a-b-c"));
-        for bad in [
-            "",
-            "8080",
-            "-a",
-            "a-",
-            "a--b",
-            "A",
-            "a_b",
-            "abcdefghijklmnop",
-            "a.b",
-        ] {
-            assert!(!is_iana_svc_name(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn names_are_mapped_with_notes_and_unique_in_the_pod() {
         let t = ok(
             Some("awsvpc"),
@@ -1108,12 +1070,6 @@ mod tests {
             prop_assert!(named >= kept);
         }
 
-        #[test]
-        fn port_name_is_valid_or_none(ecs in "\\PC{0,70}") {
-            if let Some(name) = port_name(&ecs) {
-                prop_assert!(is_iana_svc_name(&name), "{:?} → {:?}", ecs, name);
-            }
-        }
     }
 
     #[test]
