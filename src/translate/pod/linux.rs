@@ -511,9 +511,8 @@ mod tests {
     use crate::{
         api::ecs::RegisterTaskDefinition,
         translate::{
-            Note,
             pod::{PodTranslation, pod_template, security::POD_SECURITY_ANNOTATION},
-            testing::{container, corpus_dir, one, spec, translate},
+            testing::{container, corpus_dir, notes, one, spec, translate},
         },
     };
 
@@ -542,10 +541,6 @@ mod tests {
             .as_ref()
             .and_then(|m| m.annotations.as_ref())
             .and_then(|a| a.get(POD_SECURITY_ANNOTATION).cloned())
-    }
-
-    fn notes<'a>(t: &'a PodTranslation, field: &str) -> Vec<&'a Note> {
-        t.report.notes.iter().filter(|n| n.field == field).collect()
     }
 
     fn strings(v: &[&str]) -> Vec<String> {
