@@ -4,13 +4,23 @@
 //!
 //! So a cluster without the optional component costs a discovery request per reconcile that
 //! needs the kind, and no write; a cluster with it costs nothing after the first.
+//!
+//! Objects of such a kind are not watched (a watch fails while the kind is not served): they are
+//! read before they are applied ([`Served::apply_unless_current`]).
 
 use std::{
     collections::HashSet,
+    fmt::Debug,
     sync::{Mutex, PoisonError},
 };
 
-use kube::Client;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::unchanged;
 
 /// The optional kinds known to be served, by `apiVersion` and plural.
 #[derive(Debug, Default)]
@@ -53,6 +63,61 @@ impl Served {
         Ok(served)
     }
 
+    /// Applies `obj`, named `name`, through `api` with `params`, unless the live object is
+    /// already as wanted ([`unchanged::is_current`]): one GET (a 404 is a missing object), then
+    /// [`Self::apply`] when it differs.
+    ///
+    /// # Errors
+    /// The GET's or the apply's, other than a 404.
+    pub async fn apply_unless_current<K>(
+        &self,
+        api: &Api<K>,
+        (api_version, plural): (&str, &str),
+        name: &str,
+        obj: &(impl Serialize + Debug),
+        params: &PatchParams,
+    ) -> Result<Outcome, kube::Error>
+    where
+        K: Clone + DeserializeOwned + Serialize + Debug,
+    {
+        let live = match api.get(name).await {
+            Ok(live) => Some(live),
+            Err(kube::Error::Api(status)) if not_found(&status) => None,
+            Err(e) => return Err(e),
+        };
+        if live.is_some_and(|live| unchanged::is_current(obj, &live)) {
+            return Ok(Outcome::Current);
+        }
+        self.apply(api, (api_version, plural), name, obj, params).await
+    }
+
+    /// Applies `obj`, named `name`, through `api` with `params`. An apply creates a missing
+    /// object, so a 404 means the kind (`plural` in `api_version`) is not served (any more): it
+    /// is forgotten and the outcome is [`Outcome::NotServed`].
+    ///
+    /// # Errors
+    /// The apply's, other than a 404.
+    pub async fn apply<K>(
+        &self,
+        api: &Api<K>,
+        (api_version, plural): (&str, &str),
+        name: &str,
+        obj: &(impl Serialize + Debug),
+        params: &PatchParams,
+    ) -> Result<Outcome, kube::Error>
+    where
+        K: Clone + DeserializeOwned + Debug,
+    {
+        match api.patch(name, params, &Patch::Apply(obj)).await {
+            Ok(_) => Ok(Outcome::Applied),
+            Err(kube::Error::Api(status)) if not_found(&status) => {
+                self.forget(api_version, plural);
+                Ok(Outcome::NotServed)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Forgets that `plural` in `api_version` is served (an apply found it gone).
     pub fn forget(&self, api_version: &str, plural: &str) {
         self.kinds
@@ -60,6 +125,17 @@ impl Served {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&(api_version.to_owned(), plural.to_owned()));
     }
+}
+
+/// What [`Served::apply_unless_current`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The live object was already as wanted: nothing written.
+    Current,
+    /// The object was applied.
+    Applied,
+    /// The kind is no longer served: nothing written.
+    NotServed,
 }
 
 /// Whether `status` is a 404: a `NotFound` Status, or a plain-text 404 (which kube-rs cannot

@@ -63,7 +63,11 @@ use super::{
 };
 use crate::{
     api::external::TargetGroupBinding,
-    controller::{Context, Error, served::not_found, unchanged},
+    controller::{
+        Context, Error,
+        served::{Outcome, not_found},
+        unchanged,
+    },
     translate::{labels, networking::LOAD_BALANCER_SUFFIX, service::Workload},
 };
 
@@ -268,26 +272,21 @@ async fn apply_bindings(
         return Ok(false);
     }
     let api = Api::<TargetGroupBinding>::namespaced(ctx.client.clone(), owner.namespace);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
     for b in bindings {
-        let live = match api.get(&b.name_any()).await {
-            Ok(live) => Some(live),
-            Err(kube::Error::Api(status)) if not_found(&status) => None,
-            Err(e) => return Err(e.into()),
-        };
-        if live.is_some_and(|live| unchanged::is_current(b, &live)) {
-            continue;
-        }
-        match apply_object(&api, b).await {
-            Ok(_) => {}
-            // Why: an apply creates a missing object, so 404 means the kind is no longer served.
-            Err(Error::Kube(kube::Error::Api(status))) if not_found(&status) => {
+        let outcome = ctx
+            .served
+            .apply_unless_current(&api, (&api_version, &plural), &b.name_any(), b, &params)
+            .await;
+        match outcome {
+            Ok(Outcome::NotServed) => {
                 tracing::warn!("TargetGroupBinding no longer served; load balancers not bound");
-                ctx.served.forget(&api_version, &plural);
                 problems.push(TARGET_GROUP_BINDING_NOT_SERVED.to_owned());
                 return Ok(false);
             }
-            other => {
-                if let Err(problem) = refused(other)? {
+            Ok(Outcome::Current | Outcome::Applied) => {}
+            Err(e) => {
+                if let Err(problem) = refused::<TargetGroupBinding>(Err(e.into()))? {
                     problems.push(problem);
                 }
             }

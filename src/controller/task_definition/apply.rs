@@ -24,7 +24,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Resource,
-    api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams},
+    api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PatchParams, PostParams},
 };
 use serde_json::Value;
 
@@ -36,7 +36,7 @@ use super::{
     validate::Valid,
 };
 use crate::controller::{
-    Context, Error, delete::delete_seen, revisions::controlled_by, served::not_found, unchanged,
+    Context, Error, delete::delete_seen, revisions::controlled_by, served::Outcome, unchanged,
 };
 
 /// A dependent that could not be applied for a reason the user must fix (not a transient
@@ -129,7 +129,8 @@ async fn apply_dependents(
             Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &ar),
             None => Api::all_with(ctx.client.clone(), &ar),
         };
-        if !children::cached(&ar.kind)
+        let is_cached = children::cached(&ar.kind);
+        if !is_cached
             && !ctx
                 .served
                 .served(&ctx.client, &ar.api_version, &ar.plural)
@@ -139,28 +140,23 @@ async fn apply_dependents(
             report_missing(&mut missing, &ar);
             continue;
         }
-        let live = if children::cached(&ar.kind) {
+        let kind = (ar.api_version.as_str(), ar.plural.as_str());
+        let outcome = if is_cached {
             // (Without caches, as in a reconcile outside the controller: applied.)
-            cached.and_then(|stores| stores.iter().find_map(|s| s.get(&ar.kind, namespace, &name)))
+            let live =
+                cached.and_then(|stores| stores.iter().find_map(|s| s.get(&ar.kind, namespace, &name)));
+            if live.is_some_and(|live| unchanged::is_current(&obj, &live)) {
+                continue;
+            }
+            ctx.served.apply(&api, kind, &name, &obj, &params).await?
         } else {
-            // Not cached: read it; a 404 is a missing object.
-            match api.get_opt(&name).await {
-                Ok(live) => live.and_then(|l| serde_json::to_value(l).ok()),
-                Err(kube::Error::Api(status)) if not_found(&status) => None,
-                Err(e) => return Err(e.into()),
-            }
+            // Not cached: read first.
+            ctx.served
+                .apply_unless_current(&api, kind, &name, &obj, &params)
+                .await?
         };
-        if live.is_some_and(|live| unchanged::is_current(&obj, &live)) {
-            continue;
-        }
-        match api.patch(&name, &params, &Patch::Apply(&obj)).await {
-            Ok(_) => {}
-            // Why: an apply creates a missing object, so 404 means the kind is not served.
-            Err(kube::Error::Api(status)) if not_found(&status) => {
-                ctx.served.forget(&ar.api_version, &ar.plural);
-                report_missing(&mut missing, &ar);
-            }
-            Err(e) => return Err(e.into()),
+        if outcome == Outcome::NotServed {
+            report_missing(&mut missing, &ar);
         }
     }
     Ok(missing)

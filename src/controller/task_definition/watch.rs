@@ -40,8 +40,9 @@ pub async fn run(
     let ns = namespace.as_deref();
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
     let ours = managed_by();
-    // NB: no generation predicate yet: kube-runtime only offers one through `Controller::for_stream`
-    // (feature `unstable-runtime-stream-control`). Our own status write therefore triggers one more
+    // NB: no generation predicate yet: kube-runtime offers one only through `Controller::for_stream`
+    // over a predicate-filtered watch (available with the `unstable-runtime` feature we enable),
+    // which this controller does not use. Our own status write therefore triggers one more
     // reconcile, which finds the status up to date and writes nothing.
     let controller = Controller::new(scoped::<TaskDefinition>(&client, ns), watcher::Config::default());
     let store = controller.store();
