@@ -138,3 +138,71 @@ async fn each_change_registers_one_revision() {
     assert!(s(&ready, "/message").contains("web:9"), "{ready}");
     assert!(env.get(&["deployment", "missing"]).is_none());
 }
+
+/// The ReplicaSets of Service `web`: (revision label, image) of each, sorted.
+fn replica_sets(env: &Env) -> Vec<(String, String)> {
+    let list = env
+        .get(&["rs", "-l", "ecsbridge.io/service=web"])
+        .expect("kubectl get rs");
+    let mut out: Vec<(String, String)> = list["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|rs| {
+            (
+                s(rs, "/spec/template/metadata/labels/ecsbridge.io~1revision").to_owned(),
+                s(rs, "/spec/template/spec/containers/0/image").to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// An edit of a TaskDefinition reaches its Service once, as the revision it registers: N edits
+/// make exactly N new ReplicaSets, each labelled with the revision whose image it runs (the
+/// Service never runs the live spec under the previous revision's number).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_edit_rolls_out_once_as_its_revision() {
+    let env = Env::start("edits").await;
+    env.kubectl_ok(&["apply", "-f", &Env::s(&Env::example("web"))]);
+    let text = std::fs::read_to_string(Env::example("web/taskdefinition.yaml")).expect("example");
+    let tags = ["1.27", "1.28", "1.29", "1.30"];
+    for (n, tag) in tags.iter().enumerate() {
+        let revision = (n + 1).to_string();
+        if n > 0 {
+            let edited = env.file(
+                &format!("td-{revision}.yaml"),
+                &text.replace("nginx/nginx:1.27", &format!("nginx/nginx:{tag}")),
+            );
+            env.kubectl_ok(&["apply", "-f", &Env::s(&edited)]);
+        }
+        // The rollout of this revision is complete: the Service runs it and the Deployment's
+        // every replica is of its template.
+        eventually(&format!("web running web:{revision}"), TIMEOUT, || {
+            let svc = env.get(&["ecssvc", "web"]).ok_or("absent")?;
+            let d = env.get(&["deployment", "web"]).ok_or("no Deployment")?;
+            let running = s(&svc, "/status/taskDefinition") == format!("web:{revision}");
+            let labelled = s(&d, "/spec/template/metadata/labels/ecsbridge.io~1revision") == revision;
+            let observed = d.pointer("/status/observedGeneration") == d.pointer("/metadata/generation");
+            let replicas = d.pointer("/spec/replicas");
+            let done =
+                d.pointer("/status/updatedReplicas") == replicas && d.pointer("/status/replicas") == replicas;
+            (running && labelled && observed && done)
+                .then_some(())
+                .ok_or(format!("{} {}", svc["status"]["taskDefinition"], d["status"]))
+        })
+        .await;
+    }
+    let expected: Vec<(String, String)> = tags
+        .iter()
+        .enumerate()
+        .map(|(n, tag)| ((n + 1).to_string(), format!("public.ecr.aws/nginx/nginx:{tag}")))
+        .collect();
+    assert_eq!(
+        replica_sets(&env),
+        expected,
+        "one ReplicaSet per revision, each with its own image"
+    );
+}

@@ -331,7 +331,7 @@ mod tests {
         let hash = revisions::spec_hash(&spec);
         let loaded = Loaded {
             task_definitions: vec![live],
-            pinned_revision: revisions::controller_revision(&old, 1, spec, &hash),
+            revision: revisions::controller_revision(&old, 1, spec, &hash),
             ..Loaded::default()
         };
         let svc = testing::service("team-a", "front", 1, "web:1");

@@ -1,7 +1,7 @@
 //! The Services' children as the operator's watches see them: Deployments, DaemonSets, their
 //! ReplicaSets, the tasks' pods and the Kubernetes Services of their networking, cached in
-//! reflector stores; and what the Services refer to: the TaskDefinitions and the nodes (no
-//! request per reconcile).
+//! reflector stores; and what the Services refer to: the TaskDefinitions, their registered
+//! revisions (ControllerRevisions) and the nodes (no request per reconcile).
 //!
 //! The Service controller's [`run`](super::watch::run) fills the stores (one set per watched
 //! scope) and adds them to the shared [`Context`](crate::controller::Context); each reconcile's
@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::{
-    apps::v1::{DaemonSet, Deployment, ReplicaSet},
+    apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet},
     core::v1::{Node, Pod, Service as CoreService},
 };
 use kube::{
@@ -41,6 +41,8 @@ pub struct Stores {
     pub services: Store<CoreService>,
     /// The TaskDefinitions of the scope.
     pub task_definitions: Store<TaskDefinition>,
+    /// The TaskDefinitions' registered revisions (ControllerRevisions labelled as ecs-bridge's).
+    pub revisions: Store<ControllerRevision>,
     /// The cluster's nodes, without their status (placement reads labels and `spec`).
     pub nodes: Store<Node>,
 }
@@ -72,6 +74,7 @@ impl Stores {
         self.pods.wait_until_ready().await?;
         self.services.wait_until_ready().await?;
         self.task_definitions.wait_until_ready().await?;
+        self.revisions.wait_until_ready().await?;
         self.nodes.wait_until_ready().await
     }
 
@@ -161,6 +164,15 @@ pub fn task_definitions(stores: &[Stores], namespace: &str) -> Vec<TaskDefinitio
         .collect();
     task_definitions.sort_by_key(ResourceExt::name_any);
     task_definitions
+}
+
+/// The ControllerRevision `name` of `namespace` in `stores` ([`ready_stores`]), as last seen.
+#[must_use]
+pub fn revision(stores: &[Stores], namespace: &str, name: &str) -> Option<ControllerRevision> {
+    stores
+        .iter()
+        .find_map(|s| s.revisions.get(&ObjectRef::new(name).within(namespace)))
+        .map(|cr| (*cr).clone())
 }
 
 /// The cluster's nodes (without status) in `stores` ([`ready_stores`]): every scope watches all

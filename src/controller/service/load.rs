@@ -4,14 +4,18 @@
 //!   caches ([`super::children`]);
 //! - the TaskDefinitions of its namespace: a reference matches `spec.family` or the object name,
 //!   which a single GET by name cannot decide, so [`super::validate`] chooses among them;
-//! - the stored revisions it may run: the pinned one (`family:N`, or an ARN), and the one the
-//!   circuit breaker rolls back to while the revision it asks for is remembered as failed
-//!   ([`super::history::rollback_revision`]): one GET of a ControllerRevision each;
+//! - the stored revisions it may run: the one it asks for (pinned, `family:N` or an ARN; else
+//!   the TaskDefinition's latest registered, `status.revision`), and the one the circuit breaker
+//!   rolls back to while the revision it asks for is remembered as failed
+//!   ([`super::history::rollback_revision`]). A Service only ever runs a stored revision, never
+//!   the live spec: a revision number always means one spec, and an edit of the TaskDefinition
+//!   reaches the Service once, as the revision it registers;
 //! - the nodes, when the Service or its TaskDefinition has placement constraints.
 //!
-//! The TaskDefinitions, nodes and children come from the controller's caches, so a Service that
-//! pins no revision costs no request here; without caches (a reconcile outside the controller,
-//! as in unit tests) the TaskDefinitions and nodes are listed (one request each).
+//! The TaskDefinitions, revisions, nodes and children come from the controller's caches, so a
+//! reconcile costs no request here (a revision not cached yet is read by name); without caches
+//! (a reconcile outside the controller, as in unit tests) the TaskDefinitions and nodes are
+//! listed and each revision is read (one request each).
 
 use k8s_openapi::api::{apps::v1::ControllerRevision, core::v1::Node};
 use kube::{Api, ResourceExt, api::ListParams};
@@ -19,7 +23,10 @@ use kube::{Api, ResourceExt, api::ListParams};
 use super::{children::Children, history};
 use crate::{
     api::{Service, TaskDefinition},
-    controller::{Context, Error, revisions::revision_name},
+    controller::{
+        Context, Error,
+        revisions::{self, revision_name},
+    },
     translate::reference::TaskDefinitionRef,
 };
 
@@ -29,9 +36,9 @@ pub struct Loaded {
     /// The TaskDefinitions of the Service's namespace; empty when `spec.taskDefinition` is
     /// missing or malformed (nothing to look up: validate reports it).
     pub task_definitions: Vec<TaskDefinition>,
-    /// The ControllerRevision of the pinned revision, when `spec.taskDefinition` pins one, the
+    /// The ControllerRevision of the revision the Service asks for ([`asked_revision`]), when the
     /// TaskDefinition exists and the revision is stored.
-    pub pinned_revision: Option<ControllerRevision>,
+    pub revision: Option<ControllerRevision>,
     /// The revision the circuit breaker rolls back to, and its ControllerRevision when stored.
     pub rollback_revision: Option<(i64, Option<ControllerRevision>)>,
     /// The cluster's nodes, when the Service or its TaskDefinition has placement constraints
@@ -71,14 +78,10 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
     let found = TaskDefinition::of_family(&task_definitions, &reference.family)
         .ok()
         .flatten();
-    let revisions: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
-    let pinned_revision = match (reference.revision, found) {
-        (Some(revision), Some(td)) => {
-            revisions
-                .get_opt(&revision_name(&td.name_any(), revision))
-                .await?
-        }
-        _ => None,
+    let stores = cached.as_deref();
+    let revision = match found.and_then(|td| Some((td, asked_revision(&reference, td)?))) {
+        Some((td, revision)) => stored_revision(ctx, stores, td, revision).await?,
+        None => None,
     };
     let rollback_revision = match found {
         Some(td) => {
@@ -88,12 +91,7 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
                 reference.revision.unwrap_or_else(|| td.latest_revision())
             );
             match history::rollback_revision(svc, children.deployment.as_deref(), &resolved) {
-                Some(revision) => Some((
-                    revision,
-                    revisions
-                        .get_opt(&revision_name(&td.name_any(), revision))
-                        .await?,
-                )),
+                Some(revision) => Some((revision, stored_revision(ctx, stores, td, revision).await?)),
                 None => None,
             }
         }
@@ -125,9 +123,42 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
     };
     Ok(Loaded {
         task_definitions,
-        pinned_revision,
+        revision,
         rollback_revision,
         nodes,
         children,
     })
+}
+
+/// The revision a Service whose `spec.taskDefinition` is `reference` asks of `td`: the pinned one,
+/// else the latest registered (`status.revision`); `None` while `td` has registered none.
+#[must_use]
+pub fn asked_revision(reference: &TaskDefinitionRef, td: &TaskDefinition) -> Option<i64> {
+    reference
+        .revision
+        .or_else(|| td.status.as_ref().and_then(|s| s.revision))
+}
+
+/// The ControllerRevision of `td`'s `revision`: from `stores` when cached there and controlled by
+/// `td`, else read by name (not cached yet, or no caches); `None` when it does not exist.
+///
+/// # Errors
+/// [`Error::Kube`] when the read fails.
+async fn stored_revision(
+    ctx: &Context,
+    stores: Option<&[super::children::Stores]>,
+    td: &TaskDefinition,
+    revision: i64,
+) -> Result<Option<ControllerRevision>, Error> {
+    let name = revision_name(&td.name_any(), revision);
+    let namespace = td.namespace().unwrap_or_default();
+    let uid = td.uid().unwrap_or_default();
+    let cached = stores
+        .and_then(|stores| super::children::revision(stores, &namespace, &name))
+        .filter(|cr| revisions::controlled_by(cr, &uid));
+    if cached.is_some() {
+        return Ok(cached);
+    }
+    let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), &namespace);
+    Ok(api.get_opt(&name).await?)
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use http::{Method, Request, StatusCode};
-use kube::client::Body;
+use kube::{ResourceExt, client::Body};
 use serde_json::{Value, json};
 
 use kube::runtime::reflector::ObjectRef;
@@ -37,6 +37,27 @@ async fn expect_task_definition_list(server: &mut Handle, items: &[TaskDefinitio
     ok(
         reply,
         &testing::list_body("ecsbridge.io/v1alpha1", "TaskDefinitionList", items),
+    );
+}
+
+/// Serves the LIST of TaskDefinitions with `td`, registered as its `status.revision` (1 when
+/// unset), then the read of that revision's ControllerRevision, which stores `td`'s live spec.
+async fn expect_registered(server: &mut Handle, td: TaskDefinition) {
+    let revision = td.status.as_ref().and_then(|s| s.revision).unwrap_or(1);
+    let td = testing::registered(td, revision);
+    expect_task_definition_list(server, std::slice::from_ref(&td)).await;
+    let (request, reply) = next(server).await;
+    let path = format!(
+        "/apis/apps/v1/namespaces/team-a/controllerrevisions/{}-{revision}",
+        td.name_any()
+    );
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (&Method::GET, path.as_str())
+    );
+    ok(
+        reply,
+        &serde_json::to_value(testing::revision(&td, revision)).expect("json"),
     );
 }
 
@@ -308,7 +329,7 @@ async fn invalid_task_definition_writes_only_the_status() {
             name: Some("app".into()),
             ..Default::default()
         }];
-        expect_task_definition_list(&mut server, &[td]).await;
+        expect_registered(&mut server, td).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         assert_no_more_requests(server).await;
         status
@@ -428,7 +449,7 @@ async fn unchanged_status_is_not_written_again() {
     let first_svc = svc.clone();
     let ds = deployment_status.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[web_td()]).await;
+        expect_registered(&mut server, web_td()).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), ds).await;
         expect_status_apply(&mut server, &first_svc).await
     });
@@ -440,7 +461,7 @@ async fn unchanged_status_is_not_written_again() {
     svc.status = Some(serde_json::from_value(body["status"].clone()).expect("a status"));
     let (ctx, mut server) = testing::context();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[web_td()]).await;
+        expect_registered(&mut server, web_td()).await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), deployment_status).await;
         assert_no_more_requests(server).await;
     });
@@ -453,7 +474,7 @@ async fn a_failed_apply_is_a_kube_error_and_writes_no_status() {
     let (ctx, mut server) = testing::context();
     let svc = testing::service("team-a", "web", 1, "web");
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[web_td()]).await;
+        expect_registered(&mut server, web_td()).await;
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::PATCH);
         let status = json!({
@@ -585,7 +606,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     ));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..9 {
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
         let query = testing::query(request.uri());
@@ -606,6 +627,11 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
             (TDS.to_owned(), None),
             (DEPLOYMENTS.to_owned(), managed.clone()),
             (DAEMON_SETS.to_owned(), managed.clone()),
+            // The registered revisions (ours, by label).
+            (
+                "/apis/apps/v1/namespaces/team-a/controllerrevisions".to_owned(),
+                managed.clone()
+            ),
             // Its Kubernetes Services (TargetGroupBindings are not watched: maybe not served).
             (SERVICES.to_owned(), managed),
             // Nodes: placement compiles against their labels.
@@ -704,7 +730,7 @@ async fn expect_echoed_apply(server: &mut Handle, path: &str) -> Value {
 /// TargetGroupBinding: the TaskDefinition LIST, the Deployment's apply (ready) and the applies of
 /// its two Kubernetes Services (echoed); returns the Deployment and the Services as stored.
 async fn expect_networked_workload(server: &mut Handle) -> (Value, Value, Value) {
-    expect_task_definition_list(server, &[networked_td()]).await;
+    expect_registered(server, networked_td()).await;
     let deployment = expect_ready_deployment(server).await;
     let lb = expect_echoed_apply(server, &format!("{SERVICES}/web-lb")).await;
     let sc = expect_echoed_apply(server, &format!("{SERVICES}/shop-web")).await;
@@ -797,8 +823,23 @@ fn with_caches(ctx: &Context, caches: Caches) {
         writer.apply_watcher_event(&Event::InitDone);
         reader
     }
-    let task_definitions = caches
+    // Each TaskDefinition registered its live spec (as revision 1 when its status names none).
+    let registered: Vec<TaskDefinition> = caches
         .task_definitions
+        .into_iter()
+        .map(|td| {
+            let n = td.status.as_ref().and_then(|s| s.revision).unwrap_or(1);
+            testing::registered(td, n)
+        })
+        .collect();
+    let revisions = registered
+        .iter()
+        .map(|td| {
+            let n = td.status.as_ref().and_then(|s| s.revision).unwrap_or(1);
+            serde_json::to_value(testing::revision(td, n)).expect("json")
+        })
+        .collect();
+    let task_definitions = registered
         .into_iter()
         .map(|td| serde_json::to_value(td).expect("json"))
         .collect();
@@ -811,6 +852,7 @@ fn with_caches(ctx: &Context, caches: Caches) {
         pods: filled(Vec::new()),
         services: filled(caches.services),
         task_definitions: filled(task_definitions),
+        revisions: filled(revisions),
         nodes: filled(Vec::new()),
     });
 }
@@ -1073,7 +1115,7 @@ async fn a_networking_object_the_api_server_refuses_is_reported() {
     let svc = networked_service();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[networked_td()]).await;
+        expect_registered(&mut server, networked_td()).await;
         expect_ready_deployment(&mut server).await;
         expect_echoed_apply(&mut server, &format!("{SERVICES}/web-lb")).await;
         // `shop-web` is someone else's already (not ecs-bridge's: not in the cache), with a
@@ -1165,7 +1207,7 @@ async fn networking_ecs_would_refuse_writes_only_the_status() {
     ]);
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
-        expect_task_definition_list(&mut server, &[networked_td()]).await;
+        expect_registered(&mut server, networked_td()).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
         assert_no_more_requests(server).await;
         status

@@ -17,6 +17,9 @@ use crate::{
 /// Reason: `spec.taskDefinition` names no TaskDefinition of the namespace, or pins a revision
 /// that is not registered.
 pub const REASON_TASK_DEFINITION_NOT_FOUND: &str = "TaskDefinitionNotFound";
+/// Reason: the TaskDefinition `spec.taskDefinition` names has no registered revision yet (or its
+/// spec was refused: its own `Ready` condition says why).
+pub const REASON_TASK_DEFINITION_NOT_REGISTERED: &str = "TaskDefinitionNotRegistered";
 /// Reason: `spec.taskDefinition` is missing or is not `family`, `family:N` or a task definition ARN.
 pub const REASON_INVALID_REFERENCE: &str = "InvalidTaskDefinitionReference";
 /// Reason: the Service itself cannot be turned into Kubernetes objects (name, uid).
@@ -48,11 +51,11 @@ pub struct ValidatedService {
     pub owner: OwnerReference,
     /// The parsed `spec.taskDefinition`.
     pub reference: TaskDefinitionRef,
-    /// The TaskDefinition it names; for a pinned revision (`family:N`), with the spec stored in
-    /// that revision instead of the live one.
+    /// The TaskDefinition it names, with the spec stored in the revision it runs (never the live
+    /// spec, which may not be registered yet).
     pub task_definition: TaskDefinition,
     /// The revision the Service asks for: the pinned one, else the TaskDefinition's
-    /// `status.revision` (1 when unset).
+    /// `status.revision` (the latest registered).
     pub revision: i64,
     /// The revision the circuit breaker rolls back to, when [`super::load`] read one.
     pub rollback: Option<Rollback>,
@@ -139,6 +142,26 @@ pub fn pinned_spec(
     })
 }
 
+/// Why a Service naming `td` by family (`value`) cannot run yet: `td` has registered no revision.
+/// When `td`'s `Ready` condition is False (its spec was refused), its message says why.
+fn not_registered(td: &TaskDefinition, value: &str) -> Invalid {
+    let refused = td
+        .status
+        .as_ref()
+        .and_then(|s| crate::api::condition::find(&s.conditions, crate::api::condition::READY))
+        .filter(|c| c.status == "False")
+        .map(|c| format!(": {}", c.message))
+        .unwrap_or_default();
+    Invalid {
+        reason: REASON_TASK_DEFINITION_NOT_REGISTERED,
+        message: format!(
+            "spec.taskDefinition {value:?}: TaskDefinition {:?} has no registered revision yet{refused}; \
+             the Service runs once one is registered",
+            td.name_any()
+        ),
+    }
+}
+
 /// Parses `spec.taskDefinition`.
 ///
 /// # Errors
@@ -200,13 +223,10 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
             ),
         });
     };
-    let (task_definition, revision) = match reference.revision {
-        None => (td.clone(), td.latest_revision()),
-        Some(pinned) => (
-            pinned_task_definition(td, pinned, loaded.pinned_revision.as_ref(), value)?,
-            pinned,
-        ),
+    let Some(revision) = super::load::asked_revision(&reference, td) else {
+        return Err(not_registered(td, value));
     };
+    let task_definition = pinned_task_definition(td, revision, loaded.revision.as_ref(), value)?;
     let rollback = loaded
         .rollback_revision
         .as_ref()
@@ -227,13 +247,20 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
 }
 
 /// `svc` validated against the one TaskDefinition `td` (nothing else loaded), for tests of the
-/// steps after validate.
+/// steps after validate: `td`'s live spec is stored as the revision `svc` asks for (the pinned
+/// one, else `status.revision`, registered as 1 when unset).
 ///
 /// # Panics
 /// When `svc` is invalid against `td`.
 #[cfg(test)]
 pub fn validated(svc: &Service, td: TaskDefinition) -> ValidatedService {
+    let asked = reference(svc).ok().and_then(|r| r.revision);
+    let revision = asked
+        .or_else(|| td.status.as_ref().and_then(|s| s.revision))
+        .unwrap_or(1);
+    let td = crate::controller::testing::registered(td, revision);
     let loaded = Loaded {
+        revision: Some(crate::controller::testing::revision(&td, revision)),
         task_definitions: vec![td],
         ..Loaded::default()
     };
@@ -245,18 +272,31 @@ mod tests {
     use super::*;
     use crate::controller::testing;
 
-    fn loaded(tds: Vec<TaskDefinition>) -> Loaded {
+    /// What load reads for `svc` when each of `tds` has registered its live spec as its
+    /// `status.revision` (as 1 when unset): the stored revision `svc` asks for, when registered.
+    fn loaded(svc: &Service, tds: Vec<TaskDefinition>) -> Loaded {
+        let tds: Vec<TaskDefinition> = tds
+            .into_iter()
+            .map(|td| {
+                let n = td.status.as_ref().and_then(|s| s.revision).unwrap_or(1);
+                testing::registered(td, n)
+            })
+            .collect();
+        let revision = reference(svc).ok().and_then(|r| {
+            let td = TaskDefinition::of_family(&tds, &r.family).ok()??;
+            let n = super::super::load::asked_revision(&r, td)?;
+            let registered = td.status.as_ref().is_some_and(|s| s.revisions.contains(&n));
+            registered.then(|| testing::revision(td, n))
+        });
         Loaded {
             task_definitions: tds,
+            revision,
             ..Loaded::default()
         }
     }
 
-    /// `td` registered as `revision`, as the TaskDefinition controller stores it.
     fn stored(td: &TaskDefinition, revision: i64) -> ControllerRevision {
-        let spec = revisions::normalized_spec(td);
-        let hash = revisions::spec_hash(&spec);
-        revisions::controller_revision(td, revision, spec, &hash).expect("a uid")
+        testing::revision(td, revision)
     }
 
     fn web_td(image: &str) -> TaskDefinition {
@@ -266,21 +306,13 @@ mod tests {
     #[test]
     fn resolves_family_pinned_revision_and_arn() {
         let td = web_td("nginx:1.27");
-        let with_revision = Loaded {
-            task_definitions: vec![td.clone()],
-            pinned_revision: Some(stored(&td, 1)),
-            ..Loaded::default()
-        };
-        for (value, loaded) in [
-            ("web", loaded(vec![td.clone()])),
-            ("web:1", with_revision.clone()),
-            (
-                "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:1",
-                with_revision,
-            ),
+        for value in [
+            "web",
+            "web:1",
+            "arn:aws:ecs:eu-west-1:111122223333:task-definition/web:1",
         ] {
             let svc = testing::service("team-a", "front", 2, value);
-            let v = validate(&svc, &loaded).expect(value);
+            let v = validate(&svc, &loaded(&svc, vec![td.clone()])).expect(value);
             assert_eq!(v.task_definition.name_any(), "web", "{value}");
             assert_eq!(v.revision, 1);
             assert_eq!(v.family(), "web");
@@ -305,7 +337,7 @@ mod tests {
             &svc,
             &Loaded {
                 task_definitions: vec![live.clone()],
-                pinned_revision: Some(stored(&old, 1)),
+                revision: Some(stored(&old, 1)),
                 ..Loaded::default()
             },
         )
@@ -317,15 +349,68 @@ mod tests {
                 .as_deref(),
             Some("nginx:1.27")
         );
-        // The family alone runs the latest: the live spec at status.revision.
+        // The family alone runs the latest registered revision's stored spec, never the live
+        // spec: here the object was edited (1.29) and the edit is not registered yet.
+        let mut edited = web_td("nginx:1.29");
+        edited.status = live.status.clone();
         let svc = testing::service("team-a", "front", 1, "web");
-        let v = validate(&svc, &loaded(vec![live])).expect("valid");
+        let v = validate(
+            &svc,
+            &Loaded {
+                task_definitions: vec![edited],
+                revision: Some(stored(&live, 2)),
+                ..Loaded::default()
+            },
+        )
+        .expect("valid");
         assert_eq!(v.revision, 2);
         assert_eq!(
             v.task_definition.spec.task_definition.container_definitions[0]
                 .image
                 .as_deref(),
             Some("nginx:1.28")
+        );
+    }
+
+    #[test]
+    fn a_task_definition_without_a_registered_revision_is_not_run() {
+        let mut td = web_td("nginx:1.27");
+        let svc = testing::service("team-a", "front", 1, "web");
+        let unregistered = Loaded {
+            task_definitions: vec![td.clone()],
+            ..Loaded::default()
+        };
+        let err = validate(&svc, &unregistered).expect_err("nothing registered");
+        assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_REGISTERED);
+        assert_eq!(
+            err.message,
+            "spec.taskDefinition \"web\": TaskDefinition \"web\" has no registered revision yet; the \
+             Service runs once one is registered"
+        );
+        // Refused: the TaskDefinition's own Ready message says why.
+        td.status = Some(crate::api::TaskDefinitionStatus {
+            conditions: vec![crate::api::condition::new(
+                crate::api::condition::READY,
+                false,
+                "InvalidTaskDefinition",
+                "containerDefinitions[0].cpu: too big",
+                Some(1),
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+                ),
+            )],
+            ..Default::default()
+        });
+        let refused = Loaded {
+            task_definitions: vec![td],
+            ..Loaded::default()
+        };
+        let err = validate(&svc, &refused).expect_err("nothing registered");
+        assert!(
+            err.message
+                .contains("has no registered revision yet: containerDefinitions[0].cpu: too big;"),
+            "{}",
+            err.message
         );
     }
 
@@ -338,7 +423,7 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "front", 1, "web:7");
-        let err = validate(&svc, &loaded(vec![td.clone()])).expect_err("not registered");
+        let err = validate(&svc, &loaded(&svc, vec![td.clone()])).expect_err("not registered");
         assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_FOUND);
         assert_eq!(
             err.message,
@@ -351,7 +436,7 @@ mod tests {
         for wrong in [stored(&td, 6), foreign] {
             let loaded = Loaded {
                 task_definitions: vec![td.clone()],
-                pinned_revision: Some(wrong),
+                revision: Some(wrong),
                 ..Loaded::default()
             };
             let err = validate(&svc, &loaded).expect_err("not registered");
@@ -365,7 +450,7 @@ mod tests {
         ));
         let loaded = Loaded {
             task_definitions: vec![td],
-            pinned_revision: Some(broken),
+            revision: Some(broken),
             ..Loaded::default()
         };
         let err = validate(&svc, &loaded).expect_err("broken data");
@@ -381,7 +466,10 @@ mod tests {
             ..Default::default()
         });
         let svc = testing::service("team-a", "web", 1, "web");
-        assert_eq!(validate(&svc, &loaded(vec![td])).expect("valid").revision, 4);
+        assert_eq!(
+            validate(&svc, &loaded(&svc, vec![td])).expect("valid").revision,
+            4
+        );
     }
 
     #[test]
@@ -394,7 +482,7 @@ mod tests {
         let tds = vec![legacy, current];
         let svc = testing::service("team-a", "web", 1, "web");
         assert_eq!(
-            validate(&svc, &loaded(tds.clone()))
+            validate(&svc, &loaded(&svc, tds.clone()))
                 .expect("valid")
                 .task_definition
                 .name_any(),
@@ -403,7 +491,7 @@ mod tests {
         // Falls back to the object name when no family matches.
         let svc = testing::service("team-a", "web", 1, "web-v2");
         assert_eq!(
-            validate(&svc, &loaded(tds))
+            validate(&svc, &loaded(&svc, tds))
                 .expect("valid")
                 .task_definition
                 .name_any(),
@@ -414,8 +502,11 @@ mod tests {
     #[test]
     fn missing_task_definition_names_field_and_value() {
         let svc = testing::service("team-a", "web", 1, "web:3");
-        let err = validate(&svc, &loaded(vec![testing::task_definition("team-a", "api", 1)]))
-            .expect_err("not found");
+        let err = validate(
+            &svc,
+            &loaded(&svc, vec![testing::task_definition("team-a", "api", 1)]),
+        )
+        .expect_err("not found");
         assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_FOUND);
         assert_eq!(
             err.message,
@@ -426,7 +517,7 @@ mod tests {
     #[test]
     fn bad_or_missing_reference_is_invalid() {
         let svc = testing::service("team-a", "web", 1, "web:latest");
-        let err = validate(&svc, &loaded(Vec::new())).expect_err("invalid");
+        let err = validate(&svc, &loaded(&svc, Vec::new())).expect_err("invalid");
         assert_eq!(err.reason, REASON_INVALID_REFERENCE);
         assert!(
             err.message.starts_with("spec.taskDefinition: \"web:latest\""),
@@ -436,7 +527,7 @@ mod tests {
 
         let mut svc = testing::service("team-a", "web", 1, "web");
         svc.spec.service.task_definition = None;
-        let err = validate(&svc, &loaded(Vec::new())).expect_err("invalid");
+        let err = validate(&svc, &loaded(&svc, Vec::new())).expect_err("invalid");
         assert_eq!(err.reason, REASON_INVALID_REFERENCE);
         assert!(
             err.message.contains("spec.taskDefinition: required"),
@@ -452,7 +543,7 @@ mod tests {
         let mut b = testing::task_definition("team-a", "b", 1);
         b.spec.task_definition.family = Some("web".into());
         let svc = testing::service("team-a", "web", 1, "web");
-        let err = validate(&svc, &loaded(vec![b, a])).expect_err("ambiguous");
+        let err = validate(&svc, &loaded(&svc, vec![b, a])).expect_err("ambiguous");
         assert_eq!(err.reason, REASON_INVALID_REFERENCE);
         assert!(
             err.message
@@ -468,13 +559,15 @@ mod tests {
         let mut svc = testing::service("team-a", "web", 1, "web");
         svc.metadata.uid = None;
         assert_eq!(
-            validate(&svc, &loaded(tds.clone())).expect_err("no uid").reason,
+            validate(&svc, &loaded(&svc, tds.clone()))
+                .expect_err("no uid")
+                .reason,
             REASON_INVALID_SERVICE
         );
         let svc = testing::service("team-a", &"w".repeat(64), 1, "web");
-        let err = validate(&svc, &loaded(tds.clone())).expect_err("too long");
+        let err = validate(&svc, &loaded(&svc, tds.clone())).expect_err("too long");
         assert_eq!(err.reason, REASON_INVALID_SERVICE);
         let svc = testing::service("team-a", &"w".repeat(63), 1, "web");
-        assert!(validate(&svc, &loaded(tds)).is_ok());
+        assert!(validate(&svc, &loaded(&svc, tds)).is_ok());
     }
 }

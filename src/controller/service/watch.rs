@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::{
-    apps::v1::{DaemonSet, Deployment, ReplicaSet},
+    apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet},
     core::v1::{Node, Pod, Service as CoreService},
 };
 use kube::{
@@ -99,6 +99,12 @@ pub async fn run(
         .reflect(node_writer)
         .touched_objects()
         .predicate_filter(predicates::labels, PredicateConfig::default());
+    // The registered revisions, cached for the reconciles: a Service runs the stored spec of the
+    // revision it asks for. No reconcile follows a change of one: the TaskDefinition's status
+    // names a new revision after it is stored, and a revision missing from this cache (not seen
+    // yet) is read by name.
+    let (revisions, revision_changes) =
+        reflected(scoped::<ControllerRevision>(&client, ns), children.clone());
     // The children, cached for the reconciles (children::Stores): Deployments (owned), and the
     // ReplicaSets and pods of Services' tasks, which re-trigger their Service (ECS deployments,
     // failed tasks, events).
@@ -122,6 +128,7 @@ pub async fn run(
             pods,
             services: core_services,
             task_definitions: task_definitions.clone(),
+            revisions,
             nodes: node_store,
         },
     );
@@ -134,6 +141,7 @@ pub async fn run(
         .owns_stream(daemon_set_changes)
         .watches_stream(replica_set_changes, |rs| service_of(&rs))
         .watches_stream(pod_changes, |pod| service_of(&pod))
+        .watches_stream(revision_changes, |_revision| None)
         .watches_stream(td_changes, move |td| {
             services_for_task_definition(&services.state(), &td)
         })
