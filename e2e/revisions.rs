@@ -10,7 +10,6 @@ use serde_json::Value;
 use crate::support::{Env, eventually};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-const SELECTOR: &str = "ecsbridge.io/task-definition=web";
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
@@ -18,8 +17,14 @@ fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
 
 /// The ControllerRevisions of TaskDefinition `web`, sorted by revision.
 fn revisions(env: &Env) -> Vec<Value> {
+    revisions_of(env, "web")
+}
+
+/// The ControllerRevisions of TaskDefinition `name`, sorted by revision.
+fn revisions_of(env: &Env, name: &str) -> Vec<Value> {
+    let selector = format!("ecsbridge.io/task-definition={name}");
     let list = env
-        .get(&["controllerrevisions", "-l", SELECTOR])
+        .get(&["controllerrevisions", "-l", &selector])
         .expect("kubectl get controllerrevisions");
     let mut items = list["items"].as_array().cloned().unwrap_or_default();
     items.sort_by_key(|cr| cr["revision"].as_i64());
@@ -205,4 +210,43 @@ async fn each_edit_rolls_out_once_as_its_revision() {
         expected,
         "one ReplicaSet per revision, each with its own image"
     );
+
+    // An edit ECS would refuse (the container reserves more cpu than the task has) registers
+    // nothing: the TaskDefinition is not Ready and Degraded, naming the field, and the Service
+    // keeps running the last registered revision.
+    let refused = env.file(
+        "td-refused.yaml",
+        &text
+            .replace("nginx/nginx:1.27", "nginx/nginx:1.31")
+            .replace("cpu: 256", "cpu: 1024"),
+    );
+    env.kubectl_ok(&["apply", "-f", &Env::s(&refused)]);
+    let td = eventually("the refused edit reported", TIMEOUT, || {
+        let td = env.get(&["taskdef", "web"]).ok_or("absent")?;
+        let observed = td.pointer("/status/observedGeneration") == td.pointer("/metadata/generation");
+        observed.then_some(td.clone()).ok_or(format!("{}", td["status"]))
+    })
+    .await;
+    let conditions = td["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let find = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| c["type"] == t)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (ready, degraded) = (find("Ready"), find("Degraded"));
+    assert_eq!(
+        (s(&ready, "/status"), s(&degraded, "/status")),
+        ("False", "True"),
+        "{td}"
+    );
+    assert_eq!(s(&degraded, "/reason"), "InvalidTaskDefinition");
+    assert!(s(&degraded, "/message").starts_with("spec.cpu: "), "{degraded}");
+    assert_eq!(td.pointer("/status/revision"), Some(&Value::from(4)));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(revisions_of(&env, "web").len(), 4, "nothing registered");
+    assert_eq!(replica_sets(&env), expected, "no rollout");
+    let svc = env.get(&["ecssvc", "web"]).expect("the Service");
+    assert_eq!(s(&svc, "/status/taskDefinition"), "web:4");
 }

@@ -203,3 +203,18 @@ pub async fn expect_discovery(server: &mut Handle, group_version: &str, plural: 
                 "namespaced": true, "kind": kind, "verbs": ["get", "list", "patch"]}]}),
     );
 }
+
+/// Serves the next request, the POST of an `events.k8s.io/v1` Event in `team-a`; returns its body.
+pub async fn expect_event(server: &mut Handle) -> serde_json::Value {
+    let (request, reply) = next(server).await;
+    assert_eq!(
+        (request.method(), request.uri().path()),
+        (
+            &http::Method::POST,
+            "/apis/events.k8s.io/v1/namespaces/team-a/events"
+        )
+    );
+    let body = json_body(request).await;
+    ok(reply, &body);
+    body
+}

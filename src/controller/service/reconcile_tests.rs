@@ -144,18 +144,6 @@ fn ds_ready() -> Value {
     })
 }
 
-/// Answers the Kubernetes Event the controller publishes next and returns it.
-async fn expect_event(server: &mut Handle) -> Value {
-    let (request, reply) = next(server).await;
-    assert_eq!(
-        (request.method(), request.uri().path()),
-        (&Method::POST, "/apis/events.k8s.io/v1/namespaces/team-a/events")
-    );
-    let body = json_body(request).await;
-    ok(reply, &body);
-    body
-}
-
 async fn run_reconcile(svc: Service, ctx: Arc<Context>) -> Result<Action, Error> {
     tokio::time::timeout(Duration::from_secs(5), reconcile(Arc::new(svc), ctx))
         .await
@@ -370,12 +358,12 @@ async fn daemon_applies_a_daemon_set_and_prunes_deployments() {
         let status = expect_status_apply(&mut server, &status_svc).await;
         // The deployment completed and every daemon task runs: Kubernetes Events say so, as the
         // ECS events do.
-        let event = expect_event(&mut server).await;
+        let event = testing::expect_event(&mut server).await;
         assert_eq!(
             (event["reason"].as_str(), event["type"].as_str()),
             (Some("DeploymentCompleted"), Some("Normal"))
         );
-        let event = expect_event(&mut server).await;
+        let event = testing::expect_event(&mut server).await;
         assert_eq!(
             (event["reason"].as_str(), event["type"].as_str()),
             (Some("SteadyState"), Some("Normal"))
@@ -792,7 +780,7 @@ async fn expect_binding_get(server: &mut Handle, name: &str, live: Option<&Value
 
 /// Serves the Kubernetes Event of a Service that became ready: it reached a steady state.
 async fn expect_steady_state_event(server: &mut Handle) {
-    let event = expect_event(server).await;
+    let event = testing::expect_event(server).await;
     assert_eq!(event["reason"], "SteadyState", "{event}");
 }
 

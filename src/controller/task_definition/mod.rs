@@ -70,7 +70,7 @@ pub async fn reconcile(td: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Act
     let now = Time(Timestamp::now());
     let limit = ctx.config.revision_history_limit;
 
-    let valid = match validate::validate(&td, &namespace) {
+    let valid = match validate::validate(&td, &namespace, &ctx.config.options) {
         Ok(valid) => valid,
         Err(refused) => {
             let registration = status::Registration::refused(refused);

@@ -374,6 +374,47 @@ async fn api_error_is_a_kube_error() {
 }
 
 #[tokio::test]
+async fn a_spec_ecs_would_refuse_registers_nothing() {
+    // Containers reserving more cpu than the task: RegisterTaskDefinition fails, so nothing is
+    // listed, registered or applied; the status and a Warning Event say why.
+    let (ctx, mut server) = testing::context();
+    let mut td = web("nginx:1.27");
+    td.spec.task_definition.cpu = Some("256".into());
+    td.spec.task_definition.container_definitions[0].cpu = Some(512);
+    let status_td = td.clone();
+    let verifier = tokio::spawn(async move {
+        let status = expect_status_apply(&mut server, &status_td).await;
+        let event = testing::expect_event(&mut server).await;
+        assert_no_more_requests(server).await;
+        (status, event)
+    });
+    run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    let (body, event) = finish(verifier).await;
+    let ready = condition(&body["status"], "Ready");
+    let degraded = condition(&body["status"], "Degraded");
+    for c in [ready, degraded] {
+        assert_eq!(c["reason"], "InvalidTaskDefinition", "{c}");
+        assert!(
+            c["message"].as_str().is_some_and(|m| m.starts_with("spec.cpu: ")),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        (&ready["status"], &degraded["status"]),
+        (&json!("False"), &json!("True"))
+    );
+    assert!(body["status"].get("revision").is_none(), "{body}");
+    assert_eq!(
+        (&event["type"], &event["reason"], &event["note"]),
+        (
+            &json!("Warning"),
+            &json!("InvalidTaskDefinition"),
+            &degraded["message"]
+        )
+    );
+}
+
+#[tokio::test]
 async fn a_name_too_long_for_a_label_is_not_ready() {
     let (ctx, mut server) = testing::context();
     let long = "w".repeat(64);
@@ -390,6 +431,11 @@ async fn a_name_too_long_for_a_label_is_not_ready() {
         let mut stored = serde_json::to_value(&status_td).expect("json");
         stored["status"] = body["status"].clone();
         ok(reply, &stored);
+        let event = testing::expect_event(&mut server).await;
+        assert_eq!(
+            (&event["type"], &event["reason"]),
+            (&json!("Warning"), &json!("NameTooLong"))
+        );
         assert_no_more_requests(server).await;
         body
     });
@@ -469,6 +515,17 @@ async fn dependents_are_applied_and_a_missing_kind_degrades_the_status() {
         )
         .await;
         let status = expect_status_apply(&mut server, &status_td).await;
+        let event = testing::expect_event(&mut server).await;
+        assert_eq!(
+            (&event["type"], &event["reason"]),
+            (&json!("Warning"), &json!("DependentsNotApplied"))
+        );
+        assert!(
+            event["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("ExternalSecret")),
+            "{event}"
+        );
         assert_no_more_requests(server).await;
         (sa, status)
     });

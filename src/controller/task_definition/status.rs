@@ -3,7 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
-    Api, ResourceExt,
+    Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
 };
 
@@ -81,27 +81,49 @@ pub fn compute_status_with(
             status.revision = Some(*latest);
             status.status = Some(ACTIVE.to_owned());
             status.revisions.clone_from(retained);
-            let message = format!("Revision {arn} is registered.");
+            let ready = match missing {
+                // Why: Ready=True would tell a user (and Argo CD) all is well while the tasks
+                // cannot start; the user must install what is missing.
+                Some(message) => condition::new(
+                    READY,
+                    false,
+                    REASON_DEPENDENTS_NOT_APPLIED,
+                    cut(
+                        &format!("Revision {arn} is registered, but its tasks cannot start: {message}"),
+                        MAX_MESSAGE_LEN,
+                    ),
+                    generation,
+                    now.clone(),
+                ),
+                None => condition::new(
+                    READY,
+                    true,
+                    REASON_REGISTERED,
+                    format!("Revision {arn} is registered."),
+                    generation,
+                    now.clone(),
+                ),
+            };
             status.task_definition_arn = Some(arn);
-            condition::new(READY, true, REASON_REGISTERED, message, generation, now.clone())
+            ready
         }
         Registration::Refused { reason, message } => {
             condition::new(READY, false, reason, message.clone(), generation, now.clone())
         }
     };
     let revision = status.revision.unwrap_or(1);
+    let degraded = match (registration, missing) {
+        (Registration::Refused { reason, message }, _) => Some((*reason, message.clone())),
+        (Registration::Registered { .. }, Some(message)) => {
+            Some((REASON_DEPENDENTS_NOT_APPLIED, cut(message, MAX_MESSAGE_LEN)))
+        }
+        (Registration::Registered { .. }, None) => None,
+    };
     condition::set(&mut status.conditions, ready);
-    match missing {
-        Some(message) => condition::set(
+    match degraded {
+        Some((reason, message)) => condition::set(
             &mut status.conditions,
-            condition::new(
-                DEGRADED,
-                true,
-                REASON_DEPENDENTS_NOT_APPLIED,
-                cut(message, MAX_MESSAGE_LEN),
-                generation,
-                now.clone(),
-            ),
+            condition::new(DEGRADED, true, reason, message, generation, now.clone()),
         ),
         None => status.conditions.retain(|c| c.type_ != DEGRADED),
     }
@@ -236,7 +258,44 @@ pub async fn update(
         revision = desired.revision,
         "status updated"
     );
+    if let Some(degraded) = newly_degraded(td.status.as_ref(), &desired) {
+        publish_warning(ctx, td, degraded).await;
+    }
     Ok(())
+}
+
+/// The `Degraded=True` condition of `after` when `before` did not say the same (no Degraded, or
+/// another reason or message): each new trouble is told once as a Warning Event.
+#[must_use]
+pub fn newly_degraded<'a>(
+    before: Option<&TaskDefinitionStatus>,
+    after: &'a TaskDefinitionStatus,
+) -> Option<&'a Condition> {
+    let degraded = |s: &TaskDefinitionStatus| {
+        condition::find(&s.conditions, DEGRADED)
+            .filter(|c| c.status == "True")
+            .cloned()
+    };
+    let now = condition::find(&after.conditions, DEGRADED).filter(|c| c.status == "True")?;
+    let same = before
+        .and_then(degraded)
+        .is_some_and(|was| was.reason == now.reason && was.message == now.message);
+    (!same).then_some(now)
+}
+
+/// Publishes `degraded` as a Warning Event about `td` (reason and message of the condition).
+async fn publish_warning(ctx: &Context, td: &TaskDefinition, degraded: &Condition) {
+    use kube::runtime::events::{Event, EventType};
+    let event = Event {
+        type_: EventType::Warning,
+        reason: degraded.reason.clone(),
+        note: Some(degraded.message.clone()),
+        action: "Register".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &td.object_ref(&())).await {
+        tracing::warn!(reason = %degraded.reason, error = %e, "could not publish an event");
+    }
 }
 
 /// The server-side apply body that sets `status` on a TaskDefinition.
@@ -412,6 +471,16 @@ mod tests {
         assert_eq!(ready(&status).last_transition_time, t(10));
         assert_eq!(status.revision, Some(2));
         assert_eq!(status.revisions, vec![1, 2]);
+        // Degraded, for the same reason: the user must fix it.
+        let degraded = condition::find(&status.conditions, DEGRADED).expect("Degraded");
+        assert_eq!(
+            (
+                degraded.status.as_str(),
+                degraded.reason.as_str(),
+                degraded.message.as_str()
+            ),
+            ("True", "NameTooLong", "too long")
+        );
     }
 
     #[test]
@@ -507,14 +576,21 @@ mod tests {
             ),
             ("True", REASON_DEPENDENTS_NOT_APPLIED, missing)
         );
+        // Registered all the same, but not Ready: its tasks cannot start until the user installs
+        // what is missing.
+        assert_eq!(status.revision, Some(1));
         assert_eq!(
-            ready(&status).status,
-            "True",
-            "the revision is registered all the same"
+            (ready(&status).status.as_str(), ready(&status).reason.as_str()),
+            ("False", REASON_DEPENDENTS_NOT_APPLIED)
+        );
+        assert_eq!(
+            ready(&status).message,
+            format!("Revision web:1 is registered, but its tasks cannot start: {missing}")
         );
         td.status = Some(status);
         let status = compute_status_with(&td, &registered(1), &Options::default(), None, t(9));
         assert!(condition::find(&status.conditions, DEGRADED).is_none());
+        assert_eq!(ready(&status).status, "True");
     }
 
     #[test]
@@ -539,5 +615,25 @@ mod tests {
         assert_eq!(body["status"]["revisions"], serde_json::json!([1]));
         assert_eq!(body["status"]["conditions"][0]["type"], "Ready");
         assert!(body.get("spec").is_none(), "a status patch must not touch spec");
+    }
+
+    #[test]
+    fn each_new_trouble_is_told_once() {
+        let td = web();
+        let refused = |message: &str| Registration::Refused {
+            reason: "InvalidTaskDefinition",
+            message: message.into(),
+        };
+        let healthy = compute_status(&td, &registered(1), t(0));
+        assert!(newly_degraded(None, &healthy).is_none());
+        let bad = compute_status(&td, &refused("spec.cpu: too big"), t(1));
+        assert_eq!(
+            newly_degraded(Some(&healthy), &bad).map(|c| c.message.as_str()),
+            Some("spec.cpu: too big")
+        );
+        assert!(newly_degraded(None, &bad).is_some());
+        assert!(newly_degraded(Some(&bad), &bad).is_none(), "told already");
+        let worse = compute_status(&td, &refused("spec.memory: too big"), t(2));
+        assert!(newly_degraded(Some(&bad), &worse).is_some(), "another message");
     }
 }
