@@ -144,6 +144,43 @@ async fn each_change_registers_one_revision() {
     assert!(env.get(&["deployment", "missing"]).is_none());
 }
 
+/// Revision numbers are never reused: deleting TaskDefinition `web` (its revisions go with it)
+/// and applying it again goes on from the family's last number, which the namespace's families
+/// ConfigMap keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_and_reapplied_family_never_reuses_a_number() {
+    let env = Env::start("renumber").await;
+    let original = Env::s(&Env::example("web/taskdefinition.yaml"));
+    env.kubectl_ok(&["apply", "-f", &original]);
+    wait_for_revision(&env, 1).await;
+    let text = std::fs::read_to_string(Env::example("web/taskdefinition.yaml")).expect("example");
+    let changed = env.file("td.yaml", &text.replace("nginx/nginx:1.27", "nginx/nginx:1.28"));
+    env.kubectl_ok(&["apply", "-f", &Env::s(&changed)]);
+    wait_for_revision(&env, 2).await;
+
+    env.kubectl_ok(&["delete", "taskdef", "web", "--wait=true"]);
+    eventually("the revisions collected", TIMEOUT, || {
+        revisions(&env)
+            .is_empty()
+            .then_some(())
+            .ok_or("revisions left".to_owned())
+    })
+    .await;
+    env.kubectl_ok(&["apply", "-f", &original]);
+    wait_for_revision(&env, 3).await;
+    let crs = revisions(&env);
+    assert_eq!(crs.len(), 1, "{crs:?}");
+    assert_eq!(s(&crs[0], "/metadata/name"), "web-3");
+    let families = env
+        .get(&["configmap", "ecsbridge-task-definition-families"])
+        .expect("the families ConfigMap");
+    assert_eq!(s(&families, "/data/web"), "3", "{families}");
+    assert!(
+        families["metadata"].get("ownerReferences").is_none(),
+        "{families}"
+    );
+}
+
 /// The ReplicaSets of Service `web`: (revision label, image) of each, sorted.
 fn replica_sets(env: &Env) -> Vec<(String, String)> {
     let list = env

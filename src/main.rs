@@ -34,6 +34,11 @@ enum Command {
         /// Namespace (the ECS cluster) to set on every object.
         #[arg(short, long)]
         namespace: Option<String>,
+        /// Keep a service's `taskDefinition` as written when it pins a revision (`family:N` or
+        /// an ARN with one); by default it becomes the family, since the source account's
+        /// revision numbers will not exist in the cluster.
+        #[arg(long)]
+        keep_task_definition_revisions: bool,
     },
     /// Print the Kubernetes objects the operator would create for the given manifests, offline.
     Render {
@@ -156,7 +161,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             print!("{}", serde_yaml_ng::to_string(&config)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { files, namespace } => import(&files, namespace),
+        Command::Import {
+            files,
+            namespace,
+            keep_task_definition_revisions,
+        } => import(
+            &files,
+            ecs_bridge::import::ImportOptions {
+                namespace,
+                keep_task_definition_revisions,
+            },
+        ),
         Command::Render {
             paths,
             nodes,
@@ -243,8 +258,7 @@ fn crdgen(dir: Option<&std::path::Path>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn import(files: &[PathBuf], namespace: Option<String>) -> Result<ExitCode> {
-    let options = ecs_bridge::import::ImportOptions { namespace };
+fn import(files: &[PathBuf], options: ecs_bridge::import::ImportOptions) -> Result<ExitCode> {
     let mut failed = false;
     let mut out = String::new();
     for file in files {

@@ -891,6 +891,7 @@ fn corpus_annotations_never_overclaim() {
     assert!(files.len() >= 30, "only {} taskdef files", files.len());
     let options = ImportOptions {
         namespace: Some("pss".into()),
+        ..ImportOptions::default()
     };
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     let mut cpu_errors = Vec::new();

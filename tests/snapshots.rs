@@ -82,6 +82,7 @@ fn corpus_task_definitions() {
     std::fs::create_dir_all(&scratch).expect("scratch");
     let options = ImportOptions {
         namespace: Some("snapshots".into()),
+        ..ImportOptions::default()
     };
     for name in CORPUS {
         let imported = import_file(&corpus.join(format!("{name}.json")), &options);

@@ -64,6 +64,10 @@ pub const SERVICE_READ_ONLY: &[&str] = &[
 pub struct ImportOptions {
     /// Namespace to put in each object's metadata (the ECS cluster); none when absent.
     pub namespace: Option<String>,
+    /// Keep a service's `taskDefinition` as written when it pins a revision (`family:N`, or an
+    /// ARN with one). By default it becomes the family, with a warning: revision N is the source
+    /// account's, and the cluster numbers a family's revisions from 1 as they are applied there.
+    pub keep_task_definition_revisions: bool,
 }
 
 /// One imported object.
@@ -258,6 +262,9 @@ impl Ctx<'_> {
         if !self.kept(base, &request, &spec, "CreateService", result) {
             return;
         }
+        if !self.options.keep_task_definition_revisions {
+            self.unpin(base, &mut spec, result);
+        }
         let stem = self
             .path
             .file_stem()
@@ -277,6 +284,34 @@ impl Ctx<'_> {
             status: None,
         };
         result.objects.push(Imported::Service(Box::new(svc)));
+    }
+
+    /// Rewrites `spec.taskDefinition` to its family when it pins a revision, with a warning: the
+    /// source account's revision N will not exist in the cluster (or, worse, be another spec).
+    fn unpin(&self, base: &FieldPath, spec: &mut CreateService, result: &mut ImportResult) {
+        let Some(value) = spec.task_definition.as_deref() else {
+            return;
+        };
+        let Ok(reference) = crate::translate::reference::TaskDefinitionRef::parse(value) else {
+            return;
+        };
+        let Some(revision) = reference.revision else {
+            return;
+        };
+        let field = base.key("taskDefinition");
+        result.diagnostics.push(Diagnostic::warning(
+            self.path,
+            position_of(self.doc, &field),
+            Some(field),
+            format!(
+                "{value:?} pins revision {revision}, which is the source account's: in the cluster \
+                 the family's revisions are numbered as its TaskDefinition is applied, so {}:{revision} \
+                 will not exist (or be another spec); rewritten to the family {:?}, which runs its \
+                 latest registered revision (--keep-task-definition-revisions keeps it as written)",
+                reference.family, reference.family
+            ),
+        ));
+        spec.task_definition = Some(reference.family);
     }
 
     /// Types `value`, the part of the document at `base`.
@@ -346,5 +381,52 @@ fn strip(value: &mut Value, fields: &[&str]) {
         for f in fields {
             o.remove(*f);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service_of(text: &str, options: &ImportOptions) -> (Option<String>, Vec<Diagnostic>) {
+        let result = import_text(Path::new("svc.json"), text, options);
+        let td = result.objects.iter().find_map(|o| match o {
+            Imported::Service(svc) => Some(svc.spec.service.task_definition.clone()),
+            Imported::TaskDefinition(_) => None,
+        });
+        (td.flatten(), result.diagnostics)
+    }
+
+    #[test]
+    fn a_pinned_source_revision_becomes_the_family_unless_kept() {
+        let text = "{\n  \"serviceName\": \"redash\",\n  \"taskDefinition\": \
+                    \"arn:aws:ecs:us-east-1:111122223333:task-definition/dev-redash-server:75\"\n}\n";
+        let (td, diagnostics) = service_of(text, &ImportOptions::default());
+        assert_eq!(td.as_deref(), Some("dev-redash-server"));
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let warning = diagnostics[0].to_string();
+        assert!(!diagnostics[0].is_error());
+        assert!(warning.contains("svc.json:3:"), "{warning}");
+        assert!(warning.contains("taskDefinition"), "{warning}");
+        assert!(warning.contains("pins revision 75"), "{warning}");
+        assert!(warning.contains("--keep-task-definition-revisions"), "{warning}");
+
+        let keep = ImportOptions {
+            keep_task_definition_revisions: true,
+            ..ImportOptions::default()
+        };
+        let (td, diagnostics) = service_of(text, &keep);
+        assert_eq!(
+            td.as_deref(),
+            Some("arn:aws:ecs:us-east-1:111122223333:task-definition/dev-redash-server:75")
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+
+        let (td, diagnostics) = service_of(
+            "{\"serviceName\": \"web\", \"taskDefinition\": \"web\"}",
+            &ImportOptions::default(),
+        );
+        assert_eq!(td.as_deref(), Some("web"));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
     }
 }

@@ -12,7 +12,8 @@
 //! TaskDefinition is `Degraded` and nothing is written. Without caches (a reconcile outside the
 //! controller) every dependent is applied.
 //!
-//! Requests per reconcile, once the caches have caught up: a CREATE for a new revision; a DELETE
+//! Requests per reconcile, once the caches have caught up: for a new revision, the write of its
+//! family's high-water mark ([`families::record`]) and its CREATE; a DELETE
 //! per revision let go and per PersistentVolume of it; a GET per ExternalSecret (or one discovery
 //! request while the kind is not served); an apply per dependent that changed.
 
@@ -32,6 +33,7 @@ use super::{
     FIELD_MANAGER,
     build::{Dependent, Desired, Owner},
     children::{self, Stores},
+    families,
     load::Loaded,
     validate::Valid,
 };
@@ -67,6 +69,16 @@ pub async fn apply(
         .filter_map(|cr| Some((cr.revision, cr.controller_owner_ref(&())?)))
         .collect();
     if let Some(cr) = &desired.register {
+        // The mark first: a revision number is never given twice, even when the create fails.
+        let family = valid.task_definition.family();
+        families::record(
+            &ctx.client,
+            &valid.namespace,
+            loaded.families.as_ref(),
+            &family,
+            cr.revision,
+        )
+        .await?;
         let created = revisions.create(&PostParams::default(), cr).await?;
         tracing::info!(revision = created.revision, "revision registered");
         if let Some(owner) = created.controller_owner_ref(&()) {

@@ -134,12 +134,18 @@ pub struct Registration {
 }
 
 /// Decides whether `td` needs a new revision, given the ControllerRevisions labelled with its
-/// name (`listed`): only when its normalized spec differs from that of its latest owned revision
-/// (or it owns none). The new revision is [`next_revision`].
+/// name (`listed`) and its family's high-water `mark` ([`super::families`], when read): only
+/// when its normalized spec differs from that of its latest owned revision (or it owns none).
+/// The new revision is [`next_revision`], above `mark` too: numbers are never reused, even
+/// after the object and its revisions were deleted.
 ///
 /// Returns `None` when `td` cannot own a revision (no uid: it did not come from the API server).
 #[must_use]
-pub fn registration(td: &TaskDefinition, listed: &[ControllerRevision]) -> Option<Registration> {
+pub fn registration(
+    td: &TaskDefinition,
+    listed: &[ControllerRevision],
+    mark: Option<i64>,
+) -> Option<Registration> {
     let uid = td.uid()?;
     let mut owned: Vec<&ControllerRevision> = listed.iter().filter(|cr| controlled_by(cr, &uid)).collect();
     owned.sort_by_key(|cr| cr.revision);
@@ -161,7 +167,7 @@ pub fn registration(td: &TaskDefinition, listed: &[ControllerRevision]) -> Optio
             owned: numbers,
         });
     }
-    let revision = next_revision(status_revision, listed.iter().map(|cr| cr.revision));
+    let revision = next_revision(status_revision, listed.iter().map(|cr| cr.revision).chain(mark));
     let cr = controller_revision(td, revision, spec, &hash)?;
     numbers.push(revision);
     Some(Registration {
@@ -262,7 +268,7 @@ mod tests {
     #[test]
     fn first_registration_is_revision_one() {
         let td = td();
-        let plan = registration(&td, &[]).expect("a plan");
+        let plan = registration(&td, &[], None).expect("a plan");
         assert_eq!((plan.latest, plan.owned.as_slice()), (1, &[1][..]));
         let cr = plan.register.expect("a revision to register");
         assert_eq!(cr.revision, 1);
@@ -298,13 +304,13 @@ mod tests {
     fn unchanged_spec_registers_nothing() {
         let td = td();
         let listed = vec![registered(&td, 1)];
-        let plan = registration(&td, &listed).expect("a plan");
+        let plan = registration(&td, &listed, None).expect("a plan");
         assert_eq!(plan.register, None);
         assert_eq!((plan.latest, plan.owned), (1, vec![1]));
         // Without the annotation, the hash is computed from the data.
         let mut bare = listed[0].clone();
         bare.metadata.annotations = None;
-        assert_eq!(registration(&td, &[bare]).expect("a plan").register, None);
+        assert_eq!(registration(&td, &[bare], None).expect("a plan").register, None);
     }
 
     #[test]
@@ -313,13 +319,13 @@ mod tests {
         let listed = vec![registered(&old, 1), registered(&old, 2)];
         let mut new = old.clone();
         new.spec.task_definition.container_definitions[0].image = Some("nginx:1.28".into());
-        let plan = registration(&new, &listed).expect("a plan");
+        let plan = registration(&new, &listed, None).expect("a plan");
         assert_eq!((plan.latest, plan.owned.as_slice()), (3, &[1, 2, 3][..]));
         assert_eq!(plan.register.expect("a revision").revision, 3);
         // Reverting to an older spec is a new revision too, as in ECS.
         let mut reverted = listed.clone();
         reverted.push(registered(&new, 3));
-        let plan = registration(&old, &reverted).expect("a plan");
+        let plan = registration(&old, &reverted, None).expect("a plan");
         assert_eq!(plan.latest, 4);
     }
 
@@ -333,7 +339,7 @@ mod tests {
             revision: Some(7),
             ..Default::default()
         });
-        assert_eq!(registration(&new, &[]).expect("a plan").latest, 8);
+        assert_eq!(registration(&new, &[], None).expect("a plan").latest, 8);
         // A revision left by an earlier object of the same name counts, but is not ours.
         let mut foreign = registered(&old, 9);
         foreign.metadata.owner_references = Some(vec![OwnerReference {
@@ -341,7 +347,7 @@ mod tests {
             controller: Some(true),
             ..Default::default()
         }]);
-        let plan = registration(&new, &[foreign]).expect("a plan");
+        let plan = registration(&new, &[foreign], None).expect("a plan");
         assert_eq!((plan.latest, plan.owned), (10, vec![10]));
         // Revision 2 deleted by hand and the spec reverted to revision 1's: still a new revision,
         // numbered after 2, never 2 again.
@@ -350,7 +356,7 @@ mod tests {
             revision: Some(2),
             ..Default::default()
         });
-        let plan = registration(&reverted, &[registered(&old, 1)]).expect("a plan");
+        let plan = registration(&reverted, &[registered(&old, 1)], None).expect("a plan");
         assert_eq!((plan.latest, plan.owned.as_slice()), (3, &[1, 3][..]));
         assert_eq!(next_revision(None, []), 1);
         assert_eq!(next_revision(Some(3), [1, 2]), 4);
@@ -361,7 +367,7 @@ mod tests {
     fn an_object_without_uid_plans_nothing() {
         let mut td = td();
         td.metadata.uid = None;
-        assert_eq!(registration(&td, &[]), None);
+        assert_eq!(registration(&td, &[], None), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Load (async, read-only): what a TaskDefinition's reconcile reads, before anything is decided.
 //!
 //! - its ControllerRevisions (one LIST by its name's label);
-//! - what registering its spec against them does ([`decide::registration`]), worked out once;
+//! - what registering its spec against them does ([`decide::registration`]); only when it
+//!   registers a revision, its family's high-water mark too ([`families::read`], one GET), so
+//!   that the new number is above every number the family ever had;
 //! - only when retention may let a revision go ([`decide::needs_referrers`]), the objects of its
 //!   namespace that may use one: Services, Tasks and ScheduledTasks (a LIST each);
 //! - its dependents as the controller's caches last saw them ([`children`]).
@@ -9,9 +11,12 @@
 use k8s_openapi::api::apps::v1::ControllerRevision;
 use kube::{Api, api::ListParams};
 
+use k8s_openapi::api::core::v1::ConfigMap;
+
 use super::{
     children,
     decide::{self, Referrers, Registration},
+    families,
     validate::Valid,
 };
 use crate::{
@@ -27,6 +32,9 @@ pub struct Loaded {
     pub revisions: Vec<ControllerRevision>,
     /// What registering its spec against `revisions` does; `None` for an object without uid.
     pub registration: Option<Registration>,
+    /// The namespace's families ConfigMap ([`families`]), when a revision is registered and it
+    /// exists.
+    pub families: Option<ConfigMap>,
     /// The objects that may use one of its revisions, when retention may let one go.
     pub referrers: Option<Referrers>,
     /// The caches of its dependents; `None` without caches (a reconcile outside the
@@ -44,7 +52,18 @@ pub async fn load(ctx: &Context, valid: &Valid, limit: usize) -> Result<Loaded, 
         .list(&ListParams::default().labels(&revisions::selector(&valid.name)))
         .await?
         .items;
-    let registration = decide::registration(&valid.task_definition, &revisions);
+    let td = &valid.task_definition;
+    let mut registration = decide::registration(td, &revisions, None);
+    let mut families = None;
+    if registration.as_ref().is_some_and(|r| r.register.is_some()) {
+        families = families::read(&ctx.client, &valid.namespace).await?;
+        let mark = families
+            .as_ref()
+            .and_then(|cm| families::high_water_mark(cm, &td.family()));
+        if mark.is_some() {
+            registration = decide::registration(td, &revisions, mark);
+        }
+    }
     let referrers = if decide::needs_referrers(registration.as_ref(), limit) {
         let ns = valid.namespace.as_str();
         Some(Referrers {
@@ -67,6 +86,7 @@ pub async fn load(ctx: &Context, valid: &Valid, limit: usize) -> Result<Loaded, 
     Ok(Loaded {
         revisions,
         registration,
+        families,
         referrers,
         dependents: children::ready_stores(ctx).await,
     })

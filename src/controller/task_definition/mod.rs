@@ -9,7 +9,8 @@
 //!
 //! Each change of `spec` registers the next revision as an immutable `apps/v1`
 //! ControllerRevision owned by the TaskDefinition ([`crate::controller::revisions`]); an
-//! unchanged spec registers nothing. Retention keeps the latest revision, those Services use and
+//! unchanged spec registers nothing. A family's numbers are never reused, even after the object
+//! is deleted and applied again ([`families`]). Retention keeps the latest revision, those Services use and
 //! the newest [`crate::controller::Config::revision_history_limit`]. Status: `revision`,
 //! `revisions`, `taskDefinitionArn`, `status: ACTIVE`, `Ready`, `Degraded` (while dependents
 //! cannot be made) and `Translated`.
@@ -18,6 +19,7 @@ pub mod apply;
 pub mod build;
 pub mod children;
 pub mod decide;
+pub mod families;
 pub mod load;
 pub mod status;
 pub mod validate;

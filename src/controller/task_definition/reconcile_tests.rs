@@ -52,6 +52,9 @@ fn context_with_limit(limit: usize) -> (Arc<Context>, Handle) {
 }
 
 /// Serves the LIST of the object's ControllerRevisions (selected by its name) with `items`.
+/// The namespace's families ConfigMap.
+const FAMILIES: &str = "/api/v1/namespaces/team-a/configmaps/ecsbridge-task-definition-families";
+
 async fn expect_revision_list(server: &mut Handle, items: Vec<Value>) {
     let (request, reply) = next(server).await;
     assert_eq!(
@@ -69,14 +72,73 @@ async fn expect_revision_list(server: &mut Handle, items: Vec<Value>) {
     );
 }
 
-/// Serves the CREATE of a ControllerRevision; returns its body.
+/// Serves a registration in a namespace whose families ConfigMap does not exist yet: its read
+/// (404), its create with the family's mark, and the CREATE of the ControllerRevision; returns
+/// the revision's body.
 async fn expect_revision_create(server: &mut Handle) -> Value {
+    expect_registration_above(server, None).await
+}
+
+/// Serves a registration whose family's high-water mark is `mark` (`None`: no ConfigMap yet):
+/// the read of the families ConfigMap, the write of the new mark (a create, or a merge patch
+/// guarded by the resource version read), and the CREATE of the ControllerRevision; returns the
+/// revision's body, after checking that the mark written is its number.
+async fn expect_registration_above(server: &mut Handle, mark: Option<i64>) -> Value {
+    let (request, reply) = next(server).await;
+    assert_eq!((request.method(), request.uri().path()), (&Method::GET, FAMILIES));
+    let stored = mark.map(|m| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "ecsbridge-task-definition-families", "namespace": "team-a",
+                            "resourceVersion": "42"},
+               "data": {"web": m.to_string(), "api": "9"}})
+    });
+    match &stored {
+        Some(cm) => ok(reply, cm),
+        None => reply.send_response(testing::json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+        )),
+    }
+    let (request, reply) = next(server).await;
+    let written = match mark {
+        None => {
+            assert_eq!(
+                (request.method(), request.uri().path()),
+                (&Method::POST, "/api/v1/namespaces/team-a/configmaps")
+            );
+            let body = json_body(request).await;
+            assert_eq!(body["metadata"]["name"], "ecsbridge-task-definition-families");
+            assert!(
+                body["metadata"].get("ownerReferences").is_none(),
+                "owned by nothing"
+            );
+            reply.send_response(testing::json_response(StatusCode::CREATED, &body));
+            body
+        }
+        Some(_) => {
+            assert_eq!(
+                (request.method(), request.uri().path()),
+                (&Method::PATCH, FAMILIES)
+            );
+            assert_eq!(request.headers()["content-type"], "application/merge-patch+json");
+            let body = json_body(request).await;
+            assert_eq!(body["metadata"]["resourceVersion"], "42", "guarded: {body}");
+            assert!(body["data"].get("api").is_none(), "only its own family: {body}");
+            ok(reply, &body);
+            body
+        }
+    };
     let (request, reply) = next(server).await;
     assert_eq!(
         (request.method(), request.uri().path()),
         (&Method::POST, REVISIONS)
     );
     let body = json_body(request).await;
+    assert_eq!(
+        written["data"]["web"],
+        json!(body["revision"].to_string()),
+        "the mark is the new revision"
+    );
     let mut stored = body.clone();
     stored["metadata"]["uid"] = json!("uid-new-revision");
     reply.send_response(testing::json_response(StatusCode::CREATED, &stored));
@@ -371,6 +433,28 @@ async fn api_error_is_a_kube_error() {
     assert!(matches!(err, Error::Kube(_)), "{err:?}");
     assert_eq!(err.metric_label(), "kube");
     finish(verifier).await;
+}
+
+#[tokio::test]
+async fn a_reapplied_object_goes_on_from_its_familys_last_number() {
+    // `web` was deleted (its revisions and status went with it) after registering web:4, and is
+    // applied again: ECS never reuses a number, so this is web:5.
+    let (ctx, mut server) = testing::context();
+    let td = web("nginx:1.27");
+    let status_td = td.clone();
+    let verifier = tokio::spawn(async move {
+        expect_revision_list(&mut server, Vec::new()).await;
+        let created = expect_registration_above(&mut server, Some(4)).await;
+        let status = expect_status_apply(&mut server, &status_td).await;
+        assert_no_more_requests(server).await;
+        (created, status)
+    });
+    run_reconcile(td, ctx).await.expect("reconcile succeeds");
+    let (created, status) = finish(verifier).await;
+    assert_eq!(created["revision"], 5);
+    assert_eq!(created["metadata"]["name"], "web-5");
+    assert_eq!(status["status"]["revision"], 5);
+    assert_eq!(status["status"]["taskDefinitionArn"], "web:5");
 }
 
 #[tokio::test]
