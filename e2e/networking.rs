@@ -152,8 +152,23 @@ async fn without_the_load_balancer_controller_the_service_says_so() {
         s(&degraded, "/message").contains("install the AWS Load Balancer Controller"),
         "{degraded}"
     );
-    // The tasks run, and the Services are made all the same.
-    env.kubectl_ok(&["wait", "--for=condition=Ready", "ecssvc/orders", "--timeout=60s"]);
+    // The tasks run, and the Services are made all the same; but the Service is not Ready (the
+    // user must install the controller), and `kubectl get` says why.
+    let ready = condition(&env, "orders", "Ready", "False").await;
+    assert_eq!(s(&ready, "/reason"), "DependentsNotApplied");
+    eventually("the tasks running", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "orders"]).ok_or("absent")?;
+        let running = svc.pointer("/status/runningCount").and_then(Value::as_i64);
+        (running.is_some() && running == svc.pointer("/status/desiredCount").and_then(Value::as_i64))
+            .then_some(())
+            .ok_or(format!("{}", svc["status"]))
+    })
+    .await;
+    let table = env.kubectl_ok(&["get", "ecssvc", "orders"]);
+    assert!(
+        table.contains("Degraded") && table.contains("DependentsNotApplied"),
+        "{table}"
+    );
     assert!(env.get(&["service", "orders-lb"]).is_some());
     assert!(env.get(&["service", "orders"]).is_some());
 }

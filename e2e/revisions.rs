@@ -281,6 +281,18 @@ async fn each_edit_rolls_out_once_as_its_revision() {
     assert_eq!(s(&degraded, "/reason"), "InvalidTaskDefinition");
     assert!(s(&degraded, "/message").starts_with("spec.cpu: "), "{degraded}");
     assert_eq!(td.pointer("/status/revision"), Some(&Value::from(4)));
+    let table = env.kubectl_ok(&["get", "taskdef", "web"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        &row[..6],
+        ["web", "4", "ACTIVE", "False", "Degraded", "InvalidTaskDefinition"],
+        "{table}"
+    );
+    let wide = env.kubectl_ok(&["get", "taskdef", "web", "-o", "wide"]);
+    assert!(
+        wide.contains("spec.cpu: the containers' cpu add up to 1024"),
+        "{wide}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(revisions_of(&env, "web").len(), 4, "nothing registered");
     assert_eq!(replica_sets(&env), expected, "no rollout");

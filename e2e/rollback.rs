@@ -114,9 +114,58 @@ async fn a_failing_rollout_rolls_back_to_the_last_completed_revision() {
         deployment.pointer("/metadata/annotations/ecsbridge.io~1failed-task-definition"),
         Some(&Value::from("shop:2"))
     );
-    // The tasks of revision 1 run again; the Service says what happened.
-    env.kubectl_ok(&["wait", "--for=condition=Ready", "ecssvc/shop", "--timeout=60s"]);
-    let svc = env.get(&["ecssvc", "shop"]).expect("service");
+    // The tasks of revision 1 run again; the Service says what happened. It is not Ready: the
+    // failed revision is for the user to fix.
+    let svc = eventually("the rollback completed", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "shop"]).ok_or("absent")?;
+        let done = primary(&svc).is_some_and(|p| p["rolloutState"] == "COMPLETED")
+            && svc.pointer("/status/runningCount") == svc.pointer("/status/desiredCount");
+        done.then_some(svc.clone()).ok_or(format!("{}", svc["status"]))
+    })
+    .await;
+    let ready = svc
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&Value::from("False"), &Value::from("DeploymentFailed"))
+    );
+    // `kubectl get` shows it: Argo CD's health and why, the PRIMARY deployment's rollout state
+    // and failed tasks; `-o wide` the message.
+    let table = env.kubectl_ok(&["get", "ecssvc", "shop"]);
+    let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME", "DESIRED", "RUNNING", "PENDING", "TASKDEF", "READY", "HEALTH", "REASON", "ROLLOUT",
+            "FAILED", "AGE"
+        ],
+        "{table}"
+    );
+    let row: Vec<&str> = table.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        &row[4..10],
+        [
+            "shop:1",
+            "False",
+            "Degraded",
+            "DeploymentFailed",
+            "COMPLETED",
+            "0"
+        ],
+        "{table}"
+    );
+    let wide = env.kubectl_ok(&["get", "ecssvc", "shop", "-o", "wide"]);
+    assert!(
+        wide.lines()
+            .next()
+            .is_some_and(|h| h.contains("LAUNCH") && h.contains("PROVIDERS") && h.contains("MESSAGE")),
+        "{wide}"
+    );
+    assert!(wide.contains("rolled back to shop:1"), "{wide}");
     assert_eq!(
         svc.pointer("/status/taskDefinition"),
         Some(&Value::from("shop:1"))

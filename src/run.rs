@@ -390,6 +390,8 @@ mod tests {
             format!("/apis/apps/v1/{ns}deployments"),
             format!("/apis/apps/v1/{ns}daemonsets"),
             format!("/apis/apps/v1/{ns}replicasets"),
+            // (The registered revisions Services run.)
+            format!("/apis/apps/v1/{ns}controllerrevisions"),
             format!("/api/v1/{ns}pods"),
             // (The Kubernetes Services of load balancers, registries and Service Connect.)
             format!("/api/v1/{ns}services"),
@@ -405,8 +407,9 @@ mod tests {
 
     /// Initial LISTs per watched namespace: TaskDefinitions, ServiceAccounts, claims and
     /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
-    /// ReplicaSets, Pods, Kubernetes Services, TaskDefinitions and Nodes (Service controller).
-    const LISTS_PER_NAMESPACE: usize = 12;
+    /// ReplicaSets, Pods, Kubernetes Services, TaskDefinitions, ControllerRevisions and Nodes
+    /// (Service controller).
+    const LISTS_PER_NAMESPACE: usize = 13;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -459,13 +462,32 @@ mod tests {
         let mut watches = Vec::new();
 
         // The initial LISTs of TaskDefinitions return one without status; every other LIST is
-        // empty. The TaskDefinition controller reconciles it: it registers revision 1 (a POST of
-        // a ControllerRevision), then applies the status.
+        // empty. The TaskDefinition controller reconciles it: it registers revision 1 (the
+        // family's mark in a new ConfigMap, and a POST of a ControllerRevision), then applies
+        // the status.
         let td = testing::task_definition("team-a", "web", 3);
         let (request, reply) = loop {
             let (request, reply) = next_non_watch(&mut server, &mut watches).await;
+            if request
+                .uri()
+                .path()
+                .ends_with("/configmaps/ecsbridge-task-definition-families")
+            {
+                // (The families' high-water marks: none yet.)
+                reply.send_response(testing::json_response(
+                    http::StatusCode::NOT_FOUND,
+                    &serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                        "reason": "NotFound", "code": 404}),
+                ));
+                continue;
+            }
             if request.method() == Method::POST {
-                assert!(request.uri().path().ends_with("/controllerrevisions"));
+                assert!(
+                    request.uri().path().ends_with("/controllerrevisions")
+                        || request.uri().path().ends_with("/configmaps"),
+                    "{}",
+                    request.uri()
+                );
                 let body = request.into_body().collect_bytes().await.expect("a body");
                 let created: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
                 reply.send_response(testing::json_response(http::StatusCode::CREATED, &created));

@@ -31,7 +31,7 @@ use std::{
 use ecs_bridge::{
     api::{
         Service, TaskDefinition,
-        condition::{self, DEGRADED, PROGRESSING, READY, TRANSLATED},
+        condition::{self, DEGRADED, PROGRESSING, READY},
     },
     controller::{
         service::{
@@ -42,7 +42,7 @@ use ecs_bridge::{
         },
         task_definition::{
             status::{Registration, compute_status_with},
-            validate::REASON_NAME_TOO_LONG,
+            validate::{REASON_NAME_TOO_LONG, validate},
         },
     },
     translate::{Options, service::Workload},
@@ -465,7 +465,24 @@ fn applied(deployment: Deployment, task_definition: &str) -> Applied {
 fn service_health(svc: &Service, label: &str) -> (String, String) {
     let obj = serde_json::to_value(svc).expect("Service to JSON");
     let got = health("Service", &obj, label);
+    same_as_the_status_says(&obj, &got.status, label);
     (got.status, got.message)
+}
+
+/// The health the controller wrote into the status (`kubectl get`'s HEALTH column) is the Lua's,
+/// for the generation it observed (a newer one is Progressing for Argo CD until it is observed).
+fn same_as_the_status_says(obj: &Value, lua: &str, label: &str) {
+    let observed = obj.pointer("/status/observedGeneration") == obj.pointer("/metadata/generation");
+    if let Some(written) = obj
+        .pointer("/status/health")
+        .and_then(Value::as_str)
+        .filter(|_| observed)
+    {
+        assert_eq!(
+            written, lua,
+            "{label}: status.health disagrees with Argo CD's health check"
+        );
+    }
 }
 
 fn pair(status: &str, message: &str) -> (String, String) {
@@ -588,6 +605,7 @@ fn task_definition(container: Value) -> TaskDefinition {
 fn task_definition_health(td: &TaskDefinition, label: &str) -> (String, String) {
     let obj = serde_json::to_value(td).expect("TaskDefinition to JSON");
     let got = health("TaskDefinition", &obj, label);
+    same_as_the_status_says(&obj, &got.status, label);
     (got.status, got.message)
 }
 
@@ -635,22 +653,21 @@ fn task_definition_statuses_from_the_controller_get_the_health_their_conditions_
         pair("Degraded", "metadata.name: too long")
     );
 
-    // Registered, but the spec cannot become a pod template (no image): Translated=False with
-    // reason InvalidTaskDefinition → Degraded with its message.
-    let mut td = task_definition(json!({"name": "web"}));
-    td.status = Some(compute_status_with(&td, &registered, &options, None, t(0)));
-    let translated = cond(&td.status.as_ref().expect("status").conditions, TRANSLATED).clone();
-    assert_eq!(
-        (translated.status.as_str(), translated.reason.as_str()),
-        ("False", "InvalidTaskDefinition")
-    );
-    assert_eq!(
-        cond(&td.status.as_ref().expect("status").conditions, READY).status,
-        "True"
-    );
+    // A spec that cannot become a pod template (no image) is refused by validate: Ready=False
+    // and Degraded=True → Degraded with its message.
+    let td = task_definition(json!({"name": "web"}));
+    let refused = validate(&td, "team-a", &options).expect_err("no image");
+    let mut td = td;
+    td.status = Some(compute_status_with(
+        &td,
+        &Registration::refused(refused.clone()),
+        &options,
+        None,
+        t(0),
+    ));
     assert_eq!(
         task_definition_health(&td, "td-unbuildable"),
-        pair("Degraded", &translated.message)
+        pair("Degraded", &refused.message)
     );
 }
 

@@ -35,7 +35,37 @@ use super::{autoscaling::AutoScaling, condition::conditions_schema, ecs::CreateS
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Health", type_ = "string", json_path = ".status.health"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.healthReason"),
+    printcolumn(
+        name = "Rollout",
+        type_ = "string",
+        json_path = ".status.deployments[?(@.status==\"PRIMARY\")].rolloutState"
+    ),
+    printcolumn(
+        name = "Failed",
+        type_ = "integer",
+        json_path = ".status.deployments[?(@.status==\"PRIMARY\")].failedTasks"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Launch",
+        type_ = "string",
+        json_path = ".spec.launchType",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Providers",
+        type_ = "string",
+        json_path = ".spec.capacityProviderStrategy[*].capacityProvider",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = 1
+    )
 )]
 pub struct ServiceSpec {
     /// The CreateService request, with ECS's field names.
@@ -68,6 +98,13 @@ pub struct ServiceStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+    /// What Argo CD's health check says of the object: Healthy, Progressing or Degraded (the
+    /// rules of the chart's Argo CD health checks, applied to the conditions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// Why, in a word: the reason of the condition that decided `health`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_reason: Option<String>,
     /// ECS service status: ACTIVE, DRAINING or INACTIVE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,

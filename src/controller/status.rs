@@ -24,6 +24,21 @@ pub const MAX_MESSAGE_LEN: usize = 1000;
 /// The longest condition message Kubernetes accepts (`metav1.Condition.message`, maxLength).
 pub const MAX_CONDITION_MESSAGE_LEN: usize = 32768;
 
+/// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
+#[must_use]
+pub fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let end = s
+        .char_indices()
+        .map(|(i, _)| i)
+        .take_while(|i| *i + '…'.len_utf8() <= max)
+        .last()
+        .unwrap_or(0);
+    format!("{}…", &s[..end])
+}
+
 /// A status with conditions.
 pub trait WithConditions: Clone + PartialEq {
     /// The conditions.

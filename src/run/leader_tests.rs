@@ -137,12 +137,12 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 12
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 13
 /// initial LISTs of namespace `team-a` have been seen (TaskDefinitions twice: both controllers).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 12 {
+    while held.len() < 13 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();
@@ -155,7 +155,7 @@ async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Rep
         paths.insert(path.to_owned());
         held.push(reply);
     }
-    assert_eq!(paths.len(), 11, "{paths:?}");
+    assert_eq!(paths.len(), 12, "{paths:?}");
     held
 }
 

@@ -1044,7 +1044,24 @@ async fn without_the_load_balancer_controller_the_service_is_degraded_without_tr
             && message.contains("AWS Load Balancer Controller"),
         "{message}"
     );
-    assert_eq!(condition(status, "Ready")["status"], "True", "the tasks run");
+    // The tasks run (ECS's steady-state event says so), but the Service is not Ready: the user
+    // must install the controller.
+    let ready = condition(status, "Ready");
+    assert_eq!(
+        (&ready["status"], &ready["reason"]),
+        (&json!("False"), &json!("DependentsNotApplied"))
+    );
+    let running = status["runningCount"].as_i64().expect("runningCount");
+    assert!(
+        ready["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&format!("{running} of {running} tasks are running, but: "))),
+        "{ready}"
+    );
+    assert_eq!(
+        (&status["health"], &status["healthReason"]),
+        (&json!("Degraded"), &json!("DependentsNotApplied"))
+    );
 }
 
 #[tokio::test]

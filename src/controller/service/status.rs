@@ -28,7 +28,10 @@ use crate::{
     },
     controller::{
         Context, Error,
-        status::{REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED, translated_message},
+        status::{
+            MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED, cut,
+            translated_message,
+        },
     },
     translate::{labels, service::Workload},
 };
@@ -199,11 +202,34 @@ pub fn compute(
             now.clone(),
         )
     };
+    // Steadiness (every desired task running the applied spec) is what ECS's steady-state event
+    // reports; Ready also needs nothing the user must fix, so a Degraded Service is not Ready.
     let ready_after = ready.status == "True";
-    let ready_before = condition::find(&previous.conditions, READY).is_some_and(|c| c.status == "True");
+    let ready_before = was_steady(&previous);
+    let ready = if degraded.status == "True" {
+        condition::new(
+            READY,
+            false,
+            &degraded.reason,
+            cut(
+                &format!(
+                    "{running} of {desired} tasks are running, but: {}",
+                    degraded.message
+                ),
+                MAX_MESSAGE_LEN,
+            ),
+            generation,
+            now.clone(),
+        )
+    } else {
+        ready
+    };
     for c in [ready, progressing, degraded, translated] {
         condition::set(&mut status.conditions, c);
     }
+    let (health, reason) = condition::health(&status.conditions);
+    status.health = Some(health.to_owned());
+    status.health_reason = Some(reason);
     let happened = events::happenings(&events::Observed {
         service: &name,
         events: &previous.events,
@@ -217,6 +243,22 @@ pub fn compute(
     });
     status.events = events::record(&name, &previous.events, &happened, &now);
     (status, happened)
+}
+
+/// Whether the Service was steady in `previous`: `Ready=True`, or `Ready=False` only because it
+/// was Degraded (same reason) while every desired task ran.
+fn was_steady(previous: &ServiceStatus) -> bool {
+    let ready = condition::find(&previous.conditions, READY);
+    let degraded = condition::find(&previous.conditions, DEGRADED).filter(|c| c.status == "True");
+    match (ready, degraded) {
+        (Some(r), _) if r.status == "True" => true,
+        (Some(r), Some(d)) => {
+            r.reason == d.reason
+                && previous.running_count.is_some()
+                && previous.running_count == previous.desired_count
+        }
+        _ => false,
+    }
 }
 
 /// What makes the Service `Degraded`, gravest first, as (reason, message): a deployment the
@@ -260,6 +302,9 @@ pub fn invalid_status(svc: &Service, invalid: &Invalid, now: Time) -> ServiceSta
             ),
         );
     }
+    let (health, reason) = condition::health(&status.conditions);
+    status.health = Some(health.to_owned());
+    status.health_reason = Some(reason);
     status
 }
 
@@ -459,6 +504,44 @@ mod tests {
             translation: Translation::default(),
             problems: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_degraded_service_is_not_ready_and_its_steady_state_is_told_once() {
+        // Every desired task runs, but the deployment failed (the breaker rolled back): ECS's
+        // steady-state event, yet Ready=False for the failure, and Argo CD's health Degraded.
+        let mut svc = testing::service("team-a", "front", 1, "web");
+        let running = applied(deployment(2, 2, 3, 3, 3));
+        let failed = Observation {
+            failure: Some("(deployment ecs-svc/1) deployment failed: tasks failed to start.".into()),
+            ..Observation::default()
+        };
+        let (status, happened) = compute(&svc, &running, &failed, t(0));
+        let ready = cond(&status, READY);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "DeploymentFailed")
+        );
+        assert_eq!(
+            ready.message,
+            "3 of 3 tasks are running, but: (deployment ecs-svc/1) deployment failed: tasks failed to start."
+        );
+        assert_eq!(
+            (status.health.as_deref(), status.health_reason.as_deref()),
+            (Some("Degraded"), Some("DeploymentFailed"))
+        );
+        let steady = |h: &[Happening]| h.iter().filter(|h| h.reason == "SteadyState").count();
+        assert_eq!(steady(&happened), 1);
+        // The next reconcile, still steady and still failed: no second steady-state event.
+        svc.status = Some(status);
+        let (status, happened) = compute(&svc, &running, &failed, t(10));
+        assert_eq!(steady(&happened), 0, "{happened:?}");
+        // Fixed: Ready, Healthy, and still no second steady-state event.
+        svc.status = Some(status);
+        let (status, happened) = compute(&svc, &running, &Observation::default(), t(20));
+        assert_eq!(cond(&status, READY).status, "True");
+        assert_eq!(status.health.as_deref(), Some("Healthy"));
+        assert_eq!(steady(&happened), 0, "{happened:?}");
     }
 
     #[test]

@@ -17,9 +17,12 @@ use crate::{
 /// Reason: `spec.taskDefinition` names no TaskDefinition of the namespace, or pins a revision
 /// that is not registered.
 pub const REASON_TASK_DEFINITION_NOT_FOUND: &str = "TaskDefinitionNotFound";
-/// Reason: the TaskDefinition `spec.taskDefinition` names has no registered revision yet (or its
-/// spec was refused: its own `Ready` condition says why).
+/// Reason: the TaskDefinition `spec.taskDefinition` names has no registered revision, because
+/// its spec was refused (its own `Ready` condition says why).
 pub const REASON_TASK_DEFINITION_NOT_REGISTERED: &str = "TaskDefinitionNotRegistered";
+/// Reason: the TaskDefinition `spec.taskDefinition` names has not registered its first revision
+/// yet (it is being reconciled): a wait, not an error.
+pub const REASON_WAITING_FOR_TASK_DEFINITION: &str = "WaitingForTaskDefinition";
 /// Reason: `spec.taskDefinition` is missing or is not `family`, `family:N` or a task definition ARN.
 pub const REASON_INVALID_REFERENCE: &str = "InvalidTaskDefinitionReference";
 /// Reason: the Service itself cannot be turned into Kubernetes objects (name, uid).
@@ -149,11 +152,13 @@ fn not_registered(td: &TaskDefinition, value: &str) -> Invalid {
         .status
         .as_ref()
         .and_then(|s| crate::api::condition::find(&s.conditions, crate::api::condition::READY))
-        .filter(|c| c.status == "False")
-        .map(|c| format!(": {}", c.message))
-        .unwrap_or_default();
+        .filter(|c| c.status == "False");
+    let (reason, refused) = match refused {
+        Some(c) => (REASON_TASK_DEFINITION_NOT_REGISTERED, format!(": {}", c.message)),
+        None => (REASON_WAITING_FOR_TASK_DEFINITION, String::new()),
+    };
     Invalid {
-        reason: REASON_TASK_DEFINITION_NOT_REGISTERED,
+        reason,
         message: format!(
             "spec.taskDefinition {value:?}: TaskDefinition {:?} has no registered revision yet{refused}; \
              the Service runs once one is registered",
@@ -381,7 +386,7 @@ mod tests {
             ..Loaded::default()
         };
         let err = validate(&svc, &unregistered).expect_err("nothing registered");
-        assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_REGISTERED);
+        assert_eq!(err.reason, REASON_WAITING_FOR_TASK_DEFINITION);
         assert_eq!(
             err.message,
             "spec.taskDefinition \"web\": TaskDefinition \"web\" has no registered revision yet; the \
@@ -406,6 +411,7 @@ mod tests {
             ..Loaded::default()
         };
         let err = validate(&svc, &refused).expect_err("nothing registered");
+        assert_eq!(err.reason, REASON_TASK_DEFINITION_NOT_REGISTERED);
         assert!(
             err.message
                 .contains("has no registered revision yet: containerDefinitions[0].cpu: too big;"),

@@ -17,7 +17,7 @@ use crate::{
         Context, Error,
         status::{
             MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED,
-            REASON_INVALID_TASK_DEFINITION, same_status, translated_message,
+            REASON_INVALID_TASK_DEFINITION, cut, same_status, translated_message,
         },
     },
     translate::{Options, pod::pod_template_with},
@@ -131,6 +131,9 @@ pub fn compute_status_with(
         &mut status.conditions,
         translated_with(td, revision, options, generation, now),
     );
+    let (health, reason) = condition::health(&status.conditions);
+    status.health = Some(health.to_owned());
+    status.health_reason = Some(reason);
     status
 }
 
@@ -190,20 +193,6 @@ pub fn translated_with(
             now,
         ),
     }
-}
-
-/// `s` cut to at most `max` bytes at a character boundary, with `…` when cut.
-fn cut(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let end = s
-        .char_indices()
-        .map(|(i, _)| i)
-        .take_while(|i| *i + '…'.len_utf8() <= max)
-        .last()
-        .unwrap_or(0);
-    format!("{}…", &s[..end])
 }
 
 impl Registration {

@@ -14,8 +14,8 @@
 --   3. The kind's own rules (in <Kind>.lua).
 --   4. Progressing while Progressing=True (a rollout is in progress).
 --   5. Healthy when Ready=True.
---   6. Ready=False: Progressing when its reason is one of WAITING_REASONS (tasks are starting),
---      Degraded otherwise. Why: the controllers set Ready=False with another reason only when they
+--   6. Ready=False: Progressing when its reason is one of WAITING_REASONS (tasks are starting, a
+--      first revision is being registered), Degraded otherwise. Why: the controllers set Ready=False with another reason only when they
 --      refuse the spec (invalid spec, a TaskDefinition that does not exist, a name too long...),
 --      with Progressing=False (Service) or no Progressing at all (TaskDefinition). Those are
 --      permanent until the object, or what it names, changes: nothing is progressing. Ready=False
@@ -26,9 +26,10 @@
 
 local health = {}
 
--- Ready=False reasons that mean "waiting for tasks", not "refused". The Service controller's
--- TasksPending (src/controller/service/status.rs, REASON_TASKS_PENDING).
-health.WAITING_REASONS = { TasksPending = true }
+-- Ready=False reasons that mean "waiting", not "refused" (src/api/condition.rs,
+-- WAITING_REASONS): the Service controller's TasksPending (tasks are starting) and
+-- WaitingForTaskDefinition (its TaskDefinition's first revision is being registered).
+health.WAITING_REASONS = { TasksPending = true, WaitingForTaskDefinition = true }
 
 -- The table Argo CD reads.
 function health.status(status, message)
