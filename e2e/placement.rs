@@ -75,6 +75,24 @@ spec:
             .ok_or(format!("{items:?}"))
     })
     .await;
+    // The Service says why, and what the placement needs.
+    eventually("the Service saying why", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "api"]).ok_or("absent")?;
+        let ready = svc["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "Ready")
+            .cloned()
+            .unwrap_or_default();
+        let message = ready["message"].as_str().unwrap_or_default();
+        (ready["reason"] == "TasksPending"
+            && message.contains("A task cannot be placed: ")
+            && message.contains("attributes that match the placement expression"))
+        .then_some(())
+        .ok_or(format!("{ready}"))
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Label one node: the operator compiles the expression again, and the task runs there.

@@ -101,7 +101,7 @@ async fn a_failing_rollout_rolls_back_to_the_last_completed_revision() {
         events
             .iter()
             .any(|m| m.starts_with("(service shop) (deployment ecs-svc/")
-                && m.ends_with("deployment failed: tasks failed to start.")),
+                && m.contains("deployment failed: tasks failed to start.")),
         "{events:#?}"
     );
     assert!(
@@ -183,6 +183,19 @@ async fn a_failing_rollout_rolls_back_to_the_last_completed_revision() {
     assert!(
         message.contains("shop:2") && message.contains("rolled back to shop:1"),
         "{message}"
+    );
+    // Why, in ECS's words: the image cannot be pulled.
+    assert!(
+        message.contains("CannotPullContainerError: ") && message.contains("registry.invalid/shop:broken"),
+        "{message}"
+    );
+    let events = messages(&svc);
+    assert!(
+        events
+            .iter()
+            .any(|m| m
+                .contains("deployment failed: tasks failed to start. Reason: CannotPullContainerError: ")),
+        "{events:#?}"
     );
 
     // A fixed revision rolls out, and the failure is forgotten.

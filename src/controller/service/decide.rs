@@ -32,6 +32,7 @@ use super::{
     children::Children,
     ecs_deployments::{self, primary_in_progress},
     history::{self, History},
+    stopped_reason,
     validate::ValidatedService,
 };
 use crate::{
@@ -150,6 +151,12 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
             roll_back_now = rolling_back_to.is_some();
             paused = !roll_back_now;
             history.failed = Some(resolved.clone());
+            history.failed_reason = stopped_reason::of_pods(
+                children
+                    .pods
+                    .iter()
+                    .filter(|p| history::pod_task_definition(p).as_deref() == Some(resolved.as_str())),
+            );
             tracing::warn!(task_definition = %resolved, rollback = roll_back_now, "circuit breaker tripped");
         }
     }
@@ -159,6 +166,7 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
                 &resolved,
                 breaker.as_ref(),
                 history.rollback_target(breaker.as_ref(), &resolved),
+                history.failed_reason.as_deref(),
             )
         })
     });
@@ -198,10 +206,19 @@ fn deployment_of(deployments: &[ServiceDeployment], task_definition: &str) -> Op
 }
 
 /// Degraded's message for a failed rollout of `failed`, rolled back to `target`
-/// ([`History::rollback_target`]).
+/// ([`History::rollback_target`]), its tasks having failed for `reason` (ECS's `stoppedReason`).
 #[must_use]
-pub fn failure_message(failed: &str, breaker: Option<&Breaker>, target: Option<&str>) -> String {
+pub fn failure_message(
+    failed: &str,
+    breaker: Option<&Breaker>,
+    target: Option<&str>,
+    reason: Option<&str>,
+) -> String {
     let threshold = breaker.map_or(String::new(), |b| format!(" ({} failed tasks)", b.threshold));
+    let threshold = match reason {
+        Some(reason) => format!("{threshold}: {reason}"),
+        None => threshold,
+    };
     let what_now = match (breaker.is_some_and(|b| b.rollback), target) {
         (true, Some(c)) => format!("rolled back to {c}"),
         (true, None) => "no earlier deployment completed, so there is nothing to roll back to".to_owned(),

@@ -88,13 +88,17 @@ fn replica_set(hash: &str, revision: i64, k8s_revision: &str) -> ReplicaSet {
 }
 
 /// A task of ReplicaSet `hash` whose container restarted `restarts` times (not Ready).
-fn pod(hash: &str, i: usize, restarts: i32) -> Pod {
+/// A task of `web:<revision>` (ReplicaSet `hash`) whose container restarted `restarts` times,
+/// each time killed for its memory.
+fn pod(hash: &str, revision: i64, i: usize, restarts: i32) -> Pod {
+    let last = (restarts > 0).then(|| json!({"terminated": {"reason": "OOMKilled", "exitCode": 137}}));
     serde_json::from_value(json!({
         "metadata": {"name": format!("web-{hash}-{i}"), "namespace": "team-a",
-            "labels": {"pod-template-hash": hash, "ecsbridge.io/service": "web"},
+            "labels": {"pod-template-hash": hash, "ecsbridge.io/service": "web",
+                "app.kubernetes.io/name": "web", "ecsbridge.io/revision": revision.to_string()},
             "creationTimestamp": "2027-01-15T08:00:00Z"},
         "status": {"phase": "Running", "containerStatuses": [{"name": "app", "image": "x", "imageID": "",
-            "ready": false, "restartCount": restarts}]}
+            "ready": false, "restartCount": restarts, "lastState": last}]}
     }))
     .expect("a pod")
 }
@@ -104,7 +108,10 @@ fn failing(revision: i64, annotations: &[(&str, &str)], restarts: i32) -> Childr
     Children {
         deployment: Some(std::sync::Arc::new(deployment(revision, "3", annotations))),
         replica_sets: vec![replica_set("new", revision, "3")],
-        pods: vec![pod("new", 0, restarts), pod("new", 1, restarts)],
+        pods: vec![
+            pod("new", revision, 0, restarts),
+            pod("new", revision, 1, restarts),
+        ],
         ..Children::default()
     }
 }
@@ -186,6 +193,16 @@ fn the_breaker_trips_on_the_rollout_of_the_resolved_revision_and_rolls_back_at_o
         plan.failure
             .as_deref()
             .is_some_and(|m| m.contains("web:4") && m.contains("rolled back to web:3")),
+        "{:?}",
+        plan.failure
+    );
+    // Why, in ECS's words: remembered (the failed tasks go with the rollback) and told.
+    let why = "OutOfMemoryError: Container killed due to memory usage";
+    assert_eq!(plan.history.failed_reason.as_deref(), Some(why));
+    assert!(
+        plan.failure
+            .as_deref()
+            .is_some_and(|m| m.contains(&format!("(3 failed tasks): {why};"))),
         "{:?}",
         plan.failure
     );

@@ -120,7 +120,8 @@ fn deployment_counts(svc: &Service, d: &Deployment) -> Counts {
         running,
         pending: (total - running).max(0),
         caught_up,
-        rolled_out: caught_up && updated >= desired && total <= updated,
+        // (ECS: COMPLETED once every task of the deployment runs; created is not enough.)
+        rolled_out: caught_up && updated >= desired && total <= updated && running >= desired,
     }
 }
 
@@ -133,7 +134,8 @@ fn daemon_set_counts(d: &DaemonSet) -> Counts {
         pending: (status.current_number_scheduled - status.number_ready).max(0),
         caught_up,
         rolled_out: caught_up
-            && status.updated_number_scheduled.unwrap_or(0) >= status.desired_number_scheduled,
+            && status.updated_number_scheduled.unwrap_or(0) >= status.desired_number_scheduled
+            && status.number_ready >= status.desired_number_scheduled,
     }
 }
 

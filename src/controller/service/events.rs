@@ -5,11 +5,11 @@
 //!
 //! | moment | message | Kubernetes Event |
 //! |---|---|---|
-//! | tasks that no event named yet exist | `(service web) has started 2 tasks: (task web-7d9-a) (task web-7d9-b).` | Normal `TasksStarted` |
+//! | tasks that no event named yet started (placed on a node, a container ran) | `(service web) has started 2 tasks: (task web-7d9-a) (task web-7d9-b).` | Normal `TasksStarted` |
 //! | a task cannot be scheduled | `(service web) was unable to place a task because no container instance met all of its requirements. Reason: <the scheduler's message>.` | Warning `UnableToPlaceTask` |
 //! | the rollout cannot move | `(service web) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.` | Warning `RolloutBlocked` |
 //! | PRIMARY becomes COMPLETED | `(service web) (deployment ecs-svc/…) deployment completed.` | Normal `DeploymentCompleted` |
-//! | PRIMARY becomes FAILED | `(service web) (deployment ecs-svc/…) deployment failed: tasks failed to start.` | Warning `DeploymentFailed` |
+//! | PRIMARY becomes FAILED | `(service web) (deployment ecs-svc/…) deployment failed: tasks failed to start. Reason: CannotPullContainerError: ….` (the reason, ECS's `stoppedReason`, when known) | Warning `DeploymentFailed` |
 //! | the breaker rolls back | `(service web) rolling back to deployment ecs-svc/….` (\[INF\]: ECS does not document it) | Warning `RollingBack` |
 //! | Ready becomes True | `(service web) has reached a steady state.` | Normal `SteadyState` |
 //!
@@ -61,6 +61,8 @@ pub struct Observed<'a> {
     pub blocked: Option<&'a str>,
     /// The deployment the circuit breaker rolls back to, when it does now.
     pub rolling_back_to: Option<&'a str>,
+    /// Why the failed deployment's tasks failed, in ECS's words, when known.
+    pub failed_reason: Option<&'a str>,
 }
 
 /// The happenings between the current status and the new one, in the order they are recorded
@@ -89,6 +91,7 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
     let mut started: Vec<&str> = o
         .pods
         .iter()
+        .filter(|p| has_started(p))
         .filter(|p| {
             let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0);
             oldest.is_none_or(|oldest| created.is_some_and(|c| c >= oldest))
@@ -145,10 +148,17 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
             out.push(Happening {
                 reason: "DeploymentFailed",
                 warning: true,
-                message: format!(
-                    "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
-                    d.id
-                ),
+                message: match o.failed_reason {
+                    Some(reason) => format!(
+                        "(service {name}) (deployment {}) deployment failed: tasks failed to start. \
+                         Reason: {reason}.",
+                        d.id
+                    ),
+                    None => format!(
+                        "(service {name}) (deployment {}) deployment failed: tasks failed to start.",
+                        d.id
+                    ),
+                },
             });
         }
         if newly(COMPLETED) {
@@ -174,6 +184,25 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
         });
     }
     out
+}
+
+/// Whether `pod`'s task has started: placed on a node, with a container that ran (running now,
+/// or terminated). A task that cannot be placed, or whose image cannot be pulled, has not.
+fn has_started(pod: &Pod) -> bool {
+    let placed = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+    let ran = pod.status.as_ref().is_some_and(|s| {
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .chain(s.container_statuses.iter().flatten())
+            .any(|c| {
+                c.state
+                    .as_ref()
+                    .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
+                    || c.last_state.as_ref().is_some_and(|st| st.terminated.is_some())
+            })
+    });
+    placed && ran
 }
 
 /// An event id: a UUID-shaped hash of the service, the time and the message (ECS ids are UUIDs;
@@ -226,7 +255,6 @@ pub fn record(service: &str, events: &[ServiceEvent], new: &[Happening], now: &T
 mod tests {
     use k8s_openapi::{
         api::core::v1::{PodCondition, PodStatus},
-        apimachinery::pkg::apis::meta::v1::ObjectMeta,
         jiff::Timestamp,
     };
 
@@ -236,27 +264,45 @@ mod tests {
         Time(Timestamp::from_second(1_800_000_000 + seconds).expect("time"))
     }
 
+    /// Task `name` created at `created`: unschedulable with that message, else placed on a node
+    /// with its container running.
     fn pod(name: &str, created: i64, unschedulable: Option<&str>) -> Pod {
-        Pod {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                creation_timestamp: Some(at(created)),
-                ..ObjectMeta::default()
-            },
-            spec: None,
-            status: Some(PodStatus {
-                conditions: unschedulable.map(|m| {
-                    vec![PodCondition {
-                        type_: "PodScheduled".into(),
-                        status: "False".into(),
-                        reason: Some("Unschedulable".into()),
-                        message: Some(m.into()),
-                        ..PodCondition::default()
-                    }]
-                }),
+        let mut pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "spec": {"nodeName": "node-1", "containers": []},
+            "status": {"containerStatuses": [{"name": "app", "image": "x", "imageID": "",
+                "ready": true, "restartCount": 0, "state": {"running": {}}}]}
+        }))
+        .expect("a pod");
+        pod.metadata.creation_timestamp = Some(at(created));
+        if let Some(m) = unschedulable {
+            pod.spec = None;
+            pod.status = Some(PodStatus {
+                conditions: Some(vec![PodCondition {
+                    type_: "PodScheduled".into(),
+                    status: "False".into(),
+                    reason: Some("Unschedulable".into()),
+                    message: Some(m.into()),
+                    ..PodCondition::default()
+                }]),
                 ..PodStatus::default()
-            }),
+            });
         }
+        pod
+    }
+
+    /// `name` placed on a node, its container waiting to be pulled: not started.
+    fn pulling(name: &str, created: i64) -> Pod {
+        let mut pod = pod(name, created, None);
+        pod.status = Some(
+            serde_json::from_value(
+                serde_json::json!({"containerStatuses": [{"name": "app", "image": "x",
+                "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ErrImagePull"}}}]}),
+            )
+            .expect("a status"),
+        );
+        pod
     }
 
     fn event(message: &str, at_: i64) -> ServiceEvent {
@@ -278,6 +324,7 @@ mod tests {
             pods,
             blocked: None,
             rolling_back_to: None,
+            failed_reason: None,
         }
     }
 
@@ -304,6 +351,22 @@ mod tests {
         assert_eq!(
             messages(&happenings(&observed(&events, &pods))),
             ["(service web) has started 1 task: (task web-c)."]
+        );
+        // Only tasks that started: not one waiting for a node, nor one whose image cannot be
+        // pulled; once it runs, it is announced.
+        let pods = [
+            pod("web-d", 30, Some("0/3 nodes are available")),
+            pulling("web-e", 30),
+        ];
+        assert!(
+            !messages(&happenings(&observed(&events, &pods)))
+                .iter()
+                .any(|m| m.contains("has started")),
+        );
+        let pods = [pod("web-e", 30, None)];
+        assert_eq!(
+            messages(&happenings(&observed(&events, &pods))),
+            ["(service web) has started 1 task: (task web-e)."]
         );
     }
 

@@ -4,7 +4,9 @@
 //! - [`COMPLETED`]: the last task definition (`family:revision`) every task ran: the
 //!   deployment the circuit breaker rolls back to. Recorded when the Deployment's template
 //!   changes, from the Deployment as it was, so remembering costs no extra write.
-//! - [`FAILED`]: the task definition whose rollout the circuit breaker failed. While the
+//! - [`FAILED`]: the task definition whose rollout the circuit breaker failed, and
+//!   [`FAILED_REASON`] why its tasks failed, in ECS's words ([`super::stopped_reason`]; the
+//!   failed tasks are gone after a rollback, the reason stays). While the
 //!   Service still resolves to it, the operator does not roll to it again: with `rollback` it
 //!   runs [`COMPLETED`] instead, without it the Deployment is paused (ECS launches no more tasks
 //!   of a failed deployment). A new revision, or a Service naming another one, clears it.
@@ -27,6 +29,10 @@ use crate::{
 pub const COMPLETED: &str = "ecsbridge.io/completed-task-definition";
 /// Annotation: the task definition whose rollout the circuit breaker failed.
 pub const FAILED: &str = "ecsbridge.io/failed-task-definition";
+/// Annotation: why the tasks of [`FAILED`] failed, as ECS's `stoppedReason` says it.
+pub const FAILED_REASON: &str = "ecsbridge.io/failed-reason";
+/// Longest [`FAILED_REASON`] kept.
+const MAX_REASON_LEN: usize = 500;
 
 /// The remembered rollouts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,6 +41,8 @@ pub struct History {
     pub completed: Option<String>,
     /// [`FAILED`].
     pub failed: Option<String>,
+    /// [`FAILED_REASON`].
+    pub failed_reason: Option<String>,
 }
 
 /// `family:revision` of the task definition `deployment`'s pod template runs.
@@ -48,6 +56,17 @@ pub fn template_task_definition(deployment: &Deployment) -> Option<String> {
         .as_ref()?
         .labels
         .as_ref()?;
+    Some(format!(
+        "{}:{}",
+        labels.get(labels::NAME)?,
+        labels.get(labels::REVISION)?
+    ))
+}
+
+/// `family:revision` of the task definition `pod` runs, from its labels.
+#[must_use]
+pub fn pod_task_definition(pod: &k8s_openapi::api::core::v1::Pod) -> Option<String> {
+    let labels = pod.metadata.labels.as_ref()?;
     Some(format!(
         "{}:{}",
         labels.get(labels::NAME)?,
@@ -81,6 +100,7 @@ impl History {
         Self {
             completed: get(COMPLETED),
             failed: get(FAILED),
+            failed_reason: get(FAILED_REASON).filter(|_| get(FAILED).is_some()),
         }
     }
 
@@ -140,9 +160,11 @@ impl History {
                     .map(|d| d.task_definition.clone())
             })
             .or_else(|| self.completed.clone());
+        let failed = self.failed.clone().filter(|f| f == resolved);
         Self {
             completed,
-            failed: self.failed.clone().filter(|f| f == resolved),
+            failed_reason: self.failed_reason.clone().filter(|_| failed.is_some()),
+            failed,
         }
     }
 
@@ -153,7 +175,15 @@ impl History {
             .metadata
             .annotations
             .get_or_insert_with(Default::default);
-        for (key, value) in [(COMPLETED, &self.completed), (FAILED, &self.failed)] {
+        let reason = self
+            .failed_reason
+            .as_deref()
+            .map(|r| crate::controller::status::cut(r, MAX_REASON_LEN));
+        for (key, value) in [
+            (COMPLETED, &self.completed),
+            (FAILED, &self.failed),
+            (FAILED_REASON, &reason),
+        ] {
             match value {
                 Some(v) => {
                     annotations.insert(key.to_owned(), v.clone());
@@ -259,6 +289,7 @@ mod tests {
         let earlier = History {
             completed: Some("web:2".into()),
             failed: None,
+            failed_reason: None,
         };
         assert_eq!(
             earlier
@@ -326,15 +357,38 @@ mod tests {
 
     #[test]
     fn annotations_are_written_and_removed() {
-        let mut d = deployment("3", true, &[(FAILED, "web:4"), ("other", "kept")]);
+        let mut d = deployment(
+            "3",
+            true,
+            &[
+                (FAILED, "web:4"),
+                (FAILED_REASON, "CannotPullContainerError: x"),
+                ("other", "kept"),
+            ],
+        );
+        assert_eq!(
+            History::read(Some(&d)).failed_reason.as_deref(),
+            Some("CannotPullContainerError: x")
+        );
         History {
             completed: Some("web:3".into()),
             failed: None,
+            failed_reason: None,
         }
         .annotate(&mut d);
-        let a = d.metadata.annotations.expect("annotations");
+        let a = d.metadata.annotations.clone().expect("annotations");
         assert_eq!(a.get(COMPLETED).map(String::as_str), Some("web:3"));
         assert!(!a.contains_key(FAILED));
+        assert!(!a.contains_key(FAILED_REASON));
+        // A long reason is cut to what an annotation should hold.
+        History {
+            completed: None,
+            failed: Some("web:4".into()),
+            failed_reason: Some("e".repeat(2000)),
+        }
+        .annotate(&mut d);
+        let a = d.metadata.annotations.clone().expect("annotations");
+        assert!(a[FAILED_REASON].len() <= 500, "{}", a[FAILED_REASON].len());
         assert_eq!(a.get("other").map(String::as_str), Some("kept"));
     }
 

@@ -18,6 +18,7 @@ pub mod events;
 pub mod history;
 pub mod load;
 pub mod status;
+pub mod stopped_reason;
 pub mod validate;
 pub mod watch;
 

@@ -241,7 +241,8 @@ async fn applies_the_deployment_prunes_the_old_daemon_set_then_writes_status() {
     assert_eq!(ready["observedGeneration"], 2);
     assert_eq!(condition(status, "Degraded")["reason"], "AsExpected");
     assert_eq!(condition(status, "Translated")["status"], "True");
-    assert_eq!(condition(status, "Progressing")["status"], "False");
+    // 2 of 3 tasks run: the rollout is not complete.
+    assert_eq!(condition(status, "Progressing")["status"], "True");
 }
 
 #[tokio::test]

@@ -33,7 +33,7 @@ use crate::{
             translated_message,
         },
     },
-    translate::{labels, service::Workload},
+    translate::{labels, placement::needs, service::Workload},
 };
 
 /// ECS status of a service that exists.
@@ -73,6 +73,11 @@ pub struct Observation<'a> {
     pub rolling_back_to: Option<String>,
     /// Why the PRIMARY deployment failed, when it did (Degraded's message).
     pub failure: Option<String>,
+    /// Why its tasks failed, in ECS's words (`stoppedReason`), when known.
+    pub failed_reason: Option<String>,
+    /// Why a task cannot be placed, when one cannot: the scheduler's message and what the
+    /// placement needs of a node ([`unplaceable`]).
+    pub unplaceable: Option<String>,
 }
 
 /// The status `svc` should have after `applied` with nothing else observed (no deployments, no
@@ -132,11 +137,15 @@ pub fn compute(
             now.clone(),
         )
     } else {
+        let message = match &observed.unplaceable {
+            Some(why) => format!("{running} of {desired} tasks are running, {pending} pending. {why}"),
+            None => format!("{running} of {desired} tasks are running, {pending} pending."),
+        };
         condition::new(
             READY,
             false,
             REASON_TASKS_PENDING,
-            format!("{running} of {desired} tasks are running, {pending} pending."),
+            cut(&message, MAX_MESSAGE_LEN),
             generation,
             now.clone(),
         )
@@ -240,6 +249,7 @@ pub fn compute(
         pods: observed.pods,
         blocked: observed.blocked.as_deref(),
         rolling_back_to: observed.rolling_back_to.as_deref(),
+        failed_reason: observed.failed_reason.as_deref(),
     });
     status.events = events::record(&name, &previous.events, &happened, &now);
     (status, happened)
@@ -360,13 +370,15 @@ async fn write(ctx: &Context, svc: &Service, namespace: &str, desired: &ServiceS
 
 /// What the status reports of `plan` and of the `applied` workload of `svc` with its
 /// `children`, at `now`: the ECS deployments (those of the circuit breaker's failed task
-/// definition FAILED), the tasks, and the rollout's troubles.
+/// definition FAILED), the tasks, and the rollout's troubles; custom attributes are node labels
+/// under `attribute_prefix`.
 #[must_use]
 pub fn observe<'a>(
     svc: &Service,
     plan: &Plan<'_>,
     applied: &Applied,
     children: &'a Children,
+    attribute_prefix: &str,
     now: &Time,
 ) -> Observation<'a> {
     Observation {
@@ -383,7 +395,39 @@ pub fn observe<'a>(
         blocked: plan.blocked.clone(),
         rolling_back_to: plan.rolling_back_to.clone(),
         failure: plan.failure.clone(),
+        failed_reason: plan.history.failed_reason.clone(),
+        unplaceable: unplaceable(&children.pods, &applied.workload, attribute_prefix),
     }
+}
+
+/// Why one of `pods` cannot be placed, when one cannot: the scheduler's message, and what the
+/// pod template of `workload` needs of a node, in node labels and ECS attributes
+/// ([`needs::node_requirements`]).
+#[must_use]
+pub fn unplaceable(pods: &[Pod], workload: &Workload, attribute_prefix: &str) -> Option<String> {
+    let reason = pods.iter().find_map(|p| {
+        p.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
+            (c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+                .then(|| c.message.clone().unwrap_or_default())
+        })
+    })?;
+    let template = match workload {
+        Workload::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
+        Workload::DaemonSet(d) => d.spec.as_ref().map(|s| &s.template),
+    };
+    let needs = template
+        .and_then(|t| t.spec.as_ref())
+        .map(|spec| needs::node_requirements(spec, attribute_prefix))
+        .unwrap_or_default();
+    let reason = reason.trim().trim_end_matches('.');
+    Some(if needs.is_empty() {
+        format!("A task cannot be placed: {reason}.")
+    } else {
+        format!(
+            "A task cannot be placed: {reason}. Its placement needs a node with {}.",
+            needs.join(", or ")
+        )
+    })
 }
 
 /// Computes the status of `svc` after `plan` and `applied` ([`observe`], [`compute`]), writes it
@@ -401,7 +445,14 @@ pub async fn update(
     children: &Children,
     now: Time,
 ) -> Result<ServiceStatus, Error> {
-    let observed = observe(svc, plan, applied, children, &now);
+    let observed = observe(
+        svc,
+        plan,
+        applied,
+        children,
+        &ctx.config.options.attribute_prefix,
+        &now,
+    );
     let (desired, happened) = compute(svc, applied, &observed, now);
     write(ctx, svc, namespace, &desired).await?;
     publish(ctx, svc, &happened).await;
@@ -646,6 +697,51 @@ mod tests {
     }
 
     #[test]
+    fn a_task_that_cannot_be_placed_says_which_node_label_it_needs() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        let Workload::Deployment(mut d) = deployment(2, 2, 3, 2, 3) else {
+            unreachable!()
+        };
+        let compiled = crate::translate::placement::explain(
+            "attribute:stack == linkerd-viz",
+            None,
+            crate::translate::placement::attributes::DEFAULT_PREFIX,
+        )
+        .expect("compiles");
+        d.spec.as_mut().expect("spec").template.spec = Some(
+            serde_json::from_value(serde_json::json!({"containers": [],
+                "affinity": {"nodeAffinity": compiled["nodeAffinity"]}}))
+            .expect("a pod spec"),
+        );
+        let workload = Workload::Deployment(d);
+        let pending: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "front-1"},
+            "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."}]}
+        }))
+        .expect("a pod");
+        let why = unplaceable(
+            std::slice::from_ref(&pending),
+            &workload,
+            crate::translate::placement::attributes::DEFAULT_PREFIX,
+        );
+        let observed = Observation {
+            unplaceable: why,
+            ..Observation::default()
+        };
+        let (status, _) = compute(&svc, &applied(workload), &observed, t(0));
+        let ready = cond(&status, READY);
+        assert_eq!(ready.reason, "TasksPending");
+        assert_eq!(
+            ready.message,
+            "2 of 3 tasks are running, 1 pending. A task cannot be placed: 0/3 nodes are available: 3 \
+             node(s) didn't match Pod's node affinity/selector. Its placement needs a node with node \
+             label ecsbridge.io/attr-stack=linkerd-viz (attribute:stack == linkerd-viz)."
+        );
+    }
+
+    #[test]
     fn tasks_not_ready_are_pending() {
         let svc = testing::service("team-a", "front", 1, "web");
         let status = compute_status(&svc, &applied(deployment(2, 2, 3, 1, 3)), t(0));
@@ -659,6 +755,16 @@ mod tests {
             ("False", "TasksPending")
         );
         assert_eq!(ready.message, "1 of 3 tasks are running, 2 pending.");
+        // Every task is of the current template, but not running: not COMPLETED yet (ECS
+        // completes a deployment when its tasks run, not when they are created).
+        let progressing = cond(&status, PROGRESSING);
+        assert_eq!(
+            (progressing.status.as_str(), progressing.reason.as_str()),
+            ("True", "RolloutInProgress")
+        );
+        let status = compute_status(&svc, &applied(deployment(2, 2, 3, 0, 3)), t(0));
+        assert_eq!(cond(&status, PROGRESSING).status, "True", "0 of 3 running");
+        assert_eq!(status.health.as_deref(), Some("Progressing"));
     }
 
     #[test]
@@ -734,7 +840,8 @@ mod tests {
             (Some(4), Some(3), Some(1))
         );
         assert_eq!(cond(&status, READY).reason, "TasksPending");
-        assert_eq!(cond(&status, PROGRESSING).status, "False");
+        // A task of the current template is not ready yet: the rollout is not complete.
+        assert_eq!(cond(&status, PROGRESSING).status, "True");
     }
 
     #[test]

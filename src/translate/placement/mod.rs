@@ -11,6 +11,7 @@ pub mod ast;
 pub mod attributes;
 pub mod compile;
 pub mod cql;
+pub mod needs;
 pub mod order;
 pub mod strategy;
 

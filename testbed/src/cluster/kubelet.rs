@@ -302,6 +302,21 @@ fn qos_class(pod: &Value) -> &'static str {
     if guaranteed { "Guaranteed" } else { "Burstable" }
 }
 
+/// The kubelet's message for a container waiting with `reason`, as containerd words an image it
+/// cannot resolve (the double's only pull failure is a registry that does not exist).
+fn waiting_message(reason: &str, image: &str) -> String {
+    match reason {
+        "ErrImagePull" | "ImagePullBackOff" => {
+            let host = image.split_once('/').map_or(image, |(h, _)| h);
+            format!(
+                "failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": \
+                 dial tcp: lookup {host}: no such host"
+            )
+        }
+        _ => format!("simulated {reason} for image \"{image}\""),
+    }
+}
+
 fn status_for(pod: &Value, o: &PodOutcome, t: &str, host_ip: &str, pod_ip: &str) -> Value {
     let containers: Vec<Value> = pod
         .pointer("/spec/containers")
@@ -336,7 +351,7 @@ fn status_for(pod: &Value, o: &PodOutcome, t: &str, host_ip: &str, pod_ip: &str)
                     st["started"] = json!(true);
                 }
                 Effective::Waiting(reason) => {
-                    st["state"] = json!({"waiting": {"reason": reason, "message": format!("simulated {reason} for image \"{image}\"")}});
+                    st["state"] = json!({"waiting": {"reason": reason, "message": waiting_message(reason, image)}});
                 }
                 Effective::Crashing(code, reason) => {
                     st["restartCount"] = json!(1);
