@@ -158,6 +158,25 @@ async fn a_failing_rollout_rolls_back_to_the_last_completed_revision() {
         ],
         "{table}"
     );
+    // `kubectl events` and `kubectl describe` show the events, each with its own note: the
+    // tasks started before and after the rollback are two events, not one stale series.
+    let events = env.kubectl_ok(&["events", "--for", "ecssvc/shop"]);
+    assert!(
+        events.contains("DeploymentFailed") && events.contains("Reason: CannotPullContainerError"),
+        "{events}"
+    );
+    let started: Vec<&str> = events.lines().filter(|l| l.contains("has started")).collect();
+    assert!(started.len() >= 2, "{events}");
+    assert_ne!(
+        started[0].split("has started").nth(1),
+        started[1].split("has started").nth(1),
+        "{events}"
+    );
+    let described = env.kubectl_ok(&["describe", "ecssvc", "shop"]);
+    assert!(
+        described.contains("Events:") && described.contains("RollingBack"),
+        "{described}"
+    );
     let wide = env.kubectl_ok(&["get", "ecssvc", "shop", "-o", "wide"]);
     assert!(
         wide.lines()

@@ -41,6 +41,7 @@
 pub mod caches;
 pub mod delete;
 pub mod error;
+pub mod recorder;
 pub mod revisions;
 pub mod served;
 pub mod service;
@@ -125,7 +126,7 @@ pub struct Context {
     /// controller runs in.
     pub task_definition_children: std::sync::RwLock<Vec<task_definition::children::Stores>>,
     /// Publishes Kubernetes Events (events.k8s.io/v1) as `ecs-bridge`.
-    pub recorder: kube::runtime::events::Recorder,
+    pub recorder: recorder::Recorder,
     /// What the Service controller remembers of TargetGroupBindings (pruned).
     pub target_group_bindings: service::apply::Bindings,
     /// Which optional kinds the cluster serves (TargetGroupBinding, ExternalSecret).
@@ -138,13 +139,9 @@ impl Context {
     /// A context with no recorded failures.
     #[must_use]
     pub fn new(client: Client, config: Config) -> Self {
-        let reporter = kube::runtime::events::Reporter {
-            controller: "ecs-bridge".to_owned(),
-            // The pod's name when the chart sets it (downward API), for `kubectl describe`.
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Self {
-            recorder: kube::runtime::events::Recorder::new(client.clone(), reporter),
+            // The pod's name when the chart sets it (downward API), for `kubectl describe`.
+            recorder: recorder::Recorder::new(client.clone(), "ecs-bridge", std::env::var("POD_NAME").ok()),
             client,
             config,
             failures: Mutex::new(HashMap::new()),

@@ -385,3 +385,90 @@ async fn kubectl_server_side_apply_conflicts_and_forces() {
     // kubectl's entry owned nothing else, so it is gone.
     assert_eq!(value, "2 other");
 }
+
+/// events.k8s.io/v1 and core/v1 Events are one store, as on kube-apiserver: an Event written
+/// through events.k8s.io (as operators' recorders write them) is what `kubectl events --for`
+/// (core/v1, with its involvedObject field selectors) and `kubectl describe` show, and a series
+/// patched through events.k8s.io shows its count.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_written_through_events_k8s_io_are_what_kubectl_events_shows() {
+    let server = TestApiServer::start().await;
+    ok(&kubectl(&server, &["create", "configmap", "web"], None));
+    ok(&kubectl(&server, &["create", "configmap", "other"], None));
+    let uid = |object: &str| {
+        ok(&kubectl(
+            &server,
+            &["get", "configmap", object, "-o", "jsonpath={.metadata.uid}"],
+            None,
+        ))
+    };
+    let event = |name: &str, object: &str, note: &str| {
+        format!(
+            "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata:\n  name: {name}\n  namespace: default\n\
+             eventTime: \"2026-12-06T10:00:00.000000Z\"\nreportingController: ecs-bridge\n\
+             reportingInstance: ecs-bridge-0\naction: StartTasks\nreason: TasksStarted\ntype: Normal\n\
+             note: {note}\nregarding:\n  apiVersion: v1\n  kind: ConfigMap\n  name: {object}\n  namespace: default\n\
+             \x20 uid: {}\n",
+            uid(object)
+        )
+    };
+    ok(&kubectl(
+        &server,
+        &["create", "-f", "-"],
+        Some(&event("web.1", "web", "started task a")),
+    ));
+    ok(&kubectl(
+        &server,
+        &["create", "-f", "-"],
+        Some(&event("web.2", "web", "started task b")),
+    ));
+    ok(&kubectl(
+        &server,
+        &["create", "-f", "-"],
+        Some(&event("other.1", "other", "not about web")),
+    ));
+    ok(&kubectl(
+        &server,
+        &[
+            "patch",
+            "events.events.k8s.io",
+            "web.2",
+            "--type=merge",
+            "-p",
+            r#"{"series": {"count": 3, "lastObservedTime": "2026-12-06T10:02:00.000000Z"}}"#,
+        ],
+        None,
+    ));
+
+    // Read back through core/v1: the fields renamed as kube-apiserver converts them.
+    let core = ok(&kubectl(&server, &["get", "events", "web.2", "-o", "json"], None));
+    let core: serde_json::Value = serde_json::from_str(&core).expect("JSON");
+    assert_eq!(core["apiVersion"], "v1");
+    assert_eq!(core["message"], "started task b");
+    assert_eq!(core["involvedObject"]["name"], "web");
+    assert_eq!(core["reportingComponent"], "ecs-bridge");
+    assert_eq!(core["series"]["count"], 3);
+    // And through events.k8s.io/v1 again.
+    let v1 = ok(&kubectl(
+        &server,
+        &["get", "events.events.k8s.io", "web.2", "-o", "json"],
+        None,
+    ));
+    let v1: serde_json::Value = serde_json::from_str(&v1).expect("JSON");
+    assert_eq!(
+        (v1["apiVersion"].as_str(), v1["note"].as_str()),
+        (Some("events.k8s.io/v1"), Some("started task b"))
+    );
+
+    let shown = ok(&kubectl(&server, &["events", "--for", "configmap/web"], None));
+    assert!(
+        shown.contains("started task a") && shown.contains("started task b"),
+        "{shown}"
+    );
+    assert!(!shown.contains("not about web"), "{shown}");
+    let described = ok(&kubectl(&server, &["describe", "configmap", "web"], None));
+    assert!(
+        described.contains("Events:") && described.contains("started task b"),
+        "{described}"
+    );
+}

@@ -61,6 +61,18 @@ async fn expect_registered(server: &mut Handle, td: TaskDefinition) {
     );
 }
 
+/// Serves the POST of a Warning Event with `reason` about Service `web`.
+async fn expect_warning(server: &mut Handle, reason: &str) {
+    let event = testing::expect_event(server).await;
+    assert_eq!(
+        (&event["type"], &event["reason"]),
+        (&json!("Warning"), &json!(reason)),
+        "{event}"
+    );
+    assert_eq!(event["regarding"]["name"], "web", "{event}");
+    assert!(event["note"].as_str().is_some_and(|n| !n.is_empty()), "{event}");
+}
+
 /// Checks that `request` is a forced server-side apply of `path` by this controller and returns
 /// its body.
 async fn expect_apply(request: Request<Body>, path: &str) -> Value {
@@ -255,6 +267,7 @@ async fn missing_task_definition_writes_only_the_status() {
         expect_task_definition_list(&mut server, &[other]).await;
         // Next comes the status, not a Deployment: expect_apply checks the path.
         let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_warning(&mut server, "TaskDefinitionNotFound").await;
         assert_no_more_requests(server).await;
         status
     });
@@ -291,6 +304,7 @@ async fn invalid_reference_looks_nothing_up() {
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
         let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_warning(&mut server, "InvalidTaskDefinitionReference").await;
         assert_no_more_requests(server).await;
         status
     });
@@ -320,6 +334,7 @@ async fn invalid_task_definition_writes_only_the_status() {
         }];
         expect_registered(&mut server, td).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_warning(&mut server, "InvalidTaskDefinition").await;
         assert_no_more_requests(server).await;
         status
     });
@@ -1215,6 +1230,7 @@ async fn networking_ecs_would_refuse_writes_only_the_status() {
     let verifier = tokio::spawn(async move {
         expect_registered(&mut server, networked_td()).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_warning(&mut server, "InvalidNetworking").await;
         assert_no_more_requests(server).await;
         status
     });

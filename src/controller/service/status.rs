@@ -461,27 +461,21 @@ pub async fn update(
 
 /// Publishes `happened` as Kubernetes Events about `svc`.
 async fn publish(ctx: &Context, svc: &Service, happened: &[Happening]) {
-    use kube::runtime::events::{Event, EventType};
     let reference = svc.object_ref(&());
+    let now = k8s_openapi::jiff::Timestamp::now();
     for h in happened {
-        let event = Event {
-            type_: if h.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: h.reason.to_owned(),
-            note: Some(h.message.clone()),
+        let what = crate::controller::recorder::Occurrence {
+            warning: h.warning,
+            reason: h.reason,
             action: match h.reason {
                 "TasksStarted" => "StartTasks",
                 "UnableToPlaceTask" => "PlaceTask",
                 "SteadyState" => "Reconcile",
                 _ => "Deploy",
-            }
-            .to_owned(),
-            secondary: None,
+            },
+            note: &h.message,
         };
-        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        if let Err(e) = ctx.recorder.publish(&reference, what, now).await {
             tracing::warn!(reason = h.reason, error = %e, "could not publish an event");
         }
     }
@@ -502,6 +496,20 @@ pub async fn report_invalid(
     tracing::info!(reason = invalid.reason, message = %invalid.message, "service is not valid");
     let desired = invalid_status(svc, invalid, now);
     write(ctx, svc, namespace, &desired).await?;
+    // A Warning Event once per new refusal (not for a wait).
+    let told = svc
+        .status
+        .as_ref()
+        .and_then(|s| condition::find(&s.conditions, READY))
+        .is_some_and(|c| c.reason == invalid.reason && c.message == invalid.message);
+    if !told && !condition::WAITING_REASONS.contains(&invalid.reason) {
+        let refused = Happening {
+            reason: invalid.reason,
+            warning: true,
+            message: invalid.message.clone(),
+        };
+        publish(ctx, svc, std::slice::from_ref(&refused)).await;
+    }
     Ok(Action::await_change())
 }
 

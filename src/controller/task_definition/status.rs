@@ -274,15 +274,14 @@ pub fn newly_degraded<'a>(
 
 /// Publishes `degraded` as a Warning Event about `td` (reason and message of the condition).
 async fn publish_warning(ctx: &Context, td: &TaskDefinition, degraded: &Condition) {
-    use kube::runtime::events::{Event, EventType};
-    let event = Event {
-        type_: EventType::Warning,
-        reason: degraded.reason.clone(),
-        note: Some(degraded.message.clone()),
-        action: "Register".to_owned(),
-        secondary: None,
+    let what = crate::controller::recorder::Occurrence {
+        warning: true,
+        reason: &degraded.reason,
+        action: "Register",
+        note: &degraded.message,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &td.object_ref(&())).await {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    if let Err(e) = ctx.recorder.publish(&td.object_ref(&()), what, now).await {
         tracing::warn!(reason = %degraded.reason, error = %e, "could not publish an event");
     }
 }

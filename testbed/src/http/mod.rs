@@ -2,6 +2,7 @@
 //! streams, fault injection and the request log.
 
 pub mod discovery;
+pub mod events;
 pub mod protobuf;
 pub mod route;
 pub mod table;
@@ -136,6 +137,9 @@ fn route(
             Some(doc) => get_only(doc),
             None => error_response(&ApiError::no_route(path)),
         },
+        Route::Resource(rp) if events::is_events_v1(&rp.group, &rp.plural) => {
+            events_v1(ctx, method, rp, &q, headers, body, ua)
+        }
         Route::Resource(rp) => match ctx
             .api
             .resource_type_by_plural(&rp.group, &rp.version, &rp.plural)
@@ -145,6 +149,56 @@ fn route(
         },
         Route::Unknown => error_response(&ApiError::no_route(path)),
     }
+}
+
+/// A request for `events.k8s.io/v1` Events, served from core/v1's ([`events`]): the body
+/// converted in, the answer converted out.
+fn events_v1(
+    ctx: &Ctx,
+    method: &Method,
+    rp: ResourcePath,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    ua: &str,
+) -> Response {
+    let Some(core) = ctx.api.resource_type_by_plural("", "v1", "events") else {
+        return error_response(&ApiError::internal("core/v1 events are not served"));
+    };
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let body = if body.is_empty() || *method == Method::GET || *method == Method::DELETE {
+        body.clone()
+    } else {
+        let parsed = if media.contains("yaml") {
+            parse_yaml(body)
+        } else {
+            parse_json(body)
+        };
+        let parsed = match parsed {
+            Ok(v) => v,
+            Err(e) => return error_response(&e),
+        };
+        let converted = if media == "application/json-patch+json" {
+            events::json_patch_to_core(parsed)
+        } else {
+            events::to_core(parsed)
+        };
+        Bytes::from(serde_json::to_vec(&converted).unwrap_or_default())
+    };
+    let core_rp = ResourcePath {
+        group: String::new(),
+        version: "v1".to_owned(),
+        ..rp
+    };
+    events::response_from_core(resource(ctx, method, &core, &core_rp, q, headers, &body, ua))
 }
 
 fn openapi_index(ctx: &Ctx) -> Value {

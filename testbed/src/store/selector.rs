@@ -161,7 +161,11 @@ impl FieldSelector {
     #[must_use]
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(field, eq, value)| {
-            let pointer = format!("/{}", field.replace('.', "/"));
+            // (core/v1 Events select `source` by its component.)
+            let pointer = match field.as_str() {
+                "source" => "/source/component".to_owned(),
+                _ => format!("/{}", field.replace('.', "/")),
+            };
             let actual = match obj.pointer(&pointer) {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Null) | None => String::new(),
@@ -184,12 +188,18 @@ pub fn selectable_fields(group: &str, kind: &str) -> &'static [&'static str] {
             "status.phase",
             "status.podIP",
         ],
+        // (k8s.io/kubernetes/pkg/apis/core/v1/conversion.go, the Event field label conversion:
+        // what `kubectl events` and `kubectl describe` send.)
         ("", "Event") => &[
             "involvedObject.kind",
             "involvedObject.namespace",
             "involvedObject.name",
             "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
             "reason",
+            "reportingComponent",
             "type",
             "source",
         ],
