@@ -626,3 +626,70 @@ async fn ready_pods_become_available_after_min_ready_seconds() {
     let d = bed.rolled_out("web").await;
     assert_eq!(condition(&d, "Available").expect("Available")["status"], "True");
 }
+
+/// As a real kubelet, the simulated one does not start a container whose environment names a
+/// Secret or ConfigMap (or a key of one) that does not exist: `CreateContainerConfigError`,
+/// with the kubelet's message; an `optional` reference does not stop it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_whose_secret_is_missing_does_not_start() {
+    let bed = Bed::start().await;
+    bed.cluster.kubelet(RUNNING);
+    bed.create(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+        "data": {"level": "info"}}),
+    );
+    let with_env = |name: &str, env: Value, env_from: Value| {
+        let mut d = deployment(name, 1, "nginx:1.27");
+        d["spec"]["template"]["spec"]["containers"][0]["env"] = env;
+        d["spec"]["template"]["spec"]["containers"][0]["envFrom"] = env_from;
+        d
+    };
+    let secret_ref = |name: &str, optional: bool| json!([{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": name, "key": "password", "optional": optional}}}]);
+    bed.create(with_env("db", secret_ref("db", false), json!([])));
+    bed.create(with_env("opt", secret_ref("db", true), json!([])));
+    bed.create(with_env(
+        "key",
+        json!([{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "absent"}}}]),
+        json!([]),
+    ));
+    bed.create(with_env(
+        "from",
+        json!([]),
+        json!([{"configMapRef": {"name": "nope"}}]),
+    ));
+    bed.create(with_env(
+        "fine",
+        json!([]),
+        json!([{"configMapRef": {"name": "settings"}}]),
+    ));
+    let waiting = |b: &Bed, app: &str| {
+        let pods = b.active_pods(&format!("app={app}"));
+        let st = pods
+            .first()?
+            .pointer("/status/containerStatuses/0/state")?
+            .clone();
+        Some(st)
+    };
+    for (app, message) in [
+        ("db", "secret \"db\" not found"),
+        ("key", "couldn't find key absent in ConfigMap default/settings"),
+        ("from", "configmap \"nope\" not found"),
+    ] {
+        let state = bed
+            .wait_for(&format!("{app} waiting"), |b| {
+                waiting(b, app).filter(|s| s.get("waiting").is_some())
+            })
+            .await;
+        assert_eq!(
+            state["waiting"]["reason"], "CreateContainerConfigError",
+            "{app}: {state}"
+        );
+        assert_eq!(state["waiting"]["message"], message, "{app}");
+    }
+    for app in ["opt", "fine"] {
+        bed.wait_for(&format!("{app} running"), |b| {
+            waiting(b, app).filter(|s| s.get("running").is_some())
+        })
+        .await;
+    }
+}

@@ -75,9 +75,9 @@ pub struct Observation<'a> {
     pub failure: Option<String>,
     /// Why its tasks failed, in ECS's words (`stoppedReason`), when known.
     pub failed_reason: Option<String>,
-    /// Why a task cannot be placed, when one cannot: the scheduler's message and what the
-    /// placement needs of a node ([`unplaceable`]).
-    pub unplaceable: Option<String>,
+    /// Why tasks are pending, when one cannot be placed ([`unplaceable`]: the scheduler's
+    /// message and what the placement needs of a node) or cannot start (ECS's `stoppedReason`).
+    pub why_pending: Option<String>,
 }
 
 /// The status `svc` should have after `applied` with nothing else observed (no deployments, no
@@ -137,7 +137,7 @@ pub fn compute(
             now.clone(),
         )
     } else {
-        let message = match &observed.unplaceable {
+        let message = match &observed.why_pending {
             Some(why) => format!("{running} of {desired} tasks are running, {pending} pending. {why}"),
             None => format!("{running} of {desired} tasks are running, {pending} pending."),
         };
@@ -396,8 +396,16 @@ pub fn observe<'a>(
         rolling_back_to: plan.rolling_back_to.clone(),
         failure: plan.failure.clone(),
         failed_reason: plan.history.failed_reason.clone(),
-        unplaceable: unplaceable(&children.pods, &applied.workload, attribute_prefix),
+        why_pending: why_pending(&children.pods, &applied.workload, attribute_prefix),
     }
+}
+
+/// Why tasks among `pods` are pending: one cannot be placed ([`unplaceable`]), else one cannot
+/// start (ECS's `stoppedReason`, [`super::stopped_reason`]).
+#[must_use]
+pub fn why_pending(pods: &[Pod], workload: &Workload, attribute_prefix: &str) -> Option<String> {
+    unplaceable(pods, workload, attribute_prefix)
+        .or_else(|| super::stopped_reason::of_pods(pods).map(|r| format!("A task cannot start: {r}.")))
 }
 
 /// Why one of `pods` cannot be placed, when one cannot: the scheduler's message, and what the
@@ -735,7 +743,7 @@ mod tests {
             crate::translate::placement::attributes::DEFAULT_PREFIX,
         );
         let observed = Observation {
-            unplaceable: why,
+            why_pending: why,
             ..Observation::default()
         };
         let (status, _) = compute(&svc, &applied(workload), &observed, t(0));
@@ -746,6 +754,32 @@ mod tests {
             "2 of 3 tasks are running, 1 pending. A task cannot be placed: 0/3 nodes are available: 3 \
              node(s) didn't match Pod's node affinity/selector. Its placement needs a node with node \
              label ecsbridge.io/attr-stack=linkerd-viz (attribute:stack == linkerd-viz)."
+        );
+    }
+
+    #[test]
+    fn a_task_that_cannot_start_says_why_in_ecs_words() {
+        let svc = testing::service("team-a", "front", 1, "web");
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "front-1"},
+            "spec": {"nodeName": "node-1", "containers": []},
+            "status": {"phase": "Pending", "containerStatuses": [{"name": "app", "image": "x",
+                "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "CreateContainerConfigError",
+                    "message": "secret \"db\" not found"}}}]}
+        }))
+        .expect("a pod");
+        let workload = deployment(2, 2, 3, 2, 3);
+        let why_pending = why_pending(std::slice::from_ref(&pod), &workload, "ecsbridge.io/attr-");
+        let observed = Observation {
+            why_pending,
+            ..Observation::default()
+        };
+        let (status, _) = compute(&svc, &applied(workload), &observed, t(0));
+        assert_eq!(
+            cond(&status, READY).message,
+            "2 of 3 tasks are running, 1 pending. A task cannot start: ResourceInitializationError: \
+             secret \"db\" not found."
         );
     }
 

@@ -2,6 +2,11 @@
 //! tolerations allow, and writes the pod status (phase, conditions, container states) as the
 //! test asks, for one pod or for every new pod.
 //!
+//! A container whose environment names a Secret or ConfigMap (or a key) that does not exist is
+//! not started (`CreateContainerConfigError`, with the kubelet's message), as a real kubelet
+//! does; unlike one, the double does not retry when the object appears later (a test sets the
+//! pod's outcome instead).
+//!
 //! Pod phases follow https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/: a
 //! container that stops under a restart policy that restarts it does not end the pod; the pod
 //! stays Running with the container in `CrashLoopBackOff`.
@@ -82,7 +87,12 @@ pub fn sync_all(ctx: &mut Ctx<'_>, keys: &[(String, String)]) -> Vec<(String, St
             .syncs
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let load = load.get_or_insert_with(|| node_load(ctx));
-        let outcome = unpullable(&pod).unwrap_or_else(|| outcome.clone());
+        let outcome = missing_config(ctx, &pod)
+            .map(|_| PodOutcome::Waiting {
+                reason: CREATE_CONTAINER_CONFIG_ERROR.to_owned(),
+            })
+            .or_else(|| unpullable(&pod))
+            .unwrap_or_else(|| outcome.clone());
         let result = match place(ctx, &pod, load, false) {
             Some(node) => {
                 *load.entry(node.clone()).or_default() += 1;
@@ -95,6 +105,67 @@ pub fn sync_all(ctx: &mut Ctx<'_>, keys: &[(String, String)]) -> Vec<(String, St
         }
     }
     errors
+}
+
+/// The kubelet's waiting reason for a container whose environment names a Secret or ConfigMap
+/// (or a key of one) that does not exist.
+const CREATE_CONTAINER_CONFIG_ERROR: &str = "CreateContainerConfigError";
+
+/// Why the kubelet cannot make a container of `pod`, as it says it: an `env[].valueFrom`
+/// `secretKeyRef`/`configMapKeyRef` or an `envFrom` `secretRef`/`configMapRef` that is not
+/// `optional` and whose object (or key) does not exist. A real kubelet does not start such a
+/// container (`CreateContainerConfigError`) and retries until it exists.
+fn missing_config(ctx: &Ctx<'_>, pod: &Value) -> Option<String> {
+    let ns = s(pod, "/metadata/namespace");
+    let lookup = |kind: &str, name: &str| -> Option<Value> {
+        let rt = ctx.api.resource_type(&crate::schema::Gvk::new("", "v1", kind))?;
+        ctx.api.get(&rt, Some(ns), name, None).ok()
+    };
+    let has_key = |obj: &Value, key: &str| {
+        ["data", "binaryData", "stringData"]
+            .iter()
+            .any(|f| obj.get(*f).and_then(|d| d.get(key)).is_some())
+    };
+    let optional = |r: &Value| r.get("optional") == Some(&Value::Bool(true));
+    let containers = ["/spec/initContainers", "/spec/containers"]
+        .into_iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten();
+    for c in containers {
+        for env in c.get("env").and_then(Value::as_array).into_iter().flatten() {
+            for (field, kind, lower) in [
+                ("secretKeyRef", "Secret", "secret"),
+                ("configMapKeyRef", "ConfigMap", "configmap"),
+            ] {
+                let Some(r) = env.pointer(&format!("/valueFrom/{field}")) else {
+                    continue;
+                };
+                if optional(r) {
+                    continue;
+                }
+                let (name, key) = (s(r, "/name"), s(r, "/key"));
+                match lookup(kind, name) {
+                    None => return Some(format!("{lower} \"{name}\" not found")),
+                    Some(obj) if !has_key(&obj, key) => {
+                        return Some(format!("couldn't find key {key} in {kind} {ns}/{name}"));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for from in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+            for (field, kind, lower) in [
+                ("secretRef", "Secret", "secret"),
+                ("configMapRef", "ConfigMap", "configmap"),
+            ] {
+                let Some(r) = from.get(field) else { continue };
+                if !optional(r) && lookup(kind, s(r, "/name")).is_none() {
+                    return Some(format!("{lower} \"{}\" not found", s(r, "/name")));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The outcome of a pod with an image no kubelet can pull: one from a registry under `.invalid`
@@ -234,7 +305,15 @@ fn apply(ctx: &mut Ctx<'_>, pod: &Arc<Value>, outcome: &PodOutcome, node: &str) 
         "" => ctx.shared.pod_ip(),
         ip => ip.to_owned(),
     };
-    let status = status_for(&pod, outcome, &format_time(ctx.now), &host_ip, &pod_ip);
+    let mut status = status_for(&pod, outcome, &format_time(ctx.now), &host_ip, &pod_ip);
+    if let PodOutcome::Waiting { reason } = outcome
+        && reason == CREATE_CONTAINER_CONFIG_ERROR
+        && let Some(message) = missing_config(ctx, &pod)
+    {
+        for st in status["containerStatuses"].as_array_mut().into_iter().flatten() {
+            st["state"]["waiting"]["message"] = json!(message);
+        }
+    }
     ctx.write_status(Kind::Pod, &pod, status)?;
     ctx.shared
         .handled
