@@ -472,3 +472,69 @@ async fn events_written_through_events_k8s_io_are_what_kubectl_events_shows() {
         "{described}"
     );
 }
+
+/// `kubectl get` of built-in kinds prints the columns kube-apiserver's printers give them:
+/// pods READY, STATUS (the waiting reason of a container that cannot start), RESTARTS, and
+/// NODE with `-o wide`; Deployments READY, UP-TO-DATE, AVAILABLE.
+#[tokio::test(flavor = "multi_thread")]
+async fn built_in_kinds_print_their_real_columns() {
+    let server = TestApiServer::start().await;
+    let cluster = ecs_bridge_testbed::SimCluster::start(&server.api);
+    cluster.kubelet(ecs_bridge_testbed::PodOutcome::Running { ready: true });
+    ok(&kubectl(&server, &["apply", "-f", "-"], Some(DEPLOYMENT)));
+    let broken = DEPLOYMENT
+        .replace("name: web\n  labels", "name: broken\n  labels")
+        .replace("{app: web}", "{app: broken}")
+        .replace("image: nginx:1.27", "image: registry.invalid/x:1");
+    ok(&kubectl(&server, &["apply", "-f", "-"], Some(&broken)));
+    let mut deployments = String::new();
+    for _ in 0..100 {
+        deployments = ok(&kubectl(&server, &["get", "deployments"], None));
+        if deployments
+            .lines()
+            .any(|l| l.starts_with("web ") && l.contains("2/2"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let header: Vec<&str> = deployments
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        "{deployments}"
+    );
+    let web: Vec<&str> = deployments
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(&web[..4], ["web", "2/2", "2", "2"], "{deployments}");
+
+    let pods = ok(&kubectl(&server, &["get", "pods", "-o", "wide"], None));
+    let header: Vec<&str> = pods.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        &header[..7],
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"],
+        "{pods}"
+    );
+    let broken_pod: Vec<&str> = pods
+        .lines()
+        .find(|l| l.starts_with("broken-"))
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(&broken_pod[1..4], ["0/1", "ErrImagePull", "0"], "{pods}");
+    assert!(
+        pods.lines()
+            .filter(|l| l.starts_with("web-"))
+            .all(|l| l.contains("1/1") && l.contains("Running")),
+        "{pods}"
+    );
+}
