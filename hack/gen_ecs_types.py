@@ -145,9 +145,8 @@ def first_sentence(doc, fallback):
     m = re.search(r"(?<=[a-z0-9)`'\"])\.(\s|$)", text)
     if m:
         text = text[: m.start() + 1]
-    if len(text) > 160:
-        cut = text[:157].rsplit(" ", 1)[0].rstrip(",;:")
-        text = cut + "..."
+    # The whole first sentence: `kubectl explain` shows it, and a sentence cut mid-way says
+    # less than none (tests/crd_schema.rs keeps the CRDs within their size budget).
     if not text.endswith((".", "...")):
         text += "."
     return text

@@ -211,6 +211,7 @@ enum Rule {
     MissingDescription,
     /// A property under `spec` whose description is not one short line.
     LongDescription,
+    CutDescription,
 }
 
 /// One rule violated at one JSON path of the schema.
@@ -231,8 +232,9 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Longest description allowed for a spec field ("one short sentence").
-const MAX_DESCRIPTION: usize = 200;
+/// Longest description allowed for a spec field: one sentence, whole (`kubectl explain` shows
+/// it; a sentence cut mid-way with "..." says less than none).
+const MAX_DESCRIPTION: usize = 400;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Level {
@@ -411,6 +413,7 @@ impl Checker {
                     d.chars().count()
                 ),
             ),
+            Some(d) if d.ends_with("...") => self.report(path, Rule::CutDescription, format!("{d:?}")),
             Some(_) => {}
         }
     }
@@ -443,7 +446,7 @@ fn every_crd_schema_is_structural_and_typed() {
     let report = problems_in_all_crds(|r| {
         !matches!(
             r,
-            Rule::Default | Rule::MissingDescription | Rule::LongDescription
+            Rule::Default | Rule::MissingDescription | Rule::LongDescription | Rule::CutDescription
         )
     });
     assert!(
@@ -470,7 +473,12 @@ fn no_crd_schema_has_a_default() {
 /// Each spec field is documented in one short sentence (the 256 KiB budget, and `kubectl explain`).
 #[test]
 fn every_spec_field_has_one_short_description() {
-    let report = problems_in_all_crds(|r| matches!(r, Rule::MissingDescription | Rule::LongDescription));
+    let report = problems_in_all_crds(|r| {
+        matches!(
+            r,
+            Rule::MissingDescription | Rule::LongDescription | Rule::CutDescription
+        )
+    });
     assert!(
         report.is_empty(),
         "{} description problem(s):\n{}",
@@ -520,6 +528,7 @@ fn structural_checker_flags_each_rule() {
                     "undocumented": { "type": "string" },
                     "verbose": { "type": "string", "description": long },
                     "multiline": { "type": "string", "description": "One.\nTwo." },
+                    "cut": { "type": "string", "description": "The upper limit on the number of your service's..." },
                     "list": { "type": "array", "description": "No items." },
                     "tuple": { "type": "array", "description": "Tuple items.", "items": [{ "type": "string" }] },
                     "keyed": {
@@ -589,6 +598,7 @@ fn structural_checker_flags_each_rule() {
         (format!("{spec}.undocumented"), Rule::MissingDescription),
         (format!("{spec}.verbose"), Rule::LongDescription),
         (format!("{spec}.multiline"), Rule::LongDescription),
+        (format!("{spec}.cut"), Rule::CutDescription),
         (format!("{spec}.list"), Rule::ArrayWithoutItems),
         (format!("{spec}.tuple.items"), Rule::NotASchema),
         (format!("{spec}.keyed"), Rule::ListMapKeys),

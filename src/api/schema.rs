@@ -3,8 +3,8 @@
 use schemars::Schema;
 use serde_json::Value;
 
-/// Cuts every `description` in `schema` to its first sentence (at most 200 characters), so
-/// embedded Kubernetes types keep our CRDs small and their descriptions one sentence long.
+/// Cuts every `description` in `schema` to its first sentence, so embedded Kubernetes types keep
+/// our CRDs small and their descriptions one sentence long.
 #[must_use]
 pub fn with_short_descriptions(schema: Schema) -> Schema {
     let mut value = schema.to_value();
@@ -30,14 +30,10 @@ fn shorten(value: &mut Value) {
     }
 }
 
+/// The first sentence of `text`, whole: `kubectl explain` shows it, and a sentence cut mid-way
+/// says less than none.
 fn first_sentence(text: &str) -> String {
-    let sentence = text.find(". ").map_or(text, |i| &text[..=i]);
-    if sentence.chars().count() <= 200 {
-        return sentence.to_owned();
-    }
-    let cut: String = sentence.chars().take(197).collect();
-    let cut = cut.rfind(' ').map_or(cut.as_str(), |i| &cut[..i]);
-    format!("{cut}...")
+    text.find(". ").map_or(text, |i| &text[..=i]).to_owned()
 }
 
 #[cfg(test)]
@@ -48,7 +44,11 @@ mod tests {
     fn keeps_the_first_sentence() {
         assert_eq!(first_sentence("One thing. Another thing."), "One thing.");
         assert_eq!(first_sentence("No full stop"), "No full stop");
-        let long = format!("{} end.", "word ".repeat(60));
-        assert!(first_sentence(&long).len() <= 200);
+        let long = format!("{} end. Next.", "word ".repeat(60));
+        assert_eq!(
+            first_sentence(&long),
+            format!("{} end.", "word ".repeat(60)),
+            "never cut mid-way"
+        );
     }
 }

@@ -55,7 +55,7 @@ pub struct ContainerDefinition {
     /// The list of port mappings for the container.
     #[serde(rename = "portMappings", default, skip_serializing_if = "Option::is_none")]
     pub port_mappings: Option<Vec<PortMapping>>,
-    /// If the essential parameter of a container is marked as true , and that container fails or stops for any reason, all other containers that are part of the...
+    /// If the essential parameter of a container is marked as true , and that container fails or stops for any reason, all other containers that are part of the task are stopped.
     #[serde(rename = "essential", default, skip_serializing_if = "Option::is_none")]
     pub essential: Option<bool>,
     /// The restart policy for a container.

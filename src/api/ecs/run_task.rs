@@ -149,7 +149,7 @@ pub struct RunTask {
     /// An identifier that you provide to ensure the idempotency of the request.
     #[serde(rename = "clientToken", default, skip_serializing_if = "Option::is_none")]
     pub client_token: Option<String>,
-    /// The details of the volume that was configuredAtLaunch . You can configure the size, volumeType, IOPS, throughput, snapshot and encryption in...
+    /// The details of the volume that was configuredAtLaunch . You can configure the size, volumeType, IOPS, throughput, snapshot and encryption in TaskManagedEBSVolumeConfiguration . The name of the volume must match the name from the task definition.
     #[serde(
         rename = "volumeConfigurations",
         default,
@@ -170,7 +170,7 @@ pub struct TaskManagedEBSVolumeConfiguration {
     /// The volume type.
     #[serde(rename = "volumeType", default, skip_serializing_if = "Option::is_none")]
     pub volume_type: Option<String>,
-    /// The size of the volume in GiB. You must specify either a volume size or a snapshot ID. If you specify a snapshot ID, the snapshot size is used for the...
+    /// The size of the volume in GiB. You must specify either a volume size or a snapshot ID. If you specify a snapshot ID, the snapshot size is used for the volume size by default.
     #[serde(rename = "sizeInGiB", default, skip_serializing_if = "Option::is_none")]
     pub size_in_gib: Option<i32>,
     /// The snapshot that Amazon ECS uses to create the volume.

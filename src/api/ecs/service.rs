@@ -30,14 +30,14 @@ pub struct AdvancedConfiguration {
         skip_serializing_if = "Option::is_none"
     )]
     pub alternate_target_group_arn: Option<String>,
-    /// The Amazon Resource Name (ARN) that that identifies the production listener rule (in the case of an Application Load Balancer) or listener (in the case for...
+    /// The Amazon Resource Name (ARN) that that identifies the production listener rule (in the case of an Application Load Balancer) or listener (in the case for an Network Load Balancer) for routing production traffic.
     #[serde(
         rename = "productionListenerRule",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub production_listener_rule: Option<String>,
-    /// The Amazon Resource Name (ARN) that identifies ) that identifies the test listener rule (in the case of an Application Load Balancer) or listener (in the...
+    /// The Amazon Resource Name (ARN) that identifies ) that identifies the test listener rule (in the case of an Application Load Balancer) or listener (in the case for an Network Load Balancer) for routing test traffic.
     #[serde(rename = "testListenerRule", default, skip_serializing_if = "Option::is_none")]
     pub test_listener_rule: Option<String>,
     /// The Amazon Resource Name (ARN) of the IAM role that grants Amazon ECS permission to call the Elastic Load Balancing APIs for you.
@@ -45,7 +45,7 @@ pub struct AdvancedConfiguration {
     pub role_arn: Option<String>,
 }
 
-/// Configuration for a canary deployment strategy that shifts a fixed percentage of traffic to the new service revision, waits for a specified bake time, then...
+/// Configuration for a canary deployment strategy that shifts a fixed percentage of traffic to the new service revision, waits for a specified bake time, then shifts the remaining traffic.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]
 pub struct CanaryConfiguration {
     /// The percentage of production traffic to shift to the new service revision during the canary phase.
@@ -139,7 +139,7 @@ pub struct CreateService {
         skip_serializing_if = "Option::is_none"
     )]
     pub network_configuration: Option<NetworkConfiguration>,
-    /// The period of time, in seconds, that the Amazon ECS service scheduler ignores unhealthy Elastic Load Balancing, VPC Lattice, and container health checks...
+    /// The period of time, in seconds, that the Amazon ECS service scheduler ignores unhealthy Elastic Load Balancing, VPC Lattice, and container health checks after a task has first started.
     #[serde(
         rename = "healthCheckGracePeriodSeconds",
         default,
@@ -208,12 +208,12 @@ pub struct CreateService {
         skip_serializing_if = "Option::is_none"
     )]
     pub gateway_connectors: Option<Vec<GatewayConnector>>,
-    /// The optional monitoring configuration for the service, which defines the resolution for the service-level CPUUtilization and MemoryUtilization Amazon...
+    /// The optional monitoring configuration for the service, which defines the resolution for the service-level CPUUtilization and MemoryUtilization Amazon CloudWatch metrics.
     #[serde(rename = "monitoring", default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<MonitoringConfiguration>,
 }
 
-/// One of the methods which provide a way for you to quickly identify when a deployment has failed, and then to optionally roll back the failure to the last...
+/// One of the methods which provide a way for you to quickly identify when a deployment has failed, and then to optionally roll back the failure to the last working deployment.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]
 pub struct DeploymentAlarms {
     /// One or more CloudWatch alarm names.
@@ -262,10 +262,10 @@ pub struct DeploymentConfiguration {
         skip_serializing_if = "Option::is_none"
     )]
     pub deployment_circuit_breaker: Option<DeploymentCircuitBreaker>,
-    /// If a service is using the rolling update ( ECS ) deployment type, the maximumPercent parameter represents an upper limit on the number of your service's...
+    /// If a service is using the rolling update ( ECS ) deployment type, the maximumPercent parameter represents an upper limit on the number of your service's tasks that are allowed in the RUNNING or PENDING state during a deployment, as a percentage of the desiredCount (rounded down to the nearest integer).
     #[serde(rename = "maximumPercent", default, skip_serializing_if = "Option::is_none")]
     pub maximum_percent: Option<i32>,
-    /// If a service is using the rolling update ( ECS ) deployment type, the minimumHealthyPercent represents a lower limit on the number of your service's tasks...
+    /// If a service is using the rolling update ( ECS ) deployment type, the minimumHealthyPercent represents a lower limit on the number of your service's tasks that must remain in the RUNNING state during a deployment, as a percentage of the desiredCount (rounded up to the nearest integer).
     #[serde(
         rename = "minimumHealthyPercent",
         default,
@@ -472,7 +472,7 @@ pub struct GatewayConnectorHealthCheckMatcher {
     pub grpc_code: Option<String>,
 }
 
-/// Configuration for linear deployment strategy that shifts production traffic in equal percentage increments with configurable wait times between each step...
+/// Configuration for linear deployment strategy that shifts production traffic in equal percentage increments with configurable wait times between each step until 100% of traffic is shifted to the new service revision.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]
 pub struct LinearConfiguration {
     /// The percentage of production traffic to shift in each step during a linear deployment.
@@ -522,7 +522,7 @@ pub struct MetricConfiguration {
     pub resolution_seconds: i32,
 }
 
-/// The optional monitoring configuration for a service, which defines the resolution for the service-level CPUUtilization and MemoryUtilization Amazon...
+/// The optional monitoring configuration for a service, which defines the resolution for the service-level CPUUtilization and MemoryUtilization Amazon CloudWatch metrics.
 #[derive(Serialize, Deserialize, Clone, Default, Debug, PartialEq, JsonSchema)]
 pub struct MonitoringConfiguration {
     /// The list of metric configurations for the service monitoring.
@@ -694,13 +694,13 @@ pub struct ServiceManagedEBSVolumeConfiguration {
     /// The volume type.
     #[serde(rename = "volumeType", default, skip_serializing_if = "Option::is_none")]
     pub volume_type: Option<String>,
-    /// The size of the volume in GiB. You must specify either a volume size or a snapshot ID. If you specify a snapshot ID, the snapshot size is used for the...
+    /// The size of the volume in GiB. You must specify either a volume size or a snapshot ID. If you specify a snapshot ID, the snapshot size is used for the volume size by default.
     #[serde(rename = "sizeInGiB", default, skip_serializing_if = "Option::is_none")]
     pub size_in_gib: Option<i32>,
     /// The snapshot that Amazon ECS uses to create volumes for attachment to tasks maintained by the service.
     #[serde(rename = "snapshotId", default, skip_serializing_if = "Option::is_none")]
     pub snapshot_id: Option<String>,
-    /// The rate, in MiB/s, at which data is fetched from a snapshot of an existing EBS volume to create new volumes for attachment to the tasks maintained by the...
+    /// The rate, in MiB/s, at which data is fetched from a snapshot of an existing EBS volume to create new volumes for attachment to the tasks maintained by the service.
     #[serde(
         rename = "volumeInitializationRate",
         default,

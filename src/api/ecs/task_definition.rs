@@ -54,7 +54,7 @@ pub struct RegisterTaskDefinition {
     /// The short name or full Amazon Resource Name (ARN) of the IAM role that containers in this task can assume.
     #[serde(rename = "taskRoleArn", default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,
-    /// The Amazon Resource Name (ARN) of the task execution role that grants the Amazon ECS container agent permission to make Amazon Web Services API calls on...
+    /// The Amazon Resource Name (ARN) of the task execution role that grants the Amazon ECS container agent permission to make Amazon Web Services API calls on your behalf.
     #[serde(rename = "executionRoleArn", default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
     /// The Docker networking mode to use for the containers in the task.
