@@ -89,27 +89,29 @@ pub fn status_patch<K: Resource<DynamicType = ()>>(status: &impl Serialize) -> s
     })
 }
 
-/// The `Translated` message: every note when they fit in [`MAX_MESSAGE_LEN`]; otherwise every
-/// field the notes are about (all of them, up to what Kubernetes accepts in a condition,
-/// [`MAX_CONDITION_MESSAGE_LEN`]: the condition must name each field that did not carry over),
-/// then as many whole notes as fit in [`MAX_MESSAGE_LEN`] more.
+/// The `Translated` message: every note, whole, as long as they fit in what Kubernetes accepts
+/// in a condition ([`MAX_CONDITION_MESSAGE_LEN`], less some room); otherwise every field the
+/// notes are about (the condition must name each field that did not carry over), then as many
+/// whole notes as still fit.
 #[must_use]
 pub fn translated_message(notes: &[String]) -> String {
     const TAIL_ROOM: usize = 64;
+    /// What the notes may take of a condition message.
+    const BUDGET: usize = MAX_CONDITION_MESSAGE_LEN - 1024;
     let head = if notes.len() == 1 {
         "1 field not carried over exactly: ".to_owned()
     } else {
         format!("{} fields not carried over exactly: ", notes.len())
     };
     let full = format!("{head}{}", notes.join("; "));
-    if full.len() <= MAX_MESSAGE_LEN {
+    if full.len() <= BUDGET {
         return full;
     }
     let mut message = head;
     for (i, note) in notes.iter().enumerate() {
         let field = field_of(note);
         // Kubernetes refuses a longer condition message; leave room for the details.
-        if message.len() + field.len() + MAX_MESSAGE_LEN + 128 > MAX_CONDITION_MESSAGE_LEN {
+        if message.len() + field.len() + MAX_MESSAGE_LEN + 128 > BUDGET {
             message.push_str(&format!(" … and {} more fields", notes.len() - i));
             break;
         }
@@ -119,7 +121,7 @@ pub fn translated_message(notes: &[String]) -> String {
         message.push_str(field);
     }
     message.push_str(". Details: ");
-    let budget = message.len() + MAX_MESSAGE_LEN;
+    let budget = BUDGET;
     let mut listed = 0;
     for note in notes {
         let sep = if listed == 0 { "" } else { "; " };
@@ -167,7 +169,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn translated_message_names_every_field_and_details_what_fits() {
+    fn translated_message_tells_every_note_whole_while_a_condition_holds_them() {
+        // 41 notes (about 3 kB): all of them, whole, not "3 of them and 38 more".
         let notes: Vec<String> = (0..40)
             .map(|i| format!("spec.field{i:02}: approximated: {}", "x".repeat(40)))
             .chain(std::iter::once(
@@ -175,29 +178,40 @@ mod tests {
             ))
             .collect();
         let message = translated_message(&notes);
-        let (fields, details) = message.split_once(". Details: ").expect("fields, then details");
-        let expected: Vec<String> = (0..40)
-            .map(|i| format!("spec.field{i:02}"))
-            .chain(std::iter::once("TaskDefinition web: spec.cpu".to_owned()))
+        assert_eq!(
+            message,
+            format!("41 fields not carried over exactly: {}", notes.join("; "))
+        );
+    }
+
+    #[test]
+    fn translated_message_names_every_field_and_details_what_fits() {
+        // 1,000 notes of 100 bytes: more than a condition holds.
+        let notes: Vec<String> = (0..1000)
+            .map(|i| format!("spec.field{i:04}: approximated: {}", "x".repeat(70)))
             .collect();
+        let message = translated_message(&notes);
+        assert!(message.len() <= MAX_CONDITION_MESSAGE_LEN, "{}", message.len());
+        let (fields, details) = message.split_once(". Details: ").expect("fields, then details");
+        let expected: Vec<String> = (0..1000).map(|i| format!("spec.field{i:04}")).collect();
         assert_eq!(
             fields,
-            format!("41 fields not carried over exactly: {}", expected.join(", ")),
+            format!("1000 fields not carried over exactly: {}", expected.join(", ")),
             "every field is named"
         );
-        assert!(details.len() <= MAX_MESSAGE_LEN, "{}", details.len());
         let listed = details.matches(": approximated: ").count();
-        assert!(listed > 5, "{message}");
+        assert!(listed > 100, "{listed}");
         assert!(
             details.ends_with(&format!(
                 "; … and {} more (ecs-bridge render shows them all)",
-                41 - listed
+                1000 - listed
             )),
-            "{message}"
+            "{}",
+            &details[details.len() - 100..]
         );
-        // A single huge note is cut at a character boundary.
-        let message = translated_message(&[format!("spec.a: ignored: {}", "é".repeat(2000))]);
-        assert!(message.len() <= 2 * MAX_MESSAGE_LEN, "{}", message.len());
+        // A single note too long for a condition is cut at a character boundary.
+        let message = translated_message(&[format!("spec.a: ignored: {}", "é".repeat(20_000))]);
+        assert!(message.len() <= MAX_CONDITION_MESSAGE_LEN, "{}", message.len());
         assert!(message.starts_with("1 field not carried over exactly: spec.a. Details: "));
         assert!(message.ends_with('…'));
     }
