@@ -659,3 +659,54 @@ spec:
     );
     validate_all(&items, "rollout");
 }
+
+/// A task definition that cannot become a pod template is an error at the line and column of
+/// the field it names (not at 1:1), and the Service that runs it gets no second, wrong error
+/// ("not found among the given manifests") when its file was passed.
+#[test]
+fn errors_sit_at_their_field_and_do_not_cascade() {
+    let dir = scratch("positions");
+    let td = dir.join("td.yaml");
+    std::fs::write(
+        &td,
+        "apiVersion: ecsbridge.io/v1alpha1\nkind: TaskDefinition\nmetadata:\n  name: bigcpu\nspec:\n  \
+         family: bigcpu\n  cpu: \"256\"\n  memory: \"512\"\n  containerDefinitions:\n    - name: a\n      \
+         image: nginx\n      cpu: 512\n---\napiVersion: ecsbridge.io/v1alpha1\nkind: TaskDefinition\n\
+         metadata:\n  name: placed\nspec:\n  containerDefinitions:\n    - name: a\n      image: nginx\n  \
+         placementConstraints:\n    - type: memberOf\n      expression: \"attribute:stack == \"\n",
+    )
+    .expect("write");
+    let svc = dir.join("svc.yaml");
+    std::fs::write(
+        &svc,
+        "apiVersion: ecsbridge.io/v1alpha1\nkind: Service\nmetadata:\n  name: web\nspec:\n  \
+         taskDefinition: bigcpu\n  desiredCount: 1\n",
+    )
+    .expect("write");
+    let (out, _, stderr) = run(bin().arg("render").arg(&td).arg(&svc));
+    assert!(!out.status.success());
+    let td_file = td.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{td_file}:7:3: error: TaskDefinition default/bigcpu: spec.cpu: "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{td_file}:24:7: error: TaskDefinition default/placed: spec.placementConstraints[0].expression: "
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(":1:1:"), "{stderr}");
+    assert!(
+        !stderr.contains("not found among the given manifests"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "warning: spec.taskDefinition: not rendered: its task definition \"bigcpu\" has an error (above)"
+        ),
+        "{stderr}"
+    );
+}

@@ -78,6 +78,8 @@ pub fn render_paths(paths: &[PathBuf], options: &Options, nodes: Option<&[Node]>
 /// A task definition that rendered offline, for services to run: its object name, spec and
 /// translation (made once, whatever the number of Services that run it).
 struct RenderedTaskDefinition<'a> {
+    /// Its document (placement errors of its fields are placed there).
+    item: &'a Loaded,
     object: String,
     spec: &'a crate::api::ecs::RegisterTaskDefinition,
     pod: PodTranslation,
@@ -92,6 +94,8 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
     // is known by spec.family or metadata.name.
     let mut rendered: Vec<RenderedTaskDefinition<'_>> = Vec::new();
     let mut families: BTreeMap<(String, String), usize> = BTreeMap::new();
+    // The (namespace, family) of task definitions that did not render: their error is told.
+    let mut failed: std::collections::BTreeSet<(String, String)> = std::collections::BTreeSet::new();
     for item in loaded {
         if let Resource::TaskDefinition(td) = &item.resource
             && let Some((name, ns)) = name_and_namespace(item, &td.metadata, &mut out)
@@ -117,12 +121,20 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
                         families.insert((ns.clone(), key), rendered.len());
                     }
                     rendered.push(RenderedTaskDefinition {
+                        item,
                         object: name,
                         spec,
                         pod: t,
                     });
                 }
-                Err(e) => out.diagnostics.push(located(item, &e.to_string())),
+                Err(e) => {
+                    let message = e.to_string();
+                    out.diagnostics.push(at_field(item, &message, &message));
+                    let family = spec.family.clone().unwrap_or_else(|| name.clone());
+                    for key in [family, name.clone()] {
+                        failed.insert((ns.clone(), key));
+                    }
+                }
             }
         }
     }
@@ -131,7 +143,7 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
             Resource::TaskDefinition(_) => {}
             Resource::Service(svc) => {
                 let td = |key: &(String, String)| families.get(key).map(|i| &rendered[*i]);
-                render_service(item, svc, td, options, nodes, &mut out);
+                render_service(item, svc, td, &failed, options, nodes, &mut out);
             }
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,
@@ -153,6 +165,7 @@ fn render_service<'a>(
     item: &Loaded,
     svc: &Service,
     families: impl Fn(&(String, String)) -> Option<&'a RenderedTaskDefinition<'a>>,
+    failed: &std::collections::BTreeSet<(String, String)>,
     options: &Options,
     nodes: Option<&[Node]>,
     out: &mut Rendered,
@@ -179,7 +192,21 @@ fn render_service<'a>(
         Ok(r) => r,
         Err(e) => return out.diagnostics.push(at(e)),
     };
-    let Some(td) = families(&(ns.clone(), reference.family.clone())) else {
+    let key = (ns.clone(), reference.family.clone());
+    if failed.contains(&key) {
+        // (Its task definition's error is told where it is; this is no second error.)
+        out.diagnostics.push(Diagnostic::warning(
+            &item.document.file,
+            position_of(&item.document, &field),
+            Some(field.clone()),
+            format!(
+                "not rendered: its task definition {:?} has an error (above)",
+                reference.family
+            ),
+        ));
+        return;
+    }
+    let Some(td) = families(&key) else {
         out.diagnostics.push(at(format!(
             "task definition {:?} not found among the given manifests in namespace {ns:?}; \
              pass its file too",
@@ -222,18 +249,28 @@ fn render_service<'a>(
             return;
         }
         Err(e) => {
-            let message = match &e {
-                ServiceObjectsError::Workload(e) => {
-                    e.located(svc.spec.service.task_definition.as_deref().unwrap_or_default())
+            let (message, field, document) = match &e {
+                ServiceObjectsError::Workload(w) => {
+                    let message = w.located(svc.spec.service.task_definition.as_deref().unwrap_or_default());
+                    // A placement error in the task definition's fields is placed in its file.
+                    let in_td = matches!(w, crate::translate::service::ServiceError::Placement(p) if p.in_task_definition);
+                    let field = format!("spec.{}", w.field());
+                    (message, field, if in_td { td.item } else { item })
                 }
-                other => other.to_string(),
+                other => {
+                    let message = other.to_string();
+                    (message.clone(), message, item)
+                }
             };
-            out.diagnostics.push(Diagnostic::error(
-                &item.document.file,
-                Some(item.document.file_position(1, 1)),
-                None,
-                format!("{}: {message}", item.resource.describe()),
-            ));
+            let mut diagnostic = at_field(document, &field, &message);
+            if !std::ptr::eq(document, item) {
+                diagnostic.message = format!(
+                    "{} (for {}): {message}",
+                    document.resource.describe(),
+                    item.resource.describe()
+                );
+            }
+            out.diagnostics.push(diagnostic);
             return;
         }
     };
@@ -284,6 +321,24 @@ fn located(item: &Loaded, message: &str) -> Diagnostic {
     Diagnostic::error(
         &item.document.file,
         Some(item.document.file_position(1, 1)),
+        None,
+        format!("{}: {message}", item.resource.describe()),
+    )
+}
+
+/// An error about `item`, placed at the field `field` names (`spec.<path>[: ...]`, `, at
+/// character N` and what follows left out), else at the document's start.
+fn at_field(item: &Loaded, field: &str, message: &str) -> Diagnostic {
+    let path = field.strip_prefix("spec.").map(|rest| {
+        let end = rest.find([':', ' ', ',']).unwrap_or(rest.len());
+        spec_path(&FieldPath::root().key("spec"), &rest[..end])
+    });
+    let position = path
+        .and_then(|p| position_of(&item.document, &p))
+        .unwrap_or_else(|| item.document.file_position(1, 1));
+    Diagnostic::error(
+        &item.document.file,
+        Some(position),
         None,
         format!("{}: {message}", item.resource.describe()),
     )
