@@ -75,6 +75,7 @@ use crate::{
 /// are in [`rollout::HANDLED`].
 const HANDLED: &[&str] = &[
     "serviceName",
+    "cluster",
     "taskDefinition",
     "desiredCount",
     "schedulingStrategy",
@@ -193,7 +194,7 @@ pub fn workload(
         report.note(NoteKind::Approximated, field.clone(), message.clone());
     }
     report.notes.extend(rolled.report.notes);
-    report_service_fields(name, spec, &mut report);
+    report_service_fields(name, namespace, spec, &mut report);
     if let Ok(v) = serde_json::to_value(spec) {
         // (The networking fields are `networking`'s, which reports them.)
         let handled: Vec<&str> = HANDLED
@@ -339,8 +340,22 @@ fn delay_liveness(template: &mut PodTemplateSpec, grace: i32) {
 }
 
 /// Notes on the service-level fields that are kept but have no Kubernetes effect here.
-fn report_service_fields(name: &str, spec: &ServiceSpec, report: &mut Report) {
+fn report_service_fields(name: &str, namespace: &str, spec: &ServiceSpec, report: &mut Report) {
     let s = &spec.service;
+    if let Some(cluster) = &s.cluster {
+        // The namespace is the ECS cluster: the field is kept, and does not move the tasks.
+        let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
+        if cluster != namespace {
+            report.note(
+                NoteKind::Ignored,
+                "cluster",
+                format!(
+                    "the ECS cluster is the Service's namespace ({namespace:?}), not {cluster:?}: apply \
+                     the Service in namespace {cluster:?} to run it in that cluster"
+                ),
+            );
+        }
+    }
     if s.propagate_tags == Some(PropagateTags::Service) && s.tags.as_ref().is_some_and(|t| !t.is_empty()) {
         report.note(
             NoteKind::Approximated,
@@ -505,6 +520,34 @@ mod tests {
             panic!("expected a Deployment")
         };
         assert_eq!(d.spec.expect("spec").replicas, None);
+    }
+
+    #[test]
+    fn the_cluster_is_the_namespace_and_another_one_is_said_so() {
+        let run = |namespace: &str, cluster: &str| {
+            let t = workload(
+                "web",
+                namespace,
+                &spec(json!({"taskDefinition": "web", "cluster": cluster})),
+                &PodTemplateSpec::default(),
+                &WorkloadInput::default(),
+                &Options::default(),
+            )
+            .expect("translates");
+            t.report.notes
+        };
+        assert!(run("shop", "shop").is_empty(), "the namespace is the cluster");
+        assert!(run("shop", "arn:aws:ecs:us-east-1:123456789012:cluster/shop").is_empty());
+        let notes = run("default", "shop");
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].kind, NoteKind::Ignored);
+        assert_eq!(notes[0].field, "cluster");
+        assert!(
+            notes[0].message.contains("namespace (\"default\")")
+                && notes[0].message.contains("namespace \"shop\""),
+            "{}",
+            notes[0].message
+        );
     }
 
     #[test]
@@ -860,7 +903,7 @@ mod tests {
                 .map(|n| n.field.as_str())
                 .filter(|f| {
                     // (loadBalancers, serviceRegistries and role are `networking`'s.)
-                    !["launchType", "cluster", "capacityProviderStrategy"]
+                    !["launchType", "capacityProviderStrategy"]
                         .iter()
                         .any(|other| f.starts_with(other))
                 })
