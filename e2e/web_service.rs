@@ -20,6 +20,12 @@ fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
 async fn web_example_runs_changes_scales_and_is_collected() {
     let env = Env::start("web").await;
     env.kubectl_ok(&["apply", "-f", &Env::s(&Env::example("web"))]);
+    // The operator's log goes to a file: plain text, no terminal colour codes.
+    eventually("the operator logging", TIMEOUT, || {
+        let log = env.operator_log();
+        (!log.is_empty()).then_some(log).ok_or("no log yet".to_owned())
+    })
+    .await;
 
     // The Deployment appears, owned by the Service, with the task definition's containers.
     let deployment = eventually("the web Deployment", TIMEOUT, || {
@@ -197,6 +203,9 @@ async fn web_example_runs_changes_scales_and_is_collected() {
         (n == 0).then_some(()).ok_or(format!("{n} pods left"))
     })
     .await;
+    let log = env.operator_log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in a log file: {log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -37,7 +37,6 @@ impl Operator {
             ])
             .env("KUBECONFIG", backend.kubeconfig())
             .env("POD_NAME", identity)
-            .env("NO_COLOR", "1")
             .env_remove("ECS_BRIDGE_LEADER_ELECT")
             .stdout(Stdio::null())
             .stderr(file)
