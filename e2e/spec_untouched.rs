@@ -136,7 +136,15 @@ async fn the_operator_never_writes_to_a_spec() {
     // The operator converges: every kind it reconciles is Ready (or Degraded) for its generation.
     for obj in &applied {
         let kind = obj["kind"].as_str().unwrap_or_default();
-        if !["TaskDefinition", "Service"].contains(&kind) {
+        if ![
+            "TaskDefinition",
+            "Service",
+            "Task",
+            "ScheduledTask",
+            "CapacityProvider",
+        ]
+        .contains(&kind)
+        {
             continue;
         }
         let what = format!("{kind} {} settled for its generation", name(obj));
@@ -180,6 +188,23 @@ async fn the_operator_never_writes_to_a_spec() {
                 status_owners.iter().any(|m| m.starts_with("ecsbridge.io/")),
                 "{what}: the operator owns the status it wrote: {status_owners:?}"
             );
+        }
+        if ["Task", "ScheduledTask", "CapacityProvider"].contains(&kind) {
+            // Not reconciled yet: its status says so (and only its status is written).
+            let ready = live["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Ready")
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(
+                (&ready["status"], &ready["reason"]),
+                (&serde_json::json!("False"), &serde_json::json!("NotReconciled")),
+                "{what}: {}",
+                live["status"]
+            );
+            assert_eq!(status_owners, ["ecsbridge.io/not-reconciled"], "{what}");
         }
     }
 }

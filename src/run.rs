@@ -255,7 +255,12 @@ async fn run_controllers(
         }
     };
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
-    for scope in scopes {
+    for (i, scope) in scopes.into_iter().enumerate() {
+        // The kinds without a controller yet (CapacityProviders, cluster-scoped, once).
+        controllers.push(
+            controller::not_reconciled::run(scope.clone(), i == 0, Arc::clone(&ctx), shutdown.clone())
+                .boxed(),
+        );
         let synced = readiness.controller(controller::task_definition::CONTROLLER);
         controllers.push(
             controller::task_definition::watch::run(
@@ -402,19 +407,28 @@ mod tests {
             format!("/api/v1/{ns}serviceaccounts"),
             format!("/api/v1/{ns}persistentvolumeclaims"),
             "/api/v1/persistentvolumes".to_owned(),
+            // The kinds without a controller yet, whose status says so.
+            format!("/apis/ecsbridge.io/v1alpha1/{ns}tasks"),
+            format!("/apis/ecsbridge.io/v1alpha1/{ns}scheduledtasks"),
         ])
     }
+
+    /// CapacityProviders (cluster-scoped, whose status says they are not reconciled yet): listed
+    /// once, whatever the number of namespaces.
+    const CAPACITY_PROVIDERS: &str = "/apis/ecsbridge.io/v1alpha1/capacityproviders";
 
     /// Initial LISTs per watched namespace: TaskDefinitions, ServiceAccounts, claims and
     /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
     /// ReplicaSets, Pods, Kubernetes Services, TaskDefinitions, ControllerRevisions and Nodes
-    /// (Service controller).
-    const LISTS_PER_NAMESPACE: usize = 13;
+    /// (Service controller), then Tasks and ScheduledTasks (not reconciled yet).
+    const LISTS_PER_NAMESPACE: usize = 15;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
-        let paths = first_request_paths(RunConfig::default(), LISTS_PER_NAMESPACE).await;
-        assert_eq!(paths, list_paths(None));
+        let paths = first_request_paths(RunConfig::default(), LISTS_PER_NAMESPACE + 1).await;
+        let mut expected = list_paths(None);
+        expected.insert(CAPACITY_PROVIDERS.to_owned());
+        assert_eq!(paths, expected);
     }
 
     #[tokio::test]
@@ -423,9 +437,10 @@ mod tests {
             namespaces: vec!["team-b".into(), "team-a".into()],
             ..RunConfig::default()
         };
-        let paths = first_request_paths(config, 2 * LISTS_PER_NAMESPACE).await;
+        let paths = first_request_paths(config, 2 * LISTS_PER_NAMESPACE + 1).await;
         let mut expected = list_paths(Some("team-a"));
         expected.extend(list_paths(Some("team-b")));
+        expected.insert(CAPACITY_PROVIDERS.to_owned());
         assert_eq!(paths, expected);
     }
 
@@ -513,6 +528,27 @@ mod tests {
                 reply.send_response(testing::json_response(
                     http::StatusCode::OK,
                     &testing::list_body("v1", kind, Vec::new()),
+                ));
+                continue;
+            }
+            if let Some(kind) = [
+                (
+                    "/apis/ecsbridge.io/v1alpha1/capacityproviders",
+                    "CapacityProviderList",
+                ),
+                ("/apis/ecsbridge.io/v1alpha1/namespaces/team-a/tasks", "TaskList"),
+                (
+                    "/apis/ecsbridge.io/v1alpha1/namespaces/team-a/scheduledtasks",
+                    "ScheduledTaskList",
+                ),
+            ]
+            .iter()
+            .find_map(|(p, kind)| (path == *p).then_some(*kind))
+            {
+                // (The kinds not reconciled yet: none.)
+                reply.send_response(testing::json_response(
+                    http::StatusCode::OK,
+                    &testing::list_body("ecsbridge.io/v1alpha1", kind, Vec::new()),
                 ));
                 continue;
             }

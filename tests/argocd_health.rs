@@ -527,8 +527,8 @@ fn service_statuses_from_the_controller_get_the_health_their_conditions_mean() {
         pair("Progressing", "Rolling out web:2 (Deployment web).")
     );
 
-    // Scaled up: the rollout is done (Progressing=False) but tasks are starting (Ready=False,
-    // TasksPending) → Progressing, not Degraded.
+    // Every task is of the current template but only 1 of 3 runs: the rollout is not complete
+    // until they run (Progressing=True, Ready=False TasksPending) → Progressing, not Degraded.
     let mut starting = service(1);
     starting.status = Some(compute_status(&starting, &applied(deployment(3, 1, 3), "web:1")));
     let conditions = &starting.status.as_ref().expect("status").conditions;
@@ -537,11 +537,11 @@ fn service_statuses_from_the_controller_get_the_health_their_conditions_mean() {
             cond(conditions, READY).status.as_str(),
             cond(conditions, PROGRESSING).status.as_str()
         ),
-        ("False", "False")
+        ("False", "True")
     );
     assert_eq!(
         service_health(&starting, "service-starting"),
-        pair("Progressing", "1 of 3 tasks are running, 2 pending.")
+        pair("Progressing", "Rolling out web:1 (Deployment web).")
     );
 
     // The circuit breaker failed the deployment: Degraded=True → Degraded with its message.

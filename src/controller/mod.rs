@@ -41,6 +41,7 @@
 pub mod caches;
 pub mod delete;
 pub mod error;
+pub mod not_reconciled;
 pub mod recorder;
 pub mod revisions;
 pub mod served;

@@ -137,17 +137,22 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 13
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 16
 /// initial LISTs of namespace `team-a` have been seen (TaskDefinitions twice: both controllers).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 13 {
+    while held.len() < 16 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();
         assert!(
-            ["/api/v1/nodes", "/api/v1/persistentvolumes"].contains(&path)
+            [
+                "/api/v1/nodes",
+                "/api/v1/persistentvolumes",
+                "/apis/ecsbridge.io/v1alpha1/capacityproviders"
+            ]
+            .contains(&path)
                 || path.contains("/namespaces/team-a/"),
             "{}",
             request.uri()
@@ -155,7 +160,7 @@ async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Rep
         paths.insert(path.to_owned());
         held.push(reply);
     }
-    assert_eq!(paths.len(), 12, "{paths:?}");
+    assert_eq!(paths.len(), 15, "{paths:?}");
     held
 }
 
