@@ -89,6 +89,7 @@ impl RunConfig {
 /// and of the watches are logged and retried, never returned.
 pub async fn run(config: RunConfig, client: Client) -> Result<(), Error> {
     let mut signals = Signals::install()?;
+    let config = with_server_version(config, &client).await;
     let (stop, stopped) = futures::channel::oneshot::channel::<()>();
     let controllers = run_until(config, client, stopped.map(|_| ()));
     tokio::pin!(controllers);
@@ -110,6 +111,34 @@ pub async fn run(config: RunConfig, client: Client) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// `config` translating for the Kubernetes version of `client`'s API server, unless one was given
+/// (`--kubernetes-version`); when the server cannot say, for the oldest supported (logged).
+pub async fn with_server_version(mut config: RunConfig, client: &Client) -> RunConfig {
+    let options = &mut config.controllers.options;
+    if let Some(given) = options.kubernetes_version {
+        tracing::info!(kubernetes = %given, "translating for the Kubernetes version given");
+        return config;
+    }
+    let detected = match client.apiserver_version().await {
+        Ok(info) => {
+            crate::translate::kubernetes_version::KubernetesVersion::from_server(&info.major, &info.minor)
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match detected {
+        Ok(version) => {
+            tracing::info!(kubernetes = %version, "translating for the API server's Kubernetes version");
+            options.kubernetes_version = Some(version);
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            kubernetes = %options.kubernetes(),
+            "the API server's version is unknown: translating for the oldest supported"
+        ),
+    }
+    config
 }
 
 /// Runs the operator with `client` until `shutdown` resolves and the reconciles in flight have
@@ -603,6 +632,38 @@ mod tests {
             .expect("run_until stops after the reconcile")
             .expect("no panic")
             .expect("run_until succeeds");
+    }
+
+    #[tokio::test]
+    async fn the_api_servers_version_is_translated_for_unless_one_is_given() {
+        use crate::translate::kubernetes_version::KubernetesVersion;
+        let (client, mut server) = testing::client();
+        let answer = tokio::spawn(async move {
+            let (request, reply) = testing::next(&mut server).await;
+            assert_eq!(request.uri().path(), "/version");
+            testing::ok(
+                reply,
+                &serde_json::json!({"major": "1", "minor": "34+", "gitVersion": "v1.34.2-eks-1",
+                    "gitCommit": "", "gitTreeState": "", "buildDate": "", "goVersion": "",
+                    "compiler": "", "platform": "linux/amd64"}),
+            );
+            server
+        });
+        let config = with_server_version(RunConfig::default(), &client).await;
+        assert_eq!(
+            config.controllers.options.kubernetes_version,
+            Some(KubernetesVersion { minor: 34 })
+        );
+        let server = answer.await.expect("served");
+        // Given: no request.
+        let mut given = RunConfig::default();
+        given.controllers.options.kubernetes_version = Some(KubernetesVersion { minor: 31 });
+        let config = with_server_version(given, &client).await;
+        assert_eq!(
+            config.controllers.options.kubernetes_version,
+            Some(KubernetesVersion { minor: 31 })
+        );
+        testing::assert_no_more_requests(server).await;
     }
 
     #[tokio::test]

@@ -710,3 +710,65 @@ fn errors_sit_at_their_field_and_do_not_cascade() {
         "{stderr}"
     );
 }
+
+/// Both forms of a task's size are valid for the Kubernetes version they are made for: before
+/// 1.34 spread onto the containers (checked against 1.30 and 1.33), from 1.34 the pod's own
+/// `resources` (checked against 1.34 and 1.37); and `--kubernetes-version` chooses the form.
+#[test]
+fn the_task_size_form_follows_the_kubernetes_version_and_validates_there() {
+    let web = support::repo_root().join("examples/web");
+    for (flag, schemas, pod_level) in [
+        (None, ["1.30.0", "1.33.0"], false),
+        (Some("1.33"), ["1.30.0", "1.33.0"], false),
+        (Some("1.34"), ["1.34.0", "1.37.0"], true),
+    ] {
+        let mut cmd = bin();
+        cmd.arg("render").arg(&web).args(["-o", "json"]);
+        if let Some(v) = flag {
+            cmd.args(["--kubernetes-version", v]);
+        }
+        let (out, stdout, stderr) = run(&mut cmd);
+        assert!(out.status.success(), "{flag:?}: {stderr}");
+        let list: Value = serde_json::from_str(&stdout).expect("JSON");
+        let items = list["items"].as_array().expect("items").clone();
+        let deployment = items
+            .iter()
+            .find(|i| i["kind"] == "Deployment")
+            .expect("a Deployment");
+        let pod = &deployment["spec"]["template"]["spec"];
+        assert_eq!(pod.get("resources").is_some(), pod_level, "{flag:?}: {pod}");
+        if pod_level {
+            assert_eq!(pod["resources"]["limits"]["cpu"], "500m", "{pod}");
+            assert_eq!(pod["resources"]["limits"]["memory"], "1024Mi", "{pod}");
+            assert!(!stderr.contains("no pod-wide cap"), "{stderr}");
+        } else {
+            let version = flag.unwrap_or("1.30");
+            assert!(
+                stderr.contains(&format!("Kubernetes {version} has no pod-wide cap")),
+                "{flag:?}: {stderr}"
+            );
+        }
+        let dir = scratch(&format!("k8s-{}", flag.unwrap_or("default")));
+        let file = dir.join("objects.yaml");
+        let yaml: String = items
+            .iter()
+            .map(|i| format!("---\n{}", serde_yaml_ng::to_string(i).expect("yaml")))
+            .collect();
+        std::fs::write(&file, yaml).expect("write");
+        for schema in schemas {
+            if let Err(e) = support::kubernetes_validate(&[&file], schema) {
+                panic!("{flag:?}: invalid for Kubernetes {schema}:\n{e}");
+            }
+        }
+    }
+    // An unsupported version is refused, naming the flag.
+    let (out, _, stderr) = run(bin()
+        .arg("render")
+        .arg(&web)
+        .args(["--kubernetes-version", "1.20"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--kubernetes-version") && stderr.contains("oldest supported"),
+        "{stderr}"
+    );
+}

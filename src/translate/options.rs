@@ -2,7 +2,10 @@
 //! change what a translation makes, so `ecs-bridge render` and `ecs-bridge run` take the same
 //! flags ([`Options`] is flattened into both) and the operator applies what `render` shows.
 
-use super::placement::attributes;
+use super::{
+    kubernetes_version::{KubernetesVersion, OLDEST_SUPPORTED},
+    placement::attributes,
+};
 
 /// Default of [`Options::external_secrets`].
 pub const DEFAULT_EXTERNAL_SECRETS: bool = true;
@@ -32,6 +35,19 @@ pub struct Options {
     #[arg(long, value_name = "PREFIX", env = "ECS_BRIDGE_ATTRIBUTE_PREFIX",
           default_value = attributes::DEFAULT_PREFIX, value_parser = parse_attribute_prefix)]
     pub attribute_prefix: String,
+    /// The Kubernetes version to translate for (`1.34`): from 1.34, a task's cpu and memory
+    /// become the pod's own resources, exactly as ECS means them. `render` defaults to the
+    /// oldest supported (1.30); `run` asks its API server unless given.
+    #[arg(long, value_name = "VERSION", env = "ECS_BRIDGE_KUBERNETES_VERSION")]
+    pub kubernetes_version: Option<KubernetesVersion>,
+}
+
+impl Options {
+    /// The Kubernetes version translated for: the one given, else the oldest supported.
+    #[must_use]
+    pub fn kubernetes(&self) -> KubernetesVersion {
+        self.kubernetes_version.unwrap_or(OLDEST_SUPPORTED)
+    }
 }
 
 impl Default for Options {
@@ -42,6 +58,7 @@ impl Default for Options {
             environment_files_as_config_maps: false,
             binpack_scheduler: false,
             attribute_prefix: attributes::DEFAULT_PREFIX.to_owned(),
+            kubernetes_version: None,
         }
     }
 }
@@ -83,6 +100,8 @@ mod tests {
             "--binpack-scheduler",
             "--attribute-prefix",
             "example.com/",
+            "--kubernetes-version",
+            "1.34",
         ])
         .expect("parses")
         .options;
@@ -93,8 +112,13 @@ mod tests {
                 environment_files_as_config_maps: true,
                 binpack_scheduler: true,
                 attribute_prefix: "example.com/".into(),
+                kubernetes_version: Some(KubernetesVersion { minor: 34 }),
             }
         );
+        let err = Command::try_parse_from(["ecs-bridge", "--kubernetes-version", "1.20"])
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("oldest supported"), "{err}");
         let err = Command::try_parse_from(["ecs-bridge", "--attribute-prefix", "not a prefix"])
             .err()
             .expect("refused");

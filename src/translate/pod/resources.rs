@@ -9,10 +9,12 @@
 //!   `memoryReservation`; `memoryReservation` (soft limit) → `requests.memory`. A reservation
 //!   above `memory` is an error (ECS rejects it, and Kubernetes rejects a request above a limit).
 //! - Task-level `cpu` / `memory` (`"1024"`, `"1 vCPU"`, `"2 GB"`, ...) bound the whole task in
-//!   ECS: placement reserves them, and the task's cgroup is capped at them. Kubernetes 1.30 has
-//!   no pod-wide cap (pod-level `spec.resources` is alpha in 1.32 and off by default,
-//!   <https://kubernetes.io/docs/tasks/configure-pod-container/assign-pod-level-resources/>), so
-//!   they are spread onto the containers:
+//!   ECS: placement reserves them, and the task's cgroup is capped at them. From Kubernetes 1.34
+//!   (`--kubernetes-version`; the operator asks its API server) they become the pod's own
+//!   `spec.resources` requests and limits, exactly ECS's meaning
+//!   (<https://kubernetes.io/docs/tasks/configure-pod-container/assign-pod-level-resources/>,
+//!   beta and on by default in 1.34), and each container keeps only its own values. Before 1.34
+//!   there is no pod-wide cap, so they are spread onto the containers:
 //!   * requests: a container that sets `cpu` (or `memoryReservation`, or `memory`) keeps its
 //!     value; what is left of the task value is split equally among the containers that set
 //!     none (for memory, a container's share is capped at its `memory`, and what it cannot take
@@ -114,9 +116,17 @@ fn bad(field: impl Into<String>, reason: impl Into<String>) -> PodError {
 pub(super) fn apply(b: &mut Build<'_>) -> Result<(), PodError> {
     let td = b.td;
     let task = task_size(td, &mut b.report)?;
-    let sizes = plan(&td.container_definitions, task)?;
+    // (Checks the containers against the task as ECS does, whichever form is made.)
+    let spread = plan(&td.container_definitions, task)?;
     let names: Vec<String> = b.containers.iter().map(|c| c.name.clone()).collect();
-    note_task_size(&sizes, task, &names, &mut b.report);
+    let version = b.options.kubernetes();
+    let sizes = if version.has_pod_level_resources() && (task.cpu.is_some() || task.memory.is_some()) {
+        b.pod.resources = pod_resources(task);
+        own_sizes(&td.container_definitions, task)?
+    } else {
+        note_task_size(&spread, task, &names, version, &mut b.report);
+        spread
+    };
     let storage = ephemeral_storage(td, &mut b.report, &names)?;
     for (i, (c, s)) in td.container_definitions.iter().zip(&sizes).enumerate() {
         let mut extra = devices(i, c, &mut b.report)?;
@@ -130,6 +140,38 @@ pub(super) fn apply(b: &mut Build<'_>) -> Result<(), PodError> {
         }
     }
     Ok(())
+}
+
+/// The pod's own resources for the task size (Kubernetes ≥ 1.34): requests and limits of the
+/// task cpu and memory, ECS's reservation and cap of the whole task.
+fn pod_resources(task: TaskSize) -> Option<ResourceRequirements> {
+    let mut sizes = BTreeMap::new();
+    if let Some(units) = task.cpu {
+        sizes.insert("cpu".to_owned(), Quantity(format!("{}m", units_to_millis(units))));
+    }
+    if let Some(mib) = task.memory {
+        sizes.insert("memory".to_owned(), Quantity(format!("{mib}Mi")));
+    }
+    (!sizes.is_empty()).then(|| ResourceRequirements {
+        requests: Some(sizes.clone()),
+        limits: Some(sizes),
+        ..ResourceRequirements::default()
+    })
+}
+
+/// Each container's own cpu and memory when the pod carries the task size
+/// ([`pod_resources`]): its `cpu` as its request (no limit: a share), its `memory` as its limit
+/// and `memoryReservation` as its request. Under a pod-level memory a container with a limit and
+/// no reservation requests `0` explicitly (Kubernetes would copy the limit, and the containers'
+/// requests may not add up to more than the pod's).
+fn own_sizes(cs: &[ContainerDefinition], task: TaskSize) -> Result<Vec<Sizes>, PodError> {
+    let mut sizes = plan(cs, TaskSize::default())?;
+    if task.memory.is_some() {
+        for (s, c) in sizes.iter_mut().zip(cs) {
+            s.memory_request = positive(c.memory_reservation).or(s.memory_limit.map(|_| 0));
+        }
+    }
+    Ok(sizes)
 }
 
 /// Parses task cpu and memory and checks them against `requiresCompatibilities`.
@@ -342,7 +384,18 @@ fn apportion_millis(units: &[i64]) -> Vec<i64> {
 }
 
 /// Says how task-level sizes were spread, when the result differs from ECS.
-fn note_task_size(sizes: &[Sizes], task: TaskSize, names: &[String], report: &mut Report) {
+fn note_task_size(
+    sizes: &[Sizes],
+    task: TaskSize,
+    names: &[String],
+    version: crate::translate::kubernetes_version::KubernetesVersion,
+    report: &mut Report,
+) {
+    let no_cap = format!(
+        "Kubernetes {version} has no pod-wide cap (pod-level resources, on by default from {}, would \
+         make it exact: --kubernetes-version)",
+        crate::translate::kubernetes_version::POD_LEVEL_RESOURCES
+    );
     let several = sizes.len() > 1;
     if let Some(task_cpu) = task.cpu {
         let limit = units_to_millis(task_cpu);
@@ -353,7 +406,7 @@ fn note_task_size(sizes: &[Sizes], task: TaskSize, names: &[String], report: &mu
                 NoteKind::Approximated,
                 "cpu",
                 format!(
-                    "ECS reserves and caps {task_cpu} CPU units for the whole task; Kubernetes 1.30 has no pod-wide cap, so each container is limited to {limit}m and requests its share ({each}){}",
+                    "ECS reserves and caps {task_cpu} CPU units for the whole task; {no_cap}, so each container is limited to {limit}m and requests its share ({each}){}",
                     if requested < limit {
                         format!(
                             "; the pod reserves {requested}m, not {limit}m, because every container sets its own cpu"
@@ -373,7 +426,7 @@ fn note_task_size(sizes: &[Sizes], task: TaskSize, names: &[String], report: &mu
                 NoteKind::Approximated,
                 "memory",
                 format!(
-                    "ECS reserves and caps {task_memory} MiB for the whole task; Kubernetes 1.30 has no pod-wide cap, so each container is limited to its memory or else {task_memory}Mi, and requests its share ({each}){}",
+                    "ECS reserves and caps {task_memory} MiB for the whole task; {no_cap}, so each container is limited to its memory or else {task_memory}Mi, and requests its share ({each}){}",
                     if requested < task_memory {
                         format!(
                             "; the pod reserves {requested}Mi, not {task_memory}Mi, because the containers set their own memory"
@@ -571,13 +624,20 @@ mod tests {
 
     /// The containers stage and this one, without the stages after it.
     fn run(td: &RegisterTaskDefinition) -> Result<(Vec<Container>, Report), PodError> {
-        let options = Options::default();
+        run_for(td, &Options::default()).map(|(cs, _, report)| (cs, report))
+    }
+
+    /// [`run`] for an installation with `options`; the pod spec too.
+    fn run_for(
+        td: &RegisterTaskDefinition,
+        options: &Options,
+    ) -> Result<(Vec<Container>, PodSpec, Report), PodError> {
         let mut b = Build {
             td,
             object_name: "t",
             revision: 1,
             namespace: None,
-            options: &options,
+            options,
             containers: Vec::new(),
             pod: PodSpec::default(),
             annotations: BTreeMap::new(),
@@ -590,7 +650,14 @@ mod tests {
                 .push(super::super::container::container(i, c, &mut b.report)?);
         }
         apply(&mut b)?;
-        Ok((b.containers, b.report))
+        Ok((b.containers, b.pod, b.report))
+    }
+
+    fn for_version(minor: u32) -> Options {
+        Options {
+            kubernetes_version: Some(crate::translate::kubernetes_version::KubernetesVersion { minor }),
+            ..Options::default()
+        }
     }
 
     fn ok(v: Value) -> (Vec<Container>, Report) {
@@ -731,8 +798,63 @@ mod tests {
         assert_eq!(notes(&report), vec![(NoteKind::Approximated, "cpu")]);
         assert_eq!(
             report.notes[0].message,
-            "ECS reserves and caps 1024 CPU units for the whole task; Kubernetes 1.30 has no pod-wide cap, so each container is limited to 1000m and requests its share (c0: 250m, c1: 375m, c2: 375m)"
+            "ECS reserves and caps 1024 CPU units for the whole task; Kubernetes 1.30 has no pod-wide cap \
+             (pod-level resources, on by default from 1.34, would make it exact: --kubernetes-version), so \
+             each container is limited to 1000m and requests its share (c0: 250m, c1: 375m, c2: 375m)"
         );
+    }
+
+    #[test]
+    fn from_kubernetes_1_34_the_task_size_is_the_pods_own() {
+        let td = td(with(
+            json!({"cpu": "1 vCPU", "memory": "2048"}),
+            &[
+                json!({"cpu": 256, "memory": 512}),
+                json!({"memoryReservation": 256}),
+                json!({}),
+            ],
+        ));
+        let (cs, pod, report) = run_for(&td, &for_version(34)).expect("translates");
+        let pod_resources = pod.resources.expect("pod-level resources");
+        for map in [&pod_resources.requests, &pod_resources.limits] {
+            let map = map.as_ref().expect("set");
+            assert_eq!(map["cpu"].0, "1000m");
+            assert_eq!(map["memory"].0, "2048Mi");
+        }
+        // Each container keeps only its own values: a cpu share, its memory limit (with an
+        // explicit 0 request, not the limit copied), its reservation.
+        assert_eq!(get(&cs[0], "cpu"), (Some("250m".to_owned()), None));
+        assert_eq!(get(&cs[0], "memory"), pair("0", "512Mi"));
+        assert_eq!(get(&cs[1], "memory"), (Some("256Mi".to_owned()), None));
+        assert_eq!(get(&cs[2], "cpu"), (None, None));
+        assert_eq!(get(&cs[2], "memory"), (None, None));
+        assert!(
+            notes(&report).is_empty(),
+            "exact, nothing to report: {:?}",
+            report.notes
+        );
+        // ECS's checks hold whichever form is made.
+        let over = td_sum_over();
+        assert!(run_for(&over, &for_version(34)).is_err());
+        // 1.33 has no pod-level resources: the task size is spread, and the note names 1.33.
+        let (cs, pod, report) = run_for(&td, &for_version(33)).expect("translates");
+        assert!(pod.resources.is_none());
+        assert_eq!(get(&cs[0], "cpu"), pair("250m", "1000m"));
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.message.contains("Kubernetes 1.33 has no pod-wide cap")),
+            "{:?}",
+            report.notes
+        );
+    }
+
+    fn td_sum_over() -> RegisterTaskDefinition {
+        td(with(
+            json!({"cpu": "256"}),
+            &[json!({"cpu": 200}), json!({"cpu": 200})],
+        ))
     }
 
     #[test]
