@@ -205,6 +205,11 @@ async fn the_operator_never_writes_to_a_spec() {
                 live["status"]
             );
             assert_eq!(status_owners, ["ecsbridge.io/not-reconciled"], "{what}");
+            let table = env.kubectl_ok(&["get", &resource(kind), name(obj)]);
+            assert!(
+                table.contains("Degraded") && table.contains("NotReconciled"),
+                "{what}: {table}"
+            );
         }
     }
 }

@@ -34,7 +34,15 @@ fn tolerations_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Sc
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Health", type_ = "string", json_path = ".status.health"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.healthReason"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = 1
+    )
 )]
 pub struct CapacityProviderSpec {
     /// The CreateCapacityProvider request, with ECS's field names.
@@ -60,6 +68,13 @@ pub struct CapacityProviderStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+    /// What Argo CD's health check says of the object: Healthy, Progressing or Degraded (the
+    /// rules of the chart's Argo CD health checks, applied to the conditions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// Why, in a word: the reason of the condition that decided `health`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_reason: Option<String>,
     /// ECS status: PROVISIONING, ACTIVE, DEPROVISIONING or INACTIVE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,

@@ -24,7 +24,15 @@ use super::{condition::conditions_schema, ecs::RunTask};
     printcolumn(name = "TaskDef", type_ = "string", json_path = ".status.taskDefinition"),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.lastStatus"),
     printcolumn(name = "StopCode", type_ = "string", json_path = ".status.stopCode"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Health", type_ = "string", json_path = ".status.health"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.healthReason"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].message",
+        priority = 1
+    )
 )]
 pub struct TaskSpec {
     /// The RunTask request, with ECS's field names.
@@ -43,6 +51,13 @@ pub struct TaskStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
+    /// What Argo CD's health check says of the object: Healthy, Progressing or Degraded (the
+    /// rules of the chart's Argo CD health checks, applied to the conditions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// Why, in a word: the reason of the condition that decided `health`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_reason: Option<String>,
     /// The resolved task definition, `family:revision`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,

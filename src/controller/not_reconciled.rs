@@ -64,7 +64,13 @@ pub fn status_to_write(kind: &str, plural: &str, obj: &Value, now: Time) -> Opti
             )
         })
         .collect();
-    Some(json!({ "observedGeneration": generation, "conditions": conditions }))
+    let (health, reason) = condition::health(&conditions);
+    Some(json!({
+        "observedGeneration": generation,
+        "conditions": conditions,
+        "health": health,
+        "healthReason": reason,
+    }))
 }
 
 async fn reconcile<K>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error>
@@ -166,6 +172,10 @@ mod tests {
                 .as_str()
                 .is_some_and(|m| m.contains("does not reconcile ScheduledTasks yet")),
             "{ready}"
+        );
+        assert_eq!(
+            (&status["health"], &status["healthReason"]),
+            (&json!("Degraded"), &json!("NotReconciled"))
         );
         let degraded = &status["conditions"][1];
         assert_eq!(
