@@ -101,6 +101,15 @@ pub fn stored_spec(cr: &ControllerRevision) -> Result<RegisterTaskDefinition, St
     })
 }
 
+/// The ControllerRevision that stores `td`'s spec as `revision` ([`normalized_spec`],
+/// [`spec_hash`], [`controller_revision`]); `None` when `td` has no uid.
+#[must_use]
+pub fn registered_as(td: &TaskDefinition, revision: i64) -> Option<ControllerRevision> {
+    let spec = normalized_spec(td);
+    let hash = spec_hash(&spec);
+    controller_revision(td, revision, spec, &hash)
+}
+
 /// The ControllerRevision that stores `revision` of `td` with `spec` (normalized) and `hash`:
 /// controlled by `td` (with `blockOwnerDeletion`), labelled with the object name, the revision
 /// and `managed-by`.

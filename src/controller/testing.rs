@@ -158,16 +158,6 @@ pub fn with_container(mut td: TaskDefinition, name: &str, image: &str) -> TaskDe
     td
 }
 
-/// `td`'s spec registered as `revision`, as the TaskDefinition controller stores it.
-///
-/// # Panics
-/// When `td` has no uid.
-pub fn revision(td: &TaskDefinition, revision: i64) -> k8s_openapi::api::apps::v1::ControllerRevision {
-    let spec = crate::controller::revisions::normalized_spec(td);
-    let hash = crate::controller::revisions::spec_hash(&spec);
-    crate::controller::revisions::controller_revision(td, revision, spec, &hash).expect("a uid")
-}
-
 /// `td` with `status.revision` `revision`: registered, as the TaskDefinition controller reports.
 pub fn registered(mut td: TaskDefinition, revision: i64) -> TaskDefinition {
     let status = td.status.get_or_insert_with(Default::default);

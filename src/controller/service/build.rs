@@ -327,11 +327,9 @@ mod tests {
             revision: Some(2),
             ..Default::default()
         });
-        let spec = revisions::normalized_spec(&old);
-        let hash = revisions::spec_hash(&spec);
         let loaded = Loaded {
             task_definitions: vec![live],
-            revision: revisions::controller_revision(&old, 1, spec, &hash),
+            revision: revisions::registered_as(&old, 1),
             ..Loaded::default()
         };
         let svc = testing::service("team-a", "front", 1, "web:1");

@@ -57,7 +57,8 @@ async fn expect_registered(server: &mut Handle, td: TaskDefinition) {
     );
     ok(
         reply,
-        &serde_json::to_value(testing::revision(&td, revision)).expect("json"),
+        &serde_json::to_value(crate::controller::revisions::registered_as(&td, revision).expect("a uid"))
+            .expect("json"),
     );
 }
 
@@ -840,7 +841,8 @@ fn with_caches(ctx: &Context, caches: Caches) {
         .iter()
         .map(|td| {
             let n = td.status.as_ref().and_then(|s| s.revision).unwrap_or(1);
-            serde_json::to_value(testing::revision(td, n)).expect("json")
+            serde_json::to_value(crate::controller::revisions::registered_as(td, n).expect("a uid"))
+                .expect("json")
         })
         .collect();
     let task_definitions = registered

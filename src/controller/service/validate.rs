@@ -265,7 +265,7 @@ pub fn validated(svc: &Service, td: TaskDefinition) -> ValidatedService {
         .unwrap_or(1);
     let td = crate::controller::testing::registered(td, revision);
     let loaded = Loaded {
-        revision: Some(crate::controller::testing::revision(&td, revision)),
+        revision: Some(crate::controller::revisions::registered_as(&td, revision).expect("a uid")),
         task_definitions: vec![td],
         ..Loaded::default()
     };
@@ -291,7 +291,7 @@ mod tests {
             let td = TaskDefinition::of_family(&tds, &r.family).ok()??;
             let n = super::super::load::asked_revision(&r, td)?;
             let registered = td.status.as_ref().is_some_and(|s| s.revisions.contains(&n));
-            registered.then(|| testing::revision(td, n))
+            registered.then(|| crate::controller::revisions::registered_as(td, n).expect("a uid"))
         });
         Loaded {
             task_definitions: tds,
@@ -301,7 +301,7 @@ mod tests {
     }
 
     fn stored(td: &TaskDefinition, revision: i64) -> ControllerRevision {
-        testing::revision(td, revision)
+        crate::controller::revisions::registered_as(td, revision).expect("a uid")
     }
 
     fn web_td(image: &str) -> TaskDefinition {

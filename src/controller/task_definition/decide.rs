@@ -260,9 +260,7 @@ mod tests {
 
     /// The ControllerRevision `td` registers as `revision`.
     fn registered(td: &TaskDefinition, revision: i64) -> ControllerRevision {
-        let spec = normalized_spec(td);
-        let hash = spec_hash(&spec);
-        controller_revision(td, revision, spec, &hash).expect("td has a uid")
+        crate::controller::revisions::registered_as(td, revision).expect("td has a uid")
     }
 
     #[test]

@@ -32,9 +32,7 @@ fn web(image: &str) -> TaskDefinition {
 /// `web(image)` registered as `revision`, as the API server stores it.
 fn stored_revision(image: &str, revision: i64) -> Value {
     let td = web(image);
-    let spec = revisions::normalized_spec(&td);
-    let hash = revisions::spec_hash(&spec);
-    let cr = revisions::controller_revision(&td, revision, spec, &hash).expect("a uid");
+    let cr = revisions::registered_as(&td, revision).expect("a uid");
     let mut value = serde_json::to_value(cr).expect("json");
     value["metadata"]["uid"] = json!(format!("uid-web-{revision}"));
     value["metadata"]["resourceVersion"] = json!("5");

@@ -22,6 +22,7 @@ use k8s_openapi::{
 use super::{NoteKind, Options, Report, labels};
 use crate::api::ecs::RegisterTaskDefinition;
 
+mod apportion;
 mod container;
 mod dns;
 mod health;
