@@ -158,20 +158,28 @@ async fn a_failing_rollout_rolls_back_to_the_last_completed_revision() {
         ],
         "{table}"
     );
-    // `kubectl events` and `kubectl describe` show the events, each with its own note: the
-    // tasks started before and after the rollback are two events, not one stale series.
-    let events = env.kubectl_ok(&["events", "--for", "ecssvc/shop"]);
-    assert!(
-        events.contains("DeploymentFailed") && events.contains("Reason: CannotPullContainerError"),
-        "{events}"
-    );
-    let started: Vec<&str> = events.lines().filter(|l| l.contains("has started")).collect();
-    assert!(started.len() >= 2, "{events}");
-    assert_ne!(
-        started[0].split("has started").nth(1),
-        started[1].split("has started").nth(1),
-        "{events}"
-    );
+    // `kubectl events` and `kubectl describe` show the events, each with its own note: every
+    // "has started" ECS event of the status is one Kubernetes Event with that very note (not
+    // one series whose note names the first tasks). (Published after the status write that
+    // records them: looked for until they are there.)
+    eventually("the events in kubectl events", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "shop"]).ok_or("absent")?;
+        let started: Vec<String> = messages(&svc)
+            .into_iter()
+            .filter(|m| m.contains("has started"))
+            .collect();
+        let events = env.kubectl_ok(&["events", "--for", "ecssvc/shop"]);
+        let shown = events.lines().filter(|l| l.contains("has started")).count();
+        (events.contains("DeploymentFailed")
+            && events.contains("Reason: CannotPullContainerError")
+            && events.contains("RollingBack")
+            && !started.is_empty()
+            && shown == started.len()
+            && started.iter().all(|m| events.contains(m.as_str())))
+        .then_some(())
+        .ok_or(format!("{started:#?}\n{events}"))
+    })
+    .await;
     let described = env.kubectl_ok(&["describe", "ecssvc", "shop"]);
     assert!(
         described.contains("Events:") && described.contains("RollingBack"),
