@@ -18,6 +18,13 @@ pub fn wants_table(accept: &str) -> bool {
 /// The cells of one object's row.
 type Cells = fn(&Value) -> Vec<Value>;
 
+/// Column definitions of `(name, type, priority)`.
+fn columns(defs: &[(&str, &str, i64)]) -> Vec<Value> {
+    defs.iter()
+        .map(|(name, type_, priority)| column(name, type_, *priority))
+        .collect()
+}
+
 /// A column definition.
 fn column(name: &str, type_: &str, priority: i64) -> Value {
     json!({"name": name, "type": type_, "format": if name == "Name" { "name" } else { "" },
@@ -29,43 +36,43 @@ fn column(name: &str, type_: &str, priority: i64) -> Value {
 fn builtin(kind: &str) -> Option<(Vec<Value>, Cells)> {
     match kind {
         "Pod" => Some((
-            vec![
-                column("Name", "string", 0),
-                column("Ready", "string", 0),
-                column("Status", "string", 0),
-                column("Restarts", "string", 0),
-                column("Age", "string", 0),
-                column("IP", "string", 1),
-                column("Node", "string", 1),
-                column("Nominated Node", "string", 1),
-                column("Readiness Gates", "string", 1),
-            ],
+            columns(&[
+                ("Name", "string", 0),
+                ("Ready", "string", 0),
+                ("Status", "string", 0),
+                ("Restarts", "string", 0),
+                ("Age", "string", 0),
+                ("IP", "string", 1),
+                ("Node", "string", 1),
+                ("Nominated Node", "string", 1),
+                ("Readiness Gates", "string", 1),
+            ]),
             pod_cells,
         )),
         "Deployment" => Some((
-            vec![
-                column("Name", "string", 0),
-                column("Ready", "string", 0),
-                column("Up-to-date", "string", 0),
-                column("Available", "string", 0),
-                column("Age", "string", 0),
-                column("Containers", "string", 1),
-                column("Images", "string", 1),
-                column("Selector", "string", 1),
-            ],
+            columns(&[
+                ("Name", "string", 0),
+                ("Ready", "string", 0),
+                ("Up-to-date", "string", 0),
+                ("Available", "string", 0),
+                ("Age", "string", 0),
+                ("Containers", "string", 1),
+                ("Images", "string", 1),
+                ("Selector", "string", 1),
+            ]),
             deployment_cells,
         )),
         "ReplicaSet" => Some((
-            vec![
-                column("Name", "string", 0),
-                column("Desired", "integer", 0),
-                column("Current", "integer", 0),
-                column("Ready", "integer", 0),
-                column("Age", "string", 0),
-                column("Containers", "string", 1),
-                column("Images", "string", 1),
-                column("Selector", "string", 1),
-            ],
+            columns(&[
+                ("Name", "string", 0),
+                ("Desired", "integer", 0),
+                ("Current", "integer", 0),
+                ("Ready", "integer", 0),
+                ("Age", "string", 0),
+                ("Containers", "string", 1),
+                ("Images", "string", 1),
+                ("Selector", "string", 1),
+            ]),
             replica_set_cells,
         )),
         _ => None,
