@@ -116,6 +116,104 @@ pub fn validate(field: &str, items: &[CapacityProviderStrategyItem]) -> Result<(
     Ok(())
 }
 
+/// The built-in Fargate capacity providers (reserved names: they cannot be created, ECS has them
+/// in every account).
+pub const FARGATE_PROVIDERS: [&str; 2] = ["FARGATE", "FARGATE_SPOT"];
+
+/// Checks a CapacityProvider's name as CreateCapacityProvider does: at most 255 letters, digits,
+/// `_` and `-`, not starting with `aws`, `ecs` or `fargate` (in any case; the built-in FARGATE
+/// and FARGATE_SPOT excepted, which the chart installs).
+///
+/// # Errors
+/// What is wrong with the name and how to fix it.
+pub fn validate_provider_name(name: &str) -> Result<(), String> {
+    if FARGATE_PROVIDERS.contains(&name) {
+        return Ok(());
+    }
+    if name.is_empty() || name.len() > 255 {
+        return Err(format!("{name:?}: give 1 to 255 characters"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "{name:?}: {bad:?} is not allowed; ECS accepts letters, digits, '_' and '-'"
+        ));
+    }
+    let lower = name.to_ascii_lowercase();
+    if let Some(prefix) = ["aws", "ecs", "fargate"]
+        .into_iter()
+        .find(|p| lower.starts_with(p))
+    {
+        return Err(format!(
+            "{name:?} starts with {prefix:?}, which ECS reserves for its own providers; choose another name"
+        ));
+    }
+    Ok(())
+}
+
+/// What a capacity provider is, for the rule that a strategy does not mix kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// FARGATE or FARGATE_SPOT.
+    Fargate,
+    /// An Auto Scaling group provider (`autoScalingGroupProvider`).
+    AutoScalingGroup,
+    /// An ECS Managed Instances provider (`managedInstancesProvider`).
+    ManagedInstances,
+}
+
+/// Checks `items` (the strategy at `field`) against the providers that exist: `lookup` gives a
+/// provider's kind and whether it is ACTIVE (or UPDATING), `None` when there is no such
+/// provider. ECS's rules: every provider exists and is active, and Fargate providers are not
+/// mixed with Auto Scaling group providers.
+///
+/// # Errors
+/// The first rule broken, naming the item's field.
+pub fn validate_providers(
+    field: &str,
+    items: &[CapacityProviderStrategyItem],
+    lookup: impl Fn(&str) -> Option<(ProviderKind, bool)>,
+) -> Result<(), StrategyError> {
+    let mut kinds: Vec<(usize, ProviderKind)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("{field}[{i}].capacityProvider");
+        let name = &item.capacity_provider;
+        match lookup(name) {
+            None => {
+                return Err(refused(
+                    at,
+                    format!(
+                        "no CapacityProvider {name:?}: create it (kubectl get ecscp lists them) or name another"
+                    ),
+                ));
+            }
+            Some((_, false)) => {
+                return Err(refused(
+                    at,
+                    format!("CapacityProvider {name:?} is not ACTIVE (it is being deleted): name another"),
+                ));
+            }
+            Some((kind, true)) => kinds.push((i, kind)),
+        }
+    }
+    let fargate = kinds.iter().find(|(_, k)| *k == ProviderKind::Fargate);
+    let asg = kinds.iter().find(|(_, k)| *k == ProviderKind::AutoScalingGroup);
+    if let (Some((f, _)), Some((a, _))) = (fargate, asg) {
+        let later = (*f).max(*a);
+        return Err(refused(
+            format!("{field}[{later}].capacityProvider"),
+            format!(
+                "{:?} and {:?}: ECS does not mix Fargate and Auto Scaling group providers in one \
+                 strategy; use one kind",
+                items[*f].capacity_provider, items[*a].capacity_provider
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// How many of `desired` tasks each item of `items` (a valid strategy, [`validate`]) runs, in
 /// the items' order (see the module docs).
 #[must_use]
@@ -222,6 +320,51 @@ mod tests {
         );
         let many: Vec<_> = (0..21).map(|i| item(&format!("p{i}"), 0, 1)).collect();
         assert!(err(&many).contains("at most 20"));
+    }
+
+    #[test]
+    fn provider_names_follow_create_capacity_provider() {
+        assert!(validate_provider_name("spot-pool_1").is_ok());
+        assert!(validate_provider_name("FARGATE").is_ok(), "built in");
+        for (name, says) in [
+            ("ecs-pool", "starts with \"ecs\""),
+            ("AWSpool", "starts with \"aws\""),
+            ("Fargate2", "starts with \"fargate\""),
+            ("pool.a", "'.' is not allowed"),
+            ("", "1 to 255"),
+        ] {
+            let err = validate_provider_name(name).expect_err(name);
+            assert!(err.contains(says), "{name}: {err}");
+        }
+        assert!(validate_provider_name(&"p".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn providers_must_exist_be_active_and_not_mix_fargate_with_auto_scaling_groups() {
+        let lookup = |name: &str| match name {
+            "FARGATE" | "FARGATE_SPOT" => Some((ProviderKind::Fargate, true)),
+            "asg" => Some((ProviderKind::AutoScalingGroup, true)),
+            "mi" => Some((ProviderKind::ManagedInstances, true)),
+            "going" => Some((ProviderKind::AutoScalingGroup, false)),
+            _ => None,
+        };
+        let f = "capacityProviderStrategy";
+        assert!(validate_providers(f, &[item("FARGATE", 2, 1), item("FARGATE_SPOT", 0, 3)], lookup).is_ok());
+        let err = |items: &[CapacityProviderStrategyItem]| {
+            validate_providers(f, items, lookup)
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(
+            err(&[item("nope", 0, 1)])
+                .starts_with("capacityProviderStrategy[0].capacityProvider: no CapacityProvider \"nope\"")
+        );
+        assert!(err(&[item("going", 0, 1)]).contains("is not ACTIVE"));
+        let mixed = err(&[item("FARGATE", 0, 1), item("asg", 0, 1)]);
+        assert!(
+            mixed.starts_with("capacityProviderStrategy[1].capacityProvider: \"FARGATE\" and \"asg\""),
+            "{mixed}"
+        );
     }
 
     prop_compose! {
