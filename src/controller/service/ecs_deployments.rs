@@ -232,11 +232,7 @@ pub fn pod_failures(pod: &Pod, now: Timestamp) -> i32 {
     }
     let started = pod.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
     let elapsed = now.duration_since(started).as_secs();
-    status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten())
+    super::stopped_reason::container_statuses(pod)
         .map(|c| {
             let cannot_start = c
                 .state

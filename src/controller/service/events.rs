@@ -117,14 +117,7 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
         });
     }
 
-    let unschedulable = o.pods.iter().find_map(|p| {
-        p.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
-            (c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
-                .then(|| c.message.clone().unwrap_or_default())
-        })
-    });
-    if let Some(reason) = unschedulable {
-        let reason = reason.trim().trim_end_matches('.');
+    if let Some(reason) = super::stopped_reason::unschedulable(o.pods) {
         warn(
             &mut out,
             "UnableToPlaceTask",
@@ -190,17 +183,11 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
 /// or terminated). A task that cannot be placed, or whose image cannot be pulled, has not.
 fn has_started(pod: &Pod) -> bool {
     let placed = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
-    let ran = pod.status.as_ref().is_some_and(|s| {
-        s.init_container_statuses
-            .iter()
-            .flatten()
-            .chain(s.container_statuses.iter().flatten())
-            .any(|c| {
-                c.state
-                    .as_ref()
-                    .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
-                    || c.last_state.as_ref().is_some_and(|st| st.terminated.is_some())
-            })
+    let ran = super::stopped_reason::container_statuses(pod).any(|c| {
+        c.state
+            .as_ref()
+            .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
+            || c.last_state.as_ref().is_some_and(|st| st.terminated.is_some())
     });
     placed && ran
 }

@@ -48,25 +48,18 @@ pub struct History {
 /// `family:revision` of the task definition `deployment`'s pod template runs.
 #[must_use]
 pub fn template_task_definition(deployment: &Deployment) -> Option<String> {
-    let labels = deployment
-        .spec
-        .as_ref()?
-        .template
-        .metadata
-        .as_ref()?
-        .labels
-        .as_ref()?;
-    Some(format!(
-        "{}:{}",
-        labels.get(labels::NAME)?,
-        labels.get(labels::REVISION)?
-    ))
+    let template = deployment.spec.as_ref()?.template.metadata.as_ref()?;
+    labelled_task_definition(template.labels.as_ref()?)
 }
 
 /// `family:revision` of the task definition `pod` runs, from its labels.
 #[must_use]
 pub fn pod_task_definition(pod: &k8s_openapi::api::core::v1::Pod) -> Option<String> {
-    let labels = pod.metadata.labels.as_ref()?;
+    labelled_task_definition(pod.metadata.labels.as_ref()?)
+}
+
+/// `family:revision` from a pod's (or pod template's) labels.
+fn labelled_task_definition(labels: &std::collections::BTreeMap<String, String>) -> Option<String> {
     Some(format!(
         "{}:{}",
         labels.get(labels::NAME)?,

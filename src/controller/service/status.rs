@@ -413,12 +413,7 @@ pub fn why_pending(pods: &[Pod], workload: &Workload, attribute_prefix: &str) ->
 /// ([`needs::node_requirements`]).
 #[must_use]
 pub fn unplaceable(pods: &[Pod], workload: &Workload, attribute_prefix: &str) -> Option<String> {
-    let reason = pods.iter().find_map(|p| {
-        p.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
-            (c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
-                .then(|| c.message.clone().unwrap_or_default())
-        })
-    })?;
+    let reason = super::stopped_reason::unschedulable(pods)?;
     let template = match workload {
         Workload::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
         Workload::DaemonSet(d) => d.spec.as_ref().map(|s| &s.template),
@@ -427,7 +422,6 @@ pub fn unplaceable(pods: &[Pod], workload: &Workload, attribute_prefix: &str) ->
         .and_then(|t| t.spec.as_ref())
         .map(|spec| needs::node_requirements(spec, attribute_prefix))
         .unwrap_or_default();
-    let reason = reason.trim().trim_end_matches('.');
     Some(if needs.is_empty() {
         format!("A task cannot be placed: {reason}.")
     } else {

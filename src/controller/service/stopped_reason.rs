@@ -1,5 +1,6 @@
 //! Why a task stopped or cannot start, as ECS's `stoppedReason` says it (pure), from the
-//! kubelet's container states: the circuit breaker's message and events carry it, so a user
+//! kubelet's container states (and, for a task that cannot be placed, the scheduler's message,
+//! [`unschedulable`]): the circuit breaker's message and events carry it, so a user
 //! sees why a rollout failed without reading pods.
 //!
 //! | kubelet | ECS (ecs-reference §6.3) |
@@ -12,17 +13,36 @@
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
+/// The statuses of `pod`'s containers, init containers first.
+pub fn container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
+    pod.status.iter().flat_map(|s| {
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .chain(s.container_statuses.iter().flatten())
+    })
+}
+
+/// The scheduler's message for the first of `pods` that cannot be placed (`PodScheduled=False`,
+/// `Unschedulable`), without its final full stop.
+#[must_use]
+pub fn unschedulable<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> Option<String> {
+    pods.into_iter().find_map(|p| {
+        p.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
+            (c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+                .then(|| {
+                    let message = c.message.as_deref().unwrap_or_default();
+                    message.trim().trim_end_matches('.').to_owned()
+                })
+        })
+    })
+}
+
 /// ECS's reason for `pod`'s trouble, from the first container (init containers first) that
 /// cannot start or stopped with a failure; `None` for a pod without one.
 #[must_use]
 pub fn of_pod(pod: &Pod) -> Option<String> {
-    let status = pod.status.as_ref()?;
-    status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten())
-        .find_map(of_container)
+    container_statuses(pod).find_map(of_container)
 }
 
 /// ECS's reason for the trouble of the first of `pods` that has one.
