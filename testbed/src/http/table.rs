@@ -239,22 +239,7 @@ pub fn table(rt: &ResourceType, items: &[Value], resource_version: &str) -> Valu
     if rt.printer_columns.is_empty()
         && let Some((columns, cells)) = builtin(&rt.gvk.kind)
     {
-        let rows: Vec<Value> = items
-            .iter()
-            .map(|obj| {
-                json!({
-                    "cells": cells(obj),
-                    "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))},
-                })
-            })
-            .collect();
-        return json!({
-            "kind": "Table",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": {"resourceVersion": resource_version},
-            "columnDefinitions": columns,
-            "rows": rows,
-        });
+        return envelope(columns, items, cells, resource_version);
     }
     let mut columns = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}),
@@ -276,19 +261,36 @@ pub fn table(rt: &ResourceType, items: &[Value], resource_version: &str) -> Valu
         columns
             .push(json!({"name": "Age", "type": "date", "format": "", "description": "Age", "priority": 0}));
     }
+    let cells = |obj: &Value| {
+        let mut cells = vec![obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
+        for c in &custom {
+            let path = c.get("jsonPath").and_then(Value::as_str).unwrap_or("");
+            cells.push(json_path(obj, path).unwrap_or(Value::Null));
+        }
+        if !has_age {
+            cells.push(
+                obj.pointer("/metadata/creationTimestamp")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+        }
+        cells
+    };
+    envelope(columns, items, cells, resource_version)
+}
+
+/// The Table of `items` with `columns`, each row's `cells`, and its object's metadata.
+fn envelope(
+    columns: Vec<Value>,
+    items: &[Value],
+    cells: impl Fn(&Value) -> Vec<Value>,
+    resource_version: &str,
+) -> Value {
     let rows: Vec<Value> = items
         .iter()
         .map(|obj| {
-            let mut cells = vec![obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
-            for c in &custom {
-                let path = c.get("jsonPath").and_then(Value::as_str).unwrap_or("");
-                cells.push(json_path(obj, path).unwrap_or(Value::Null));
-            }
-            if !has_age {
-                cells.push(obj.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null));
-            }
             json!({
-                "cells": cells,
+                "cells": cells(obj),
                 "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))},
             })
         })
