@@ -20,6 +20,24 @@ use serde::de::DeserializeOwned;
 
 use crate::translate::labels;
 
+/// The backoff of a controller's trigger stream: its own watch and every watch it `owns` or
+/// `watches` are one merged stream with one backoff, so an error of any watch pauses them all.
+/// It stays short: 100 ms doubling to 5 s, reset after 10 s without an error. (kube's default,
+/// 800 ms doubling to 30 s and reset only after 120 s without an error, held every trigger for
+/// half a minute at a time on an API server that fails a request now and then, the more so the
+/// more kinds a controller watches.)
+#[must_use]
+pub fn trigger_backoff() -> kube::runtime::utils::ResetTimerBackoff<kube::runtime::watcher::ExponentialBackoff>
+{
+    let exponential = backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(100))
+        .with_max_delay(std::time::Duration::from_secs(5))
+        .with_factor(2.0)
+        .without_max_times()
+        .with_jitter();
+    kube::runtime::utils::ResetTimerBackoff::new(exponential.into(), std::time::Duration::from_secs(10))
+}
+
 /// `Api` of `K` in `namespace`, or across all namespaces for `None`.
 pub fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where

@@ -109,8 +109,11 @@ impl Default for Config {
 
 /// Delay before the first retry of a failed reconcile.
 pub const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
-/// Longest delay between retries of a failing reconcile.
-pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// Longest delay between retries of a failing reconcile: short, so that an object catches up
+/// within seconds once the API server recovers (a doubling backoff up to 5 minutes left objects
+/// waiting minutes after a burst of failures); a failing reconcile costs a few requests, so a
+/// retry every 10 s per failing object stays cheap.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// What every reconcile gets: the client, the operator's configuration and the retry state.
 pub struct Context {
@@ -188,7 +191,7 @@ impl Context {
     }
 }
 
-/// The retry delay after `failures` consecutive failures: 1 s, 2 s, 4 s, ... capped at 5 min.
+/// The retry delay after `failures` consecutive failures: 1 s, 2 s, 4 s, 8 s, then 10 s.
 #[must_use]
 pub fn backoff_delay(failures: u32) -> Duration {
     let exponent = failures.saturating_sub(1).min(31);

@@ -125,12 +125,14 @@ pub async fn run(namespace: Option<String>, cluster_scoped: bool, ctx: Arc<Conte
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     let tasks = drive(
-        Controller::new(scoped::<Task>(&client, ns), watcher::Config::default()),
+        Controller::new(scoped::<Task>(&client, ns), watcher::Config::default())
+            .trigger_backoff(crate::controller::caches::trigger_backoff()),
         Arc::clone(&ctx),
         shutdown.clone(),
     );
     let scheduled = drive(
-        Controller::new(scoped::<ScheduledTask>(&client, ns), watcher::Config::default()),
+        Controller::new(scoped::<ScheduledTask>(&client, ns), watcher::Config::default())
+            .trigger_backoff(crate::controller::caches::trigger_backoff()),
         Arc::clone(&ctx),
         shutdown.clone(),
     );
@@ -139,7 +141,8 @@ pub async fn run(namespace: Option<String>, cluster_scoped: bool, ctx: Arc<Conte
             Controller::new(
                 Api::<CapacityProvider>::all(client.clone()),
                 watcher::Config::default(),
-            ),
+            )
+            .trigger_backoff(crate::controller::caches::trigger_backoff()),
             Arc::clone(&ctx),
             shutdown,
         );

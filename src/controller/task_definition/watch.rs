@@ -44,7 +44,8 @@ pub async fn run(
     // over a predicate-filtered watch (available with the `unstable-runtime` feature we enable),
     // which this controller does not use. Our own status write therefore triggers one more
     // reconcile, which finds the status up to date and writes nothing.
-    let controller = Controller::new(scoped::<TaskDefinition>(&client, ns), watcher::Config::default());
+    let controller = Controller::new(scoped::<TaskDefinition>(&client, ns), watcher::Config::default())
+        .trigger_backoff(crate::controller::caches::trigger_backoff());
     let store = controller.store();
     let (service_accounts, sa_changes) = reflected(scoped::<ServiceAccount>(&client, ns), ours.clone());
     let (claims, claim_changes) = reflected(scoped::<PersistentVolumeClaim>(&client, ns), ours.clone());
