@@ -7,6 +7,7 @@
 
 mod support;
 
+mod capacity;
 mod dependents;
 mod endpoints;
 mod leader_election;

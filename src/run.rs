@@ -429,8 +429,11 @@ mod tests {
             format!("/api/v1/{ns}pods"),
             // (The Kubernetes Services of load balancers, registries and Service Connect.)
             format!("/api/v1/{ns}services"),
-            // (Cluster-scoped: the Service controller of each namespace watches the nodes.)
+            // (Cluster-scoped: the Service controller of each namespace watches the nodes and
+            // the CapacityProviders, and its namespace, whose annotations are the ECS cluster's.)
             "/api/v1/nodes".to_owned(),
+            "/apis/ecsbridge.io/v1alpha1/capacityproviders".to_owned(),
+            "/api/v1/namespaces".to_owned(),
             // The TaskDefinitions' dependents: ServiceAccounts, claims and (cluster-scoped) EFS
             // PersistentVolumes.
             format!("/api/v1/{ns}serviceaccounts"),
@@ -448,9 +451,10 @@ mod tests {
 
     /// Initial LISTs per watched namespace: TaskDefinitions, ServiceAccounts, claims and
     /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
-    /// ReplicaSets, Pods, Kubernetes Services, TaskDefinitions, ControllerRevisions and Nodes
-    /// (Service controller), then Tasks and ScheduledTasks (not reconciled yet).
-    const LISTS_PER_NAMESPACE: usize = 15;
+    /// ReplicaSets, Pods, Kubernetes Services, TaskDefinitions, ControllerRevisions, Nodes,
+    /// CapacityProviders and Namespaces (Service controller), then Tasks and ScheduledTasks (not
+    /// reconciled yet).
+    const LISTS_PER_NAMESPACE: usize = 17;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -544,11 +548,14 @@ mod tests {
             if path == "/api/v1/nodes"
                 || path == "/api/v1/namespaces/team-a/pods"
                 || path == "/api/v1/persistentvolumes"
+                || path == "/api/v1/namespaces"
             {
-                // (The Service controller's node and pod watches, and the TaskDefinition
-                // controller's PersistentVolumes: none.)
+                // (The Service controller's node, pod and namespace watches, and the
+                // TaskDefinition controller's PersistentVolumes: none.)
                 let kind = if path.ends_with("nodes") {
                     "NodeList"
+                } else if path.ends_with("/namespaces") {
+                    "NamespaceList"
                 } else if path.ends_with("persistentvolumes") {
                     "PersistentVolumeList"
                 } else {

@@ -454,10 +454,11 @@ fn deployment(replicas: i32, ready: i32, updated: i32) -> Deployment {
 
 fn applied(deployment: Deployment, task_definition: &str) -> Applied {
     Applied {
-        workload: Workload::Deployment(Box::new(deployment)),
+        workload: Workload::Deployments(vec![deployment]),
         task_definition: task_definition.to_owned(),
         translation: Translation::default(),
         problems: Vec::new(),
+        strategy: None,
     }
 }
 

@@ -279,13 +279,24 @@ fn every_corpus_service_renders_to_valid_objects() {
     let (items, stderr, ok) = render_json(&[&dir]);
     assert!(ok, "corpus services render:\n{stderr}");
     for (name, workload, _) in &expected {
+        // (Its workload, or one per capacity provider: `launchType: FARGATE` runs on FARGATE.)
         assert!(
-            items
-                .iter()
-                .any(|i| i["kind"] == *workload && i["metadata"]["name"] == name.as_str()),
+            items.iter().any(|i| i["kind"] == *workload
+                && i["metadata"]["labels"]["ecsbridge.io/service"] == name.as_str()
+                && (i["metadata"]["name"] == name.as_str()
+                    || i["metadata"]["labels"]["ecsbridge.io/capacity-provider"].is_string())),
             "no {workload} {name}:\n{stderr}"
         );
     }
+    // A FARGATE service runs on the built-in FARGATE provider's nodes.
+    let fargate = items
+        .iter()
+        .find(|i| i["metadata"]["labels"]["ecsbridge.io/capacity-provider"] == "FARGATE")
+        .expect("a service on FARGATE among the corpus");
+    assert_eq!(
+        fargate["spec"]["template"]["spec"]["nodeSelector"]["eks.amazonaws.com/compute-type"], "fargate",
+        "{fargate:#}"
+    );
     // At least one service runs its own corpus task definition, not a stub.
     assert!(expected.iter().any(|(_, _, own)| *own), "{expected:?}");
     validate_all(&items, "corpus-services-out");

@@ -27,8 +27,15 @@ fn tolerations_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Sc
     shortname = "ecscp",
     category = "ecs",
     doc = "An ECS capacity provider (cluster-scoped); spec is the CreateCapacityProvider request plus nodeSelector and tolerations.",
+    printcolumn(name = "Type", type_ = "string", json_path = ".status.type"),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.status"),
     printcolumn(name = "Nodes", type_ = "integer", json_path = ".status.nodes"),
+    printcolumn(name = "Tasks", type_ = "integer", json_path = ".status.runningTasks"),
+    printcolumn(
+        name = "Reservation",
+        type_ = "integer",
+        json_path = ".status.capacityProviderReservation"
+    ),
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -75,10 +82,59 @@ pub struct CapacityProviderStatus {
     /// Why, in a word: the reason of the condition that decided `health`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_reason: Option<String>,
-    /// ECS status: PROVISIONING, ACTIVE, DEPROVISIONING or INACTIVE.
+    /// ECS status: ACTIVE, or DEPROVISIONING while it is being deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// Nodes that match the provider's node selector.
+    /// ECS type: EC2_AUTOSCALING, MANAGED_INSTANCES, FARGATE or FARGATE_SPOT.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// ECS update status: CREATE_COMPLETE, UPDATE_IN_PROGRESS, UPDATE_COMPLETE or DELETE_IN_PROGRESS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_status: Option<String>,
+    /// Why the update status is what it is, when not complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_status_reason: Option<String>,
+    /// The node selector the provider's tasks get, as `key=value` pairs joined by commas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selects: Option<String>,
+    /// Nodes that match the provider's node selector (and are not being deleted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<i32>,
+    /// Allocatable CPU of those nodes, in Kubernetes quantity form (e.g. 3800m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocatable_cpu: Option<String>,
+    /// Allocatable memory of those nodes, in Kubernetes quantity form (e.g. 15Gi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocatable_memory: Option<String>,
+    /// CPU requested by the provider's tasks, running and pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_cpu: Option<String>,
+    /// Memory requested by the provider's tasks, running and pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_memory: Option<String>,
+    /// The provider's tasks that run on a node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_tasks: Option<i32>,
+    /// The provider's tasks waiting for capacity (ECS PROVISIONING: not scheduled yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_tasks: Option<i32>,
+    /// ECS's CapacityProviderReservation: nodes needed for its tasks (M) over nodes it has (N), times 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_reservation: Option<i32>,
+    /// The Services (namespace/name) whose strategy names the provider.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+}
+
+impl CapacityProvider {
+    /// The provider's ECS name: `spec.name`, else the object's name (what strategies name).
+    #[must_use]
+    pub fn ecs_name(&self) -> String {
+        self.spec
+            .capacity_provider
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| kube::ResourceExt::name_any(self))
+    }
 }

@@ -8,7 +8,11 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{autoscaling::AutoScaling, condition::conditions_schema, ecs::CreateService};
+use super::{
+    autoscaling::AutoScaling,
+    condition::conditions_schema,
+    ecs::{CapacityProviderStrategyItem, CreateService},
+};
 
 /// An ECS service: keeps `desiredCount` tasks of a task definition running.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
@@ -57,7 +61,7 @@ use super::{autoscaling::AutoScaling, condition::conditions_schema, ecs::CreateS
     printcolumn(
         name = "Providers",
         type_ = "string",
-        json_path = ".spec.capacityProviderStrategy[*].capacityProvider",
+        json_path = ".status.capacityProviderStrategy[*].capacityProvider",
         priority = 1
     ),
     printcolumn(
@@ -123,6 +127,12 @@ pub struct ServiceStatus {
     /// Label selector of the service's pods, for the scale subresource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
+    /// The capacity provider strategy the tasks run with: the Service's own, its launch type's, or its cluster's default as recorded when first used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    /// Where capacityProviderStrategy comes from: Service, LaunchType or ClusterDefault (kept when the default changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_strategy_source: Option<String>,
     /// Deployments, PRIMARY first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deployments: Vec<ServiceDeployment>,
@@ -149,6 +159,9 @@ pub struct ServiceDeployment {
     pub running_count: i32,
     /// Consecutive tasks that failed to start or became unhealthy.
     pub failed_tasks: i32,
+    /// The capacity provider strategy of the deployment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
     /// IN_PROGRESS, COMPLETED or FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout_state: Option<String>,

@@ -23,15 +23,21 @@ use serde_json::Value;
 pub use load::{Loaded, Resource, load};
 
 use crate::{
-    api::Service,
+    api::{CapacityProvider, Service},
     manifest::{Diagnostic, FieldPath, position_of, read_documents},
     translate::{
         Options, Report,
+        capacity::{
+            self,
+            cluster::{ClusterCapacity, resolve},
+            provider::Provider,
+        },
         networking::NetworkError,
         pod::{PodTranslation, pod_template_with},
         reference::TaskDefinitionRef,
         service::{
             ServiceInput, ServiceObjectsError, TaskDefinitionRevision, Workload, service_objects_of_pod,
+            workload::Strategy,
         },
     },
 };
@@ -138,12 +144,13 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
             }
         }
     }
+    let providers = capacity_providers(loaded, &mut out);
     for item in loaded {
         match &item.resource {
-            Resource::TaskDefinition(_) => {}
+            Resource::TaskDefinition(_) | Resource::CapacityProvider(_) => {}
             Resource::Service(svc) => {
                 let td = |key: &(String, String)| families.get(key).map(|i| &rendered[*i]);
-                render_service(item, svc, td, &failed, options, nodes, &mut out);
+                render_service(item, svc, td, &failed, &providers, options, nodes, &mut out);
             }
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,
@@ -159,13 +166,47 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
     out
 }
 
+/// The CapacityProviders among `loaded` (their names checked as CreateCapacityProvider does),
+/// and the built-in FARGATE and FARGATE_SPOT as the chart installs them unless given.
+fn capacity_providers(loaded: &[Loaded], out: &mut Rendered) -> Vec<CapacityProvider> {
+    let mut providers: Vec<CapacityProvider> = Vec::new();
+    for item in loaded {
+        if let Resource::CapacityProvider(cp) = &item.resource {
+            let name = cp.ecs_name();
+            let field = if cp.spec.capacity_provider.name.is_some() {
+                "spec.name"
+            } else {
+                "metadata.name"
+            };
+            match capacity::validate_provider_name(&name) {
+                Ok(()) => providers.push((**cp).clone()),
+                Err(e) => out.diagnostics.push(Diagnostic::error(
+                    &item.document.file,
+                    position_of(&item.document, &spec_path(&FieldPath::root(), field))
+                        .or_else(|| Some(item.document.file_position(1, 1))),
+                    None,
+                    format!("{}: {field}: {e}", item.resource.describe()),
+                )),
+            }
+        }
+    }
+    for builtin in capacity::provider::builtin() {
+        if !providers.iter().any(|p| p.ecs_name() == builtin.ecs_name()) {
+            providers.push(builtin);
+        }
+    }
+    providers
+}
+
 /// Renders `svc` (the document `item`), running the task definitions `families` finds by
-/// (namespace, family).
+/// (namespace, family), on `providers`.
+#[allow(clippy::too_many_arguments)]
 fn render_service<'a>(
     item: &Loaded,
     svc: &Service,
     families: impl Fn(&(String, String)) -> Option<&'a RenderedTaskDefinition<'a>>,
     failed: &std::collections::BTreeSet<(String, String)>,
+    providers: &[CapacityProvider],
     options: &Options,
     nodes: Option<&[Node]>,
     out: &mut Rendered,
@@ -222,6 +263,20 @@ fn render_service<'a>(
             format!("pins revision {rev}; offline, the manifest's task definition is revision {OFFLINE_REVISION} and is used"),
         ));
     }
+    let lookup = |name: &str| {
+        providers
+            .iter()
+            .find(|p| p.ecs_name() == name)
+            .map(|p| (Provider::of(p), true))
+    };
+    let strategy = match resolve(&svc.spec, None, &ClusterCapacity::default(), lookup) {
+        Ok(strategy) => strategy,
+        Err(e) => {
+            let message = format!("spec.{e}");
+            out.diagnostics.push(at_field(item, &message, &message));
+            return;
+        }
+    };
     let input = ServiceInput {
         name: &name,
         namespace: &ns,
@@ -232,6 +287,10 @@ fn render_service<'a>(
             revision: OFFLINE_REVISION,
         },
         nodes,
+        strategy: strategy.as_ref().map(|s| Strategy {
+            field: &s.field,
+            providers: &s.providers,
+        }),
     };
     let objects = match service_objects_of_pod(&input, &td.pod, options) {
         Ok(objects) => objects,
@@ -284,10 +343,10 @@ fn render_service<'a>(
             format!("{}: {blocked}", item.resource.describe()),
         ));
     }
-    out.objects.push(match &objects.workload {
-        Workload::Deployment(d) => to_value(&**d),
-        Workload::DaemonSet(d) => to_value(&**d),
-    });
+    match &objects.workload {
+        Workload::Deployments(ds) => out.objects.extend(ds.iter().map(to_value)),
+        Workload::DaemonSet(d) => out.objects.push(to_value(&**d)),
+    }
     // After the workload: the Services and TargetGroupBindings that reach its tasks.
     out.objects.extend(objects.services.iter().map(to_value));
     out.objects

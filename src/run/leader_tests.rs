@@ -137,12 +137,13 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 16
-/// initial LISTs of namespace `team-a` have been seen (TaskDefinitions twice: both controllers).
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 18
+/// initial LISTs of namespace `team-a` have been seen (TaskDefinitions and CapacityProviders
+/// twice: two controllers each).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 16 {
+    while held.len() < 18 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();
@@ -150,7 +151,8 @@ async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Rep
             [
                 "/api/v1/nodes",
                 "/api/v1/persistentvolumes",
-                "/apis/ecsbridge.io/v1alpha1/capacityproviders"
+                "/apis/ecsbridge.io/v1alpha1/capacityproviders",
+                "/api/v1/namespaces"
             ]
             .contains(&path)
                 || path.contains("/namespaces/team-a/"),
@@ -160,7 +162,7 @@ async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Rep
         paths.insert(path.to_owned());
         held.push(reply);
     }
-    assert_eq!(paths.len(), 15, "{paths:?}");
+    assert_eq!(paths.len(), 16, "{paths:?}");
     held
 }
 

@@ -77,7 +77,7 @@ pub const REASON_DEPENDENTS_NOT_APPLIED: &str = "DependentsNotApplied";
 /// What was applied: the workload as the API server returned it (with its current status).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
-    /// The Deployment or DaemonSet after the apply.
+    /// The Deployments or DaemonSet after the apply.
     pub workload: Workload,
     /// The task definition that runs, `family:revision`.
     pub task_definition: String,
@@ -85,6 +85,11 @@ pub struct Applied {
     pub translation: Translation,
     /// Networking objects that could not be applied, and why (for `Degraded`).
     pub problems: Vec<String>,
+    /// The capacity provider strategy the tasks run with, and where it comes from.
+    pub strategy: Option<(
+        Vec<crate::api::ecs::CapacityProviderStrategyItem>,
+        crate::translate::capacity::provider::StrategySource,
+    )>,
 }
 
 /// The label selector of the children of Service `name`: its service label and ours.
@@ -110,26 +115,45 @@ pub async fn apply(
     desired: Desired,
     children: &Children,
 ) -> Result<Applied, Error> {
-    let live_deployment = children.deployment.as_deref();
     let live_daemon_set = children.daemon_set.as_deref();
     let live_services = children.services.as_slice();
     let client = &ctx.client;
     let ns = valid.namespace.as_str();
     let selector = children_selector(&valid.name);
     let uid = valid.owner.uid.as_str();
+    let deployments = Api::<Deployment>::namespaced(client.clone(), ns);
     let workload = match desired.workload {
-        Workload::Deployment(d) => {
-            let applied = apply_unless_current(client, ns, *d, live_deployment).await?;
+        Workload::Deployments(ds) => {
+            let mut applied = Vec::with_capacity(ds.len());
+            for d in ds {
+                let live = d.metadata.name.as_deref().and_then(|n| children.deployment(n));
+                applied.push(apply_unless_current(client, ns, d, live).await?);
+            }
+            // Deployments of providers the Service left: shrunk within its bounds, then deleted.
+            for leaving in &desired.leaving {
+                let Some(live) = children.deployment(&leaving.name).filter(|d| owned_by(*d, uid)) else {
+                    continue;
+                };
+                if leaving.replicas == 0 {
+                    delete(&deployments, live).await?;
+                } else if live.spec.as_ref().and_then(|s| s.replicas) != i32::try_from(leaving.replicas).ok()
+                {
+                    let scale = serde_json::json!({"spec": {"replicas": leaving.replicas}});
+                    deployments
+                        .patch(&leaving.name, &PatchParams::default(), &Patch::Merge(&scale))
+                        .await?;
+                }
+            }
             // The DaemonSet of an earlier DAEMON strategy (seen in the cache, so no LIST).
             if let Some(old) = live_daemon_set.filter(|ds| owned_by(*ds, uid)) {
                 delete(&Api::<DaemonSet>::namespaced(client.clone(), ns), old).await?;
             }
-            Workload::Deployment(Box::new(applied))
+            Workload::Deployments(applied)
         }
         Workload::DaemonSet(d) => {
             let applied = apply_unless_current(client, ns, *d, live_daemon_set).await?;
-            if let Some(old) = live_deployment.filter(|d| owned_by(*d, uid)) {
-                delete(&Api::<Deployment>::namespaced(client.clone(), ns), old).await?;
+            for old in children.deployments.iter().filter(|d| owned_by(d.as_ref(), uid)) {
+                delete(&deployments, old).await?;
             }
             Workload::DaemonSet(Box::new(applied))
         }
@@ -152,6 +176,7 @@ pub async fn apply(
         task_definition: desired.task_definition,
         translation: desired.translation,
         problems,
+        strategy: desired.strategy,
     })
 }
 

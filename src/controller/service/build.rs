@@ -14,16 +14,18 @@ use serde::Serialize;
 
 use super::{
     decide::Plan,
+    pace,
     validate::{Invalid, ValidatedService},
 };
 use crate::{
-    api::external::TargetGroupBinding,
+    api::{ecs::CapacityProviderStrategyItem, external::TargetGroupBinding},
     controller::{status::REASON_INVALID_TASK_DEFINITION, unchanged},
     translate::{
         Options, Report,
+        capacity::provider::StrategySource,
         service::{
-            ServiceError, ServiceInput, ServiceObjectsError, TaskDefinitionRevision, Workload,
-            service_objects,
+            ServiceError, ServiceInput, ServiceObjectsError, TaskDefinitionRevision, Workload, providers,
+            service_objects, workload::Strategy,
         },
     },
 };
@@ -73,8 +75,11 @@ impl Translation {
 /// what the translation reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
-    /// The Deployment (REPLICA) or DaemonSet (DAEMON).
+    /// The Deployments (REPLICA: one, or one per capacity provider) or DaemonSet (DAEMON).
     pub workload: Workload,
+    /// Its Deployments no longer wanted (of capacity providers it left), with the count each
+    /// shrinks to; deleted at 0 ([`super::pace`]).
+    pub leaving: Vec<pace::Leaving>,
     /// Kubernetes Services of the load balancers, the Cloud Map registry and Service Connect.
     pub services: Vec<CoreService>,
     /// One TargetGroupBinding per target group.
@@ -83,6 +88,8 @@ pub struct Desired {
     pub task_definition: String,
     /// What did not carry over exactly.
     pub translation: Translation,
+    /// The capacity provider strategy the tasks run with, and where it comes from.
+    pub strategy: Option<(Vec<CapacityProviderStrategyItem>, StrategySource)>,
 }
 
 /// Builds the objects of `valid` for `plan`, placed against `nodes`, for an installation with
@@ -111,24 +118,42 @@ pub fn build(
             revision: plan.revision,
         },
         nodes,
+        strategy: valid.strategy.as_ref().map(|s| Strategy {
+            field: &s.field,
+            providers: &s.providers,
+        }),
     };
     let objects = service_objects(&input, options).map_err(|e| invalid(&e, &td_object))?;
     let owners = Some(vec![valid.owner.clone()]);
+    let mut leaving = Vec::new();
     let workload = match objects.workload {
-        Workload::Deployment(mut d) => {
-            if let Some(spec) = d.spec.as_mut() {
-                if let Some(held) = &plan.hold {
-                    spec.template = held.template.clone();
+        Workload::Deployments(mut ds) => {
+            for d in &mut ds {
+                let name = d.metadata.name.clone().unwrap_or_default();
+                if let Some(spec) = d.spec.as_mut() {
+                    if let Some(template) = plan.hold.as_ref().and_then(|h| h.templates.get(&name)) {
+                        spec.template = template.clone();
+                    }
+                    spec.paused = plan.paused.then_some(true);
                 }
-                spec.paused = plan.paused.then_some(true);
             }
-            plan.history.annotate(&mut d);
-            Workload::Deployment(Box::new(owned(*d, &owners)))
+            let bounds = providers::bounds(&valid.service.spec)
+                .map_err(|e| invalid(&ServiceObjectsError::Workload(e), &td_object))?;
+            leaving = pace::pace(&mut ds, &plan.live, bounds, plan.paused);
+            Workload::Deployments(
+                ds.into_iter()
+                    .map(|mut d| {
+                        plan.history.annotate(&mut d);
+                        owned(d, &owners)
+                    })
+                    .collect(),
+            )
         }
         Workload::DaemonSet(d) => Workload::DaemonSet(Box::new(owned(*d, &owners))),
     };
     Ok(Desired {
         workload,
+        leaving,
         services: objects.services.into_iter().map(|s| owned(s, &owners)).collect(),
         target_group_bindings: objects
             .target_group_bindings
@@ -136,6 +161,7 @@ pub fn build(
             .map(|b| owned(b, &owners))
             .collect(),
         task_definition: plan.running.clone(),
+        strategy: valid.strategy.as_ref().map(|s| (s.items(), s.source)),
         translation: Translation {
             service: objects.report,
             task_definition: objects.task_definition_report,
@@ -215,7 +241,7 @@ mod tests {
 
     fn deployment(d: &Desired) -> &Deployment {
         match &d.workload {
-            Workload::Deployment(d) => d,
+            Workload::Deployments(d) => &d[0],
             Workload::DaemonSet(_) => panic!("expected a Deployment"),
         }
     }

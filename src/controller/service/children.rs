@@ -16,14 +16,17 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet},
-    core::v1::{Node, Pod, Service as CoreService},
+    core::v1::{Namespace, Node, Pod, Service as CoreService},
 };
 use kube::{
     ResourceExt,
     runtime::reflector::{ObjectRef, Store},
 };
 
-use crate::{api::TaskDefinition, translate::labels};
+use crate::{
+    api::{CapacityProvider, TaskDefinition},
+    translate::labels,
+};
 
 /// The stores of the Services' children.
 #[derive(Clone)]
@@ -45,13 +48,18 @@ pub struct Stores {
     pub revisions: Store<ControllerRevision>,
     /// The cluster's nodes, without their status (placement reads labels and `spec`).
     pub nodes: Store<Node>,
+    /// The CapacityProviders (cluster-scoped: every scope watches all of them).
+    pub capacity_providers: Store<CapacityProvider>,
+    /// The scope's Namespaces (their annotations are the ECS cluster's providers and default
+    /// strategy).
+    pub namespaces: Store<Namespace>,
 }
 
 /// One Service's children.
 #[derive(Debug, Clone, Default)]
 pub struct Children {
-    /// Its Deployment, as last seen.
-    pub deployment: Option<Arc<Deployment>>,
+    /// Its Deployments (one, or one per capacity provider), as last seen, by name.
+    pub deployments: Vec<Arc<Deployment>>,
     /// Its DaemonSet, as last seen.
     pub daemon_set: Option<Arc<DaemonSet>>,
     /// Its ReplicaSets (owned by its Deployment or not: [`super::ecs_deployments::observe`] checks).
@@ -75,6 +83,8 @@ impl Stores {
         self.services.wait_until_ready().await?;
         self.task_definitions.wait_until_ready().await?;
         self.revisions.wait_until_ready().await?;
+        self.capacity_providers.wait_until_ready().await?;
+        self.namespaces.wait_until_ready().await?;
         self.nodes.wait_until_ready().await
     }
 
@@ -85,7 +95,16 @@ impl Stores {
             ns.as_deref() == Some(namespace) && labels.get(labels::SERVICE).map(String::as_str) == Some(name)
         };
         Children {
-            deployment: self.deployments.get(&ObjectRef::new(name).within(namespace)),
+            deployments: {
+                let mut d: Vec<Arc<Deployment>> = self
+                    .deployments
+                    .state()
+                    .into_iter()
+                    .filter(|d| mine(d.namespace(), d.labels()))
+                    .collect();
+                d.sort_by_key(|d| d.name_any());
+                d
+            },
             daemon_set: self.daemon_sets.get(&ObjectRef::new(name).within(namespace)),
             replica_sets: self
                 .replica_sets
@@ -134,7 +153,7 @@ pub fn of(stores: &[Stores], namespace: &str, name: &str) -> Children {
     let mut all = Children::default();
     for s in stores {
         let mine = s.of(namespace, name);
-        all.deployment = all.deployment.or(mine.deployment);
+        all.deployments.extend(mine.deployments);
         all.daemon_set = all.daemon_set.or(mine.daemon_set);
         all.replica_sets.extend(mine.replica_sets);
         all.pods.extend(mine.pods);
@@ -151,6 +170,57 @@ pub fn service(ctx: &crate::controller::Context, namespace: &str, name: &str) ->
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
         .find_map(|s| s.service(namespace, name))
+}
+
+impl Children {
+    /// The live Deployment named `name`, if it is among the Service's.
+    #[must_use]
+    pub fn deployment(&self, name: &str) -> Option<&Deployment> {
+        self.deployments
+            .iter()
+            .find(|d| d.name_any() == name)
+            .map(AsRef::as_ref)
+    }
+
+    /// The Deployment whose annotations carry the Service's rollout memory
+    /// ([`super::history`]): the first by name that remembers something, else the first.
+    #[must_use]
+    pub fn remembering(&self) -> Option<&Deployment> {
+        let remembers = |d: &&Arc<Deployment>| {
+            d.annotations().contains_key(super::history::COMPLETED)
+                || d.annotations().contains_key(super::history::FAILED)
+        };
+        self.deployments
+            .iter()
+            .find(remembers)
+            .or_else(|| self.deployments.first())
+            .map(AsRef::as_ref)
+    }
+}
+
+/// The CapacityProviders in `stores` ([`ready_stores`]): every scope watches all of them, so the
+/// first scope's are all of them.
+#[must_use]
+pub fn capacity_providers(stores: &[Stores]) -> Vec<CapacityProvider> {
+    stores
+        .first()
+        .map(|s| {
+            s.capacity_providers
+                .state()
+                .iter()
+                .map(|p| (**p).clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The Namespace `name` in `stores` ([`ready_stores`]), as last seen.
+#[must_use]
+pub fn namespace(stores: &[Stores], name: &str) -> Option<Namespace> {
+    stores
+        .iter()
+        .find_map(|s| s.namespaces.get(&ObjectRef::new(name)))
+        .map(|n| (*n).clone())
 }
 
 /// The TaskDefinitions of `namespace` in `stores` ([`ready_stores`]), by name.

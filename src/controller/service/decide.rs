@@ -30,9 +30,9 @@ use kube::runtime::controller::Action;
 
 use super::{
     children::Children,
-    ecs_deployments::{self, primary_in_progress},
+    ecs_deployments::primary_in_progress,
     history::{self, History},
-    stopped_reason,
+    observed, pace, stopped_reason,
     validate::ValidatedService,
 };
 use crate::{
@@ -47,8 +47,10 @@ pub const ROLLOUT_RECHECK: Duration = Duration::from_secs(10);
 /// The running template, kept while the rollout cannot move.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Held {
-    /// The live Deployment's pod template.
+    /// The live Deployment's pod template (the one that remembers the rollouts).
     pub template: PodTemplateSpec,
+    /// Every live Deployment's pod template, by Deployment name (one per capacity provider).
+    pub templates: std::collections::BTreeMap<String, PodTemplateSpec>,
     /// The task definition it runs, `family:revision` (from its labels).
     pub task_definition: String,
 }
@@ -79,6 +81,8 @@ pub struct Plan<'a> {
     pub rolling_back_to: Option<String>,
     /// The breaker tripped now and rolls back: reconcile again at once to run the rollback.
     pub roll_back_now: bool,
+    /// The Service's Deployments as they run, for [`super::pace`].
+    pub live: Vec<pace::Live>,
 }
 
 impl Plan<'_> {
@@ -104,7 +108,7 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
     let family = valid.family();
     let resolved = valid.resolved();
     let breaker = rollout::breaker(&svc.spec);
-    let live = children.deployment.as_deref();
+    let live = children.remembering();
     let mut history = History::of(svc, live, &resolved);
 
     // Roll back, or stay on, a revision the breaker failed.
@@ -126,7 +130,14 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
     let daemon = svc.spec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
     let blocked = rollout::blocked(&valid.name, &svc.spec).filter(|_| !daemon);
     let hold = match (&blocked, live) {
-        (Some(_), Some(live)) => held(live, &built),
+        (Some(_), Some(live)) => held(live, &built).map(|h| Held {
+            templates: children
+                .deployments
+                .iter()
+                .filter_map(|d| Some((d.metadata.name.clone()?, d.spec.as_ref()?.template.clone())))
+                .collect(),
+            ..h
+        }),
         _ => None,
     };
     let running = hold
@@ -138,12 +149,17 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
     // Trip the breaker on the rollout of `resolved`.
     let mut rolling_back_to = None;
     let mut roll_back_now = false;
-    if history.failed.is_none()
-        && breaker.is_some()
-        && !daemon
-        && let Some(live) = live
-    {
-        let observed = ecs_deployments::of_deployment(svc, live, children, None, breaker.as_ref(), now);
+    if history.failed.is_none() && breaker.is_some() && !daemon && live.is_some() {
+        let deployments: Vec<Deployment> = children.deployments.iter().map(|d| (**d).clone()).collect();
+        let observed = observed::of_deployments(
+            svc,
+            &deployments,
+            &resolved,
+            children,
+            None,
+            breaker.as_ref(),
+            now,
+        );
         if history::trips(breaker.as_ref(), &observed, &resolved) {
             rolling_back_to = history
                 .rollback_target(breaker.as_ref(), &resolved)
@@ -182,6 +198,7 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
         blocked,
         rolling_back_to,
         roll_back_now,
+        live: pace::live(children, &valid.owner.uid),
     }
 }
 
@@ -193,6 +210,7 @@ fn held(live: &Deployment, built: &str) -> Option<Held> {
     }
     Some(Held {
         template: live.spec.as_ref()?.template.clone(),
+        templates: std::collections::BTreeMap::new(),
         task_definition: running,
     })
 }

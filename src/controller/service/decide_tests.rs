@@ -106,7 +106,7 @@ fn pod(hash: &str, revision: i64, i: usize, restarts: i32) -> Pod {
 /// A Deployment running `web:<revision>` whose two tasks have restarted `restarts` times each.
 fn failing(revision: i64, annotations: &[(&str, &str)], restarts: i32) -> Children {
     Children {
-        deployment: Some(std::sync::Arc::new(deployment(revision, "3", annotations))),
+        deployments: vec![std::sync::Arc::new(deployment(revision, "3", annotations))],
         replica_sets: vec![replica_set("new", revision, "3")],
         pods: vec![
             pod("new", revision, 0, restarts),
@@ -145,7 +145,7 @@ fn a_blocked_rollout_holds_the_running_template_and_says_so() {
     let svc = service(json!({"minimumHealthyPercent": 100, "maximumPercent": 100}));
     let v = validated(&svc, td(4, "nginx:4"));
     let live = Children {
-        deployment: Some(std::sync::Arc::new(deployment(3, "1", &[]))),
+        deployments: vec![std::sync::Arc::new(deployment(3, "1", &[]))],
         ..Children::default()
     };
     let plan = decide(&v, &live, &now());
@@ -168,7 +168,7 @@ fn a_blocked_rollout_holds_the_running_template_and_says_so() {
     // Nothing running yet, or the same revision running: it rolls as usual.
     assert!(decide(&v, &Children::default(), &now()).hold.is_none());
     let same = Children {
-        deployment: Some(std::sync::Arc::new(deployment(4, "1", &[]))),
+        deployments: vec![std::sync::Arc::new(deployment(4, "1", &[]))],
         ..Children::default()
     };
     let plan = decide(&v, &same, &now());

@@ -40,7 +40,7 @@ use k8s_openapi::{
 use super::children::Children;
 use crate::{
     api::{Service, service::ServiceDeployment},
-    translate::{labels, rollout::Breaker, service::Workload},
+    translate::{labels, rollout::Breaker},
 };
 
 /// `status` of the deployment whose pod template the Deployment runs.
@@ -91,16 +91,9 @@ pub struct Counts {
     pub rolled_out: bool,
 }
 
-/// Counts the tasks of `workload`, the workload of `svc` as the API server returned it.
+/// The counts of one Deployment of `svc`.
 #[must_use]
-pub fn counts(svc: &Service, workload: &Workload) -> Counts {
-    match workload {
-        Workload::Deployment(d) => deployment_counts(svc, d),
-        Workload::DaemonSet(d) => daemon_set_counts(d),
-    }
-}
-
-fn deployment_counts(svc: &Service, d: &Deployment) -> Counts {
+pub fn deployment_counts(svc: &Service, d: &Deployment) -> Counts {
     let replicas = d.spec.as_ref().and_then(|s| s.replicas);
     // With auto scaling the Deployment's replicas are not ours (we leave them out): report what
     // the Deployment runs. Otherwise report the spec; 1 is Kubernetes' default for `replicas`.
@@ -125,7 +118,9 @@ fn deployment_counts(svc: &Service, d: &Deployment) -> Counts {
     }
 }
 
-fn daemon_set_counts(d: &DaemonSet) -> Counts {
+/// The counts of a DAEMON Service's DaemonSet.
+#[must_use]
+pub fn daemon_set_counts(d: &DaemonSet) -> Counts {
     let status = d.status.clone().unwrap_or_default();
     let caught_up = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
     Counts {
@@ -139,27 +134,8 @@ fn daemon_set_counts(d: &DaemonSet) -> Counts {
     }
 }
 
-/// The ECS deployments of `workload`, running `task_definition` (`family:revision`): those of a
-/// Deployment's ReplicaSets ([`observe`]), or the one of a DaemonSet ([`observe_daemon_set`]).
-/// `failed` is the task definition the circuit breaker failed, `previous` the deployments of the
-/// current status.
-#[must_use]
-pub fn of_workload(
-    svc: &Service,
-    workload: &Workload,
-    task_definition: &str,
-    children: &Children,
-    failed: Option<&str>,
-    breaker: Option<&Breaker>,
-    now: &Time,
-) -> Vec<ServiceDeployment> {
-    match workload {
-        Workload::Deployment(d) => of_deployment(svc, d, children, failed, breaker, now),
-        Workload::DaemonSet(d) => vec![observe_daemon_set(d, task_definition, svc.deployments(), now)],
-    }
-}
-
-/// The ECS deployments of `svc`'s Deployment `deployment` (see [`of_workload`]).
+/// The ECS deployments of `svc`'s one Deployment `deployment` (see
+/// [`super::observed::of_workload`]).
 #[must_use]
 pub fn of_deployment(
     svc: &Service,
@@ -270,7 +246,11 @@ pub fn failed_tasks(pods: &[&Pod], reset_on_healthy_task: bool, now: Timestamp) 
 
 /// `updatedAt` of `d` (computed with `updatedAt` unset): `before`'s when nothing else changed
 /// since, else `now`.
-fn updated_at(before: Option<&ServiceDeployment>, d: &ServiceDeployment, now: &Time) -> Option<Time> {
+pub(super) fn updated_at(
+    before: Option<&ServiceDeployment>,
+    d: &ServiceDeployment,
+    now: &Time,
+) -> Option<Time> {
     match before {
         Some(b)
             if ServiceDeployment {
@@ -386,6 +366,7 @@ pub fn observe(
             pending_count: (status.replicas - status.ready_replicas.unwrap_or(0)).max(0),
             running_count: status.ready_replicas.unwrap_or(0),
             failed_tasks: failed_tasks(&own, inputs.reset_on_healthy_task, inputs.now.0),
+            capacity_provider_strategy: Vec::new(),
             rollout_state: rollout_state.map(str::to_owned),
             rollout_state_reason,
             created_at: rs.metadata.creation_timestamp.clone(),
@@ -394,6 +375,12 @@ pub fn observe(
         d.updated_at = updated_at(before, &d, inputs.now);
         out.push(d);
     }
+    sort(&mut out);
+    out
+}
+
+/// PRIMARY first, then newest first.
+pub(super) fn sort(out: &mut [ServiceDeployment]) {
     out.sort_by(|a, b| {
         (b.status == PRIMARY)
             .cmp(&(a.status == PRIMARY))
@@ -405,7 +392,6 @@ pub fn observe(
             })
             .then_with(|| a.id.cmp(&b.id))
     });
-    out
 }
 
 /// The ECS deployment of a DAEMON Service's DaemonSet, running `task_definition`: PRIMARY only
@@ -441,6 +427,7 @@ pub fn observe_daemon_set(
         pending_count: (status.current_number_scheduled - status.number_ready).max(0),
         running_count: status.number_ready,
         failed_tasks: 0,
+        capacity_provider_strategy: Vec::new(),
         rollout_state: Some(state.to_owned()),
         created_at: before
             .and_then(|b| b.created_at.clone())

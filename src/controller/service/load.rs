@@ -10,19 +10,24 @@
 //!   ([`super::history::rollback_revision`]). A Service only ever runs a stored revision, never
 //!   the live spec: a revision number always means one spec, and an edit of the TaskDefinition
 //!   reaches the Service once, as the revision it registers;
-//! - the nodes, when the Service or its TaskDefinition has placement constraints.
+//! - the nodes, when the Service or its TaskDefinition has placement constraints;
+//! - its Namespace (the ECS cluster's capacity providers and default strategy) and the
+//!   CapacityProviders.
 //!
 //! The TaskDefinitions, revisions, nodes and children come from the controller's caches, so a
 //! reconcile costs no request here (a revision not cached yet is read by name); without caches
 //! (a reconcile outside the controller, as in unit tests) the TaskDefinitions and nodes are
 //! listed and each revision is read (one request each).
 
-use k8s_openapi::api::{apps::v1::ControllerRevision, core::v1::Node};
+use k8s_openapi::api::{
+    apps::v1::ControllerRevision,
+    core::v1::{Namespace, Node},
+};
 use kube::{Api, ResourceExt, api::ListParams};
 
 use super::{children::Children, history};
 use crate::{
-    api::{Service, TaskDefinition},
+    api::{CapacityProvider, Service, TaskDefinition},
     controller::{
         Context, Error,
         revisions::{self, revision_name},
@@ -46,6 +51,11 @@ pub struct Loaded {
     pub nodes: Option<Vec<Node>>,
     /// The Service's children, as the caches last saw them.
     pub children: Children,
+    /// The CapacityProviders, when the Service may run on some (it names a strategy or a launch
+    /// type, records one, or its namespace has a default).
+    pub capacity_providers: Vec<CapacityProvider>,
+    /// Its Namespace (the ECS cluster: its providers and default strategy), when known.
+    pub namespace: Option<Namespace>,
 }
 
 /// Reads what `svc` (in `namespace`) refers to and what it owns.
@@ -62,9 +72,12 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         .task_definition
         .as_deref()
         .map(TaskDefinitionRef::parse);
+    let (capacity_providers, namespace_object) = capacity(ctx, svc, cached.as_deref(), namespace).await?;
     let Some(Ok(reference)) = reference else {
         return Ok(Loaded {
             children,
+            capacity_providers,
+            namespace: namespace_object,
             ..Loaded::default()
         });
     };
@@ -90,7 +103,7 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
                 td.family(),
                 reference.revision.unwrap_or_else(|| td.latest_revision())
             );
-            match history::rollback_revision(svc, children.deployment.as_deref(), &resolved) {
+            match history::rollback_revision(svc, children.remembering(), &resolved) {
                 Some(revision) => Some((revision, stored_revision(ctx, stores, td, revision).await?)),
                 None => None,
             }
@@ -127,7 +140,39 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         rollback_revision,
         nodes,
         children,
+        capacity_providers,
+        namespace: namespace_object,
     })
+}
+
+/// The CapacityProviders and the Namespace `namespace`, from the caches. Without caches (a
+/// reconcile outside the controller), the CapacityProviders are listed only when `svc` names a
+/// strategy or a launch type, and the Namespace is not read: its default strategy is not used.
+///
+/// # Errors
+/// [`Error::Kube`] when a request fails.
+async fn capacity(
+    ctx: &Context,
+    svc: &Service,
+    stores: Option<&[super::children::Stores]>,
+    namespace: &str,
+) -> Result<(Vec<CapacityProvider>, Option<Namespace>), Error> {
+    if let Some(stores) = stores {
+        return Ok((
+            super::children::capacity_providers(stores),
+            super::children::namespace(stores, namespace),
+        ));
+    }
+    let named =
+        svc.spec.service.capacity_provider_strategy.is_some() || svc.spec.service.launch_type.is_some();
+    if !named {
+        return Ok((Vec::new(), None));
+    }
+    let providers = Api::<CapacityProvider>::all(ctx.client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    Ok((providers, None))
 }
 
 /// The revision a Service whose `spec.taskDefinition` is `reference` asks of `td`: the pinned one,

@@ -17,6 +17,8 @@ pub mod ecs_deployments;
 pub mod events;
 pub mod history;
 pub mod load;
+pub mod observed;
+pub mod pace;
 pub mod status;
 pub mod stopped_reason;
 pub mod validate;

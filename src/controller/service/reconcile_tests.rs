@@ -611,7 +611,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     ));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    for _ in 0..9 {
+    for _ in 0..11 {
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
         let query = testing::query(request.uri());
@@ -641,6 +641,9 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
             (SERVICES.to_owned(), managed),
             // Nodes: placement compiles against their labels.
             ("/api/v1/nodes".to_owned(), None),
+            // Capacity providers, and the namespace's default strategy (its annotations).
+            ("/apis/ecsbridge.io/v1alpha1/capacityproviders".to_owned(), None),
+            ("/api/v1/namespaces".to_owned(), None),
             // The tasks and their ReplicaSets: ECS deployments, failures and events.
             (
                 "/apis/apps/v1/namespaces/team-a/replicasets".to_owned(),
@@ -808,6 +811,8 @@ struct Caches {
     daemon_sets: Vec<Value>,
     services: Vec<Value>,
     task_definitions: Vec<TaskDefinition>,
+    capacity_providers: Vec<Value>,
+    namespaces: Vec<Value>,
 }
 
 /// Gives `ctx` the controller's caches (replacing any), as its watches would fill them: then
@@ -860,6 +865,8 @@ fn with_caches(ctx: &Context, caches: Caches) {
         task_definitions: filled(task_definitions),
         revisions: filled(revisions),
         nodes: filled(Vec::new()),
+        capacity_providers: filled(caches.capacity_providers),
+        namespaces: filled(caches.namespaces),
     });
 }
 

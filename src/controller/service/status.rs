@@ -15,8 +15,8 @@ use super::{
     apply::Applied,
     children::Children,
     decide::Plan,
-    ecs_deployments,
     events::{self, Happening},
+    observed,
     validate::Invalid,
 };
 use crate::{
@@ -102,7 +102,7 @@ pub fn compute(
 ) -> (ServiceStatus, Vec<Happening>) {
     let generation = svc.metadata.generation;
     let name = svc.meta().name.clone().unwrap_or_default();
-    let counts = ecs_deployments::counts(svc, &applied.workload);
+    let counts = observed::counts(svc, &applied.workload);
     let previous = svc.status.clone().unwrap_or_default();
     let mut status = base_status(svc, &name);
     status.desired_count = Some(counts.desired);
@@ -110,9 +110,12 @@ pub fn compute(
     status.pending_count = Some(counts.pending);
     status.task_definition = Some(applied.task_definition.clone());
     status.deployments.clone_from(&observed.deployments);
+    status.capacity_provider_strategy = applied.strategy.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+    status.capacity_provider_strategy_source = applied.strategy.as_ref().map(|s| s.1.as_str().to_owned());
 
-    let kind = match applied.workload {
-        Workload::Deployment(_) => "Deployment",
+    let kind = match &applied.workload {
+        Workload::Deployments(d) if d.len() > 1 => "Deployments",
+        Workload::Deployments(_) => "Deployment",
         Workload::DaemonSet(_) => "DaemonSet",
     };
     let (running, desired, pending) = (counts.running, counts.desired, counts.pending);
@@ -382,7 +385,7 @@ pub fn observe<'a>(
     now: &Time,
 ) -> Observation<'a> {
     Observation {
-        deployments: ecs_deployments::of_workload(
+        deployments: observed::of_workload(
             svc,
             &applied.workload,
             &applied.task_definition,
@@ -415,7 +418,7 @@ pub fn why_pending(pods: &[Pod], workload: &Workload, attribute_prefix: &str) ->
 pub fn unplaceable(pods: &[Pod], workload: &Workload, attribute_prefix: &str) -> Option<String> {
     let reason = super::stopped_reason::unschedulable(pods)?;
     let template = match workload {
-        Workload::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
+        Workload::Deployments(d) => d.first().and_then(|d| d.spec.as_ref()).map(|s| &s.template),
         Workload::DaemonSet(d) => d.spec.as_ref().map(|s| &s.template),
     };
     let needs = template
@@ -555,7 +558,7 @@ mod tests {
             updated_replicas: Some(updated),
             ..Default::default()
         });
-        Workload::Deployment(Box::new(d))
+        Workload::Deployments(vec![d])
     }
 
     fn applied(workload: Workload) -> Applied {
@@ -564,6 +567,7 @@ mod tests {
             task_definition: "web:2".into(),
             translation: Translation::default(),
             problems: Vec::new(),
+            strategy: None,
         }
     }
 
@@ -709,9 +713,10 @@ mod tests {
     #[test]
     fn a_task_that_cannot_be_placed_says_which_node_label_it_needs() {
         let svc = testing::service("team-a", "front", 1, "web");
-        let Workload::Deployment(mut d) = deployment(2, 2, 3, 2, 3) else {
+        let Workload::Deployments(mut ds) = deployment(2, 2, 3, 2, 3) else {
             unreachable!()
         };
+        let mut d = ds.remove(0);
         let compiled = crate::translate::placement::explain(
             "attribute:stack == linkerd-viz",
             None,
@@ -723,7 +728,7 @@ mod tests {
                 "affinity": {"nodeAffinity": compiled["nodeAffinity"]}}))
             .expect("a pod spec"),
         );
-        let workload = Workload::Deployment(d);
+        let workload = Workload::Deployments(vec![d]);
         let pending: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "front-1"},
             "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
@@ -835,7 +840,7 @@ mod tests {
         let svc = testing::service("team-a", "front", 1, "web");
         let mut d = Deployment::default();
         d.metadata.generation = Some(1);
-        let status = compute_status(&svc, &applied(Workload::Deployment(Box::new(d))), t(0));
+        let status = compute_status(&svc, &applied(Workload::Deployments(vec![d])), t(0));
         assert_eq!(
             (status.desired_count, status.running_count, status.pending_count),
             (Some(3), Some(0), Some(0))

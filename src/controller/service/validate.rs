@@ -11,7 +11,13 @@ use super::load::Loaded;
 use crate::{
     api::{Service, TaskDefinition, ecs::RegisterTaskDefinition},
     controller::{revisions, status::REASON_INVALID_TASK_DEFINITION},
-    translate::reference::TaskDefinitionRef,
+    translate::{
+        capacity::{
+            cluster::{ClusterCapacity, Resolved, resolve},
+            provider::{Provider, StrategySource},
+        },
+        reference::TaskDefinitionRef,
+    },
 };
 
 /// Reason: `spec.taskDefinition` names no TaskDefinition of the namespace, or pins a revision
@@ -27,6 +33,9 @@ pub const REASON_WAITING_FOR_TASK_DEFINITION: &str = "WaitingForTaskDefinition";
 pub const REASON_INVALID_REFERENCE: &str = "InvalidTaskDefinitionReference";
 /// Reason: the Service itself cannot be turned into Kubernetes objects (name, uid).
 pub const REASON_INVALID_SERVICE: &str = "InvalidService";
+/// Reason: the capacity provider strategy breaks one of ECS's rules (or its cluster's
+/// annotations do not parse).
+pub const REASON_INVALID_CAPACITY_PROVIDER_STRATEGY: &str = "InvalidCapacityProviderStrategy";
 
 /// Longest Service name: it is the value of the `ecsbridge.io/service` label, which is at most
 /// 63 characters.
@@ -62,6 +71,8 @@ pub struct ValidatedService {
     pub revision: i64,
     /// The revision the circuit breaker rolls back to, when [`super::load`] read one.
     pub rollback: Option<Rollback>,
+    /// The capacity provider strategy it runs with, with its providers, when it has one.
+    pub strategy: Option<Resolved>,
 }
 
 /// The revision the circuit breaker rolls back to: its number and its stored spec, or why it
@@ -211,6 +222,7 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
         });
     };
     owner.block_owner_deletion = Some(true);
+    let strategy = strategy(svc, loaded)?;
     let reference = reference(svc)?;
     let value = svc.spec.service.task_definition.as_deref().unwrap_or_default();
     let namespace = svc.namespace().unwrap_or_default();
@@ -248,7 +260,64 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
         task_definition,
         reference,
         rollback,
+        strategy,
     })
+}
+
+/// The capacity provider strategy `svc` runs with ([`resolve`]): its own, its launch type's,
+/// the one its status recorded, or its namespace's default; checked against the loaded
+/// CapacityProviders.
+///
+/// # Errors
+/// [`REASON_INVALID_CAPACITY_PROVIDER_STRATEGY`] naming the field and the fix.
+pub fn strategy(svc: &Service, loaded: &Loaded) -> Result<Option<Resolved>, Invalid> {
+    let invalid = |e: crate::translate::capacity::StrategyError| Invalid {
+        reason: REASON_INVALID_CAPACITY_PROVIDER_STRATEGY,
+        message: if e.field.starts_with("the Namespace") {
+            e.to_string()
+        } else {
+            format!("spec.{e}")
+        },
+    };
+    let cluster = ClusterCapacity::from_annotations(
+        loaded
+            .namespace
+            .as_ref()
+            .and_then(|n| n.metadata.annotations.as_ref()),
+    )
+    .map_err(invalid)?;
+    // (Only a strategy that came from the cluster's default is kept: one of the Service's own
+    // goes with it.)
+    let recorded = svc
+        .status
+        .as_ref()
+        .filter(|s| {
+            s.capacity_provider_strategy_source.as_deref() == Some(StrategySource::ClusterDefault.as_str())
+        })
+        .map(|s| s.capacity_provider_strategy.as_slice())
+        .filter(|r| !r.is_empty());
+    // A provider being deleted (DEPROVISIONING, held while Services use it) takes no new
+    // Service, and keeps running the tasks of those that used it already.
+    let used = |name: &str| {
+        svc.status.as_ref().is_some_and(|s| {
+            s.capacity_provider_strategy
+                .iter()
+                .any(|i| i.capacity_provider == name)
+        })
+    };
+    resolve(&svc.spec, recorded, &cluster, |name| {
+        loaded
+            .capacity_providers
+            .iter()
+            .find(|cp| cp.ecs_name() == name)
+            .map(|cp| {
+                (
+                    Provider::of(cp),
+                    cp.meta().deletion_timestamp.is_none() || used(name),
+                )
+            })
+    })
+    .map_err(invalid)
 }
 
 /// `svc` validated against the one TaskDefinition `td` (nothing else loaded), for tests of the

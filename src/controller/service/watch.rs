@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet},
-    core::v1::{Node, Pod, Service as CoreService},
+    core::v1::{Namespace, Node, Pod, Service as CoreService},
 };
 use kube::{
     Api, Resource, ResourceExt,
@@ -22,7 +22,7 @@ use kube::{
 
 use super::{CONTROLLER, children, reconcile};
 use crate::{
-    api::{Service, TaskDefinition},
+    api::{CapacityProvider, Service, TaskDefinition},
     controller::{
         Context,
         caches::{add_scope, managed_by, reflected, scoped},
@@ -79,7 +79,8 @@ pub async fn run(
     let children = managed_by();
     // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
     // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
-    let controller = Controller::new(scoped::<Service>(&client, ns), watcher::Config::default());
+    let controller = Controller::new(scoped::<Service>(&client, ns), watcher::Config::default())
+        .trigger_backoff(crate::controller::caches::trigger_backoff());
     let store = controller.store();
     let services = store.clone();
     let placed = store.clone();
@@ -119,6 +120,26 @@ pub async fn run(
     // of it would fail until it is; see `apply`.)
     let (core_services, core_service_changes) =
         reflected(scoped::<CoreService>(&client, ns), children.clone());
+    // The CapacityProviders (cluster-scoped) and the scope's Namespaces: a change re-places the
+    // Services whose strategy may name the provider, or those of the namespace (its providers
+    // and default strategy are its annotations).
+    // (Only a change of spec, or a deletion, concerns the Services: not the provider's status.)
+    let (capacity_providers, provider_changes) = reflected(
+        Api::<CapacityProvider>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let provider_changes =
+        provider_changes.predicate_filter(predicates::generation, PredicateConfig::default());
+    let namespace_api = Api::<Namespace>::all(client.clone());
+    let namespace_config = match ns {
+        Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
+        None => watcher::Config::default(),
+    };
+    let (namespaces, namespace_changes) = reflected(namespace_api, namespace_config);
+    let namespace_changes =
+        namespace_changes.predicate_filter(predicates::annotations, PredicateConfig::default());
+    let by_provider = store.clone();
+    let by_namespace = store.clone();
     add_scope(
         &ctx.service_children,
         children::Stores {
@@ -130,6 +151,8 @@ pub async fn run(
             task_definitions: task_definitions.clone(),
             revisions,
             nodes: node_store,
+            capacity_providers,
+            namespaces,
         },
     );
     let controller = controller
@@ -142,6 +165,18 @@ pub async fn run(
         .watches_stream(replica_set_changes, |rs| service_of(&rs))
         .watches_stream(pod_changes, |pod| service_of(&pod))
         .watches_stream(revision_changes, |_revision| None)
+        .watches_stream(provider_changes, move |cp| {
+            services_for_provider(&by_provider.state(), &cp.ecs_name())
+        })
+        .watches_stream(namespace_changes, move |namespace| {
+            let name = namespace.name_any();
+            by_namespace
+                .state()
+                .iter()
+                .filter(|s| s.namespace().as_deref() == Some(name.as_str()))
+                .map(|s| ObjectRef::from_obj(&**s))
+                .collect::<Vec<_>>()
+        })
         .watches_stream(td_changes, move |td| {
             services_for_task_definition(&services.state(), &td)
         })
@@ -160,6 +195,34 @@ pub async fn run(
 fn service_of<K: Resource>(obj: &K) -> Option<ObjectRef<Service>> {
     let name = obj.meta().labels.as_ref()?.get(labels::SERVICE)?;
     Some(ObjectRef::new(name).within(obj.meta().namespace.as_deref()?))
+}
+
+/// The Services among `services` that may run on the capacity provider named `provider`: those
+/// whose strategy (their own, or the one their status records) names it, those with
+/// `launchType: FARGATE` for FARGATE, and those that have none yet (their namespace's default
+/// may name it).
+#[must_use]
+pub fn services_for_provider(services: &[Arc<Service>], provider: &str) -> Vec<ObjectRef<Service>> {
+    services
+        .iter()
+        .filter(|svc| {
+            let own = svc.spec.service.capacity_provider_strategy.as_deref();
+            let recorded = svc
+                .status
+                .as_ref()
+                .map(|s| s.capacity_provider_strategy.as_slice());
+            let names = |items: Option<&[crate::api::ecs::CapacityProviderStrategyItem]>| {
+                items.is_some_and(|i| i.iter().any(|i| i.capacity_provider == provider))
+            };
+            let fargate = provider == "FARGATE"
+                && svc.spec.service.launch_type == Some(crate::api::ecs::LaunchType::Fargate);
+            let undecided = own.is_none()
+                && svc.spec.service.launch_type.is_none()
+                && recorded.is_none_or(<[_]>::is_empty);
+            names(own) || names(recorded) || fargate || undecided
+        })
+        .map(|svc| ObjectRef::from_obj(svc.as_ref()))
+        .collect()
 }
 
 /// The Services whose placement may depend on the nodes: those with placement constraints of

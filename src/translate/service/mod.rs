@@ -8,6 +8,7 @@
 //! what its rollout decision says (a held template, the circuit breaker's memory).
 
 mod error;
+pub mod providers;
 pub mod workload;
 
 use k8s_openapi::api::{
@@ -27,8 +28,9 @@ use crate::api::{ServiceSpec, ecs::RegisterTaskDefinition, external::TargetGroup
 /// The workload that runs a service's tasks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Workload {
-    /// `schedulingStrategy: REPLICA` (the default).
-    Deployment(Box<Deployment>),
+    /// `schedulingStrategy: REPLICA` (the default): one Deployment, or one per capacity provider
+    /// of the service's strategy ([`providers`]).
+    Deployments(Vec<Deployment>),
     /// `schedulingStrategy: DAEMON`.
     DaemonSet(Box<DaemonSet>),
 }
@@ -57,12 +59,14 @@ pub struct ServiceInput<'a> {
     pub task_definition: TaskDefinitionRevision<'a>,
     /// The known nodes (`=~` and `ec2InstanceId` need them); `None` when unknown.
     pub nodes: Option<&'a [Node]>,
+    /// The capacity provider strategy it runs with, when it has one.
+    pub strategy: Option<workload::Strategy<'a>>,
 }
 
 /// All the Kubernetes objects of one Service, without owner references.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceObjects {
-    /// The Deployment (REPLICA) or DaemonSet (DAEMON).
+    /// The Deployments (REPLICA) or DaemonSet (DAEMON).
     pub workload: Workload,
     /// Kubernetes Services of the load balancers, the Cloud Map registry and Service Connect.
     pub services: Vec<CoreService>,
@@ -123,6 +127,7 @@ pub fn service_objects_of_pod(
         nodes: input.nodes,
         // (The number of a DAEMON service's tasks is not known here: a percentage.)
         daemon_tasks: None,
+        strategy: input.strategy,
     };
     let translated = workload::workload(
         input.name,

@@ -55,13 +55,13 @@ use k8s_openapi::{
 };
 use serde_json::Value;
 
-use super::{ServiceError, Workload};
+use super::{ServiceError, Workload, providers};
 use crate::{
     api::{
         ServiceSpec,
         ecs::{
-            AssignPublicIp, PlacementStrategy, PlacementStrategyType, PropagateTags, RegisterTaskDefinition,
-            SchedulingStrategy, Tag,
+            AssignPublicIp, LaunchType, PlacementStrategy, PlacementStrategyType, PropagateTags,
+            RegisterTaskDefinition, SchedulingStrategy, Tag,
         },
     },
     translate::{
@@ -92,6 +92,10 @@ const HANDLED: &[&str] = &[
     "networkConfiguration.awsvpcConfiguration.subnets",
     "networkConfiguration.awsvpcConfiguration.securityGroups",
     "networkConfiguration.awsvpcConfiguration.assignPublicIp",
+    "launchType",
+    "capacityProviderStrategy[].capacityProvider",
+    "capacityProviderStrategy[].weight",
+    "capacityProviderStrategy[].base",
 ];
 
 /// What the translation of a service's workload needs besides the service and its pod template.
@@ -105,6 +109,18 @@ pub struct WorkloadInput<'a> {
     /// How many tasks a DAEMON service runs, when known (the DaemonSet's
     /// `status.desiredNumberScheduled`): its rolling update is then in tasks, not a percentage.
     pub daemon_tasks: Option<i32>,
+    /// The capacity provider strategy the service runs with, when it has one.
+    pub strategy: Option<Strategy<'a>>,
+}
+
+/// A service's capacity provider strategy, with its providers.
+#[derive(Debug, Clone, Copy)]
+pub struct Strategy<'a> {
+    /// Where it is written, for errors (`capacityProviderStrategy`, `launchType`, or the
+    /// namespace's default).
+    pub field: &'a str,
+    /// Its items, each with its provider, in order.
+    pub providers: &'a [crate::translate::capacity::provider::StrategyProvider],
 }
 
 /// The placement of a service's tasks: the task definition's and the service's constraints, and
@@ -239,38 +255,74 @@ pub fn workload(
         ..LabelSelector::default()
     };
     let workload = match rolled.strategy {
-        UpdateStrategy::DaemonSet(update_strategy) => Workload::DaemonSet(Box::new(DaemonSet {
-            metadata,
-            spec: Some(DaemonSetSpec {
-                selector,
-                template,
-                update_strategy: Some(update_strategy),
-                ..DaemonSetSpec::default()
-            }),
-            status: None,
-        })),
-        UpdateStrategy::Deployment(strategy) => Workload::Deployment(Box::new(Deployment {
-            metadata,
-            spec: Some(DeploymentSpec {
-                // When auto scaling owns the task count, the workload's replicas are left to it.
-                replicas: if spec.auto_scaling.is_some() {
-                    None
-                } else {
-                    spec.service.desired_count
-                },
-                selector,
-                template,
-                strategy: Some(strategy),
-                ..DeploymentSpec::default()
-            }),
-            status: None,
-        })),
+        UpdateStrategy::DaemonSet(update_strategy) => {
+            let mut template = template;
+            if let Some(strategy) = input.strategy {
+                daemon_on_provider(&mut template, strategy)?;
+            }
+            Workload::DaemonSet(Box::new(DaemonSet {
+                metadata,
+                spec: Some(DaemonSetSpec {
+                    selector,
+                    template,
+                    update_strategy: Some(update_strategy),
+                    ..DaemonSetSpec::default()
+                }),
+                status: None,
+            }))
+        }
+        UpdateStrategy::Deployment(strategy) => {
+            let split = input.strategy.filter(|s| !s.providers.is_empty());
+            let deployment = Deployment {
+                metadata,
+                spec: Some(DeploymentSpec {
+                    // When auto scaling owns the task count of a single Deployment, its replicas
+                    // are left to it; split over providers, the Service's count is split.
+                    replicas: if spec.auto_scaling.is_some() && split.is_none() {
+                        None
+                    } else {
+                        spec.service.desired_count
+                    },
+                    selector,
+                    template,
+                    strategy: Some(strategy),
+                    ..DeploymentSpec::default()
+                }),
+                status: None,
+            };
+            match split {
+                Some(s) => {
+                    Workload::Deployments(providers::split(name, spec, &deployment, s.providers, s.field)?)
+                }
+                None => Workload::Deployments(vec![deployment]),
+            }
+        }
     };
     Ok(ServiceTranslation {
         workload,
         blocked: rolled.blocked,
         report,
     })
+}
+
+/// A DAEMON service's pods on the one provider of its `strategy`: a daemon runs one task on
+/// every node its placement allows, which a split of counts cannot describe.
+fn daemon_on_provider(template: &mut PodTemplateSpec, strategy: Strategy<'_>) -> Result<(), ServiceError> {
+    match strategy.providers {
+        [] => Ok(()),
+        [one] => providers::schedule_on(
+            template.spec.get_or_insert_with(Default::default),
+            &one.provider,
+            &format!("{}[0].capacityProvider", strategy.field),
+        ),
+        _ => Err(ServiceError::Field {
+            field: strategy.field.to_owned(),
+            message:
+                "a DAEMON service runs one task on every node its placement allows, which cannot be split \
+                      by weight: name one capacity provider, whose nodes it runs on"
+                    .to_owned(),
+        }),
+    }
 }
 
 /// ECS tags as a JSON object (key → value; a tag without value has the value `""`).
@@ -364,6 +416,22 @@ fn report_service_fields(name: &str, namespace: &str, spec: &ServiceSpec, report
              the tasks with a rolling update, where ECS tags only the tasks started after the change",
         );
     }
+    match s.launch_type {
+        Some(LaunchType::External) => report.note(
+            NoteKind::Approximated,
+            "launchType",
+            "EXTERNAL (ECS Anywhere): the tasks run on any of the cluster's nodes; join the external machines \
+             as nodes and add a memberOf placement constraint (or a CapacityProvider selecting them) to keep the \
+             tasks there",
+        ),
+        Some(LaunchType::ManagedInstances) => report.note(
+            NoteKind::Approximated,
+            "launchType",
+            "MANAGED_INSTANCES: the tasks run on any of the cluster's nodes; name a CapacityProvider with a \
+             managedInstancesProvider in capacityProviderStrategy to run them on its nodes",
+        ),
+        _ => {}
+    }
     if s.enable_execute_command == Some(true) {
         report.note(
             NoteKind::Ignored,
@@ -448,14 +516,14 @@ mod tests {
 
     fn deployment(t: &ServiceTranslation) -> &Deployment {
         match &t.workload {
-            Workload::Deployment(d) => d,
+            Workload::Deployments(d) => &d[0],
             Workload::DaemonSet(_) => panic!("expected a Deployment"),
         }
     }
 
     fn template(t: &ServiceTranslation) -> &PodTemplateSpec {
         match &t.workload {
-            Workload::Deployment(d) => &d.spec.as_ref().expect("spec").template,
+            Workload::Deployments(d) => &d[0].spec.as_ref().expect("spec").template,
             Workload::DaemonSet(d) => &d.spec.as_ref().expect("spec").template,
         }
     }
@@ -485,9 +553,10 @@ mod tests {
             &Options::default(),
         )
         .expect("translates");
-        let Workload::Deployment(d) = t.workload else {
+        let Workload::Deployments(mut d) = t.workload else {
             panic!("expected a Deployment")
         };
+        let d = d.remove(0);
         let ds = d.spec.expect("spec");
         assert_eq!(ds.replicas, Some(3));
         assert_eq!(ds.selector.match_labels, Some(labels::selector_labels("web")));
@@ -516,9 +585,10 @@ mod tests {
             &Options::default(),
         )
         .expect("translates");
-        let Workload::Deployment(d) = t.workload else {
+        let Workload::Deployments(mut d) = t.workload else {
             panic!("expected a Deployment")
         };
+        let d = d.remove(0);
         assert_eq!(d.spec.expect("spec").replicas, None);
     }
 
@@ -565,13 +635,7 @@ mod tests {
         )
         .expect("translates");
         assert!(matches!(t.workload, Workload::DaemonSet(_)));
-        assert_eq!(
-            notes(&t),
-            vec![
-                (NoteKind::Ignored, "enableExecuteCommand"),
-                (NoteKind::NotYetTranslated, "launchType")
-            ]
-        );
+        assert_eq!(notes(&t), vec![(NoteKind::Ignored, "enableExecuteCommand"),]);
         assert!(t.report.notes[0].message.contains("kubectl exec"));
         assert!(t.report.notes[0].message.contains("pods/exec"));
     }
@@ -901,12 +965,6 @@ mod tests {
                 .iter()
                 .filter(|n| n.kind == NoteKind::NotYetTranslated)
                 .map(|n| n.field.as_str())
-                .filter(|f| {
-                    // (loadBalancers, serviceRegistries and role are `networking`'s.)
-                    !["launchType", "capacityProviderStrategy"]
-                        .iter()
-                        .any(|other| f.starts_with(other))
-                })
                 .collect();
             assert!(pending.is_empty(), "{file}: {pending:?}");
             seen += 1;

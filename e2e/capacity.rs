@@ -1,0 +1,207 @@
+//! Capacity providers end to end: a Service split over FARGATE {base 2, weight 1} and
+//! FARGATE_SPOT {weight 3} runs one Deployment per provider with ECS's split, on the nodes each
+//! provider selects; `kubectl scale` recomputes the split; a new strategy moves the tasks.
+//!
+//! The providers are the chart's built-in ones (as `ecs-bridge` defines them); the cluster's
+//! first two nodes are labelled as a Fargate node and a spot node, as a user of kind would label
+//! theirs.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Env, eventually};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// `(spec.replicas, status.readyReplicas)` of Deployment `name`, and the nodes its pods run on.
+fn deployment_on(env: &Env, name: &str, provider: &str) -> Result<(i64, i64, Vec<String>), String> {
+    let d = env
+        .get(&["deployment", name])
+        .ok_or(format!("no Deployment {name}"))?;
+    let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(-1);
+    let ready = d
+        .pointer("/status/readyReplicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let pods = env
+        .get(&[
+            "pods",
+            "-l",
+            &format!("ecsbridge.io/service=web,ecsbridge.io/capacity-provider={provider}"),
+        ])
+        .ok_or("no pods")?;
+    let mut nodes: Vec<String> = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            p.pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    Ok((replicas, ready, nodes))
+}
+
+/// Waits until the Deployments of FARGATE and FARGATE_SPOT run `fargate` and `spot` ready tasks,
+/// each on its provider's node only.
+async fn split_is(env: &Env, fargate: i64, spot: i64, nodes: &[String; 2]) {
+    eventually(
+        &format!("{fargate} tasks on FARGATE, {spot} on FARGATE_SPOT"),
+        TIMEOUT,
+        || {
+            let f = deployment_on(env, "web-fargate", "FARGATE")?;
+            let s = deployment_on(env, "web-fargate-spot", "FARGATE_SPOT")?;
+            let placed = |n: &Vec<String>, on: &String| n.is_empty() || n == std::slice::from_ref(on);
+            (f.0 == fargate
+                && f.1 == fargate
+                && s.0 == spot
+                && s.1 == spot
+                && placed(&f.2, &nodes[0])
+                && placed(&s.2, &nodes[1]))
+            .then_some(())
+            .ok_or(format!("FARGATE {f:?}, FARGATE_SPOT {s:?}"))
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_service_runs_on_two_providers_with_ecs_split_and_follows_scale_and_strategy() {
+    let env = Env::start("capacity").await;
+    let nodes = env.get(&["nodes"]).expect("nodes");
+    let names: Vec<String> = nodes["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            n.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(names.len() >= 2, "two nodes needed: {names:?}");
+    let nodes = [names[0].clone(), names[1].clone()];
+    env.kubectl_ok(&[
+        "label",
+        "node",
+        &nodes[0],
+        "eks.amazonaws.com/compute-type=fargate",
+        "--overwrite",
+    ]);
+    env.kubectl_ok(&[
+        "label",
+        "node",
+        &nodes[1],
+        "karpenter.sh/capacity-type=spot",
+        "--overwrite",
+    ]);
+    let builtin: Vec<String> = ecs_bridge::translate::capacity::provider::builtin()
+        .iter()
+        .map(|cp| serde_json::to_string(cp).expect("json"))
+        .collect();
+    let providers = env.file("providers.json", &builtin.join("\n"));
+    env.kubectl_ok(&["apply", "-f", &Env::s(&providers)]);
+    let ns = &env.namespace;
+    let manifests = env.file(
+        "web.yaml",
+        &format!(
+            r"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: web
+  namespace: {ns}
+spec:
+  requiresCompatibilities: [FARGATE]
+  networkMode: awsvpc
+  cpu: '256'
+  memory: '512'
+  containerDefinitions:
+    - name: web
+      image: public.ecr.aws/nginx/nginx:1.27
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: web
+  namespace: {ns}
+spec:
+  taskDefinition: web
+  desiredCount: 10
+  capacityProviderStrategy:
+    - capacityProvider: FARGATE
+      base: 2
+      weight: 1
+    - capacityProvider: FARGATE_SPOT
+      weight: 3
+"
+        ),
+    );
+    env.kubectl_ok(&["apply", "-f", &Env::s(&manifests)]);
+
+    // ecs-reference §2.3: base 2 on FARGATE, then 8 split 1:3.
+    split_is(&env, 4, 6, &nodes).await;
+    let svc = eventually("the Service steady, in ECS's words", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "web"]).ok_or("absent")?;
+        let ready = svc
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        (ready && svc.pointer("/status/runningCount") == Some(&Value::from(10)))
+            .then_some(svc.clone())
+            .ok_or(format!("{:#}", svc["status"]))
+    })
+    .await;
+    let deployments = svc
+        .pointer("/status/deployments")
+        .and_then(Value::as_array)
+        .expect("deployments");
+    assert_eq!(
+        deployments.len(),
+        1,
+        "one ECS deployment across providers: {deployments:#?}"
+    );
+    assert_eq!(deployments[0]["status"], "PRIMARY");
+    assert_eq!(deployments[0]["runningCount"], 10);
+    assert_eq!(
+        deployments[0]["capacityProviderStrategy"][1]["capacityProvider"],
+        "FARGATE_SPOT"
+    );
+    assert_eq!(
+        svc.pointer("/status/capacityProviderStrategySource"),
+        Some(&Value::from("Service"))
+    );
+
+    // kubectl scale: base 2, then 18 split 1:3 one task at a time (4.5 : 13.5 → 4 : 14).
+    env.kubectl_ok(&["scale", "ecssvc", "web", "--replicas=20"]);
+    split_is(&env, 6, 14, &nodes).await;
+
+    // A new strategy (UpdateService allows it in place): 20 tasks split evenly.
+    let even = env.file(
+        "even.json",
+        r#"{"spec": {"capacityProviderStrategy": [
+            {"capacityProvider": "FARGATE", "weight": 1},
+            {"capacityProvider": "FARGATE_SPOT", "weight": 1}]}}"#,
+    );
+    env.kubectl_ok(&[
+        "patch",
+        "ecssvc",
+        "web",
+        "--type=merge",
+        "--patch-file",
+        &Env::s(&even),
+    ]);
+    split_is(&env, 10, 10, &nodes).await;
+
+    for (node, label) in [
+        (&nodes[0], "eks.amazonaws.com/compute-type-"),
+        (&nodes[1], "karpenter.sh/capacity-type-"),
+    ] {
+        env.kubectl_ok(&["label", "node", node, label]);
+    }
+}
