@@ -198,6 +198,72 @@ spec:
     ]);
     split_is(&env, 10, 10, &nodes).await;
 
+    // The providers' status, in ECS's terms: one node each, 10 tasks each, every node busy.
+    eventually("FARGATE_SPOT's status", TIMEOUT, || {
+        let cp = env.get(&["ecscp", "fargate-spot"]).ok_or("absent")?;
+        let s = &cp["status"];
+        let ok = s["status"] == "ACTIVE"
+            && s["type"] == "FARGATE_SPOT"
+            && s["nodes"] == 1
+            && s["runningTasks"] == 10
+            && s["capacityProviderReservation"] == 100
+            && s["services"] == serde_json::json!([format!("{ns}/web")]);
+        ok.then_some(()).ok_or(format!("{s:#}"))
+    })
+    .await;
+    let table = env.kubectl_ok(&["get", "ecscp", "fargate-spot"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header[..6],
+        ["NAME", "TYPE", "STATUS", "NODES", "TASKS", "RESERVATION"],
+        "{table}"
+    );
+
+    // ECS refuses to delete a provider a service uses: the deletion is held, and says by whom.
+    env.kubectl_ok(&["delete", "ecscp", "fargate-spot", "--wait=false"]);
+    eventually("the deletion held, naming the Service", TIMEOUT, || {
+        let cp = env.get(&["ecscp", "fargate-spot"]).ok_or("gone too early")?;
+        let reason = cp
+            .pointer("/status/updateStatusReason")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        (cp["status"]["status"] == "DEPROVISIONING" && reason.contains(&format!("{ns}/web")))
+            .then_some(())
+            .ok_or(format!("{:#}", cp["status"]))
+    })
+    .await;
+    // The Service leaves the provider: its tasks move to FARGATE, and the provider goes.
+    let fargate_only = env.file(
+        "fargate.json",
+        r#"{"spec": {"capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}]}}"#,
+    );
+    env.kubectl_ok(&[
+        "patch",
+        "ecssvc",
+        "web",
+        "--type=merge",
+        "--patch-file",
+        &Env::s(&fargate_only),
+    ]);
+    eventually("20 tasks on FARGATE, the spot Deployment gone", TIMEOUT, || {
+        let f = deployment_on(&env, "web-fargate", "FARGATE")?;
+        let spot = env.get(&["deployment", "web-fargate-spot"]);
+        (f.0 == 20 && f.1 == 20 && spot.is_none())
+            .then_some(())
+            .ok_or(format!("FARGATE {f:?}, spot Deployment {}", spot.is_some()))
+    })
+    .await;
+    eventually("the provider released", TIMEOUT, || {
+        env.get(&["ecscp", "fargate-spot"])
+            .map_or(Ok(()), |cp| Err(format!("{:#}", cp["status"])))
+    })
+    .await;
+
     for (node, label) in [
         (&nodes[0], "eks.amazonaws.com/compute-type-"),
         (&nodes[1], "karpenter.sh/capacity-type-"),

@@ -131,6 +131,21 @@ async fn the_operator_never_writes_to_a_spec() {
     for f in &files {
         args.extend(["-f".to_owned(), Env::s(f)]);
     }
+    // The capacity example's providers select nodes by managed node groups' capacity type: two
+    // nodes labelled so (as on EKS), one of each.
+    let nodes = env.get(&["nodes"]).expect("nodes");
+    let node_names: Vec<String> = nodes["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
+        .take(2)
+        .collect();
+    let capacity_types = ["ON_DEMAND", "SPOT"];
+    for (node, capacity_type) in node_names.iter().zip(capacity_types) {
+        let label = format!("eks.amazonaws.com/capacityType={capacity_type}");
+        env.kubectl_ok(&["label", "node", node, &label, "--overwrite"]);
+    }
     env.kubectl_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
 
     // The operator converges: every kind it reconciles is Ready (or Degraded) for its generation.
@@ -183,13 +198,13 @@ async fn the_operator_never_writes_to_a_spec() {
             "{what}: spec fields owned by {others:?}, not only by {APPLIER} that applied them: {}",
             live["metadata"]["managedFields"]
         );
-        if ["TaskDefinition", "Service"].contains(&kind) {
+        if ["TaskDefinition", "Service", "CapacityProvider"].contains(&kind) {
             assert!(
                 status_owners.iter().any(|m| m.starts_with("ecsbridge.io/")),
                 "{what}: the operator owns the status it wrote: {status_owners:?}"
             );
         }
-        if ["Task", "ScheduledTask", "CapacityProvider"].contains(&kind) {
+        if ["Task", "ScheduledTask"].contains(&kind) {
             // Not reconciled yet: its status says so (and only its status is written).
             let ready = live["status"]["conditions"]
                 .as_array()
@@ -211,5 +226,8 @@ async fn the_operator_never_writes_to_a_spec() {
                 "{what}: {table}"
             );
         }
+    }
+    for node in &node_names {
+        env.kubectl_ok(&["label", "node", node, "eks.amazonaws.com/capacityType-"]);
     }
 }

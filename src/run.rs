@@ -284,12 +284,16 @@ async fn run_controllers(
         }
     };
     let mut controllers: Vec<BoxFuture<'static, ()>> = Vec::new();
-    for (i, scope) in scopes.into_iter().enumerate() {
-        // The kinds without a controller yet (CapacityProviders, cluster-scoped, once).
-        controllers.push(
-            controller::not_reconciled::run(scope.clone(), i == 0, Arc::clone(&ctx), shutdown.clone())
-                .boxed(),
-        );
+    // CapacityProviders, cluster-scoped: one controller, with the tasks of every scope.
+    let synced = readiness.controller(controller::capacity_provider::CONTROLLER);
+    controllers.push(
+        controller::capacity_provider::watch::run(scopes.clone(), Arc::clone(&ctx), synced, shutdown.clone())
+            .boxed(),
+    );
+    for scope in scopes {
+        // The kinds without a controller yet.
+        controllers
+            .push(controller::not_reconciled::run(scope.clone(), Arc::clone(&ctx), shutdown.clone()).boxed());
         let synced = readiness.controller(controller::task_definition::CONTROLLER);
         controllers.push(
             controller::task_definition::watch::run(
@@ -445,9 +449,12 @@ mod tests {
         ])
     }
 
-    /// CapacityProviders (cluster-scoped, whose status says they are not reconciled yet): listed
-    /// once, whatever the number of namespaces.
+    /// CapacityProviders (cluster-scoped, one controller): listed once, whatever the number of
+    /// namespaces.
     const CAPACITY_PROVIDERS: &str = "/apis/ecsbridge.io/v1alpha1/capacityproviders";
+    /// The CapacityProvider controller's LISTs: providers and nodes once, pods and Services once
+    /// per namespace (here the first).
+    const CAPACITY_PROVIDER_LISTS: usize = 4;
 
     /// Initial LISTs per watched namespace: TaskDefinitions, ServiceAccounts, claims and
     /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
@@ -458,7 +465,11 @@ mod tests {
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
-        let paths = first_request_paths(RunConfig::default(), LISTS_PER_NAMESPACE + 1).await;
+        let paths = first_request_paths(
+            RunConfig::default(),
+            LISTS_PER_NAMESPACE + CAPACITY_PROVIDER_LISTS,
+        )
+        .await;
         let mut expected = list_paths(None);
         expected.insert(CAPACITY_PROVIDERS.to_owned());
         assert_eq!(paths, expected);
@@ -470,7 +481,7 @@ mod tests {
             namespaces: vec!["team-b".into(), "team-a".into()],
             ..RunConfig::default()
         };
-        let paths = first_request_paths(config, 2 * LISTS_PER_NAMESPACE + 1).await;
+        let paths = first_request_paths(config, 2 * LISTS_PER_NAMESPACE + CAPACITY_PROVIDER_LISTS + 2).await;
         let mut expected = list_paths(Some("team-a"));
         expected.extend(list_paths(Some("team-b")));
         expected.insert(CAPACITY_PROVIDERS.to_owned());

@@ -221,7 +221,7 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
         .expect("start ecs-bridge run");
 
     let examples = support::repo_root().join("examples");
-    for example in ["web", "orders", "batch"] {
+    for example in ["web", "orders", "batch", "capacity"] {
         let path = examples.join(example);
         kubectl(
             &server,
@@ -272,6 +272,8 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             && did("create", "leases")
             && did("update", "leases")
             && did("get", "customresourcedefinitions")
+            && did("patch", "capacityproviders")
+            && did("patch", "capacityproviders/status")
     });
     let _ = operator.kill();
     let _ = operator.wait();

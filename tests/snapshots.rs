@@ -51,6 +51,12 @@ fn readme_batch_example() {
     insta::assert_snapshot!(rendered(&[root.join("examples/batch")], &root));
 }
 
+#[test]
+fn readme_capacity_example() {
+    let root = support::repo_root();
+    insta::assert_snapshot!(rendered(&[root.join("examples/capacity")], &root));
+}
+
 /// The corpus files of the snapshots: each shows a family of translations.
 const CORPUS: &[&str] = &[
     // dependsOn HEALTHY/START → sidecars, Fargate sizes, awslogs.

@@ -81,6 +81,20 @@ pub struct ServiceSpec {
 }
 
 impl Service {
+    /// Whether it runs on the capacity provider named `provider`: its strategy, the one its
+    /// status records, or its launch type FARGATE names it.
+    #[must_use]
+    pub fn uses_capacity_provider(&self, provider: &str) -> bool {
+        let own = self.spec.service.capacity_provider_strategy.iter().flatten();
+        let recorded = self
+            .status
+            .iter()
+            .flat_map(|s| s.capacity_provider_strategy.iter());
+        own.chain(recorded).any(|i| i.capacity_provider == provider)
+            || (provider == "FARGATE"
+                && self.spec.service.launch_type == Some(super::ecs::LaunchType::Fargate))
+    }
+
     /// The deployments its status last reported: none before the first status.
     #[must_use]
     pub fn deployments(&self) -> &[ServiceDeployment] {

@@ -39,6 +39,7 @@
 //!   requests); each step's pure function has its own tests (`<step>_tests.rs` when split out).
 
 pub mod caches;
+pub mod capacity_provider;
 pub mod delete;
 pub mod error;
 pub mod not_reconciled;
@@ -129,6 +130,9 @@ pub struct Context {
     /// The TaskDefinitions' dependents, cached: one set of stores per scope the TaskDefinition
     /// controller runs in.
     pub task_definition_children: std::sync::RwLock<Vec<task_definition::children::Stores>>,
+    /// The CapacityProvider controller's caches (nodes, and the pods and Services of every
+    /// watched scope); none before it runs, as in unit tests.
+    pub capacity_provider_caches: std::sync::RwLock<Option<capacity_provider::watch::Caches>>,
     /// Publishes Kubernetes Events (events.k8s.io/v1) as `ecs-bridge`.
     pub recorder: recorder::Recorder,
     /// What the Service controller remembers of TargetGroupBindings (pruned).
@@ -151,6 +155,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             service_children: std::sync::RwLock::new(Vec::new()),
             task_definition_children: std::sync::RwLock::new(Vec::new()),
+            capacity_provider_caches: std::sync::RwLock::new(None),
             target_group_bindings: service::apply::Bindings::default(),
             served: served::Served::default(),
             metrics: Arc::default(),

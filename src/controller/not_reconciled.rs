@@ -1,4 +1,4 @@
-//! The kinds that have a CRD but no controller yet (CapacityProvider, Task, ScheduledTask):
+//! The kinds that have a CRD but no controller yet (Task, ScheduledTask):
 //! their objects are kept as written and nothing is made from them, and their status says so
 //! (`Ready=False` and `Degraded=True`, reason [`REASON_NOT_RECONCILED`]), so that a user (and Argo CD) sees it rather
 //! than an object that looks forgotten. The README's kinds table says which kinds are reconciled.
@@ -18,7 +18,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use crate::{
-    api::{CapacityProvider, ScheduledTask, Task, condition},
+    api::{ScheduledTask, Task, condition},
     controller::{Context, Error, caches::scoped, error_policy},
     runtime::Shutdown,
 };
@@ -120,8 +120,8 @@ where
 }
 
 /// Runs the status writer of the kinds without a controller on `namespace` (`None`: every
-/// namespace; CapacityProviders, cluster-scoped, only with `cluster_scoped`) until `shutdown`.
-pub async fn run(namespace: Option<String>, cluster_scoped: bool, ctx: Arc<Context>, shutdown: Shutdown) {
+/// namespace) until `shutdown`.
+pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdown) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     let tasks = drive(
@@ -136,20 +136,7 @@ pub async fn run(namespace: Option<String>, cluster_scoped: bool, ctx: Arc<Conte
         Arc::clone(&ctx),
         shutdown.clone(),
     );
-    if cluster_scoped {
-        let providers = drive(
-            Controller::new(
-                Api::<CapacityProvider>::all(client.clone()),
-                watcher::Config::default(),
-            )
-            .trigger_backoff(crate::controller::caches::trigger_backoff()),
-            Arc::clone(&ctx),
-            shutdown,
-        );
-        futures::join!(tasks, scheduled, providers);
-    } else {
-        futures::join!(tasks, scheduled);
-    }
+    futures::join!(tasks, scheduled);
 }
 
 #[cfg(test)]

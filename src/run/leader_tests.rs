@@ -137,13 +137,13 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 18
-/// initial LISTs of namespace `team-a` have been seen (TaskDefinitions and CapacityProviders
-/// twice: two controllers each).
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 21
+/// initial LISTs of namespace `team-a` have been seen (TaskDefinitions, CapacityProviders, nodes,
+/// pods and Services twice: two controllers each).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 18 {
+    while held.len() < 21 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();

@@ -5,7 +5,7 @@
 
 use k8s_openapi::{api::core::v1::Pod, apimachinery::pkg::apis::meta::v1::Time};
 use kube::{
-    Api, Resource,
+    Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
     runtime::controller::Action,
 };
@@ -33,7 +33,7 @@ use crate::{
             translated_message,
         },
     },
-    translate::{labels, placement::needs, service::Workload},
+    translate::{capacity::provider::PROVIDER_LABEL, labels, placement::needs, service::Workload},
 };
 
 /// ECS status of a service that exists.
@@ -118,6 +118,20 @@ pub fn compute(
         Workload::Deployments(_) => "Deployment",
         Workload::DaemonSet(_) => "DaemonSet",
     };
+    // The workload's objects: the Service's name, or its Deployments' names when split.
+    let objects = match &applied.workload {
+        Workload::Deployments(d)
+            if d.len() > 1
+                || d.iter()
+                    .any(|d| d.metadata.name.as_deref() != Some(name.as_str())) =>
+        {
+            d.iter()
+                .filter_map(|d| d.metadata.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        _ => name.clone(),
+    };
     let (running, desired, pending) = (counts.running, counts.desired, counts.pending);
     let ready = if !counts.caught_up {
         condition::new(
@@ -167,7 +181,7 @@ pub fn compute(
             PROGRESSING,
             true,
             REASON_ROLLOUT_IN_PROGRESS,
-            format!("Rolling out {} ({kind} {name}).", applied.task_definition),
+            format!("Rolling out {} ({kind} {objects}).", applied.task_definition),
             generation,
             now.clone(),
         )
@@ -416,20 +430,30 @@ pub fn why_pending(pods: &[Pod], workload: &Workload, attribute_prefix: &str) ->
 /// ([`needs::node_requirements`]).
 #[must_use]
 pub fn unplaceable(pods: &[Pod], workload: &Workload, attribute_prefix: &str) -> Option<String> {
-    let reason = super::stopped_reason::unschedulable(pods)?;
+    // The first pod that cannot be placed, and the capacity provider it is for (split Services).
+    let (pod, reason) = pods
+        .iter()
+        .find_map(|p| super::stopped_reason::unschedulable([p]).map(|r| (p, r)))?;
+    let provider = pod.labels().get(PROVIDER_LABEL);
     let template = match workload {
-        Workload::Deployments(d) => d.first().and_then(|d| d.spec.as_ref()).map(|s| &s.template),
+        Workload::Deployments(d) => d
+            .iter()
+            .find(|d| d.labels().get(PROVIDER_LABEL) == provider)
+            .or(d.first())
+            .and_then(|d| d.spec.as_ref())
+            .map(|s| &s.template),
         Workload::DaemonSet(d) => d.spec.as_ref().map(|s| &s.template),
     };
     let needs = template
         .and_then(|t| t.spec.as_ref())
         .map(|spec| needs::node_requirements(spec, attribute_prefix))
         .unwrap_or_default();
+    let on = provider.map_or(String::new(), |p| format!(" on capacity provider {p}"));
     Some(if needs.is_empty() {
-        format!("A task cannot be placed: {reason}.")
+        format!("A task cannot be placed{on}: {reason}.")
     } else {
         format!(
-            "A task cannot be placed: {reason}. Its placement needs a node with {}.",
+            "A task cannot be placed{on}: {reason}. Its placement needs a node with {}.",
             needs.join(", or ")
         )
     })

@@ -206,20 +206,13 @@ pub fn services_for_provider(services: &[Arc<Service>], provider: &str) -> Vec<O
     services
         .iter()
         .filter(|svc| {
-            let own = svc.spec.service.capacity_provider_strategy.as_deref();
-            let recorded = svc
-                .status
-                .as_ref()
-                .map(|s| s.capacity_provider_strategy.as_slice());
-            let names = |items: Option<&[crate::api::ecs::CapacityProviderStrategyItem]>| {
-                items.is_some_and(|i| i.iter().any(|i| i.capacity_provider == provider))
-            };
-            let fargate = provider == "FARGATE"
-                && svc.spec.service.launch_type == Some(crate::api::ecs::LaunchType::Fargate);
-            let undecided = own.is_none()
+            let undecided = svc.spec.service.capacity_provider_strategy.is_none()
                 && svc.spec.service.launch_type.is_none()
-                && recorded.is_none_or(<[_]>::is_empty);
-            names(own) || names(recorded) || fargate || undecided
+                && svc
+                    .status
+                    .as_ref()
+                    .is_none_or(|s| s.capacity_provider_strategy.is_empty());
+            svc.uses_capacity_provider(provider) || undecided
         })
         .map(|svc| ObjectRef::from_obj(svc.as_ref()))
         .collect()

@@ -14,6 +14,7 @@
 pub mod cluster;
 pub mod moves;
 pub mod provider;
+pub mod usage;
 
 use crate::api::ecs::CapacityProviderStrategyItem;
 

@@ -1,0 +1,126 @@
+//! The finalizer that holds the deletion of a CapacityProvider while Services use it (ECS refuses
+//! `DeleteCapacityProvider` for a provider a service uses): added to every provider, removed once
+//! it is being deleted and no Service's strategy (its own, its launch type's, or the one its
+//! status records) names it.
+
+use kube::{
+    Api, ResourceExt,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+
+use crate::{
+    api::CapacityProvider,
+    controller::{Context, Error},
+};
+
+/// The finalizer.
+pub const FINALIZER: &str = "ecsbridge.io/capacity-provider-in-use";
+
+/// What to do with the finalizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Add it (a provider that exists and does not have it yet).
+    Add,
+    /// Remove it: the provider is being deleted and no Service uses it.
+    Release,
+    /// Leave it as it is.
+    Keep,
+}
+
+/// What to do with the finalizer of `cp`, used by `users` (pure).
+#[must_use]
+pub fn decide(cp: &CapacityProvider, users: &[String]) -> Step {
+    let has = cp.finalizers().iter().any(|f| f == FINALIZER);
+    match (cp.metadata.deletion_timestamp.is_some(), has) {
+        (false, false) => Step::Add,
+        (true, true) if users.is_empty() => Step::Release,
+        _ => Step::Keep,
+    }
+}
+
+/// The finalizers of `cp` with ours added (`add`) or removed.
+fn with(cp: &CapacityProvider, add: bool) -> Vec<String> {
+    let mut finalizers: Vec<String> = cp
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    if add {
+        finalizers.push(FINALIZER.to_owned());
+    }
+    finalizers
+}
+
+/// Sets the finalizers of `cp` to `finalizers`, if its resource version is still the one read (a
+/// conflict retries the reconcile with the object as it is now).
+async fn set(ctx: &Context, cp: &CapacityProvider, finalizers: Vec<String>) -> Result<(), Error> {
+    let api: Api<CapacityProvider> = Api::all(ctx.client.clone());
+    let patch = json!({"metadata": {"resourceVersion": cp.resource_version(), "finalizers": finalizers}});
+    api.patch(&cp.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Adds the finalizer to `cp`.
+///
+/// # Errors
+/// [`Error::Kube`] when the patch fails.
+pub async fn add(ctx: &Context, cp: &CapacityProvider) -> Result<(), Error> {
+    set(ctx, cp, with(cp, true)).await
+}
+
+/// Removes the finalizer from `cp`, letting its deletion finish.
+///
+/// # Errors
+/// [`Error::Kube`] when the patch fails.
+pub async fn release(ctx: &Context, cp: &CapacityProvider) -> Result<(), Error> {
+    tracing::info!(name = %cp.name_any(), "no Service uses the capacity provider: deletion let go");
+    set(ctx, cp, with(cp, false)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(deleting: bool, ours: bool) -> CapacityProvider {
+        let mut cp: CapacityProvider = serde_json::from_value(json!({
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "CapacityProvider",
+            "metadata": {"name": "spot", "finalizers": ["other.io/keep"]}, "spec": {}
+        }))
+        .expect("a provider");
+        if deleting {
+            cp.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
+        }
+        if ours {
+            cp.metadata
+                .finalizers
+                .get_or_insert_with(Vec::new)
+                .push(FINALIZER.to_owned());
+        }
+        cp
+    }
+
+    #[test]
+    fn deletion_is_held_while_a_service_uses_the_provider() {
+        let users = vec!["shop/web".to_owned()];
+        assert_eq!(decide(&provider(false, false), &[]), Step::Add);
+        assert_eq!(decide(&provider(false, true), &users), Step::Keep);
+        assert_eq!(decide(&provider(true, true), &users), Step::Keep, "held");
+        assert_eq!(decide(&provider(true, true), &[]), Step::Release);
+        assert_eq!(
+            decide(&provider(true, false), &[]),
+            Step::Keep,
+            "not ours to hold"
+        );
+        assert_eq!(
+            with(&provider(true, true), false),
+            ["other.io/keep"],
+            "others' kept"
+        );
+        assert_eq!(with(&provider(false, false), true), ["other.io/keep", FINALIZER]);
+    }
+}

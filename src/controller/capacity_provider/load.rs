@@ -1,0 +1,193 @@
+//! Load (async, read-only): what a CapacityProvider's reconcile reads, from the controller's
+//! caches ([`super::watch`]): the nodes its node selector matches (with their allocatable
+//! capacity), its tasks (pods labelled with the provider) and the Services whose strategy names
+//! it. Without caches (a reconcile outside the controller) they are listed.
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::{Api, ResourceExt, api::ListParams};
+use kube_quantity::ParsedQuantity;
+
+use crate::{
+    api::{CapacityProvider, Service},
+    controller::{Context, Error},
+    translate::capacity::{
+        provider::{PROVIDER_LABEL, label_value},
+        usage::{NodeCapacity, TaskUsage},
+    },
+};
+
+/// What a CapacityProvider's reconcile read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    /// The nodes its node selector matches.
+    pub nodes: Vec<NodeCapacity>,
+    /// Its tasks that have not ended.
+    pub tasks: Vec<TaskUsage>,
+    /// The Services whose strategy names it, as `namespace/name`, sorted.
+    pub users: Vec<String>,
+}
+
+/// Reads what `cp` holds and who uses it.
+///
+/// # Errors
+/// [`Error::Kube`] when a LIST fails (without caches only).
+pub async fn load(ctx: &Context, cp: &CapacityProvider) -> Result<Loaded, Error> {
+    let (nodes, pods, services) = match super::watch::cached(ctx) {
+        Some(cached) => cached,
+        None => {
+            let label = format!("{PROVIDER_LABEL}={}", label_value(&cp.ecs_name()));
+            (
+                Api::<Node>::all(ctx.client.clone())
+                    .list(&ListParams::default())
+                    .await?
+                    .items,
+                Api::<Pod>::all(ctx.client.clone())
+                    .list(&ListParams::default().labels(&label))
+                    .await?
+                    .items,
+                Api::<Service>::all(ctx.client.clone())
+                    .list(&ListParams::default())
+                    .await?
+                    .items,
+            )
+        }
+    };
+    Ok(observe(cp, &nodes, &pods, &services))
+}
+
+/// What `cp` holds among `nodes` and `pods`, and which of `services` use it (pure).
+#[must_use]
+pub fn observe(cp: &CapacityProvider, nodes: &[Node], pods: &[Pod], services: &[Service]) -> Loaded {
+    let selector = cp.spec.node_selector.clone().unwrap_or_default();
+    let name = cp.ecs_name();
+    let label = label_value(&name);
+    let nodes = nodes
+        .iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .filter(|n| selector.iter().all(|(k, v)| n.labels().get(k) == Some(v)))
+        .map(|n| {
+            let allocatable = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
+            let get = |k: &str| allocatable.and_then(|a| a.get(k)).map_or(0.0, |q| value(&q.0));
+            NodeCapacity {
+                name: n.name_any(),
+                cpu_millis: to_u64(get("cpu") * 1000.0),
+                memory_bytes: to_u64(get("memory")),
+            }
+        })
+        .collect();
+    let tasks = pods
+        .iter()
+        .filter(|p| p.labels().get(PROVIDER_LABEL) == Some(&label))
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| {
+            !matches!(
+                p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            )
+        })
+        .map(|p| {
+            let spec = p.spec.as_ref();
+            let request = |k: &str| -> f64 {
+                spec.into_iter()
+                    .flat_map(|s| s.containers.iter())
+                    .filter_map(|c| c.resources.as_ref()?.requests.as_ref()?.get(k))
+                    .map(|q| value(&q.0))
+                    .sum()
+            };
+            TaskUsage {
+                node: spec.and_then(|s| s.node_name.clone()),
+                cpu_millis: to_u64(request("cpu") * 1000.0),
+                memory_bytes: to_u64(request("memory")),
+            }
+        })
+        .collect();
+    let mut users: Vec<String> = services
+        .iter()
+        .filter(|svc| svc.uses_capacity_provider(&name))
+        .map(|svc| format!("{}/{}", svc.namespace().unwrap_or_default(), svc.name_any()))
+        .collect();
+    users.sort();
+    users.dedup();
+    Loaded { nodes, tasks, users }
+}
+
+/// A quantity's value (cores, bytes); 0 when it does not parse.
+fn value(q: &str) -> f64 {
+    ParsedQuantity::try_from(q)
+        .ok()
+        .and_then(|p| p.to_bytes_f64())
+        .unwrap_or(0.0)
+}
+
+/// A non-negative whole number from `v`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn to_u64(v: f64) -> u64 {
+    v.max(0.0).round() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_provider_holds_the_nodes_it_selects_and_its_unfinished_tasks() {
+        let cp: CapacityProvider = serde_json::from_value(json!({
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "CapacityProvider",
+            "metadata": {"name": "fargate-spot"},
+            "spec": {"name": "FARGATE_SPOT", "nodeSelector": {"karpenter.sh/capacity-type": "spot"}}
+        }))
+        .expect("a provider");
+        let node = |name: &str, spot: bool| -> Node {
+            let labels = if spot {
+                json!({"karpenter.sh/capacity-type": "spot"})
+            } else {
+                json!({})
+            };
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": labels},
+                "status": {"allocatable": {"cpu": "3800m", "memory": "15Gi"}}}))
+            .expect("a node")
+        };
+        let pod = |name: &str, node: Option<&str>, phase: &str| -> Pod {
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": "shop",
+                    "labels": {"ecsbridge.io/capacity-provider": "FARGATE_SPOT"}},
+                "spec": {"nodeName": node, "containers": [{"name": "app",
+                    "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}}}]},
+                "status": {"phase": phase}
+            }))
+            .expect("a pod")
+        };
+        let svc = |name: &str, strategy: serde_json::Value| -> Service {
+            serde_json::from_value(json!({"apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service",
+                "metadata": {"name": name, "namespace": "shop"},
+                "spec": {"capacityProviderStrategy": strategy}}))
+            .expect("a service")
+        };
+        let loaded = observe(
+            &cp,
+            &[node("a", true), node("b", false)],
+            &[
+                pod("t1", Some("a"), "Running"),
+                pod("t2", None, "Pending"),
+                pod("t3", Some("a"), "Succeeded"),
+            ],
+            &[
+                svc("web", json!([{"capacityProvider": "FARGATE_SPOT", "weight": 1}])),
+                svc("api", json!([{"capacityProvider": "FARGATE", "weight": 1}])),
+            ],
+        );
+        assert_eq!(loaded.nodes.len(), 1);
+        assert_eq!(
+            (loaded.nodes[0].cpu_millis, loaded.nodes[0].memory_bytes),
+            (3800, 15 << 30)
+        );
+        assert_eq!(loaded.tasks.len(), 2, "the ended task does not count");
+        assert_eq!(
+            (loaded.tasks[0].cpu_millis, loaded.tasks[0].memory_bytes),
+            (250, 512 << 20)
+        );
+        assert_eq!(loaded.users, ["shop/web"]);
+    }
+}
