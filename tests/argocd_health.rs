@@ -729,3 +729,84 @@ fn the_example_application_syncs_the_examples_with_server_side_apply() {
         .collect();
     assert!(options.contains(&"ServerSideApply=true"), "{options:?}");
 }
+
+fn capacity_provider_health(cp: &ecs_bridge::api::CapacityProvider, label: &str) -> (String, String) {
+    let obj = serde_json::to_value(cp).expect("CapacityProvider to JSON");
+    let got = health("CapacityProvider", &obj, label);
+    same_as_the_status_says(&obj, &got.status, label);
+    (got.status, got.message)
+}
+
+#[test]
+fn capacity_provider_statuses_from_the_controller_get_the_health_their_conditions_mean() {
+    use ecs_bridge::{
+        controller::capacity_provider::{load::Loaded, status::compute},
+        translate::capacity::usage::{NodeCapacity, TaskUsage},
+    };
+    let provider = |deleting: bool| -> ecs_bridge::api::CapacityProvider {
+        let mut cp: ecs_bridge::api::CapacityProvider = serde_json::from_value(json!({
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "CapacityProvider",
+            "metadata": {"name": "spot", "generation": 1},
+            "spec": {"nodeSelector": {"karpenter.sh/capacity-type": "spot"}}
+        }))
+        .expect("a CapacityProvider");
+        if deleting {
+            cp.metadata.deletion_timestamp = Some(t(0));
+        }
+        cp
+    };
+    let node = NodeCapacity {
+        name: "n1".into(),
+        cpu_millis: 4000,
+        memory_bytes: 16 << 30,
+    };
+    let task = |node: Option<&str>| TaskUsage {
+        node: node.map(str::to_owned),
+        cpu_millis: 250,
+        memory_bytes: 512 << 20,
+    };
+    let loaded = |tasks: Vec<TaskUsage>, users: &[&str]| Loaded {
+        nodes: vec![node.clone()],
+        tasks,
+        users: users.iter().map(|u| (*u).to_owned()).collect(),
+    };
+
+    // Every task placed → Healthy, Ready's message.
+    let mut cp = provider(false);
+    cp.status = Some(compute(&cp, &loaded(vec![task(Some("n1"))], &[]), None, &t(0)));
+    let (status, message) = capacity_provider_health(&cp, "cp-active");
+    assert_eq!(status, "Healthy");
+    assert!(
+        message.starts_with("ACTIVE: spot selects nodes with karpenter.sh/capacity-type=spot"),
+        "{message}"
+    );
+
+    // A task waits for a node → Progressing.
+    let mut cp = provider(false);
+    cp.status = Some(compute(
+        &cp,
+        &loaded(vec![task(Some("n1")), task(None)], &[]),
+        None,
+        &t(0),
+    ));
+    assert_eq!(capacity_provider_health(&cp, "cp-waiting").0, "Progressing");
+
+    // A reserved name → Degraded, naming the field.
+    let mut cp = provider(false);
+    cp.status = Some(compute(
+        &cp,
+        &loaded(vec![], &[]),
+        Some("metadata.name: \"ecs-x\" starts with \"ecs\""),
+        &t(0),
+    ));
+    let (status, message) = capacity_provider_health(&cp, "cp-invalid");
+    assert_eq!(status, "Degraded");
+    assert!(message.starts_with("metadata.name: "), "{message}");
+
+    // Being deleted while Services use it → Progressing, naming them.
+    let mut cp = provider(true);
+    cp.status = Some(compute(&cp, &loaded(vec![], &["shop/web"]), None, &t(0)));
+    let (status, message) = capacity_provider_health(&cp, "cp-held");
+    assert_eq!(status, "Progressing");
+    assert!(message.contains("shop/web"), "{message}");
+}

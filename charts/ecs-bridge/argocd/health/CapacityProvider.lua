@@ -1,9 +1,13 @@
 -- CapacityProvider: the shared rules, and Progressing while its ECS status (status.status) is
--- PROVISIONING or DEPROVISIONING.
+-- PROVISIONING or DEPROVISIONING (with why: the Services that hold its deletion).
 local function capacity_provider(obj)
   local ecs = obj.status.status
   if ecs == "PROVISIONING" or ecs == "DEPROVISIONING" then
-    return health.status("Progressing", "The capacity provider is " .. ecs .. ".")
+    local why = obj.status.updateStatusReason
+    if why == nil or why == "" then
+      why = "The capacity provider is " .. ecs .. "."
+    end
+    return health.status("Progressing", why)
   end
   return nil
 end
