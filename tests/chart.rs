@@ -344,6 +344,30 @@ async fn chart_installs_with_default_values_and_every_object_validates() {
         !grants(&rules, "", "secrets", "get"),
         "the operator reads no Secrets"
     );
+
+    // The built-in FARGATE and FARGATE_SPOT: what `ecs-bridge render` uses when not given.
+    let providers: Vec<&Value> = installed
+        .objects
+        .iter()
+        .filter(|o| kind(o) == "CapacityProvider")
+        .collect();
+    let builtin = ecs_bridge::translate::capacity::provider::builtin();
+    assert_eq!(providers.len(), builtin.len(), "{providers:#?}");
+    for b in &builtin {
+        let b = serde_json::to_value(b).expect("json");
+        let chart = providers
+            .iter()
+            .find(|p| p["metadata"]["name"] == b["metadata"]["name"])
+            .unwrap_or_else(|| panic!("the chart installs {}", b["metadata"]["name"]));
+        assert_eq!(
+            chart["spec"], b["spec"],
+            "the chart's and render's built-in providers agree"
+        );
+        assert_eq!(
+            chart["metadata"]["annotations"]["helm.sh/resource-policy"],
+            "keep"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -443,6 +467,18 @@ async fn chart_upgrades_as_the_readme_says_and_uninstalls_keeping_the_crds() {
     let server = TestApiServer::start().await;
     let (release, namespace) = ("ecs-bridge", "ecs-bridge-system");
     install(&server, release, namespace, &[]);
+    // A user edits a built-in provider: the upgrade keeps the edit.
+    kubectl(
+        &server,
+        &[
+            "patch",
+            "capacityproviders.ecsbridge.io",
+            "fargate-spot",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"nodeSelector":{"karpenter.sh/capacity-type":null,"eks.amazonaws.com/capacityType":"SPOT"}}}"#,
+        ],
+    );
     // README: CRDs first (Helm never upgrades crds/), then the release.
     let crds = chart().join("crds");
     kubectl(
@@ -512,5 +548,20 @@ async fn chart_upgrades_as_the_readme_says_and_uninstalls_keeping_the_crds() {
         &["get", "clusterroles,clusterrolebindings", "-o", "name"],
     );
     assert!(!left.contains("/ecs-bridge"), "left after uninstall: {left}");
+    // The built-in providers stay (resource-policy keep), with the user's edit.
+    let spot = kubectl(
+        &server,
+        &[
+            "get",
+            "capacityproviders.ecsbridge.io",
+            "fargate-spot",
+            "-o",
+            "jsonpath={.spec.nodeSelector}",
+        ],
+    );
+    assert_eq!(
+        spot, r#"{"eks.amazonaws.com/capacityType":"SPOT"}"#,
+        "the edit survives upgrade and uninstall"
+    );
     assert_crds_established(&server, &dir);
 }

@@ -1,7 +1,8 @@
 //! The finalizer that holds the deletion of a CapacityProvider while Services use it (ECS refuses
-//! `DeleteCapacityProvider` for a provider a service uses): added to every provider, removed once
-//! it is being deleted and no Service's strategy (its own, its launch type's, or the one its
-//! status records) names it.
+//! `DeleteCapacityProvider` for a provider a service uses): on a provider exactly while some
+//! Service's strategy (its own, its launch type's, or the one its status records) names it, so
+//! that an unused provider (or one left after the operator is uninstalled with no Service) is
+//! deleted at once.
 
 use kube::{
     Api, ResourceExt,
@@ -20,9 +21,9 @@ pub const FINALIZER: &str = "ecsbridge.io/capacity-provider-in-use";
 /// What to do with the finalizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Add it (a provider that exists and does not have it yet).
+    /// Add it (a provider in use that does not have it yet).
     Add,
-    /// Remove it: the provider is being deleted and no Service uses it.
+    /// Remove it: no Service uses the provider (being deleted or not).
     Release,
     /// Leave it as it is.
     Keep,
@@ -32,9 +33,10 @@ pub enum Step {
 #[must_use]
 pub fn decide(cp: &CapacityProvider, users: &[String]) -> Step {
     let has = cp.finalizers().iter().any(|f| f == FINALIZER);
-    match (cp.metadata.deletion_timestamp.is_some(), has) {
-        (false, false) => Step::Add,
-        (true, true) if users.is_empty() => Step::Release,
+    let deleting = cp.metadata.deletion_timestamp.is_some();
+    match (has, users.is_empty()) {
+        (false, false) if !deleting => Step::Add,
+        (true, true) => Step::Release,
         _ => Step::Keep,
     }
 }
@@ -76,7 +78,7 @@ pub async fn add(ctx: &Context, cp: &CapacityProvider) -> Result<(), Error> {
 /// # Errors
 /// [`Error::Kube`] when the patch fails.
 pub async fn release(ctx: &Context, cp: &CapacityProvider) -> Result<(), Error> {
-    tracing::info!(name = %cp.name_any(), "no Service uses the capacity provider: deletion let go");
+    tracing::info!(name = %cp.name_any(), "no Service uses the capacity provider: nothing holds its deletion");
     set(ctx, cp, with(cp, false)).await
 }
 
@@ -107,14 +109,24 @@ mod tests {
     #[test]
     fn deletion_is_held_while_a_service_uses_the_provider() {
         let users = vec!["shop/web".to_owned()];
-        assert_eq!(decide(&provider(false, false), &[]), Step::Add);
+        assert_eq!(decide(&provider(false, false), &users), Step::Add, "in use");
+        assert_eq!(
+            decide(&provider(false, false), &[]),
+            Step::Keep,
+            "unused: nothing to hold"
+        );
         assert_eq!(decide(&provider(false, true), &users), Step::Keep);
+        assert_eq!(
+            decide(&provider(false, true), &[]),
+            Step::Release,
+            "no longer used"
+        );
         assert_eq!(decide(&provider(true, true), &users), Step::Keep, "held");
         assert_eq!(decide(&provider(true, true), &[]), Step::Release);
         assert_eq!(
-            decide(&provider(true, false), &[]),
+            decide(&provider(true, false), &users),
             Step::Keep,
-            "not ours to hold"
+            "too late to hold"
         );
         assert_eq!(
             with(&provider(true, true), false),

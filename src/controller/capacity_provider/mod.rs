@@ -29,8 +29,8 @@ pub const FIELD_MANAGER: &str = "ecsbridge.io/capacity-provider-controller";
 /// Name of this controller in logs and metrics.
 pub const CONTROLLER: &str = "capacity-provider";
 
-/// Reconciles one CapacityProvider: keeps its finalizer while it exists, lets it go once no
-/// Service uses it after its deletion, and writes its status when it changed.
+/// Reconciles one CapacityProvider: keeps its finalizer while Services use it (holding its
+/// deletion), removes it when none does, and writes its status when it changed.
 ///
 /// # Errors
 /// [`Error::Kube`] when a request fails.
@@ -52,7 +52,9 @@ pub async fn reconcile(cp: Arc<CapacityProvider>, ctx: Arc<Context>) -> Result<A
         finalizer::Step::Add => finalizer::add(&ctx, &cp).await?,
         finalizer::Step::Release => {
             finalizer::release(&ctx, &cp).await?;
-            return Ok(Action::await_change());
+            if deleting {
+                return Ok(Action::await_change());
+            }
         }
         finalizer::Step::Keep => {}
     }
