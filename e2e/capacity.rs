@@ -271,3 +271,83 @@ spec:
         env.kubectl_ok(&["label", "node", node, label]);
     }
 }
+
+/// Managed scaling and termination protection, from `examples/capacity`: spot-pool's
+/// `targetCapacity: 80` keeps placeholder tasks of the lowest priority beside its 6 tasks
+/// (ceil(6 × 20 / 80) = 2), in the operator's namespace; on-demand-pool's
+/// `managedTerminationProtection: ENABLED` marks its tasks so that Karpenter and
+/// cluster-autoscaler leave their nodes alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn managed_scaling_keeps_headroom_and_termination_protection_marks_tasks() {
+    let env = Env::start("headroom").await;
+    let nodes = env.get(&["nodes"]).expect("nodes");
+    let names: Vec<String> = nodes["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            n.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .take(2)
+        .collect();
+    assert_eq!(names.len(), 2, "two nodes needed");
+    for (node, capacity_type) in names.iter().zip(["ON_DEMAND", "SPOT"]) {
+        let label = format!("eks.amazonaws.com/capacityType={capacity_type}");
+        env.kubectl_ok(&["label", "node", node, &label, "--overwrite"]);
+    }
+    let example = Env::s(&Env::example("capacity"));
+    env.kubectl_ok(&["apply", "-n", &env.namespace, "-f", &example]);
+
+    let headroom = eventually("spot-pool's headroom", TIMEOUT, || {
+        let d = env
+            .get(&["deployment", "ecs-bridge-headroom-spot-pool"])
+            .ok_or("no headroom Deployment")?;
+        (d.pointer("/spec/replicas") == Some(&Value::from(2)))
+            .then_some(d.clone())
+            .ok_or(format!("{:#}", d["spec"]))
+    })
+    .await;
+    let pod = &headroom["spec"]["template"]["spec"];
+    assert_eq!(pod["priorityClassName"], "ecs-bridge-headroom", "{pod:#}");
+    assert_eq!(pod["nodeSelector"]["eks.amazonaws.com/capacityType"], "SPOT");
+    assert_eq!(
+        headroom["metadata"]["ownerReferences"][0]["kind"], "CapacityProvider",
+        "owned by its provider"
+    );
+    eventually("spot-pool's status says what it keeps", TIMEOUT, || {
+        let cp = env.get(&["ecscp", "spot-pool"]).ok_or("absent")?;
+        let said = cp
+            .pointer("/status/headroom")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        said.starts_with("2 placeholder tasks of 250m CPU and 512Mi memory keep about 20% spare")
+            .then_some(())
+            .ok_or(format!("{:#}", cp["status"]))
+    })
+    .await;
+    let on_demand = env
+        .get(&["deployment", "api-on-demand-pool"])
+        .expect("the on-demand Deployment");
+    let annotations = &on_demand["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(
+        annotations["karpenter.sh/do-not-disrupt"], "true",
+        "{annotations:#}"
+    );
+    assert_eq!(
+        annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"],
+        "false"
+    );
+    let spot = env
+        .get(&["deployment", "api-spot-pool"])
+        .expect("the spot Deployment");
+    assert!(
+        spot.pointer("/spec/template/metadata/annotations/karpenter.sh~1do-not-disrupt")
+            .is_none(),
+        "spot-pool has no termination protection"
+    );
+    for node in &names {
+        env.kubectl_ok(&["label", "node", node, "eks.amazonaws.com/capacityType-"]);
+    }
+}

@@ -188,28 +188,33 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             lease_name,
             lease_namespace,
             metrics_address,
-        } => run(
-            namespaces,
-            &log,
-            log_json,
-            ecs_bridge::run::RunConfig {
-                controllers: ecs_bridge::controller::Config {
-                    revision_history_limit,
-                    options,
-                    ..ecs_bridge::controller::Config::default()
+        } => {
+            // The operator's own namespace: its Lease's, and its placeholder pods'.
+            let own_namespace = lease_namespace
+                .filter(|ns| !ns.is_empty())
+                .unwrap_or_else(ecs_bridge::runtime::leader::default_namespace);
+            run(
+                namespaces,
+                &log,
+                log_json,
+                ecs_bridge::run::RunConfig {
+                    controllers: ecs_bridge::controller::Config {
+                        revision_history_limit,
+                        options,
+                        headroom_namespace: own_namespace.clone(),
+                        ..ecs_bridge::controller::Config::default()
+                    },
+                    leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {
+                        lease_name,
+                        lease_namespace: own_namespace,
+                        identity: ecs_bridge::runtime::leader::default_identity(),
+                        timing: ecs_bridge::runtime::lease::Timing::default(),
+                    }),
+                    metrics_address: Some(metrics_address),
+                    ..ecs_bridge::run::RunConfig::default()
                 },
-                leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {
-                    lease_name,
-                    lease_namespace: lease_namespace
-                        .filter(|ns| !ns.is_empty())
-                        .unwrap_or_else(ecs_bridge::runtime::leader::default_namespace),
-                    identity: ecs_bridge::runtime::leader::default_identity(),
-                    timing: ecs_bridge::runtime::lease::Timing::default(),
-                }),
-                metrics_address: Some(metrics_address),
-                ..ecs_bridge::run::RunConfig::default()
-            },
-        ),
+            )
+        }
     }
 }
 

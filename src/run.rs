@@ -452,9 +452,11 @@ mod tests {
     /// CapacityProviders (cluster-scoped, one controller): listed once, whatever the number of
     /// namespaces.
     const CAPACITY_PROVIDERS: &str = "/apis/ecsbridge.io/v1alpha1/capacityproviders";
-    /// The CapacityProvider controller's LISTs: providers and nodes once, pods and Services once
-    /// per namespace (here the first).
-    const CAPACITY_PROVIDER_LISTS: usize = 4;
+    /// The CapacityProvider controller's LISTs: providers, nodes and placeholder Deployments
+    /// once, pods and Services once per namespace (here the first).
+    const CAPACITY_PROVIDER_LISTS: usize = 5;
+    /// The placeholder Deployments (managed scaling's headroom), in the operator's namespace.
+    const HEADROOM_DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ecs-bridge-system/deployments";
 
     /// Initial LISTs per watched namespace: TaskDefinitions, ServiceAccounts, claims and
     /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
@@ -472,6 +474,7 @@ mod tests {
         .await;
         let mut expected = list_paths(None);
         expected.insert(CAPACITY_PROVIDERS.to_owned());
+        expected.insert(HEADROOM_DEPLOYMENTS.to_owned());
         assert_eq!(paths, expected);
     }
 
@@ -485,6 +488,7 @@ mod tests {
         let mut expected = list_paths(Some("team-a"));
         expected.extend(list_paths(Some("team-b")));
         expected.insert(CAPACITY_PROVIDERS.to_owned());
+        expected.insert(HEADROOM_DEPLOYMENTS.to_owned());
         assert_eq!(paths, expected);
     }
 
@@ -613,7 +617,7 @@ mod tests {
             };
             assert!(
                 (path.starts_with("/apis/") || path.starts_with("/api/v1/"))
-                    && path.contains("/namespaces/team-a/"),
+                    && (path.contains("/namespaces/team-a/") || path == HEADROOM_DEPLOYMENTS),
                 "{path}"
             );
             let list = serde_json::json!({

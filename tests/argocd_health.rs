@@ -773,7 +773,13 @@ fn capacity_provider_statuses_from_the_controller_get_the_health_their_condition
 
     // Every task placed → Healthy, Ready's message.
     let mut cp = provider(false);
-    cp.status = Some(compute(&cp, &loaded(vec![task(Some("n1"))], &[]), None, &t(0)));
+    cp.status = Some(compute(
+        &cp,
+        &loaded(vec![task(Some("n1"))], &[]),
+        None,
+        None,
+        &t(0),
+    ));
     let (status, message) = capacity_provider_health(&cp, "cp-active");
     assert_eq!(status, "Healthy");
     assert!(
@@ -787,6 +793,7 @@ fn capacity_provider_statuses_from_the_controller_get_the_health_their_condition
         &cp,
         &loaded(vec![task(Some("n1")), task(None)], &[]),
         None,
+        None,
         &t(0),
     ));
     assert_eq!(capacity_provider_health(&cp, "cp-waiting").0, "Progressing");
@@ -797,6 +804,7 @@ fn capacity_provider_statuses_from_the_controller_get_the_health_their_condition
         &cp,
         &loaded(vec![], &[]),
         Some("metadata.name: \"ecs-x\" starts with \"ecs\""),
+        None,
         &t(0),
     ));
     let (status, message) = capacity_provider_health(&cp, "cp-invalid");
@@ -805,7 +813,7 @@ fn capacity_provider_statuses_from_the_controller_get_the_health_their_condition
 
     // Being deleted while Services use it → Progressing, naming them.
     let mut cp = provider(true);
-    cp.status = Some(compute(&cp, &loaded(vec![], &["shop/web"]), None, &t(0)));
+    cp.status = Some(compute(&cp, &loaded(vec![], &["shop/web"]), None, None, &t(0)));
     let (status, message) = capacity_provider_health(&cp, "cp-held");
     assert_eq!(status, "Progressing");
     assert!(message.contains("shop/web"), "{message}");

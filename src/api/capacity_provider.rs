@@ -121,6 +121,9 @@ pub struct CapacityProviderStatus {
     /// ECS's CapacityProviderReservation: nodes needed for its tasks (M) over nodes it has (N), times 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_provider_reservation: Option<i32>,
+    /// The spare capacity managed scaling keeps (placeholder tasks), when targetCapacity is below 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<String>,
     /// The Services (namespace/name) whose strategy names the provider.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,

@@ -95,6 +95,9 @@ pub struct Config {
     /// The installation options every translation takes (`--external-secrets`,
     /// `--attribute-prefix`, ...).
     pub options: Options,
+    /// The namespace of capacity providers' placeholder pods (managed scaling's headroom): the
+    /// operator's own. Default: `ecs-bridge-system`.
+    pub headroom_namespace: String,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             concurrency: 0,
             revision_history_limit: DEFAULT_REVISION_HISTORY_LIMIT,
             options: Options::default(),
+            headroom_namespace: "ecs-bridge-system".to_owned(),
         }
     }
 }

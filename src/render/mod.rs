@@ -163,7 +163,66 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
             )),
         }
     }
+    // Managed scaling's headroom of the providers given, for the tasks rendered on them.
+    for item in loaded {
+        if let Resource::CapacityProvider(cp) = &item.resource
+            && let Some(headroom) = headroom_of(cp, &out.objects)
+        {
+            out.objects.push(to_value(&headroom));
+        }
+    }
     out
+}
+
+/// The namespace `render` puts placeholder pods in: the chart's default release namespace (the
+/// operator puts them in its own).
+pub const HEADROOM_NAMESPACE: &str = "ecs-bridge-system";
+
+/// The placeholder Deployment of `cp` (managed scaling below 100) for the tasks among `objects`
+/// that run on it (its per-provider Deployments' replicas, at their pods' average requests).
+fn headroom_of(cp: &CapacityProvider, objects: &[Value]) -> Option<k8s_openapi::api::apps::v1::Deployment> {
+    let target = capacity::headroom::target_capacity(cp)?;
+    let provider = Provider::of(cp);
+    let label = provider.label_value();
+    let (mut tasks, mut cpu, mut memory) = (0_u64, 0_f64, 0_f64);
+    for d in objects.iter().filter(|o| {
+        o["kind"] == "Deployment"
+            && o["metadata"]["labels"][capacity::provider::PROVIDER_LABEL] == label.as_str()
+    }) {
+        let replicas = d["spec"]["replicas"].as_u64().unwrap_or(1);
+        let requests = |k: &str| -> f64 {
+            d["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["resources"]["requests"][k].as_str())
+                .filter_map(|q| kube_quantity::ParsedQuantity::try_from(q).ok()?.to_bytes_f64())
+                .sum()
+        };
+        tasks += replicas;
+        #[allow(clippy::cast_precision_loss)]
+        let n = replicas as f64;
+        cpu += requests("cpu") * 1000.0 * n;
+        memory += requests("memory") * n;
+    }
+    let count = capacity::headroom::placeholders(target, u32::try_from(tasks).ok()?);
+    if count == 0 {
+        return None;
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let each = |total: f64| (total / tasks as f64).ceil().max(0.0) as u64;
+    Some(capacity::headroom::deployment(
+        &kube::ResourceExt::name_any(cp),
+        &provider,
+        HEADROOM_NAMESPACE,
+        count,
+        each(cpu),
+        each(memory),
+    ))
 }
 
 /// The CapacityProviders among `loaded` (their names checked as CreateCapacityProvider does),

@@ -137,13 +137,14 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 21
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 22
 /// initial LISTs of namespace `team-a` have been seen (TaskDefinitions, CapacityProviders, nodes,
-/// pods and Services twice: two controllers each).
+/// pods and Services twice: two controllers each; and the placeholder Deployments of the
+/// operator's namespace).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 21 {
+    while held.len() < 22 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();
@@ -152,7 +153,8 @@ async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Rep
                 "/api/v1/nodes",
                 "/api/v1/persistentvolumes",
                 "/apis/ecsbridge.io/v1alpha1/capacityproviders",
-                "/api/v1/namespaces"
+                "/api/v1/namespaces",
+                "/apis/apps/v1/namespaces/ecs-bridge-system/deployments"
             ]
             .contains(&path)
                 || path.contains("/namespaces/team-a/"),
@@ -162,7 +164,7 @@ async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Rep
         paths.insert(path.to_owned());
         held.push(reply);
     }
-    assert_eq!(paths.len(), 16, "{paths:?}");
+    assert_eq!(paths.len(), 17, "{paths:?}");
     held
 }
 

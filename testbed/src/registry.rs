@@ -267,6 +267,16 @@ const BUILTINS: &[Builtin] = &[
     ),
     b("events.k8s.io", "v1", "Event", "events", true, &["ev"], &[], NONE),
     b(
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        "priorityclasses",
+        false,
+        &["pc"],
+        &[],
+        NONE,
+    ),
+    b(
         "rbac.authorization.k8s.io",
         "v1",
         "Role",

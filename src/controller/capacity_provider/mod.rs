@@ -5,9 +5,11 @@
 //!
 //! [`reconcile`] reads as its steps: [`load`] (nodes, tasks and Services from the caches of
 //! [`watch`]) → validate (the name) → decide ([`finalizer`]: add it, or let the provider go when
-//! nothing uses it) → [`status`] (computed, written when it changed).
+//! nothing uses it) → build and apply the [`headroom`] of managed scaling → [`status`]
+//! (computed, written when it changed).
 
 pub mod finalizer;
+pub mod headroom;
 pub mod load;
 pub mod status;
 pub mod watch;
@@ -62,7 +64,14 @@ pub async fn reconcile(cp: Arc<CapacityProvider>, ctx: Arc<Context>) -> Result<A
         // (Someone else's finalizer holds it: nothing of ours to write.)
         return Ok(Action::await_change());
     }
+    let wanted = headroom::wanted(&cp, &loaded, &ctx.config.headroom_namespace);
+    let live = watch::headroom(
+        &ctx,
+        &crate::translate::capacity::headroom::deployment_name(&name),
+    );
+    headroom::apply(&ctx, &cp, wanted.as_ref().map(|w| &w.0), live.as_ref()).await?;
     let now = Time(Timestamp::now());
-    status::update(&ctx, &cp, &loaded, invalid_name, now).await?;
+    let kept = wanted.map(|w| w.1);
+    status::update(&ctx, &cp, &loaded, invalid_name, kept, now).await?;
     Ok(Action::requeue(ctx.config.resync_interval))
 }

@@ -38,13 +38,15 @@ pub const REASON_TASKS_WAITING: &str = "TasksWaitingForCapacity";
 /// Reason: none of its tasks waits.
 pub const REASON_SETTLED: &str = "Settled";
 
-/// The status `cp` should have, holding `loaded`, its name refused for `invalid_name`, at `now`
-/// (the transition time of conditions that change).
+/// The status `cp` should have, holding `loaded`, its name refused for `invalid_name`, keeping
+/// `headroom` (what it says of managed scaling's spare capacity), at `now` (the transition time
+/// of conditions that change).
 #[must_use]
 pub fn compute(
     cp: &CapacityProvider,
     loaded: &Loaded,
     invalid_name: Option<&str>,
+    headroom: Option<&str>,
     now: &Time,
 ) -> CapacityProviderStatus {
     let generation = cp.metadata.generation;
@@ -90,6 +92,7 @@ pub fn compute(
     status.pending_tasks = Some(i32::try_from(u.pending).unwrap_or(i32::MAX));
     status.capacity_provider_reservation = Some(i32::try_from(u.reservation).unwrap_or(i32::MAX));
     status.services.clone_from(&loaded.users);
+    status.headroom = headroom.map(str::to_owned);
 
     let selected = if selects.is_empty() {
         "selects every node (no nodeSelector)".to_owned()
@@ -174,9 +177,10 @@ pub async fn update(
     cp: &CapacityProvider,
     loaded: &Loaded,
     invalid_name: Option<String>,
+    headroom: Option<String>,
     now: Time,
 ) -> Result<(), Error> {
-    let status = compute(cp, loaded, invalid_name.as_deref(), &now);
+    let status = compute(cp, loaded, invalid_name.as_deref(), headroom.as_deref(), &now);
     if same_status(cp.status.as_ref(), &status) {
         return Ok(());
     }
@@ -240,7 +244,7 @@ mod tests {
 
     #[test]
     fn an_active_provider_reports_in_ecs_terms() {
-        let s = compute(&provider(false), &loaded(&["shop/web"]), None, &t());
+        let s = compute(&provider(false), &loaded(&["shop/web"]), None, None, &t());
         assert_eq!(s.status.as_deref(), Some("ACTIVE"));
         assert_eq!(s.type_.as_deref(), Some("FARGATE_SPOT"));
         assert_eq!(s.update_status.as_deref(), Some("CREATE_COMPLETE"));
@@ -267,7 +271,13 @@ mod tests {
 
     #[test]
     fn a_provider_in_use_being_deleted_says_which_services_hold_it() {
-        let s = compute(&provider(true), &loaded(&["shop/web", "team/api"]), None, &t());
+        let s = compute(
+            &provider(true),
+            &loaded(&["shop/web", "team/api"]),
+            None,
+            None,
+            &t(),
+        );
         assert_eq!(s.status.as_deref(), Some("DEPROVISIONING"));
         assert_eq!(s.update_status.as_deref(), Some("DELETE_IN_PROGRESS"));
         let ready = condition::find(&s.conditions, condition::READY).expect("Ready");
@@ -288,6 +298,7 @@ mod tests {
             &provider(false),
             &loaded(&[]),
             Some("spec.name: \"ecs-x\" starts with \"ecs\""),
+            None,
             &t(),
         );
         let degraded = condition::find(&s.conditions, condition::DEGRADED).expect("Degraded");

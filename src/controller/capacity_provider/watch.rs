@@ -7,7 +7,10 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, NodeStatus, Pod};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Node, NodeStatus, Pod},
+};
 use kube::{
     Api, ResourceExt,
     runtime::{
@@ -26,7 +29,10 @@ use crate::{
         error_policy, with_backoff_reset,
     },
     runtime::Shutdown,
-    translate::capacity::provider::{PROVIDER_LABEL, label_value},
+    translate::capacity::{
+        headroom::HEADROOM_LABEL,
+        provider::{PROVIDER_LABEL, label_value},
+    },
 };
 
 /// The CapacityProvider controller's caches.
@@ -38,6 +44,23 @@ pub struct Caches {
     pub pods: Vec<Store<Pod>>,
     /// Per watched scope: the Services.
     pub services: Vec<Store<Service>>,
+    /// The providers' placeholder Deployments (managed scaling's headroom), in the operator's
+    /// namespace.
+    pub headroom: Store<Deployment>,
+}
+
+/// The live placeholder Deployment named `name`, from the caches.
+#[must_use]
+pub fn headroom(ctx: &Context, name: &str) -> Option<Deployment> {
+    let caches = ctx
+        .capacity_provider_caches
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()?;
+    caches
+        .headroom
+        .get(&ObjectRef::new(name).within(&ctx.config.headroom_namespace))
+        .map(|d| (*d).clone())
 }
 
 /// The nodes, the pods and the Services in the controller's caches; `None` without caches (a
@@ -120,16 +143,29 @@ pub async fn run(
             },
             kube::runtime::utils::PredicateConfig::default(),
         );
+    // The placeholder Deployments (ours, by label), mapped to their provider by label.
+    let (headroom, headroom_changes) = reflected(
+        Api::<Deployment>::namespaced(client.clone(), &ctx.config.headroom_namespace),
+        watcher::Config::default().labels(HEADROOM_LABEL),
+    );
+    let by_headroom = store.clone();
     let mut pod_stores = Vec::new();
     let mut service_stores = Vec::new();
     let mut controller = controller;
     let all = store.clone();
-    controller = controller.watches_stream(node_changes, move |_| {
-        all.state()
-            .iter()
-            .map(|cp| ObjectRef::from_obj(&**cp))
-            .collect::<Vec<_>>()
-    });
+    controller = controller
+        .watches_stream(node_changes, move |_| {
+            all.state()
+                .iter()
+                .map(|cp| ObjectRef::from_obj(&**cp))
+                .collect::<Vec<_>>()
+        })
+        .watches_stream(headroom_changes, move |d| {
+            d.labels()
+                .get(HEADROOM_LABEL)
+                .map(|label| providers_labelled(&by_headroom, label))
+                .unwrap_or_default()
+        });
     for scope in &scopes {
         let ns = scope.as_deref();
         let (pods, pod_changes) = reflected(
@@ -164,6 +200,7 @@ pub async fn run(
         nodes,
         pods: pod_stores,
         services: service_stores,
+        headroom,
     });
     let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
     let results = controller

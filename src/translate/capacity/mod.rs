@@ -12,6 +12,7 @@
 //! a time, growing the count never takes a task away from a provider.
 
 pub mod cluster;
+pub mod headroom;
 pub mod moves;
 pub mod provider;
 pub mod usage;
