@@ -72,32 +72,11 @@ async fn split_is(env: &Env, fargate: i64, spot: i64, nodes: &[String; 2]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_service_runs_on_two_providers_with_ecs_split_and_follows_scale_and_strategy() {
     let env = Env::start("capacity").await;
-    let nodes = env.get(&["nodes"]).expect("nodes");
-    let names: Vec<String> = nodes["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| {
-            n.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect();
-    assert!(names.len() >= 2, "two nodes needed: {names:?}");
+    let names = env.nodes(2);
     let nodes = [names[0].clone(), names[1].clone()];
-    env.kubectl_ok(&[
-        "label",
-        "node",
-        &nodes[0],
-        "eks.amazonaws.com/compute-type=fargate",
-        "--overwrite",
-    ]);
-    env.kubectl_ok(&[
-        "label",
-        "node",
-        &nodes[1],
-        "karpenter.sh/capacity-type=spot",
-        "--overwrite",
+    env.label_nodes([
+        (&nodes[0], "eks.amazonaws.com/compute-type=fargate"),
+        (&nodes[1], "karpenter.sh/capacity-type=spot"),
     ]);
     let builtin: Vec<String> = ecs_bridge::translate::capacity::provider::builtin()
         .iter()
@@ -264,12 +243,10 @@ spec:
     })
     .await;
 
-    for (node, label) in [
+    env.label_nodes([
         (&nodes[0], "eks.amazonaws.com/compute-type-"),
         (&nodes[1], "karpenter.sh/capacity-type-"),
-    ] {
-        env.kubectl_ok(&["label", "node", node, label]);
-    }
+    ]);
 }
 
 /// Managed scaling and termination protection, from `examples/capacity`: spot-pool's
@@ -280,23 +257,11 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn managed_scaling_keeps_headroom_and_termination_protection_marks_tasks() {
     let env = Env::start("headroom").await;
-    let nodes = env.get(&["nodes"]).expect("nodes");
-    let names: Vec<String> = nodes["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| {
-            n.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .take(2)
-        .collect();
-    assert_eq!(names.len(), 2, "two nodes needed");
-    for (node, capacity_type) in names.iter().zip(["ON_DEMAND", "SPOT"]) {
-        let label = format!("eks.amazonaws.com/capacityType={capacity_type}");
-        env.kubectl_ok(&["label", "node", node, &label, "--overwrite"]);
-    }
+    let names = env.nodes(2);
+    env.label_nodes([
+        (&names[0], "eks.amazonaws.com/capacityType=ON_DEMAND"),
+        (&names[1], "eks.amazonaws.com/capacityType=SPOT"),
+    ]);
     let example = Env::s(&Env::example("capacity"));
     env.kubectl_ok(&["apply", "-n", &env.namespace, "-f", &example]);
 
@@ -347,7 +312,5 @@ async fn managed_scaling_keeps_headroom_and_termination_protection_marks_tasks()
             .is_none(),
         "spot-pool has no termination protection"
     );
-    for node in &names {
-        env.kubectl_ok(&["label", "node", node, "eks.amazonaws.com/capacityType-"]);
-    }
+    env.label_nodes(names.iter().map(|n| (n, "eks.amazonaws.com/capacityType-")));
 }

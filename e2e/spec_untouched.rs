@@ -133,19 +133,11 @@ async fn the_operator_never_writes_to_a_spec() {
     }
     // The capacity example's providers select nodes by managed node groups' capacity type: two
     // nodes labelled so (as on EKS), one of each.
-    let nodes = env.get(&["nodes"]).expect("nodes");
-    let node_names: Vec<String> = nodes["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
-        .take(2)
-        .collect();
-    let capacity_types = ["ON_DEMAND", "SPOT"];
-    for (node, capacity_type) in node_names.iter().zip(capacity_types) {
-        let label = format!("eks.amazonaws.com/capacityType={capacity_type}");
-        env.kubectl_ok(&["label", "node", node, &label, "--overwrite"]);
-    }
+    let node_names = env.nodes(2);
+    env.label_nodes([
+        (&node_names[0], "eks.amazonaws.com/capacityType=ON_DEMAND"),
+        (&node_names[1], "eks.amazonaws.com/capacityType=SPOT"),
+    ]);
     env.kubectl_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
 
     // The operator converges: every kind it reconciles is Ready (or Degraded) for its generation.
@@ -227,7 +219,5 @@ async fn the_operator_never_writes_to_a_spec() {
             );
         }
     }
-    for node in &node_names {
-        env.kubectl_ok(&["label", "node", node, "eks.amazonaws.com/capacityType-"]);
-    }
+    env.label_nodes(node_names.iter().map(|n| (n, "eks.amazonaws.com/capacityType-")));
 }

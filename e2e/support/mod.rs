@@ -164,6 +164,31 @@ impl Env {
             .then(|| serde_json::from_slice(&out.stdout).expect("kubectl get -o json"))
     }
 
+    /// The names of the cluster's first `n` nodes (at least `n`: the test needs them).
+    pub fn nodes(&self, n: usize) -> Vec<String> {
+        let nodes = self.get(&["nodes"]).expect("nodes");
+        let names: Vec<String> = nodes["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|node| {
+                node.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .take(n)
+            .collect();
+        assert_eq!(names.len(), n, "{n} nodes needed: {names:?}");
+        names
+    }
+
+    /// Labels each node with its label (`key=value`; `key-` removes it).
+    pub fn label_nodes<'a>(&self, labels: impl IntoIterator<Item = (&'a String, &'a str)>) {
+        for (node, label) in labels {
+            self.kubectl_ok(&["label", "node", node, label, "--overwrite"]);
+        }
+    }
+
     /// Writes `text` to a scratch file and returns its path (for `kubectl apply -f`).
     pub fn file(&self, name: &str, text: &str) -> PathBuf {
         let p = self.scratch.join(name);
