@@ -69,6 +69,22 @@ async fn split_is(env: &Env, fargate: i64, spot: i64, nodes: &[String; 2]) {
     .await;
 }
 
+/// Gives Service `web` the strategy `items` (ECS's JSON) in place, as UpdateService does.
+fn set_strategy(env: &Env, items: &str) {
+    let patch = env.file(
+        "strategy.json",
+        &format!(r#"{{"spec": {{"capacityProviderStrategy": {items}}}}}"#),
+    );
+    env.kubectl_ok(&[
+        "patch",
+        "ecssvc",
+        "web",
+        "--type=merge",
+        "--patch-file",
+        &Env::s(&patch),
+    ]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_service_runs_on_two_providers_with_ecs_split_and_follows_scale_and_strategy() {
     let env = Env::start("capacity").await;
@@ -161,20 +177,11 @@ spec:
     split_is(&env, 6, 14, &nodes).await;
 
     // A new strategy (UpdateService allows it in place): 20 tasks split evenly.
-    let even = env.file(
-        "even.json",
-        r#"{"spec": {"capacityProviderStrategy": [
-            {"capacityProvider": "FARGATE", "weight": 1},
-            {"capacityProvider": "FARGATE_SPOT", "weight": 1}]}}"#,
+    set_strategy(
+        &env,
+        r#"[{"capacityProvider": "FARGATE", "weight": 1},
+            {"capacityProvider": "FARGATE_SPOT", "weight": 1}]"#,
     );
-    env.kubectl_ok(&[
-        "patch",
-        "ecssvc",
-        "web",
-        "--type=merge",
-        "--patch-file",
-        &Env::s(&even),
-    ]);
     split_is(&env, 10, 10, &nodes).await;
 
     // The providers' status, in ECS's terms: one node each, 10 tasks each, every node busy.
@@ -217,18 +224,7 @@ spec:
     })
     .await;
     // The Service leaves the provider: its tasks move to FARGATE, and the provider goes.
-    let fargate_only = env.file(
-        "fargate.json",
-        r#"{"spec": {"capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}]}}"#,
-    );
-    env.kubectl_ok(&[
-        "patch",
-        "ecssvc",
-        "web",
-        "--type=merge",
-        "--patch-file",
-        &Env::s(&fargate_only),
-    ]);
+    set_strategy(&env, r#"[{"capacityProvider": "FARGATE", "weight": 1}]"#);
     eventually("20 tasks on FARGATE, the spot Deployment gone", TIMEOUT, || {
         let f = deployment_on(&env, "web-fargate", "FARGATE")?;
         let spot = env.get(&["deployment", "web-fargate-spot"]);
