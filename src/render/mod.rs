@@ -31,6 +31,7 @@ use crate::{
             self,
             cluster::{ClusterCapacity, resolve},
             provider::Provider,
+            usage::TaskUsage,
         },
         networking::NetworkError,
         pod::{PodTranslation, pod_template_with},
@@ -184,44 +185,30 @@ fn headroom_of(cp: &CapacityProvider, objects: &[Value]) -> Option<k8s_openapi::
     let target = capacity::headroom::target_capacity(cp)?;
     let provider = Provider::of(cp);
     let label = provider.label_value();
-    let (mut tasks, mut cpu, mut memory) = (0_u64, 0_f64, 0_f64);
-    for d in objects.iter().filter(|o| {
-        o["kind"] == "Deployment"
-            && o["metadata"]["labels"][capacity::provider::PROVIDER_LABEL] == label.as_str()
-    }) {
-        let replicas = d["spec"]["replicas"].as_u64().unwrap_or(1);
-        let requests = |k: &str| -> f64 {
-            d["spec"]["template"]["spec"]["containers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c["resources"]["requests"][k].as_str())
-                .filter_map(|q| kube_quantity::ParsedQuantity::try_from(q).ok()?.to_bytes_f64())
-                .sum()
-        };
+    let (mut tasks, mut cpu, mut memory) = (0_u64, 0_u64, 0_u64);
+    for d in objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "Deployment"
+                && o["metadata"]["labels"][capacity::provider::PROVIDER_LABEL] == label.as_str()
+        })
+        .filter_map(|o| serde_json::from_value::<k8s_openapi::api::apps::v1::Deployment>(o.clone()).ok())
+    {
+        let Some(spec) = d.spec else { continue };
+        let replicas = u64::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
+        let each = spec.template.spec.as_ref().map(TaskUsage::of);
         tasks += replicas;
-        #[allow(clippy::cast_precision_loss)]
-        let n = replicas as f64;
-        cpu += requests("cpu") * 1000.0 * n;
-        memory += requests("memory") * n;
+        cpu += replicas * each.as_ref().map_or(0, |t| t.cpu_millis);
+        memory += replicas * each.as_ref().map_or(0, |t| t.memory_bytes);
     }
-    let count = capacity::headroom::placeholders(target, u32::try_from(tasks).ok()?);
-    if count == 0 {
-        return None;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let each = |total: f64| (total / tasks as f64).ceil().max(0.0) as u64;
+    let p = capacity::headroom::sized(target, tasks, cpu, memory)?;
     Some(capacity::headroom::deployment(
         &kube::ResourceExt::name_any(cp),
         &provider,
         HEADROOM_NAMESPACE,
-        count,
-        each(cpu),
-        each(memory),
+        p.count,
+        p.cpu_millis,
+        p.memory_bytes,
     ))
 }
 

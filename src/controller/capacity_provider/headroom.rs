@@ -24,19 +24,13 @@ pub fn wanted(cp: &CapacityProvider, loaded: &Loaded, namespace: &str) -> Option
         return None;
     }
     let target = headroom::target_capacity(cp)?;
-    let tasks = u32::try_from(loaded.tasks.len()).unwrap_or(u32::MAX);
-    let count = headroom::placeholders(target, tasks);
-    if count == 0 {
-        return None;
-    }
-    let n = u64::from(tasks.max(1));
-    let cpu = loaded.tasks.iter().map(|t| t.cpu_millis).sum::<u64>().div_ceil(n);
-    let memory = loaded
-        .tasks
-        .iter()
-        .map(|t| t.memory_bytes)
-        .sum::<u64>()
-        .div_ceil(n);
+    let p = headroom::sized(
+        target,
+        u64::try_from(loaded.tasks.len()).unwrap_or(u64::MAX),
+        loaded.tasks.iter().map(|t| t.cpu_millis).sum(),
+        loaded.tasks.iter().map(|t| t.memory_bytes).sum(),
+    )?;
+    let (count, cpu, memory) = (p.count, p.cpu_millis, p.memory_bytes);
     let mut d = headroom::deployment(&cp.name_any(), &Provider::of(cp), namespace, count, cpu, memory);
     if let Some(mut owner) = cp.controller_owner_ref(&()) {
         owner.block_owner_deletion = Some(true);

@@ -5,14 +5,13 @@
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::{Api, ResourceExt, api::ListParams};
-use kube_quantity::ParsedQuantity;
 
 use crate::{
     api::{CapacityProvider, Service},
     controller::{Context, Error},
     translate::capacity::{
         provider::{PROVIDER_LABEL, label_value},
-        usage::{NodeCapacity, TaskUsage},
+        usage::{NodeCapacity, TaskUsage, quantity, whole},
     },
 };
 
@@ -67,11 +66,11 @@ pub fn observe(cp: &CapacityProvider, nodes: &[Node], pods: &[Pod], services: &[
         .filter(|n| selector.iter().all(|(k, v)| n.labels().get(k) == Some(v)))
         .map(|n| {
             let allocatable = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
-            let get = |k: &str| allocatable.and_then(|a| a.get(k)).map_or(0.0, |q| value(&q.0));
+            let get = |k: &str| allocatable.and_then(|a| a.get(k)).map_or(0.0, |q| quantity(&q.0));
             NodeCapacity {
                 name: n.name_any(),
-                cpu_millis: to_u64(get("cpu") * 1000.0),
-                memory_bytes: to_u64(get("memory")),
+                cpu_millis: whole(get("cpu") * 1000.0),
+                memory_bytes: whole(get("memory")),
             }
         })
         .collect();
@@ -86,19 +85,11 @@ pub fn observe(cp: &CapacityProvider, nodes: &[Node], pods: &[Pod], services: &[
             )
         })
         .map(|p| {
-            let spec = p.spec.as_ref();
-            let request = |k: &str| -> f64 {
-                spec.into_iter()
-                    .flat_map(|s| s.containers.iter())
-                    .filter_map(|c| c.resources.as_ref()?.requests.as_ref()?.get(k))
-                    .map(|q| value(&q.0))
-                    .sum()
-            };
-            TaskUsage {
-                node: spec.and_then(|s| s.node_name.clone()),
-                cpu_millis: to_u64(request("cpu") * 1000.0),
-                memory_bytes: to_u64(request("memory")),
-            }
+            p.spec.as_ref().map(TaskUsage::of).unwrap_or(TaskUsage {
+                node: None,
+                cpu_millis: 0,
+                memory_bytes: 0,
+            })
         })
         .collect();
     let mut users: Vec<String> = services
@@ -109,20 +100,6 @@ pub fn observe(cp: &CapacityProvider, nodes: &[Node], pods: &[Pod], services: &[
     users.sort();
     users.dedup();
     Loaded { nodes, tasks, users }
-}
-
-/// A quantity's value (cores, bytes); 0 when it does not parse.
-fn value(q: &str) -> f64 {
-    ParsedQuantity::try_from(q)
-        .ok()
-        .and_then(|p| p.to_bytes_f64())
-        .unwrap_or(0.0)
-}
-
-/// A non-negative whole number from `v`.
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn to_u64(v: f64) -> u64 {
-    v.max(0.0).round() as u64
 }
 
 #[cfg(test)]

@@ -270,6 +270,42 @@ fn task_definition_of(labels: Option<&BTreeMap<String, String>>) -> String {
     format!("{}:{}", get(labels::NAME), get(labels::REVISION))
 }
 
+/// The `rolloutState` of a deployment running `task_definition` whose entry in the current
+/// status is `before`. PRIMARY: `FAILED` when the circuit breaker failed it (`failed`),
+/// `COMPLETED` once `rolled_out` (and it stays so while PRIMARY), else `IN_PROGRESS`. ACTIVE:
+/// what it was (a deployment replaced before it completed did not complete).
+#[must_use]
+pub fn rollout_state<'a>(
+    primary: bool,
+    task_definition: &str,
+    failed: Option<&str>,
+    rolled_out: bool,
+    before: Option<&'a ServiceDeployment>,
+) -> Option<&'a str> {
+    if !primary {
+        return before.and_then(|d| d.rollout_state.as_deref());
+    }
+    let completed =
+        before.is_some_and(|d| d.status == PRIMARY && d.rollout_state.as_deref() == Some(COMPLETED));
+    Some(if failed == Some(task_definition) {
+        FAILED
+    } else if completed || rolled_out {
+        COMPLETED
+    } else {
+        IN_PROGRESS
+    })
+}
+
+/// ECS's `rolloutStateReason` for `state` of the deployment `id`.
+#[must_use]
+pub fn rollout_state_reason(state: &str, id: &str) -> String {
+    match state {
+        COMPLETED => format!("ECS deployment {id} completed."),
+        FAILED => "ECS deployment circuit breaker: tasks failed to start.".to_owned(),
+        _ => format!("ECS deployment {id} in progress."),
+    }
+}
+
 /// What [`observe`] needs besides the children.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
@@ -334,30 +370,14 @@ pub fn observe(
                 .and_then(|m| m.labels.as_ref()),
         );
         let before = inputs.previous.iter().find(|d| d.id == id);
-        let was = |state: &str| before.and_then(|d| d.rollout_state.as_deref()) == Some(state);
-        let rollout_state = if primary {
-            Some(
-                if inputs.failed_task_definition == Some(task_definition.as_str()) {
-                    FAILED
-                } else if (was(COMPLETED) && before.is_some_and(|d| d.status == PRIMARY)) || inputs.rolled_out
-                {
-                    COMPLETED
-                } else {
-                    IN_PROGRESS
-                },
-            )
-        } else {
-            before.and_then(|d| d.rollout_state.as_deref()).map(|s| match s {
-                // A deployment replaced before it completed did not complete.
-                IN_PROGRESS => IN_PROGRESS,
-                other => other,
-            })
-        };
-        let rollout_state_reason = rollout_state.map(|s| match s {
-            COMPLETED => format!("ECS deployment {id} completed."),
-            FAILED => "ECS deployment circuit breaker: tasks failed to start.".to_owned(),
-            _ => format!("ECS deployment {id} in progress."),
-        });
+        let rollout_state = rollout_state(
+            primary,
+            &task_definition,
+            inputs.failed_task_definition,
+            inputs.rolled_out,
+            before,
+        );
+        let rollout_state_reason = rollout_state.map(|s| rollout_state_reason(s, &id));
         let mut d = ServiceDeployment {
             id,
             status: if primary { PRIMARY } else { ACTIVE }.to_owned(),

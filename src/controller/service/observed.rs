@@ -10,14 +10,17 @@ use k8s_openapi::{api::apps::v1::Deployment, apimachinery::pkg::apis::meta::v1::
 use super::{
     children::Children,
     ecs_deployments::{
-        ACTIVE, COMPLETED, Counts, FAILED, IN_PROGRESS, Inputs, PRIMARY, daemon_set_counts,
-        deployment_counts, observe, observe_daemon_set, of_deployment, sort, updated_at,
+        ACTIVE, Counts, Inputs, PRIMARY, daemon_set_counts, deployment_counts, observe, observe_daemon_set,
+        of_deployment, rollout_state, rollout_state_reason, sort, updated_at,
     },
     history,
 };
 use crate::{
     api::{Service, service::ServiceDeployment},
-    translate::{rollout::Breaker, service::Workload},
+    translate::{
+        rollout::Breaker,
+        service::{Workload, providers::is_provider_deployment},
+    },
 };
 
 /// Counts the tasks of `workload`, the workload of `svc` as the API server returned it.
@@ -84,12 +87,11 @@ pub fn of_deployments(
 ) -> Vec<ServiceDeployment> {
     match deployments {
         [] => Vec::new(),
-        [one] if !split(one) => of_deployment(svc, one, children, failed, breaker, now),
+        [one] if !is_provider_deployment(one) => of_deployment(svc, one, children, failed, breaker, now),
         many => {
             let each: Vec<Vec<ServiceDeployment>> = many
                 .iter()
                 .map(|d| {
-                    let counts = deployment_counts(svc, d);
                     observe(
                         d,
                         &children.replica_sets,
@@ -98,7 +100,8 @@ pub fn of_deployments(
                             desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0),
                             failed_task_definition: failed,
                             reset_on_healthy_task: breaker.is_none_or(|b| b.reset_on_healthy_task),
-                            rolled_out: counts.rolled_out,
+                            // (This Deployment's own; [`merge`] decides the Service's state.)
+                            rolled_out: history::rolled_out(d),
                             previous: &[],
                             now,
                         },
@@ -130,14 +133,6 @@ fn strategy_of(svc: &Service) -> Vec<crate::api::ecs::CapacityProviderStrategyIt
         .clone()
         .or_else(|| svc.status.as_ref().map(|s| s.capacity_provider_strategy.clone()))
         .unwrap_or_default()
-}
-
-/// Whether `d` is one of a Service's per-provider Deployments.
-fn split(d: &Deployment) -> bool {
-    d.metadata
-        .labels
-        .as_ref()
-        .is_some_and(|l| l.contains_key(crate::translate::capacity::provider::PROVIDER_LABEL))
 }
 
 /// What [`merge`] needs besides the per-provider deployments.
@@ -182,25 +177,10 @@ pub fn merge(each: &[ServiceDeployment], m: &Merge<'_>) -> Vec<ServiceDeployment
             let oldest = parts[0];
             let primary = td == m.task_definition;
             let before = m.previous.iter().find(|d| d.id == oldest.id);
-            let was = |state: &str| before.and_then(|d| d.rollout_state.as_deref()) == Some(state);
-            let rollout_state = if primary {
-                Some(if m.failed == Some(td) {
-                    FAILED
-                } else if (was(COMPLETED) && before.is_some_and(|d| d.status == PRIMARY)) || m.rolled_out {
-                    COMPLETED
-                } else {
-                    IN_PROGRESS
-                })
-            } else {
-                before.and_then(|d| d.rollout_state.as_deref())
-            };
+            let rollout_state = rollout_state(primary, td, m.failed, m.rolled_out, before);
             let id = oldest.id.clone();
             let mut d = ServiceDeployment {
-                rollout_state_reason: rollout_state.map(|s| match s {
-                    COMPLETED => format!("ECS deployment {id} completed."),
-                    FAILED => "ECS deployment circuit breaker: tasks failed to start.".to_owned(),
-                    _ => format!("ECS deployment {id} in progress."),
-                }),
+                rollout_state_reason: rollout_state.map(|s| rollout_state_reason(s, &id)),
                 rollout_state: rollout_state.map(str::to_owned),
                 status: if primary { PRIMARY } else { ACTIVE }.to_owned(),
                 task_definition: td.to_owned(),

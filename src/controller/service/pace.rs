@@ -24,7 +24,7 @@ use crate::{
     controller::unchanged,
     translate::{
         capacity::moves::{self, Bounds, Share, Slot},
-        service::providers::set_share,
+        service::providers::{is_provider_deployment, set_share},
     },
 };
 
@@ -85,7 +85,7 @@ pub fn pace(deployments: &mut [Deployment], live: &[Live], bounds: Bounds, pause
         .iter()
         .filter(|l| !deployments.iter().any(|d| d.name_any() == l.name))
         .collect();
-    if deployments.len() <= 1 && leaving.is_empty() && !deployments.iter().any(is_split) {
+    if deployments.len() <= 1 && leaving.is_empty() && !deployments.iter().any(is_provider_deployment) {
         return Vec::new();
     }
     let live_of = |d: &Deployment| live.iter().find(|l| Some(&l.name) == d.metadata.name.as_ref());
@@ -122,7 +122,7 @@ pub fn pace(deployments: &mut [Deployment], live: &[Live], bounds: Bounds, pause
                 let changed = match &l.template_hash {
                     Some(h) => h != hash,
                     // (Made before the split: its template runs another revision, or not.)
-                    None => l.task_definition != template_task_definition(d),
+                    None => l.task_definition != history::template_task_definition(d),
                 };
                 changed || !l.rolled_out
             })
@@ -154,17 +154,6 @@ pub fn pace(deployments: &mut [Deployment], live: &[Live], bounds: Bounds, pause
             replicas: *n,
         })
         .collect()
-}
-
-/// Whether `d` is one of a Service's per-provider Deployments.
-fn is_split(d: &Deployment) -> bool {
-    d.labels()
-        .contains_key(crate::translate::capacity::provider::PROVIDER_LABEL)
-}
-
-/// `family:revision` of the task definition `d`'s template runs.
-fn template_task_definition(d: &Deployment) -> Option<String> {
-    history::template_task_definition(d)
 }
 
 #[cfg(test)]

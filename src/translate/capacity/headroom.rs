@@ -70,6 +70,30 @@ pub fn placeholders(target: u32, tasks: u32) -> u32 {
         .unwrap_or(u32::MAX)
 }
 
+/// The placeholders a provider keeps: how many, and the size of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placeholders {
+    /// How many.
+    pub count: u32,
+    /// Each one's CPU request, in millicores.
+    pub cpu_millis: u64,
+    /// Each one's memory request, in bytes.
+    pub memory_bytes: u64,
+}
+
+/// The placeholders kept at `target` for `tasks` tasks that request `cpu_millis` and
+/// `memory_bytes` in all: [`placeholders`] of them, each the size of the average task (rounded
+/// up); `None` when none is kept.
+#[must_use]
+pub fn sized(target: u32, tasks: u64, cpu_millis: u64, memory_bytes: u64) -> Option<Placeholders> {
+    let count = placeholders(target, u32::try_from(tasks).unwrap_or(u32::MAX));
+    (count > 0).then(|| Placeholders {
+        count,
+        cpu_millis: cpu_millis.div_ceil(tasks),
+        memory_bytes: memory_bytes.div_ceil(tasks),
+    })
+}
+
 /// The name of the placeholder Deployment of the CapacityProvider object `object`.
 #[must_use]
 pub fn deployment_name(object: &str) -> String {
@@ -185,6 +209,29 @@ mod tests {
         assert_eq!(placeholders(50, 4), 4);
         assert_eq!(placeholders(100, 10), 0);
         assert_eq!(placeholders(80, 0), 0, "no task, no headroom");
+    }
+
+    #[test]
+    fn placeholders_are_the_average_task_rounded_up() {
+        // 10 tasks of 250m and 512Mi at 80%: 3 placeholders of 250m and 512Mi.
+        assert_eq!(
+            sized(80, 10, 2500, 5 << 30),
+            Some(Placeholders {
+                count: 3,
+                cpu_millis: 250,
+                memory_bytes: 512 << 20,
+            })
+        );
+        assert_eq!(
+            sized(80, 3, 1000, 3),
+            Some(Placeholders {
+                count: 1,
+                cpu_millis: 334,
+                memory_bytes: 1
+            })
+        );
+        assert_eq!(sized(80, 0, 0, 0), None);
+        assert_eq!(sized(100, 10, 2500, 5 << 30), None);
     }
 
     #[test]

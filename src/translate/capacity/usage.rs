@@ -38,6 +38,42 @@ pub struct TaskUsage {
     pub memory_bytes: u64,
 }
 
+impl TaskUsage {
+    /// What a task of pod spec `pod` requests (its containers' requests added up), and where it
+    /// runs (`nodeName`).
+    #[must_use]
+    pub fn of(pod: &k8s_openapi::api::core::v1::PodSpec) -> Self {
+        let request = |k: &str| -> f64 {
+            pod.containers
+                .iter()
+                .filter_map(|c| c.resources.as_ref()?.requests.as_ref()?.get(k))
+                .map(|q| quantity(&q.0))
+                .sum()
+        };
+        Self {
+            node: pod.node_name.clone(),
+            cpu_millis: whole(request("cpu") * 1000.0),
+            memory_bytes: whole(request("memory")),
+        }
+    }
+}
+
+/// A Kubernetes quantity's value in its unit (cores, bytes); 0 when it does not parse.
+#[must_use]
+pub fn quantity(q: &str) -> f64 {
+    kube_quantity::ParsedQuantity::try_from(q)
+        .ok()
+        .and_then(|p| p.to_bytes_f64())
+        .unwrap_or(0.0)
+}
+
+/// A non-negative whole number from `v`, rounded.
+#[must_use]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn whole(v: f64) -> u64 {
+    v.max(0.0).round() as u64
+}
+
 /// A provider's usage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {

@@ -40,6 +40,15 @@ use crate::{
     },
 };
 
+/// Whether `d` is one of a service's per-provider Deployments (labelled with its provider).
+#[must_use]
+pub fn is_provider_deployment(d: &Deployment) -> bool {
+    d.metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(PROVIDER_LABEL))
+}
+
 /// ECS's bounds of a deployment of the REPLICA service `spec`, in tasks.
 ///
 /// # Errors
