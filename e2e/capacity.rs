@@ -310,3 +310,204 @@ async fn managed_scaling_keeps_headroom_and_termination_protection_marks_tasks()
     );
     env.label_nodes(names.iter().map(|n| (n, "eks.amazonaws.com/capacityType-")));
 }
+
+/// An ECS Managed Instances provider, a task definition and a Service of 2 tasks on it.
+const MANAGED_INSTANCES: &str = r#"
+apiVersion: ecsbridge.io/v1alpha1
+kind: CapacityProvider
+metadata: {name: e2e-mi-pool}
+spec:
+  managedInstancesProvider:
+    infrastructureRoleArn: arn:aws:iam::123456789012:role/ecsInfrastructureRole
+    instanceLaunchTemplate:
+      ec2InstanceProfileArn: arn:aws:iam::123456789012:instance-profile/ecsInstanceRole
+      networkConfiguration: {subnets: [subnet-1]}
+      capacityOptionType: SPOT
+      instanceRequirements:
+        vCpuCount: {min: 2, max: 8}
+        memoryMiB: {min: 4096}
+    infrastructureOptimization: {scaleInAfter: 300}
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata: {name: mi}
+spec:
+  family: mi
+  cpu: "256"
+  memory: "512"
+  containerDefinitions:
+    - {name: app, image: public.ecr.aws/nginx/nginx:1.27, essential: true}
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata: {name: mi}
+spec:
+  taskDefinition: mi
+  desiredCount: 2
+  capacityProviderStrategy: [{capacityProvider: e2e-mi-pool, weight: 1}]
+"#;
+
+/// The condition `type_` of ecscp `name` once its reason is `reason`.
+async fn provider_condition(env: &Env, name: &str, type_: &str, reason: &str) -> Value {
+    eventually(&format!("{type_} {reason} on ecscp/{name}"), TIMEOUT, || {
+        let cp = env.get(&["ecscp", name]).ok_or("absent")?;
+        cp["status"]["conditions"]
+            .as_array()
+            .and_then(|c| {
+                c.iter()
+                    .find(|c| c["type"] == type_ && c["reason"] == reason)
+                    .cloned()
+            })
+            .ok_or(format!("{:#}", cp["status"]))
+    })
+    .await
+}
+
+/// Ready tasks of Service `mi`, and the nodes they run on.
+fn mi_tasks(env: &Env) -> Result<(usize, Vec<String>), String> {
+    let pods = env
+        .get(&["pods", "-l", "ecsbridge.io/service=mi"])
+        .ok_or("no pods")?;
+    let running: Vec<&Value> = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null() && p["status"]["phase"] == "Running")
+        .collect();
+    let mut nodes: Vec<String> = running
+        .iter()
+        .filter_map(|p| p["spec"]["nodeName"].as_str().map(str::to_owned))
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    Ok((running.len(), nodes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_managed_instances_provider_owns_a_karpenter_node_pool_where_karpenter_is_installed() {
+    let env = Env::start("karpenter").await;
+    const CRD: &str = "nodepools.karpenter.sh";
+    let karpenter = env.kubectl(&["get", "crd", CRD]).status.success();
+    let manifests = env.file("managed-instances.yaml", MANAGED_INSTANCES);
+    env.kubectl_ok(&["apply", "-n", &env.namespace, "-f", &Env::s(&manifests)]);
+    if !karpenter {
+        // Without Karpenter the provider only schedules: Degraded, saying what to install, and
+        // its tasks run where they can.
+        let degraded = provider_condition(&env, "e2e-mi-pool", "Degraded", "KarpenterNotInstalled").await;
+        assert!(
+            degraded["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("install Karpenter"),
+            "{degraded:#}"
+        );
+        eventually("2 tasks running without Karpenter", TIMEOUT, || {
+            let (ready, nodes) = mi_tasks(&env)?;
+            (ready == 2)
+                .then_some(nodes.clone())
+                .ok_or(format!("{ready} on {nodes:?}"))
+        })
+        .await;
+        // Karpenter arrives (here its CRD, the stand-in of tests/support/karpenter/); the provider
+        // notices at its next reconcile (a change, as here, or the resync).
+        let crd = crate::support::repo()
+            .join("tests/support/karpenter")
+            .join(format!("{CRD}.yaml"));
+        env.kubectl_ok(&["apply", "--server-side", "-f", &Env::s(&crd)]);
+        env.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            &format!("crd/{CRD}"),
+            "--timeout=30s",
+        ]);
+        env.kubectl_ok(&[
+            "annotate",
+            "ecscp",
+            "e2e-mi-pool",
+            "e2e/karpenter=installed",
+            "--overwrite",
+        ]);
+    }
+    let pool = eventually("the provider's NodePool", TIMEOUT, || {
+        env.get(&["nodepools.karpenter.sh", "e2e-mi-pool"])
+            .ok_or("absent".to_owned())
+    })
+    .await;
+    assert_eq!(
+        pool["metadata"]["ownerReferences"][0]["kind"], "CapacityProvider",
+        "{pool:#}"
+    );
+    let requirements = pool["spec"]["template"]["spec"]["requirements"].to_string();
+    for wanted in [
+        r#"{"key":"karpenter.sh/capacity-type","operator":"In","values":["spot"]}"#,
+        r#"{"key":"karpenter.k8s.aws/instance-cpu","operator":"Gt","values":["1"]}"#,
+        r#"{"key":"karpenter.k8s.aws/instance-cpu","operator":"Lt","values":["9"]}"#,
+    ] {
+        assert!(requirements.contains(wanted), "{wanted} not in {requirements}");
+    }
+    assert_eq!(pool["spec"]["disruption"]["consolidateAfter"], "300s");
+    // The live NodePool passes Karpenter's published schema (what the API server kept of it).
+    let validator = crate::support::repo().join("tests/support/karpenter/validate.mjs");
+    let mut live = pool.clone();
+    if let Some(o) = live.as_object_mut() {
+        o.remove("status");
+    }
+    let input = env.file("live-nodepool.json", &Value::Array(vec![live]).to_string());
+    let out = std::process::Command::new("node")
+        .arg(&validator)
+        .stdin(std::fs::File::open(&input).expect("input"))
+        .output()
+        .expect("node runs (make test-deps)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cp = eventually("the provider names its NodePool", TIMEOUT, || {
+        let cp = env.get(&["ecscp", "e2e-mi-pool"]).ok_or("absent")?;
+        (cp["status"]["nodePool"] == "e2e-mi-pool"
+            && cp["status"]["selects"] == "karpenter.sh/nodepool=e2e-mi-pool")
+            .then_some(cp.clone())
+            .ok_or(format!("{:#}", cp["status"]))
+    })
+    .await;
+    assert!(
+        cp["status"]["conditions"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["type"] == "Degraded" && c["status"] == "False")),
+        "{:#}",
+        cp["status"]
+    );
+    // The Service's tasks now select the pool's nodes: Karpenter would launch one; here a node is
+    // labelled as Karpenter labels its nodes, and the tasks move there.
+    eventually("the tasks select the NodePool", TIMEOUT, || {
+        let d = env
+            .get(&["deployment", "mi-e2e-mi-pool"])
+            .ok_or("no Deployment")?;
+        (d["spec"]["template"]["spec"]["nodeSelector"]["karpenter.sh/nodepool"] == "e2e-mi-pool")
+            .then_some(())
+            .ok_or(format!("{:#}", d["spec"]["template"]["spec"]))
+    })
+    .await;
+    if !env.backend.is_real() {
+        let names = env.nodes(1);
+        env.label_nodes([(&names[0], "karpenter.sh/nodepool=e2e-mi-pool")]);
+        eventually("2 tasks on the NodePool's node", TIMEOUT, || {
+            let (ready, nodes) = mi_tasks(&env)?;
+            (ready == 2 && nodes == names)
+                .then_some(())
+                .ok_or(format!("{ready} on {nodes:?}"))
+        })
+        .await;
+        env.label_nodes([(&names[0], "karpenter.sh/nodepool-")]);
+    }
+    env.kubectl_ok(&[
+        "delete",
+        "-n",
+        &env.namespace,
+        "-f",
+        &Env::s(&manifests),
+        "--wait=false",
+    ]);
+}

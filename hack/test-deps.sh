@@ -6,6 +6,9 @@
 #   - Debian's Lua 5.1 (`lua5.1`, `luac5.1`): tests/argocd_health.rs runs the Argo CD health
 #     checks with it. Installed with `apt-get install -y lua5.1` as root or with passwordless sudo.
 #   - kubectl: the chart tests and the e2e suite run it. Checked, not installed.
+#   - Node.js and npm: the tests validate Karpenter NodePools with Karpenter's published schema,
+#     the npm package pinned in tests/support/karpenter/package-lock.json (`npm ci` there).
+#     Installed with `apt-get install -y nodejs npm` as root or with passwordless sudo when absent.
 #   - Python 3 with pip: checked; then `pip install -r requirements-dev.txt`.
 #   - the shared ECS corpus in ../shared/corpus/ecs/: checked.
 #
@@ -60,6 +63,17 @@ if ! lua_ok; then
     fi
 fi
 
+if ! { have node && have npm; }; then
+    if have apt-get && can_be_root; then
+        echo "test-deps: installing Node.js and npm (apt-get install -y nodejs npm)"
+        apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+        "${apt[@]}" install -y -qq nodejs npm >/dev/null ||
+            { "${apt[@]}" update -qq && "${apt[@]}" install -y -qq nodejs npm >/dev/null; } ||
+            true
+    fi
+    { have node && have npm; } || missing+=("Node.js and npm (tests validate Karpenter NodePools with its schema from npm): not found. Install them (Debian: sudo apt-get install -y nodejs npm)")
+fi
+
 if ! have "$KUBECTL_CMD"; then
     arch=$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
     missing+=("kubectl (the chart tests and the e2e suite run it): \`$KUBECTL_CMD\` not found. Install it (https://kubernetes.io/docs/tasks/tools/), e.g.:
@@ -89,6 +103,16 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "  - $m" >&2
     done
     exit 1
+fi
+
+# Karpenter's NodePool schema, as its lock file pins it (installed again when the lock changes:
+# node_modules/.installed-lock is the lock it was installed from).
+karpenter=tests/support/karpenter
+if ! cmp -s "$karpenter/package-lock.json" "$karpenter/node_modules/.installed-lock"; then
+    echo "test-deps: npm ci in $karpenter (Karpenter's NodePool schema)"
+    npm ci --prefix "$karpenter" --no-audit --no-fund --silent ||
+        { echo "test-deps: npm ci in $karpenter failed (see above)" >&2; exit 1; }
+    cp "$karpenter/package-lock.json" "$karpenter/node_modules/.installed-lock"
 fi
 
 [ "$(id -u)" -ne 0 ] || export PIP_ROOT_USER_ACTION=ignore

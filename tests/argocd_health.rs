@@ -740,7 +740,7 @@ fn capacity_provider_health(cp: &ecs_bridge::api::CapacityProvider, label: &str)
 #[test]
 fn capacity_provider_statuses_from_the_controller_get_the_health_their_conditions_mean() {
     use ecs_bridge::{
-        controller::capacity_provider::{load::Loaded, status::compute},
+        controller::capacity_provider::{load::Loaded, node_pool::State, status::compute},
         translate::capacity::usage::{NodeCapacity, TaskUsage},
     };
     let provider = |deleting: bool| -> ecs_bridge::api::CapacityProvider {
@@ -776,8 +776,7 @@ fn capacity_provider_statuses_from_the_controller_get_the_health_their_condition
     cp.status = Some(compute(
         &cp,
         &loaded(vec![task(Some("n1"))], &[]),
-        None,
-        None,
+        &decided(None, State::NotManagedInstances),
         &t(0),
     ));
     let (status, message) = capacity_provider_health(&cp, "cp-active");
@@ -792,8 +791,7 @@ fn capacity_provider_statuses_from_the_controller_get_the_health_their_condition
     cp.status = Some(compute(
         &cp,
         &loaded(vec![task(Some("n1")), task(None)], &[]),
-        None,
-        None,
+        &decided(None, State::NotManagedInstances),
         &t(0),
     ));
     assert_eq!(capacity_provider_health(&cp, "cp-waiting").0, "Progressing");
@@ -803,8 +801,10 @@ fn capacity_provider_statuses_from_the_controller_get_the_health_their_condition
     cp.status = Some(compute(
         &cp,
         &loaded(vec![], &[]),
-        Some("metadata.name: \"ecs-x\" starts with \"ecs\""),
-        None,
+        &decided(
+            Some("metadata.name: \"ecs-x\" starts with \"ecs\""),
+            State::NotManagedInstances,
+        ),
         &t(0),
     ));
     let (status, message) = capacity_provider_health(&cp, "cp-invalid");
@@ -813,8 +813,41 @@ fn capacity_provider_statuses_from_the_controller_get_the_health_their_condition
 
     // Being deleted while Services use it → Progressing, naming them.
     let mut cp = provider(true);
-    cp.status = Some(compute(&cp, &loaded(vec![], &["shop/web"]), None, None, &t(0)));
+    cp.status = Some(compute(
+        &cp,
+        &loaded(vec![], &["shop/web"]),
+        &decided(None, State::NotManagedInstances),
+        &t(0),
+    ));
     let (status, message) = capacity_provider_health(&cp, "cp-held");
     assert_eq!(status, "Progressing");
     assert!(message.contains("shop/web"), "{message}");
+
+    // A Managed Instances provider without Karpenter → Degraded, saying what to install.
+    let mut cp = provider(false);
+    cp.status = Some(compute(
+        &cp,
+        &loaded(vec![task(Some("n1"))], &[]),
+        &decided(
+            None,
+            State::NotServed {
+                report: Default::default(),
+            },
+        ),
+        &t(0),
+    ));
+    let (status, message) = capacity_provider_health(&cp, "cp-no-karpenter");
+    assert_eq!(status, "Degraded");
+    assert!(message.contains("install Karpenter"), "{message}");
+}
+
+fn decided(
+    invalid_name: Option<&str>,
+    node_pool: ecs_bridge::controller::capacity_provider::node_pool::State,
+) -> ecs_bridge::controller::capacity_provider::status::Decided {
+    ecs_bridge::controller::capacity_provider::status::Decided {
+        invalid_name: invalid_name.map(str::to_owned),
+        headroom: None,
+        node_pool,
+    }
 }

@@ -334,6 +334,7 @@ async fn chart_installs_with_default_values_and_every_object_validates() {
         ("apiextensions.k8s.io", "customresourcedefinitions", "get"),
         ("elbv2.k8s.aws", "targetgroupbindings", "delete"),
         ("external-secrets.io", "externalsecrets", "patch"),
+        ("karpenter.sh", "nodepools", "patch"),
     ] {
         assert!(
             grants(&rules, group, resource, verb),
@@ -388,6 +389,8 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
         .chain([
             "externalSecrets.enabled=false",
             "loadBalancerController.enabled=false",
+            "karpenter.enabled=false",
+            "karpenter.nodeClass=ecs",
             "watchNamespaces=[\"team-a\",\"team-b\"]",
         ])
         .collect();
@@ -399,12 +402,14 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
     assert_eq!(env_value(deployment, "ECS_BRIDGE_BINPACK_SCHEDULER"), "true");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_EXTERNAL_SECRETS"), "false");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_NAMESPACES"), "team-a,team-b");
+    assert_eq!(env_value(deployment, "ECS_BRIDGE_KARPENTER_NODE_CLASS"), "ecs");
     let kinds: BTreeSet<&str> = installed.objects.iter().map(kind).collect();
     for optional in ["NetworkPolicy", "PodDisruptionBudget", "ConfigMap"] {
         assert!(kinds.contains(optional), "{optional} missing: {kinds:?}");
     }
     let rules = assert_no_wildcards(&installed.objects);
     assert!(!grants(&rules, "elbv2.k8s.aws", "targetgroupbindings", "get"));
+    assert!(!grants(&rules, "karpenter.sh", "nodepools", "patch"));
     assert!(!grants(
         &rules,
         "external-secrets.io",

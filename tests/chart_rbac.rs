@@ -29,6 +29,7 @@ async fn chart_rbac_has_no_wildcards() {
         .chain([
             "externalSecrets.enabled=true",
             "loadBalancerController.enabled=true",
+            "karpenter.enabled=true",
         ])
         .collect();
     let installed = install(&server, "ecs-bridge", "ecs-bridge-system", &sets);
@@ -202,6 +203,18 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
         &["apply", "--server-side", "-f", es.to_str().expect("path")],
     );
 
+    // Karpenter's NodePool kind (the test bed's stand-in CRD): the operator reads and applies the
+    // NodePool of the capacity example's Managed Instances provider.
+    let node_pools = support::repo_root()
+        .join("tests")
+        .join("support")
+        .join("karpenter")
+        .join("nodepools.karpenter.sh.yaml");
+    kubectl(
+        &server,
+        &["apply", "--server-side", "-f", node_pools.to_str().expect("path")],
+    );
+
     let ns = dir.join("shop.yaml");
     std::fs::write(&ns, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n").expect("write");
     kubectl(&server, &["apply", "-f", ns.to_str().expect("path")]);
@@ -274,6 +287,8 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             && did("get", "customresourcedefinitions")
             && did("patch", "capacityproviders")
             && did("patch", "capacityproviders/status")
+            && did("get", "nodepools")
+            && did("patch", "nodepools")
     });
     let _ = operator.kill();
     let _ = operator.wait();

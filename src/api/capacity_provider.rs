@@ -124,6 +124,10 @@ pub struct CapacityProviderStatus {
     /// The spare capacity managed scaling keeps (placeholder tasks), when targetCapacity is below 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headroom: Option<String>,
+    /// The Karpenter NodePool the provider owns (Managed Instances), once applied: its tasks
+    /// select that pool's nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_pool: Option<String>,
     /// The Services (namespace/name) whose strategy names the provider.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,

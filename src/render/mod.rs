@@ -145,7 +145,7 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
             }
         }
     }
-    let providers = capacity_providers(loaded, &mut out);
+    let providers = capacity_providers(loaded, options, &mut out);
     for item in loaded {
         match &item.resource {
             Resource::TaskDefinition(_) | Resource::CapacityProvider(_) => {}
@@ -214,7 +214,7 @@ fn headroom_of(cp: &CapacityProvider, objects: &[Value]) -> Option<k8s_openapi::
 
 /// The CapacityProviders among `loaded` (their names checked as CreateCapacityProvider does),
 /// and the built-in FARGATE and FARGATE_SPOT as the chart installs them unless given.
-fn capacity_providers(loaded: &[Loaded], out: &mut Rendered) -> Vec<CapacityProvider> {
+fn capacity_providers(loaded: &[Loaded], options: &Options, out: &mut Rendered) -> Vec<CapacityProvider> {
     let mut providers: Vec<CapacityProvider> = Vec::new();
     for item in loaded {
         if let Resource::CapacityProvider(cp) = &item.resource {
@@ -225,7 +225,7 @@ fn capacity_providers(loaded: &[Loaded], out: &mut Rendered) -> Vec<CapacityProv
                 "metadata.name"
             };
             match capacity::validate_provider_name(&name) {
-                Ok(()) => providers.push((**cp).clone()),
+                Ok(()) => providers.push(with_node_pool(item, cp, options, out)),
                 Err(e) => out.diagnostics.push(Diagnostic::error(
                     &item.document.file,
                     position_of(&item.document, &spec_path(&FieldPath::root(), field))
@@ -242,6 +242,32 @@ fn capacity_providers(loaded: &[Loaded], out: &mut Rendered) -> Vec<CapacityProv
         }
     }
     providers
+}
+
+/// `cp` (the document `item`) as the Services rendered with it see it: a Managed Instances
+/// provider's Karpenter NodePool is rendered (as the operator applies it where Karpenter is
+/// installed), and its tasks select the NodePool's nodes, as they do once the operator has made
+/// it.
+fn with_node_pool(
+    item: &Loaded,
+    cp: &CapacityProvider,
+    options: &Options,
+    out: &mut Rendered,
+) -> CapacityProvider {
+    let mut cp = cp.clone();
+    match capacity::node_pool::node_pool(&cp, &options.karpenter_node_class) {
+        Ok(None) => {}
+        Ok(Some(built)) => {
+            report(item, &built.report, out);
+            let name = kube::ResourceExt::name_any(&built.node_pool);
+            out.objects.push(to_value(&built.node_pool));
+            cp.status.get_or_insert_default().node_pool = Some(name);
+        }
+        Err(e) => out
+            .diagnostics
+            .push(at_field(item, &e.to_string(), &e.to_string())),
+    }
+    cp
 }
 
 /// Renders `svc` (the document `item`), running the task definitions `families` finds by

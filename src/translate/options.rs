@@ -40,6 +40,11 @@ pub struct Options {
     /// oldest supported (1.30); `run` asks its API server unless given.
     #[arg(long, value_name = "VERSION", env = "ECS_BRIDGE_KUBERNETES_VERSION")]
     pub kubernetes_version: Option<KubernetesVersion>,
+    /// The Karpenter `EC2NodeClass` (AMI, subnets, security groups, instance profile) that the
+    /// NodePools of Managed Instances capacity providers name.
+    #[arg(long, value_name = "NAME", env = "ECS_BRIDGE_KARPENTER_NODE_CLASS",
+          default_value = super::capacity::node_pool::DEFAULT_NODE_CLASS)]
+    pub karpenter_node_class: String,
 }
 
 impl Options {
@@ -59,6 +64,7 @@ impl Default for Options {
             binpack_scheduler: false,
             attribute_prefix: attributes::DEFAULT_PREFIX.to_owned(),
             kubernetes_version: None,
+            karpenter_node_class: super::capacity::node_pool::DEFAULT_NODE_CLASS.to_owned(),
         }
     }
 }
@@ -102,6 +108,8 @@ mod tests {
             "example.com/",
             "--kubernetes-version",
             "1.34",
+            "--karpenter-node-class",
+            "ecs",
         ])
         .expect("parses")
         .options;
@@ -113,6 +121,7 @@ mod tests {
                 binpack_scheduler: true,
                 attribute_prefix: "example.com/".into(),
                 kubernetes_version: Some(KubernetesVersion { minor: 34 }),
+                karpenter_node_class: "ecs".into(),
             }
         );
         let err = Command::try_parse_from(["ecs-bridge", "--kubernetes-version", "1.20"])

@@ -57,7 +57,8 @@ pub async fn load(ctx: &Context, cp: &CapacityProvider) -> Result<Loaded, Error>
 /// What `cp` holds among `nodes` and `pods`, and which of `services` use it (pure).
 #[must_use]
 pub fn observe(cp: &CapacityProvider, nodes: &[Node], pods: &[Pod], services: &[Service]) -> Loaded {
-    let selector = cp.spec.node_selector.clone().unwrap_or_default();
+    // What its tasks select: its nodeSelector, and its NodePool once it has one.
+    let selector = crate::translate::capacity::provider::Provider::of(cp).node_selector;
     let name = cp.ecs_name();
     let label = label_value(&name);
     let nodes = nodes

@@ -5,12 +5,13 @@
 //!
 //! [`reconcile`] reads as its steps: [`load`] (nodes, tasks and Services from the caches of
 //! [`watch`]) → validate (the name) → decide ([`finalizer`]: add it, or let the provider go when
-//! nothing uses it) → build and apply the [`headroom`] of managed scaling → [`status`]
-//! (computed, written when it changed).
+//! nothing uses it) → build and apply the [`headroom`] of managed scaling and the Karpenter
+//! [`node_pool`] of a Managed Instances provider → [`status`] (computed, written when it changed).
 
 pub mod finalizer;
 pub mod headroom;
 pub mod load;
+pub mod node_pool;
 pub mod status;
 pub mod watch;
 
@@ -70,8 +71,13 @@ pub async fn reconcile(cp: Arc<CapacityProvider>, ctx: Arc<Context>) -> Result<A
         &crate::translate::capacity::headroom::deployment_name(&name),
     );
     headroom::apply(&ctx, &cp, wanted.as_ref().map(|w| &w.0), live.as_ref()).await?;
+    let node_pool = node_pool::reconcile(&ctx, &cp).await?;
     let now = Time(Timestamp::now());
-    let kept = wanted.map(|w| w.1);
-    status::update(&ctx, &cp, &loaded, invalid_name, kept, now).await?;
+    let decided = status::Decided {
+        invalid_name,
+        headroom: wanted.map(|w| w.1),
+        node_pool,
+    };
+    status::update(&ctx, &cp, &loaded, &decided, now).await?;
     Ok(Action::requeue(ctx.config.resync_interval))
 }

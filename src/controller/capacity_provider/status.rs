@@ -10,14 +10,18 @@ use kube::{
     api::{Patch, PatchParams},
 };
 
-use super::{FIELD_MANAGER, load::Loaded};
+use super::{FIELD_MANAGER, load::Loaded, node_pool::State};
 use crate::{
     api::{CapacityProvider, CapacityProviderStatus, condition},
     controller::{
         Context, Error,
-        status::{same_status, status_patch},
+        status::{
+            REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED, same_status, status_patch,
+            translated_message,
+        },
     },
     translate::capacity::{
+        node_pool::NODE_POOL_LABEL,
         provider::{ecs_type, kind},
         usage::{cpu_quantity, memory_quantity, usage},
     },
@@ -37,18 +41,36 @@ pub const REASON_INVALID_NAME: &str = "InvalidCapacityProviderName";
 pub const REASON_TASKS_WAITING: &str = "TasksWaitingForCapacity";
 /// Reason: none of its tasks waits.
 pub const REASON_SETTLED: &str = "Settled";
+/// Reason: a Managed Instances provider's NodePool cannot be made, as Karpenter is not installed.
+pub const REASON_KARPENTER_NOT_INSTALLED: &str = "KarpenterNotInstalled";
+/// Reason: the `managedInstancesProvider` breaks ECS's rules.
+pub const REASON_INVALID_MANAGED_INSTANCES: &str = "InvalidManagedInstancesProvider";
+/// Reason: a NodePool of the provider's name belongs to someone else.
+pub const REASON_NODE_POOL_TAKEN: &str = "NodePoolNameTaken";
 
-/// The status `cp` should have, holding `loaded`, its name refused for `invalid_name`, keeping
-/// `headroom` (what it says of managed scaling's spare capacity), at `now` (the transition time
-/// of conditions that change).
+/// What the reconcile decided besides what it loaded: the name refused (why), the headroom
+/// kept (what the status says of it), and what became of the NodePool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// Why the provider's name is refused, naming the field.
+    pub invalid_name: Option<String>,
+    /// What the status says of managed scaling's spare capacity.
+    pub headroom: Option<String>,
+    /// The provider's Karpenter NodePool.
+    pub node_pool: State,
+}
+
+/// The status `cp` should have, holding `loaded`, with what was `decided`, at `now` (the
+/// transition time of conditions that change).
 #[must_use]
+#[allow(clippy::too_many_lines)]
 pub fn compute(
     cp: &CapacityProvider,
     loaded: &Loaded,
-    invalid_name: Option<&str>,
-    headroom: Option<&str>,
+    decided: &Decided,
     now: &Time,
 ) -> CapacityProviderStatus {
+    let invalid_name = decided.invalid_name.as_deref();
     let generation = cp.metadata.generation;
     let name = cp.ecs_name();
     let u = usage(&loaded.nodes, &loaded.tasks);
@@ -67,11 +89,13 @@ pub fn compute(
         }
         .to_owned(),
     );
-    let selects = cp
-        .spec
-        .node_selector
+    // What its tasks select: its nodeSelector, and its NodePool's nodes once it has one.
+    let mut selector = cp.spec.node_selector.clone().unwrap_or_default();
+    if let State::Applied { name, .. } = &decided.node_pool {
+        selector.insert(NODE_POOL_LABEL.to_owned(), name.clone());
+    }
+    let selects = selector
         .iter()
-        .flatten()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
@@ -92,7 +116,11 @@ pub fn compute(
     status.pending_tasks = Some(i32::try_from(u.pending).unwrap_or(i32::MAX));
     status.capacity_provider_reservation = Some(i32::try_from(u.reservation).unwrap_or(i32::MAX));
     status.services.clone_from(&loaded.users);
-    status.headroom = headroom.map(str::to_owned);
+    status.headroom.clone_from(&decided.headroom);
+    status.node_pool = match &decided.node_pool {
+        State::Applied { name, .. } => Some(name.clone()),
+        _ => None,
+    };
 
     let selected = if selects.is_empty() {
         "selects every node (no nodeSelector)".to_owned()
@@ -105,6 +133,16 @@ pub fn compute(
             (
                 (false, REASON_INVALID_NAME, message.clone()),
                 (true, REASON_INVALID_NAME, message),
+            )
+        }
+        (None, false) if matches!(decided.node_pool, State::Invalid(_)) => {
+            let State::Invalid(why) = &decided.node_pool else {
+                unreachable!("matched above")
+            };
+            let message = format!("{why}. ECS would refuse this provider; fix the field.");
+            (
+                (false, REASON_INVALID_MANAGED_INSTANCES, message.clone()),
+                (true, REASON_INVALID_MANAGED_INSTANCES, message),
             )
         }
         (None, true) => {
@@ -127,14 +165,36 @@ pub fn compute(
                     u.running,
                     u.pending,
                     u.reservation,
-                    if u.nodes == 0 {
-                        " No node matches: label nodes so, or its tasks wait for one."
-                    } else {
-                        ""
+                    match &decided.node_pool {
+                        State::Applied { name, .. } =>
+                            format!(" Karpenter's NodePool {name} launches its nodes."),
+                        _ if u.nodes == 0 =>
+                            " No node matches: label nodes so, or its tasks wait for one.".to_owned(),
+                        _ => String::new(),
                     }
                 ),
             ),
-            (false, REASON_ACTIVE, "No problem.".to_owned()),
+            match &decided.node_pool {
+                State::NotServed { .. } => (
+                    true,
+                    REASON_KARPENTER_NOT_INSTALLED,
+                    format!(
+                        "{name} is a Managed Instances provider, but Karpenter's NodePool kind (karpenter.sh/v1) is \
+                         not served: install Karpenter (https://karpenter.sh) for its NodePool. Until then it only \
+                         schedules: its tasks run on nodes its nodeSelector matches."
+                    ),
+                ),
+                State::Taken(owner) => (
+                    true,
+                    REASON_NODE_POOL_TAKEN,
+                    format!(
+                        "A NodePool named {} exists and is not this provider's (owner: {owner}): rename the provider \
+                         (metadata.name) or that NodePool. Until then it only schedules.",
+                        cp.name_any()
+                    ),
+                ),
+                _ => (false, REASON_ACTIVE, "No problem.".to_owned()),
+            },
         ),
     };
     let progressing = if u.pending > 0 {
@@ -162,6 +222,35 @@ pub fn compute(
             condition::new(type_, on, reason, message, generation, now.clone()),
         );
     }
+    match &decided.node_pool {
+        State::Applied { report, .. } | State::NotServed { report } => {
+            let notes: Vec<String> = report.notes.iter().map(ToString::to_string).collect();
+            condition::set(
+                &mut status.conditions,
+                if notes.is_empty() {
+                    condition::new(
+                        condition::TRANSLATED,
+                        true,
+                        REASON_ALL_FIELDS_TRANSLATED,
+                        "Every field set has a Karpenter NodePool equivalent.".to_owned(),
+                        generation,
+                        now.clone(),
+                    )
+                } else {
+                    condition::new(
+                        condition::TRANSLATED,
+                        false,
+                        REASON_FIELDS_NOT_TRANSLATED,
+                        translated_message(&notes),
+                        generation,
+                        now.clone(),
+                    )
+                },
+            );
+        }
+        // Only a Managed Instances provider's fields are translated (into its NodePool).
+        _ => status.conditions.retain(|c| c.type_ != condition::TRANSLATED),
+    }
     let (health, reason) = condition::health(&status.conditions);
     status.health = Some(health.to_owned());
     status.health_reason = Some(reason);
@@ -176,11 +265,10 @@ pub async fn update(
     ctx: &Context,
     cp: &CapacityProvider,
     loaded: &Loaded,
-    invalid_name: Option<String>,
-    headroom: Option<String>,
+    decided: &Decided,
     now: Time,
 ) -> Result<(), Error> {
-    let status = compute(cp, loaded, invalid_name.as_deref(), headroom.as_deref(), &now);
+    let status = compute(cp, loaded, decided, &now);
     if same_status(cp.status.as_ref(), &status) {
         return Ok(());
     }
@@ -219,6 +307,14 @@ mod tests {
         cp
     }
 
+    fn decided(invalid_name: Option<&str>) -> Decided {
+        Decided {
+            invalid_name: invalid_name.map(str::to_owned),
+            headroom: None,
+            node_pool: State::NotManagedInstances,
+        }
+    }
+
     fn loaded(users: &[&str]) -> Loaded {
         Loaded {
             nodes: vec![NodeCapacity {
@@ -244,7 +340,7 @@ mod tests {
 
     #[test]
     fn an_active_provider_reports_in_ecs_terms() {
-        let s = compute(&provider(false), &loaded(&["shop/web"]), None, None, &t());
+        let s = compute(&provider(false), &loaded(&["shop/web"]), &decided(None), &t());
         assert_eq!(s.status.as_deref(), Some("ACTIVE"));
         assert_eq!(s.type_.as_deref(), Some("FARGATE_SPOT"));
         assert_eq!(s.update_status.as_deref(), Some("CREATE_COMPLETE"));
@@ -274,8 +370,7 @@ mod tests {
         let s = compute(
             &provider(true),
             &loaded(&["shop/web", "team/api"]),
-            None,
-            None,
+            &decided(None),
             &t(),
         );
         assert_eq!(s.status.as_deref(), Some("DEPROVISIONING"));
@@ -297,8 +392,7 @@ mod tests {
         let s = compute(
             &provider(false),
             &loaded(&[]),
-            Some("spec.name: \"ecs-x\" starts with \"ecs\""),
-            None,
+            &decided(Some("spec.name: \"ecs-x\" starts with \"ecs\"")),
             &t(),
         );
         let degraded = condition::find(&s.conditions, condition::DEGRADED).expect("Degraded");
@@ -312,5 +406,75 @@ mod tests {
             degraded.message
         );
         assert_eq!(s.health.as_deref(), Some("Degraded"));
+    }
+
+    #[test]
+    fn a_managed_instances_provider_says_whether_karpenter_launches_its_nodes() {
+        let mut report = crate::translate::report::Report::default();
+        report.note(
+            crate::translate::report::NoteKind::Ignored,
+            "managedInstancesProvider.infrastructureRoleArn",
+            "the EC2NodeClass holds it",
+        );
+        let applied = Decided {
+            node_pool: State::Applied {
+                name: "fargate-spot".into(),
+                report: report.clone(),
+            },
+            ..decided(None)
+        };
+        let s = compute(&provider(false), &loaded(&[]), &applied, &t());
+        assert_eq!(s.node_pool.as_deref(), Some("fargate-spot"));
+        assert_eq!(
+            s.selects.as_deref(),
+            Some("karpenter.sh/capacity-type=spot,karpenter.sh/nodepool=fargate-spot")
+        );
+        let translated = condition::find(&s.conditions, condition::TRANSLATED).expect("Translated");
+        assert_eq!(translated.status, "False");
+        assert!(
+            translated
+                .message
+                .contains("spec.managedInstancesProvider.infrastructureRoleArn: ignored"),
+            "{}",
+            translated.message
+        );
+        let degraded = condition::find(&s.conditions, condition::DEGRADED).expect("Degraded");
+        assert_eq!(degraded.status, "False");
+
+        let not_served = Decided {
+            node_pool: State::NotServed { report },
+            ..decided(None)
+        };
+        let s = compute(&provider(false), &loaded(&[]), &not_served, &t());
+        assert_eq!(s.node_pool, None, "its tasks select no NodePool");
+        let degraded = condition::find(&s.conditions, condition::DEGRADED).expect("Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", REASON_KARPENTER_NOT_INSTALLED)
+        );
+        assert!(
+            degraded.message.contains("install Karpenter"),
+            "{}",
+            degraded.message
+        );
+        let ready = condition::find(&s.conditions, condition::READY).expect("Ready");
+        assert_eq!(ready.status, "True", "it still schedules");
+
+        let invalid = Decided {
+            node_pool: State::Invalid("spec.managedInstancesProvider.x: bad".into()),
+            ..decided(None)
+        };
+        let s = compute(&provider(false), &loaded(&[]), &invalid, &t());
+        let ready = condition::find(&s.conditions, condition::READY).expect("Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", REASON_INVALID_MANAGED_INSTANCES)
+        );
+        assert!(ready.message.starts_with("spec.managedInstancesProvider.x: bad"));
+        // Back to a plain provider: no Translated condition left behind.
+        let mut cp = provider(false);
+        cp.status = Some(s);
+        let s = compute(&cp, &loaded(&[]), &decided(None), &t());
+        assert!(condition::find(&s.conditions, condition::TRANSLATED).is_none());
     }
 }

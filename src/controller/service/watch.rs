@@ -123,13 +123,21 @@ pub async fn run(
     // The CapacityProviders (cluster-scoped) and the scope's Namespaces: a change re-places the
     // Services whose strategy may name the provider, or those of the namespace (its providers
     // and default strategy are its annotations).
-    // (Only a change of spec, or a deletion, concerns the Services: not the provider's status.)
+    // (Only a change of spec, or a deletion, concerns the Services, and of the provider's status
+    // only the NodePool its tasks select: not its counts.)
     let (capacity_providers, provider_changes) = reflected(
         Api::<CapacityProvider>::all(client.clone()),
         watcher::Config::default(),
     );
-    let provider_changes =
-        provider_changes.predicate_filter(predicates::generation, PredicateConfig::default());
+    let provider_changes = provider_changes.predicate_filter(
+        |cp: &CapacityProvider| {
+            let pool = cp.status.as_ref().and_then(|s| s.node_pool.as_deref());
+            Some(crate::fnv::hash(
+                format!("{:?}{pool:?}", cp.metadata.generation).bytes(),
+            ))
+        },
+        PredicateConfig::default(),
+    );
     let namespace_api = Api::<Namespace>::all(client.clone());
     let namespace_config = match ns {
         Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),

@@ -14,6 +14,9 @@
 pub mod cluster;
 pub mod headroom;
 pub mod moves;
+pub mod node_pool;
+#[cfg(test)]
+mod node_pool_tests;
 pub mod provider;
 pub mod usage;
 

@@ -57,10 +57,17 @@ impl Provider {
             .auto_scaling_group_provider
             .as_ref()
             .and_then(|a| a.managed_termination_protection.as_ref());
+        let mut node_selector = cp.spec.node_selector.clone().unwrap_or_default();
+        // A Managed Instances provider's own NodePool, once it exists: its tasks go to its nodes.
+        if let Some(pool) = cp.status.as_ref().and_then(|s| s.node_pool.as_ref())
+            && cp.spec.capacity_provider.managed_instances_provider.is_some()
+        {
+            node_selector.insert(super::node_pool::NODE_POOL_LABEL.to_owned(), pool.clone());
+        }
         Self {
             name: cp.ecs_name(),
             kind: Some(kind(cp)),
-            node_selector: cp.spec.node_selector.clone().unwrap_or_default(),
+            node_selector,
             tolerations: cp.spec.tolerations.clone().unwrap_or_default(),
             termination_protection: protection == Some(&ManagedTerminationProtection::Enabled),
         }
@@ -306,5 +313,33 @@ mod tests {
             None,
             "an empty default is none"
         );
+    }
+
+    #[test]
+    fn a_managed_instances_providers_tasks_select_its_node_pool_once_it_has_one() {
+        let mut cp: CapacityProvider = serde_json::from_value(serde_json::json!({
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "CapacityProvider",
+            "metadata": {"name": "mi"},
+            "spec": {"nodeSelector": {"team": "a"}, "managedInstancesProvider": {
+                "infrastructureRoleArn": "r",
+                "instanceLaunchTemplate": {"ec2InstanceProfileArn": "p", "networkConfiguration": {}}}}
+        }))
+        .expect("a provider");
+        let team = BTreeMap::from([("team".to_owned(), "a".to_owned())]);
+        assert_eq!(
+            Provider::of(&cp).node_selector,
+            team,
+            "no NodePool yet: its selector only"
+        );
+        cp.status = Some(crate::api::CapacityProviderStatus {
+            node_pool: Some("mi".into()),
+            ..Default::default()
+        });
+        let mut with_pool = team.clone();
+        with_pool.insert("karpenter.sh/nodepool".into(), "mi".into());
+        assert_eq!(Provider::of(&cp).node_selector, with_pool);
+        // A provider that is not Managed Instances (any more) selects no NodePool.
+        cp.spec.capacity_provider.managed_instances_provider = None;
+        assert_eq!(Provider::of(&cp).node_selector, team);
     }
 }
