@@ -27,8 +27,9 @@ enum OutputFormat {
 enum Command {
     /// Turn ECS JSON from the AWS CLI into ecs-bridge custom resources (YAML on stdout).
     Import {
-        /// RegisterTaskDefinition input, describe-task-definition output, CreateService input or
-        /// describe-services output.
+        /// RegisterTaskDefinition input, describe-task-definition output, CreateService input,
+        /// describe-services output, CreateCapacityProvider input, describe-capacity-providers
+        /// output or PutClusterCapacityProviders input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Namespace (the ECS cluster) to set on every object.

@@ -341,6 +341,16 @@ fn spec_of(obj: &Imported) -> (&'static str, Value, Option<String>) {
             serde_json::to_value(&svc.spec).expect("serialise Service spec"),
             svc.metadata.name.clone(),
         ),
+        Imported::CapacityProvider(cp) => (
+            "CapacityProvider",
+            serde_json::to_value(&cp.spec).expect("serialise CapacityProvider spec"),
+            cp.metadata.name.clone(),
+        ),
+        Imported::Namespace(ns) => (
+            "Namespace",
+            serde_json::to_value(&ns.metadata.annotations).expect("serialise annotations"),
+            ns.metadata.name.clone(),
+        ),
     }
 }
 
@@ -532,6 +542,7 @@ fn json_to_cr_to_json_loses_nothing() {
             match obj {
                 Imported::TaskDefinition(_) => task_definitions += 1,
                 Imported::Service(_) => services += 1,
+                Imported::CapacityProvider(_) | Imported::Namespace(_) => {}
             }
         }
     }
@@ -571,6 +582,18 @@ fn yaml_parses_back_into_the_same_object_with_a_valid_name() {
                     assert_eq!(back.metadata, svc.metadata, "{ctx}: metadata");
                     assert_eq!(back.spec, svc.spec, "{ctx}: spec");
                     assert_eq!(back.status, svc.status, "{ctx}: status");
+                    back.metadata.name
+                }
+                Imported::CapacityProvider(cp) => {
+                    let back: ecs_bridge::api::CapacityProvider = serde_yaml_ng::from_str(&yaml)
+                        .unwrap_or_else(|e| panic!("{} object {i}: YAML does not read back: {e}", case.name));
+                    assert_eq!(back.spec, cp.spec, "{} object {i}: spec", case.name);
+                    back.metadata.name
+                }
+                Imported::Namespace(ns) => {
+                    let back: k8s_openapi::api::core::v1::Namespace = serde_yaml_ng::from_str(&yaml)
+                        .unwrap_or_else(|e| panic!("{} object {i}: YAML does not read back: {e}", case.name));
+                    assert_eq!(&back, &**ns, "{} object {i}", case.name);
                     back.metadata.name
                 }
             };
@@ -891,6 +914,8 @@ fn cli_imports_the_whole_corpus() {
         let library = match obj {
             Imported::TaskDefinition(td) => serde_json::to_value(td),
             Imported::Service(svc) => serde_json::to_value(svc),
+            Imported::CapacityProvider(cp) => serde_json::to_value(cp),
+            Imported::Namespace(ns) => serde_json::to_value(ns),
         }
         .expect("serialise object");
         if let Some(diff) = json_diff("", &library, &printed) {

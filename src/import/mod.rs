@@ -1,11 +1,14 @@
 //! `ecs-bridge import`: ECS JSON as the AWS CLI gives it → our custom resources.
 //!
 //! Accepted inputs: RegisterTaskDefinition input (`--cli-input-json`), describe-task-definition
-//! output (wrapped in `taskDefinition` or not), CreateService input, and describe-services /
-//! create-service output. Read-only fields of describe outputs (listed below) are dropped; any
+//! output (wrapped in `taskDefinition` or not), CreateService input, describe-services /
+//! create-service output, CreateCapacityProvider input, describe-capacity-providers /
+//! create-capacity-provider output, and PutClusterCapacityProviders input (the cluster's
+//! Namespace, [`capacity`]). Read-only fields of describe outputs (listed below) are dropped; any
 //! other field our types do not know is dropped with a warning that names it; a value of the
 //! wrong type is an error with its position.
 
+pub mod capacity;
 mod shape;
 
 use std::path::Path;
@@ -18,7 +21,7 @@ pub use shape::Shape;
 
 use crate::{
     api::{
-        Service, ServiceSpec, TaskDefinition, TaskDefinitionSpec,
+        CapacityProvider, Service, ServiceSpec, TaskDefinition, TaskDefinitionSpec,
         ecs::{CreateService, RegisterTaskDefinition, Tag},
     },
     manifest::{
@@ -77,6 +80,10 @@ pub enum Imported {
     TaskDefinition(Box<TaskDefinition>),
     /// A service.
     Service(Box<Service>),
+    /// A capacity provider (cluster-scoped).
+    CapacityProvider(Box<CapacityProvider>),
+    /// The ECS cluster's Namespace, with its capacity providers and default strategy.
+    Namespace(Box<k8s_openapi::api::core::v1::Namespace>),
 }
 
 impl Imported {
@@ -88,6 +95,8 @@ impl Imported {
         match self {
             Self::TaskDefinition(td) => serde_yaml_ng::to_string(td),
             Self::Service(svc) => serde_yaml_ng::to_string(svc),
+            Self::CapacityProvider(cp) => serde_yaml_ng::to_string(cp),
+            Self::Namespace(ns) => serde_yaml_ng::to_string(ns),
         }
     }
 }
@@ -166,6 +175,14 @@ pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportRe
         Shape::CreateServiceOutput => {
             ctx.service(&FieldPath::root().key("service"), &value["service"], &mut result)
         }
+        Shape::CreateCapacityProvider => ctx.capacity_provider(&FieldPath::root(), &value, &mut result),
+        Shape::CreateCapacityProviderOutput => ctx.capacity_provider(
+            &FieldPath::root().key("capacityProvider"),
+            &value["capacityProvider"],
+            &mut result,
+        ),
+        Shape::DescribeCapacityProviders => ctx.described_capacity_providers(&value, &mut result),
+        Shape::PutClusterCapacityProviders => ctx.cluster_capacity(&value, &mut result),
     }
     for d in &mut result.diagnostics {
         d.file = path.to_owned();
@@ -392,7 +409,7 @@ mod tests {
         let result = import_text(Path::new("svc.json"), text, options);
         let td = result.objects.iter().find_map(|o| match o {
             Imported::Service(svc) => Some(svc.spec.service.task_definition.clone()),
-            Imported::TaskDefinition(_) => None,
+            _ => None,
         });
         (td.flatten(), result.diagnostics)
     }

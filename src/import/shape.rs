@@ -17,6 +17,16 @@ pub enum Shape {
     DescribeServices,
     /// create-service or update-service output: `{"service": {...}}`.
     CreateServiceOutput,
+    /// CreateCapacityProvider input (an `autoScalingGroupProvider` or a
+    /// `managedInstancesProvider`).
+    CreateCapacityProvider,
+    /// create-capacity-provider or update-capacity-provider output: `{"capacityProvider": {...}}`.
+    CreateCapacityProviderOutput,
+    /// describe-capacity-providers output: `{"capacityProviders": [{...}], ...}`.
+    DescribeCapacityProviders,
+    /// PutClusterCapacityProviders input: `{"cluster", "capacityProviders": [names],
+    /// "defaultCapacityProviderStrategy"}`.
+    PutClusterCapacityProviders,
 }
 
 /// Top-level keys of a CreateService request or of a described service.
@@ -78,6 +88,22 @@ impl Shape {
         if obj.get("service").is_some_and(Value::is_object) {
             return Ok(Self::CreateServiceOutput);
         }
+        if obj.contains_key("autoScalingGroupProvider") || obj.contains_key("managedInstancesProvider") {
+            return Ok(Self::CreateCapacityProvider);
+        }
+        if obj.get("capacityProvider").is_some_and(Value::is_object) {
+            return Ok(Self::CreateCapacityProviderOutput);
+        }
+        if obj.contains_key("defaultCapacityProviderStrategy") && !obj.contains_key("serviceName") {
+            return Ok(Self::PutClusterCapacityProviders);
+        }
+        if obj
+            .get("capacityProviders")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().all(Value::is_object))
+        {
+            return Ok(Self::DescribeCapacityProviders);
+        }
         if !obj.is_empty() && obj.keys().any(|k| SERVICE_KEYS.contains(&k.as_str())) {
             return Ok(Self::CreateService);
         }
@@ -93,7 +119,8 @@ impl Shape {
 }
 
 const EXPECTED: &str = "expected RegisterTaskDefinition input, describe-task-definition output, \
-                        CreateService input or describe-services output";
+                        CreateService input, describe-services output, CreateCapacityProvider input, \
+                        describe-capacity-providers output or PutClusterCapacityProviders input";
 
 fn kind(v: &Value) -> &'static str {
     match v {
@@ -136,6 +163,28 @@ mod tests {
         assert_eq!(
             Shape::detect(&json!({"service": {}})),
             Ok(Shape::CreateServiceOutput)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"name": "spot", "autoScalingGroupProvider": {}})),
+            Ok(Shape::CreateCapacityProvider)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"capacityProvider": {"name": "spot"}})),
+            Ok(Shape::CreateCapacityProviderOutput)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"capacityProviders": [{"name": "FARGATE"}], "failures": []})),
+            Ok(Shape::DescribeCapacityProviders)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"cluster": "prod", "capacityProviders": ["FARGATE"],
+                                  "defaultCapacityProviderStrategy": []})),
+            Ok(Shape::PutClusterCapacityProviders)
+        );
+        // A service's strategy is the service's, not a cluster's.
+        assert_eq!(
+            Shape::detect(&json!({"serviceName": "web", "capacityProviderStrategy": []})),
+            Ok(Shape::CreateService)
         );
     }
 

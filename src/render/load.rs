@@ -28,6 +28,9 @@ pub enum Resource {
     Task(Box<Task>),
     /// A scheduled task.
     ScheduledTask(Box<ScheduledTask>),
+    /// A Namespace (an ECS cluster): its annotations give its capacity providers and default
+    /// strategy.
+    Namespace(Box<k8s_openapi::api::core::v1::Namespace>),
 }
 
 impl Resource {
@@ -40,6 +43,7 @@ impl Resource {
             Self::CapacityProvider(o) => ("CapacityProvider", &o.metadata),
             Self::Task(o) => ("Task", &o.metadata),
             Self::ScheduledTask(o) => ("ScheduledTask", &o.metadata),
+            Self::Namespace(o) => ("Namespace", &o.metadata),
         };
         let name = meta.name.as_deref().unwrap_or("");
         match &meta.namespace {
@@ -75,6 +79,16 @@ pub fn load(docs: &[Document]) -> (Vec<Loaded>, Vec<Diagnostic>) {
         };
         let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+        if (api_version, kind) == ("v1", "Namespace") {
+            // The ECS cluster: its capacity providers and default strategy.
+            if let Some(ns) = typed(doc, &value, &mut diags) {
+                loaded.push(Loaded {
+                    resource: Resource::Namespace(Box::new(ns)),
+                    document: doc.clone(),
+                });
+            }
+            continue;
+        }
         if api_version != API_VERSION {
             let msg = if api_version.starts_with("ecsbridge.io/") {
                 Diagnostic::error(
@@ -158,7 +172,7 @@ fn default_namespace(resource: &mut Resource) {
         Resource::Service(o) => &mut o.metadata,
         Resource::Task(o) => &mut o.metadata,
         Resource::ScheduledTask(o) => &mut o.metadata,
-        Resource::CapacityProvider(_) => return,
+        Resource::CapacityProvider(_) | Resource::Namespace(_) => return,
     };
     meta.namespace.get_or_insert_with(|| "default".to_owned());
 }

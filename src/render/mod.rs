@@ -146,12 +146,24 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
         }
     }
     let providers = capacity_providers(loaded, options, &mut out);
+    let clusters = clusters(loaded, &mut out);
     for item in loaded {
         match &item.resource {
-            Resource::TaskDefinition(_) | Resource::CapacityProvider(_) => {}
+            Resource::TaskDefinition(_) | Resource::CapacityProvider(_) | Resource::Namespace(_) => {}
             Resource::Service(svc) => {
                 let td = |key: &(String, String)| families.get(key).map(|i| &rendered[*i]);
-                render_service(item, svc, td, &failed, &providers, options, nodes, &mut out);
+                let cluster = svc
+                    .metadata
+                    .namespace
+                    .as_ref()
+                    .and_then(|ns| clusters.get(ns))
+                    .cloned()
+                    .unwrap_or_default();
+                let on = Capacity {
+                    providers: &providers,
+                    cluster: &cluster,
+                };
+                render_service(item, svc, td, &failed, &on, options, nodes, &mut out);
             }
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,
@@ -270,15 +282,50 @@ fn with_node_pool(
     cp
 }
 
+/// The capacity a Service is rendered on: the providers, and its cluster's (Namespace's)
+/// providers and default strategy.
+struct Capacity<'a> {
+    providers: &'a [CapacityProvider],
+    cluster: &'a ClusterCapacity,
+}
+
+/// The capacity of each Namespace among `loaded` (an ECS cluster: what PutClusterCapacityProviders
+/// gave it, as its annotations), by name; an annotation that does not parse is an error at it.
+fn clusters(loaded: &[Loaded], out: &mut Rendered) -> BTreeMap<String, ClusterCapacity> {
+    let mut clusters = BTreeMap::new();
+    for item in loaded {
+        if let Resource::Namespace(ns) = &item.resource {
+            let name = ns.metadata.name.clone().unwrap_or_default();
+            match ClusterCapacity::from_annotations(ns.metadata.annotations.as_ref()) {
+                Ok(capacity) => {
+                    clusters.insert(name, capacity);
+                }
+                Err(e) => {
+                    let key = e.field.rsplit(' ').next().unwrap_or_default().to_owned();
+                    let path = FieldPath::root().key("metadata").key("annotations").key(&key);
+                    out.diagnostics.push(Diagnostic::error(
+                        &item.document.file,
+                        position_of(&item.document, &path)
+                            .or_else(|| Some(item.document.file_position(1, 1))),
+                        Some(path),
+                        format!("{}: {e}", item.resource.describe()),
+                    ));
+                }
+            }
+        }
+    }
+    clusters
+}
+
 /// Renders `svc` (the document `item`), running the task definitions `families` finds by
-/// (namespace, family), on `providers`.
+/// (namespace, family), on `capacity`.
 #[allow(clippy::too_many_arguments)]
 fn render_service<'a>(
     item: &Loaded,
     svc: &Service,
     families: impl Fn(&(String, String)) -> Option<&'a RenderedTaskDefinition<'a>>,
     failed: &std::collections::BTreeSet<(String, String)>,
-    providers: &[CapacityProvider],
+    capacity: &Capacity<'_>,
     options: &Options,
     nodes: Option<&[Node]>,
     out: &mut Rendered,
@@ -336,15 +383,16 @@ fn render_service<'a>(
         ));
     }
     let lookup = |name: &str| {
-        providers
+        capacity
+            .providers
             .iter()
             .find(|p| p.ecs_name() == name)
             .map(|p| (Provider::of(p), true))
     };
-    let strategy = match resolve(&svc.spec, None, &ClusterCapacity::default(), lookup) {
+    let strategy = match resolve(&svc.spec, None, capacity.cluster, lookup) {
         Ok(strategy) => strategy,
         Err(e) => {
-            let message = format!("spec.{e}");
+            let message = e.in_service();
             out.diagnostics.push(at_field(item, &message, &message));
             return;
         }

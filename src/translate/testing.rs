@@ -52,7 +52,7 @@ pub fn corpus_task_definition(name: &str) -> RegisterTaskDefinition {
         .into_iter()
         .find_map(|o| match o {
             Imported::TaskDefinition(td) => Some(td.spec.task_definition),
-            Imported::Service(_) => None,
+            _ => None,
         })
         .unwrap_or_else(|| panic!("{name}: no task definition: {:?}", result.diagnostics))
 }

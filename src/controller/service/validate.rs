@@ -273,11 +273,7 @@ pub fn validate(svc: &Service, loaded: &Loaded) -> Result<ValidatedService, Inva
 pub fn strategy(svc: &Service, loaded: &Loaded) -> Result<Option<Resolved>, Invalid> {
     let invalid = |e: crate::translate::capacity::StrategyError| Invalid {
         reason: REASON_INVALID_CAPACITY_PROVIDER_STRATEGY,
-        message: if e.field.starts_with("the Namespace") {
-            e.to_string()
-        } else {
-            format!("spec.{e}")
-        },
+        message: e.in_service(),
     };
     let cluster = ClusterCapacity::from_annotations(
         loaded

@@ -40,6 +40,19 @@ pub struct StrategyError {
     pub message: String,
 }
 
+impl StrategyError {
+    /// The error as a Service's message: its field under `spec.`, unless the strategy is the
+    /// Namespace's (an annotation, named as such).
+    #[must_use]
+    pub fn in_service(&self) -> String {
+        if self.field.starts_with("the Namespace") {
+            self.to_string()
+        } else {
+            format!("spec.{self}")
+        }
+    }
+}
+
 fn refused(field: impl Into<String>, message: impl Into<String>) -> StrategyError {
     StrategyError {
         field: field.into(),

@@ -1110,7 +1110,7 @@ mod tests {
             let result = import_file(file, &ImportOptions::default());
             for td in result.objects.into_iter().filter_map(|o| match o {
                 Imported::TaskDefinition(td) => Some(td.spec.task_definition),
-                Imported::Service(_) => None,
+                _ => None,
             }) {
                 let t = match pod_template("corpus", &td, 1) {
                     Ok(t) => t,
