@@ -14,6 +14,7 @@ pub mod pod;
 pub mod reference;
 pub mod report;
 pub mod rollout;
+pub mod schedule;
 pub mod service;
 
 #[cfg(test)]
