@@ -317,3 +317,57 @@ spec: {taskDefinition: web, desiredCount: 1}
         "{stderr}"
     );
 }
+
+#[test]
+fn described_clusters_become_namespaces_keeping_only_their_capacity() {
+    let dir = scratch("clusters");
+    // `aws ecs describe-clusters --include SETTINGS` output (trimmed to two clusters).
+    let described = json!({
+        "clusters": [
+            {"clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod", "clusterName": "prod",
+             "status": "ACTIVE", "registeredContainerInstancesCount": 0, "runningTasksCount": 4,
+             "pendingTasksCount": 0, "activeServicesCount": 2, "statistics": [], "tags": [],
+             "settings": [{"name": "containerInsights", "value": "enabled"}],
+             "capacityProviders": ["FARGATE", "FARGATE_SPOT"],
+             "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]},
+            {"clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/legacy", "clusterName": "legacy",
+             "status": "ACTIVE", "capacityProviders": [], "defaultCapacityProviderStrategy": []}
+        ],
+        "failures": []
+    });
+    let file = write(&dir, "clusters.json", &described);
+    let (docs, stderr, ok) = run(&["import", &file]);
+    assert!(ok, "{stderr}");
+    let names: Vec<&str> = docs
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["prod", "legacy"]);
+    let prod = &docs[0]["metadata"]["annotations"];
+    assert_eq!(prod["ecsbridge.io/capacity-providers"], "FARGATE,FARGATE_SPOT");
+    assert!(
+        prod["ecsbridge.io/default-capacity-provider-strategy"]
+            .as_str()
+            .is_some_and(|s| s.contains("FARGATE_SPOT")),
+        "{prod:#}"
+    );
+    let legacy = &docs[1]["metadata"]["annotations"];
+    assert_eq!(
+        legacy["ecsbridge.io/capacity-providers"], "[]",
+        "a cluster without providers: its Services may name none, as in ECS"
+    );
+    assert!(
+        legacy
+            .get("ecsbridge.io/default-capacity-provider-strategy")
+            .is_none()
+    );
+    // What ECS computes goes silently; the cluster's other settings are said to go.
+    let warnings: Vec<&str> = stderr.lines().collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    for (line, field) in warnings.iter().zip(["clusters[0].settings", "clusters[0].tags"]) {
+        assert!(
+            line.contains(field) && line.contains("not a capacity setting of the cluster: dropped"),
+            "{line}"
+        );
+    }
+}

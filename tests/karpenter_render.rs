@@ -128,7 +128,10 @@ spec:
     assert_eq!(pool["spec"]["template"]["metadata"]["labels"]["team"], "ml");
     assert_eq!(
         pool["spec"]["template"]["spec"]["taints"],
-        json!([{"key": "nvidia.com/gpu", "effect": "NoSchedule"}])
+        json!([
+            {"key": "nvidia.com/gpu", "effect": "NoSchedule"},
+            {"key": "ecsbridge.io/capacity-provider", "value": "gpu-pool", "effect": "NoSchedule"}
+        ])
     );
     assert_eq!(pool["spec"]["disruption"]["consolidateAfter"], "Never");
     let requirements = pool["spec"]["template"]["spec"]["requirements"]
@@ -162,6 +165,13 @@ spec:
     assert_eq!(
         pod["nodeSelector"],
         json!({"karpenter.sh/nodepool": "gpu-pool", "team": "ml"}),
+        "{pod:#}"
+    );
+    // The tasks tolerate the pool's own taint, which keeps every other pod off its nodes.
+    assert!(
+        pod["tolerations"].as_array().is_some_and(|t| t.contains(&json!({
+            "key": "ecsbridge.io/capacity-provider", "operator": "Equal", "value": "gpu-pool", "effect": "NoSchedule"
+        }))),
         "{pod:#}"
     );
     let _ = std::fs::remove_dir_all(&dir);

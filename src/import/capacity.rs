@@ -1,8 +1,9 @@
 //! Capacity providers and cluster capacity, imported: CreateCapacityProvider input,
 //! create-capacity-provider and describe-capacity-providers output become CapacityProviders
-//! (cluster-scoped); PutClusterCapacityProviders input becomes the cluster's Namespace with the
-//! annotations that hold its providers and default strategy
-//! ([`crate::translate::capacity::cluster`]).
+//! (cluster-scoped); PutClusterCapacityProviders and CreateCluster input and describe-clusters
+//! output become the cluster's Namespace with the annotations that hold its providers and
+//! default strategy ([`crate::translate::capacity::cluster`]); the rest of a cluster is dropped
+//! with a warning naming each field.
 
 use std::collections::BTreeMap;
 
@@ -34,13 +35,32 @@ pub const CAPACITY_PROVIDER_READ_ONLY: &[&str] = &[
     "updateStatusReason",
 ];
 
-/// The PutClusterCapacityProviders request.
+/// Fields of describe-clusters output that ECS computes: not part of any request.
+pub const CLUSTER_READ_ONLY: &[&str] = &[
+    "activeServicesCount",
+    "attachments",
+    "attachmentsStatus",
+    "clusterArn",
+    "pendingTasksCount",
+    "registeredContainerInstancesCount",
+    "runningTasksCount",
+    "statistics",
+    "status",
+];
+
+/// A cluster's capacity: the PutClusterCapacityProviders request, or what a CreateCluster
+/// request or a described cluster says of it (`clusterName`); the rest of those is `other`.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PutClusterCapacityProviders {
+#[serde(rename_all = "camelCase")]
+struct ClusterCapacity {
+    #[serde(alias = "clusterName")]
     cluster: String,
+    #[serde(default)]
     capacity_providers: Vec<String>,
+    #[serde(default)]
     default_capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
 }
 
 impl Ctx<'_> {
@@ -118,24 +138,52 @@ impl Ctx<'_> {
     /// describe-capacity-providers output: each provider.
     pub(super) fn described_capacity_providers(&self, value: &Value, result: &mut ImportResult) {
         let providers = value["capacityProviders"].as_array().cloned().unwrap_or_default();
+        if providers.is_empty() {
+            let field = FieldPath::root().key("capacityProviders");
+            result.diagnostics.push(Diagnostic::warning(
+                self.path,
+                position_of(self.doc, &field),
+                Some(field),
+                "no capacity provider in the document: nothing imported",
+            ));
+        }
         for (i, cp) in providers.iter().enumerate() {
             self.capacity_provider(&FieldPath::root().key("capacityProviders").index(i), cp, result);
         }
     }
 
-    /// PutClusterCapacityProviders input: the cluster's Namespace, with its providers and default
-    /// strategy as annotations.
-    pub(super) fn cluster_capacity(&self, value: &Value, result: &mut ImportResult) {
-        let base = FieldPath::root();
-        let put: PutClusterCapacityProviders = match self.typed_at(&base, value) {
+    /// describe-clusters output: each cluster's Namespace.
+    pub(super) fn described_clusters(&self, value: &Value, result: &mut ImportResult) {
+        let clusters = value["clusters"].as_array().cloned().unwrap_or_default();
+        for (i, cluster) in clusters.iter().enumerate() {
+            self.cluster_capacity(&FieldPath::root().key("clusters").index(i), cluster, result);
+        }
+    }
+
+    /// PutClusterCapacityProviders or CreateCluster input, or a described cluster, at `base`:
+    /// the cluster's Namespace, with its providers and default strategy as annotations.
+    pub(super) fn cluster_capacity(&self, base: &FieldPath, value: &Value, result: &mut ImportResult) {
+        let mut value = value.clone();
+        strip(&mut value, CLUSTER_READ_ONLY);
+        let put: ClusterCapacity = match self.typed_at(base, &value) {
             Ok(p) => p,
             Err(e) => return result.diagnostics.push(e),
         };
+        for key in put.other.keys() {
+            let field = base.key(key);
+            result.diagnostics.push(Diagnostic::warning(
+                self.path,
+                position_of(self.doc, &field),
+                Some(field),
+                "not a capacity setting of the cluster: dropped (the cluster's Namespace holds its capacity \
+                 providers and default strategy)",
+            ));
+        }
         let strategy_field = "defaultCapacityProviderStrategy";
         if !put.default_capacity_provider_strategy.is_empty()
             && let Err(e) = validate(strategy_field, &put.default_capacity_provider_strategy)
         {
-            let field = FieldPath::root().key(strategy_field);
+            let field = base.key(strategy_field);
             return result.diagnostics.push(Diagnostic::error(
                 self.path,
                 position_of(self.doc, &field),

@@ -3,8 +3,8 @@
 //! Accepted inputs: RegisterTaskDefinition input (`--cli-input-json`), describe-task-definition
 //! output (wrapped in `taskDefinition` or not), CreateService input, describe-services /
 //! create-service output, CreateCapacityProvider input, describe-capacity-providers /
-//! create-capacity-provider output, and PutClusterCapacityProviders input (the cluster's
-//! Namespace, [`capacity`]). Read-only fields of describe outputs (listed below) are dropped; any
+//! create-capacity-provider output, and PutClusterCapacityProviders or CreateCluster input and
+//! describe-clusters output (the cluster's Namespace, [`capacity`]). Read-only fields of describe outputs (listed below) are dropped; any
 //! other field our types do not know is dropped with a warning that names it; a value of the
 //! wrong type is an error with its position.
 
@@ -182,7 +182,8 @@ pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportRe
             &mut result,
         ),
         Shape::DescribeCapacityProviders => ctx.described_capacity_providers(&value, &mut result),
-        Shape::PutClusterCapacityProviders => ctx.cluster_capacity(&value, &mut result),
+        Shape::PutClusterCapacityProviders => ctx.cluster_capacity(&FieldPath::root(), &value, &mut result),
+        Shape::DescribeClusters => ctx.described_clusters(&value, &mut result),
     }
     for d in &mut result.diagnostics {
         d.file = path.to_owned();

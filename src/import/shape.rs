@@ -25,8 +25,10 @@ pub enum Shape {
     /// describe-capacity-providers output: `{"capacityProviders": [{...}], ...}`.
     DescribeCapacityProviders,
     /// PutClusterCapacityProviders input: `{"cluster", "capacityProviders": [names],
-    /// "defaultCapacityProviderStrategy"}`.
+    /// "defaultCapacityProviderStrategy"}`, or CreateCluster input (`clusterName`).
     PutClusterCapacityProviders,
+    /// describe-clusters output: `{"clusters": [...], "failures": [...]}`.
+    DescribeClusters,
 }
 
 /// Top-level keys of a CreateService request or of a described service.
@@ -94,7 +96,17 @@ impl Shape {
         if obj.get("capacityProvider").is_some_and(Value::is_object) {
             return Ok(Self::CreateCapacityProviderOutput);
         }
-        if obj.contains_key("defaultCapacityProviderStrategy") && !obj.contains_key("serviceName") {
+        if obj.get("clusters").is_some_and(Value::is_array) {
+            return Ok(Self::DescribeClusters);
+        }
+        if !obj.contains_key("serviceName")
+            && (obj.contains_key("defaultCapacityProviderStrategy")
+                || obj.contains_key("clusterName")
+                || obj
+                    .get("capacityProviders")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string)))
+        {
             return Ok(Self::PutClusterCapacityProviders);
         }
         if obj
@@ -120,7 +132,8 @@ impl Shape {
 
 const EXPECTED: &str = "expected RegisterTaskDefinition input, describe-task-definition output, \
                         CreateService input, describe-services output, CreateCapacityProvider input, \
-                        describe-capacity-providers output or PutClusterCapacityProviders input";
+                        describe-capacity-providers output, PutClusterCapacityProviders or CreateCluster \
+                        input or describe-clusters output";
 
 fn kind(v: &Value) -> &'static str {
     match v {
@@ -180,6 +193,15 @@ mod tests {
             Shape::detect(&json!({"cluster": "prod", "capacityProviders": ["FARGATE"],
                                   "defaultCapacityProviderStrategy": []})),
             Ok(Shape::PutClusterCapacityProviders)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"clusterName": "prod", "capacityProviders": ["FARGATE"]})),
+            Ok(Shape::PutClusterCapacityProviders),
+            "CreateCluster input"
+        );
+        assert_eq!(
+            Shape::detect(&json!({"clusters": [], "failures": []})),
+            Ok(Shape::DescribeClusters)
         );
         // A service's strategy is the service's, not a cluster's.
         assert_eq!(

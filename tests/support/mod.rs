@@ -129,6 +129,11 @@ pub fn validate_custom_resources(crd: &Path, files: &[&Path]) -> Result<String, 
         .args(files)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
+    checked(&out, "pip install -r requirements-dev.txt")
+}
+
+/// A checking tool's stdout and stderr: `Ok` when it succeeded, else `Err` with `hint`.
+fn checked(out: &std::process::Output, hint: &str) -> Result<String, String> {
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -137,7 +142,7 @@ pub fn validate_custom_resources(crd: &Path, files: &[&Path]) -> Result<String, 
     if out.status.success() {
         Ok(report)
     } else {
-        Err(format!("{report}\nhint: pip install -r requirements-dev.txt"))
+        Err(format!("{report}\nhint: {hint}"))
     }
 }
 
@@ -161,16 +166,5 @@ pub fn validate_node_pools(objects: &[serde_json::Value]) -> Result<String, Stri
         .write_all(serde_json::Value::Array(objects.to_vec()).to_string().as_bytes())
         .expect("write NodePools");
     let out = child.wait_with_output().expect("node runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(report)
-    } else {
-        Err(format!(
-            "{report}\nhint: make test-deps (npm ci in tests/support/karpenter)"
-        ))
-    }
+    checked(&out, "make test-deps (npm ci in tests/support/karpenter)")
 }

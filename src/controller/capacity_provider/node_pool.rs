@@ -49,6 +49,22 @@ pub enum State {
     Invalid(String),
     /// A NodePool of the provider's name exists and is not the provider's: who owns it.
     Taken(String),
+    /// The operator may not read or write NodePools (RBAC): the API server's message.
+    Forbidden(String),
+}
+
+/// What a failed NodePool request means for the provider: a refusal of the object (400, 422)
+/// makes it [`State::Invalid`], a refusal of the operator (403) [`State::Forbidden`], each said
+/// in the status; anything else is retried.
+fn refused(e: kube::Error, name: &str) -> Result<State, Error> {
+    match e {
+        kube::Error::Api(s) if s.code == 400 || s.code == 422 => Ok(State::Invalid(format!(
+            "Karpenter's NodePool {name} was refused: {}",
+            s.message
+        ))),
+        kube::Error::Api(s) if s.code == 403 => Ok(State::Forbidden(s.message)),
+        e => Err(e.into()),
+    }
 }
 
 /// Builds `cp`'s NodePool and applies it when it changed, or deletes the one `cp` owned when it
@@ -83,7 +99,7 @@ pub async fn reconcile(ctx: &Context, cp: &CapacityProvider) -> Result<State, Er
     let live = match api.get(&name).await {
         Ok(live) => Some(live),
         Err(kube::Error::Api(status)) if not_found(&status) => None,
-        Err(e) => return Err(e.into()),
+        Err(e) => return refused(e, &name),
     };
     if let Some(live) = &live {
         if !owned_by(live, cp) {
@@ -105,7 +121,7 @@ pub async fn reconcile(ctx: &Context, cp: &CapacityProvider) -> Result<State, Er
             });
         }
     }
-    let outcome = ctx
+    let outcome = match ctx
         .served
         .apply(
             &api,
@@ -114,7 +130,11 @@ pub async fn reconcile(ctx: &Context, cp: &CapacityProvider) -> Result<State, Er
             &wanted,
             &PatchParams::apply(FIELD_MANAGER).force(),
         )
-        .await?;
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(e) => return refused(e, &name),
+    };
     if outcome == Outcome::NotServed {
         return Ok(State::NotServed { report: built.report });
     }

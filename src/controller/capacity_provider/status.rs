@@ -47,6 +47,8 @@ pub const REASON_KARPENTER_NOT_INSTALLED: &str = "KarpenterNotInstalled";
 pub const REASON_INVALID_MANAGED_INSTANCES: &str = "InvalidManagedInstancesProvider";
 /// Reason: a NodePool of the provider's name belongs to someone else.
 pub const REASON_NODE_POOL_TAKEN: &str = "NodePoolNameTaken";
+/// Reason: the operator may not manage NodePools.
+pub const REASON_NODE_POOL_FORBIDDEN: &str = "NodePoolForbidden";
 
 /// What the reconcile decided besides what it loaded: the name refused (why), the headroom
 /// kept (what the status says of it), and what became of the NodePool.
@@ -89,9 +91,18 @@ pub fn compute(
         }
         .to_owned(),
     );
+    let previous = cp.status.as_ref().and_then(|s| s.node_pool.clone());
+    status.node_pool = match &decided.node_pool {
+        State::Applied { name, .. } => Some(name.clone()),
+        // The NodePool stays while the provider is held for deletion, and as last applied while
+        // its spec is refused: its tasks keep to its nodes (a change of selector would move them).
+        State::NotManagedInstances if deleting => previous,
+        State::Invalid(_) => previous,
+        _ => None,
+    };
     // What its tasks select: its nodeSelector, and its NodePool's nodes once it has one.
     let mut selector = cp.spec.node_selector.clone().unwrap_or_default();
-    if let State::Applied { name, .. } = &decided.node_pool {
+    if let Some(name) = &status.node_pool {
         selector.insert(NODE_POOL_LABEL.to_owned(), name.clone());
     }
     let selects = selector
@@ -117,10 +128,6 @@ pub fn compute(
     status.capacity_provider_reservation = Some(i32::try_from(u.reservation).unwrap_or(i32::MAX));
     status.services.clone_from(&loaded.users);
     status.headroom.clone_from(&decided.headroom);
-    status.node_pool = match &decided.node_pool {
-        State::Applied { name, .. } => Some(name.clone()),
-        _ => None,
-    };
 
     let selected = if selects.is_empty() {
         "selects every node (no nodeSelector)".to_owned()
@@ -191,6 +198,15 @@ pub fn compute(
                         "A NodePool named {} exists and is not this provider's (owner: {owner}): rename the provider \
                          (metadata.name) or that NodePool. Until then it only schedules.",
                         cp.name_any()
+                    ),
+                ),
+                State::Forbidden(why) => (
+                    true,
+                    REASON_NODE_POOL_FORBIDDEN,
+                    format!(
+                        "The operator may not manage Karpenter's NodePools ({why}): install the chart with \
+                         karpenter.enabled=true (the default), or leave managedInstancesProvider out. Until then \
+                         it only schedules."
                     ),
                 ),
                 _ => (false, REASON_ACTIVE, "No problem.".to_owned()),
@@ -440,6 +456,27 @@ mod tests {
         );
         let degraded = condition::find(&s.conditions, condition::DEGRADED).expect("Degraded");
         assert_eq!(degraded.status, "False");
+        // Refused later (a bad edit): the NodePool as last applied stays, and its tasks with it.
+        let mut with_pool = provider(false);
+        with_pool.status = Some(s);
+        let refused = Decided {
+            node_pool: State::Invalid("spec.managedInstancesProvider.x: bad".into()),
+            ..decided(None)
+        };
+        let s = compute(&with_pool, &loaded(&[]), &refused, &t());
+        assert_eq!(s.node_pool.as_deref(), Some("fargate-spot"));
+        let forbidden = Decided {
+            node_pool: State::Forbidden("nodepools.karpenter.sh is forbidden".into()),
+            ..decided(None)
+        };
+        let s = compute(&provider(false), &loaded(&[]), &forbidden, &t());
+        let degraded = condition::find(&s.conditions, condition::DEGRADED).expect("Degraded");
+        assert_eq!(degraded.reason, REASON_NODE_POOL_FORBIDDEN);
+        assert!(
+            degraded.message.contains("karpenter.enabled=true"),
+            "{}",
+            degraded.message
+        );
 
         let not_served = Decided {
             node_pool: State::NotServed { report },

@@ -13,6 +13,7 @@
 
 pub mod cluster;
 pub mod headroom;
+pub mod instance_requirements;
 pub mod moves;
 pub mod node_pool;
 #[cfg(test)]

@@ -224,9 +224,10 @@ fn scale_in_after_is_the_consolidation_delay() {
 #[test]
 fn the_providers_selector_and_tolerations_shape_its_nodes() {
     let b = built(
-        &minimal(&json!({})),
+        &minimal(&json!({"capacityOptionType": "SPOT"})),
         &json!({
-            "nodeSelector": {"team": "batch", "karpenter.sh/capacity-type": "spot"},
+            "nodeSelector": {"team": "batch", "karpenter.sh/capacity-type": "spot",
+                             "topology.kubernetes.io/zone": "us-east-1a"},
             "tolerations": [
                 {"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"},
                 {"operator": "Exists"}
@@ -251,15 +252,26 @@ fn the_providers_selector_and_tolerations_shape_its_nodes() {
         [("In", vec!["spot"])],
         "the selector's capacity type, once"
     );
-    let taints = np.spec.template.spec.taints.as_ref().expect("taints");
-    assert_eq!(taints.len(), 1);
     assert_eq!(
-        (
-            taints[0].key.as_str(),
-            taints[0].value.as_deref(),
-            taints[0].effect.as_str()
-        ),
-        ("dedicated", Some("batch"), "NoSchedule")
+        requirement(np, "topology.kubernetes.io/zone"),
+        [("In", vec!["us-east-1a"])]
+    );
+    let taints: Vec<(&str, Option<&str>, &str)> = np
+        .spec
+        .template
+        .spec
+        .taints
+        .iter()
+        .flatten()
+        .map(|t| (t.key.as_str(), t.value.as_deref(), t.effect.as_str()))
+        .collect();
+    assert_eq!(
+        taints,
+        [
+            ("dedicated", Some("batch"), "NoSchedule"),
+            ("ecsbridge.io/capacity-provider", Some("mi-pool"), "NoSchedule"),
+        ],
+        "the provider's tolerations, and its own taint: its nodes are its tasks' alone"
     );
     assert!(
         b.report.notes.iter().any(|n| n.field == "tolerations[1]"),
@@ -287,5 +299,107 @@ fn what_the_node_class_holds_is_reported_not_dropped() {
         b.report.notes[0].message.contains("EC2NodeClass \"default\""),
         "{}",
         b.report.notes[0].message
+    );
+}
+
+#[test]
+fn selectors_karpenter_would_refuse_or_that_contradict_are_errors_naming_the_key() {
+    for (selector, message) in [
+        (
+            json!({"karpenter.sh/capacity-type": "spot"}),
+            "spec.nodeSelector.karpenter.sh/capacity-type: \"spot\" contradicts \
+             managedInstancesProvider.instanceLaunchTemplate.capacityOptionType (on-demand capacity)",
+        ),
+        (
+            json!({"kubernetes.io/hostname": "n1"}),
+            "spec.nodeSelector.kubernetes.io/hostname: Karpenter neither sets this label nor lets a NodePool set \
+             labels under kubernetes.io",
+        ),
+        (
+            json!({"node-role.kubernetes.io/worker": ""}),
+            "spec.nodeSelector.node-role.kubernetes.io/worker: Karpenter neither sets",
+        ),
+        (
+            json!({"karpenter.sh/nodepool": "other"}),
+            "spec.nodeSelector.karpenter.sh/nodepool: Karpenter sets it to the NodePool's name",
+        ),
+    ] {
+        let err = node_pool(
+            &provider(&minimal(&json!({})), &json!({"nodeSelector": selector})),
+            "default",
+        )
+        .expect_err("refused");
+        assert!(err.to_string().starts_with(message), "{err}");
+    }
+    // Labels of one's own, and in the domains Karpenter leaves to nodes, are the nodes' labels.
+    let b = built(
+        &minimal(&json!({})),
+        &json!({"nodeSelector": {"node.kubernetes.io/pool": "a", "example.com/team": "b"}}),
+    );
+    let labels = b
+        .node_pool
+        .spec
+        .template
+        .metadata
+        .and_then(|m| m.labels)
+        .expect("labels");
+    assert_eq!(labels.len(), 2, "{labels:?}");
+}
+
+#[test]
+fn accelerators_use_karpenters_gpu_or_accelerator_labels_and_say_what_they_cannot() {
+    let b = built(
+        &minimal(&json!({"instanceRequirements": {
+            "vCpuCount": {"min": 1}, "memoryMiB": {"min": 1},
+            "acceleratorCount": {"max": 2},
+            "acceleratorNames": ["a10g", "inferentia"],
+            "acceleratorManufacturers": ["nvidia"]
+        }})),
+        &json!({}),
+    );
+    let np = &b.node_pool;
+    assert_eq!(
+        requirement(np, "karpenter.k8s.aws/instance-gpu-count"),
+        [],
+        "a max without a min cannot be bounded: types without GPUs have no count"
+    );
+    assert_eq!(
+        requirement(np, "karpenter.k8s.aws/instance-gpu-name"),
+        [("In", vec!["a10g"])]
+    );
+    assert_eq!(
+        requirement(np, "karpenter.k8s.aws/instance-gpu-manufacturer"),
+        [("In", vec!["nvidia"])]
+    );
+    let fields: Vec<&str> = b.report.notes.iter().map(|n| n.field.as_str()).collect();
+    for field in ["acceleratorCount.max", "acceleratorNames[1]"] {
+        assert!(
+            fields.iter().any(|f| f.ends_with(field)),
+            "{field} not in {fields:?}"
+        );
+    }
+    let aws = built(
+        &minimal(&json!({"instanceRequirements": {
+            "vCpuCount": {"min": 1}, "memoryMiB": {"min": 1},
+            "acceleratorNames": ["inferentia"], "acceleratorManufacturers": ["amazon-web-services"],
+            "acceleratorCount": {"max": 0}
+        }})),
+        &json!({}),
+    );
+    assert_eq!(
+        requirement(&aws.node_pool, "karpenter.k8s.aws/instance-accelerator-name"),
+        [("In", vec!["inferentia"])]
+    );
+    assert_eq!(
+        requirement(
+            &aws.node_pool,
+            "karpenter.k8s.aws/instance-accelerator-manufacturer"
+        ),
+        [("In", vec!["aws"])]
+    );
+    assert_eq!(
+        requirement(&aws.node_pool, "karpenter.k8s.aws/instance-gpu-count"),
+        [("DoesNotExist", vec![])],
+        "max 0: no GPU"
     );
 }

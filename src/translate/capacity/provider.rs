@@ -18,6 +18,9 @@ use crate::{
 
 /// Label on a Service's per-provider Deployments and their pods: the provider's ECS name.
 pub const PROVIDER_LABEL: &str = "ecsbridge.io/capacity-provider";
+/// Karpenter's label on every node it launches: its NodePool's name (a Managed Instances
+/// provider's tasks select their NodePool's nodes by it).
+pub const NODE_POOL_LABEL: &str = "karpenter.sh/nodepool";
 /// Karpenter's annotation that keeps a pod's node from being disrupted (consolidation, drift).
 pub const KARPENTER_DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
 /// cluster-autoscaler's annotation that keeps a pod's node from being scaled in.
@@ -58,17 +61,26 @@ impl Provider {
             .as_ref()
             .and_then(|a| a.managed_termination_protection.as_ref());
         let mut node_selector = cp.spec.node_selector.clone().unwrap_or_default();
-        // A Managed Instances provider's own NodePool, once it exists: its tasks go to its nodes.
+        let mut tolerations = cp.spec.tolerations.clone().unwrap_or_default();
+        // A Managed Instances provider's own NodePool, once it exists: its tasks go to its nodes,
+        // which are tainted for them alone.
         if let Some(pool) = cp.status.as_ref().and_then(|s| s.node_pool.as_ref())
             && cp.spec.capacity_provider.managed_instances_provider.is_some()
         {
-            node_selector.insert(super::node_pool::NODE_POOL_LABEL.to_owned(), pool.clone());
+            node_selector.insert(NODE_POOL_LABEL.to_owned(), pool.clone());
+            tolerations.push(Toleration {
+                key: Some(PROVIDER_LABEL.to_owned()),
+                operator: Some("Equal".to_owned()),
+                value: Some(label_value(&cp.ecs_name())),
+                effect: Some("NoSchedule".to_owned()),
+                ..Toleration::default()
+            });
         }
         Self {
             name: cp.ecs_name(),
             kind: Some(kind(cp)),
             node_selector,
-            tolerations: cp.spec.tolerations.clone().unwrap_or_default(),
+            tolerations,
             termination_protection: protection == Some(&ManagedTerminationProtection::Enabled),
         }
     }
@@ -337,9 +349,22 @@ mod tests {
         });
         let mut with_pool = team.clone();
         with_pool.insert("karpenter.sh/nodepool".into(), "mi".into());
-        assert_eq!(Provider::of(&cp).node_selector, with_pool);
+        let provider = Provider::of(&cp);
+        assert_eq!(provider.node_selector, with_pool);
+        assert_eq!(
+            provider.tolerations,
+            [Toleration {
+                key: Some("ecsbridge.io/capacity-provider".into()),
+                operator: Some("Equal".into()),
+                value: Some("mi".into()),
+                effect: Some("NoSchedule".into()),
+                ..Toleration::default()
+            }],
+            "the NodePool's nodes are tainted for the provider's tasks"
+        );
         // A provider that is not Managed Instances (any more) selects no NodePool.
         cp.spec.capacity_provider.managed_instances_provider = None;
         assert_eq!(Provider::of(&cp).node_selector, team);
+        assert!(Provider::of(&cp).tolerations.is_empty());
     }
 }
