@@ -114,13 +114,35 @@ impl Field<'_> {
         Ok(v)
     }
 
+    /// The list items of the field, each with its offset in the field.
+    fn items(&self) -> Vec<(&str, usize)> {
+        let mut offset = 0;
+        self.text
+            .split(',')
+            .map(|item| {
+                let at = offset;
+                offset += item.chars().count() + 1;
+                (item, at)
+            })
+            .collect()
+    }
+
+    /// The part `text` of the field, at `offset` in it, as a field of its own.
+    fn part<'b>(&self, text: &'b str, offset: usize) -> Field<'b> {
+        Field {
+            text,
+            at: self.at + offset,
+            name: self.name,
+            range: self.range,
+            names: self.names,
+        }
+    }
+
     /// The values of the list items with `, - * /` (wrapping ranges allowed).
     fn values(&self) -> Result<Vec<u32>, ScheduleError> {
         let mut out = Vec::new();
-        let mut offset = 0;
-        for item in self.text.split(',') {
+        for (item, offset) in self.items() {
             out.extend(self.item(item, offset)?);
-            offset += item.chars().count() + 1;
         }
         Ok(out)
     }
@@ -233,8 +255,7 @@ pub fn parse(body: &str, at: usize) -> Result<Cron, ScheduleError> {
 
 fn day_of_month(f: &Field<'_>) -> Result<DayOfMonth, ScheduleError> {
     let mut out = DayOfMonth::default();
-    let mut offset = 0;
-    for item in f.text.split(',') {
+    for (item, offset) in f.items() {
         let upper = item.to_ascii_uppercase();
         if upper == "L" {
             out.last = true;
@@ -244,28 +265,20 @@ fn day_of_month(f: &Field<'_>) -> Result<DayOfMonth, ScheduleError> {
             let v = f.value(day, offset)?;
             out.nearest_weekday.push(u8::try_from(v).unwrap_or(1));
         } else {
-            let sub = Field {
-                text: item,
-                at: f.at + offset,
-                name: f.name,
-                range: f.range,
-                names: f.names,
-            };
+            let sub = f.part(item, offset);
             out.days |= bits::<u32>(&sub.values()?);
         }
-        offset += item.chars().count() + 1;
     }
     Ok(out)
 }
 
 fn day_of_week(f: &Field<'_>) -> Result<DayOfWeek, ScheduleError> {
     let mut out = DayOfWeek::default();
-    let items: Vec<&str> = f.text.split(',').collect();
+    let items = f.items();
     if f.text.contains('#') && items.len() > 1 {
         return Err(f.error(0, "a # expression stands alone in its field"));
     }
-    let mut offset = 0;
-    for item in items {
+    for (item, offset) in items {
         let upper = item.to_ascii_uppercase();
         if upper == "L" {
             // Quartz's `L` alone: the last day of the week, Saturday.
@@ -282,16 +295,9 @@ fn day_of_week(f: &Field<'_>) -> Result<DayOfWeek, ScheduleError> {
             let d = f.value(day, offset)?;
             out.last.push(u8::try_from(d).unwrap_or(1));
         } else {
-            let sub = Field {
-                text: item,
-                at: f.at + offset,
-                name: f.name,
-                range: f.range,
-                names: f.names,
-            };
+            let sub = f.part(item, offset);
             out.days |= bits::<u8>(&sub.values()?);
         }
-        offset += item.chars().count() + 1;
     }
     Ok(out)
 }
