@@ -4,6 +4,7 @@
 //! ignored, approximated or not translated, so nothing changes meaning silently: the operator puts
 //! the report in the `Translated` condition and `ecs-bridge render` prints it.
 
+pub mod autoscaling;
 pub mod capacity;
 pub mod kubernetes_version;
 pub mod labels;

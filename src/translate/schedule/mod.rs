@@ -158,6 +158,55 @@ fn next_cron(cron: &Cron, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> 
     None
 }
 
+/// The latest firing of `schedule` in `(after, until]`, read in `tz`, a `rate` counting from
+/// `anchor`; `None` when it did not fire then. (A cron is searched day by day back from
+/// `until`'s local date to `after`'s.)
+#[must_use]
+pub fn last_in(
+    schedule: &Schedule,
+    (after, until): (Timestamp, Timestamp),
+    tz: &TimeZone,
+    anchor: Timestamp,
+) -> Option<Timestamp> {
+    if until <= after {
+        return None;
+    }
+    let t = match schedule {
+        Schedule::At(local) => tz.to_timestamp(*local).ok().filter(|t| *t <= until)?,
+        Schedule::Rate(period) => {
+            if until < anchor {
+                return None;
+            }
+            let periods = until.duration_since(anchor).as_secs() / period.as_secs();
+            anchor
+                .checked_add(SignedDuration::from_secs(periods.checked_mul(period.as_secs())?))
+                .ok()?
+        }
+        Schedule::Cron(cron) => {
+            let first = after.to_zoned(tz.clone()).date();
+            let mut day = until.to_zoned(tz.clone()).date();
+            loop {
+                if cron.matches_day(day) {
+                    let latest = cron
+                        .hours()
+                        .flat_map(|hour| cron.minutes().map(move |minute| day.at(hour, minute, 0, 0)))
+                        .filter_map(|local| tz.to_timestamp(local).ok())
+                        .filter(|t| *t <= until && *t > after)
+                        .max();
+                    if latest.is_some() {
+                        break latest?;
+                    }
+                }
+                if day <= first {
+                    return None;
+                }
+                day = day.yesterday().ok()?;
+            }
+        }
+    };
+    (t > after).then_some(t)
+}
+
 /// The next firing of `schedule` after `after` within `[start, end]` (AAS's `startTime` and
 /// `endTime`): a recurring schedule counts from `start` and does not fire after `end`.
 #[must_use]

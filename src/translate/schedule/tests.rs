@@ -278,8 +278,48 @@ fn field(min: u32, max: u32) -> impl Strategy<Value = String> {
     ]
 }
 
+#[test]
+fn the_last_firing_in_a_span() {
+    let tz = TimeZone::get("Europe/Paris").expect("tz");
+    let s = parse("cron(0 9,18 ? * MON-FRI *)").expect("parses");
+    let anchor = utc("2026-01-01T00:00:00Z");
+    // Sunday 2026-12-06 12:00Z: the last was Friday 18:00 Paris (17:00Z).
+    let span = (utc("2026-11-01T00:00:00Z"), utc("2026-12-06T12:00:00Z"));
+    assert_eq!(last_in(&s, span, &tz, anchor), Some(utc("2026-12-04T17:00:00Z")));
+    assert_eq!(
+        last_in(&s, (utc("2026-12-04T17:00:00Z"), span.1), &tz, anchor),
+        None,
+        "the span excludes its start"
+    );
+    let every = parse("rate(1 hour)").expect("parses");
+    assert_eq!(
+        last_in(
+            &every,
+            (anchor, utc("2026-12-06T12:34:00Z")),
+            &TimeZone::UTC,
+            utc("2026-12-06T10:07:00Z")
+        ),
+        Some(utc("2026-12-06T12:07:00Z"))
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The last firing up to an instant is the one whose next firing lies after that instant.
+    #[test]
+    fn last_and_next_agree(
+        minute in 0u32..60, hour in 0u32..24, dom in 1u32..=28,
+        until in 1_780_000_000i64..1_800_000_000,
+    ) {
+        let s = parse(&format!("cron({minute} {hour} {dom},L * ? *)")).expect("parses");
+        let tz = TimeZone::get("America/New_York").expect("tz");
+        let until = Timestamp::from_second(until).expect("in range");
+        let after = until - SignedDuration::from_hours(24 * 70);
+        let last = last_in(&s, (after, until), &tz, after).expect("fires within 70 days");
+        prop_assert!(last <= until);
+        prop_assert_eq!(s.next_after(last, &tz, after).map(|n| n > until), Some(true));
+    }
 
     /// The next firing is exactly the first matching minute after the instant (in UTC and in a
     /// zone with DST), within the scanned window.
