@@ -43,6 +43,38 @@ mod task;
 mod volumes;
 
 /// The hash EFS PersistentVolume names end with, for tests elsewhere.
+/// What ECS reserves for one task of `spec`, as its utilisation metrics count it: CPU in
+/// millicores and memory in bytes; the task's own `cpu` and `memory`, else the sum of its
+/// containers' `cpu` and `memoryReservation` (or `memory`); `None` where nothing is reserved.
+#[must_use]
+pub fn task_reservation(spec: &crate::api::ecs::RegisterTaskDefinition) -> (Option<i64>, Option<i64>) {
+    let containers = &spec.container_definitions;
+    let cpu_units = spec
+        .cpu
+        .as_ref()
+        .and_then(|c| size::parse_cpu(c).ok())
+        .or_else(|| {
+            let sum: i64 = containers.iter().filter_map(|c| c.cpu).map(i64::from).sum();
+            (sum > 0).then_some(sum)
+        });
+    let memory_mib = spec
+        .memory
+        .as_ref()
+        .and_then(|m| size::parse_memory(m).ok())
+        .or_else(|| {
+            let sum: i64 = containers
+                .iter()
+                .filter_map(|c| c.memory_reservation.or(c.memory))
+                .map(i64::from)
+                .sum();
+            (sum > 0).then_some(sum)
+        });
+    (
+        cpu_units.map(apportion::units_to_millis),
+        memory_mib.map(|m| m * 1024 * 1024),
+    )
+}
+
 #[cfg(test)]
 pub(crate) fn short_hash_for_tests(parts: &[&str]) -> String {
     volumes::short_hash(parts)

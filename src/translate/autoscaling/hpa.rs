@@ -1,0 +1,307 @@
+//! A Service's target tracking as a HorizontalPodAutoscaler (`autoscaling/v2`, pure), whose
+//! target is the Service itself through its `scale` subresource: a scaling decision becomes the
+//! Service's `desiredCount`, split over its capacity providers as `kubectl scale` is, as AAS
+//! writes `desiredCount` through UpdateService.
+//!
+//! - `minCapacity`/`maxCapacity` (as scheduled actions leave them, [`super::scheduled`]) →
+//!   `minReplicas`/`maxReplicas`; the HPA keeps the count inside them, as AAS clamps it.
+//! - `ECSServiceAverageCPUUtilization` / `...MemoryUtilization` (and their HighResolution
+//!   variants) → Resource metrics with an `AverageValue` target: ECS measures a task's use
+//!   against what the task reserves (its `cpu`/`memory`, else its containers'), so T% becomes
+//!   T% of that reservation in average use per task — the same number whatever requests the pod
+//!   template spreads over its containers (Kubernetes' `Utilization` counts container requests).
+//! - Several policies: the HPA proposes the largest count of its metrics, so it scales out when
+//!   any policy asks and in only when all agree, as AAS combines policies.
+//! - Scale-in: `disableScaleIn` on every policy, `dynamicScalingInSuspended`, or an ECS
+//!   deployment in progress (AAS suspends scale-in then) → `scaleDown` Disabled; otherwise
+//!   stabilised over the longest `scaleInCooldown` (AAS default 300 s): in gradually.
+//!   Scale-out: at once (`stabilizationWindowSeconds` 0, the HPA's default rate), Disabled when
+//!   `dynamicScalingOutSuspended`.
+//!
+//! What has no HPA form yet (ALB request counts and CloudWatch metrics, which need an external
+//! metrics adapter; step scaling) is said in the [`Report`].
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::{
+    api::autoscaling::v2::{
+        CrossVersionObjectReference, HPAScalingRules, HorizontalPodAutoscaler,
+        HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+        ResourceMetricSource,
+    },
+    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
+};
+
+use crate::{
+    api::autoscaling::{AutoScaling, PredefinedMetricType},
+    translate::{
+        labels,
+        report::{NoteKind, Report},
+    },
+};
+
+/// AAS's default cooldowns for ECS services, in seconds.
+pub const DEFAULT_COOLDOWN: i32 = 300;
+
+/// Why a Service's auto scaling is refused: the field (under `spec.autoScaling.`) and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("spec.autoScaling.{field}: {message}")]
+pub struct HpaError {
+    /// The field, relative to `spec.autoScaling`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+fn refused(field: impl Into<String>, message: impl Into<String>) -> HpaError {
+    HpaError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// What the HPA of a Service is made from.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    /// The Service's name (the HPA's, and its target's).
+    pub service: &'a str,
+    /// Its namespace.
+    pub namespace: &'a str,
+    /// Its `autoScaling`.
+    pub auto_scaling: &'a AutoScaling,
+    /// The capacity range in force (the target's own, or as scheduled actions set it).
+    pub range: (i32, i32),
+    /// What one task reserves: CPU millicores and memory bytes.
+    pub reservation: (Option<i64>, Option<i64>),
+    /// An ECS deployment of the Service is in progress (AAS suspends scale-in).
+    pub deploying: bool,
+}
+
+/// The HPA, if any policy has a Kubernetes metric, and what could not be carried over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    /// The HPA; `None` when no policy has a Kubernetes metric (yet).
+    pub hpa: Option<HorizontalPodAutoscaler>,
+    /// Fields translated approximately or not at all.
+    pub report: Report,
+}
+
+/// Checks the scalable target and its policies as AAS does, and builds the HPA.
+///
+/// # Errors
+/// A range or policy AAS would refuse, or a utilisation policy for a task that reserves nothing
+/// to measure against, naming the field.
+pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
+    let a = input.auto_scaling;
+    if a.min_capacity < 0 {
+        return Err(refused("minCapacity", format!("{} is below 0", a.min_capacity)));
+    }
+    if a.max_capacity < a.min_capacity {
+        return Err(refused(
+            "maxCapacity",
+            format!("{} is below minCapacity {}", a.max_capacity, a.min_capacity),
+        ));
+    }
+    let mut report = Report::default();
+    let policies = a.target_tracking_scaling_policies.as_deref().unwrap_or_default();
+    let mut metrics = Vec::new();
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    for (i, p) in policies.iter().enumerate() {
+        let field = format!("targetTrackingScalingPolicies[{i}]");
+        if p.policy_name.is_empty() || p.policy_name.chars().count() > 256 {
+            return Err(refused(format!("{field}.policyName"), "1 to 256 characters"));
+        }
+        if let Some((other, _)) = seen.iter().find(|(n, _)| *n == p.policy_name) {
+            return Err(refused(
+                format!("{field}.policyName"),
+                format!("{other:?} is given twice: AAS keeps one policy per name"),
+            ));
+        }
+        if !(p.target_value.is_finite() && p.target_value > 0.0) {
+            return Err(refused(
+                format!("{field}.targetValue"),
+                format!("{}: give a positive value", p.target_value),
+            ));
+        }
+        let predefined = match (
+            &p.predefined_metric_specification,
+            &p.customized_metric_specification,
+        ) {
+            (Some(m), None) => m,
+            (None, Some(_)) => {
+                report.note(
+                    NoteKind::NotYetTranslated,
+                    format!("autoScaling.{field}.customizedMetricSpecification"),
+                    "a CloudWatch metric needs an external metrics adapter (KEDA or a CloudWatch adapter): not \
+                     scaled on yet",
+                );
+                seen.push((&p.policy_name, format!("custom {i}")));
+                continue;
+            }
+            _ => {
+                return Err(refused(
+                    &field,
+                    "give exactly one of predefinedMetricSpecification and customizedMetricSpecification",
+                ));
+            }
+        };
+        let kind = serde_json::to_value(predefined.predefined_metric_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == kind) {
+            return Err(refused(
+                format!("{field}.predefinedMetricSpecification.predefinedMetricType"),
+                format!("{kind} is already policy {other:?}'s metric: AAS takes one policy per metric"),
+            ));
+        }
+        seen.push((&p.policy_name, kind.clone()));
+        let (resource, high_resolution) = match predefined.predefined_metric_type {
+            PredefinedMetricType::EcsServiceAverageCpuUtilization => ("cpu", false),
+            PredefinedMetricType::EcsServiceAverageMemoryUtilization => ("memory", false),
+            PredefinedMetricType::EcsServiceAverageCpuUtilizationHighResolution => ("cpu", true),
+            PredefinedMetricType::EcsServiceAverageMemoryUtilizationHighResolution => ("memory", true),
+            PredefinedMetricType::AlbRequestCountPerTarget => {
+                if predefined.resource_label.as_deref().unwrap_or("").is_empty() {
+                    return Err(refused(
+                        format!("{field}.predefinedMetricSpecification.resourceLabel"),
+                        "required with ALBRequestCountPerTarget: app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>",
+                    ));
+                }
+                report.note(
+                    NoteKind::NotYetTranslated,
+                    format!("autoScaling.{field}.predefinedMetricSpecification"),
+                    "ALBRequestCountPerTarget needs an external metrics adapter (KEDA's aws-cloudwatch trigger or a \
+                     CloudWatch adapter): not scaled on yet",
+                );
+                continue;
+            }
+        };
+        let target = if resource == "cpu" {
+            let millis = input.reservation.0.ok_or_else(|| {
+                refused(
+                    format!("{field}.predefinedMetricSpecification"),
+                    format!("{kind} measures use against the task's cpu, and the task definition reserves none: set its cpu (or its containers')"),
+                )
+            })?;
+            let target = ((millis as f64) * p.target_value / 100.0).round().max(1.0) as i64;
+            Quantity(format!("{target}m"))
+        } else {
+            let bytes = input.reservation.1.ok_or_else(|| {
+                refused(
+                    format!("{field}.predefinedMetricSpecification"),
+                    format!("{kind} measures use against the task's memory, and the task definition reserves none: set its memory (or its containers')"),
+                )
+            })?;
+            let target = ((bytes as f64) * p.target_value / 100.0).round().max(1.0) as i64;
+            Quantity(target.to_string())
+        };
+        if high_resolution {
+            report.note(
+                NoteKind::Approximated,
+                format!("autoScaling.{field}.predefinedMetricSpecification.predefinedMetricType"),
+                "high resolution: the HPA reads the metrics server's samples (every 15 s by default), not 20-second \
+                 CloudWatch metrics",
+            );
+        }
+        metrics.push(MetricSpec {
+            type_: "Resource".to_owned(),
+            resource: Some(ResourceMetricSource {
+                name: resource.to_owned(),
+                target: MetricTarget {
+                    type_: "AverageValue".to_owned(),
+                    average_value: Some(target),
+                    ..MetricTarget::default()
+                },
+            }),
+            ..MetricSpec::default()
+        });
+    }
+    if a.step_scaling_policies.as_ref().is_some_and(|s| !s.is_empty()) {
+        report.note(
+            NoteKind::NotYetTranslated,
+            "autoScaling.stepScalingPolicies",
+            "step scaling acts on a CloudWatch alarm, which needs an external metrics adapter: not scaled on yet",
+        );
+    }
+    if metrics.is_empty() {
+        return Ok(Built { hpa: None, report });
+    }
+    let (min, max) = input.range;
+    if min == 0 {
+        report.note(
+            NoteKind::Approximated,
+            "autoScaling.minCapacity",
+            "0: a HorizontalPodAutoscaler keeps at least 1 task (minReplicas 0 needs Kubernetes' HPAScaleToZero \
+             feature gate)",
+        );
+    }
+    let min_replicas = min.max(1);
+    let suspended = a.suspended_state.clone().unwrap_or_default();
+    let scale_in_off = policies.iter().all(|p| p.disable_scale_in == Some(true))
+        || suspended.dynamic_scaling_in_suspended == Some(true)
+        || input.deploying;
+    if !scale_in_off && policies.iter().any(|p| p.disable_scale_in == Some(true)) {
+        report.note(
+            NoteKind::Approximated,
+            "autoScaling.targetTrackingScalingPolicies",
+            "disableScaleIn on some policies only: their metrics still hold scale-in back (a HorizontalPodAutoscaler \
+             scales in when every metric allows it), where AAS lets the other policies scale in",
+        );
+    }
+    if policies
+        .iter()
+        .any(|p| p.scale_out_cooldown.is_some_and(|c| c != DEFAULT_COOLDOWN))
+    {
+        report.note(
+            NoteKind::Approximated,
+            "autoScaling.targetTrackingScalingPolicies",
+            "scaleOutCooldown: the HPA scales out at once, by at most double or 4 tasks per 15 s, with no cooldown",
+        );
+    }
+    let scale_in_window = policies
+        .iter()
+        .map(|p| p.scale_in_cooldown.unwrap_or(DEFAULT_COOLDOWN))
+        .max()
+        .unwrap_or(DEFAULT_COOLDOWN)
+        .clamp(0, 3600);
+    let disabled = |off: bool| off.then(|| "Disabled".to_owned());
+    let hpa = HorizontalPodAutoscaler {
+        metadata: ObjectMeta {
+            name: Some(input.service.to_owned()),
+            namespace: Some(input.namespace.to_owned()),
+            labels: Some(BTreeMap::from([
+                (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
+                (labels::SERVICE.to_owned(), input.service.to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some(crate::api::API_VERSION.to_owned()),
+                kind: "Service".to_owned(),
+                name: input.service.to_owned(),
+            },
+            min_replicas: Some(min_replicas),
+            max_replicas: max.max(min_replicas),
+            metrics: Some(metrics),
+            behavior: Some(HorizontalPodAutoscalerBehavior {
+                scale_up: Some(HPAScalingRules {
+                    stabilization_window_seconds: Some(0),
+                    select_policy: disabled(suspended.dynamic_scaling_out_suspended == Some(true)),
+                    ..HPAScalingRules::default()
+                }),
+                scale_down: Some(HPAScalingRules {
+                    stabilization_window_seconds: Some(scale_in_window),
+                    select_policy: disabled(scale_in_off),
+                    ..HPAScalingRules::default()
+                }),
+            }),
+        }),
+        status: None,
+    };
+    Ok(Built {
+        hpa: Some(hpa),
+        report,
+    })
+}
