@@ -23,14 +23,9 @@
 //! (<https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#max-surge>).
 //! An absent `desiredCount` counts as 1, the `replicas` Kubernetes then defaults to.
 //!
-//! When auto scaling owns the count (`spec.autoScaling`; the Deployment has no `replicas`), the
-//! count is not known here, so the strategy is `maxSurge: (max − 100)%` and
-//! `maxUnavailable: (100 − min)%`. maxUnavailable rounds down in Kubernetes, which equals ECS's
-//! `desired − ceil(desired × min / 100)` at every count. maxSurge rounds up, so where
-//! `count × (max − 100)` is not a multiple of 100 Kubernetes may start one task more than ECS
-//! would: an Approximated note on `maximumPercent` says so. **\[INF\]** And where both resolve to
-//! 0 (maximumPercent 100 and a small count) Kubernetes stops one task at a time anyway
-//! (maxUnavailable 1) where ECS could not move: an Approximated note on `minimumHealthyPercent`.
+//! With auto scaling the same holds: auto scaling changes the Service's `desiredCount` (through
+//! its scale subresource, as AAS changes it with UpdateService), and the Deployment follows with
+//! `replicas` and the bounds recomputed for the new count.
 //!
 //! # DAEMON → DaemonSet `updateStrategy`
 //!
@@ -369,11 +364,9 @@ pub fn rollout(
                 format!("{d} is negative: give the number of tasks to keep running, 0 or more"),
             ));
         }
-        if spec.auto_scaling.is_some() {
-            deployment_percentages(min, max, &mut report)
-        } else {
-            deployment_absolute(spec.service.desired_count.unwrap_or(1), min, max)
-        }
+        // (Also with auto scaling: it changes desiredCount, and the Deployment follows with
+        // its strategy recomputed for the new count.)
+        deployment_absolute(spec.service.desired_count.unwrap_or(1), min, max)
     };
     if let Some(c) = config {
         report_unsupported(c, &mut report);
@@ -419,38 +412,6 @@ fn deployment_absolute(desired: i32, min: i32, max: i32) -> (UpdateStrategy, boo
         (0, 0) => (deployment_strategy(int(1), int(0)), true),
         _ => (deployment_strategy(int(surge), int(unavailable)), false),
     }
-}
-
-/// A Deployment's strategy when auto scaling owns the count (percentages).
-fn deployment_percentages(min: i32, max: i32, report: &mut Report) -> (UpdateStrategy, bool) {
-    let (surge, unavailable) = (i64::from(max) - 100, 100 - i64::from(min));
-    if surge == 0 && unavailable == 0 {
-        return (deployment_strategy(int(1), percent(0)), true);
-    }
-    if surge % 100 != 0 {
-        report.note(
-            NoteKind::Approximated,
-            MAX_FIELD,
-            format!(
-                "auto scaling owns the task count, so the Deployment gets maxSurge {surge}%: Kubernetes rounds \
-                 it up where ECS rounds the task limit down (floor(count × {max} / 100)), so at counts where \
-                 count × {surge} is not a multiple of 100 one more task may start than ECS would start"
-            ),
-        );
-    }
-    if surge == 0 && unavailable < 100 {
-        report.note(
-            NoteKind::Approximated,
-            MIN_FIELD,
-            format!(
-                "auto scaling owns the task count, so the Deployment gets maxUnavailable {unavailable}% with \
-                 maxSurge 0%: at counts below {} ECS could neither stop nor start a task during a deployment, \
-                 while Kubernetes then stops one task at a time",
-                (100 + unavailable - 1) / unavailable
-            ),
-        );
-    }
-    (deployment_strategy(percent(surge), percent(unavailable)), false)
 }
 
 /// A DaemonSet's update strategy; whether ECS could not roll.
@@ -695,34 +656,13 @@ mod tests {
     }
 
     #[test]
-    fn auto_scaling_gets_percentages_and_a_rounding_note() {
-        let s = |v: serde_json::Value| {
-            let mut v = v;
-            v["autoScaling"] = json!({"minCapacity": 2, "maxCapacity": 10});
-            rollout("web", &spec(v), None).expect("valid")
-        };
-        let r = s(json!({"desiredCount": 3}));
-        assert_eq!(deployment(&r), (p("100%"), p("0%")));
+    fn auto_scaling_keeps_ecs_bounds_for_the_services_count() {
+        let mut v = json!({"desiredCount": 6, "deploymentConfiguration": {"minimumHealthyPercent": 50, "maximumPercent": 150}});
+        v["autoScaling"] = json!({"minCapacity": 2, "maxCapacity": 10});
+        let r = rollout("web", &spec(v), None).expect("valid");
+        // 6 tasks: up to floor(6 × 150 / 100) = 9 running, at least ceil(6 × 50 / 100) = 3 healthy.
+        assert_eq!(deployment(&r), (I(3), I(3)));
         assert!(r.report.is_empty(), "{:?}", r.report.notes);
-        let r = s(json!({"deploymentConfiguration": {"minimumHealthyPercent": 50, "maximumPercent": 150}}));
-        assert_eq!(deployment(&r), (p("50%"), p("50%")));
-        assert_eq!(r.report.notes.len(), 1, "{:?}", r.report.notes);
-        let n = &r.report.notes[0];
-        assert_eq!(
-            (n.kind, n.field.as_str()),
-            (NoteKind::Approximated, "deploymentConfiguration.maximumPercent")
-        );
-        assert!(n.message.contains("rounds it up"), "{}", n.message);
-        // max 100: maxSurge 0%, so small counts stop a task where ECS is stuck.
-        let r = s(json!({"deploymentConfiguration": {"minimumHealthyPercent": 75, "maximumPercent": 100}}));
-        assert_eq!(deployment(&r), (p("0%"), p("25%")));
-        let n = &r.report.notes[0];
-        assert_eq!(n.field, "deploymentConfiguration.minimumHealthyPercent");
-        assert!(n.message.contains("counts below 4"), "{}", n.message);
-        // 100/100: blocked at every count.
-        let r = s(json!({"deploymentConfiguration": {"minimumHealthyPercent": 100, "maximumPercent": 100}}));
-        assert!(r.blocked.is_some());
-        assert_eq!(deployment(&r), (I(1), p("0%")));
     }
 
     #[test]
@@ -982,25 +922,16 @@ mod tests {
                 }
             }
 
-            /// With percentages (auto scaling), the minimum is ECS's whenever Kubernetes does not
-            /// fall back to maxUnavailable 1, and the maximum is ECS's or one more (exact when
-            /// maximumPercent − 100 is a multiple of 100), as the notes say.
+            /// With auto scaling, the strategy for the Service's current count keeps ECS's bounds
+            /// exactly too (auto scaling changes the count; the strategy follows it).
             #[test]
-            fn percentages_keep_ecs_bounds_but_for_the_noted_rounding(count in 0..200i64, min in 0..=100i32, max in 100..=400i32) {
-                let r = rollout("web", &spec(json!({"autoScaling": {"minCapacity": 1, "maxCapacity": 200},
+            fn auto_scaling_keeps_ecs_bounds(desired in 0..200i32, min in 0..=100i32, max in 100..=400i32) {
+                let r = rollout("web", &spec(json!({"desiredCount": desired,
+                    "autoScaling": {"minCapacity": 0, "maxCapacity": 200},
                     "deploymentConfiguration": {"minimumHealthyPercent": min, "maximumPercent": max}})), None).expect("valid");
                 prop_assume!(r.blocked.is_none());
-                let ecs = bounds(count, i64::from(min), i64::from(max));
-                let (lo, hi) = kubernetes_bounds(&r, count);
-                let fencepost = hi == count && lo < ecs.min_tasks;
-                prop_assert!(fencepost || lo == ecs.min_tasks, "min: {} vs ECS {}", lo, ecs.min_tasks);
-                prop_assert!(hi == ecs.max_tasks || hi == ecs.max_tasks + 1);
-                if (max - 100) % 100 == 0 {
-                    prop_assert_eq!(hi, ecs.max_tasks);
-                }
-                if fencepost {
-                    prop_assert_eq!(max, 100);
-                }
+                let ecs = bounds(i64::from(desired), i64::from(min), i64::from(max));
+                prop_assert_eq!(kubernetes_bounds(&r, i64::from(desired)), (ecs.min_tasks, ecs.max_tasks));
             }
         }
     }

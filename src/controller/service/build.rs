@@ -5,8 +5,8 @@
 //! revision the plan runs; this step adds what only the operator knows: the plan (a held
 //! template, the circuit breaker's memory in the Deployment's annotations, a pause), the owner
 //! reference and the applied hash ([`unchanged::APPLIED_HASH`], so that [`super::apply`] skips
-//! what is unchanged). With auto scaling on, the translation leaves `replicas` out: the count is
-//! not the operator's to apply.
+//! what is unchanged). With auto scaling on, the count is still the Service's `desiredCount`,
+//! which auto scaling changes through the Service's scale subresource.
 
 use k8s_openapi::api::core::v1::Service as CoreService;
 use kube::{Resource, ResourceExt};
@@ -286,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn auto_scaling_leaves_replicas_out() {
+    fn auto_scaling_runs_the_services_count() {
         let mut svc = testing::service("team-a", "front", 2, "web");
         svc.spec.auto_scaling = Some(AutoScaling {
             min_capacity: 2,
@@ -295,9 +295,11 @@ mod tests {
         });
         let desired = built(&validated(&svc, web_td()), None).expect("builds");
         let d = deployment(&desired);
-        assert_eq!(d.spec.as_ref().expect("spec").replicas, None);
-        let body = serde_json::to_value(d).expect("json");
-        assert!(body["spec"].get("replicas").is_none(), "{body}");
+        assert_eq!(
+            d.spec.as_ref().expect("spec").replicas,
+            svc.spec.service.desired_count,
+            "the Service's count (3)"
+        );
     }
 
     #[test]

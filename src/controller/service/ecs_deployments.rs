@@ -95,14 +95,9 @@ pub struct Counts {
 #[must_use]
 pub fn deployment_counts(svc: &Service, d: &Deployment) -> Counts {
     let replicas = d.spec.as_ref().and_then(|s| s.replicas);
-    // With auto scaling the Deployment's replicas are not ours (we leave them out): report what
-    // the Deployment runs. Otherwise report the spec; 1 is Kubernetes' default for `replicas`.
-    let desired = if svc.spec.auto_scaling.is_some() {
-        replicas.or(svc.spec.service.desired_count)
-    } else {
-        svc.spec.service.desired_count.or(replicas)
-    }
-    .unwrap_or(1);
+    // The spec's count (auto scaling changes it through the scale subresource); 1 is
+    // Kubernetes' default for `replicas`.
+    let desired = svc.spec.service.desired_count.or(replicas).unwrap_or(1);
     let status = d.status.clone().unwrap_or_default();
     let running = status.ready_replicas.unwrap_or(0);
     let total = status.replicas.unwrap_or(0);

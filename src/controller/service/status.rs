@@ -340,13 +340,10 @@ fn base_status(svc: &Service, name: &str) -> ServiceStatus {
     let mut status = svc.status.clone().unwrap_or_default();
     status.observed_generation = svc.metadata.generation;
     status.status = Some(ACTIVE.to_owned());
-    // With auto scaling or DAEMON (one task per node) the spec's count is not authoritative:
-    // keep the last observed one.
+    // With DAEMON (one task per node) the spec's count is not authoritative: keep the last
+    // observed one. (Auto scaling changes the spec's count itself, as AAS changes desiredCount.)
     let daemon = svc.spec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
-    if svc.spec.auto_scaling.is_none()
-        && !daemon
-        && let Some(desired) = svc.spec.service.desired_count
-    {
+    if !daemon && let Some(desired) = svc.spec.service.desired_count {
         status.desired_count = Some(desired);
     }
     status.selector = Some(selector(name));
@@ -873,7 +870,7 @@ mod tests {
     }
 
     #[test]
-    fn auto_scaling_reports_the_deployment_replicas() {
+    fn auto_scaling_reports_the_services_count() {
         let mut svc = testing::service("team-a", "front", 1, "web");
         svc.spec.service.desired_count = Some(1);
         svc.spec.auto_scaling = Some(AutoScaling {
@@ -881,6 +878,9 @@ mod tests {
             max_capacity: 5,
             ..Default::default()
         });
+        // The HPA scaled the Service to 3 (its scale subresource writes desiredCount) and the
+        // Deployment runs 3.
+        svc.spec.service.desired_count = Some(3);
         let status = compute_status(&svc, &applied(deployment(1, 1, 3, 3, 3)), t(0));
         assert_eq!(status.desired_count, Some(3));
         assert_eq!(cond(&status, READY).status, "True");

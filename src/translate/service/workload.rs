@@ -276,13 +276,9 @@ pub fn workload(
             let deployment = Deployment {
                 metadata,
                 spec: Some(DeploymentSpec {
-                    // When auto scaling owns the task count of a single Deployment, its replicas
-                    // are left to it; split over providers, the Service's count is split.
-                    replicas: if spec.auto_scaling.is_some() && split.is_none() {
-                        None
-                    } else {
-                        spec.service.desired_count
-                    },
+                    // The Service's count, also with auto scaling: its HPA scales the Service
+                    // (its scale subresource, as AAS writes desiredCount), not the Deployment.
+                    replicas: spec.service.desired_count,
                     selector,
                     template,
                     strategy: Some(strategy),
@@ -573,7 +569,7 @@ mod tests {
     }
 
     #[test]
-    fn auto_scaling_leaves_replicas_to_the_autoscaler() {
+    fn auto_scaling_runs_the_services_count() {
         let t = workload(
             "web",
             "shop",
@@ -589,7 +585,11 @@ mod tests {
             panic!("expected a Deployment")
         };
         let d = d.remove(0);
-        assert_eq!(d.spec.expect("spec").replicas, None);
+        assert_eq!(
+            d.spec.expect("spec").replicas,
+            Some(3),
+            "auto scaling changes the Service's desiredCount, which the Deployment follows"
+        );
     }
 
     #[test]
