@@ -455,23 +455,13 @@ async fn a_managed_instances_provider_owns_a_karpenter_node_pool_where_karpenter
     }
     assert_eq!(pool["spec"]["disruption"]["consolidateAfter"], "300s");
     // The live NodePool passes Karpenter's published schema (what the API server kept of it).
-    let validator = crate::support::repo().join("tests/support/karpenter/validate.mjs");
     let mut live = pool.clone();
     if let Some(o) = live.as_object_mut() {
         o.remove("status");
     }
-    let input = env.file("live-nodepool.json", &Value::Array(vec![live]).to_string());
-    let out = std::process::Command::new("node")
-        .arg(&validator)
-        .stdin(std::fs::File::open(&input).expect("input"))
-        .output()
-        .expect("node runs (make test-deps)");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Err(e) = crate::support::node_pools::validate_node_pools(&[live]) {
+        panic!("{e}");
+    }
     let cp = eventually("the provider names its NodePool", TIMEOUT, || {
         let cp = env.get(&["ecscp", "e2e-mi-pool"]).ok_or("absent")?;
         (cp["status"]["nodePool"] == "e2e-mi-pool"

@@ -2,6 +2,8 @@
 //! `kubectl`.
 
 mod backend;
+#[path = "../../tests/support/node_pools.rs"]
+pub mod node_pools;
 mod operator;
 mod wait;
 

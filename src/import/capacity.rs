@@ -52,7 +52,7 @@ pub const CLUSTER_READ_ONLY: &[&str] = &[
 /// request or a described cluster says of it (`clusterName`); the rest of those is `other`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ClusterCapacity {
+struct ClusterRequest {
     #[serde(alias = "clusterName")]
     cluster: String,
     #[serde(default)]
@@ -165,7 +165,7 @@ impl Ctx<'_> {
     pub(super) fn cluster_capacity(&self, base: &FieldPath, value: &Value, result: &mut ImportResult) {
         let mut value = value.clone();
         strip(&mut value, CLUSTER_READ_ONLY);
-        let put: ClusterCapacity = match self.typed_at(base, &value) {
+        let put: ClusterRequest = match self.typed_at(base, &value) {
             Ok(p) => p,
             Err(e) => return result.diagnostics.push(e),
         };

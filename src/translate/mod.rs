@@ -17,6 +17,7 @@ pub mod report;
 pub mod rollout;
 pub mod schedule;
 pub mod service;
+pub mod spelling;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -462,10 +462,7 @@ fn report_unsupported(c: &DeploymentConfiguration, report: &mut Report) {
         );
     }
     if let Some(s) = c.strategy.filter(|s| *s != EcsStrategy::Rolling) {
-        let name = serde_json::to_value(s)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let name = crate::translate::spelling::enum_name(&s);
         report.note(
             NoteKind::Approximated,
             "deploymentConfiguration.strategy",

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod helm;
+pub mod node_pools;
 pub mod prune;
 
 use std::{
@@ -129,11 +130,6 @@ pub fn validate_custom_resources(crd: &Path, files: &[&Path]) -> Result<String, 
         .args(files)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", python()));
-    checked(&out, "pip install -r requirements-dev.txt")
-}
-
-/// A checking tool's stdout and stderr: `Ok` when it succeeded, else `Err` with `hint`.
-fn checked(out: &std::process::Output, hint: &str) -> Result<String, String> {
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -142,29 +138,6 @@ fn checked(out: &std::process::Output, hint: &str) -> Result<String, String> {
     if out.status.success() {
         Ok(report)
     } else {
-        Err(format!("{report}\nhint: {hint}"))
+        Err(format!("{report}\nhint: pip install -r requirements-dev.txt"))
     }
-}
-
-/// Validates Karpenter NodePools against Karpenter's published schema, strictly (unknown fields
-/// refused), with `tests/support/karpenter/validate.mjs` (the npm package pinned there, installed
-/// by `make test-deps`); returns its report, as an error when an object is invalid.
-pub fn validate_node_pools(objects: &[serde_json::Value]) -> Result<String, String> {
-    use std::io::Write;
-    let dir = repo_root().join("tests").join("support").join("karpenter");
-    let mut child = Command::new("node")
-        .arg(dir.join("validate.mjs"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run node (hint: make test-deps): {e}"));
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(serde_json::Value::Array(objects.to_vec()).to_string().as_bytes())
-        .expect("write NodePools");
-    let out = child.wait_with_output().expect("node runs");
-    checked(&out, "make test-deps (npm ci in tests/support/karpenter)")
 }

@@ -134,25 +134,22 @@ pub fn compute(
     } else {
         format!("selects nodes with {selects}")
     };
-    let (ready, degraded) = match (invalid_name, deleting) {
-        (Some(why), _) => {
+    let (ready, degraded) = match (invalid_name, deleting, &decided.node_pool) {
+        (Some(why), _, _) => {
             let message = format!("{why}. Services cannot name it until it is renamed.");
             (
                 (false, REASON_INVALID_NAME, message.clone()),
                 (true, REASON_INVALID_NAME, message),
             )
         }
-        (None, false) if matches!(decided.node_pool, State::Invalid(_)) => {
-            let State::Invalid(why) = &decided.node_pool else {
-                unreachable!("matched above")
-            };
+        (None, false, State::Invalid(why)) => {
             let message = format!("{why}. ECS would refuse this provider; fix the field.");
             (
                 (false, REASON_INVALID_MANAGED_INSTANCES, message.clone()),
                 (true, REASON_INVALID_MANAGED_INSTANCES, message),
             )
         }
-        (None, true) => {
+        (None, true, _) => {
             let message = status
                 .update_status_reason
                 .clone()
@@ -162,7 +159,7 @@ pub fn compute(
                 (false, REASON_ACTIVE, "No problem.".to_owned()),
             )
         }
-        (None, false) => (
+        (None, false, _) => (
             (
                 true,
                 REASON_ACTIVE,

@@ -37,6 +37,7 @@ use crate::{
     translate::{
         labels,
         report::{NoteKind, Report},
+        spelling::enum_name,
     },
 };
 
@@ -105,18 +106,24 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
     let mut report = Report::default();
     let policies = a.target_tracking_scaling_policies.as_deref().unwrap_or_default();
     let mut metrics = Vec::new();
-    let mut seen: Vec<(&str, String)> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    // Each predefined metric with the policy that took it.
+    let mut taken: Vec<(String, &str)> = Vec::new();
     for (i, p) in policies.iter().enumerate() {
         let field = format!("targetTrackingScalingPolicies[{i}]");
         if p.policy_name.is_empty() || p.policy_name.chars().count() > 256 {
             return Err(refused(format!("{field}.policyName"), "1 to 256 characters"));
         }
-        if let Some((other, _)) = seen.iter().find(|(n, _)| *n == p.policy_name) {
+        if names.contains(&p.policy_name.as_str()) {
             return Err(refused(
                 format!("{field}.policyName"),
-                format!("{other:?} is given twice: AAS keeps one policy per name"),
+                format!(
+                    "{:?} is given twice: AAS keeps one policy per name",
+                    p.policy_name
+                ),
             ));
         }
+        names.push(&p.policy_name);
         if !(p.target_value.is_finite() && p.target_value > 0.0) {
             return Err(refused(
                 format!("{field}.targetValue"),
@@ -135,7 +142,6 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
                     "a CloudWatch metric needs an external metrics adapter (KEDA or a CloudWatch adapter): not \
                      scaled on yet",
                 );
-                seen.push((&p.policy_name, format!("custom {i}")));
                 continue;
             }
             _ => {
@@ -145,17 +151,14 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
                 ));
             }
         };
-        let kind = serde_json::to_value(predefined.predefined_metric_type)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == kind) {
+        let kind = enum_name(&predefined.predefined_metric_type);
+        if let Some((_, other)) = taken.iter().find(|(k, _)| *k == kind) {
             return Err(refused(
                 format!("{field}.predefinedMetricSpecification.predefinedMetricType"),
                 format!("{kind} is already policy {other:?}'s metric: AAS takes one policy per metric"),
             ));
         }
-        seen.push((&p.policy_name, kind.clone()));
+        taken.push((kind.clone(), &p.policy_name));
         let (resource, high_resolution) = match predefined.predefined_metric_type {
             PredefinedMetricType::EcsServiceAverageCpuUtilization => ("cpu", false),
             PredefinedMetricType::EcsServiceAverageMemoryUtilization => ("memory", false),

@@ -8,7 +8,7 @@
 //!
 //! The schedules are [`crate::translate::schedule`]'s, in each action's time zone.
 
-use jiff::{SignedDuration, Timestamp, tz::TimeZone};
+use jiff::{Timestamp, tz::TimeZone};
 
 use crate::{
     api::autoscaling::ScheduledAction,
@@ -187,15 +187,8 @@ pub fn plan(
     let mut max_from: Option<(Fired, i32)> = None;
     let mut next: Option<Fired> = None;
     for a in actions {
-        let (start, end) = a.window;
-        let anchor = start.unwrap_or(created);
         // Firings in (since, now], within [start, end].
-        let from = match start {
-            Some(s) if s > since => s.checked_sub(SignedDuration::from_nanos(1)).unwrap_or(s),
-            _ => since,
-        };
-        let until = end.map_or(now, |e| e.min(now));
-        if let Some(at) = schedule::last_in(&a.schedule, (from, until), &a.tz, anchor) {
+        if let Some(at) = schedule::last_in_window(&a.schedule, (since, now), &a.tz, a.window, created) {
             let fired = Fired {
                 action: a.name.clone(),
                 at,

@@ -9,7 +9,10 @@ use crate::{
         ecs::{BurstablePerformance, CpuManufacturer, InstanceRequirementsRequest, LocalStorage},
         external::karpenter::NodeSelectorRequirement,
     },
-    translate::report::{NoteKind, Report},
+    translate::{
+        report::{NoteKind, Report},
+        spelling::enum_name,
+    },
 };
 
 /// Why a provider's `managedInstancesProvider` cannot become a NodePool: the field (under `spec.`)
@@ -61,14 +64,6 @@ fn range(
     Ok(())
 }
 
-/// A string form of an ECS enumeration value (its JSON name).
-fn ecs_value(v: &impl serde::Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 const IR: &str = "managedInstancesProvider.instanceLaunchTemplate.instanceRequirements";
 
 /// The requirements of `ir`, added to `out`.
@@ -104,7 +99,7 @@ pub(super) fn instance_requirements(
     if let Some(makers) = ir.cpu_manufacturers.as_ref().filter(|m| !m.is_empty()) {
         let karpenter: Vec<String> = makers
             .iter()
-            .map(|m| ecs_value(m).replace("amazon-web-services", "aws"))
+            .map(|m| enum_name(m).replace("amazon-web-services", "aws"))
             .collect();
         let arm = makers.contains(&CpuManufacturer::AmazonWebServices);
         let x86 = makers.iter().any(|m| *m != CpuManufacturer::AmazonWebServices);
@@ -317,12 +312,12 @@ fn accelerators(
     }
     // GPUs and AWS accelerators are different labels, which a NodePool's requirements can only
     // both require: one kind is kept, the other said.
-    let names: Vec<String> = ir.accelerator_names.iter().flatten().map(ecs_value).collect();
+    let names: Vec<String> = ir.accelerator_names.iter().flatten().map(enum_name).collect();
     let makers: Vec<String> = ir
         .accelerator_manufacturers
         .iter()
         .flatten()
-        .map(|m| ecs_value(m).replace("amazon-web-services", "aws"))
+        .map(|m| enum_name(m).replace("amazon-web-services", "aws"))
         .collect();
     let aws_only = (!names.is_empty() || !makers.is_empty())
         && names.iter().all(|n| AWS_ACCELERATORS.contains(&n.as_str()))

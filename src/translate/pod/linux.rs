@@ -141,10 +141,7 @@ pub(super) fn apply(b: &mut Build<'_>) -> Result<(), PodError> {
             let list: Vec<String> = ulimits
                 .iter()
                 .map(|u| {
-                    let name = serde_json::to_value(u.name)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default();
+                    let name = crate::translate::spelling::enum_name(&u.name);
                     format!("{name} {}/{}", u.soft_limit, u.hard_limit)
                 })
                 .collect();

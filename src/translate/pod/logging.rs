@@ -9,7 +9,10 @@
 use serde_json::{Map, Value, json};
 
 use super::{Build, NoteKind};
-use crate::api::ecs::{LogConfiguration, LogDriver};
+use crate::{
+    api::ecs::{LogConfiguration, LogDriver},
+    translate::spelling::enum_name,
+};
 
 /// Pod template annotation with the containers' `logConfiguration`s as JSON: an object keyed by
 /// Kubernetes container name, each value as ECS writes it (`logDriver`, `options`,
@@ -61,14 +64,6 @@ pub(super) fn apply(b: &mut Build<'_>) {
         b.annotations
             .insert(FIRELENS_ANNOTATION.to_owned(), Value::Object(routers).to_string());
     }
-}
-
-/// The ECS spelling of an enum value (`awslogs`, `fluentbit`).
-fn enum_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// What happens to one container's logs.

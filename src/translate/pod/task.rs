@@ -468,10 +468,7 @@ fn unsupported_task_features(b: &mut Build<'_>) {
     if let Some(t) = &b.td.trusted_execution_configuration
         && t.isolation_mode != IsolationMode::Shared
     {
-        let mode = serde_json::to_value(t.isolation_mode)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let mode = crate::translate::spelling::enum_name(&t.isolation_mode);
         b.report.note(
             NoteKind::Ignored,
             "trustedExecutionConfiguration",

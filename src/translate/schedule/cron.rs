@@ -370,6 +370,19 @@ impl Cron {
         }
     }
 
+    /// The instants the schedule fires at on local date `d` in `tz` (a local time a DST gap
+    /// skips at the same offset after the gap, a repeated one the first time), in local order:
+    /// not necessarily ascending on the day of a gap.
+    pub fn firings_on<'a>(
+        &'a self,
+        d: Date,
+        tz: &'a jiff::tz::TimeZone,
+    ) -> impl Iterator<Item = jiff::Timestamp> + 'a {
+        self.hours()
+            .flat_map(move |hour| self.minutes().map(move |minute| d.at(hour, minute, 0, 0)))
+            .filter_map(|local| tz.to_timestamp(local).ok())
+    }
+
     /// The minutes of an hour that fire, ascending.
     pub fn minutes(&self) -> impl Iterator<Item = i8> + '_ {
         (0..60).filter(|m| self.minutes & (1 << m) != 0).map(|m| m as i8)

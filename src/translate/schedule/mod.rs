@@ -143,12 +143,7 @@ fn next_cron(cron: &Cron, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> 
         if cron.matches_day(day) {
             // The earliest of the day's firings after `after`: not the first in local order, as
             // a time a DST gap skips fires after the gap, possibly after later local times.
-            let earliest = cron
-                .hours()
-                .flat_map(|hour| cron.minutes().map(move |minute| day.at(hour, minute, 0, 0)))
-                .filter_map(|local| tz.to_timestamp(local).ok())
-                .filter(|t| *t > after)
-                .min();
+            let earliest = cron.firings_on(day, tz).filter(|t| *t > after).min();
             if earliest.is_some() {
                 return earliest;
             }
@@ -188,9 +183,7 @@ pub fn last_in(
             loop {
                 if cron.matches_day(day) {
                     let latest = cron
-                        .hours()
-                        .flat_map(|hour| cron.minutes().map(move |minute| day.at(hour, minute, 0, 0)))
-                        .filter_map(|local| tz.to_timestamp(local).ok())
+                        .firings_on(day, tz)
                         .filter(|t| *t <= until && *t > after)
                         .max();
                     if latest.is_some() {
@@ -207,6 +200,15 @@ pub fn last_in(
     (t > after).then_some(t)
 }
 
+/// The last instant before `start` (`None`: `after`), so that a search from it finds a firing
+/// at `start` itself but none before.
+fn from_start(after: Timestamp, start: Option<Timestamp>) -> Timestamp {
+    match start {
+        Some(s) if s > after => s.checked_sub(SignedDuration::from_nanos(1)).unwrap_or(s),
+        _ => after,
+    }
+}
+
 /// The next firing of `schedule` after `after` within `[start, end]` (AAS's `startTime` and
 /// `endTime`): a recurring schedule counts from `start` and does not fire after `end`.
 #[must_use]
@@ -217,12 +219,27 @@ pub fn next_in_window(
     (start, end): (Option<Timestamp>, Option<Timestamp>),
     created: Timestamp,
 ) -> Option<Timestamp> {
-    let from = match start {
-        Some(s) if s > after => s.checked_sub(SignedDuration::from_nanos(1)).unwrap_or(s),
-        _ => after,
-    };
-    let next = schedule.next_after(from, tz, start.unwrap_or(created))?;
+    let next = schedule.next_after(from_start(after, start), tz, start.unwrap_or(created))?;
     end.is_none_or(|e| next <= e).then_some(next)
+}
+
+/// The latest firing of `schedule` in `(after, until]` within `[start, end]`, a recurring
+/// schedule counting from `start`, else `created` (see [`next_in_window`]).
+#[must_use]
+pub fn last_in_window(
+    schedule: &Schedule,
+    (after, until): (Timestamp, Timestamp),
+    tz: &TimeZone,
+    (start, end): (Option<Timestamp>, Option<Timestamp>),
+    created: Timestamp,
+) -> Option<Timestamp> {
+    let until = end.map_or(until, |e| e.min(until));
+    last_in(
+        schedule,
+        (from_start(after, start), until),
+        tz,
+        start.unwrap_or(created),
+    )
 }
 
 #[cfg(test)]
