@@ -296,7 +296,12 @@ fn render(
         Some(path) => Some(ecs_bridge::render::read_nodes(path).map_err(|d| anyhow::anyhow!("{d}"))?),
         None => None,
     };
-    let rendered = ecs_bridge::render::render_paths(paths, options, nodes.as_deref());
+    let rendered = ecs_bridge::render::render_paths(
+        paths,
+        options,
+        nodes.as_deref(),
+        k8s_openapi::jiff::Timestamp::now(),
+    );
     for d in &rendered.diagnostics {
         eprintln!("{d}");
     }

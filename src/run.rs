@@ -433,6 +433,8 @@ mod tests {
             format!("/api/v1/{ns}pods"),
             // (The Kubernetes Services of load balancers, registries and Service Connect.)
             format!("/api/v1/{ns}services"),
+            // (The HPAs of auto scaling.)
+            format!("/apis/autoscaling/v2/{ns}horizontalpodautoscalers"),
             // (Cluster-scoped: the Service controller of each namespace watches the nodes and
             // the CapacityProviders, and its namespace, whose annotations are the ECS cluster's.)
             "/api/v1/nodes".to_owned(),
@@ -460,10 +462,10 @@ mod tests {
 
     /// Initial LISTs per watched namespace: TaskDefinitions, ServiceAccounts, claims and
     /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
-    /// ReplicaSets, Pods, Kubernetes Services, TaskDefinitions, ControllerRevisions, Nodes,
+    /// ReplicaSets, Pods, Kubernetes Services, HPAs, TaskDefinitions, ControllerRevisions, Nodes,
     /// CapacityProviders and Namespaces (Service controller), then Tasks and ScheduledTasks (not
     /// reconciled yet).
-    const LISTS_PER_NAMESPACE: usize = 17;
+    const LISTS_PER_NAMESPACE: usize = 18;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -611,6 +613,7 @@ mod tests {
                 Some("daemonsets") => ("apps/v1", "DaemonSetList", vec![]),
                 Some("replicasets") => ("apps/v1", "ReplicaSetList", vec![]),
                 Some("controllerrevisions") => ("apps/v1", "ControllerRevisionList", vec![]),
+                Some("horizontalpodautoscalers") => ("autoscaling/v2", "HorizontalPodAutoscalerList", vec![]),
                 Some("serviceaccounts") => ("v1", "ServiceAccountList", vec![]),
                 Some("persistentvolumeclaims") => ("v1", "PersistentVolumeClaimList", vec![]),
                 _ => panic!("unexpected GET {path}"),

@@ -459,6 +459,7 @@ fn applied(deployment: Deployment, task_definition: &str) -> Applied {
         translation: Translation::default(),
         problems: Vec::new(),
         strategy: None,
+        auto_scaling: None,
     }
 }
 

@@ -289,6 +289,7 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             && did("patch", "capacityproviders/status")
             && did("get", "nodepools")
             && did("patch", "nodepools")
+            && did("patch", "horizontalpodautoscalers")
     });
     let _ = operator.kill();
     let _ = operator.wait();

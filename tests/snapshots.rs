@@ -19,7 +19,9 @@ use ecs_bridge::{
 /// Renders `paths` and returns the objects as YAML documents followed by the diagnostics, with
 /// the file paths made relative to `base` so the snapshot does not depend on the checkout.
 fn rendered(paths: &[PathBuf], base: &Path) -> String {
-    let r = render_paths(paths, &Options::default(), None);
+    // (A fixed instant: the output does not depend on it, but render takes one.)
+    let now = "2026-12-07T00:00:00Z".parse().expect("a time");
+    let r = render_paths(paths, &Options::default(), None, now);
     let mut out = String::new();
     for o in &r.objects {
         out.push_str("---\n");

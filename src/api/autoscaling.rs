@@ -1,6 +1,7 @@
 //! Service Auto Scaling, in Application Auto Scaling's words (RegisterScalableTarget,
 //! PutScalingPolicy and PutScheduledAction, camelCased): the `autoScaling` block of a Service.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -196,4 +197,79 @@ pub struct ScalableTargetAction {
     /// New maximum capacity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_capacity: Option<i32>,
+}
+
+/// Service Auto Scaling as Application Auto Scaling describes it (`describe-scalable-targets`,
+/// `describe-scaling-policies`, `describe-scheduled-actions`), with the HorizontalPodAutoscaler
+/// that carries it out. The operator keeps here what AAS keeps: the range in force after the
+/// scheduled actions, and up to when they were applied, so a restart or a new leader goes on
+/// from it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoScalingStatus {
+    /// The scalable target.
+    pub scalable_target: ScalableTargetStatus,
+    /// The scaling policies, each with how it is carried out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_policies: Vec<ScalingPolicyStatus>,
+    /// The scheduled actions, each with when it was put and when it runs next.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scheduled_actions: Vec<ScheduledActionStatus>,
+    /// The HorizontalPodAutoscaler that scales the Service (it bears the Service's name), when
+    /// one does: none when no policy has a metric it can read, or when the max in force is 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizontal_pod_autoscaler: Option<String>,
+}
+
+/// The scalable target `ecs:service:DesiredCount`, as `describe-scalable-targets` shows it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalableTargetStatus {
+    /// The min capacity in force: the registered one, or as a scheduled action last set it.
+    pub min_capacity: i32,
+    /// The max capacity in force: the registered one, or as a scheduled action last set it.
+    pub max_capacity: i32,
+    /// `spec.autoScaling.minCapacity` as last registered (a change registers the target anew).
+    pub registered_min_capacity: i32,
+    /// `spec.autoScaling.maxCapacity` as last registered.
+    pub registered_max_capacity: i32,
+    /// When the target was registered with that range.
+    pub creation_time: Time,
+    /// Scheduled actions that fired up to this instant are applied to the range in force.
+    pub scheduled_through: Time,
+    /// The suspended state as last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_state: Option<SuspendedState>,
+}
+
+/// A scaling policy, as `describe-scaling-policies` shows it, with how it is carried out.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingPolicyStatus {
+    /// The policy's name.
+    pub policy_name: String,
+    /// TargetTrackingScaling or StepScaling.
+    pub policy_type: String,
+    /// `Active` when the HorizontalPodAutoscaler reads its metric, `NotTranslated` when nothing
+    /// scales on it yet (`message` says why).
+    pub state: String,
+    /// What carries it out, or why nothing does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A scheduled action, as `describe-scheduled-actions` shows it, with its next run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledActionStatus {
+    /// The action as put.
+    #[serde(flatten)]
+    pub action: ScheduledAction,
+    /// When it was put with this definition (its firings count from then; a `rate` counts from
+    /// its `startTime`, else from then).
+    pub creation_time: Time,
+    /// When it next fires; none when it never will again (an `at` past, an `endTime` passed) or
+    /// while scheduled scaling is suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<Time>,
 }

@@ -153,6 +153,11 @@ pub struct ServiceStatus {
     /// Service events, newest first, in ECS's wording.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ServiceEvent>,
+    /// Service Auto Scaling in Application Auto Scaling's words: the scalable target with the
+    /// range in force, the policies and how each is carried out, the scheduled actions with their
+    /// next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling: Option<super::autoscaling::AutoScalingStatus>,
 }
 
 /// One deployment of a service, as ECS reports it.

@@ -11,28 +11,25 @@
 //! assigns); the operator adds them when it applies the objects.
 
 mod load;
+mod providers;
 
 use std::{collections::BTreeMap, path::PathBuf};
 
 use k8s_openapi::{
     api::core::v1::{Node, PodTemplate, PodTemplateSpec},
     apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    jiff::Timestamp,
 };
 use serde_json::Value;
 
 pub use load::{Loaded, Resource, load};
 
 use crate::{
-    api::{CapacityProvider, Service},
+    api::Service,
     manifest::{Diagnostic, FieldPath, position_of, read_documents},
     translate::{
-        Options, Report,
-        capacity::{
-            self,
-            cluster::{ClusterCapacity, resolve},
-            provider::Provider,
-            usage::TaskUsage,
-        },
+        Options, Report, autoscaling,
+        capacity::{cluster::resolve, provider::Provider},
         networking::NetworkError,
         pod::{PodTranslation, pod_template_with},
         reference::TaskDefinitionRef,
@@ -64,13 +61,19 @@ impl Rendered {
 }
 
 /// Renders the manifests in `paths` (files or directories) for an installation with `options`,
-/// placing against `nodes` when given (`--nodes`).
+/// placing against `nodes` when given (`--nodes`), at `now` (auto scaling's targets are
+/// registered then).
 #[must_use]
-pub fn render_paths(paths: &[PathBuf], options: &Options, nodes: Option<&[Node]>) -> Rendered {
+pub fn render_paths(
+    paths: &[PathBuf],
+    options: &Options,
+    nodes: Option<&[Node]>,
+    now: Timestamp,
+) -> Rendered {
     match read_documents(paths) {
         Ok(docs) => {
             let (loaded, mut diagnostics) = load(&docs);
-            let mut rendered = render(&loaded, options, nodes);
+            let mut rendered = render(&loaded, options, nodes, now);
             diagnostics.append(&mut rendered.diagnostics);
             rendered.diagnostics = diagnostics;
             rendered
@@ -93,9 +96,9 @@ struct RenderedTaskDefinition<'a> {
 }
 
 /// Renders loaded resources for an installation with `options`, placing against `nodes` when
-/// given.
+/// given, at `now`.
 #[must_use]
-pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> Rendered {
+pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>, now: Timestamp) -> Rendered {
     let mut out = Rendered::default();
     // The task definitions that rendered, and (namespace, family) → the index of one: a family
     // is known by spec.family or metadata.name.
@@ -145,8 +148,8 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
             }
         }
     }
-    let providers = capacity_providers(loaded, options, &mut out);
-    let clusters = clusters(loaded, &mut out);
+    let providers = providers::capacity_providers(loaded, options, &mut out);
+    let clusters = providers::clusters(loaded, &mut out);
     for item in loaded {
         match &item.resource {
             Resource::TaskDefinition(_) | Resource::CapacityProvider(_) | Resource::Namespace(_) => {}
@@ -159,11 +162,12 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
                     .and_then(|ns| clusters.get(ns))
                     .cloned()
                     .unwrap_or_default();
-                let on = Capacity {
+                let on = providers::Capacity {
                     providers: &providers,
                     cluster: &cluster,
+                    nodes,
                 };
-                render_service(item, svc, td, &failed, &on, options, nodes, &mut out);
+                render_service(item, svc, td, &failed, &on, options, now, &mut out);
             }
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,
@@ -179,7 +183,7 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
     // Managed scaling's headroom of the providers given, for the tasks rendered on them.
     for item in loaded {
         if let Resource::CapacityProvider(cp) = &item.resource
-            && let Some(headroom) = headroom_of(cp, &out.objects)
+            && let Some(headroom) = providers::headroom_of(cp, &out.objects)
         {
             out.objects.push(to_value(&headroom));
         }
@@ -191,143 +195,17 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>) -> R
 /// operator puts them in its own).
 pub const HEADROOM_NAMESPACE: &str = "ecs-bridge-system";
 
-/// The placeholder Deployment of `cp` (managed scaling below 100) for the tasks among `objects`
-/// that run on it (its per-provider Deployments' replicas, at their pods' average requests).
-fn headroom_of(cp: &CapacityProvider, objects: &[Value]) -> Option<k8s_openapi::api::apps::v1::Deployment> {
-    let target = capacity::headroom::target_capacity(cp)?;
-    let provider = Provider::of(cp);
-    let label = provider.label_value();
-    let (mut tasks, mut cpu, mut memory) = (0_u64, 0_u64, 0_u64);
-    for d in objects
-        .iter()
-        .filter(|o| {
-            o["kind"] == "Deployment"
-                && o["metadata"]["labels"][capacity::provider::PROVIDER_LABEL] == label.as_str()
-        })
-        .filter_map(|o| serde_json::from_value::<k8s_openapi::api::apps::v1::Deployment>(o.clone()).ok())
-    {
-        let Some(spec) = d.spec else { continue };
-        let replicas = u64::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
-        let each = spec.template.spec.as_ref().map(TaskUsage::of);
-        tasks += replicas;
-        cpu += replicas * each.as_ref().map_or(0, |t| t.cpu_millis);
-        memory += replicas * each.as_ref().map_or(0, |t| t.memory_bytes);
-    }
-    let p = capacity::headroom::sized(target, tasks, cpu, memory)?;
-    Some(capacity::headroom::deployment(
-        &kube::ResourceExt::name_any(cp),
-        &provider,
-        HEADROOM_NAMESPACE,
-        p.count,
-        p.cpu_millis,
-        p.memory_bytes,
-    ))
-}
-
-/// The CapacityProviders among `loaded` (their names checked as CreateCapacityProvider does),
-/// and the built-in FARGATE and FARGATE_SPOT as the chart installs them unless given.
-fn capacity_providers(loaded: &[Loaded], options: &Options, out: &mut Rendered) -> Vec<CapacityProvider> {
-    let mut providers: Vec<CapacityProvider> = Vec::new();
-    for item in loaded {
-        if let Resource::CapacityProvider(cp) = &item.resource {
-            let name = cp.ecs_name();
-            let field = if cp.spec.capacity_provider.name.is_some() {
-                "spec.name"
-            } else {
-                "metadata.name"
-            };
-            match capacity::validate_provider_name(&name) {
-                Ok(()) => providers.push(with_node_pool(item, cp, options, out)),
-                Err(e) => out.diagnostics.push(Diagnostic::error(
-                    &item.document.file,
-                    position_of(&item.document, &spec_path(&FieldPath::root(), field))
-                        .or_else(|| Some(item.document.file_position(1, 1))),
-                    None,
-                    format!("{}: {field}: {e}", item.resource.describe()),
-                )),
-            }
-        }
-    }
-    for builtin in capacity::provider::builtin() {
-        if !providers.iter().any(|p| p.ecs_name() == builtin.ecs_name()) {
-            providers.push(builtin);
-        }
-    }
-    providers
-}
-
-/// `cp` (the document `item`) as the Services rendered with it see it: a Managed Instances
-/// provider's Karpenter NodePool is rendered (as the operator applies it where Karpenter is
-/// installed), and its tasks select the NodePool's nodes, as they do once the operator has made
-/// it.
-fn with_node_pool(
-    item: &Loaded,
-    cp: &CapacityProvider,
-    options: &Options,
-    out: &mut Rendered,
-) -> CapacityProvider {
-    let mut cp = cp.clone();
-    match capacity::node_pool::node_pool(&cp, &options.karpenter_node_class) {
-        Ok(None) => {}
-        Ok(Some(built)) => {
-            report(item, &built.report, out);
-            let name = kube::ResourceExt::name_any(&built.node_pool);
-            out.objects.push(to_value(&built.node_pool));
-            cp.status.get_or_insert_default().node_pool = Some(name);
-        }
-        Err(e) => out
-            .diagnostics
-            .push(at_field(item, &e.to_string(), &e.to_string())),
-    }
-    cp
-}
-
-/// The capacity a Service is rendered on: the providers, and its cluster's (Namespace's)
-/// providers and default strategy.
-struct Capacity<'a> {
-    providers: &'a [CapacityProvider],
-    cluster: &'a ClusterCapacity,
-}
-
-/// The capacity of each Namespace among `loaded` (an ECS cluster: what PutClusterCapacityProviders
-/// gave it, as its annotations), by name; an annotation that does not parse is an error at it.
-fn clusters(loaded: &[Loaded], out: &mut Rendered) -> BTreeMap<String, ClusterCapacity> {
-    let mut clusters = BTreeMap::new();
-    for item in loaded {
-        if let Resource::Namespace(ns) = &item.resource {
-            let name = ns.metadata.name.clone().unwrap_or_default();
-            match ClusterCapacity::from_annotations(ns.metadata.annotations.as_ref()) {
-                Ok(capacity) => {
-                    clusters.insert(name, capacity);
-                }
-                Err(e) => {
-                    let key = e.field.rsplit(' ').next().unwrap_or_default().to_owned();
-                    let path = FieldPath::root().key("metadata").key("annotations").key(&key);
-                    out.diagnostics.push(Diagnostic::error(
-                        &item.document.file,
-                        position_of(&item.document, &path)
-                            .or_else(|| Some(item.document.file_position(1, 1))),
-                        Some(path),
-                        format!("{}: {e}", item.resource.describe()),
-                    ));
-                }
-            }
-        }
-    }
-    clusters
-}
-
 /// Renders `svc` (the document `item`), running the task definitions `families` finds by
-/// (namespace, family), on `capacity`.
+/// (namespace, family), on `capacity`, at `now`.
 #[allow(clippy::too_many_arguments)]
 fn render_service<'a>(
     item: &Loaded,
     svc: &Service,
     families: impl Fn(&(String, String)) -> Option<&'a RenderedTaskDefinition<'a>>,
     failed: &std::collections::BTreeSet<(String, String)>,
-    capacity: &Capacity<'_>,
+    capacity: &providers::Capacity<'_>,
     options: &Options,
-    nodes: Option<&[Node]>,
+    now: Timestamp,
     out: &mut Rendered,
 ) {
     let Some((name, ns)) = name_and_namespace(item, &svc.metadata, out) else {
@@ -397,6 +275,20 @@ fn render_service<'a>(
             return;
         }
     };
+    // Auto scaling as just registered (no status to go on from, no deployment in progress).
+    let state = autoscaling::State {
+        recorded: None,
+        deploying: false,
+        now,
+    };
+    let scaling = match autoscaling::service_scaling(&name, &ns, &svc.spec, td.spec, &state) {
+        Ok(scaling) => scaling,
+        Err(e) => {
+            let message = e.to_string();
+            out.diagnostics.push(at_field(item, &message, &message));
+            return;
+        }
+    };
     let input = ServiceInput {
         name: &name,
         namespace: &ns,
@@ -406,11 +298,12 @@ fn render_service<'a>(
             spec: td.spec,
             revision: OFFLINE_REVISION,
         },
-        nodes,
+        nodes: capacity.nodes,
         strategy: strategy.as_ref().map(|s| Strategy {
             field: &s.field,
             providers: &s.providers,
         }),
+        scaling: scaling.as_ref(),
     };
     let objects = match service_objects_of_pod(&input, &td.pod, options) {
         Ok(objects) => objects,
@@ -471,6 +364,8 @@ fn render_service<'a>(
     out.objects.extend(objects.services.iter().map(to_value));
     out.objects
         .extend(objects.target_group_bindings.iter().map(to_value));
+    // Then the HPA that scales the Service.
+    out.objects.extend(objects.hpa.iter().map(to_value));
 }
 
 fn pod_template_object(name: &str, namespace: &str, template: &PodTemplateSpec) -> PodTemplate {

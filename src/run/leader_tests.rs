@@ -137,14 +137,14 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 22
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 23
 /// initial LISTs of namespace `team-a` have been seen (TaskDefinitions, CapacityProviders, nodes,
 /// pods and Services twice: two controllers each; and the placeholder Deployments of the
 /// operator's namespace).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 22 {
+    while held.len() < 23 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();
@@ -164,7 +164,7 @@ async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Rep
         paths.insert(path.to_owned());
         held.push(reply);
     }
-    assert_eq!(paths.len(), 17, "{paths:?}");
+    assert_eq!(paths.len(), 18, "{paths:?}");
     held
 }
 

@@ -46,6 +46,7 @@ use k8s_openapi::{
     NamespaceResourceScope,
     api::{
         apps::v1::{DaemonSet, Deployment},
+        autoscaling::v2::HorizontalPodAutoscaler,
         core::v1::Service as CoreService,
     },
 };
@@ -90,6 +91,8 @@ pub struct Applied {
         Vec<crate::api::ecs::CapacityProviderStrategyItem>,
         crate::translate::capacity::provider::StrategySource,
     )>,
+    /// Its auto scaling as the status records it.
+    pub auto_scaling: Option<crate::api::autoscaling::AutoScalingStatus>,
 }
 
 /// The label selector of the children of Service `name`: its service label and ours.
@@ -158,7 +161,7 @@ pub async fn apply(
             Workload::DaemonSet(Box::new(applied))
         }
     };
-    let problems = apply_networking(
+    let mut problems = apply_networking(
         ctx,
         &Owner {
             namespace: ns,
@@ -171,12 +174,16 @@ pub async fn apply(
         live_services,
     )
     .await?;
+    if let Some(problem) = apply_hpa(client, ns, uid, desired.hpa.as_ref(), children.hpa.as_deref()).await? {
+        problems.push(problem);
+    }
     Ok(Applied {
         workload,
         task_definition: desired.task_definition,
         translation: desired.translation,
         problems,
         strategy: desired.strategy,
+        auto_scaling: desired.auto_scaling,
     })
 }
 
@@ -197,6 +204,29 @@ where
         // Why: an apply that changes nothing is still a write (see `unchanged`).
         Some(live) => Ok(live.clone()),
         None => apply_object(&Api::<K>::namespaced(client.clone(), ns), &obj).await,
+    }
+}
+
+/// Applies `hpa` (the HPA of the Service with uid `uid`) unless `live` already is it, or deletes
+/// `live` when the Service owns it and wants none; returns why it was refused (422), for
+/// `Degraded`: the tasks keep running at their count.
+///
+/// # Errors
+/// [`Error::Kube`] when a request fails for another reason.
+async fn apply_hpa(
+    client: &Client,
+    ns: &str,
+    uid: &str,
+    hpa: Option<&HorizontalPodAutoscaler>,
+    live: Option<&HorizontalPodAutoscaler>,
+) -> Result<Option<String>, Error> {
+    let api = Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns);
+    match (hpa, live) {
+        (Some(hpa), live) if !live.is_some_and(|live| unchanged::is_current(hpa, live)) => {
+            Ok(refused(apply_object(&api, hpa).await)?.err())
+        }
+        (None, Some(live)) if owned_by(live, uid) => delete(&api, live).await.map(|()| None),
+        _ => Ok(None),
     }
 }
 

@@ -5,10 +5,11 @@
 //! revision the plan runs; this step adds what only the operator knows: the plan (a held
 //! template, the circuit breaker's memory in the Deployment's annotations, a pause), the owner
 //! reference and the applied hash ([`unchanged::APPLIED_HASH`], so that [`super::apply`] skips
-//! what is unchanged). With auto scaling on, the count is still the Service's `desiredCount`,
-//! which auto scaling changes through the Service's scale subresource.
+//! what is unchanged). With auto scaling on, the count is the Service's `desiredCount` inside the
+//! range in force ([`super::decide::scaling`]), which the HPA built here changes through the
+//! Service's scale subresource.
 
-use k8s_openapi::api::core::v1::Service as CoreService;
+use k8s_openapi::api::{autoscaling::v2::HorizontalPodAutoscaler, core::v1::Service as CoreService};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 
@@ -18,10 +19,11 @@ use super::{
     validate::{Invalid, ValidatedService},
 };
 use crate::{
-    api::{ecs::CapacityProviderStrategyItem, external::TargetGroupBinding},
+    api::{autoscaling::AutoScalingStatus, ecs::CapacityProviderStrategyItem, external::TargetGroupBinding},
     controller::{status::REASON_INVALID_TASK_DEFINITION, unchanged},
     translate::{
         Options, Report,
+        autoscaling::Scaling,
         capacity::provider::StrategySource,
         service::{
             ServiceError, ServiceInput, ServiceObjectsError, TaskDefinitionRevision, Workload, providers,
@@ -84,6 +86,10 @@ pub struct Desired {
     pub services: Vec<CoreService>,
     /// One TargetGroupBinding per target group.
     pub target_group_bindings: Vec<TargetGroupBinding>,
+    /// The HorizontalPodAutoscaler of its auto scaling; `None`: it has none (any it had goes).
+    pub hpa: Option<HorizontalPodAutoscaler>,
+    /// Its auto scaling as the status records it.
+    pub auto_scaling: Option<AutoScalingStatus>,
     /// The task definition that runs, `family:revision`.
     pub task_definition: String,
     /// What did not carry over exactly.
@@ -92,7 +98,8 @@ pub struct Desired {
     pub strategy: Option<(Vec<CapacityProviderStrategyItem>, StrategySource)>,
 }
 
-/// Builds the objects of `valid` for `plan`, placed against `nodes`, for an installation with
+/// Builds the objects of `valid` for `plan` and `scaling` (its auto scaling, as
+/// [`super::decide::scaling`] decided it), placed against `nodes`, for an installation with
 /// `options`.
 ///
 /// # Errors
@@ -104,6 +111,7 @@ pub struct Desired {
 pub fn build(
     valid: &ValidatedService,
     plan: &Plan<'_>,
+    scaling: Option<&Scaling>,
     nodes: Option<&[k8s_openapi::api::core::v1::Node]>,
     options: &Options,
 ) -> Result<Desired, Invalid> {
@@ -122,6 +130,7 @@ pub fn build(
             field: &s.field,
             providers: &s.providers,
         }),
+        scaling,
     };
     let objects = service_objects(&input, options).map_err(|e| invalid(&e, &td_object))?;
     let owners = Some(vec![valid.owner.clone()]);
@@ -160,6 +169,8 @@ pub fn build(
             .into_iter()
             .map(|b| owned(b, &owners))
             .collect(),
+        hpa: objects.hpa.map(|h| owned(h, &owners)),
+        auto_scaling: scaling.map(|s| s.status.clone()),
         task_definition: plan.running.clone(),
         strategy: valid.strategy.as_ref().map(|s| (s.items(), s.source)),
         translation: Translation {
@@ -232,7 +243,7 @@ mod tests {
             k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).expect("a time"),
         );
         let plan = decide(valid, &Children::default(), &now);
-        build(valid, &plan, nodes, &Options::default())
+        build(valid, &plan, None, nodes, &Options::default())
     }
 
     fn web_td() -> TaskDefinition {

@@ -1,5 +1,6 @@
 //! The Services' children as the operator's watches see them: Deployments, DaemonSets, their
-//! ReplicaSets, the tasks' pods and the Kubernetes Services of their networking, cached in
+//! ReplicaSets, the tasks' pods, the Kubernetes Services of their networking and the
+//! HorizontalPodAutoscalers of their auto scaling, cached in
 //! reflector stores; and what the Services refer to: the TaskDefinitions, their registered
 //! revisions (ControllerRevisions) and the nodes (no request per reconcile).
 //!
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet},
+    autoscaling::v2::HorizontalPodAutoscaler,
     core::v1::{Namespace, Node, Pod, Service as CoreService},
 };
 use kube::{
@@ -42,6 +44,8 @@ pub struct Stores {
     /// Kubernetes Services labelled as ecs-bridge's (load balancers, registries, Service
     /// Connect).
     pub services: Store<CoreService>,
+    /// HorizontalPodAutoscalers labelled as ecs-bridge's (auto scaling).
+    pub hpas: Store<HorizontalPodAutoscaler>,
     /// The TaskDefinitions of the scope.
     pub task_definitions: Store<TaskDefinition>,
     /// The TaskDefinitions' registered revisions (ControllerRevisions labelled as ecs-bridge's).
@@ -68,6 +72,9 @@ pub struct Children {
     pub pods: Vec<Pod>,
     /// Its Kubernetes Services (labelled as its own; [`super::apply`] checks the owner).
     pub services: Vec<CoreService>,
+    /// The HorizontalPodAutoscaler of its name, when ecs-bridge's ([`super::apply`] checks the
+    /// owner).
+    pub hpa: Option<Arc<HorizontalPodAutoscaler>>,
 }
 
 impl Stores {
@@ -81,6 +88,7 @@ impl Stores {
         self.replica_sets.wait_until_ready().await?;
         self.pods.wait_until_ready().await?;
         self.services.wait_until_ready().await?;
+        self.hpas.wait_until_ready().await?;
         self.task_definitions.wait_until_ready().await?;
         self.revisions.wait_until_ready().await?;
         self.capacity_providers.wait_until_ready().await?;
@@ -127,6 +135,7 @@ impl Stores {
                 .filter(|s| mine(s.namespace(), s.labels()))
                 .map(|s| (**s).clone())
                 .collect(),
+            hpa: self.hpas.get(&ObjectRef::new(name).within(namespace)),
         }
     }
 
@@ -158,6 +167,7 @@ pub fn of(stores: &[Stores], namespace: &str, name: &str) -> Children {
         all.replica_sets.extend(mine.replica_sets);
         all.pods.extend(mine.pods);
         all.services.extend(mine.services);
+        all.hpa = all.hpa.or(mine.hpa);
     }
     all
 }

@@ -19,9 +19,13 @@
 //!
 //! The [`Plan`] also carries what the status reports about it (the failure, the blocked rollout,
 //! the rollback) and when to look again ([`Plan::requeue`]).
+//!
+//! Before the rollout, [`scaling`] decides the Service's auto scaling: the range in force after
+//! its scheduled actions, going on from what its status recorded, and the count it runs.
 
 use std::time::Duration;
 
+use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::{
     api::{apps::v1::Deployment, core::v1::PodTemplateSpec},
     apimachinery::pkg::apis::meta::v1::Time,
@@ -33,10 +37,12 @@ use super::{
     ecs_deployments::primary_in_progress,
     history::{self, History},
     observed, pace, stopped_reason,
+    validate::Invalid,
     validate::ValidatedService,
 };
 use crate::{
     api::{ServiceStatus, ecs::RegisterTaskDefinition, ecs::SchedulingStrategy, service::ServiceDeployment},
+    translate::autoscaling::{self, Scaling},
     translate::rollout::{self, Breaker},
 };
 
@@ -87,17 +93,63 @@ pub struct Plan<'a> {
 
 impl Plan<'_> {
     /// When to reconcile again, given the `status` written: at once to roll back, soon while a
-    /// circuit breaker watches a PRIMARY deployment in progress, else after `resync`.
+    /// circuit breaker watches a PRIMARY deployment in progress, else after `resync`; and no later
+    /// than the next scheduled action (`next_action`, as of `now`), which it then applies.
     #[must_use]
-    pub fn requeue(&self, status: &ServiceStatus, resync: Duration) -> Action {
-        if self.roll_back_now {
-            Action::requeue(Duration::ZERO)
+    pub fn requeue(
+        &self,
+        status: &ServiceStatus,
+        resync: Duration,
+        next_action: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Action {
+        let after = if self.roll_back_now {
+            Duration::ZERO
         } else if self.breaker.is_some() && status.deployments.iter().any(primary_in_progress) {
-            Action::requeue(ROLLOUT_RECHECK)
+            ROLLOUT_RECHECK
         } else {
-            Action::requeue(resync)
-        }
+            resync
+        };
+        let until_action =
+            next_action.map(|at| Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO));
+        Action::requeue(until_action.map_or(after, |u| u.min(after)))
     }
+}
+
+/// Reason of `Ready=False` when the auto scaling is refused as AAS would refuse it.
+pub const REASON_INVALID_AUTO_SCALING: &str = "InvalidAutoScaling";
+
+/// Decides the auto scaling of `valid` at `now` ([`autoscaling::service_scaling`]): its scalable
+/// target goes on from the status the last reconcile wrote, scale-in is suspended while an ECS
+/// deployment is in progress (its status says the PRIMARY one is), and `valid`'s `desiredCount`
+/// becomes the count in force (kept inside the range), which the rollout, the workload and the
+/// status then count. `None` without `autoScaling`.
+///
+/// # Errors
+/// [`REASON_INVALID_AUTO_SCALING`] with the field, when AAS would refuse it.
+pub fn scaling(valid: &mut ValidatedService, now: &Time) -> Result<Option<Scaling>, Invalid> {
+    let svc = &valid.service;
+    let state = autoscaling::State {
+        recorded: svc.status.as_ref().and_then(|s| s.auto_scaling.as_ref()),
+        deploying: svc.deployments().iter().any(primary_in_progress),
+        now: now.0,
+    };
+    let scaling = autoscaling::service_scaling(
+        &valid.name,
+        &valid.namespace,
+        &svc.spec,
+        &valid.task_definition.spec.task_definition,
+        &state,
+    )
+    .map_err(|e| Invalid {
+        reason: REASON_INVALID_AUTO_SCALING,
+        message: e.to_string(),
+    })?;
+    if let Some(scaling) = &scaling {
+        let count = &mut valid.service.spec.service.desired_count;
+        *count = Some(scaling.count(*count));
+    }
+    Ok(scaling)
 }
 
 /// Decides the rollout of `valid`, whose children are `children`, at `now` (see the module

@@ -135,8 +135,31 @@ fn a_first_rollout_runs_the_revision_the_service_asks_for() {
     assert_eq!(plan.breaker, None);
     let resync = Duration::from_secs(300);
     assert_eq!(
-        plan.requeue(&ServiceStatus::default(), resync),
+        plan.requeue(&ServiceStatus::default(), resync, None, Timestamp::UNIX_EPOCH),
         Action::requeue(resync)
+    );
+}
+
+#[test]
+fn the_next_scheduled_action_brings_the_requeue_forward() {
+    let svc = service(json!({}));
+    let v = validated(&svc, td(3, "nginx:3"));
+    let plan = decide(&v, &Children::default(), &now());
+    let (resync, at) = (Duration::from_secs(300), now().0);
+    let requeue = |seconds: i64| {
+        let next = at + k8s_openapi::jiff::SignedDuration::from_secs(seconds);
+        plan.requeue(&ServiceStatus::default(), resync, Some(next), at)
+    };
+    assert_eq!(
+        requeue(90),
+        Action::requeue(Duration::from_secs(90)),
+        "at the action"
+    );
+    assert_eq!(requeue(3600), Action::requeue(resync), "the resync comes first");
+    assert_eq!(
+        requeue(-5),
+        Action::requeue(Duration::ZERO),
+        "already due: at once"
     );
 }
 
@@ -207,7 +230,12 @@ fn the_breaker_trips_on_the_rollout_of_the_resolved_revision_and_rolls_back_at_o
         plan.failure
     );
     assert_eq!(
-        plan.requeue(&ServiceStatus::default(), Duration::from_secs(300)),
+        plan.requeue(
+            &ServiceStatus::default(),
+            Duration::from_secs(300),
+            None,
+            Timestamp::UNIX_EPOCH
+        ),
         Action::requeue(Duration::ZERO)
     );
     // Below the threshold: still rolling, looked at again soon.
@@ -222,7 +250,12 @@ fn the_breaker_trips_on_the_rollout_of_the_resolved_revision_and_rolls_back_at_o
         ..ServiceStatus::default()
     };
     assert_eq!(
-        plan.requeue(&in_progress, Duration::from_secs(300)),
+        plan.requeue(
+            &in_progress,
+            Duration::from_secs(300),
+            None,
+            Timestamp::UNIX_EPOCH
+        ),
         Action::requeue(ROLLOUT_RECHECK)
     );
 }

@@ -6,8 +6,8 @@
 //! caches) → [`validate`] → [`decide`] (the rollout, the circuit breaker and the rollback, once) →
 //! [`build`] → [`apply`] → [`status`]. Beside them: what is watched ([`watch`]), the caches
 //! ([`children`]), the rollout memory on the Deployment ([`history`]), the ECS deployments observed
-//! from the ReplicaSets ([`ecs_deployments`]) and the ECS events ([`events`]). Not yet: auto
-//! scaling (HPA).
+//! from the ReplicaSets ([`ecs_deployments`]) and the ECS events ([`events`]). Auto scaling is
+//! decided before the rollout ([`decide::scaling`]) and built as an HPA with the other objects.
 
 pub mod apply;
 pub mod build;
@@ -79,16 +79,35 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
     let now = Time(Timestamp::now());
 
     let loaded = load::load(&ctx, &svc, &namespace).await?;
-    let valid = match validate::validate(&svc, &loaded) {
+    let mut valid = match validate::validate(&svc, &loaded) {
         Ok(valid) => valid,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid, now).await,
     };
+    let scaling = match decide::scaling(&mut valid, &now) {
+        Ok(scaling) => scaling,
+        Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid, now).await,
+    };
     let plan = decide::decide(&valid, &loaded.children, &now);
-    let desired = match build::build(&valid, &plan, loaded.nodes.as_deref(), &ctx.config.options) {
+    let options = &ctx.config.options;
+    let desired = match build::build(&valid, &plan, scaling.as_ref(), loaded.nodes.as_deref(), options) {
         Ok(desired) => desired,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid, now).await,
     };
     let applied = apply::apply(&ctx, &valid, desired, &loaded.children).await?;
-    let status = status::update(&ctx, &svc, &namespace, &plan, &applied, &loaded.children, now).await?;
-    Ok(plan.requeue(&status, ctx.config.resync_interval))
+    // (The Service as counted: with auto scaling, its desiredCount is the count in force.)
+    let status = status::update(
+        &ctx,
+        &valid.service,
+        &namespace,
+        &plan,
+        &applied,
+        &loaded.children,
+        now.clone(),
+    )
+    .await?;
+    let next_scaling = scaling
+        .as_ref()
+        .and_then(|s| s.target.next.as_ref())
+        .map(|n| n.at);
+    Ok(plan.requeue(&status, ctx.config.resync_interval, next_scaling, now.0))
 }

@@ -611,7 +611,7 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
     ));
     let mut selectors = std::collections::BTreeMap::new();
     let mut pending = Vec::new();
-    for _ in 0..11 {
+    for _ in 0..12 {
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
         let query = testing::query(request.uri());
@@ -638,7 +638,12 @@ async fn run_watches_services_owned_children_by_label_and_task_definitions() {
                 managed.clone()
             ),
             // Its Kubernetes Services (TargetGroupBindings are not watched: maybe not served).
-            (SERVICES.to_owned(), managed),
+            (SERVICES.to_owned(), managed.clone()),
+            // The HPAs of its auto scaling.
+            (
+                "/apis/autoscaling/v2/namespaces/team-a/horizontalpodautoscalers".to_owned(),
+                managed
+            ),
             // Nodes: placement compiles against their labels.
             ("/api/v1/nodes".to_owned(), None),
             // Capacity providers, and the namespace's default strategy (its annotations).
@@ -810,6 +815,7 @@ struct Caches {
     deployments: Vec<Value>,
     daemon_sets: Vec<Value>,
     services: Vec<Value>,
+    hpas: Vec<Value>,
     task_definitions: Vec<TaskDefinition>,
     capacity_providers: Vec<Value>,
     namespaces: Vec<Value>,
@@ -862,6 +868,7 @@ fn with_caches(ctx: &Context, caches: Caches) {
         replica_sets: filled(Vec::new()),
         pods: filled(Vec::new()),
         services: filled(caches.services),
+        hpas: filled(caches.hpas),
         task_definitions: filled(task_definitions),
         revisions: filled(revisions),
         nodes: filled(Vec::new()),
@@ -1258,3 +1265,5 @@ async fn networking_ecs_would_refuse_writes_only_the_status() {
         "{ready}"
     );
 }
+
+mod scaling;

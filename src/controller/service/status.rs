@@ -112,6 +112,7 @@ pub fn compute(
     status.deployments.clone_from(&observed.deployments);
     status.capacity_provider_strategy = applied.strategy.as_ref().map(|s| s.0.clone()).unwrap_or_default();
     status.capacity_provider_strategy_source = applied.strategy.as_ref().map(|s| s.1.as_str().to_owned());
+    status.auto_scaling.clone_from(&applied.auto_scaling);
 
     let kind = match &applied.workload {
         Workload::Deployments(d) if d.len() > 1 => "Deployments",
@@ -589,6 +590,7 @@ mod tests {
             translation: Translation::default(),
             problems: Vec::new(),
             strategy: None,
+            auto_scaling: None,
         }
     }
 

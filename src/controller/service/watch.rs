@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{
     apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet},
+    autoscaling::v2::HorizontalPodAutoscaler,
     core::v1::{Namespace, Node, Pod, Service as CoreService},
 };
 use kube::{
@@ -61,7 +62,7 @@ pub fn services_for_task_definition(
 /// resolves and the reconciles in flight have finished; marks `synced` after the first LIST of
 /// Services.
 ///
-/// Watches Services, the Deployments, DaemonSets and Kubernetes Services they own (only those
+/// Watches Services, the Deployments, DaemonSets, Kubernetes Services and HPAs they own (only those
 /// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory), the ReplicaSets and
 /// pods of their tasks, the nodes and TaskDefinitions (mapped to the Services that reference
 /// them), and caches them all in [`children::Stores`]. TargetGroupBindings are not watched (the
@@ -120,6 +121,12 @@ pub async fn run(
     // of it would fail until it is; see `apply`.)
     let (core_services, core_service_changes) =
         reflected(scoped::<CoreService>(&client, ns), children.clone());
+    // The HPAs of auto scaling (owned, ours by label): the reconcile leaves alone one already as
+    // wanted. Only a change of spec re-triggers the Service: the HPA controller rewrites the
+    // status at each metrics change, which concerns the Service through its scale subresource
+    // (its desiredCount) instead. (A deleted HPA is re-applied at the next resync.)
+    let (hpas, hpa_changes) = reflected(scoped::<HorizontalPodAutoscaler>(&client, ns), children.clone());
+    let hpa_changes = hpa_changes.predicate_filter(predicates::generation, PredicateConfig::default());
     // The CapacityProviders (cluster-scoped) and the scope's Namespaces: a change re-places the
     // Services whose strategy may name the provider, or those of the namespace (its providers
     // and default strategy are its annotations).
@@ -156,6 +163,7 @@ pub async fn run(
             replica_sets,
             pods,
             services: core_services,
+            hpas,
             task_definitions: task_definitions.clone(),
             revisions,
             nodes: node_store,
@@ -169,6 +177,7 @@ pub async fn run(
         })
         .owns_stream(deployment_changes)
         .owns_stream(core_service_changes)
+        .owns_stream(hpa_changes)
         .owns_stream(daemon_set_changes)
         .watches_stream(replica_set_changes, |rs| service_of(&rs))
         .watches_stream(pod_changes, |pod| service_of(&pod))

@@ -32,8 +32,9 @@ use k8s_openapi::{
     apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
 };
 
+use super::AutoScalingError;
 use crate::{
-    api::autoscaling::{AutoScaling, PredefinedMetricType},
+    api::autoscaling::{AutoScaling, PredefinedMetricType, ScalingPolicyStatus},
     translate::{
         labels,
         report::{NoteKind, Report},
@@ -44,18 +45,8 @@ use crate::{
 /// AAS's default cooldowns for ECS services, in seconds.
 pub const DEFAULT_COOLDOWN: i32 = 300;
 
-/// Why a Service's auto scaling is refused: the field (under `spec.autoScaling.`) and the fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("spec.autoScaling.{field}: {message}")]
-pub struct HpaError {
-    /// The field, relative to `spec.autoScaling`.
-    pub field: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-fn refused(field: impl Into<String>, message: impl Into<String>) -> HpaError {
-    HpaError {
+fn refused(field: impl Into<String>, message: impl Into<String>) -> AutoScalingError {
+    AutoScalingError {
         field: field.into(),
         message: message.into(),
     }
@@ -85,6 +76,26 @@ pub struct Built {
     pub hpa: Option<HorizontalPodAutoscaler>,
     /// Fields translated approximately or not at all.
     pub report: Report,
+    /// Each policy (target tracking, then step scaling) with how it is carried out.
+    pub policies: Vec<ScalingPolicyStatus>,
+}
+
+/// `TargetTrackingScaling`, as AAS names the policy type.
+pub const TARGET_TRACKING: &str = "TargetTrackingScaling";
+/// `StepScaling`, as AAS names the policy type.
+pub const STEP_SCALING: &str = "StepScaling";
+/// A policy's state when the HPA reads its metric.
+pub const ACTIVE: &str = "Active";
+/// A policy's state when nothing scales on it yet.
+pub const NOT_TRANSLATED: &str = "NotTranslated";
+
+fn policy(name: &str, type_: &str, state: &str, message: String) -> ScalingPolicyStatus {
+    ScalingPolicyStatus {
+        policy_name: name.to_owned(),
+        policy_type: type_.to_owned(),
+        state: state.to_owned(),
+        message: Some(message),
+    }
 }
 
 /// Checks the scalable target and its policies as AAS does, and builds the HPA.
@@ -92,7 +103,7 @@ pub struct Built {
 /// # Errors
 /// A range or policy AAS would refuse, or a utilisation policy for a task that reserves nothing
 /// to measure against, naming the field.
-pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
+pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
     let a = input.auto_scaling;
     if a.min_capacity < 0 {
         return Err(refused("minCapacity", format!("{} is below 0", a.min_capacity)));
@@ -106,6 +117,7 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
     let mut report = Report::default();
     let policies = a.target_tracking_scaling_policies.as_deref().unwrap_or_default();
     let mut metrics = Vec::new();
+    let mut statuses = Vec::new();
     let mut names: Vec<&str> = Vec::new();
     // Each predefined metric with the policy that took it.
     let mut taken: Vec<(String, &str)> = Vec::new();
@@ -136,12 +148,19 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
         ) {
             (Some(m), None) => m,
             (None, Some(_)) => {
+                let why = "a CloudWatch metric needs an external metrics adapter (KEDA or a CloudWatch adapter): not \
+                     scaled on yet";
                 report.note(
                     NoteKind::NotYetTranslated,
                     format!("autoScaling.{field}.customizedMetricSpecification"),
-                    "a CloudWatch metric needs an external metrics adapter (KEDA or a CloudWatch adapter): not \
-                     scaled on yet",
+                    why,
                 );
+                statuses.push(policy(
+                    &p.policy_name,
+                    TARGET_TRACKING,
+                    NOT_TRANSLATED,
+                    why.to_owned(),
+                ));
                 continue;
             }
             _ => {
@@ -171,12 +190,19 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
                         "required with ALBRequestCountPerTarget: app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>",
                     ));
                 }
+                let why = "ALBRequestCountPerTarget needs an external metrics adapter (KEDA's aws-cloudwatch \
+                     trigger or a CloudWatch adapter): not scaled on yet";
                 report.note(
                     NoteKind::NotYetTranslated,
                     format!("autoScaling.{field}.predefinedMetricSpecification"),
-                    "ALBRequestCountPerTarget needs an external metrics adapter (KEDA's aws-cloudwatch trigger or a \
-                     CloudWatch adapter): not scaled on yet",
+                    why,
                 );
+                statuses.push(policy(
+                    &p.policy_name,
+                    TARGET_TRACKING,
+                    NOT_TRANSLATED,
+                    why.to_owned(),
+                ));
                 continue;
             }
         };
@@ -207,6 +233,15 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
                  CloudWatch metrics",
             );
         }
+        statuses.push(policy(
+            &p.policy_name,
+            TARGET_TRACKING,
+            ACTIVE,
+            format!(
+                "HorizontalPodAutoscaler {}: {resource} {} per task on average ({}% of what a task reserves)",
+                input.service, target.0, p.target_value
+            ),
+        ));
         metrics.push(MetricSpec {
             type_: "Resource".to_owned(),
             resource: Some(ResourceMetricSource {
@@ -220,15 +255,22 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
             ..MetricSpec::default()
         });
     }
-    if a.step_scaling_policies.as_ref().is_some_and(|s| !s.is_empty()) {
-        report.note(
-            NoteKind::NotYetTranslated,
-            "autoScaling.stepScalingPolicies",
-            "step scaling acts on a CloudWatch alarm, which needs an external metrics adapter: not scaled on yet",
+    let steps = a.step_scaling_policies.as_deref().unwrap_or_default();
+    if !steps.is_empty() {
+        let why = "step scaling acts on a CloudWatch alarm, which needs an external metrics adapter: not scaled on yet";
+        report.note(NoteKind::NotYetTranslated, "autoScaling.stepScalingPolicies", why);
+        statuses.extend(
+            steps
+                .iter()
+                .map(|s| policy(&s.policy_name, STEP_SCALING, NOT_TRANSLATED, why.to_owned())),
         );
     }
     if metrics.is_empty() {
-        return Ok(Built { hpa: None, report });
+        return Ok(Built {
+            hpa: None,
+            report,
+            policies: statuses,
+        });
     }
     let (min, max) = input.range;
     if min == 0 {
@@ -306,5 +348,6 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, HpaError> {
     Ok(Built {
         hpa: Some(hpa),
         report,
+        policies: statuses,
     })
 }

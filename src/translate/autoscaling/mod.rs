@@ -1,7 +1,8 @@
 //! Service Auto Scaling (pure): what Application Auto Scaling does to an ECS service, for the
-//! Service controller and `render` (ecs-reference §5). So far: target tracking on the tasks' CPU
-//! and memory as an HPA ([`hpa`]), and the scheduled actions ([`scheduled`]), which set the
-//! scalable target's min and max capacity at their times.
+//! Service controller and `render` (ecs-reference §5). [`service_scaling`] is the one entry both
+//! call: the scalable target with the range the scheduled actions leave in force ([`target`],
+//! [`scheduled`]), target tracking on the tasks' CPU and memory as an HPA ([`hpa`]), and the
+//! count the Service runs ([`Scaling::count`]).
 
 pub mod hpa;
 #[cfg(test)]
@@ -9,3 +10,119 @@ mod hpa_tests;
 pub mod scheduled;
 #[cfg(test)]
 mod scheduled_tests;
+pub mod target;
+#[cfg(test)]
+mod target_tests;
+
+use jiff::Timestamp;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+
+use crate::{
+    api::{
+        ServiceSpec,
+        autoscaling::AutoScalingStatus,
+        ecs::{RegisterTaskDefinition, SchedulingStrategy},
+    },
+    translate::{pod::task_reservation, report::Report},
+};
+
+/// Fields of the Service this module translates (patterns, relative to `spec`): all of
+/// `autoScaling`; what has no Kubernetes form yet is in its [`Report`].
+pub const HANDLED: &[&str] = &["autoScaling.*"];
+
+/// Why a Service's auto scaling is refused, as AAS refuses it: the field (under
+/// `spec.autoScaling.`) and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("spec.autoScaling{}{field}: {message}", if field.is_empty() { "" } else { "." })]
+pub struct AutoScalingError {
+    /// The field, relative to `spec.autoScaling` (empty: the block itself).
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Where a Service's auto scaling stands when it is translated.
+#[derive(Debug, Clone, Copy)]
+pub struct State<'a> {
+    /// What the last reconcile recorded (`status.autoScaling`); `None` the first time, and
+    /// offline (`render`), where the target is as just registered.
+    pub recorded: Option<&'a AutoScalingStatus>,
+    /// An ECS deployment of the Service is in progress (AAS suspends scale-in).
+    pub deploying: bool,
+    /// The instant of the translation.
+    pub now: Timestamp,
+}
+
+/// A Service's auto scaling, translated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scaling {
+    /// The HPA on the Service's scale subresource; `None` when no policy has a metric it can
+    /// read, or when the max in force is 0 (nothing runs, nothing to track).
+    pub hpa: Option<HorizontalPodAutoscaler>,
+    /// What the status records (and the next translation goes on from).
+    pub status: AutoScalingStatus,
+    /// What fired now and what fires next ([`target::Target`]).
+    pub target: target::Target,
+    /// Fields translated approximately or not at all.
+    pub report: Report,
+}
+
+impl Scaling {
+    /// The count the Service runs for a `desiredCount` of `desired`: kept inside the range in
+    /// force, as AAS keeps it (scaling out to a new min, in to a new max).
+    #[must_use]
+    pub fn count(&self, desired: Option<i32>) -> i32 {
+        let (min, max) = self.target.range();
+        desired.unwrap_or(1).clamp(min, max.max(min))
+    }
+}
+
+/// Translates the auto scaling of Service `name` in `namespace` (its `spec`), whose tasks run
+/// `task`, at `state`: checks it as AAS does, advances its scalable target, and builds its HPA.
+/// `None` without `autoScaling`.
+///
+/// # Errors
+/// What AAS would refuse (a range, a policy, a scheduled action, a DAEMON service), naming the
+/// field.
+pub fn service_scaling(
+    name: &str,
+    namespace: &str,
+    spec: &ServiceSpec,
+    task: &RegisterTaskDefinition,
+    state: &State<'_>,
+) -> Result<Option<Scaling>, AutoScalingError> {
+    let Some(auto_scaling) = spec.auto_scaling.as_ref() else {
+        return Ok(None);
+    };
+    if spec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon) {
+        return Err(AutoScalingError {
+            field: String::new(),
+            message: "a DAEMON service runs one task per instance and has no desiredCount to scale: remove \
+                      autoScaling, or use schedulingStrategy REPLICA"
+                .to_owned(),
+        });
+    }
+    let checked = scheduled::check(auto_scaling.scheduled_actions.as_deref().unwrap_or_default())?;
+    let target = target::advance(auto_scaling, &checked, state.recorded, state.now);
+    let built = hpa::hpa(&hpa::Input {
+        service: name,
+        namespace,
+        auto_scaling,
+        range: target.range(),
+        reservation: task_reservation(task),
+        deploying: state.deploying,
+    })?;
+    let hpa = built.hpa.filter(|_| target.status.max_capacity > 0);
+    let status = AutoScalingStatus {
+        scalable_target: target.status.clone(),
+        scaling_policies: built.policies,
+        scheduled_actions: target.actions.clone(),
+        horizontal_pod_autoscaler: hpa.as_ref().and_then(|h| h.metadata.name.clone()),
+    };
+    Ok(Some(Scaling {
+        hpa,
+        status,
+        target,
+        report: built.report,
+    }))
+}

@@ -10,6 +10,7 @@
 
 use jiff::{Timestamp, tz::TimeZone};
 
+use super::AutoScalingError;
 use crate::{
     api::autoscaling::ScheduledAction,
     translate::schedule::{self, Schedule},
@@ -17,16 +18,6 @@ use crate::{
 
 /// Longest action name AAS accepts.
 pub const MAX_NAME: usize = 256;
-
-/// Why a scheduled action is refused: the field (under `spec.autoScaling.`) and the fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("spec.autoScaling.{field}: {message}")]
-pub struct ActionError {
-    /// The field, relative to `spec.autoScaling`.
-    pub field: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
 
 /// A checked scheduled action.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +34,10 @@ pub struct Action {
     pub min: Option<i32>,
     /// The max capacity it sets.
     pub max: Option<i32>,
+    /// When it was put with this definition: it fires after then, and a `rate` without
+    /// `startTime` counts from then. `None` (as [`check`] leaves it): the plan's `since` and
+    /// `created`.
+    pub put_at: Option<Timestamp>,
 }
 
 /// Checks `actions` as PutScheduledAction does: names (1–256 characters, no `:`, `/`, `|` or
@@ -51,11 +46,11 @@ pub struct Action {
 ///
 /// # Errors
 /// The first action broken, naming its field.
-pub fn check(actions: &[ScheduledAction]) -> Result<Vec<Action>, ActionError> {
+pub fn check(actions: &[ScheduledAction]) -> Result<Vec<Action>, AutoScalingError> {
     let mut out: Vec<Action> = Vec::new();
     for (i, a) in actions.iter().enumerate() {
         let at = |field: &str| format!("scheduledActions[{i}].{field}");
-        let refuse = |field: &str, message: String| ActionError {
+        let refuse = |field: &str, message: String| AutoScalingError {
             field: at(field),
             message,
         };
@@ -91,7 +86,7 @@ pub fn check(actions: &[ScheduledAction]) -> Result<Vec<Action>, ActionError> {
                 )
             })?,
         };
-        let time = |field: &str, value: Option<&String>| -> Result<Option<Timestamp>, ActionError> {
+        let time = |field: &str, value: Option<&String>| -> Result<Option<Timestamp>, AutoScalingError> {
             value
                 .map(|v| {
                     v.parse::<Timestamp>().map_err(|_| {
@@ -141,6 +136,7 @@ pub fn check(actions: &[ScheduledAction]) -> Result<Vec<Action>, ActionError> {
             window: (start, end),
             min,
             max,
+            put_at: None,
         });
     }
     Ok(out)
@@ -174,7 +170,8 @@ pub struct Plan {
 }
 
 /// The range in force at `now` for a target registered with `(min, max)` at `since` (its actions
-/// firing after it), the actions' `rate`s counting from their `startTime`, else `created`.
+/// firing after it, or after they were put), the actions' `rate`s counting from their
+/// `startTime`, else from when they were put, else from `created`.
 #[must_use]
 pub fn plan(
     registered: (i32, i32),
@@ -187,6 +184,10 @@ pub fn plan(
     let mut max_from: Option<(Fired, i32)> = None;
     let mut next: Option<Fired> = None;
     for a in actions {
+        let (since, created) = match a.put_at {
+            Some(put) => (since.max(put), put),
+            None => (since, created),
+        };
         // Firings in (since, now], within [start, end].
         if let Some(at) = schedule::last_in_window(&a.schedule, (since, now), &a.tz, a.window, created) {
             let fired = Fired {

@@ -13,6 +13,7 @@ pub mod workload;
 
 use k8s_openapi::api::{
     apps::v1::{DaemonSet, Deployment},
+    autoscaling::v2::HorizontalPodAutoscaler,
     core::v1::{Node, Service as CoreService},
 };
 
@@ -20,6 +21,7 @@ pub use error::ServiceError;
 
 use super::{
     Options, Report,
+    autoscaling::Scaling,
     networking::{NetworkError, network_objects},
     pod::{PodError, PodTranslation, pod_template_with},
 };
@@ -61,6 +63,9 @@ pub struct ServiceInput<'a> {
     pub nodes: Option<&'a [Node]>,
     /// The capacity provider strategy it runs with, when it has one.
     pub strategy: Option<workload::Strategy<'a>>,
+    /// Its auto scaling, translated ([`crate::translate::autoscaling::service_scaling`]) when
+    /// it has `autoScaling`: the count in force and the HPA.
+    pub scaling: Option<&'a Scaling>,
 }
 
 /// All the Kubernetes objects of one Service, without owner references.
@@ -72,8 +77,10 @@ pub struct ServiceObjects {
     pub services: Vec<CoreService>,
     /// One TargetGroupBinding per target group.
     pub target_group_bindings: Vec<TargetGroupBinding>,
-    /// What did not carry over exactly of the Service's fields: the workload's notes, then the
-    /// networking's.
+    /// The HorizontalPodAutoscaler of its auto scaling, when it has one.
+    pub hpa: Option<HorizontalPodAutoscaler>,
+    /// What did not carry over exactly of the Service's fields: the workload's notes, the
+    /// networking's, then auto scaling's.
     pub report: Report,
     /// What did not carry over exactly of the task definition's fields.
     pub task_definition_report: Report,
@@ -122,6 +129,17 @@ pub fn service_objects_of_pod(
     options: &Options,
 ) -> Result<ServiceObjects, ServiceObjectsError> {
     let td = input.task_definition;
+    // With auto scaling, the count in force: desiredCount kept inside the range in force.
+    let counted;
+    let spec = match input.scaling {
+        Some(scaling) => {
+            let mut spec = input.spec.clone();
+            spec.service.desired_count = Some(scaling.count(spec.service.desired_count));
+            counted = spec;
+            &counted
+        }
+        None => input.spec,
+    };
     let workload_input = workload::WorkloadInput {
         task_definition: Some(td.spec),
         nodes: input.nodes,
@@ -132,20 +150,24 @@ pub fn service_objects_of_pod(
     let translated = workload::workload(
         input.name,
         input.namespace,
-        input.spec,
+        spec,
         &pod.template,
         &workload_input,
         options,
     )
     .map_err(ServiceObjectsError::Workload)?;
-    let network = network_objects(input.name, input.namespace, input.spec, td.spec, &pod.template)
+    let network = network_objects(input.name, input.namespace, spec, td.spec, &pod.template)
         .map_err(ServiceObjectsError::Networking)?;
     let mut report = translated.report;
     report.notes.extend(network.report.notes);
+    if let Some(scaling) = input.scaling {
+        report.notes.extend(scaling.report.notes.iter().cloned());
+    }
     Ok(ServiceObjects {
         workload: translated.workload,
         services: network.services,
         target_group_bindings: network.target_group_bindings,
+        hpa: input.scaling.and_then(|s| s.hpa.clone()),
         report,
         task_definition_report: pod.report.clone(),
         blocked: translated.blocked,

@@ -217,6 +217,7 @@ pub fn workload(
             .iter()
             .chain(rollout::HANDLED)
             .chain(networking::HANDLED)
+            .chain(crate::translate::autoscaling::HANDLED)
             .copied()
             .collect();
         report.untranslated_in(&v, &Handled::new(&handled));

@@ -1,0 +1,132 @@
+//! Service Auto Scaling rendered offline: a Service with target tracking on CPU (and on ALB
+//! request counts, which need an adapter) renders an HPA (`autoscaling/v2`) on the Service's
+//! scale subresource that passes kubernetes-validate for the oldest and newest Kubernetes
+//! versions supported; its target is ECS's utilisation of the task's reservation; what needs an
+//! adapter is said at its line; a bad schedule is an error at its position.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn render(manifests: &str, name: &str) -> (Vec<Value>, String, bool) {
+    let dir = std::env::temp_dir().join(format!("ecs-bridge-autoscaling-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("all.yaml");
+    std::fs::write(&file, manifests).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-bridge"))
+        .args(["render", "-o", "json"])
+        .arg(&file)
+        .output()
+        .expect("run render");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let items = serde_json::from_slice::<Value>(&out.stdout)
+        .ok()
+        .and_then(|l| l["items"].as_array().cloned())
+        .unwrap_or_default();
+    (items, stderr, out.status.success())
+}
+
+const TASK_DEFINITION: &str = r#"
+apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata: {name: web, namespace: shop}
+spec:
+  family: web
+  cpu: "1 vCPU"
+  memory: "2 GB"
+  containerDefinitions:
+    - {name: web, image: public.ecr.aws/nginx/nginx:1.27, essential: true, cpu: 256}
+    - {name: sidecar, image: public.ecr.aws/nginx/nginx:1.27, essential: false}
+"#;
+
+const SERVICE: &str = r#"
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  taskDefinition: web
+  desiredCount: 3
+  autoScaling:
+    minCapacity: 2
+    maxCapacity: 12
+    targetTrackingScalingPolicies:
+      - policyName: cpu
+        targetValue: 60
+        predefinedMetricSpecification: {predefinedMetricType: ECSServiceAverageCPUUtilization}
+      - policyName: requests
+        targetValue: 500
+        predefinedMetricSpecification:
+          predefinedMetricType: ALBRequestCountPerTarget
+          resourceLabel: app/web/50dc6c495c0c9188/targetgroup/web/73e2d6bc24d8a067
+    scheduledActions:
+      - scheduledActionName: nights
+        schedule: cron(0 22 ? * * *)
+        timezone: Europe/Paris
+        scalableTargetAction: {minCapacity: 1, maxCapacity: 4}
+"#;
+
+#[test]
+fn target_tracking_renders_a_valid_hpa_on_the_service() {
+    let (items, stderr, ok) = render(&format!("{TASK_DEFINITION}{SERVICE}"), "valid");
+    assert!(ok, "{stderr}");
+    let hpas: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["kind"] == "HorizontalPodAutoscaler")
+        .collect();
+    assert_eq!(hpas.len(), 1, "{items:#?}");
+    let hpa = hpas[0];
+    assert_eq!(hpa["metadata"]["namespace"], "shop");
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"],
+        json!({"apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service", "name": "web"})
+    );
+    // 60% of the task's 1 vCPU (its own cpu, not the 256 units one container asks for): 600m a task.
+    assert_eq!(
+        hpa["spec"]["metrics"],
+        json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "AverageValue", "averageValue": "600m"}}}])
+    );
+    assert_eq!(
+        (
+            hpa["spec"]["minReplicas"].as_i64(),
+            hpa["spec"]["maxReplicas"].as_i64()
+        ),
+        (Some(2), Some(12))
+    );
+    // The ALB policy needs an adapter: said, at its line.
+    assert!(
+        stderr.contains("all.yaml:29:9:")
+            && stderr.contains("ALBRequestCountPerTarget needs an external metrics adapter"),
+        "{stderr}"
+    );
+    // Every autoScaling field is translated or said: no blanket "not translated yet".
+    assert!(
+        !stderr.contains("spec.autoScaling: not translated yet"),
+        "{stderr}"
+    );
+    let dir = std::env::temp_dir().join(format!("ecs-bridge-autoscaling-{}-valid", std::process::id()));
+    let file = dir.join("hpa.yaml");
+    std::fs::write(&file, serde_yaml_ng::to_string(hpa).expect("yaml")).expect("write");
+    for version in support::KUBERNETES_VERSIONS {
+        if let Err(e) = support::kubernetes_validate(&[&file], version) {
+            panic!("the HPA is invalid for Kubernetes {version}:\n{e}");
+        }
+    }
+}
+
+#[test]
+fn a_bad_schedule_is_an_error_at_its_position() {
+    let service = SERVICE.replace("cron(0 22 ? * * *)", "cron(0 22 * * * *)");
+    let (_, stderr, ok) = render(&format!("{TASK_DEFINITION}{service}"), "bad");
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "spec.autoScaling.scheduledActions[0].schedule: at character 15: Day-of-week: Day-of-month and \
+             Day-of-week cannot both be given"
+        ) && stderr.contains("all.yaml:34:9:"),
+        "{stderr}"
+    );
+}
