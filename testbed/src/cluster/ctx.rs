@@ -55,6 +55,8 @@ pub enum Kind {
     Job,
     /// CronJobs.
     CronJob,
+    /// HorizontalPodAutoscalers (`autoscaling/v2`).
+    HorizontalPodAutoscaler,
     /// Nodes (never synced; a change marks every DaemonSet and pod).
     Node,
     /// ControllerRevisions (DaemonSet history; a change marks the DaemonSet).
@@ -64,13 +66,14 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in the order a pass syncs them: the kubelet first, then the controllers that
     /// own pods, then their owners, so each reads what the previous one just wrote.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Pod,
         Self::ReplicaSet,
         Self::Deployment,
         Self::DaemonSet,
         Self::Job,
         Self::CronJob,
+        Self::HorizontalPodAutoscaler,
         Self::Node,
         Self::ControllerRevision,
     ];
@@ -81,6 +84,15 @@ impl Kind {
             Self::Pod | Self::Node => "",
             Self::ReplicaSet | Self::Deployment | Self::DaemonSet | Self::ControllerRevision => "apps",
             Self::Job | Self::CronJob => "batch",
+            Self::HorizontalPodAutoscaler => "autoscaling",
+        }
+    }
+
+    /// API version.
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::HorizontalPodAutoscaler => "v2",
+            _ => "v1",
         }
     }
 
@@ -93,6 +105,7 @@ impl Kind {
             Self::DaemonSet => "daemonsets",
             Self::Job => "jobs",
             Self::CronJob => "cronjobs",
+            Self::HorizontalPodAutoscaler => "horizontalpodautoscalers",
             Self::Node => "nodes",
             Self::ControllerRevision => "controllerrevisions",
         }
@@ -107,6 +120,7 @@ impl Kind {
             Self::DaemonSet => "DaemonSet",
             Self::Job => "Job",
             Self::CronJob => "CronJob",
+            Self::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             Self::Node => "Node",
             Self::ControllerRevision => "ControllerRevision",
         }
@@ -129,7 +143,7 @@ impl Kind {
 
     /// The resource type (all are built in).
     pub fn rt(self, api: &ApiServer) -> ResourceType {
-        api.resource_type(&Gvk::new(self.group(), "v1", self.name()))
+        api.resource_type(&Gvk::new(self.group(), self.version(), self.name()))
             .expect("built-in kind")
     }
 }
@@ -241,6 +255,17 @@ pub struct Shared {
     pub syncs: AtomicU64,
     /// The next pod IP.
     pub next_ip: AtomicU32,
+    /// What pods use, as a metrics server would report it: (namespace, label selector, usage),
+    /// the first that selects a pod winning.
+    pub usage: Mutex<
+        Vec<(
+            String,
+            crate::store::selector::LabelSelector,
+            super::hpa::PodUsage,
+        )>,
+    >,
+    /// The HPA controller's memory, by `namespace/name`.
+    pub hpa_memory: Mutex<HashMap<String, super::hpa::Memory>>,
 }
 
 impl Shared {
@@ -258,6 +283,16 @@ impl Shared {
     /// Takes the marks made outside the task.
     pub fn take_pending(&self) -> Marks {
         std::mem::take(&mut *self.pending.lock().expect("marks lock"))
+    }
+
+    /// What `pod` (in `ns`) uses, when a test said ([`super::SimCluster::set_usage`]).
+    pub fn usage_of(&self, ns: &str, pod: &Value) -> Option<super::hpa::PodUsage> {
+        self.usage
+            .lock()
+            .expect("usage lock")
+            .iter()
+            .find(|(n, selector, _)| n == ns && selector.matches(pod))
+            .map(|(_, _, u)| *u)
     }
 
     /// A fresh pod IP (10.244.0.0/16, as a pod network would hand out).

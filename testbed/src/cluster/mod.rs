@@ -15,6 +15,7 @@ mod cronjob;
 mod ctx;
 mod daemonset;
 mod deployment;
+mod hpa;
 mod job;
 mod kubelet;
 mod replicaset;
@@ -29,6 +30,7 @@ use std::{
 
 pub use ctx::MANAGER;
 use ctx::{Ctx, Kind, Marks, ObjKey, Shared, Timers};
+pub use hpa::PodUsage;
 pub use kubelet::PodOutcome;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -203,6 +205,25 @@ impl SimCluster {
         self.shared.wake.notify_one();
     }
 
+    /// Says that the pods of `namespace` matching `label_selector` use `usage` (a metrics
+    /// server's report; the latest call for a selector replaces it), and has every HPA look
+    /// again.
+    ///
+    /// # Errors
+    /// For a bad selector.
+    pub fn set_usage(&self, namespace: &str, label_selector: &str, usage: PodUsage) -> Result<(), String> {
+        let selector = crate::store::selector::LabelSelector::parse(label_selector)?;
+        {
+            let mut all = self.shared.usage.lock().expect("usage lock");
+            all.retain(|(ns, s, _)| !(ns == namespace && *s == selector));
+            all.insert(0, (namespace.to_owned(), selector, usage));
+        }
+        self.shared.mark(|m| {
+            m.all.insert(Kind::HorizontalPodAutoscaler);
+        });
+        Ok(())
+    }
+
     /// How many object syncs the controllers (and the kubelet) have run: it stays put while
     /// nothing changes.
     #[must_use]
@@ -293,6 +314,7 @@ fn pass(api: &Arc<ApiServer>, shared: &Shared, mut todo: Marks, timers: &mut Tim
         Kind::DaemonSet,
         Kind::Job,
         Kind::CronJob,
+        Kind::HorizontalPodAutoscaler,
     ] {
         // Marks from this pass's own writes (e.g. a pod the kubelet readied marks its
         // ReplicaSet) are synced in the same pass when their kind comes later.
@@ -314,6 +336,7 @@ fn pass(api: &Arc<ApiServer>, shared: &Shared, mut todo: Marks, timers: &mut Tim
                 Kind::DaemonSet => daemonset::sync(&mut ctx, ns, name),
                 Kind::Job => job::sync(&mut ctx, ns, name),
                 Kind::CronJob => cronjob::sync(&mut ctx, ns, name),
+                Kind::HorizontalPodAutoscaler => hpa::sync(&mut ctx, ns, name),
                 Kind::Pod | Kind::Node | Kind::ControllerRevision => Ok(()),
             };
             if let Err(e) = result {

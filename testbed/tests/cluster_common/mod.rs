@@ -30,12 +30,13 @@ pub struct Bed {
 }
 
 fn gvk(kind: &str) -> Gvk {
-    let group = match kind {
-        "Deployment" | "ReplicaSet" | "DaemonSet" | "ControllerRevision" => "apps",
-        "Job" | "CronJob" => "batch",
-        _ => "",
+    let (group, version) = match kind {
+        "Deployment" | "ReplicaSet" | "DaemonSet" | "ControllerRevision" => ("apps", "v1"),
+        "Job" | "CronJob" => ("batch", "v1"),
+        "HorizontalPodAutoscaler" => ("autoscaling", "v2"),
+        _ => ("", "v1"),
     };
-    Gvk::new(group, "v1", kind)
+    Gvk::new(group, version, kind)
 }
 
 impl Bed {
