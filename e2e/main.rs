@@ -7,6 +7,7 @@
 
 mod support;
 
+mod autoscaling;
 mod capacity;
 mod dependents;
 mod endpoints;
