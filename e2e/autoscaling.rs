@@ -94,6 +94,30 @@ async fn runs(env: &Env, desired: i64) -> Value {
     .await
 }
 
+/// Waits for a scaling activity with `description` whose cause holds `cause`.
+async fn activity(env: &Env, description: &str, cause: &str) {
+    eventually(&format!("the activity {description:?}"), TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "web"]).ok_or("no Service")?;
+        let activities = svc["status"]["autoScaling"]["scalingActivities"].clone();
+        activities
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| {
+                a["description"] == description && a["cause"].as_str().is_some_and(|c| c.contains(cause))
+            })
+            .then_some(())
+            .ok_or(format!(
+                "{activities}; Service status {}; HPA {}",
+                svc["status"]["autoScaling"],
+                env.get(&["hpa", "web"])
+                    .map(|h| h["status"].clone())
+                    .unwrap_or_default()
+            ))
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_hpa_scales_the_service_and_a_gitops_reapply_leaves_its_count() {
     let env = Env::start("autoscaling").await;
@@ -151,6 +175,8 @@ async fn the_hpa_scales_the_service_and_a_gitops_reapply_leaves_its_count() {
             !owners.contains(&APPLIER),
             "the HPA's write owns desiredCount now: {owners:?}"
         );
+        // The rescale is a scaling activity in AAS's words.
+        activity(&env, "Setting desired count to 4.", "(policy cpu50)").await;
         let generation = int(&svc, "/metadata/generation");
 
         // Argo CD with `RespectIgnoreDifferences=true` sends the live count back: no change.
@@ -217,6 +243,12 @@ async fn the_hpa_scales_the_service_and_a_gitops_reapply_leaves_its_count() {
             .is_none(),
         "{svc}"
     );
+    activity(
+        &env,
+        "Setting min capacity to 5.",
+        "scheduled action name peak was triggered",
+    )
+    .await;
     eventually("the HPA's min to follow", TIMEOUT, || {
         let hpa = env.get(&["hpa", "web"]).ok_or("no HPA")?;
         (int(&hpa, "/spec/minReplicas") == 5)

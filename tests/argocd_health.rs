@@ -729,6 +729,12 @@ fn the_example_application_syncs_the_examples_with_server_side_apply() {
         .filter_map(Value::as_str)
         .collect();
     assert!(options.contains(&"ServerSideApply=true"), "{options:?}");
+    // Auto scaling's count is not drift, and a sync does not reset it (e2e/autoscaling.rs).
+    assert!(options.contains(&"RespectIgnoreDifferences=true"), "{options:?}");
+    assert_eq!(
+        app["spec"]["ignoreDifferences"],
+        json!([{"group": "ecsbridge.io", "kind": "Service", "jsonPointers": ["/spec/desiredCount"]}])
+    );
 }
 
 fn capacity_provider_health(cp: &ecs_bridge::api::CapacityProvider, label: &str) -> (String, String) {

@@ -219,6 +219,30 @@ pub struct AutoScalingStatus {
     /// one does: none when no policy has a metric it can read, or when the max in force is 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizontal_pod_autoscaler: Option<String>,
+    /// The latest scaling activities, newest first (at most 10), as
+    /// `describe-scaling-activities` shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_activities: Vec<ScalingActivity>,
+}
+
+/// A scaling activity, as `describe-scaling-activities` shows it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingActivity {
+    /// The activity's id (stable: derived from its cause and start).
+    pub activity_id: String,
+    /// What was done, e.g. "Setting desired count to 4.".
+    pub description: String,
+    /// Why, e.g. "scheduled action name peak was triggered".
+    pub cause: String,
+    /// When it started.
+    pub start_time: Time,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<Time>,
+    /// Successful (the only state the operator records: a change it could not make is a
+    /// condition).
+    pub status_code: String,
 }
 
 /// The scalable target `ecs:service:DesiredCount`, as `describe-scalable-targets` shows it.

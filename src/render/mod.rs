@@ -279,6 +279,7 @@ fn render_service<'a>(
     let state = autoscaling::State {
         recorded: None,
         deploying: false,
+        hpa: None,
         now,
     };
     let scaling = match autoscaling::service_scaling(&name, &ns, &svc.spec, td.spec, &state) {

@@ -122,11 +122,20 @@ pub async fn run(
     let (core_services, core_service_changes) =
         reflected(scoped::<CoreService>(&client, ns), children.clone());
     // The HPAs of auto scaling (owned, ours by label): the reconcile leaves alone one already as
-    // wanted. Only a change of spec re-triggers the Service: the HPA controller rewrites the
-    // status at each metrics change, which concerns the Service through its scale subresource
-    // (its desiredCount) instead. (A deleted HPA is re-applied at the next resync.)
+    // wanted, and records its rescales as scaling activities. Only a change of spec or a rescale
+    // (its lastScaleTime) re-triggers the Service: the HPA controller rewrites the status at each
+    // metrics change, which is no concern of the Service. (A deleted HPA is re-applied at the
+    // next resync.)
     let (hpas, hpa_changes) = reflected(scoped::<HorizontalPodAutoscaler>(&client, ns), children.clone());
-    let hpa_changes = hpa_changes.predicate_filter(predicates::generation, PredicateConfig::default());
+    let hpa_changes = hpa_changes.predicate_filter(
+        |hpa: &HorizontalPodAutoscaler| {
+            let scaled = hpa.status.as_ref().and_then(|s| s.last_scale_time.as_ref());
+            Some(crate::fnv::hash(
+                format!("{:?}{scaled:?}", hpa.metadata.generation).bytes(),
+            ))
+        },
+        PredicateConfig::default(),
+    );
     // The CapacityProviders (cluster-scoped) and the scope's Namespaces: a change re-places the
     // Services whose strategy may name the provider, or those of the namespace (its providers
     // and default strategy are its annotations).

@@ -4,6 +4,9 @@
 //! [`scheduled`]), target tracking on the tasks' CPU and memory as an HPA ([`hpa`]), and the
 //! count the Service runs ([`Scaling::count`]).
 
+pub mod activities;
+#[cfg(test)]
+mod activities_tests;
 pub mod hpa;
 #[cfg(test)]
 mod hpa_tests;
@@ -49,6 +52,8 @@ pub struct State<'a> {
     pub recorded: Option<&'a AutoScalingStatus>,
     /// An ECS deployment of the Service is in progress (AAS suspends scale-in).
     pub deploying: bool,
+    /// The Service's HPA as last seen, for its rescales (none offline).
+    pub hpa: Option<&'a HorizontalPodAutoscaler>,
     /// The instant of the translation.
     pub now: Timestamp,
 }
@@ -113,11 +118,23 @@ pub fn service_scaling(
         deploying: state.deploying,
     })?;
     let hpa = built.hpa.filter(|_| target.status.max_capacity > 0);
+    let rescaled = state.hpa.map(|hpa| activities::Rescaled {
+        hpa,
+        count: spec.service.desired_count.unwrap_or(1),
+    });
+    let scaling_activities = activities::record(
+        state.recorded.map_or(&[][..], |r| &r.scaling_activities),
+        auto_scaling,
+        (&target.fired, &checked),
+        rescaled.as_ref(),
+        state.now,
+    );
     let status = AutoScalingStatus {
         scalable_target: target.status.clone(),
         scaling_policies: built.policies,
         scheduled_actions: target.actions.clone(),
         horizontal_pod_autoscaler: hpa.as_ref().and_then(|h| h.metadata.name.clone()),
+        scaling_activities,
     };
     Ok(Some(Scaling {
         hpa,

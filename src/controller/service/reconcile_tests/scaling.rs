@@ -190,3 +190,42 @@ async fn auto_scaling_aas_would_refuse_writes_only_the_status() {
          Day-of-week cannot both be given: make one of them ? (cron(0 10 * * ? *))"
     );
 }
+
+#[tokio::test]
+async fn the_hpas_rescale_becomes_a_scaling_activity() {
+    let (ctx, mut server) = testing::context();
+    let mut svc = autoscaled();
+    svc.spec.service.desired_count = Some(4);
+    let mut hpa = child(
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        "web",
+        "uid-team-a-web",
+    );
+    hpa["spec"] = json!({"scaleTargetRef": {"apiVersion": "ecsbridge.io/v1alpha1", "kind": "Service", "name": "web"},
+        "maxReplicas": 6, "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+            "target": {"type": "AverageValue", "averageValue": "250m"}}}]});
+    hpa["status"] = json!({"desiredReplicas": 4, "currentReplicas": 2, "lastScaleTime": "2026-12-07T08:00:00Z",
+        "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageValue": "500m"}}}]});
+    with_caches(
+        &ctx,
+        Caches {
+            hpas: vec![hpa],
+            task_definitions: vec![reserving_td()],
+            ..Caches::default()
+        },
+    );
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), two_ready()).await;
+        expect_echoed_apply(&mut server, &format!("{HPAS}/web")).await;
+        expect_status_apply(&mut server, &status_svc).await
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let status = verifier.await.expect("verifier passes");
+    let activities = &status["status"]["autoScaling"]["scalingActivities"];
+    assert_eq!(
+        activities[0]["description"], "Setting desired count to 4.",
+        "{status}"
+    );
+}
