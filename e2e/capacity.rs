@@ -459,7 +459,7 @@ async fn a_managed_instances_provider_owns_a_karpenter_node_pool_where_karpenter
     if let Some(o) = live.as_object_mut() {
         o.remove("status");
     }
-    if let Err(e) = crate::support::node_pools::validate_node_pools(&[live]) {
+    if let Err(e) = crate::support::models::validate_node_pools(&[live]) {
         panic!("{e}");
     }
     let cp = eventually("the provider names its NodePool", TIMEOUT, || {

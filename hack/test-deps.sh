@@ -6,8 +6,9 @@
 #   - Debian's Lua 5.1 (`lua5.1`, `luac5.1`): tests/argocd_health.rs runs the Argo CD health
 #     checks with it. Installed with `apt-get install -y lua5.1` as root or with passwordless sudo.
 #   - kubectl: the chart tests and the e2e suite run it. Checked, not installed.
-#   - Node.js and npm: the tests validate Karpenter NodePools with Karpenter's published schema,
-#     the npm package pinned in tests/support/karpenter/package-lock.json (`npm ci` there).
+#   - Node.js and npm: the tests validate Karpenter NodePools and KEDA ScaledObjects with the
+#     projects' published schemas, the npm packages pinned in tests/support/models/package-lock.json
+#     (`npm ci` there).
 #     Installed with `apt-get install -y nodejs npm` as root or with passwordless sudo when absent.
 #   - Python 3 with pip: checked; then `pip install -r requirements-dev.txt`.
 #   - the shared ECS corpus in ../shared/corpus/ecs/: checked.
@@ -105,14 +106,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
 fi
 
-# Karpenter's NodePool schema, as its lock file pins it (installed again when the lock changes:
-# node_modules/.installed-lock is the lock it was installed from).
-karpenter=tests/support/karpenter
-if ! cmp -s "$karpenter/package-lock.json" "$karpenter/node_modules/.installed-lock"; then
-    echo "test-deps: npm ci in $karpenter (Karpenter's NodePool schema)"
-    npm ci --prefix "$karpenter" --no-audit --no-fund --silent ||
-        { echo "test-deps: npm ci in $karpenter failed (see above)" >&2; exit 1; }
-    cp "$karpenter/package-lock.json" "$karpenter/node_modules/.installed-lock"
+# Karpenter's NodePool and KEDA's ScaledObject schemas, as the lock file pins them (installed
+# again when the lock changes: node_modules/.installed-lock is the lock they were installed from).
+models=tests/support/models
+if ! cmp -s "$models/package-lock.json" "$models/node_modules/.installed-lock"; then
+    echo "test-deps: npm ci in $models (Karpenter's and KEDA's schemas)"
+    npm ci --prefix "$models" --no-audit --no-fund --silent ||
+        { echo "test-deps: npm ci in $models failed (see above)" >&2; exit 1; }
+    cp "$models/package-lock.json" "$models/node_modules/.installed-lock"
 fi
 
 [ "$(id -u)" -ne 0 ] || export PIP_ROOT_USER_ACTION=ignore

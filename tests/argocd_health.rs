@@ -460,6 +460,7 @@ fn applied(deployment: Deployment, task_definition: &str) -> Applied {
         problems: Vec::new(),
         strategy: None,
         auto_scaling: None,
+        unserved_scaling: None,
     }
 }
 

@@ -11,6 +11,10 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 fn render(manifests: &str, name: &str) -> (Vec<Value>, String, bool) {
+    render_with(manifests, name, &[])
+}
+
+fn render_with(manifests: &str, name: &str, flags: &[&str]) -> (Vec<Value>, String, bool) {
     let dir = std::env::temp_dir().join(format!("ecs-bridge-autoscaling-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
@@ -18,6 +22,7 @@ fn render(manifests: &str, name: &str) -> (Vec<Value>, String, bool) {
     std::fs::write(&file, manifests).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_ecs-bridge"))
         .args(["render", "-o", "json"])
+        .args(flags)
         .arg(&file)
         .output()
         .expect("run render");
@@ -96,10 +101,14 @@ fn target_tracking_renders_a_valid_hpa_on_the_service() {
         ),
         (Some(2), Some(12))
     );
-    // The ALB policy needs an adapter: said, at its line.
+    // The ALB policy needs KEDA: said, at its line, and what to install.
     assert!(
         stderr.contains("all.yaml:29:9:")
-            && stderr.contains("ALBRequestCountPerTarget needs an external metrics adapter"),
+            && stderr.contains("a CloudWatch metric: KEDA (keda.sh ScaledObject) reads it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("policies requests read CloudWatch metrics: install KEDA"),
         "{stderr}"
     );
     // Every autoScaling field is translated or said: no blanket "not translated yet".
@@ -129,4 +138,81 @@ fn a_bad_schedule_is_an_error_at_its_position() {
         ) && stderr.contains("all.yaml:34:9:"),
         "{stderr}"
     );
+}
+
+#[test]
+fn with_keda_the_service_scales_through_a_valid_scaled_object() {
+    let flags = [
+        "--keda",
+        "true",
+        "--aws-region",
+        "us-east-1",
+        "--keda-authentication",
+        "ClusterTriggerAuthentication/aws",
+    ];
+    let (items, stderr, ok) = render_with(&format!("{TASK_DEFINITION}{SERVICE}"), "keda", &flags);
+    assert!(ok, "{stderr}");
+    assert!(
+        !items.iter().any(|i| i["kind"] == "HorizontalPodAutoscaler"),
+        "KEDA makes the HPA: {items:#?}"
+    );
+    let objects: Vec<Value> = items
+        .iter()
+        .filter(|i| i["kind"] == "ScaledObject")
+        .cloned()
+        .collect();
+    assert_eq!(objects.len(), 1, "{items:#?}");
+    let types: Vec<&str> = objects[0]["spec"]["triggers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["type"].as_str())
+        .collect();
+    assert_eq!(types, ["cpu", "aws-cloudwatch"]);
+    assert!(
+        !stderr.contains("KEDA"),
+        "nothing left to say about KEDA: {stderr}"
+    );
+    let report = support::models::validate_scaled_objects(&objects).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.contains("ScaledObject web: valid"), "{report}");
+}
+
+#[test]
+fn keda_schema_check_refuses_what_keda_would_not_take() {
+    let (items, _, _) = render_with(
+        &format!("{TASK_DEFINITION}{SERVICE}"),
+        "keda-neg",
+        &["--keda", "true", "--aws-region", "us-east-1"],
+    );
+    let good = items
+        .into_iter()
+        .find(|i| i["kind"] == "ScaledObject")
+        .expect("a ScaledObject");
+    for (pointer, value, expected) in [
+        (
+            "/spec/triggers/0/bogus",
+            json!(1),
+            "/spec/triggers/0/bogus: not a field of ScaledObject",
+        ),
+        (
+            "/spec/minReplicaCount",
+            json!("two"),
+            "/spec/minReplicaCount: type",
+        ),
+        ("/spec/scaleTargetRef/name", Value::Null, "/spec/scaleTargetRef"),
+    ] {
+        let mut bad = good.clone();
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        let obj = bad
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .expect("parent");
+        if value.is_null() {
+            obj.remove(key);
+        } else {
+            obj.insert(key.to_owned(), value);
+        }
+        let err = support::models::validate_scaled_objects(&[bad]).expect_err(expected);
+        assert!(err.contains(expected), "{err}");
+    }
 }

@@ -335,6 +335,8 @@ async fn chart_installs_with_default_values_and_every_object_validates() {
         ("elbv2.k8s.aws", "targetgroupbindings", "delete"),
         ("external-secrets.io", "externalsecrets", "patch"),
         ("karpenter.sh", "nodepools", "patch"),
+        ("keda.sh", "scaledobjects", "patch"),
+        ("autoscaling", "horizontalpodautoscalers", "patch"),
     ] {
         assert!(
             grants(&rules, group, resource, verb),
@@ -391,6 +393,9 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
             "loadBalancerController.enabled=false",
             "karpenter.enabled=false",
             "karpenter.nodeClass=ecs",
+            "keda.enabled=false",
+            "keda.authentication=ClusterTriggerAuthentication/aws",
+            "aws.region=eu-west-1",
             "watchNamespaces=[\"team-a\",\"team-b\"]",
         ])
         .collect();
@@ -403,6 +408,12 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
     assert_eq!(env_value(deployment, "ECS_BRIDGE_EXTERNAL_SECRETS"), "false");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_NAMESPACES"), "team-a,team-b");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_KARPENTER_NODE_CLASS"), "ecs");
+    assert_eq!(env_value(deployment, "ECS_BRIDGE_KEDA"), "false");
+    assert_eq!(
+        env_value(deployment, "ECS_BRIDGE_KEDA_AUTHENTICATION"),
+        "ClusterTriggerAuthentication/aws"
+    );
+    assert_eq!(env_value(deployment, "ECS_BRIDGE_AWS_REGION"), "eu-west-1");
     let kinds: BTreeSet<&str> = installed.objects.iter().map(kind).collect();
     for optional in ["NetworkPolicy", "PodDisruptionBudget", "ConfigMap"] {
         assert!(kinds.contains(optional), "{optional} missing: {kinds:?}");
@@ -410,6 +421,7 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
     let rules = assert_no_wildcards(&installed.objects);
     assert!(!grants(&rules, "elbv2.k8s.aws", "targetgroupbindings", "get"));
     assert!(!grants(&rules, "karpenter.sh", "nodepools", "patch"));
+    assert!(!grants(&rules, "keda.sh", "scaledobjects", "patch"));
     assert!(!grants(
         &rules,
         "external-secrets.io",

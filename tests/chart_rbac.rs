@@ -30,6 +30,7 @@ async fn chart_rbac_has_no_wildcards() {
             "externalSecrets.enabled=true",
             "loadBalancerController.enabled=true",
             "karpenter.enabled=true",
+            "keda.enabled=true",
         ])
         .collect();
     let installed = install(&server, "ecs-bridge", "ecs-bridge-system", &sets);
@@ -148,6 +149,31 @@ spec:
           valueFrom: arn:aws:ssm:us-east-1:123456789012:parameter/token
 "#;
 
+/// A Service of the web example's task definition scaled on its tasks' memory and its ALB's
+/// requests: where KEDA is served, through a ScaledObject. (Not of `files` below, whose old
+/// revisions retention must be free to delete.)
+const AUTOSCALED: &str = r#"
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: requests
+spec:
+  taskDefinition: web
+  desiredCount: 1
+  autoScaling:
+    minCapacity: 1
+    maxCapacity: 4
+    targetTrackingScalingPolicies:
+      - policyName: memory
+        targetValue: 70
+        predefinedMetricSpecification: {predefinedMetricType: ECSServiceAverageMemoryUtilization}
+      - policyName: requests
+        targetValue: 500
+        predefinedMetricSpecification:
+          predefinedMetricType: ALBRequestCountPerTarget
+          resourceLabel: app/shop/50dc6c495c0c9188/targetgroup/files/73e2d6bc24d8a067
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chart_rbac_grants_every_request_the_operator_makes() {
     let server = TestApiServer::start().await;
@@ -215,6 +241,23 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
         &["apply", "--server-side", "-f", node_pools.to_str().expect("path")],
     );
 
+    // KEDA's ScaledObject kind (the test bed's stand-in CRD): the operator reads and applies the
+    // ScaledObject of a Service scaled on its ALB's requests.
+    let scaled_objects = support::repo_root()
+        .join("tests")
+        .join("support")
+        .join("keda")
+        .join("scaledobjects.keda.sh.yaml");
+    kubectl(
+        &server,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            scaled_objects.to_str().expect("path"),
+        ],
+    );
+
     let ns = dir.join("shop.yaml");
     std::fs::write(&ns, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n").expect("write");
     kubectl(&server, &["apply", "-f", ns.to_str().expect("path")]);
@@ -241,6 +284,12 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             &["apply", "-n", "shop", "-f", path.to_str().expect("path")],
         );
     }
+    let autoscaled = dir.join("autoscaled.yaml");
+    std::fs::write(&autoscaled, AUTOSCALED).expect("write");
+    kubectl(
+        &server,
+        &["apply", "-n", "shop", "-f", autoscaled.to_str().expect("path")],
+    );
     let dependents = dir.join("dependents.yaml");
     for (revision, memory) in [("1", "128"), ("2", "256")] {
         std::fs::write(&dependents, DEPENDENTS.replace("MEMORY", memory)).expect("write");
@@ -290,6 +339,8 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             && did("get", "nodepools")
             && did("patch", "nodepools")
             && did("patch", "horizontalpodautoscalers")
+            && did("get", "scaledobjects")
+            && did("patch", "scaledobjects")
     });
     let _ = operator.kill();
     let _ = operator.wait();

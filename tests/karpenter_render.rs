@@ -35,7 +35,7 @@ fn the_examples_node_pool_passes_karpenters_schema() {
     let (items, stderr) = render(&support::repo_root().join("examples").join("capacity"));
     let pools = node_pools(&items);
     assert_eq!(pools.len(), 1, "general-pool's: {pools:#?}");
-    let report = support::node_pools::validate_node_pools(&pools).unwrap_or_else(|e| panic!("{e}"));
+    let report = support::models::validate_node_pools(&pools).unwrap_or_else(|e| panic!("{e}"));
     assert!(report.contains("NodePool general-pool: valid"), "{report}");
     // What the EC2NodeClass holds is said at its place, not dropped.
     assert!(
@@ -68,7 +68,7 @@ fn the_schema_check_refuses_what_karpenter_would() {
         .remove("kind");
     cases.push((class, "nodeClassRef: required"));
     for (pool, expected) in cases {
-        let err = support::node_pools::validate_node_pools(&[pool]).expect_err(expected);
+        let err = support::models::validate_node_pools(&[pool]).expect_err(expected);
         assert!(err.contains(expected), "{expected}: {err}");
     }
 }
@@ -122,7 +122,7 @@ spec:
     std::fs::write(dir.join("all.yaml"), manifests).expect("write");
     let (items, _) = render(&dir);
     let pools = node_pools(&items);
-    let report = support::node_pools::validate_node_pools(&pools).unwrap_or_else(|e| panic!("{e}"));
+    let report = support::models::validate_node_pools(&pools).unwrap_or_else(|e| panic!("{e}"));
     assert!(report.contains("NodePool gpu-pool: valid"), "{report}");
     let pool = &pools[0];
     assert_eq!(pool["spec"]["template"]["metadata"]["labels"]["team"], "ml");

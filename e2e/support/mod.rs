@@ -2,8 +2,8 @@
 //! `kubectl`.
 
 mod backend;
-#[path = "../../tests/support/node_pools.rs"]
-pub mod node_pools;
+#[path = "../../tests/support/models.rs"]
+pub mod models;
 mod operator;
 mod wait;
 

@@ -27,6 +27,20 @@ pub struct AutoScaling {
     pub scheduled_actions: Option<Vec<ScheduledAction>>,
 }
 
+impl AutoScaling {
+    /// Whether a target tracking policy reads a CloudWatch metric (an ALB request count or a
+    /// customized metric), which only KEDA reads.
+    #[must_use]
+    pub fn reads_cloudwatch(&self) -> bool {
+        self.target_tracking_scaling_policies.iter().flatten().any(|p| {
+            p.customized_metric_specification.is_some()
+                || p.predefined_metric_specification.as_ref().is_some_and(|m| {
+                    m.predefined_metric_type == PredefinedMetricType::AlbRequestCountPerTarget
+                })
+        })
+    }
+}
+
 /// Which kinds of scaling are suspended.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -219,6 +233,10 @@ pub struct AutoScalingStatus {
     /// one does: none when no policy has a metric it can read, or when the max in force is 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizontal_pod_autoscaler: Option<String>,
+    /// The KEDA ScaledObject that scales the Service (it bears the Service's name), where KEDA
+    /// is installed and a policy reads CloudWatch; KEDA owns the HPA then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaled_object: Option<String>,
     /// The latest scaling activities, newest first (at most 10), as
     /// `describe-scaling-activities` shows them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -275,11 +275,14 @@ fn render_service<'a>(
             return;
         }
     };
-    // Auto scaling as just registered (no status to go on from, no deployment in progress).
+    // Auto scaling as just registered (no status to go on from, no deployment in progress), with
+    // KEDA when `--keda true` says it is installed.
+    let keda = options.keda_settings();
     let state = autoscaling::State {
         recorded: None,
         deploying: false,
         hpa: None,
+        keda: options.keda.unwrap_or(false).then_some(&keda),
         now,
     };
     let scaling = match autoscaling::service_scaling(&name, &ns, &svc.spec, td.spec, &state) {
@@ -365,8 +368,21 @@ fn render_service<'a>(
     out.objects.extend(objects.services.iter().map(to_value));
     out.objects
         .extend(objects.target_group_bindings.iter().map(to_value));
-    // Then the HPA that scales the Service.
+    // Then the HPA that scales the Service, or KEDA's ScaledObject.
     out.objects.extend(objects.hpa.iter().map(to_value));
+    out.objects.extend(objects.scaled_object.iter().map(to_value));
+    if let Some(unserved) = objects.unserved_scaling.as_deref() {
+        let field = FieldPath::root().key("spec").key("autoScaling");
+        out.diagnostics.push(Diagnostic::warning(
+            &item.document.file,
+            position_of(&item.document, &field).or_else(|| Some(item.document.file_position(1, 1))),
+            None,
+            format!(
+                "{}: {unserved} (render with --keda true for a cluster that has it)",
+                item.resource.describe()
+            ),
+        ));
+    }
 }
 
 fn pod_template_object(name: &str, namespace: &str, template: &PodTemplateSpec) -> PodTemplate {

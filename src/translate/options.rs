@@ -45,9 +45,32 @@ pub struct Options {
     #[arg(long, value_name = "NAME", env = "ECS_BRIDGE_KARPENTER_NODE_CLASS",
           default_value = super::capacity::node_pool::DEFAULT_NODE_CLASS)]
     pub karpenter_node_class: String,
+    /// Whether KEDA is installed (its ScaledObject kind served): auto scaling on CloudWatch
+    /// metrics (ALB request counts, customized metrics) becomes a KEDA ScaledObject. `run` asks
+    /// discovery unless given; `render` assumes not unless given.
+    #[arg(long, value_name = "BOOL", env = "ECS_BRIDGE_KEDA", action = clap::ArgAction::Set)]
+    pub keda: Option<bool>,
+    /// The AWS region of the CloudWatch metrics KEDA reads (`us-east-1`).
+    #[arg(long, value_name = "REGION", env = "ECS_BRIDGE_AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// The KEDA TriggerAuthentication that gives KEDA's CloudWatch scaler its AWS credentials:
+    /// `NAME` (a TriggerAuthentication in each Service's namespace) or
+    /// `ClusterTriggerAuthentication/NAME`; none: KEDA's own identity.
+    #[arg(long, value_name = "[KIND/]NAME", env = "ECS_BRIDGE_KEDA_AUTHENTICATION",
+          value_parser = parse_keda_authentication)]
+    pub keda_authentication: Option<crate::api::external::keda::AuthenticationRef>,
 }
 
 impl Options {
+    /// How KEDA reaches CloudWatch ([`super::autoscaling::keda`]).
+    #[must_use]
+    pub fn keda_settings(&self) -> super::autoscaling::keda::Keda {
+        super::autoscaling::keda::Keda {
+            region: self.aws_region.clone(),
+            authentication: self.keda_authentication.clone(),
+        }
+    }
+
     /// The Kubernetes version translated for: the one given, else the oldest supported.
     #[must_use]
     pub fn kubernetes(&self) -> KubernetesVersion {
@@ -65,6 +88,9 @@ impl Default for Options {
             attribute_prefix: attributes::DEFAULT_PREFIX.to_owned(),
             kubernetes_version: None,
             karpenter_node_class: super::capacity::node_pool::DEFAULT_NODE_CLASS.to_owned(),
+            keda: None,
+            aws_region: None,
+            keda_authentication: None,
         }
     }
 }
@@ -77,6 +103,34 @@ impl Default for Options {
 pub fn parse_attribute_prefix(prefix: &str) -> Result<String, String> {
     attributes::check_prefix(prefix)?;
     Ok(prefix.to_owned())
+}
+
+/// Parses `--keda-authentication`: `NAME` or `TriggerAuthentication/NAME` or
+/// `ClusterTriggerAuthentication/NAME`.
+///
+/// # Errors
+/// Another kind, or an empty name.
+pub fn parse_keda_authentication(
+    value: &str,
+) -> Result<crate::api::external::keda::AuthenticationRef, String> {
+    let (kind, name) = match value.split_once('/') {
+        Some((kind, name)) => (Some(kind), name),
+        None => (None, value),
+    };
+    if let Some(kind) =
+        kind.filter(|k| !matches!(*k, "TriggerAuthentication" | "ClusterTriggerAuthentication"))
+    {
+        return Err(format!(
+            "{kind:?} is not TriggerAuthentication or ClusterTriggerAuthentication"
+        ));
+    }
+    if name.is_empty() {
+        return Err("give the authentication's name".to_owned());
+    }
+    Ok(crate::api::external::keda::AuthenticationRef {
+        name: name.to_owned(),
+        kind: kind.map(str::to_owned),
+    })
 }
 
 #[cfg(test)]
@@ -110,6 +164,12 @@ mod tests {
             "1.34",
             "--karpenter-node-class",
             "ecs",
+            "--keda",
+            "true",
+            "--aws-region",
+            "eu-west-1",
+            "--keda-authentication",
+            "ClusterTriggerAuthentication/aws",
         ])
         .expect("parses")
         .options;
@@ -122,8 +182,18 @@ mod tests {
                 attribute_prefix: "example.com/".into(),
                 kubernetes_version: Some(KubernetesVersion { minor: 34 }),
                 karpenter_node_class: "ecs".into(),
+                keda: Some(true),
+                aws_region: Some("eu-west-1".into()),
+                keda_authentication: Some(crate::api::external::keda::AuthenticationRef {
+                    name: "aws".into(),
+                    kind: Some("ClusterTriggerAuthentication".into()),
+                }),
             }
         );
+        let err = Command::try_parse_from(["ecs-bridge", "--keda-authentication", "Secret/aws"])
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("is not TriggerAuthentication"), "{err}");
         let err = Command::try_parse_from(["ecs-bridge", "--kubernetes-version", "1.20"])
             .err()
             .expect("refused");

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 pub mod helm;
-pub mod node_pools;
+pub mod models;
 pub mod prune;
 
 use std::{

@@ -63,7 +63,7 @@ use super::{
     validate::ValidatedService,
 };
 use crate::{
-    api::external::TargetGroupBinding,
+    api::external::{ScaledObject, TargetGroupBinding},
     controller::{
         Context, Error,
         served::{Outcome, not_found},
@@ -93,6 +93,8 @@ pub struct Applied {
     )>,
     /// Its auto scaling as the status records it.
     pub auto_scaling: Option<crate::api::autoscaling::AutoScalingStatus>,
+    /// Why some of its policies do not scale it (KEDA missing), for `Degraded`.
+    pub unserved_scaling: Option<String>,
 }
 
 /// The label selector of the children of Service `name`: its service label and ours.
@@ -177,6 +179,16 @@ pub async fn apply(
     if let Some(problem) = apply_hpa(client, ns, uid, desired.hpa.as_ref(), children.hpa.as_deref()).await? {
         problems.push(problem);
     }
+    let had_scaled_object = valid
+        .service
+        .status
+        .as_ref()
+        .and_then(|s| s.auto_scaling.as_ref())
+        .and_then(|a| a.scaled_object.clone());
+    let wanted = desired.scaled_object.as_ref();
+    if let Some(problem) = apply_scaled_object(ctx, ns, wanted, had_scaled_object.as_deref()).await? {
+        problems.push(problem);
+    }
     Ok(Applied {
         workload,
         task_definition: desired.task_definition,
@@ -184,6 +196,7 @@ pub async fn apply(
         problems,
         strategy: desired.strategy,
         auto_scaling: desired.auto_scaling,
+        unserved_scaling: desired.unserved_scaling,
     })
 }
 
@@ -227,6 +240,45 @@ async fn apply_hpa(
         }
         (None, Some(live)) if owned_by(live, uid) => delete(&api, live).await.map(|()| None),
         _ => Ok(None),
+    }
+}
+
+/// Applies `wanted` (KEDA's ScaledObject of a Service) unless the live one already is it (a GET:
+/// the kind may not be served, so it is not watched), or deletes the one the Service had
+/// (`had`, its status says) when it wants none; returns why it could not be applied.
+///
+/// # Errors
+/// [`Error::Kube`] when a request fails for another reason.
+async fn apply_scaled_object(
+    ctx: &Context,
+    ns: &str,
+    wanted: Option<&ScaledObject>,
+    had: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let api = Api::<ScaledObject>::namespaced(ctx.client.clone(), ns);
+    let (api_version, plural) = (ScaledObject::api_version(&()), ScaledObject::plural(&()));
+    match (wanted, had) {
+        (Some(so), _) => {
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            match ctx
+                .served
+                .apply_unless_current(&api, (&api_version, &plural), &so.name_any(), so, &params)
+                .await
+            {
+                Ok(Outcome::NotServed) => Ok(Some(
+                    "ScaledObject not applied: KEDA's ScaledObject kind is no longer served; reinstall KEDA"
+                        .to_owned(),
+                )),
+                Ok(Outcome::Current | Outcome::Applied) => Ok(None),
+                Err(e) => Ok(refused::<ScaledObject>(Err(e.into()))?.err()),
+            }
+        }
+        (None, Some(name)) => match api.delete(name, &kube::api::DeleteParams::default()).await {
+            Ok(_) => Ok(None),
+            Err(kube::Error::Api(status)) if not_found(&status) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+        (None, None) => Ok(None),
     }
 }
 

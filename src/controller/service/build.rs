@@ -19,7 +19,11 @@ use super::{
     validate::{Invalid, ValidatedService},
 };
 use crate::{
-    api::{autoscaling::AutoScalingStatus, ecs::CapacityProviderStrategyItem, external::TargetGroupBinding},
+    api::{
+        autoscaling::AutoScalingStatus,
+        ecs::CapacityProviderStrategyItem,
+        external::{ScaledObject, TargetGroupBinding},
+    },
     controller::{status::REASON_INVALID_TASK_DEFINITION, unchanged},
     translate::{
         Options, Report,
@@ -88,6 +92,10 @@ pub struct Desired {
     pub target_group_bindings: Vec<TargetGroupBinding>,
     /// The HorizontalPodAutoscaler of its auto scaling; `None`: it has none (any it had goes).
     pub hpa: Option<HorizontalPodAutoscaler>,
+    /// The KEDA ScaledObject of its auto scaling; `None`: it has none (one it had goes).
+    pub scaled_object: Option<ScaledObject>,
+    /// Why some of its policies do not scale it (KEDA missing), for `Degraded`.
+    pub unserved_scaling: Option<String>,
     /// Its auto scaling as the status records it.
     pub auto_scaling: Option<AutoScalingStatus>,
     /// The task definition that runs, `family:revision`.
@@ -170,6 +178,8 @@ pub fn build(
             .map(|b| owned(b, &owners))
             .collect(),
         hpa: objects.hpa.map(|h| owned(h, &owners)),
+        scaled_object: objects.scaled_object.map(|s| owned(s, &owners)),
+        unserved_scaling: objects.unserved_scaling,
         auto_scaling: scaling.map(|s| s.status.clone()),
         task_definition: plan.running.clone(),
         strategy: valid.strategy.as_ref().map(|s| (s.items(), s.source)),

@@ -119,9 +119,10 @@ impl Plan<'_> {
 /// Reason of `Ready=False` when the auto scaling is refused as AAS would refuse it.
 pub const REASON_INVALID_AUTO_SCALING: &str = "InvalidAutoScaling";
 
-/// Decides the auto scaling of `valid` (whose children are `children`) at `now`
+/// Decides the auto scaling of `valid` (with what was `loaded` for it) at `now`
 /// ([`autoscaling::service_scaling`]): its scalable target goes on from the status the last
-/// reconcile wrote, its HPA's rescales become scaling activities, scale-in is suspended while an
+/// reconcile wrote, policies on CloudWatch metrics scale through KEDA (as `keda` says) where it
+/// is served, its HPA's rescales become scaling activities, scale-in is suspended while an
 /// ECS deployment is in progress (its status says the PRIMARY one is), and `valid`'s `desiredCount`
 /// becomes the count in force (kept inside the range), which the rollout, the workload and the
 /// status then count. `None` without `autoScaling`.
@@ -130,13 +131,16 @@ pub const REASON_INVALID_AUTO_SCALING: &str = "InvalidAutoScaling";
 /// [`REASON_INVALID_AUTO_SCALING`] with the field, when AAS would refuse it.
 pub fn scaling(
     valid: &mut ValidatedService,
-    children: &Children,
+    loaded: &super::load::Loaded,
+    keda: &autoscaling::keda::Keda,
     now: &Time,
 ) -> Result<Option<Scaling>, Invalid> {
     let svc = &valid.service;
+    let children = &loaded.children;
     let state = autoscaling::State {
         recorded: svc.status.as_ref().and_then(|s| s.auto_scaling.as_ref()),
         deploying: svc.deployments().iter().any(primary_in_progress),
+        keda: loaded.keda.then_some(keda),
         hpa: children.hpa.as_deref().filter(|h| {
             kube::ResourceExt::owner_references(*h)
                 .iter()

@@ -23,11 +23,11 @@ use k8s_openapi::api::{
     apps::v1::ControllerRevision,
     core::v1::{Namespace, Node},
 };
-use kube::{Api, ResourceExt, api::ListParams};
+use kube::{Api, Resource, ResourceExt, api::ListParams};
 
 use super::{children::Children, history};
 use crate::{
-    api::{CapacityProvider, Service, TaskDefinition},
+    api::{CapacityProvider, Service, TaskDefinition, external::ScaledObject},
     controller::{
         Context, Error,
         revisions::{self, revision_name},
@@ -56,6 +56,9 @@ pub struct Loaded {
     pub capacity_providers: Vec<CapacityProvider>,
     /// Its Namespace (the ECS cluster: its providers and default strategy), when known.
     pub namespace: Option<Namespace>,
+    /// Whether KEDA's ScaledObject kind is served, when its auto scaling reads CloudWatch (asked
+    /// of discovery until served, or given by `--keda`); false otherwise.
+    pub keda: bool,
 }
 
 /// Reads what `svc` (in `namespace`) refers to and what it owns.
@@ -73,11 +76,20 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         .as_deref()
         .map(TaskDefinitionRef::parse);
     let (capacity_providers, namespace_object) = capacity(ctx, svc, cached.as_deref(), namespace).await?;
+    let keda = match (svc.spec.auto_scaling.as_ref(), ctx.config.options.keda) {
+        (Some(a), None) if a.reads_cloudwatch() => {
+            let (api_version, plural) = (ScaledObject::api_version(&()), ScaledObject::plural(&()));
+            ctx.served.served(&ctx.client, &api_version, &plural).await?
+        }
+        (Some(a), Some(given)) => given && a.reads_cloudwatch(),
+        _ => false,
+    };
     let Some(Ok(reference)) = reference else {
         return Ok(Loaded {
             children,
             capacity_providers,
             namespace: namespace_object,
+            keda,
             ..Loaded::default()
         });
     };
@@ -142,6 +154,7 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         children,
         capacity_providers,
         namespace: namespace_object,
+        keda,
     })
 }
 

@@ -83,7 +83,7 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         Ok(valid) => valid,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid, now).await,
     };
-    let scaling = match decide::scaling(&mut valid, &loaded.children, &now) {
+    let scaling = match decide::scaling(&mut valid, &loaded, &ctx.config.options.keda_settings(), &now) {
         Ok(scaling) => scaling,
         Err(invalid) => return status::report_invalid(&ctx, &svc, &namespace, &invalid, now).await,
     };

@@ -50,6 +50,9 @@ pub const REASON_ROLLOUT_COMPLETED: &str = "RolloutCompleted";
 pub const REASON_AS_EXPECTED: &str = "AsExpected";
 /// Degraded=True: the circuit breaker failed the PRIMARY deployment.
 pub const REASON_DEPLOYMENT_FAILED: &str = "DeploymentFailed";
+/// Degraded=True: auto scaling policies read metrics nothing in the cluster serves (KEDA is
+/// missing); the tasks keep running.
+pub const REASON_METRICS_NOT_SERVED: &str = "MetricsNotServed";
 /// Degraded=True: the deployment configuration lets no task be stopped or started.
 pub const REASON_ROLLOUT_BLOCKED: &str = "RolloutBlocked";
 
@@ -299,6 +302,9 @@ fn troubles(applied: &Applied, observed: &Observation<'_>) -> Vec<(&'static str,
     }
     if let Some(blocked) = &observed.blocked {
         troubles.push((REASON_ROLLOUT_BLOCKED, blocked.clone()));
+    }
+    if let Some(unserved) = &applied.unserved_scaling {
+        troubles.push((REASON_METRICS_NOT_SERVED, unserved.clone()));
     }
     if !applied.problems.is_empty() {
         // (apply.rs says which objects and why.)
@@ -591,6 +597,7 @@ mod tests {
             problems: Vec::new(),
             strategy: None,
             auto_scaling: None,
+            unserved_scaling: None,
         }
     }
 

@@ -78,7 +78,16 @@ pub struct Built {
     pub report: Report,
     /// Each policy (target tracking, then step scaling) with how it is carried out.
     pub policies: Vec<ScalingPolicyStatus>,
+    /// The policies' CloudWatch metrics, which only KEDA reads ([`super::keda`]): without it
+    /// they are in the report and their policies `NotTranslated`.
+    pub cloudwatch: Vec<super::cloudwatch::CloudWatchMetric>,
+    /// The range and behavior, for KEDA's HPA too.
+    pub scaling: HorizontalPodAutoscalerSpec,
 }
+
+/// Why a policy on a CloudWatch metric does not scale without KEDA.
+pub const NEEDS_KEDA: &str = "a CloudWatch metric: KEDA (keda.sh ScaledObject) reads it, and it is not installed; \
+                              not scaled on";
 
 /// `TargetTrackingScaling`, as AAS names the policy type.
 pub const TARGET_TRACKING: &str = "TargetTrackingScaling";
@@ -118,6 +127,7 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
     let policies = a.target_tracking_scaling_policies.as_deref().unwrap_or_default();
     let mut metrics = Vec::new();
     let mut statuses = Vec::new();
+    let mut cloudwatch = Vec::new();
     let mut names: Vec<&str> = Vec::new();
     // Each predefined metric with the policy that took it.
     let mut taken: Vec<(String, &str)> = Vec::new();
@@ -147,9 +157,14 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
             &p.customized_metric_specification,
         ) {
             (Some(m), None) => m,
-            (None, Some(_)) => {
-                let why = "a CloudWatch metric needs an external metrics adapter (KEDA or a CloudWatch adapter): not \
-                     scaled on yet";
+            (None, Some(custom)) => {
+                cloudwatch.push(super::cloudwatch::customized(
+                    &p.policy_name,
+                    &field,
+                    custom,
+                    p.target_value,
+                )?);
+                let why = NEEDS_KEDA;
                 report.note(
                     NoteKind::NotYetTranslated,
                     format!("autoScaling.{field}.customizedMetricSpecification"),
@@ -184,14 +199,19 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
             PredefinedMetricType::EcsServiceAverageCpuUtilizationHighResolution => ("cpu", true),
             PredefinedMetricType::EcsServiceAverageMemoryUtilizationHighResolution => ("memory", true),
             PredefinedMetricType::AlbRequestCountPerTarget => {
-                if predefined.resource_label.as_deref().unwrap_or("").is_empty() {
+                let Some(label) = predefined.resource_label.as_deref().filter(|l| !l.is_empty()) else {
                     return Err(refused(
                         format!("{field}.predefinedMetricSpecification.resourceLabel"),
                         "required with ALBRequestCountPerTarget: app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>",
                     ));
-                }
-                let why = "ALBRequestCountPerTarget needs an external metrics adapter (KEDA's aws-cloudwatch \
-                     trigger or a CloudWatch adapter): not scaled on yet";
+                };
+                cloudwatch.push(super::cloudwatch::alb(
+                    &p.policy_name,
+                    &field,
+                    label,
+                    p.target_value,
+                )?);
+                let why = NEEDS_KEDA;
                 report.note(
                     NoteKind::NotYetTranslated,
                     format!("autoScaling.{field}.predefinedMetricSpecification"),
@@ -265,15 +285,10 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
                 .map(|s| policy(&s.policy_name, STEP_SCALING, NOT_TRANSLATED, why.to_owned())),
         );
     }
-    if metrics.is_empty() {
-        return Ok(Built {
-            hpa: None,
-            report,
-            policies: statuses,
-        });
-    }
+    // (What is said of the range and behavior concerns a Service that something scales.)
+    let scales = !metrics.is_empty() || !cloudwatch.is_empty();
     let (min, max) = input.range;
-    if min == 0 {
+    if scales && min == 0 {
         report.note(
             NoteKind::Approximated,
             "autoScaling.minCapacity",
@@ -286,7 +301,7 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
     let scale_in_off = policies.iter().all(|p| p.disable_scale_in == Some(true))
         || suspended.dynamic_scaling_in_suspended == Some(true)
         || input.deploying;
-    if !scale_in_off && policies.iter().any(|p| p.disable_scale_in == Some(true)) {
+    if scales && !scale_in_off && policies.iter().any(|p| p.disable_scale_in == Some(true)) {
         report.note(
             NoteKind::Approximated,
             "autoScaling.targetTrackingScalingPolicies",
@@ -294,9 +309,10 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
              scales in when every metric allows it), where AAS lets the other policies scale in",
         );
     }
-    if policies
-        .iter()
-        .any(|p| p.scale_out_cooldown.is_some_and(|c| c != DEFAULT_COOLDOWN))
+    if scales
+        && policies
+            .iter()
+            .any(|p| p.scale_out_cooldown.is_some_and(|c| c != DEFAULT_COOLDOWN))
     {
         report.note(
             NoteKind::Approximated,
@@ -311,7 +327,30 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
         .unwrap_or(DEFAULT_COOLDOWN)
         .clamp(0, 3600);
     let disabled = |off: bool| off.then(|| "Disabled".to_owned());
-    let hpa = HorizontalPodAutoscaler {
+    let spec = HorizontalPodAutoscalerSpec {
+        scale_target_ref: CrossVersionObjectReference {
+            api_version: Some(crate::api::API_VERSION.to_owned()),
+            kind: "Service".to_owned(),
+            name: input.service.to_owned(),
+        },
+        min_replicas: Some(min_replicas),
+        max_replicas: max.max(min_replicas),
+        metrics: Some(metrics),
+        behavior: Some(HorizontalPodAutoscalerBehavior {
+            scale_up: Some(HPAScalingRules {
+                stabilization_window_seconds: Some(0),
+                select_policy: disabled(suspended.dynamic_scaling_out_suspended == Some(true)),
+                ..HPAScalingRules::default()
+            }),
+            scale_down: Some(HPAScalingRules {
+                stabilization_window_seconds: Some(scale_in_window),
+                select_policy: disabled(scale_in_off),
+                ..HPAScalingRules::default()
+            }),
+        }),
+    };
+    let has_metrics = spec.metrics.as_ref().is_some_and(|m| !m.is_empty());
+    let hpa = has_metrics.then(|| HorizontalPodAutoscaler {
         metadata: ObjectMeta {
             name: Some(input.service.to_owned()),
             namespace: Some(input.namespace.to_owned()),
@@ -321,33 +360,14 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
             ])),
             ..ObjectMeta::default()
         },
-        spec: Some(HorizontalPodAutoscalerSpec {
-            scale_target_ref: CrossVersionObjectReference {
-                api_version: Some(crate::api::API_VERSION.to_owned()),
-                kind: "Service".to_owned(),
-                name: input.service.to_owned(),
-            },
-            min_replicas: Some(min_replicas),
-            max_replicas: max.max(min_replicas),
-            metrics: Some(metrics),
-            behavior: Some(HorizontalPodAutoscalerBehavior {
-                scale_up: Some(HPAScalingRules {
-                    stabilization_window_seconds: Some(0),
-                    select_policy: disabled(suspended.dynamic_scaling_out_suspended == Some(true)),
-                    ..HPAScalingRules::default()
-                }),
-                scale_down: Some(HPAScalingRules {
-                    stabilization_window_seconds: Some(scale_in_window),
-                    select_policy: disabled(scale_in_off),
-                    ..HPAScalingRules::default()
-                }),
-            }),
-        }),
+        spec: Some(spec.clone()),
         status: None,
-    };
+    });
     Ok(Built {
-        hpa: Some(hpa),
+        hpa,
         report,
         policies: statuses,
+        cloudwatch,
+        scaling: spec,
     })
 }

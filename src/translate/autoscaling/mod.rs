@@ -7,9 +7,13 @@
 pub mod activities;
 #[cfg(test)]
 mod activities_tests;
+pub mod cloudwatch;
 pub mod hpa;
 #[cfg(test)]
 mod hpa_tests;
+pub mod keda;
+#[cfg(test)]
+mod keda_tests;
 pub mod scheduled;
 #[cfg(test)]
 mod scheduled_tests;
@@ -19,6 +23,8 @@ mod target_tests;
 
 use jiff::Timestamp;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+
+use crate::api::external::ScaledObject;
 
 use crate::{
     api::{
@@ -54,6 +60,8 @@ pub struct State<'a> {
     pub deploying: bool,
     /// The Service's HPA as last seen, for its rescales (none offline).
     pub hpa: Option<&'a HorizontalPodAutoscaler>,
+    /// KEDA, when installed: policies on CloudWatch metrics scale through a ScaledObject.
+    pub keda: Option<&'a keda::Keda>,
     /// The instant of the translation.
     pub now: Timestamp,
 }
@@ -62,8 +70,14 @@ pub struct State<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scaling {
     /// The HPA on the Service's scale subresource; `None` when no policy has a metric it can
-    /// read, or when the max in force is 0 (nothing runs, nothing to track).
+    /// read, when KEDA scales the Service instead, or when the max in force is 0 (nothing runs,
+    /// nothing to track).
     pub hpa: Option<HorizontalPodAutoscaler>,
+    /// The KEDA ScaledObject, where KEDA is installed and a policy reads CloudWatch.
+    pub scaled_object: Option<ScaledObject>,
+    /// Why policies do not scale though they could (a CloudWatch metric, and KEDA not
+    /// installed): what to install, for `Degraded`.
+    pub unserved: Option<String>,
     /// What the status records (and the next translation goes on from).
     pub status: AutoScalingStatus,
     /// What fired now and what fires next ([`target::Target`]).
@@ -109,7 +123,7 @@ pub fn service_scaling(
     }
     let checked = scheduled::check(auto_scaling.scheduled_actions.as_deref().unwrap_or_default())?;
     let target = target::advance(auto_scaling, &checked, state.recorded, state.now);
-    let built = hpa::hpa(&hpa::Input {
+    let mut built = hpa::hpa(&hpa::Input {
         service: name,
         namespace,
         auto_scaling,
@@ -117,7 +131,23 @@ pub fn service_scaling(
         reservation: task_reservation(task),
         deploying: state.deploying,
     })?;
-    let hpa = built.hpa.filter(|_| target.status.max_capacity > 0);
+    let runs = target.status.max_capacity > 0;
+    let scaled_object = match state.keda {
+        Some(k) if runs && !built.cloudwatch.is_empty() => {
+            keda::scaled_object(name, namespace, &mut built, k)
+        }
+        _ => None,
+    };
+    let hpa = built.hpa.take().filter(|_| runs && scaled_object.is_none());
+    let unserved = (state.keda.is_none() && !built.cloudwatch.is_empty()).then(|| {
+        let names: Vec<&str> = built.cloudwatch.iter().map(|m| m.policy.as_str()).collect();
+        format!(
+            "policies {} read CloudWatch metrics: install KEDA (ecs-bridge then scales through a ScaledObject); \
+             until then they do not scale the Service{}",
+            names.join(", "),
+            if hpa.is_some() { " (its CPU and memory policies do)" } else { ", which keeps its count" }
+        )
+    });
     let rescaled = state.hpa.map(|hpa| activities::Rescaled {
         hpa,
         count: spec.service.desired_count.unwrap_or(1),
@@ -133,11 +163,17 @@ pub fn service_scaling(
         scalable_target: target.status.clone(),
         scaling_policies: built.policies,
         scheduled_actions: target.actions.clone(),
-        horizontal_pod_autoscaler: hpa.as_ref().and_then(|h| h.metadata.name.clone()),
+        horizontal_pod_autoscaler: hpa
+            .as_ref()
+            .and_then(|h| h.metadata.name.clone())
+            .or_else(|| scaled_object.as_ref().map(|_| keda::hpa_name(name))),
+        scaled_object: scaled_object.as_ref().and_then(|s| s.metadata.name.clone()),
         scaling_activities,
     };
     Ok(Some(Scaling {
         hpa,
+        scaled_object,
+        unserved,
         status,
         target,
         report: built.report,

@@ -38,6 +38,7 @@ fn step(a: &AutoScaling, recorded: Option<&AutoScalingStatus>, now: &str) -> (Ta
         scaling_policies: Vec::new(),
         scheduled_actions: t.actions.clone(),
         horizontal_pod_autoscaler: None,
+        scaled_object: None,
         scaling_activities: Vec::new(),
     };
     (t, status)

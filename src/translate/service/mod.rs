@@ -25,7 +25,11 @@ use super::{
     networking::{NetworkError, network_objects},
     pod::{PodError, PodTranslation, pod_template_with},
 };
-use crate::api::{ServiceSpec, ecs::RegisterTaskDefinition, external::TargetGroupBinding};
+use crate::api::{
+    ServiceSpec,
+    ecs::RegisterTaskDefinition,
+    external::{ScaledObject, TargetGroupBinding},
+};
 
 /// The workload that runs a service's tasks.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +83,10 @@ pub struct ServiceObjects {
     pub target_group_bindings: Vec<TargetGroupBinding>,
     /// The HorizontalPodAutoscaler of its auto scaling, when it has one.
     pub hpa: Option<HorizontalPodAutoscaler>,
+    /// The KEDA ScaledObject of its auto scaling, when KEDA scales it.
+    pub scaled_object: Option<ScaledObject>,
+    /// Why some of its policies do not scale it (KEDA missing), for `Degraded`.
+    pub unserved_scaling: Option<String>,
     /// What did not carry over exactly of the Service's fields: the workload's notes, the
     /// networking's, then auto scaling's.
     pub report: Report,
@@ -168,6 +176,8 @@ pub fn service_objects_of_pod(
         services: network.services,
         target_group_bindings: network.target_group_bindings,
         hpa: input.scaling.and_then(|s| s.hpa.clone()),
+        scaled_object: input.scaling.and_then(|s| s.scaled_object.clone()),
+        unserved_scaling: input.scaling.and_then(|s| s.unserved.clone()),
         report,
         task_definition_report: pod.report.clone(),
         blocked: translated.blocked,

@@ -229,3 +229,111 @@ async fn the_hpas_rescale_becomes_a_scaling_activity() {
         "{status}"
     );
 }
+
+/// `web` scaled on CPU and on its ALB target group's requests.
+fn on_requests() -> Service {
+    let mut svc = autoscaled();
+    svc.spec.service.desired_count = Some(2);
+    if let Some(a) = svc.spec.auto_scaling.as_mut() {
+        a.scheduled_actions = None;
+        a.target_tracking_scaling_policies.get_or_insert_default().push(
+            serde_json::from_value(json!({"policyName": "requests", "targetValue": 500,
+                "predefinedMetricSpecification": {"predefinedMetricType": "ALBRequestCountPerTarget",
+                    "resourceLabel": "app/shop/50dc6c495c0c9188/targetgroup/web/73e2d6bc24d8a067"}}))
+            .expect("a policy"),
+        );
+    }
+    svc
+}
+
+const SCALED_OBJECTS: &str = "/apis/keda.sh/v1alpha1/namespaces/team-a/scaledobjects";
+
+#[tokio::test]
+async fn where_keda_is_served_cloudwatch_policies_scale_through_a_scaled_object() {
+    let (ctx, mut server) = testing::context();
+    with_caches(
+        &ctx,
+        Caches {
+            // The operator's own HPA of before KEDA came: it goes, KEDA makes its own.
+            hpas: vec![child(
+                "autoscaling/v2",
+                "HorizontalPodAutoscaler",
+                "web",
+                "uid-team-a-web",
+            )],
+            task_definitions: vec![reserving_td()],
+            ..Caches::default()
+        },
+    );
+    let svc = on_requests();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        testing::expect_discovery(&mut server, "keda.sh/v1alpha1", "scaledobjects", "ScaledObject").await;
+        expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), two_ready()).await;
+        expect_delete(&mut server, &format!("{HPAS}/web"), "uid-web").await;
+        // Not watched (the kind may go): read, then applied.
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(
+            (request.method(), request.uri().path()),
+            (&Method::GET, format!("{SCALED_OBJECTS}/web").as_str())
+        );
+        reply.send_response(testing::json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"apiVersion": "v1", "kind": "Status", "status": "Failure", "reason": "NotFound", "code": 404,
+                "message": "scaledobjects.keda.sh \"web\" not found"}),
+        ));
+        let so = expect_echoed_apply(&mut server, &format!("{SCALED_OBJECTS}/web")).await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        expect_steady_state_event(&mut server).await;
+        assert_no_more_requests(server).await;
+        (so, status)
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let (so, status) = verifier.await.expect("verifier passes");
+    assert_eq!(so["metadata"]["ownerReferences"][0]["uid"], "uid-team-a-web");
+    assert_eq!(so["spec"]["scaleTargetRef"]["kind"], "Service");
+    let auto_scaling = &status["status"]["autoScaling"];
+    assert_eq!(auto_scaling["scaledObject"], "web");
+    assert_eq!(auto_scaling["horizontalPodAutoscaler"], "keda-hpa-web");
+    // (No --aws-region in this test: the ALB policy says what it needs; the CPU trigger scales.)
+    assert_eq!(
+        auto_scaling["scalingPolicies"][1]["state"], "NotTranslated",
+        "{auto_scaling}"
+    );
+}
+
+#[tokio::test]
+async fn without_keda_the_service_is_degraded_naming_what_to_install_and_keeps_scaling_on_cpu() {
+    let (ctx, mut server) = testing::context();
+    with_caches(
+        &ctx,
+        Caches {
+            task_definitions: vec![reserving_td()],
+            ..Caches::default()
+        },
+    );
+    let svc = on_requests();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_unserved(&mut server, "/apis/keda.sh/v1alpha1").await;
+        expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), two_ready()).await;
+        let hpa = expect_echoed_apply(&mut server, &format!("{HPAS}/web")).await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        (hpa, status)
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let (hpa, status) = verifier.await.expect("verifier passes");
+    assert_eq!(
+        hpa["spec"]["metrics"].as_array().map(Vec::len),
+        Some(1),
+        "CPU only"
+    );
+    let degraded = condition(&status["status"], "Degraded");
+    assert_eq!(degraded["reason"], "MetricsNotServed");
+    assert!(
+        degraded["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("policies requests read CloudWatch metrics: install KEDA")),
+        "{degraded}"
+    );
+}

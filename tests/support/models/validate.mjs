@@ -1,13 +1,30 @@
-// Validates Karpenter NodePools (a JSON array on stdin) against Karpenter's published NodePool
-// schema: the validator npm's @kubernetes-models/karpenter (pinned in package-lock.json, installed
-// by hack/test-deps.sh) compiles from Karpenter's own API types (sigs.k8s.io/karpenter/pkg/apis/v1):
-// types, required fields, enumerations, patterns and bounds. That schema leaves unknown fields
-// alone, as an API server would prune them silently; a field the validator never reads is one the
-// schema does not know, and is reported too.
+// Validates other projects' objects that ecs-bridge writes (a JSON array on stdin) against the
+// project's published schema, by kind (the first argument):
+//
+// - NodePool: Karpenter's, the validator npm's @kubernetes-models/karpenter compiles from
+//   Karpenter's own API types (sigs.k8s.io/karpenter/pkg/apis/v1);
+// - ScaledObject: KEDA's, which npm's @kubernetes-models/keda compiles from KEDA's API types
+//   (github.com/kedacore/keda/v2/apis/keda/v1alpha1).
+//
+// Both pinned in package-lock.json, installed by hack/test-deps.sh (npm ci): types, required
+// fields, enumerations, patterns and bounds. Those schemas leave unknown fields alone, as an API
+// server would prune them silently; a field the validator never reads is one the schema does not
+// know, and is reported too.
 //
 // Prints one line per object, and exits 1 when any is invalid.
 import fs from "node:fs";
-import { validate } from "./node_modules/@kubernetes-models/karpenter/_schemas/IoK8sSigsKarpenterPkgApisV1NodePool.js";
+
+const KINDS = {
+  NodePool: ["karpenter.sh/v1", "./node_modules/@kubernetes-models/karpenter/_schemas/IoK8sSigsKarpenterPkgApisV1NodePool.js"],
+  ScaledObject: ["keda.sh/v1alpha1", "./node_modules/@kubernetes-models/keda/_schemas/ComGithubKedacoreKedaV2ApisKedaV1alpha1ScaledObject.js"],
+};
+const wanted = process.argv[2];
+if (!(wanted in KINDS)) {
+  console.log(`usage: validate.mjs ${Object.keys(KINDS).join("|")} < objects.json`);
+  process.exit(2);
+}
+const [apiVersion, schema] = KINDS[wanted];
+const { validate } = await import(new URL(schema, import.meta.url));
 
 const objects = JSON.parse(fs.readFileSync(0, "utf8"));
 let failed = false;
@@ -40,8 +57,8 @@ for (const obj of objects) {
   walk(obj, "");
   const name = `${obj?.kind ?? "?"} ${obj?.metadata?.name ?? "?"}`;
   const errors = (validate.errors ?? []).map((e) => `${e.instancePath || "/"}: ${e.keyword} ${JSON.stringify(e.params)}`);
-  for (const u of unknown) errors.push(`${u}: not a field of Karpenter's NodePool`);
-  if (obj?.apiVersion !== "karpenter.sh/v1" || obj?.kind !== "NodePool") errors.push("/: not a karpenter.sh/v1 NodePool");
+  for (const u of unknown) errors.push(`${u}: not a field of ${wanted}`);
+  if (obj?.apiVersion !== apiVersion || obj?.kind !== wanted) errors.push(`/: not a ${apiVersion} ${wanted}`);
   if (!ok || errors.length > 0) {
     failed = true;
     console.log(`${name}: INVALID\n  ${errors.join("\n  ")}`);
