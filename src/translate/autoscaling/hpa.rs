@@ -277,7 +277,7 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
     }
     let steps = a.step_scaling_policies.as_deref().unwrap_or_default();
     if !steps.is_empty() {
-        let why = "step scaling acts on a CloudWatch alarm, which needs an external metrics adapter: not scaled on yet";
+        let why = super::steps::NOT_SCALED;
         report.note(NoteKind::NotYetTranslated, "autoScaling.stepScalingPolicies", why);
         statuses.extend(
             steps

@@ -17,6 +17,9 @@ mod keda_tests;
 pub mod scheduled;
 #[cfg(test)]
 mod scheduled_tests;
+pub mod steps;
+#[cfg(test)]
+mod steps_tests;
 pub mod target;
 #[cfg(test)]
 mod target_tests;
@@ -121,6 +124,16 @@ pub fn service_scaling(
                 .to_owned(),
         });
     }
+    let tracking: Vec<&str> = auto_scaling
+        .target_tracking_scaling_policies
+        .iter()
+        .flatten()
+        .map(|p| p.policy_name.as_str())
+        .collect();
+    steps::check(
+        auto_scaling.step_scaling_policies.as_deref().unwrap_or_default(),
+        &tracking,
+    )?;
     let checked = scheduled::check(auto_scaling.scheduled_actions.as_deref().unwrap_or_default())?;
     let target = target::advance(auto_scaling, &checked, state.recorded, state.now);
     let mut built = hpa::hpa(&hpa::Input {
