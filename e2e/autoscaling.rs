@@ -94,6 +94,20 @@ async fn runs(env: &Env, desired: i64) -> Value {
     .await
 }
 
+/// The Service's tasks, for the simulated metrics.
+const SELECTOR: &str = "ecsbridge.io/service=web";
+
+/// Waits until the Service's `desiredCount` is `n` (`what` makes it so).
+async fn desired_becomes(env: &Env, n: i64, what: &str) {
+    eventually(what, TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "web"]).ok_or("no Service")?;
+        (int(&svc, "/spec/desiredCount") == n)
+            .then_some(())
+            .ok_or(format!("desiredCount {}", svc["spec"]["desiredCount"]))
+    })
+    .await;
+}
+
 /// Waits for a scaling activity with `description` whose cause holds `cause`.
 async fn activity(env: &Env, description: &str, cause: &str) {
     eventually(&format!("the activity {description:?}"), TIMEOUT, || {
@@ -148,20 +162,13 @@ async fn the_hpa_scales_the_service_and_a_gitops_reapply_leaves_its_count() {
             cpu_millis: 250,
             ..busy
         };
-        let selector = "ecsbridge.io/service=web";
         cluster
-            .set_usage(&env.namespace, selector, busy)
+            .set_usage(&env.namespace, SELECTOR, busy)
             .expect("selector");
-        eventually("the HPA to raise desiredCount", TIMEOUT, || {
-            let svc = env.get(&["ecssvc", "web"]).ok_or("no Service")?;
-            (int(&svc, "/spec/desiredCount") == 4)
-                .then_some(())
-                .ok_or(format!("desiredCount {}", svc["spec"]["desiredCount"]))
-        })
-        .await;
+        desired_becomes(&env, 4, "the HPA to raise desiredCount").await;
         // ...over which the same load is spread: at the target from then on.
         cluster
-            .set_usage(&env.namespace, selector, at_target)
+            .set_usage(&env.namespace, SELECTOR, at_target)
             .expect("selector");
         let svc = runs(&env, 4).await;
         let owners: Vec<&str> = svc["metadata"]["managedFields"]
@@ -193,25 +200,13 @@ async fn the_hpa_scales_the_service_and_a_gitops_reapply_leaves_its_count() {
         // Without the entry, each sync would reset it to the manifest's 2; the HPA then brings it
         // back to its min (here the load, at the target for 4 tasks, would be twice it for 2).
         argo_apply(&env, "web-plain.yaml", &manifests(2, "[]"));
-        eventually("the plain re-apply to reset the count", TIMEOUT, || {
-            let svc = env.get(&["ecssvc", "web"]).ok_or("no Service")?;
-            (int(&svc, "/spec/desiredCount") == 2)
-                .then_some(())
-                .ok_or(format!("desiredCount {}", svc["spec"]["desiredCount"]))
-        })
-        .await;
+        desired_becomes(&env, 2, "the plain re-apply to reset the count").await;
         cluster
-            .set_usage(&env.namespace, selector, busy)
+            .set_usage(&env.namespace, SELECTOR, busy)
             .expect("selector");
-        eventually("the HPA to raise desiredCount again", TIMEOUT, || {
-            let svc = env.get(&["ecssvc", "web"]).ok_or("no Service")?;
-            (int(&svc, "/spec/desiredCount") == 4)
-                .then_some(())
-                .ok_or(format!("desiredCount {}", svc["spec"]["desiredCount"]))
-        })
-        .await;
+        desired_becomes(&env, 4, "the HPA to raise desiredCount again").await;
         cluster
-            .set_usage(&env.namespace, selector, at_target)
+            .set_usage(&env.namespace, SELECTOR, at_target)
             .expect("selector");
         runs(&env, 4).await;
     }

@@ -107,6 +107,26 @@ fn policy(name: &str, type_: &str, state: &str, message: String) -> ScalingPolic
     }
 }
 
+/// Says that the policy of CloudWatch metric `m` does not scale without KEDA ([`NEEDS_KEDA`]);
+/// [`super::keda`] takes it back where KEDA is installed.
+fn said_unread(
+    m: &super::cloudwatch::CloudWatchMetric,
+    report: &mut Report,
+    statuses: &mut Vec<ScalingPolicyStatus>,
+) {
+    report.note(
+        NoteKind::NotYetTranslated,
+        format!("autoScaling.{}", m.field),
+        NEEDS_KEDA,
+    );
+    statuses.push(policy(
+        &m.policy,
+        TARGET_TRACKING,
+        NOT_TRANSLATED,
+        NEEDS_KEDA.to_owned(),
+    ));
+}
+
 /// Checks the scalable target and its policies as AAS does, and builds the HPA.
 ///
 /// # Errors
@@ -158,24 +178,9 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
         ) {
             (Some(m), None) => m,
             (None, Some(custom)) => {
-                cloudwatch.push(super::cloudwatch::customized(
-                    &p.policy_name,
-                    &field,
-                    custom,
-                    p.target_value,
-                )?);
-                let why = NEEDS_KEDA;
-                report.note(
-                    NoteKind::NotYetTranslated,
-                    format!("autoScaling.{field}.customizedMetricSpecification"),
-                    why,
-                );
-                statuses.push(policy(
-                    &p.policy_name,
-                    TARGET_TRACKING,
-                    NOT_TRANSLATED,
-                    why.to_owned(),
-                ));
+                let m = super::cloudwatch::customized(&p.policy_name, &field, custom, p.target_value)?;
+                said_unread(&m, &mut report, &mut statuses);
+                cloudwatch.push(m);
                 continue;
             }
             _ => {
@@ -205,24 +210,9 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
                         "required with ALBRequestCountPerTarget: app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>",
                     ));
                 };
-                cloudwatch.push(super::cloudwatch::alb(
-                    &p.policy_name,
-                    &field,
-                    label,
-                    p.target_value,
-                )?);
-                let why = NEEDS_KEDA;
-                report.note(
-                    NoteKind::NotYetTranslated,
-                    format!("autoScaling.{field}.predefinedMetricSpecification"),
-                    why,
-                );
-                statuses.push(policy(
-                    &p.policy_name,
-                    TARGET_TRACKING,
-                    NOT_TRANSLATED,
-                    why.to_owned(),
-                ));
+                let m = super::cloudwatch::alb(&p.policy_name, &field, label, p.target_value)?;
+                said_unread(&m, &mut report, &mut statuses);
+                cloudwatch.push(m);
                 continue;
             }
         };
