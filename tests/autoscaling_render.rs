@@ -216,3 +216,33 @@ fn keda_schema_check_refuses_what_keda_would_not_take() {
         assert!(err.contains(expected), "{err}");
     }
 }
+
+#[test]
+fn with_a_metrics_adapter_the_hpa_reads_an_external_metric_and_is_valid() {
+    let (items, stderr, ok) = render_with(
+        &format!("{TASK_DEFINITION}{SERVICE}"),
+        "external",
+        &["--external-metrics", "true"],
+    );
+    assert!(ok, "{stderr}");
+    let hpa = items
+        .iter()
+        .find(|i| i["kind"] == "HorizontalPodAutoscaler")
+        .expect("an HPA");
+    let kinds: Vec<&str> = hpa["spec"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["type"].as_str())
+        .collect();
+    assert_eq!(kinds, ["Resource", "External"]);
+    assert!(!stderr.contains("CloudWatch"), "nothing left to say: {stderr}");
+    let dir = std::env::temp_dir().join(format!("ecs-bridge-autoscaling-{}-external", std::process::id()));
+    let file = dir.join("hpa.yaml");
+    std::fs::write(&file, serde_yaml_ng::to_string(hpa).expect("yaml")).expect("write");
+    for version in support::KUBERNETES_VERSIONS {
+        if let Err(e) = support::kubernetes_validate(&[&file], version) {
+            panic!("the HPA is invalid for Kubernetes {version}:\n{e}");
+        }
+    }
+}

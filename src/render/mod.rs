@@ -283,6 +283,7 @@ fn render_service<'a>(
         deploying: false,
         hpa: None,
         keda: options.keda.unwrap_or(false).then_some(&keda),
+        external_metrics: options.external_metrics.unwrap_or(false),
         now,
     };
     let scaling = match autoscaling::service_scaling(&name, &ns, &svc.spec, td.spec, &state) {
@@ -378,7 +379,7 @@ fn render_service<'a>(
             position_of(&item.document, &field).or_else(|| Some(item.document.file_position(1, 1))),
             None,
             format!(
-                "{}: {unserved} (render with --keda true for a cluster that has it)",
+                "{}: {unserved} (render with --keda true or --external-metrics true for a cluster that has one)",
                 item.resource.describe()
             ),
         ));

@@ -50,6 +50,11 @@ pub struct Options {
     /// discovery unless given; `render` assumes not unless given.
     #[arg(long, value_name = "BOOL", env = "ECS_BRIDGE_KEDA", action = clap::ArgAction::Set)]
     pub keda: Option<bool>,
+    /// Whether a metrics adapter serves the external metric `ecsbridge_cloudwatch` (where KEDA is
+    /// not installed, auto scaling on CloudWatch metrics reads it: README, "Service Auto
+    /// Scaling"). `run` asks discovery unless given; `render` assumes not unless given.
+    #[arg(long, value_name = "BOOL", env = "ECS_BRIDGE_EXTERNAL_METRICS", action = clap::ArgAction::Set)]
+    pub external_metrics: Option<bool>,
     /// The AWS region of the CloudWatch metrics KEDA reads (`us-east-1`).
     #[arg(long, value_name = "REGION", env = "ECS_BRIDGE_AWS_REGION")]
     pub aws_region: Option<String>,
@@ -89,6 +94,7 @@ impl Default for Options {
             kubernetes_version: None,
             karpenter_node_class: super::capacity::node_pool::DEFAULT_NODE_CLASS.to_owned(),
             keda: None,
+            external_metrics: None,
             aws_region: None,
             keda_authentication: None,
         }
@@ -183,6 +189,7 @@ mod tests {
                 kubernetes_version: Some(KubernetesVersion { minor: 34 }),
                 karpenter_node_class: "ecs".into(),
                 keda: Some(true),
+                external_metrics: None,
                 aws_region: Some("eu-west-1".into()),
                 keda_authentication: Some(crate::api::external::keda::AuthenticationRef {
                     name: "aws".into(),

@@ -141,6 +141,7 @@ pub fn scaling(
         recorded: svc.status.as_ref().and_then(|s| s.auto_scaling.as_ref()),
         deploying: svc.deployments().iter().any(primary_in_progress),
         keda: loaded.keda.then_some(keda),
+        external_metrics: loaded.external_metrics,
         hpa: children.hpa.as_deref().filter(|h| {
             kube::ResourceExt::owner_references(*h)
                 .iter()

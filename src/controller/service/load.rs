@@ -32,7 +32,7 @@ use crate::{
         Context, Error,
         revisions::{self, revision_name},
     },
-    translate::reference::TaskDefinitionRef,
+    translate::{autoscaling::external::METRIC as EXTERNAL_METRIC, reference::TaskDefinitionRef},
 };
 
 /// What a Service's reconcile read.
@@ -59,6 +59,9 @@ pub struct Loaded {
     /// Whether KEDA's ScaledObject kind is served, when its auto scaling reads CloudWatch (asked
     /// of discovery until served, or given by `--keda`); false otherwise.
     pub keda: bool,
+    /// Without KEDA, whether a metrics adapter serves the external metric
+    /// `ecsbridge_cloudwatch` (asked of discovery until served, or `--external-metrics`).
+    pub external_metrics: bool,
 }
 
 /// Reads what `svc` (in `namespace`) refers to and what it owns.
@@ -84,12 +87,26 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         (Some(a), Some(given)) => given && a.reads_cloudwatch(),
         _ => false,
     };
+    let external_metrics = match (
+        svc.spec.auto_scaling.as_ref(),
+        ctx.config.options.external_metrics,
+    ) {
+        (Some(a), None) if !keda && a.reads_cloudwatch() => {
+            let api_version = "external.metrics.k8s.io/v1beta1";
+            ctx.served
+                .served(&ctx.client, api_version, EXTERNAL_METRIC)
+                .await?
+        }
+        (Some(a), Some(given)) => given && !keda && a.reads_cloudwatch(),
+        _ => false,
+    };
     let Some(Ok(reference)) = reference else {
         return Ok(Loaded {
             children,
             capacity_providers,
             namespace: namespace_object,
             keda,
+            external_metrics,
             ..Loaded::default()
         });
     };
@@ -155,6 +172,7 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         capacity_providers,
         namespace: namespace_object,
         keda,
+        external_metrics,
     })
 }
 

@@ -86,8 +86,8 @@ pub struct Built {
 }
 
 /// Why a policy on a CloudWatch metric does not scale without KEDA.
-pub const NEEDS_KEDA: &str = "a CloudWatch metric: KEDA (keda.sh ScaledObject) reads it, and it is not installed; \
-                              not scaled on";
+pub const NEEDS_KEDA: &str = "a CloudWatch metric: KEDA (keda.sh ScaledObject) reads it, or a metrics adapter \
+                              serving the external metric ecsbridge_cloudwatch, and neither is installed; not scaled on";
 
 /// `TargetTrackingScaling`, as AAS names the policy type.
 pub const TARGET_TRACKING: &str = "TargetTrackingScaling";
@@ -104,6 +104,24 @@ fn policy(name: &str, type_: &str, state: &str, message: String) -> ScalingPolic
         policy_type: type_.to_owned(),
         state: state.to_owned(),
         message: Some(message),
+    }
+}
+
+/// The HPA of Service `service` in `namespace`, with `spec`.
+#[must_use]
+pub fn object(service: &str, namespace: &str, spec: HorizontalPodAutoscalerSpec) -> HorizontalPodAutoscaler {
+    HorizontalPodAutoscaler {
+        metadata: ObjectMeta {
+            name: Some(service.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([
+                (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
+                (labels::SERVICE.to_owned(), service.to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec),
+        status: None,
     }
 }
 
@@ -340,19 +358,7 @@ pub fn hpa(input: &Input<'_>) -> Result<Built, AutoScalingError> {
         }),
     };
     let has_metrics = spec.metrics.as_ref().is_some_and(|m| !m.is_empty());
-    let hpa = has_metrics.then(|| HorizontalPodAutoscaler {
-        metadata: ObjectMeta {
-            name: Some(input.service.to_owned()),
-            namespace: Some(input.namespace.to_owned()),
-            labels: Some(BTreeMap::from([
-                (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
-                (labels::SERVICE.to_owned(), input.service.to_owned()),
-            ])),
-            ..ObjectMeta::default()
-        },
-        spec: Some(spec.clone()),
-        status: None,
-    });
+    let hpa = has_metrics.then(|| object(input.service, input.namespace, spec.clone()));
     Ok(Built {
         hpa,
         report,

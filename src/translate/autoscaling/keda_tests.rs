@@ -35,11 +35,16 @@ fn cpu_and_alb() -> ServiceSpec {
 }
 
 fn scale(spec: &ServiceSpec, keda: Option<&Keda>) -> super::Scaling {
+    scale_with(spec, keda, false)
+}
+
+fn scale_with(spec: &ServiceSpec, keda: Option<&Keda>, external_metrics: bool) -> super::Scaling {
     let state = State {
         recorded: None,
         deploying: false,
         hpa: None,
         keda,
+        external_metrics,
         now: Timestamp::from_second(1_800_000_000).expect("a time"),
     };
     service_scaling("web", "shop", spec, &task(), &state)
@@ -138,6 +143,7 @@ fn a_customized_metric_is_a_value_and_aas_checks_it() {
         deploying: false,
         hpa: None,
         keda: None,
+        external_metrics: false,
         now: Timestamp::UNIX_EPOCH,
     };
     let bad = custom(json!({"namespace": "Shop", "metricName": "X", "statistic": "p99"}));
@@ -176,7 +182,8 @@ fn without_keda_the_cpu_policy_scales_and_the_service_is_told_what_to_install() 
     assert_eq!(
         s.unserved.as_deref(),
         Some(
-            "policies requests read CloudWatch metrics: install KEDA (ecs-bridge then scales through a ScaledObject); \
+            "policies requests read CloudWatch metrics: install KEDA (ecs-bridge then scales through a ScaledObject), \
+             or a metrics adapter serving the external metric ecsbridge_cloudwatch (README: Service Auto Scaling); \
              until then they do not scale the Service (its CPU and memory policies do)"
         )
     );
@@ -197,4 +204,56 @@ fn without_keda_the_cpu_policy_scales_and_the_service_is_told_what_to_install() 
         "{:?}",
         s.report
     );
+}
+
+#[test]
+fn with_a_metrics_adapter_cloudwatch_policies_are_external_metrics_of_the_hpa() {
+    let s = scale_with(&cpu_and_alb(), None, true);
+    assert!(s.scaled_object.is_none() && s.unserved.is_none());
+    let hpa = serde_json::to_value(s.hpa.expect("an HPA")).expect("json");
+    assert_eq!(
+        hpa["spec"]["metrics"][1],
+        json!({"type": "External", "external": {
+            "metric": {"name": "ecsbridge_cloudwatch", "selector": {"matchLabels": {"service": "web", "policy": "requests"}}},
+            "target": {"type": "AverageValue", "averageValue": "500"}}})
+    );
+    assert!(s.report.is_empty(), "{:?}", s.report);
+    assert!(s.status.scaling_policies.iter().all(|p| p.state == "Active"));
+    assert!(
+        s.status.scaling_policies[1]
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains(
+                "AWS/ApplicationELB/RequestCount (Sum) of LoadBalancer=app/shop/50dc6c495c0c9188, \
+             TargetGroup=targetgroup/web/73e2d6bc24d8a067"
+            )),
+        "{:?}",
+        s.status.scaling_policies[1]
+    );
+    // A customized metric alone: the HPA holds it alone, as a Value; a policy name that is no
+    // label value is hashed.
+    let custom = spec(
+        json!([{"policyName": "queue depth", "targetValue": 2.5, "customizedMetricSpecification":
+        {"namespace": "Shop", "metricName": "BacklogPerTask", "statistic": "Average"}}]),
+    );
+    let s = scale_with(&custom, None, true);
+    let metrics = s
+        .hpa
+        .and_then(|h| h.spec)
+        .and_then(|h| h.metrics)
+        .expect("metrics");
+    assert_eq!(metrics.len(), 1);
+    let external = metrics[0].external.as_ref().expect("External");
+    assert_eq!(external.target.type_, "Value");
+    assert_eq!(
+        external.target.value.as_ref().map(|q| q.0.as_str()),
+        Some("2500m")
+    );
+    let policy = &external
+        .metric
+        .selector
+        .as_ref()
+        .and_then(|s| s.match_labels.clone())
+        .expect("labels")["policy"];
+    assert!(policy.starts_with("p-") && policy.len() == 18, "{policy}");
 }

@@ -8,6 +8,7 @@ pub mod activities;
 #[cfg(test)]
 mod activities_tests;
 pub mod cloudwatch;
+pub mod external;
 pub mod hpa;
 #[cfg(test)]
 mod hpa_tests;
@@ -65,6 +66,9 @@ pub struct State<'a> {
     pub hpa: Option<&'a HorizontalPodAutoscaler>,
     /// KEDA, when installed: policies on CloudWatch metrics scale through a ScaledObject.
     pub keda: Option<&'a keda::Keda>,
+    /// Without KEDA, a metrics adapter serves the external metric [`external::METRIC`]: those
+    /// policies become External metrics of the HPA.
+    pub external_metrics: bool,
     /// The instant of the translation.
     pub now: Timestamp,
 }
@@ -151,13 +155,19 @@ pub fn service_scaling(
         }
         _ => None,
     };
+    let external = state.keda.is_none() && state.external_metrics && !built.cloudwatch.is_empty();
+    if external && runs {
+        external::add(name, namespace, &mut built);
+    }
     let hpa = built.hpa.take().filter(|_| runs && scaled_object.is_none());
-    let unserved = (state.keda.is_none() && !built.cloudwatch.is_empty()).then(|| {
+    let unserved = (state.keda.is_none() && !external && !built.cloudwatch.is_empty()).then(|| {
         let names: Vec<&str> = built.cloudwatch.iter().map(|m| m.policy.as_str()).collect();
         format!(
-            "policies {} read CloudWatch metrics: install KEDA (ecs-bridge then scales through a ScaledObject); \
-             until then they do not scale the Service{}",
+            "policies {} read CloudWatch metrics: install KEDA (ecs-bridge then scales through a ScaledObject), or \
+             a metrics adapter serving the external metric {} (README: Service Auto Scaling); until then they do \
+             not scale the Service{}",
             names.join(", "),
+            external::METRIC,
             if hpa.is_some() { " (its CPU and memory policies do)" } else { ", which keeps its count" }
         )
     });

@@ -316,6 +316,7 @@ async fn without_keda_the_service_is_degraded_naming_what_to_install_and_keeps_s
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
         expect_unserved(&mut server, "/apis/keda.sh/v1alpha1").await;
+        expect_unserved(&mut server, "/apis/external.metrics.k8s.io/v1beta1").await;
         expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), two_ready()).await;
         let hpa = expect_echoed_apply(&mut server, &format!("{HPAS}/web")).await;
         let status = expect_status_apply(&mut server, &status_svc).await;
@@ -335,5 +336,45 @@ async fn without_keda_the_service_is_degraded_naming_what_to_install_and_keeps_s
             .as_str()
             .is_some_and(|m| m.starts_with("policies requests read CloudWatch metrics: install KEDA")),
         "{degraded}"
+    );
+}
+
+#[tokio::test]
+async fn where_an_adapter_serves_the_external_metric_the_hpa_reads_it() {
+    let (ctx, mut server) = testing::context();
+    with_caches(
+        &ctx,
+        Caches {
+            task_definitions: vec![reserving_td()],
+            ..Caches::default()
+        },
+    );
+    let svc = on_requests();
+    let status_svc = svc.clone();
+    let verifier = tokio::spawn(async move {
+        expect_unserved(&mut server, "/apis/keda.sh/v1alpha1").await;
+        // prometheus-adapter lists the external metrics its rules serve.
+        testing::expect_discovery(
+            &mut server,
+            "external.metrics.k8s.io/v1beta1",
+            "ecsbridge_cloudwatch",
+            "ExternalMetricValueList",
+        )
+        .await;
+        expect_workload_apply(&mut server, &format!("{DEPLOYMENTS}/web"), two_ready()).await;
+        let hpa = expect_echoed_apply(&mut server, &format!("{HPAS}/web")).await;
+        let status = expect_status_apply(&mut server, &status_svc).await;
+        (hpa, status)
+    });
+    run_reconcile(svc, ctx).await.expect("reconcile succeeds");
+    let (hpa, status) = verifier.await.expect("verifier passes");
+    let metrics = hpa["spec"]["metrics"].as_array().cloned().unwrap_or_default();
+    let kinds: Vec<&str> = metrics.iter().filter_map(|m| m["type"].as_str()).collect();
+    assert_eq!(kinds, ["Resource", "External"]);
+    assert_eq!(metrics[1]["external"]["metric"]["name"], "ecsbridge_cloudwatch");
+    assert_eq!(
+        condition(&status["status"], "Degraded")["status"],
+        "False",
+        "{status}"
     );
 }
