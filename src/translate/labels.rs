@@ -26,6 +26,24 @@ pub const GROUP_ANNOTATION: &str = "ecsbridge.io/group";
 /// template, the tags ECS would put on the tasks.
 pub const TAGS: &str = "ecsbridge.io/tags";
 
+/// The metadata of the object of Service `service` in `namespace` that bears its name (its HPA,
+/// its ScaledObject): the name, and the labels that say whose it is and that it is ours.
+#[must_use]
+pub fn service_object_meta(
+    service: &str,
+    namespace: &str,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: Some(service.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        labels: Some(BTreeMap::from([
+            (MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
+            (SERVICE.to_owned(), service.to_owned()),
+        ])),
+        ..Default::default()
+    }
+}
+
 /// The labels that select a service's pods (its workload's, and its Kubernetes Services').
 #[must_use]
 pub fn selector_labels(service: &str) -> BTreeMap<String, String> {

@@ -82,12 +82,7 @@ fn metric(service: &str, m: &CloudWatchMetric) -> MetricSpec {
 /// Adds `built`'s CloudWatch metrics to the HPA of Service `service` in `namespace` (made when
 /// there was none), with `built`'s report and policies updated to say the HPA reads them.
 pub fn add(service: &str, namespace: &str, built: &mut Built) {
-    let fields: Vec<String> = built
-        .cloudwatch
-        .iter()
-        .map(|m| format!("autoScaling.{}", m.field))
-        .collect();
-    built.report.notes.retain(|n| !fields.contains(&n.field));
+    built.unsay_cloudwatch();
     for m in &built.cloudwatch {
         let dimensions: Vec<String> = m.dimensions.iter().map(|(n, v)| format!("{n}={v}")).collect();
         if let Some(s) = built.policies.iter_mut().find(|p| p.policy_name == m.policy) {

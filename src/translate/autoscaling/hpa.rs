@@ -21,15 +21,13 @@
 //! What has no HPA form yet (ALB request counts and CloudWatch metrics, which need an external
 //! metrics adapter; step scaling) is said in the [`Report`].
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::{
     api::autoscaling::v2::{
         CrossVersionObjectReference, HPAScalingRules, HorizontalPodAutoscaler,
         HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
         ResourceMetricSource,
     },
-    apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
+    apimachinery::pkg::api::resource::Quantity,
 };
 
 use super::AutoScalingError;
@@ -111,17 +109,22 @@ fn policy(name: &str, type_: &str, state: &str, message: String) -> ScalingPolic
 #[must_use]
 pub fn object(service: &str, namespace: &str, spec: HorizontalPodAutoscalerSpec) -> HorizontalPodAutoscaler {
     HorizontalPodAutoscaler {
-        metadata: ObjectMeta {
-            name: Some(service.to_owned()),
-            namespace: Some(namespace.to_owned()),
-            labels: Some(BTreeMap::from([
-                (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
-                (labels::SERVICE.to_owned(), service.to_owned()),
-            ])),
-            ..ObjectMeta::default()
-        },
+        metadata: labels::service_object_meta(service, namespace),
         spec: Some(spec),
         status: None,
+    }
+}
+
+impl Built {
+    /// Takes back what was said of the CloudWatch policies ([`said_unread`]) when something
+    /// reads their metrics after all (KEDA, a metrics adapter): their notes go.
+    pub fn unsay_cloudwatch(&mut self) {
+        let fields: Vec<String> = self
+            .cloudwatch
+            .iter()
+            .map(|m| format!("autoScaling.{}", m.field))
+            .collect();
+        self.report.notes.retain(|n| !fields.contains(&n.field));
     }
 }
 

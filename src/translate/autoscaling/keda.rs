@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
 use super::{
     cloudwatch::CloudWatchMetric,
     hpa::{ACTIVE, Built, NOT_TRANSLATED},
@@ -84,12 +82,7 @@ pub fn scaled_object(service: &str, namespace: &str, built: &mut Built, keda: &K
             })
         })
         .collect();
-    let fields: Vec<String> = built
-        .cloudwatch
-        .iter()
-        .map(|m| format!("autoScaling.{}", m.field))
-        .collect();
-    built.report.notes.retain(|n| !fields.contains(&n.field));
+    built.unsay_cloudwatch();
     for m in &built.cloudwatch {
         let status = built.policies.iter_mut().find(|p| p.policy_name == m.policy);
         match keda.region.as_deref() {
@@ -121,15 +114,7 @@ pub fn scaled_object(service: &str, namespace: &str, built: &mut Built, keda: &K
         return None;
     }
     Some(ScaledObject {
-        metadata: ObjectMeta {
-            name: Some(service.to_owned()),
-            namespace: Some(namespace.to_owned()),
-            labels: Some(BTreeMap::from([
-                (labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned()),
-                (labels::SERVICE.to_owned(), service.to_owned()),
-            ])),
-            ..ObjectMeta::default()
-        },
+        metadata: labels::service_object_meta(service, namespace),
         spec: ScaledObjectSpec {
             scale_target_ref: ScaleTarget {
                 api_version: crate::api::API_VERSION.to_owned(),

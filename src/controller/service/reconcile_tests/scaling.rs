@@ -30,6 +30,17 @@ fn reserving_td() -> TaskDefinition {
     td
 }
 
+/// Gives `ctx` caches that hold [`reserving_td`] only.
+fn with_reserving_td(ctx: &Context) {
+    with_caches(
+        ctx,
+        Caches {
+            task_definitions: vec![reserving_td()],
+            ..Caches::default()
+        },
+    );
+}
+
 /// The Deployment status of two ready tasks.
 fn two_ready() -> Value {
     json!({"observedGeneration": 1, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 2, "availableReplicas": 2})
@@ -38,13 +49,7 @@ fn two_ready() -> Value {
 #[tokio::test]
 async fn an_autoscaled_service_runs_its_range_and_owns_an_hpa_on_its_scale_subresource() {
     let (ctx, mut server) = testing::context();
-    with_caches(
-        &ctx,
-        Caches {
-            task_definitions: vec![reserving_td()],
-            ..Caches::default()
-        },
-    );
+    with_reserving_td(&ctx);
     let svc = autoscaled();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
@@ -163,13 +168,7 @@ async fn auto_scaling_aas_would_refuse_writes_only_the_status() {
     if let Some(a) = svc.spec.auto_scaling.as_mut() {
         a.scheduled_actions.get_or_insert_default()[0].schedule = "cron(0 22 * * * *)".into();
     }
-    with_caches(
-        &ctx,
-        Caches {
-            task_definitions: vec![reserving_td()],
-            ..Caches::default()
-        },
-    );
+    with_reserving_td(&ctx);
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
         let status = expect_status_apply(&mut server, &status_svc).await;
@@ -305,13 +304,7 @@ async fn where_keda_is_served_cloudwatch_policies_scale_through_a_scaled_object(
 #[tokio::test]
 async fn without_keda_the_service_is_degraded_naming_what_to_install_and_keeps_scaling_on_cpu() {
     let (ctx, mut server) = testing::context();
-    with_caches(
-        &ctx,
-        Caches {
-            task_definitions: vec![reserving_td()],
-            ..Caches::default()
-        },
-    );
+    with_reserving_td(&ctx);
     let svc = on_requests();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
@@ -342,13 +335,7 @@ async fn without_keda_the_service_is_degraded_naming_what_to_install_and_keeps_s
 #[tokio::test]
 async fn where_an_adapter_serves_the_external_metric_the_hpa_reads_it() {
     let (ctx, mut server) = testing::context();
-    with_caches(
-        &ctx,
-        Caches {
-            task_definitions: vec![reserving_td()],
-            ..Caches::default()
-        },
-    );
+    with_reserving_td(&ctx);
     let svc = on_requests();
     let status_svc = svc.clone();
     let verifier = tokio::spawn(async move {
