@@ -116,7 +116,7 @@ pub fn object(service: &str, namespace: &str, spec: HorizontalPodAutoscalerSpec)
 }
 
 impl Built {
-    /// Takes back what was said of the CloudWatch policies ([`said_unread`]) when something
+    /// Takes back what was said of the CloudWatch policies (that nothing reads them) when something
     /// reads their metrics after all (KEDA, a metrics adapter): their notes go.
     pub fn unsay_cloudwatch(&mut self) {
         let fields: Vec<String> = self
