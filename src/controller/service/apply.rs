@@ -176,7 +176,7 @@ pub async fn apply(
         live_services,
     )
     .await?;
-    if let Some(problem) = apply_hpa(client, ns, uid, desired.hpa.as_ref(), children.hpa.as_deref()).await? {
+    if let Some(problem) = apply_hpa(client, ns, uid, desired.hpa, children.hpa.as_deref()).await? {
         problems.push(problem);
     }
     let had_scaled_object = valid
@@ -230,16 +230,16 @@ async fn apply_hpa(
     client: &Client,
     ns: &str,
     uid: &str,
-    hpa: Option<&HorizontalPodAutoscaler>,
+    hpa: Option<HorizontalPodAutoscaler>,
     live: Option<&HorizontalPodAutoscaler>,
 ) -> Result<Option<String>, Error> {
-    let api = Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns);
     match (hpa, live) {
-        (Some(hpa), live) if !live.is_some_and(|live| unchanged::is_current(hpa, live)) => {
-            Ok(refused(apply_object(&api, hpa).await)?.err())
+        (Some(hpa), live) => Ok(refused(apply_unless_current(client, ns, hpa, live).await)?.err()),
+        (None, Some(live)) if owned_by(live, uid) => {
+            let api = Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), ns);
+            delete(&api, live).await.map(|()| None)
         }
-        (None, Some(live)) if owned_by(live, uid) => delete(&api, live).await.map(|()| None),
-        _ => Ok(None),
+        (None, _) => Ok(None),
     }
 }
 

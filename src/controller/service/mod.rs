@@ -105,9 +105,6 @@ pub async fn reconcile(svc: Arc<Service>, ctx: Arc<Context>) -> Result<Action, E
         now.clone(),
     )
     .await?;
-    let next_scaling = scaling
-        .as_ref()
-        .and_then(|s| s.target.next.as_ref())
-        .map(|n| n.at);
+    let next_scaling = scaling.as_ref().and_then(|s| s.next.as_ref()).map(|n| n.at);
     Ok(plan.requeue(&status, ctx.config.resync_interval, next_scaling, now.0))
 }

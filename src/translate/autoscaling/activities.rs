@@ -12,6 +12,7 @@ use k8s_openapi::{
 
 use super::scheduled::{Action, Fired};
 use crate::api::autoscaling::{AutoScaling, PredefinedMetricType, ScalingActivity};
+use crate::translate::capacity::usage::quantity;
 
 /// How many activities the status keeps.
 pub const MAX_ACTIVITIES: usize = 10;
@@ -130,23 +131,6 @@ fn policy_of<'a>(auto_scaling: &'a AutoScaling, resource: &str) -> Option<&'a st
             }
         })
         .map(|p| p.policy_name.as_str())
-}
-
-/// A quantity's number, for comparing two of the same unit (`500m` against `250m`).
-fn quantity(q: &str) -> f64 {
-    let split = q.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(q.len());
-    let (n, suffix) = q.split_at(split);
-    let n: f64 = n.parse().unwrap_or(0.0);
-    n * match suffix {
-        "m" => 0.001,
-        "k" | "K" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        _ => 1.0,
-    }
 }
 
 /// `recorded` with what happened since, newest first: the firings `fired` of `actions` (applied

@@ -23,14 +23,8 @@ pub const METRIC: &str = "ecsbridge_cloudwatch";
 /// `name` as a label value: itself when it is one, else `p-` and a hash of it.
 #[must_use]
 pub fn label_value(name: &str) -> String {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if valid {
+    // (A non-empty label value.)
+    if crate::names::is_qualified_name_part(name) {
         name.to_owned()
     } else {
         format!("p-{:016x}", crate::fnv::hash(name.bytes()))

@@ -85,10 +85,11 @@ pub struct Scaling {
     /// Why policies do not scale though they could (a CloudWatch metric, and KEDA not
     /// installed): what to install, for `Degraded`.
     pub unserved: Option<String>,
-    /// What the status records (and the next translation goes on from).
+    /// What the status records (and the next translation goes on from): the range in force is
+    /// its `scalableTarget`'s.
     pub status: AutoScalingStatus,
-    /// What fired now and what fires next ([`target::Target`]).
-    pub target: target::Target,
+    /// The next instant a scheduled action fires, and which: the controller requeues for it.
+    pub next: Option<scheduled::Fired>,
     /// Fields translated approximately or not at all.
     pub report: Report,
 }
@@ -98,8 +99,10 @@ impl Scaling {
     /// force, as AAS keeps it (scaling out to a new min, in to a new max).
     #[must_use]
     pub fn count(&self, desired: Option<i32>) -> i32 {
-        let (min, max) = self.target.range();
-        desired.unwrap_or(1).clamp(min, max.max(min))
+        let t = &self.status.scalable_target;
+        desired
+            .unwrap_or(1)
+            .clamp(t.min_capacity, t.max_capacity.max(t.min_capacity))
     }
 }
 
@@ -183,9 +186,9 @@ pub fn service_scaling(
         state.now,
     );
     let status = AutoScalingStatus {
-        scalable_target: target.status.clone(),
+        scalable_target: target.status,
         scaling_policies: built.policies,
-        scheduled_actions: target.actions.clone(),
+        scheduled_actions: target.actions,
         horizontal_pod_autoscaler: hpa
             .as_ref()
             .and_then(|h| h.metadata.name.clone())
@@ -198,7 +201,7 @@ pub fn service_scaling(
         scaled_object,
         unserved,
         status,
-        target,
+        next: target.next,
         report: built.report,
     }))
 }
