@@ -72,6 +72,11 @@ enum Command {
         #[arg(long, env = "ECS_BRIDGE_REVISION_HISTORY_LIMIT",
               default_value_t = ecs_bridge::controller::DEFAULT_REVISION_HISTORY_LIMIT)]
         revision_history_limit: usize,
+        /// How long a stopped standalone task's pod is kept (describable, with its logs) before
+        /// it is deleted, e.g. `1h`, `30m`, `2h30m`; the Task's status keeps its summary.
+        #[arg(long, env = "ECS_BRIDGE_TASK_RETENTION", default_value = "1h",
+              value_parser = parse_duration)]
+        task_retention: std::time::Duration,
         /// The installation options.
         #[command(flatten)]
         options: ecs_bridge::translate::Options,
@@ -184,6 +189,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             log,
             log_json,
             revision_history_limit,
+            task_retention,
             options,
             leader_elect,
             lease_name,
@@ -203,6 +209,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                         revision_history_limit,
                         options,
                         headroom_namespace: own_namespace.clone(),
+                        task_retention,
                         ..ecs_bridge::controller::Config::default()
                     },
                     leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {
@@ -364,8 +371,37 @@ fn run(
     })
 }
 
+/// A duration as `1h`, `30m`, `90s` or `2h30m` (jiff's friendly format), at least one second.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let span: jiff::Span = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a duration like 1h, 30m or 90s: {e}"))?;
+    let signed = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("{text:?}: {e}"))?;
+    let d = std::time::Duration::try_from(signed).map_err(|e| format!("{text:?}: {e}"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(format!("{text:?} is shorter than one second"));
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn task_retention_takes_friendly_durations() {
+        assert_eq!(
+            super::parse_duration("1h"),
+            Ok(std::time::Duration::from_secs(3600))
+        );
+        assert_eq!(
+            super::parse_duration("2h30m"),
+            Ok(std::time::Duration::from_secs(9000))
+        );
+        assert!(super::parse_duration("0s").is_err_and(|e| e.contains("shorter than one second")));
+        assert!(super::parse_duration("soon").is_err_and(|e| e.contains("not a duration")));
+    }
+
     use clap::Parser;
 
     use super::{Cli, Command};

@@ -304,6 +304,10 @@ async fn run_controllers(
             )
             .boxed(),
         );
+        let synced = readiness.controller(controller::task::CONTROLLER);
+        controllers.push(
+            controller::task::watch::run(scope.clone(), Arc::clone(&ctx), synced, shutdown.clone()).boxed(),
+        );
         let synced = readiness.controller(controller::service::CONTROLLER);
         controllers
             .push(controller::service::watch::run(scope, Arc::clone(&ctx), synced, shutdown.clone()).boxed());

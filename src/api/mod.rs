@@ -24,7 +24,7 @@ pub use free_form::FreeForm;
 pub use number_or_string::NumberOrString;
 pub use scheduled_task::{ScheduledTask, ScheduledTaskSpec, ScheduledTaskStatus};
 pub use service::{Service, ServiceSpec, ServiceStatus};
-pub use task::{Task, TaskSpec, TaskStatus};
+pub use task::{ContainerState, Task, TaskFailure, TaskInstance, TaskSpec, TaskStatus};
 pub use task_definition::{TaskDefinition, TaskDefinitionSpec, TaskDefinitionStatus};
 
 /// API group of every kind.

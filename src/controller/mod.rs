@@ -48,6 +48,7 @@ pub mod revisions;
 pub mod served;
 pub mod service;
 pub mod status;
+pub mod task;
 pub mod task_definition;
 pub mod unchanged;
 
@@ -78,6 +79,9 @@ use crate::{
 
 /// Default of [`Config::resync_interval`]: 5 minutes.
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);
+/// Default of [`Config::task_retention`]: ECS keeps stopped tasks describable for at least an
+/// hour.
+pub const DEFAULT_TASK_RETENTION: Duration = Duration::from_secs(3600);
 /// Default of [`Config::revision_history_limit`].
 pub const DEFAULT_REVISION_HISTORY_LIMIT: usize = 10;
 
@@ -98,6 +102,9 @@ pub struct Config {
     /// The namespace of capacity providers' placeholder pods (managed scaling's headroom): the
     /// operator's own. Default: `ecs-bridge-system`.
     pub headroom_namespace: String,
+    /// How long a stopped standalone task's pod stays (describable, with its logs) before it is
+    /// deleted; the Task's status keeps the task's summary. Default: [`DEFAULT_TASK_RETENTION`].
+    pub task_retention: Duration,
 }
 
 impl Default for Config {
@@ -108,6 +115,7 @@ impl Default for Config {
             revision_history_limit: DEFAULT_REVISION_HISTORY_LIMIT,
             options: Options::default(),
             headroom_namespace: "ecs-bridge-system".to_owned(),
+            task_retention: DEFAULT_TASK_RETENTION,
         }
     }
 }
@@ -134,6 +142,9 @@ pub struct Context {
     /// The TaskDefinitions' dependents, cached: one set of stores per scope the TaskDefinition
     /// controller runs in.
     pub task_definition_children: std::sync::RwLock<Vec<task_definition::children::Stores>>,
+    /// The Tasks' pods and the TaskDefinitions they run, cached: one set of stores per scope the
+    /// Task controller runs in.
+    pub task_children: std::sync::RwLock<Vec<task::children::Stores>>,
     /// The CapacityProvider controller's caches (nodes, and the pods and Services of every
     /// watched scope); none before it runs, as in unit tests.
     pub capacity_provider_caches: std::sync::RwLock<Option<capacity_provider::watch::Caches>>,
@@ -158,6 +169,7 @@ impl Context {
             config,
             failures: Mutex::new(HashMap::new()),
             service_children: std::sync::RwLock::new(Vec::new()),
+            task_children: std::sync::RwLock::new(Vec::new()),
             task_definition_children: std::sync::RwLock::new(Vec::new()),
             capacity_provider_caches: std::sync::RwLock::new(None),
             target_group_bindings: service::apply::Bindings::default(),

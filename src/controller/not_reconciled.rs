@@ -1,4 +1,4 @@
-//! The kinds that have a CRD but no controller yet (Task, ScheduledTask):
+//! The kinds that have a CRD but no controller yet (ScheduledTask):
 //! their objects are kept as written and nothing is made from them, and their status says so
 //! (`Ready=False` and `Degraded=True`, reason [`REASON_NOT_RECONCILED`]), so that a user (and Argo CD) sees it rather
 //! than an object that looks forgotten. The README's kinds table says which kinds are reconciled.
@@ -18,7 +18,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use crate::{
-    api::{ScheduledTask, Task, condition},
+    api::{ScheduledTask, condition},
     controller::{Context, Error, caches::scoped, error_policy},
     runtime::Shutdown,
 };
@@ -124,19 +124,13 @@ where
 pub async fn run(namespace: Option<String>, ctx: Arc<Context>, shutdown: Shutdown) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
-    let tasks = drive(
-        Controller::new(scoped::<Task>(&client, ns), watcher::Config::default())
-            .trigger_backoff(crate::controller::caches::trigger_backoff()),
-        Arc::clone(&ctx),
-        shutdown.clone(),
-    );
-    let scheduled = drive(
+    drive(
         Controller::new(scoped::<ScheduledTask>(&client, ns), watcher::Config::default())
             .trigger_backoff(crate::controller::caches::trigger_backoff()),
         Arc::clone(&ctx),
         shutdown.clone(),
-    );
-    futures::join!(tasks, scheduled);
+    )
+    .await;
 }
 
 #[cfg(test)]

@@ -7,11 +7,14 @@
 //! TargetGroupBindings), made by [`service_objects_of_pod`] from the TaskDefinition's one
 //! translation: the assembly the Service controller applies
 //! ([`crate::translate::service::service_objects`]).
+//! A Task renders as the pods of its tasks ([`crate::translate::task::task_pods`], as the Task
+//! controller creates them).
 //! Objects carry no owner references (they need the owner's uid, which only the API server
 //! assigns); the operator adds them when it applies the objects.
 
 mod load;
 mod providers;
+mod tasks;
 
 use std::{collections::BTreeMap, path::PathBuf};
 
@@ -168,6 +171,22 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>, now:
                     nodes,
                 };
                 render_service(item, svc, td, &failed, &on, options, now, &mut out);
+            }
+            Resource::Task(task) => {
+                let td = |key: &(String, String)| families.get(key).map(|i| &rendered[*i]);
+                let cluster = task
+                    .metadata
+                    .namespace
+                    .as_ref()
+                    .and_then(|ns| clusters.get(ns))
+                    .cloned()
+                    .unwrap_or_default();
+                let on = providers::Capacity {
+                    providers: &providers,
+                    cluster: &cluster,
+                    nodes,
+                };
+                tasks::render_task(item, task, td, &failed, &on, options, &mut out);
             }
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,

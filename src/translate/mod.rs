@@ -18,6 +18,7 @@ pub mod rollout;
 pub mod schedule;
 pub mod service;
 pub mod spelling;
+pub mod task;
 
 #[cfg(test)]
 pub(crate) mod testing;

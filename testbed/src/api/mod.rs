@@ -6,6 +6,7 @@ mod create;
 mod delete;
 pub mod error;
 mod meta;
+mod pod_update;
 
 /// Metadata helpers shared with the garbage collector and the simulated cluster.
 pub mod meta_helpers {

@@ -340,6 +340,9 @@ impl ApiServer {
                 Part::Scale => {}
             }
         }
+        if matches!(part, Part::Main) && rt.gvk.group.is_empty() && rt.plural == "pods" {
+            super::pod_update::validate(name, live, &new)?;
+        }
         {
             let live_meta = live.get("metadata").cloned().unwrap_or(json!({}));
             let m = meta::meta_mut(&mut new);

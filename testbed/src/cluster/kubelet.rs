@@ -490,8 +490,15 @@ fn status_for(pod: &Value, o: &PodOutcome, t: &str, host_ip: &str, pod_ip: &str)
         status["initContainerStatuses"] = init
             .iter()
             .map(|c| {
-                json!({"name": s(c, "/name"), "image": s(c, "/image"), "imageID": "", "ready": true, "started": false, "restartCount": 0,
-                       "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": t, "finishedAt": t}}})
+                // A native sidecar (restartPolicy Always) runs beside the main containers until
+                // they end; a regular init container has run to completion.
+                if s(c, "/restartPolicy") == "Always" && !matches!(e, Effective::Finished(..)) {
+                    json!({"name": s(c, "/name"), "image": s(c, "/image"), "imageID": "", "ready": ready, "started": true, "restartCount": 0,
+                           "state": {"running": {"startedAt": t}}})
+                } else {
+                    json!({"name": s(c, "/name"), "image": s(c, "/image"), "imageID": "", "ready": true, "started": false, "restartCount": 0,
+                           "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": t, "finishedAt": t}}})
+                }
             })
             .collect();
     }

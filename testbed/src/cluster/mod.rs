@@ -15,6 +15,7 @@ mod cronjob;
 mod ctx;
 mod daemonset;
 mod deployment;
+mod exits;
 mod hpa;
 mod job;
 mod kubelet;
@@ -30,6 +31,7 @@ use std::{
 
 pub use ctx::MANAGER;
 use ctx::{Ctx, Kind, Marks, ObjKey, Shared, Timers};
+pub use exits::ContainerOutcome;
 pub use hpa::PodUsage;
 pub use kubelet::PodOutcome;
 use serde_json::{Value, json};
@@ -167,6 +169,28 @@ impl SimCluster {
         let mut timers = Timers::default();
         let mut ctx = Ctx::new(&self.api, &self.shared, &mut timers);
         kubelet::set_pod(&mut ctx, namespace, name, &outcome)
+    }
+
+    /// Makes containers of a running pod run or exit (by name; the others as they are), and
+    /// the pod follow as a kubelet's would (see `exits` for the rules): a container that exits
+    /// under a restart policy that restarts it waits in `CrashLoopBackOff`; once every main
+    /// container has terminated the pod ends.
+    ///
+    /// # Errors
+    /// When the pod does not exist or has not started, or names no such container.
+    pub fn set_containers(
+        &self,
+        namespace: &str,
+        name: &str,
+        outcomes: &[(&str, ContainerOutcome)],
+    ) -> Result<Value, ApiError> {
+        let mut timers = Timers::default();
+        let mut ctx = Ctx::new(&self.api, &self.shared, &mut timers);
+        let outcomes: Vec<(String, ContainerOutcome)> = outcomes
+            .iter()
+            .map(|(n, o)| ((*n).to_owned(), o.clone()))
+            .collect();
+        exits::set_containers(&mut ctx, namespace, name, &outcomes)
     }
 
     /// Pods in `namespace` matching `label_selector`.
@@ -322,6 +346,14 @@ fn pass(api: &Arc<ApiServer>, shared: &Shared, mut todo: Marks, timers: &mut Tim
         keys.extend(take_kind(&mut ctx.marks.keys, kind));
         if kind == Kind::Pod {
             let pods: Vec<(String, String)> = keys.into_iter().map(|(_, ns, n)| (ns, n)).collect();
+            for (ns, name) in &pods {
+                let Some(pod) = ctx.snap.get(Kind::Pod, ns, name) else {
+                    continue;
+                };
+                if let Err(e) = exits::deadline(&mut ctx, &pod) {
+                    failed(&mut ctx, (Kind::Pod, ns.clone(), name.clone()), &e);
+                }
+            }
             for (ns, name, e) in kubelet::sync_all(&mut ctx, &pods) {
                 failed(&mut ctx, (Kind::Pod, ns, name), &e);
             }

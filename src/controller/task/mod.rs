@@ -1,0 +1,88 @@
+//! The Task controller: runs a RunTask request's tasks as pods, stops them as ECS stops a task
+//! (an essential container exits, a start fails, a user's StopTask), keeps stopped tasks
+//! describable for the retention, and reports them in ECS's words.
+//!
+//! [`reconcile`] reads as its steps, one module each: [`load`] (the tasks' pods from the cache;
+//! what starting needs, only while tasks are to be started) → [`validate`] (RunTask's rules, the
+//! translation into pods) → [`decide`] (start, stop, retention) → [`build`] → [`apply`] →
+//! [`status`]. What is watched: [`watch`]; the caches: [`children`].
+
+pub mod apply;
+pub mod build;
+pub mod children;
+pub mod decide;
+pub mod load;
+pub mod status;
+pub mod validate;
+pub mod watch;
+
+#[cfg(test)]
+mod reconcile_tests;
+
+use std::sync::Arc;
+
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+use kube::{ResourceExt, runtime::controller::Action};
+use tracing::{Span, field};
+
+use crate::{
+    api::Task,
+    controller::{Context, Error},
+};
+
+/// Field manager of this controller's writes.
+pub const FIELD_MANAGER: &str = "ecsbridge.io/task-controller";
+/// Name of this controller in logs and metrics.
+pub const CONTROLLER: &str = "task";
+
+/// Reconciles one Task: starts its tasks once, stops those ECS would stop, deletes stopped
+/// tasks' pods past the retention, and writes its status when it changed. Builds and applies
+/// once.
+///
+/// Returns a requeue at the next thing to look at (a start failure's grace, a retention's end),
+/// else the periodic resync; [`Action::await_change`] when the Task is refused (its status says
+/// why; the watches re-trigger it when the Task or a TaskDefinition changes).
+///
+/// # Errors
+///
+/// [`Error::MissingNamespace`] for an object without a namespace, [`Error::Kube`] when a request
+/// fails.
+#[tracing::instrument(skip_all, fields(controller = CONTROLLER, namespace = field::Empty, name = field::Empty))]
+pub async fn reconcile(task: Arc<Task>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = task.name_any();
+    let namespace = task.namespace().ok_or_else(|| Error::MissingNamespace {
+        kind: "Task",
+        name: name.clone(),
+    })?;
+    Span::current()
+        .record("namespace", namespace.as_str())
+        .record("name", name.as_str());
+    if task.metadata.deletion_timestamp.is_some() {
+        // Why: garbage collection stops the tasks (their pods go with the Task).
+        return Ok(Action::await_change());
+    }
+    let now = Timestamp::now();
+
+    let loaded = load::load(&ctx, &task, &namespace).await?;
+    let objects = match validate::validate(&task, loaded.start.as_ref(), &ctx.config.options) {
+        Ok(objects) => objects,
+        Err(invalid) => {
+            let desired = status::invalid(&task, &invalid, &Time(now));
+            status::write(&ctx, &task, &namespace, &desired).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let plan = decide::decide(&task, &loaded, now, ctx.config.task_retention);
+    let desired = build::build(&task, &plan, objects.as_ref(), now);
+    let applied = apply::apply(&ctx, &namespace, desired).await?;
+    let desired = status::compute(&task, &plan, &applied, objects.as_ref(), &Time(now));
+    status::write(&ctx, &task, &namespace, &desired).await?;
+    let resync = ctx.config.resync_interval;
+    Ok(match plan.next_check {
+        Some(at) => {
+            let wait = at.duration_since(now).unsigned_abs().min(resync);
+            Action::requeue(wait.max(std::time::Duration::from_secs(1)))
+        }
+        None => Action::requeue(resync),
+    })
+}
