@@ -18,4 +18,5 @@ mod recovery;
 mod revisions;
 mod rollback;
 mod spec_untouched;
+mod tasks;
 mod web_service;

@@ -449,7 +449,8 @@ mod tests {
             format!("/api/v1/{ns}serviceaccounts"),
             format!("/api/v1/{ns}persistentvolumeclaims"),
             "/api/v1/persistentvolumes".to_owned(),
-            // The kinds without a controller yet, whose status says so.
+            // The Tasks (their pods and TaskDefinitions are listed again by their controller), and
+            // the ScheduledTasks, whose status says they are not reconciled yet.
             format!("/apis/ecsbridge.io/v1alpha1/{ns}tasks"),
             format!("/apis/ecsbridge.io/v1alpha1/{ns}scheduledtasks"),
         ])
@@ -467,9 +468,9 @@ mod tests {
     /// Initial LISTs per watched namespace: TaskDefinitions, ServiceAccounts, claims and
     /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
     /// ReplicaSets, Pods, Kubernetes Services, HPAs, TaskDefinitions, ControllerRevisions, Nodes,
-    /// CapacityProviders and Namespaces (Service controller), then Tasks and ScheduledTasks (not
-    /// reconciled yet).
-    const LISTS_PER_NAMESPACE: usize = 18;
+    /// CapacityProviders and Namespaces (Service controller), Tasks, their pods and
+    /// TaskDefinitions (Task controller), then ScheduledTasks (not reconciled yet).
+    const LISTS_PER_NAMESPACE: usize = 20;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {

@@ -859,3 +859,134 @@ fn decided(
         node_pool,
     }
 }
+
+/// The Task `report-once` at `generation` (its tasks started at generation 1).
+fn task_object(generation: i64) -> ecs_bridge::api::Task {
+    serde_json::from_value(json!({
+        "apiVersion": "ecsbridge.io/v1alpha1",
+        "kind": "Task",
+        "metadata": {"name": "report-once", "namespace": "team-a", "generation": generation,
+                     "uid": "9f0c2a4e-1b7d-4c3e-8a5f-6d2e1f0b3c4d"},
+        "spec": {"taskDefinition": "report"},
+        "status": {"startedGeneration": 1},
+    }))
+    .expect("a Task")
+}
+
+/// One task `report-once-1` in `last_status`, stopped with `stop_code`, its containers
+/// (name, essential, exit code).
+fn task_instance(
+    last_status: &str,
+    stop_code: Option<&str>,
+    containers: &[(&str, bool, Option<i32>)],
+) -> ecs_bridge::api::TaskInstance {
+    ecs_bridge::api::TaskInstance {
+        task_arn: "report-once-1".to_owned(),
+        last_status: last_status.to_owned(),
+        stop_code: stop_code.map(str::to_owned),
+        stopped_reason: stop_code.map(|_| "why it stopped".to_owned()),
+        containers: containers
+            .iter()
+            .map(|(name, essential, exit)| ecs_bridge::api::ContainerState {
+                name: (*name).to_owned(),
+                last_status: if exit.is_some() { "STOPPED" } else { "RUNNING" }.to_owned(),
+                essential: Some(*essential),
+                exit_code: *exit,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn task_statuses_from_the_controller_get_the_health_the_lua_gives_them() {
+    use ecs_bridge::controller::task::{
+        apply::Applied as TaskApplied, decide::Plan, status::compute as task_status,
+    };
+    type Case<'a> = (
+        &'a str,
+        i64,
+        Vec<ecs_bridge::api::TaskInstance>,
+        (&'a str, &'a str),
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "task-running",
+            1,
+            vec![task_instance("RUNNING", None, &[("report", true, None)])],
+            ("Progressing", "Tasks: 1 RUNNING."),
+        ),
+        (
+            "task-succeeded",
+            1,
+            vec![task_instance(
+                "STOPPED",
+                Some("EssentialContainerExited"),
+                &[("report", true, Some(0)), ("log-router", false, Some(143))],
+            )],
+            ("Healthy", "The task stopped successfully."),
+        ),
+        (
+            "task-essential-failed",
+            1,
+            vec![task_instance(
+                "STOPPED",
+                Some("EssentialContainerExited"),
+                &[("report", true, Some(3))],
+            )],
+            (
+                "Degraded",
+                "Task report-once-1: essential container report exited with code 3.",
+            ),
+        ),
+        (
+            "task-failed-to-start",
+            1,
+            vec![task_instance(
+                "STOPPED",
+                Some("TaskFailedToStart"),
+                &[("report", true, None)],
+            )],
+            (
+                "Degraded",
+                "Task report-once-1 stopped: TaskFailedToStart: why it stopped.",
+            ),
+        ),
+    ];
+    for (label, generation, tasks, want) in cases {
+        let mut task = task_object(generation);
+        let plan = Plan {
+            tasks,
+            ..Plan::default()
+        };
+        let status = task_status(&task, &plan, &TaskApplied::default(), None, &t(0));
+        let rust = status.health.clone().expect("a health");
+        task.status = Some(status);
+        let obj = serde_json::to_value(&task).expect("Task to JSON");
+        let lua = health("Task", &obj, label);
+        assert_eq!((lua.status.as_str(), lua.message.as_str()), want, "{label}");
+        assert_eq!(rust, lua.status, "{label}: the status's health and the Lua's");
+    }
+    // The spec changed after the start: Degraded, saying so.
+    let mut edited = task_object(2);
+    let plan = Plan {
+        tasks: vec![task_instance("RUNNING", None, &[("report", true, None)])],
+        spec_changed: true,
+        ..Plan::default()
+    };
+    edited.status = Some(task_status(&edited, &plan, &TaskApplied::default(), None, &t(0)));
+    let lua = health(
+        "Task",
+        &serde_json::to_value(&edited).expect("JSON"),
+        "task-edited",
+    );
+    assert_eq!(lua.status, "Degraded");
+    assert!(
+        lua.message
+            .starts_with("The spec changed after the tasks started (generation 1)"),
+        "{}",
+        lua.message
+    );
+    assert_eq!(edited.status.and_then(|s| s.health).as_deref(), Some("Degraded"));
+}

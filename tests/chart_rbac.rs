@@ -174,6 +174,26 @@ spec:
           resourceLabel: app/shop/50dc6c495c0c9188/targetgroup/files/73e2d6bc24d8a067
 "#;
 
+/// A Task whose image no kubelet can pull (a registry under `.invalid`).
+const UNPULLABLE: &str = r#"apiVersion: ecsbridge.io/v1alpha1
+kind: TaskDefinition
+metadata:
+  name: unpullable
+spec:
+  family: unpullable
+  containerDefinitions:
+    - name: app
+      image: registry.invalid/nope:1
+      memory: 64
+---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Task
+metadata:
+  name: unpullable
+spec:
+  taskDefinition: unpullable
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chart_rbac_grants_every_request_the_operator_makes() {
     let server = TestApiServer::start().await;
@@ -263,10 +283,19 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
     kubectl(&server, &["apply", "-f", ns.to_str().expect("path")]);
 
     // The operator as the chart runs it (every namespace), keeping no old revisions so that
-    // retention deletes some.
+    // retention deletes some, and stopped tasks' pods for a second only, so that their retention
+    // deletes them.
     let log_path = dir.join("operator.log");
     let mut operator = Command::new(env!("CARGO_BIN_EXE_ecs-bridge"))
-        .args(["run", "--log", "info,kube=warn", "--revision-history-limit", "0"])
+        .args([
+            "run",
+            "--log",
+            "info,kube=warn",
+            "--revision-history-limit",
+            "0",
+            "--task-retention",
+            "1s",
+        ])
         .env("KUBECONFIG", server.kubeconfig())
         // As the chart's downward API sets them: the Lease lives in the release namespace.
         .env("POD_NAME", "ecs-bridge-0")
@@ -289,6 +318,14 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
     kubectl(
         &server,
         &["apply", "-n", "shop", "-f", autoscaled.to_str().expect("path")],
+    );
+    // A task whose image cannot be pulled: stopped in place (its pod patched), then, once
+    // stopped past the retention, its pod deleted.
+    let unpullable = dir.join("unpullable.yaml");
+    std::fs::write(&unpullable, UNPULLABLE).expect("write");
+    kubectl(
+        &server,
+        &["apply", "-n", "shop", "-f", unpullable.to_str().expect("path")],
     );
     let dependents = dir.join("dependents.yaml");
     for (revision, memory) in [("1", "128"), ("2", "256")] {
@@ -341,6 +378,11 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             && did("patch", "horizontalpodautoscalers")
             && did("get", "scaledobjects")
             && did("patch", "scaledobjects")
+            && did("create", "pods")
+            && did("patch", "pods")
+            && did("delete", "pods")
+            && did("get", "namespaces")
+            && did("patch", "tasks/status")
     });
     let _ = operator.kill();
     let _ = operator.wait();

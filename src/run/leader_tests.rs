@@ -137,14 +137,15 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 23
-/// initial LISTs of namespace `team-a` have been seen (TaskDefinitions, CapacityProviders, nodes,
-/// pods and Services twice: two controllers each; and the placeholder Deployments of the
-/// operator's namespace).
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 25
+/// initial LISTs of namespace `team-a` have been seen (TaskDefinitions three times: the
+/// TaskDefinition, Service and Task controllers; pods three times: the Service, Task and
+/// CapacityProvider controllers; CapacityProviders, nodes and Services twice; and the
+/// placeholder Deployments of the operator's namespace).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 23 {
+    while held.len() < 25 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();

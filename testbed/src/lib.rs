@@ -19,5 +19,5 @@ pub mod schema;
 pub mod server;
 pub mod store;
 
-pub use cluster::{PodOutcome, PodUsage, SimCluster};
+pub use cluster::{ContainerOutcome, PodOutcome, PodUsage, SimCluster};
 pub use server::TestApiServer;

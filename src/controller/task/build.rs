@@ -9,6 +9,10 @@
 //! longest `stopTimeout`) — and the pod ends `Failed`, with every container's exit code kept: the
 //! task stays describable, as a stopped ECS task does. (A pod's `activeDeadlineSeconds` may be
 //! set, or lowered, on a running pod.)
+//!
+//! Each pod records the Task generation that started it ([`STARTED_GENERATION_ANNOTATION`]) and
+//! the revision it runs, so that the status can be told from the pods alone (after a crash
+//! between the create and the status write, or from a Task read before its status was).
 
 use std::sync::Arc;
 
@@ -20,7 +24,10 @@ use super::decide::Plan;
 use crate::{
     api::Task,
     controller::unchanged,
-    translate::task::{STOP_CODE_ANNOTATION, STOPPED_REASON_ANNOTATION, STOPPING_AT_ANNOTATION, TaskObjects},
+    translate::task::{
+        STARTED_GENERATION_ANNOTATION, STOP_CODE_ANNOTATION, STOPPED_REASON_ANNOTATION,
+        STOPPING_AT_ANNOTATION, TaskObjects,
+    },
 };
 
 /// What apply writes.
@@ -54,6 +61,13 @@ pub fn build(task: &Task, plan: &Plan, objects: Option<&TaskObjects>, now: Times
                 .cloned()
                 .map(|mut p| {
                     p.metadata.owner_references = owner.clone().map(|o| vec![o]);
+                    // (Which generation started it: the status can be told again from the pods.)
+                    if let Some(g) = task.metadata.generation {
+                        p.metadata
+                            .annotations
+                            .get_or_insert_with(Default::default)
+                            .insert(STARTED_GENERATION_ANNOTATION.to_owned(), g.to_string());
+                    }
                     p
                 })
                 .collect()

@@ -20,11 +20,10 @@ use k8s_openapi::{
 };
 use kube::ResourceExt;
 
-use super::load::Loaded;
 use crate::{
     api::{Task, TaskFailure, TaskInstance},
     translate::task::{
-        STOP_TASK_ANNOTATION,
+        STARTED_GENERATION_ANNOTATION, STOP_TASK_ANNOTATION, TASK_DEFINITION_ANNOTATION,
         essential::{self, Stop, Verdict},
         lifecycle::{self, words},
         pod_name, request,
@@ -59,6 +58,8 @@ pub struct Plan {
     pub next_check: Option<Timestamp>,
     /// Whether the spec changed after the tasks started (nothing more starts).
     pub spec_changed: bool,
+    /// The revision the tasks run and the generation that started them, as their pods say.
+    pub started: (Option<String>, Option<i64>),
 }
 
 /// The user's stop reason, when the Task carries [`STOP_TASK_ANNOTATION`].
@@ -79,11 +80,23 @@ pub fn recorded_alive(task: &Task, name: &str) -> bool {
     recorded(task, name).is_some_and(|t| t.last_status != words::STOPPED)
 }
 
-/// Whether the spec changed after the tasks started.
+/// Whether the spec changed after the tasks started (by the status).
 #[must_use]
 pub fn spec_changed(task: &Task) -> bool {
     let started = task.status.as_ref().and_then(|s| s.started_generation);
     started.is_some() && started != task.metadata.generation
+}
+
+/// What the pods say of the start: the revision they run and the generation that started them
+/// (the status may not say it yet: a Task read before its status was written, or written after
+/// a crash between the create and the status write).
+#[must_use]
+pub fn started_by_pods(pods: &BTreeMap<u32, Arc<Pod>>) -> (Option<String>, Option<i64>) {
+    let annotation = |key: &str| pods.values().find_map(|p| p.annotations().get(key).cloned());
+    (
+        annotation(TASK_DEFINITION_ANNOTATION),
+        annotation(STARTED_GENERATION_ANNOTATION).and_then(|g| g.parse().ok()),
+    )
 }
 
 /// How many task slots a Task has: its request's `count` (for the generation that started
@@ -114,7 +127,10 @@ pub fn slots(task: &Task) -> u32 {
 /// The tasks still to start: those without a pod or a record (see the module docs).
 #[must_use]
 pub fn to_start(task: &Task, pods: &BTreeMap<u32, Arc<Pod>>) -> Vec<u32> {
-    if user_stop(task).is_some() || spec_changed(task) {
+    let started_earlier = started_by_pods(pods)
+        .1
+        .is_some_and(|g| Some(g) != task.metadata.generation);
+    if user_stop(task).is_some() || spec_changed(task) || started_earlier {
         return Vec::new();
     }
     let name = task.name_any();
@@ -127,14 +143,17 @@ fn time_of(t: Timestamp) -> Time {
     Time(t)
 }
 
-/// Decides one reconcile of `task` from what was `loaded`, at `now`, keeping stopped tasks'
-/// pods for `retention`.
+/// Decides one reconcile of `task` from its tasks' `pods` (by index, as load read them), at
+/// `now`, keeping stopped tasks' pods for `retention`.
 #[must_use]
-pub fn decide(task: &Task, loaded: &Loaded, now: Timestamp, retention: Duration) -> Plan {
+pub fn decide(task: &Task, pods: &BTreeMap<u32, Arc<Pod>>, now: Timestamp, retention: Duration) -> Plan {
     let name = task.name_any();
+    let started = started_by_pods(pods);
+    let changed_since_pods = started.1.is_some_and(|g| Some(g) != task.metadata.generation);
     let mut plan = Plan {
-        start: to_start(task, &loaded.pods),
-        spec_changed: spec_changed(task),
+        start: to_start(task, pods),
+        spec_changed: spec_changed(task) || changed_since_pods,
+        started,
         ..Plan::default()
     };
     let retention = SignedDuration::try_from(retention).unwrap_or(SignedDuration::from_hours(1));
@@ -153,7 +172,7 @@ pub fn decide(task: &Task, loaded: &Loaded, now: Timestamp, retention: Duration)
             });
             continue;
         }
-        let Some(pod) = loaded.pods.get(&index) else {
+        let Some(pod) = pods.get(&index) else {
             // Gone: what the status knew, stopped.
             if let Some(t) = recorded(task, &pod_name) {
                 plan.tasks.push(gone(t, now));
@@ -161,6 +180,9 @@ pub fn decide(task: &Task, loaded: &Loaded, now: Timestamp, retention: Duration)
             continue;
         };
         let mut instance = lifecycle::task_instance(pod);
+        if let Some(t) = recorded(task, &pod_name) {
+            keep_start_failures(&mut instance, t);
+        }
         if let Some(failure) = lifecycle::placement_failure(pod) {
             plan.failures.push(failure);
         }
@@ -230,4 +252,20 @@ fn gone(t: &TaskInstance, now: Timestamp) -> TaskInstance {
         }
     }
     t
+}
+
+/// Keeps in `instance` the reasons `recorded` gave containers that never ran (a failed pull, a
+/// missing secret): once the task is stopped, the kubelet no longer says why they never started.
+fn keep_start_failures(instance: &mut TaskInstance, recorded: &TaskInstance) {
+    for c in &mut instance.containers {
+        if c.reason.is_none()
+            && c.exit_code.is_none()
+            && let Some(r) = recorded
+                .containers
+                .iter()
+                .find(|r| r.name == c.name && r.exit_code.is_none())
+        {
+            c.reason.clone_from(&r.reason);
+        }
+    }
 }

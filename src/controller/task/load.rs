@@ -3,7 +3,8 @@
 //! - its tasks' pods, from the controller's cache, by name (`<task>-1` …). A task the status
 //!   records as not stopped whose pod the cache lacks is read by name: the cache may lag a pod
 //!   just created, and only the API server tells a pod that is gone from one not seen yet.
-//! - only when tasks are still to be started ([`super::decide::to_start`]): the TaskDefinitions
+//! - only when tasks are still to be started ([`super::decide::to_start`]), or the status lacks
+//!   the `Translated` condition of those started: the TaskDefinitions
 //!   of its namespace (cached), the stored revision it runs (one GET), its Namespace (the ECS
 //!   cluster's default capacity provider strategy; one GET), the CapacityProviders when a
 //!   strategy applies, and the nodes when the request or the task definition has placement
@@ -99,20 +100,31 @@ pub async fn load(ctx: &Context, task: &Task, namespace: &str) -> Result<Loaded,
             }
         }
     }
-    let start = if decide::to_start(task, &pods).is_empty() {
+    // (Translated again when the status lacks it: a Task read before its status was written,
+    // or one whose tasks started just before a crash. The revision the pods run, then.)
+    let untold = !pods.is_empty()
+        && task.status.as_ref().is_none_or(|s| {
+            crate::api::condition::find(&s.conditions, crate::api::condition::TRANSLATED).is_none()
+        });
+    let start = if decide::to_start(task, &pods).is_empty() && !untold {
         None
     } else {
-        Some(load_start(ctx, task, namespace, cached.as_deref()).await?)
+        let pinned = decide::started_by_pods(&pods)
+            .0
+            .and_then(|td| td.rsplit_once(':').and_then(|(_, r)| r.parse::<i64>().ok()));
+        Some(load_start(ctx, task, namespace, cached.as_deref(), pinned).await?)
     };
     Ok(Loaded { pods, start })
 }
 
-/// What starting `task`'s tasks needs (see [`Start`]).
+/// What starting `task`'s tasks needs (see [`Start`]); `pinned`: the revision its pods run,
+/// when they run one already.
 async fn load_start(
     ctx: &Context,
     task: &Task,
     namespace: &str,
     cached: Option<&[children::Stores]>,
+    pinned: Option<i64>,
 ) -> Result<Start, Error> {
     let run = &task.spec.run_task;
     let task_definitions = match cached {
@@ -132,7 +144,10 @@ async fn load_start(
             .map(|td| (r, td))
     });
     let revision = match found {
-        Some((r, td)) => match r.revision.or_else(|| td.status.as_ref().and_then(|s| s.revision)) {
+        Some((r, td)) => match pinned
+            .or(r.revision)
+            .or_else(|| td.status.as_ref().and_then(|s| s.revision))
+        {
             Some(revision) => {
                 let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), namespace);
                 let cr = api

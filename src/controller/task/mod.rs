@@ -17,6 +17,8 @@ pub mod validate;
 pub mod watch;
 
 #[cfg(test)]
+mod decide_tests;
+#[cfg(test)]
 mod reconcile_tests;
 
 use std::sync::Arc;
@@ -72,7 +74,7 @@ pub async fn reconcile(task: Arc<Task>, ctx: Arc<Context>) -> Result<Action, Err
             return Ok(Action::await_change());
         }
     };
-    let plan = decide::decide(&task, &loaded, now, ctx.config.task_retention);
+    let plan = decide::decide(&task, &loaded.pods, now, ctx.config.task_retention);
     let desired = build::build(&task, &plan, objects.as_ref(), now);
     let applied = apply::apply(&ctx, &namespace, desired).await?;
     let desired = status::compute(&task, &plan, &applied, objects.as_ref(), &Time(now));

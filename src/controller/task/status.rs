@@ -84,9 +84,10 @@ pub fn compute(
         conditions: current.conditions.clone(),
         task_definition: objects
             .map(|o| o.task_definition.clone())
+            .or_else(|| plan.started.0.clone())
             .or(current.task_definition),
         started_generation: if plan.start.is_empty() {
-            current.started_generation
+            current.started_generation.or(plan.started.1)
         } else {
             generation
         },

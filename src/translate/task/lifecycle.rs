@@ -143,6 +143,11 @@ pub fn container_state(name: &str, status: Option<&ContainerStatus>, essential: 
     let state = st.state.as_ref();
     if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
         out.last_status = STOPPED.to_owned();
+        // (The kubelet's word for a container of a terminal pod it has no run of: it never
+        // ran, so it has no exit code.)
+        if t.reason.as_deref() == Some("ContainerStatusUnknown") && t.started_at.is_none() {
+            return out;
+        }
         out.exit_code = Some(t.exit_code);
         out.reason = terminated_reason(t.reason.as_deref(), t.message.as_deref());
     } else if state.and_then(|s| s.running.as_ref()).is_some() {

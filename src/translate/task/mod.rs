@@ -62,6 +62,11 @@ pub const STOP_CODE_ANNOTATION: &str = "ecsbridge.io/stop-code";
 pub const STOPPED_REASON_ANNOTATION: &str = "ecsbridge.io/stopped-reason";
 /// Annotation with the time the operator stopped the task (RFC 3339).
 pub const STOPPING_AT_ANNOTATION: &str = "ecsbridge.io/stopping-at";
+/// Annotation on a task's pod with the task definition revision it runs (`family:revision`).
+pub const TASK_DEFINITION_ANNOTATION: &str = "ecsbridge.io/task-definition-revision";
+/// Annotation on a task's pod with the generation of the Task that started it (the controller
+/// adds it when it creates the pod).
+pub const STARTED_GENERATION_ANNOTATION: &str = "ecsbridge.io/started-generation";
 /// Annotation a user puts on a Task to stop its tasks, as StopTask does; its value is the reason
 /// (`kubectl annotate ecstask nightly ecsbridge.io/stop-task="cancelled by ops"`).
 pub const STOP_TASK_ANNOTATION: &str = "ecsbridge.io/stop-task";
@@ -202,6 +207,10 @@ pub fn task_pods(input: &TaskInput<'_>, options: &Options) -> Result<TaskObjects
     pod_labels.insert(labels::GROUP.to_owned(), group_value);
     let mut annotations = meta.annotations.unwrap_or_default();
     annotations.insert(labels::GROUP_ANNOTATION.to_owned(), group);
+    annotations.insert(
+        TASK_DEFINITION_ANNOTATION.to_owned(),
+        format!("{family}:{}", td.revision),
+    );
     if let Some(by) = run.started_by.as_ref().filter(|s| !s.is_empty()) {
         annotations.insert(STARTED_BY_ANNOTATION.to_owned(), by.clone());
     }

@@ -13,8 +13,9 @@
 //! And `activeDeadlineSeconds` (<https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-phase>
 //! and the kubelet's active deadline handler): once `status.startTime` plus the deadline has
 //! passed on the simulated clock, the kubelet kills every container still running — SIGTERM,
-//! which the double's processes honour: exit 143 — and the pod ends `Failed` with reason
-//! `DeadlineExceeded`. A deadline not reached yet is looked at again when it is.
+//! which the double's processes honour: exit 143 — and marks those that never started
+//! terminated (137, `ContainerStatusUnknown`, as a terminal pod's containers all are); the pod
+//! ends `Failed` with reason `DeadlineExceeded`. A deadline not reached yet is looked at again when it is.
 
 use std::sync::Arc;
 
@@ -279,7 +280,16 @@ pub fn deadline(ctx: &mut Ctx<'_>, pod: &Arc<Value>) -> Result<bool, ApiError> {
             .into_iter()
             .flatten()
         {
-            if !is_terminated(st) && (list == "containerStatuses" || st.pointer("/state/running").is_some()) {
+            if st.pointer("/state/waiting").is_some() && list == "containerStatuses" {
+                // Never started: a terminal pod's containers are all terminated, this one as
+                // the kubelet words a container it has no record of.
+                st["state"] = json!({"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
+                    "message": "The container could not be located when the pod was terminated",
+                    "finishedAt": now}});
+                st["ready"] = json!(false);
+            } else if !is_terminated(st)
+                && (list == "containerStatuses" || st.pointer("/state/running").is_some())
+            {
                 set_container(
                     st,
                     &ContainerOutcome::Exited {

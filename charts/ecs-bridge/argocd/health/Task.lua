@@ -1,8 +1,10 @@
 -- Task: standalone tasks run to completion (src/api/task.rs), so a Task is judged like a Job.
 -- status.lastStatus STOPPED means finished: Healthy when every task succeeded, Degraded
--- otherwise. A task succeeded when it stopped because its essential container exited (stopCode
--- EssentialContainerExited, or no stop code) and no container exited with a code other than 0;
--- any other stop code (TaskFailedToStart, UserInitiated, SpotInterruption, ...) is a failure.
+-- otherwise (src/translate/task/outcome.rs says the same). A task succeeded when it stopped
+-- because its essential containers exited (stopCode EssentialContainerExited, or no stop code)
+-- and no essential container exited with a code other than 0 (a non-essential container's exit
+-- code is informational: one stopped with the task exits 143); any other stop code
+-- (TaskFailedToStart, UserInitiated, SpotInterruption, ...) is a failure.
 -- Before STOPPED, a Task is Progressing (an Argo CD sync waits for it, as for a Job) unless the
 -- shared rules find it Degraded (a refused spec, Degraded=True).
 
@@ -18,8 +20,8 @@ local function failure(status)
       return message .. "."
     end
     for _, container in ipairs(task.containers or {}) do
-      if container.exitCode ~= nil and container.exitCode ~= 0 then
-        local message = "Task " .. name .. ": container " .. (container.name or "?") ..
+      if container.essential ~= false and container.exitCode ~= nil and container.exitCode ~= 0 then
+        local message = "Task " .. name .. ": essential container " .. (container.name or "?") ..
           " exited with code " .. tostring(container.exitCode)
         if container.reason ~= nil then
           message = message .. " (" .. container.reason .. ")"
