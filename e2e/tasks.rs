@@ -292,3 +292,103 @@ async fn a_user_stops_a_task_as_stop_task_does() {
     assert_eq!(s(one, "/stoppedReason"), "cancelled by ops");
     assert_eq!(s(&task, "/status/health"), "Degraded", "{task}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_service_task_whose_essential_container_exits_is_replaced_and_counted() {
+    let env = Env::start("svcessential").await;
+    let td = two_containers(
+        "sleep 5; exit 3",
+        "trap 'exit 143' TERM; while true; do sleep 1; done",
+    );
+    // The pair's task definition, run by a Service (not a Task).
+    let td = td.split("---").next().unwrap_or_default().to_owned();
+    let file = env.file(
+        "service.yaml",
+        &format!(
+            "{td}---
+apiVersion: ecsbridge.io/v1alpha1
+kind: Service
+metadata:
+  name: pair
+spec:
+  taskDefinition: pair
+  desiredCount: 1
+  deploymentConfiguration:
+    deploymentCircuitBreaker: {{enable: true, rollback: false}}
+"
+        ),
+    );
+    env.kubectl_ok(&["apply", "-f", &Env::s(&file)]);
+    let first = eventually("the service's task", TIMEOUT, || {
+        let pods = env
+            .get(&["pods", "-l", "ecsbridge.io/service=pair"])
+            .ok_or("no pods")?;
+        pods["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|p| s(p, "/status/phase") == "Running"))
+            .map(|p| s(p, "/metadata/name").to_owned())
+            .ok_or_else(|| "no running pod".to_owned())
+    })
+    .await;
+    if let Some((_, cluster)) = env.backend.double() {
+        // The essential container exits: the kubelet restarts it in place (restartPolicy Always).
+        let ns = env.namespace.clone();
+        cluster
+            .set_containers(
+                &ns,
+                &first,
+                &[(
+                    "main",
+                    ContainerOutcome::Exited {
+                        exit_code: 3,
+                        reason: "Error".into(),
+                    },
+                )],
+            )
+            .expect("the container exits");
+    }
+    // The operator replaces the whole task: the pod goes, another comes.
+    let svc = eventually("the task replaced and counted", TIMEOUT, || {
+        let svc = env.get(&["ecssvc", "pair"]).ok_or("no Service")?;
+        let replaced = svc["status"]["deployments"][0]["replacedTasks"]
+            .as_i64()
+            .unwrap_or(0);
+        (replaced >= 1)
+            .then_some(svc.clone())
+            .ok_or_else(|| format!("{}", svc["status"]))
+    })
+    .await;
+    assert!(
+        svc["status"]["deployments"][0]["failedTasks"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 1,
+        "{}",
+        svc["status"]
+    );
+    let events: Vec<&str> = svc["status"]["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        events.iter().any(|m| m.contains(&format!(
+            "has stopped 1 running tasks: (task {first}). Essential container in task exited: main"
+        ))),
+        "{events:?}"
+    );
+    eventually("the replacement to run", TIMEOUT, || {
+        let pods = env
+            .get(&["pods", "-l", "ecsbridge.io/service=pair"])
+            .ok_or("no pods")?;
+        pods["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| s(p, "/metadata/name") != first && s(p, "/status/phase") == "Running")
+            .then_some(())
+            .ok_or_else(|| "no other running pod".to_owned())
+    })
+    .await;
+}

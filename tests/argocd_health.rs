@@ -461,6 +461,8 @@ fn applied(deployment: Deployment, task_definition: &str) -> Applied {
         strategy: None,
         auto_scaling: None,
         unserved_scaling: None,
+        replaced: Default::default(),
+        replaced_task: None,
     }
 }
 

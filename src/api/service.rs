@@ -178,6 +178,10 @@ pub struct ServiceDeployment {
     pub running_count: i32,
     /// Consecutive tasks that failed to start or became unhealthy.
     pub failed_tasks: i32,
+    /// Tasks of this deployment the operator replaced because an essential container stopped
+    /// (counted in `failedTasks`: a replaced task's pod is gone, so the count is kept here).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replaced_tasks: i32,
     /// The capacity provider strategy of the deployment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
@@ -205,4 +209,10 @@ pub struct ServiceEvent {
     pub created_at: Time,
     /// The message, e.g. "(service web) has reached a steady state.".
     pub message: String,
+}
+
+/// Whether `n` is 0 (a count left out of the status).
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }

@@ -95,6 +95,11 @@ pub struct Applied {
     pub auto_scaling: Option<crate::api::autoscaling::AutoScalingStatus>,
     /// Why some of its policies do not scale it (KEDA missing), for `Degraded`.
     pub unserved_scaling: Option<String>,
+    /// Tasks replaced because an essential container stopped, by their pods'
+    /// `pod-template-hash`, and the task and container for the Service's event.
+    pub replaced: std::collections::BTreeMap<String, i32>,
+    /// The task replaced, and why, for the Service's event.
+    pub replaced_task: Option<(String, String)>,
 }
 
 /// The label selector of the children of Service `name`: its service label and ours.
@@ -189,7 +194,13 @@ pub async fn apply(
     if let Some(problem) = apply_scaled_object(ctx, ns, wanted, had_scaled_object.as_deref()).await? {
         problems.push(problem);
     }
+    let (replaced, replaced_task) = match &desired.replace {
+        Some(pod) => super::replace::replace_task(ctx, ns, pod).await?,
+        None => (std::collections::BTreeMap::new(), None),
+    };
     Ok(Applied {
+        replaced,
+        replaced_task,
         workload,
         task_definition: desired.task_definition,
         translation: desired.translation,

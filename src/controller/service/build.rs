@@ -104,6 +104,8 @@ pub struct Desired {
     pub translation: Translation,
     /// The capacity provider strategy the tasks run with, and where it comes from.
     pub strategy: Option<(Vec<CapacityProviderStrategyItem>, StrategySource)>,
+    /// The task to replace (its pod, deleted so that its ReplicaSet makes another).
+    pub replace: Option<k8s_openapi::api::core::v1::Pod>,
 }
 
 /// Builds the objects of `valid` for `plan` and `scaling` (its auto scaling, as
@@ -183,6 +185,7 @@ pub fn build(
         auto_scaling: scaling.map(|s| s.status.clone()),
         task_definition: plan.running.clone(),
         strategy: valid.strategy.as_ref().map(|s| (s.items(), s.source)),
+        replace: plan.replace.clone(),
         translation: Translation {
             service: objects.report,
             task_definition: objects.task_definition_report,

@@ -20,6 +20,13 @@
 //! The [`Plan`] also carries what the status reports about it (the failure, the blocked rollout,
 //! the rollback) and when to look again ([`Plan::requeue`]).
 //!
+//! - **Replace** a task whose essential container stopped while another of its containers runs
+//!   on (ECS stops the whole task and the service scheduler starts another): its pod is deleted
+//!   (gracefully: its containers get their `stopTimeout`) and its ReplicaSet makes a new one.
+//!   One per reconcile, looked at again soon after ([`ROLLOUT_RECHECK`]): a throttle, as ECS
+//!   throttles the tasks a service keeps replacing. The replaced task counts as a failed task of
+//!   its deployment (`replacedTasks`), toward the circuit breaker.
+//!
 //! Before the rollout, [`scaling`] decides the Service's auto scaling: the range in force after
 //! its scheduled actions, going on from what its status recorded, and the count it runs.
 
@@ -89,6 +96,10 @@ pub struct Plan<'a> {
     pub roll_back_now: bool,
     /// The Service's Deployments as they run, for [`super::pace`].
     pub live: Vec<pace::Live>,
+    /// A task to replace because an essential container stopped while another container of the
+    /// task runs on ([`crate::translate::task::essential::replacement`]); one per reconcile, as a
+    /// throttle.
+    pub replace: Option<k8s_openapi::api::core::v1::Pod>,
 }
 
 impl Plan<'_> {
@@ -105,7 +116,9 @@ impl Plan<'_> {
     ) -> Action {
         let after = if self.roll_back_now {
             Duration::ZERO
-        } else if self.breaker.is_some() && status.deployments.iter().any(primary_in_progress) {
+        } else if self.replace.is_some()
+            || (self.breaker.is_some() && status.deployments.iter().any(primary_in_progress))
+        {
             ROLLOUT_RECHECK
         } else {
             resync
@@ -225,6 +238,7 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
             children,
             None,
             breaker.as_ref(),
+            &std::collections::BTreeMap::new(),
             now,
         );
         if history::trips(breaker.as_ref(), &observed, &resolved) {
@@ -266,6 +280,11 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
         rolling_back_to,
         roll_back_now,
         live: pace::live(children, &valid.owner.uid),
+        replace: children
+            .pods
+            .iter()
+            .find(|p| crate::translate::task::essential::replacement(p).is_some())
+            .cloned(),
     }
 }
 

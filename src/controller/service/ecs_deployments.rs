@@ -20,7 +20,9 @@
 //!
 //! ECS counts a task that stops before RUNNING, or is stopped by a failing health check, as one
 //! failure, and starts another task. Kubernetes restarts the container in the same pod instead,
-//! so a failure is one container restart, or, for a container that cannot start at all (its
+//! so a failure is one restart of an essential container (a non-essential container's exit fails
+//! no task), a task the operator replaced because an essential container stopped while others
+//! ran (`replacedTasks`, kept in the status: its pod is gone), or, for a container that cannot start at all (its
 //! image cannot be pulled, its configuration is invalid), one failure per attempt the kubelet
 //! makes: it retries after 10 s, doubling up to 300 s ([`attempts_after`]). With
 //! `resetOnHealthyTask` (ECS's default), a healthy task resets ECS's count: only pods that are
@@ -138,6 +140,7 @@ pub fn of_deployment(
     children: &Children,
     failed: Option<&str>,
     breaker: Option<&Breaker>,
+    replaced: &BTreeMap<String, i32>,
     now: &Time,
 ) -> Vec<ServiceDeployment> {
     let counts = deployment_counts(svc, deployment);
@@ -151,6 +154,7 @@ pub fn of_deployment(
             reset_on_healthy_task: breaker.is_none_or(|b| b.reset_on_healthy_task),
             rolled_out: counts.rolled_out,
             previous: svc.deployments(),
+            replaced,
             now,
         },
     )
@@ -203,7 +207,16 @@ pub fn pod_failures(pod: &Pod, now: Timestamp) -> i32 {
     }
     let started = pod.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
     let elapsed = now.duration_since(started).as_secs();
+    // (A non-essential container that stops fails no task: ECS lets the task run on. Without
+    // the annotation, every container counts.)
+    let essential: Option<Vec<&str>> = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(crate::translate::pod::ESSENTIAL_ANNOTATION))
+        .map(|list| list.split(',').collect());
     super::stopped_reason::container_statuses(pod)
+        .filter(|c| essential.as_ref().is_none_or(|e| e.contains(&c.name.as_str())))
         .map(|c| {
             let cannot_start = c
                 .state
@@ -312,8 +325,12 @@ pub struct Inputs<'a> {
     pub reset_on_healthy_task: bool,
     /// Every task runs the Deployment's current template and the Deployment observed its spec.
     pub rolled_out: bool,
-    /// The deployments of the current status, for what is kept (`updatedAt`, states).
+    /// The deployments of the current status, for what is kept (`updatedAt`, states, the
+    /// replaced tasks).
     pub previous: &'a [ServiceDeployment],
+    /// Tasks replaced in this reconcile because an essential container stopped, by their pods'
+    /// `pod-template-hash`.
+    pub replaced: &'a BTreeMap<String, i32>,
     /// Now.
     pub now: &'a Time,
 }
@@ -356,7 +373,20 @@ pub fn observe(
                 hash.is_some() && p.metadata.labels.as_ref().and_then(|l| l.get(POD_TEMPLATE_HASH)) == hash
             })
             .collect();
+        // (A pod being deleted counts no more: a replaced task is counted in `replaced`.)
+        let alive: Vec<&Pod> = own
+            .iter()
+            .copied()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .collect();
+        let newly = hash.and_then(|h| inputs.replaced.get(h)).copied().unwrap_or(0);
         let id = replica_set_deployment_id(rs);
+        let replaced = inputs
+            .previous
+            .iter()
+            .find(|d| d.id == id)
+            .map_or(0, |b| b.replaced_tasks)
+            + newly;
         let task_definition = task_definition_of(
             rs.spec
                 .as_ref()
@@ -380,7 +410,8 @@ pub fn observe(
             desired_count: if primary { inputs.desired } else { spec_replicas },
             pending_count: (status.replicas - status.ready_replicas.unwrap_or(0)).max(0),
             running_count: status.ready_replicas.unwrap_or(0),
-            failed_tasks: failed_tasks(&own, inputs.reset_on_healthy_task, inputs.now.0),
+            failed_tasks: failed_tasks(&alive, inputs.reset_on_healthy_task, inputs.now.0) + replaced,
+            replaced_tasks: replaced,
             capacity_provider_strategy: Vec::new(),
             rollout_state: rollout_state.map(str::to_owned),
             rollout_state_reason,
@@ -442,6 +473,7 @@ pub fn observe_daemon_set(
         pending_count: (status.current_number_scheduled - status.number_ready).max(0),
         running_count: status.number_ready,
         failed_tasks: 0,
+        replaced_tasks: 0,
         capacity_provider_strategy: Vec::new(),
         rollout_state: Some(state.to_owned()),
         created_at: before
@@ -564,6 +596,9 @@ mod tests {
         }
     }
 
+    /// No task replaced.
+    static NONE_REPLACED: BTreeMap<String, i32> = BTreeMap::new();
+
     fn ctx<'a>(previous: &'a [ServiceDeployment], now: &'a Time) -> Inputs<'a> {
         Inputs {
             desired: 4,
@@ -571,6 +606,7 @@ mod tests {
             reset_on_healthy_task: true,
             rolled_out: false,
             previous,
+            replaced: &NONE_REPLACED,
             now,
         }
     }

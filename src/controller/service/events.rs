@@ -63,6 +63,8 @@ pub struct Observed<'a> {
     pub rolling_back_to: Option<&'a str>,
     /// Why the failed deployment's tasks failed, in ECS's words, when known.
     pub failed_reason: Option<&'a str>,
+    /// The task replaced now because an essential container stopped, and that container.
+    pub replaced: Option<(&'a str, &'a str)>,
 }
 
 /// The happenings between the current status and the new one, in the order they are recorded
@@ -113,6 +115,16 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
                 chunk.len(),
                 if chunk.len() == 1 { "" } else { "s" },
                 tasks.join(" ")
+            ),
+        });
+    }
+
+    if let Some((task, container)) = o.replaced {
+        out.push(Happening {
+            reason: "TaskStopped",
+            warning: true,
+            message: format!(
+                "(service {name}) has stopped 1 running tasks: (task {task}). Essential container in task exited: {container}."
             ),
         });
     }
@@ -312,6 +324,7 @@ mod tests {
             blocked: None,
             rolling_back_to: None,
             failed_reason: None,
+            replaced: None,
         }
     }
 

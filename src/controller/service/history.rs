@@ -397,6 +397,7 @@ mod tests {
             task_definition: "web:4".into(),
             rollout_state: Some(state.into()),
             failed_tasks: failed,
+            replaced_tasks: 0,
             ..ServiceDeployment::default()
         };
         assert!(!trips(Some(&breaker), &[d(PRIMARY, IN_PROGRESS, 2)], "web:4"));

@@ -19,6 +19,7 @@ pub mod history;
 pub mod load;
 pub mod observed;
 pub mod pace;
+pub mod replace;
 pub mod status;
 pub mod stopped_reason;
 pub mod validate;

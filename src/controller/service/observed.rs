@@ -57,6 +57,7 @@ fn deployments_counts(svc: &Service, deployments: &[Deployment]) -> Counts {
 /// `failed` is the task definition the circuit breaker failed, `previous` the deployments of the
 /// current status.
 #[must_use]
+#[allow(clippy::too_many_arguments)]
 pub fn of_workload(
     svc: &Service,
     workload: &Workload,
@@ -64,10 +65,13 @@ pub fn of_workload(
     children: &Children,
     failed: Option<&str>,
     breaker: Option<&Breaker>,
+    replaced: &std::collections::BTreeMap<String, i32>,
     now: &Time,
 ) -> Vec<ServiceDeployment> {
     match workload {
-        Workload::Deployments(d) => of_deployments(svc, d, task_definition, children, failed, breaker, now),
+        Workload::Deployments(d) => {
+            of_deployments(svc, d, task_definition, children, failed, breaker, replaced, now)
+        }
         Workload::DaemonSet(d) => vec![observe_daemon_set(d, task_definition, svc.deployments(), now)],
     }
 }
@@ -76,6 +80,7 @@ pub fn of_workload(
 /// its one Deployment ([`of_deployment`]), or, split over capacity providers, one per task
 /// definition across the providers ([`merge`]).
 #[must_use]
+#[allow(clippy::too_many_arguments)]
 pub fn of_deployments(
     svc: &Service,
     deployments: &[Deployment],
@@ -83,11 +88,14 @@ pub fn of_deployments(
     children: &Children,
     failed: Option<&str>,
     breaker: Option<&Breaker>,
+    replaced: &std::collections::BTreeMap<String, i32>,
     now: &Time,
 ) -> Vec<ServiceDeployment> {
     match deployments {
         [] => Vec::new(),
-        [one] if !is_provider_deployment(one) => of_deployment(svc, one, children, failed, breaker, now),
+        [one] if !is_provider_deployment(one) => {
+            of_deployment(svc, one, children, failed, breaker, replaced, now)
+        }
         many => {
             let each: Vec<Vec<ServiceDeployment>> = many
                 .iter()
@@ -103,6 +111,7 @@ pub fn of_deployments(
                             // (This Deployment's own; [`merge`] decides the Service's state.)
                             rolled_out: history::rolled_out(d),
                             previous: &[],
+                            replaced,
                             now,
                         },
                     )
@@ -192,6 +201,7 @@ pub fn merge(each: &[ServiceDeployment], m: &Merge<'_>) -> Vec<ServiceDeployment
                 pending_count: parts.iter().map(|p| p.pending_count).sum(),
                 running_count: parts.iter().map(|p| p.running_count).sum(),
                 failed_tasks: parts.iter().map(|p| p.failed_tasks).sum(),
+                replaced_tasks: 0,
                 capacity_provider_strategy: if primary {
                     m.strategy.to_vec()
                 } else {

@@ -271,6 +271,10 @@ pub fn compute(
         blocked: observed.blocked.as_deref(),
         rolling_back_to: observed.rolling_back_to.as_deref(),
         failed_reason: observed.failed_reason.as_deref(),
+        replaced: applied
+            .replaced_task
+            .as_ref()
+            .map(|(task, container)| (task.as_str(), container.as_str())),
     });
     status.events = events::record(&name, &previous.events, &happened, &now);
     (status, happened)
@@ -410,6 +414,7 @@ pub fn observe<'a>(
             children,
             plan.history.failed.as_deref(),
             plan.breaker.as_ref(),
+            &applied.replaced,
             now,
         ),
         pods: &children.pods,
@@ -598,6 +603,8 @@ mod tests {
             strategy: None,
             auto_scaling: None,
             unserved_scaling: None,
+            replaced: Default::default(),
+            replaced_task: None,
         }
     }
 

@@ -79,14 +79,31 @@ pub fn verdict(pod: &Pod, user_stop: Option<&str>, now: Timestamp) -> Verdict {
         });
     }
     let essential = lifecycle::essential_containers(pod);
-    if let Some(stop) = essential_exit(pod, &essential) {
+    if let Some((stop, _)) = essential_exit(pod, &essential) {
         return Verdict::Stop(stop);
     }
     start_failure(pod, now)
 }
 
-/// The essential container that stopped while another of the task's containers runs on.
-fn essential_exit(pod: &Pod, essential: &BTreeSet<String>) -> Option<Stop> {
+/// A service's task to replace, as the service scheduler replaces one: an essential container
+/// stopped (and, under `restartPolicy: Always`, was restarted in place) while another container
+/// of the task runs on. A task of one essential container restarted in place is not replaced:
+/// the kubelet's restart, with its back-off, stands for ECS's replacement (its pod keeps its
+/// name and IP), and counts as a failed task where the circuit breaker counts them.
+#[must_use]
+pub fn replacement(pod: &Pod) -> Option<Stop> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let essential = lifecycle::essential_containers(pod);
+    essential_exit(pod, &essential)
+        .filter(|(_, others_alive)| *others_alive)
+        .map(|(stop, _)| stop)
+}
+
+/// The essential container that stopped while another of the task's containers runs on (or,
+/// restarted in place, runs again itself), and whether another does.
+fn essential_exit(pod: &Pod, essential: &BTreeSet<String>) -> Option<(Stop, bool)> {
     let containers = lifecycle::task_containers(pod);
     let ended = |st: Option<&k8s_openapi::api::core::v1::ContainerStatus>| -> Option<Option<i32>> {
         let st = st?;
@@ -116,10 +133,15 @@ fn essential_exit(pod: &Pod, essential: &BTreeSet<String>) -> Option<Stop> {
         .find(|(n, _, _)| *n == name)
         .and_then(|(_, st, _)| *st)
         .is_some_and(|s| s.state.as_ref().is_none_or(|s| s.terminated.is_none()));
-    (others_alive || restarted).then(|| Stop {
-        code: words::ESSENTIAL_CONTAINER_EXITED,
-        reason: words::ESSENTIAL_EXITED_REASON.to_owned(),
-        container: Some((name, code)),
+    (others_alive || restarted).then(|| {
+        (
+            Stop {
+                code: words::ESSENTIAL_CONTAINER_EXITED,
+                reason: words::ESSENTIAL_EXITED_REASON.to_owned(),
+                container: Some((name, code)),
+            },
+            others_alive,
+        )
     })
 }
 

@@ -147,3 +147,53 @@ fn a_user_stop_wins_and_a_stopping_pod_is_left_alone() {
     ended.status.as_mut().expect("status").phase = Some("Succeeded".into());
     assert_eq!(verdict(&ended, Some("too late"), at(5)), Verdict::Run);
 }
+
+#[test]
+fn a_service_task_is_replaced_only_when_another_container_runs_on() {
+    use super::essential::replacement;
+    // Restarted in place while the log router runs: replace the task.
+    let mut restarted = pod("app", run(), run(), run());
+    {
+        let st = &mut restarted
+            .status
+            .as_mut()
+            .expect("status")
+            .container_statuses
+            .as_mut()
+            .expect("statuses")[0];
+        st.restart_count = 1;
+        st.last_state =
+            serde_json::from_value(json!({"terminated": {"exitCode": 2, "reason": "Error"}})).ok();
+    }
+    let stop = replacement(&restarted).expect("replaced");
+    assert_eq!(stop.container, Some(("app".to_owned(), Some(2))));
+    // The only container of a task, restarted in place: the kubelet's restart stands for it.
+    let mut alone: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "web-1", "annotations": {"ecsbridge.io/essential-containers": "app"}},
+        "spec": {"containers": [{"name": "app", "image": "x"}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "app", "ready": false, "restartCount": 1, "image": "x", "imageID": "",
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]},
+    }))
+    .expect("a pod");
+    assert_eq!(replacement(&alone), None);
+    // A non-essential container restarted: nothing.
+    let mut log = pod("app", run(), run(), run());
+    {
+        let st = &mut log
+            .status
+            .as_mut()
+            .expect("status")
+            .container_statuses
+            .as_mut()
+            .expect("statuses")[1];
+        st.restart_count = 1;
+        st.last_state =
+            serde_json::from_value(json!({"terminated": {"exitCode": 1, "reason": "Error"}})).ok();
+    }
+    assert_eq!(replacement(&log), None);
+    // Being deleted already: not again.
+    restarted.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(40)));
+    assert_eq!(replacement(&restarted), None);
+    alone.metadata.name = None;
+}
