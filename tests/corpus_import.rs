@@ -351,6 +351,11 @@ fn spec_of(obj: &Imported) -> (&'static str, Value, Option<String>) {
             serde_json::to_value(&ns.metadata.annotations).expect("serialise annotations"),
             ns.metadata.name.clone(),
         ),
+        Imported::Task(task) => (
+            "Task",
+            serde_json::to_value(&task.spec).expect("serialise Task spec"),
+            task.metadata.name.clone(),
+        ),
     }
 }
 
@@ -542,7 +547,7 @@ fn json_to_cr_to_json_loses_nothing() {
             match obj {
                 Imported::TaskDefinition(_) => task_definitions += 1,
                 Imported::Service(_) => services += 1,
-                Imported::CapacityProvider(_) | Imported::Namespace(_) => {}
+                Imported::CapacityProvider(_) | Imported::Namespace(_) | Imported::Task(_) => {}
             }
         }
     }
@@ -594,6 +599,12 @@ fn yaml_parses_back_into_the_same_object_with_a_valid_name() {
                     let back: k8s_openapi::api::core::v1::Namespace = serde_yaml_ng::from_str(&yaml)
                         .unwrap_or_else(|e| panic!("{} object {i}: YAML does not read back: {e}", case.name));
                     assert_eq!(&back, &**ns, "{} object {i}", case.name);
+                    back.metadata.name
+                }
+                Imported::Task(task) => {
+                    let back: ecs_bridge::api::Task = serde_yaml_ng::from_str(&yaml)
+                        .unwrap_or_else(|e| panic!("{} object {i}: YAML does not read back: {e}", case.name));
+                    assert_eq!(back.spec, task.spec, "{} object {i}: spec", case.name);
                     back.metadata.name
                 }
             };
@@ -916,6 +927,7 @@ fn cli_imports_the_whole_corpus() {
             Imported::Service(svc) => serde_json::to_value(svc),
             Imported::CapacityProvider(cp) => serde_json::to_value(cp),
             Imported::Namespace(ns) => serde_json::to_value(ns),
+            Imported::Task(task) => serde_json::to_value(task),
         }
         .expect("serialise object");
         if let Some(diff) = json_diff("", &library, &printed) {

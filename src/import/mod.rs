@@ -4,12 +4,15 @@
 //! output (wrapped in `taskDefinition` or not), CreateService input, describe-services /
 //! create-service output, CreateCapacityProvider input, describe-capacity-providers /
 //! create-capacity-provider output, and PutClusterCapacityProviders or CreateCluster input and
-//! describe-clusters output (the cluster's Namespace, [`capacity`]). Read-only fields of describe outputs (listed below) are dropped; any
+//! describe-clusters output (the cluster's Namespace, [`capacity`]), and RunTask input and
+//! describe-tasks output (Tasks, [`tasks`]). A document of another shape is refused, saying
+//! what it looks like and which shapes are taken. Read-only fields of describe outputs (listed below) are dropped; any
 //! other field our types do not know is dropped with a warning that names it; a value of the
 //! wrong type is an error with its position.
 
 pub mod capacity;
 mod shape;
+pub mod tasks;
 
 use std::path::Path;
 
@@ -84,6 +87,8 @@ pub enum Imported {
     CapacityProvider(Box<CapacityProvider>),
     /// The ECS cluster's Namespace, with its capacity providers and default strategy.
     Namespace(Box<k8s_openapi::api::core::v1::Namespace>),
+    /// A standalone task request.
+    Task(Box<crate::api::Task>),
 }
 
 impl Imported {
@@ -97,6 +102,7 @@ impl Imported {
             Self::Service(svc) => serde_yaml_ng::to_string(svc),
             Self::CapacityProvider(cp) => serde_yaml_ng::to_string(cp),
             Self::Namespace(ns) => serde_yaml_ng::to_string(ns),
+            Self::Task(task) => serde_yaml_ng::to_string(task),
         }
     }
 }
@@ -184,6 +190,8 @@ pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportRe
         Shape::DescribeCapacityProviders => ctx.described_capacity_providers(&value, &mut result),
         Shape::PutClusterCapacityProviders => ctx.cluster_capacity(&FieldPath::root(), &value, &mut result),
         Shape::DescribeClusters => ctx.described_clusters(&value, &mut result),
+        Shape::RunTask => ctx.run_task(&FieldPath::root(), &value, None, &mut result),
+        Shape::DescribeTasks => ctx.described_tasks(&value, &mut result),
     }
     for d in &mut result.diagnostics {
         d.file = path.to_owned();

@@ -29,7 +29,39 @@ pub enum Shape {
     PutClusterCapacityProviders,
     /// describe-clusters output: `{"clusters": [...], "failures": [...]}`.
     DescribeClusters,
+    /// RunTask input: a `taskDefinition` without a `serviceName`.
+    RunTask,
+    /// describe-tasks output: `{"tasks": [...], "failures": [...]}`.
+    DescribeTasks,
 }
+
+/// Keys only a RunTask request has.
+const RUN_TASK_ONLY_KEYS: &[&str] = &["count", "startedBy", "overrides", "group", "referenceId"];
+
+/// Keys only a service has (a service definition without `serviceName`, as ecspresso writes one,
+/// has some of them).
+const SERVICE_ONLY_KEYS: &[&str] = &[
+    "desiredCount",
+    "loadBalancers",
+    "serviceRegistries",
+    "deploymentConfiguration",
+    "schedulingStrategy",
+    "healthCheckGracePeriodSeconds",
+    "deploymentController",
+    "role",
+    "serviceConnectConfiguration",
+    "availabilityZoneRebalancing",
+    "vpcLatticeConfigurations",
+];
+
+/// Top-level keys of a `serviceConnectConfiguration`.
+const SERVICE_CONNECT_KEYS: &[&str] = &[
+    "enabled",
+    "namespace",
+    "services",
+    "logConfiguration",
+    "accessLogConfiguration",
+];
 
 /// Top-level keys of a CreateService request or of a described service.
 const SERVICE_KEYS: &[&str] = &[
@@ -84,6 +116,29 @@ impl Shape {
         if obj.contains_key("containerDefinitions") {
             return Ok(Self::TaskDefinition { wrapped: false });
         }
+        if obj.get("tasks").is_some_and(Value::is_array) {
+            return Ok(Self::DescribeTasks);
+        }
+        // Shapes that look like others but are not taken: refused, saying what they look like.
+        if obj.get("service").is_some_and(Value::is_string)
+            && (obj.contains_key("scale")
+                || obj.contains_key("externalId")
+                || obj.contains_key("taskDefinition"))
+        {
+            return Err(format!(
+                "this looks like a CreateTaskSet request (a task set of a service with an EXTERNAL \
+                 deployment controller): import takes the service itself; {EXPECTED}"
+            ));
+        }
+        if obj.contains_key("enabled")
+            && !obj.is_empty()
+            && obj.keys().all(|k| SERVICE_CONNECT_KEYS.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "this looks like a serviceConnectConfiguration fragment: put it in a CreateService \
+                 request (or describe-services output) and import that; {EXPECTED}"
+            ));
+        }
         if obj.get("services").is_some_and(Value::is_array) {
             return Ok(Self::DescribeServices);
         }
@@ -116,6 +171,13 @@ impl Shape {
         {
             return Ok(Self::DescribeCapacityProviders);
         }
+        let has = |keys: &[&str]| keys.iter().any(|k| obj.contains_key(*k));
+        if obj.get("taskDefinition").is_some_and(Value::is_string)
+            && !obj.contains_key("serviceName")
+            && (has(RUN_TASK_ONLY_KEYS) || !has(SERVICE_ONLY_KEYS))
+        {
+            return Ok(Self::RunTask);
+        }
         if !obj.is_empty() && obj.keys().any(|k| SERVICE_KEYS.contains(&k.as_str())) {
             return Ok(Self::CreateService);
         }
@@ -131,9 +193,10 @@ impl Shape {
 }
 
 const EXPECTED: &str = "expected RegisterTaskDefinition input, describe-task-definition output, \
-                        CreateService input, describe-services output, CreateCapacityProvider input, \
-                        describe-capacity-providers output, PutClusterCapacityProviders or CreateCluster \
-                        input or describe-clusters output";
+                        CreateService input (with its serviceName), describe-services output, \
+                        CreateCapacityProvider input, describe-capacity-providers output, \
+                        PutClusterCapacityProviders or CreateCluster input, describe-clusters output, \
+                        RunTask input or describe-tasks output";
 
 fn kind(v: &Value) -> &'static str {
     match v {
@@ -160,10 +223,29 @@ mod tests {
             Shape::detect(&json!({"taskDefinition": td})),
             Ok(Shape::TaskDefinition { wrapped: true })
         );
-        // CreateService's taskDefinition is a string: not a wrapped task definition.
+        // A taskDefinition that is a string: not a wrapped task definition. Without a
+        // serviceName (which CreateService requires) nor anything only a service has, it is a
+        // RunTask request; with something only a service has (an ecspresso service definition
+        // leaves serviceName out), a service.
         assert_eq!(
             Shape::detect(&json!({"taskDefinition": "web:3"})),
+            Ok(Shape::RunTask)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"taskDefinition": "report", "count": 2, "overrides": {}})),
+            Ok(Shape::RunTask)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"taskDefinition": "web:3", "desiredCount": 2})),
             Ok(Shape::CreateService)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"serviceName": "web", "taskDefinition": "web:3"})),
+            Ok(Shape::CreateService)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"tasks": [], "failures": []})),
+            Ok(Shape::DescribeTasks)
         );
         assert_eq!(
             Shape::detect(&json!({"schedulingStrategy": "DAEMON"})),
@@ -207,6 +289,25 @@ mod tests {
         assert_eq!(
             Shape::detect(&json!({"serviceName": "web", "capacityProviderStrategy": []})),
             Ok(Shape::CreateService)
+        );
+    }
+
+    #[test]
+    fn shapes_not_taken_are_refused_saying_what_they_look_like() {
+        let task_set = json!({"service": "web", "cluster": "prod", "taskDefinition": "web:3",
+                              "externalId": "blue", "scale": {"value": 100, "unit": "PERCENT"}});
+        let err = Shape::detect(&task_set).expect_err("a task set");
+        assert!(
+            err.starts_with("this looks like a CreateTaskSet request"),
+            "{err}"
+        );
+        assert!(err.contains("RunTask input"), "{err}");
+        let connect = json!({"enabled": true, "namespace": "shop",
+                             "services": [{"portName": "http", "clientAliases": [{"port": 80}]}]});
+        let err = Shape::detect(&connect).expect_err("a fragment");
+        assert!(
+            err.starts_with("this looks like a serviceConnectConfiguration fragment"),
+            "{err}"
         );
     }
 
