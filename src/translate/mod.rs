@@ -16,6 +16,7 @@ pub mod reference;
 pub mod report;
 pub mod rollout;
 pub mod schedule;
+pub mod scheduled_task;
 pub mod service;
 pub mod spelling;
 pub mod task;
