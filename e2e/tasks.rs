@@ -260,6 +260,10 @@ spec:
         "{task}"
     );
     assert!(one.get("startedAt").is_none(), "it never started: {one}");
+    assert!(
+        one.get("stoppedAt").is_some(),
+        "stopped, though no container ran: {one}"
+    );
     assert_eq!(
         container(&task, 0, "app").get("exitCode"),
         None,

@@ -145,6 +145,9 @@ pub struct Context {
     /// The Tasks' pods and the TaskDefinitions they run, cached: one set of stores per scope the
     /// Task controller runs in.
     pub task_children: std::sync::RwLock<Vec<task::children::Stores>>,
+    /// The Task statuses this process wrote last (a Task read before its write arrived is read
+    /// with it).
+    pub task_statuses: task::status::Written,
     /// The CapacityProvider controller's caches (nodes, and the pods and Services of every
     /// watched scope); none before it runs, as in unit tests.
     pub capacity_provider_caches: std::sync::RwLock<Option<capacity_provider::watch::Caches>>,
@@ -170,6 +173,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             service_children: std::sync::RwLock::new(Vec::new()),
             task_children: std::sync::RwLock::new(Vec::new()),
+            task_statuses: task::status::Written::default(),
             task_definition_children: std::sync::RwLock::new(Vec::new()),
             capacity_provider_caches: std::sync::RwLock::new(None),
             target_group_bindings: service::apply::Bindings::default(),

@@ -100,6 +100,8 @@ pub struct Plan<'a> {
     /// task runs on ([`crate::translate::task::essential::replacement`]); one per reconcile, as a
     /// throttle.
     pub replace: Option<k8s_openapi::api::core::v1::Pod>,
+    /// Whether a task waits to be replaced after the throttle (look again soon).
+    pub replacing: bool,
 }
 
 impl Plan<'_> {
@@ -117,6 +119,7 @@ impl Plan<'_> {
         let after = if self.roll_back_now {
             Duration::ZERO
         } else if self.replace.is_some()
+            || self.replacing
             || (self.breaker.is_some() && status.deployments.iter().any(primary_in_progress))
         {
             ROLLOUT_RECHECK
@@ -280,12 +283,31 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
         rolling_back_to,
         roll_back_now,
         live: pace::live(children, &valid.owner.uid),
-        replace: children
+        replace: (!replaced_recently(svc, now))
+            .then(|| {
+                children
+                    .pods
+                    .iter()
+                    .find(|p| crate::translate::task::essential::replacement(p).is_some())
+                    .cloned()
+            })
+            .flatten(),
+        replacing: children
             .pods
             .iter()
-            .find(|p| crate::translate::task::essential::replacement(p).is_some())
-            .cloned(),
+            .any(|p| crate::translate::task::essential::replacement(p).is_some()),
     }
+}
+
+/// Whether the Service replaced a task less than [`ROLLOUT_RECHECK`] before `now` (its status's
+/// latest "has stopped 1 running tasks" event): the throttle of replacements.
+fn replaced_recently(svc: &crate::api::Service, now: &Time) -> bool {
+    svc.status.as_ref().is_some_and(|s| {
+        s.events
+            .iter()
+            .filter(|e| e.message.contains(") has stopped 1 running tasks: (task "))
+            .any(|e| now.0.duration_since(e.created_at.0).unsigned_abs() < ROLLOUT_RECHECK)
+    })
 }
 
 /// `live`'s template, when it runs another task definition than `built`.

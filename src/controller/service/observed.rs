@@ -200,8 +200,12 @@ pub fn merge(each: &[ServiceDeployment], m: &Merge<'_>) -> Vec<ServiceDeployment
                 },
                 pending_count: parts.iter().map(|p| p.pending_count).sum(),
                 running_count: parts.iter().map(|p| p.running_count).sum(),
-                failed_tasks: parts.iter().map(|p| p.failed_tasks).sum(),
-                replaced_tasks: 0,
+                // (The parts count only the tasks replaced now; the merged deployment carries
+                // those replaced before.)
+                failed_tasks: parts.iter().map(|p| p.failed_tasks).sum::<i32>()
+                    + before.map_or(0, |b| b.replaced_tasks),
+                replaced_tasks: before.map_or(0, |b| b.replaced_tasks)
+                    + parts.iter().map(|p| p.replaced_tasks).sum::<i32>(),
                 capacity_provider_strategy: if primary {
                     m.strategy.to_vec()
                 } else {

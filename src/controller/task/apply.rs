@@ -1,5 +1,6 @@
 //! Apply (async, writes): creates the tasks' pods (a pod that exists already is kept: the
-//! names are fixed, so a retry creates nothing twice), applies an overridden task role's
+//! names are fixed, so a retry creates nothing twice; one of another owner, such as the
+//! terminating pod of a Task deleted and made again, holds the start back), applies an overridden task role's
 //! ServiceAccount, patches the tasks to stop, and deletes the pods the plan lets go (exactly the
 //! pod seen, by uid).
 
@@ -29,6 +30,9 @@ pub struct Refused {
 pub struct Applied {
     /// Pods the API server refused.
     pub refused: Vec<Refused>,
+    /// Pods not created because another object's pod has the name (that of a Task deleted and
+    /// made again, still terminating): started once it is gone.
+    pub taken: Vec<String>,
 }
 
 /// Writes `desired` in `namespace`.
@@ -52,7 +56,25 @@ pub async fn apply(ctx: &Context, namespace: &str, desired: Desired) -> Result<A
     for pod in desired.pods {
         match pods.create(&PostParams::default(), &pod).await {
             Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                // Ours already (a retry), or another's (a Task of the same name, deleted and
+                // made again, whose pod is still terminating)?
+                let owner = pod
+                    .metadata
+                    .owner_references
+                    .as_ref()
+                    .and_then(|o| o.first())
+                    .map(|o| o.uid.clone())
+                    .unwrap_or_default();
+                let ours = pods.get_opt(&pod.name_any()).await?.is_some_and(|live| {
+                    live.owner_references()
+                        .iter()
+                        .any(|o| o.controller == Some(true) && o.uid == owner)
+                });
+                if !ours {
+                    applied.taken.push(pod.name_any());
+                }
+            }
             Err(kube::Error::Api(e)) if matches!(e.code, 400 | 403 | 422) => applied.refused.push(Refused {
                 pod: pod.name_any(),
                 reason: e.reason.clone(),

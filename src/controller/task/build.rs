@@ -3,8 +3,9 @@
 //! the ServiceAccount of an overridden task role, and the patch that stops each task in place.
 //!
 //! Stopping in place: the pod gets the stop code, the stopped reason and the time as annotations
-//! ([`STOP_CODE_ANNOTATION`] …), and an `activeDeadlineSeconds` that has passed (the seconds it
-//! has run). The kubelet then stops its containers as it stops any pod past its deadline —
+//! ([`STOP_CODE_ANNOTATION`] …), and an `activeDeadlineSeconds` of 1 s, which has passed (the
+//! deadline counts from the pod's start; 1 is never more than a deadline set before, so a second
+//! stop from a stale cache is accepted too). The kubelet then stops its containers as it stops any pod past its deadline —
 //! SIGTERM, then SIGKILL after the pod's `terminationGracePeriodSeconds` (the task definition's
 //! longest `stopTimeout`) — and the pod ends `Failed`, with every container's exit code kept: the
 //! task stays describable, as a stopped ECS task does. (A pod's `activeDeadlineSeconds` may be
@@ -94,7 +95,9 @@ pub fn build(task: &Task, plan: &Plan, objects: Option<&TaskObjects>, now: Times
                         STOPPED_REASON_ANNOTATION: s.stop.reason,
                         STOPPING_AT_ANNOTATION: now.to_string(),
                     }},
-                    "spec": {"activeDeadlineSeconds": s.deadline_seconds},
+                    // (1 s: past for any pod that started, and never more than a deadline set
+                    // before, which the API server would refuse.)
+                    "spec": {"activeDeadlineSeconds": 1},
                 }),
             )
         })

@@ -37,8 +37,6 @@ pub struct PodStop {
     pub pod: Arc<Pod>,
     /// Why.
     pub stop: Stop,
-    /// The pod's `activeDeadlineSeconds` that stops it now: the seconds it has run (at least 1).
-    pub deadline_seconds: i64,
 }
 
 /// Every decision of one reconcile of a Task.
@@ -199,7 +197,6 @@ pub fn decide(task: &Task, pods: &BTreeMap<u32, Arc<Pod>>, now: Timestamp, reten
                     plan.stops.push(PodStop {
                         pod: pod.clone(),
                         stop,
-                        deadline_seconds: ran_seconds(pod, now),
                     });
                 } else {
                     instance.last_status = words::STOPPED.to_owned();
@@ -223,15 +220,6 @@ pub fn decide(task: &Task, pods: &BTreeMap<u32, Arc<Pod>>, now: Timestamp, reten
         plan.tasks.push(instance);
     }
     plan
-}
-
-/// How long `pod` has run at `now`, in whole seconds, at least 1: an `activeDeadlineSeconds`
-/// that has passed.
-fn ran_seconds(pod: &Pod, now: Timestamp) -> i64 {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.start_time.as_ref())
-        .map_or(1, |start| now.duration_since(start.0).as_secs().max(1))
 }
 
 /// A task whose pod is gone, as the status last knew it, stopped.

@@ -42,8 +42,9 @@ pub const CONTROLLER: &str = "task";
 /// once.
 ///
 /// Returns a requeue at the next thing to look at (a start failure's grace, a retention's end),
-/// else the periodic resync; [`Action::await_change`] when the Task is refused (its status says
-/// why; the watches re-trigger it when the Task or a TaskDefinition changes).
+/// else the periodic resync (also when the Task is refused: its status says why, and the watches
+/// re-trigger it when the Task or a TaskDefinition changes, the resync when a CapacityProvider
+/// or Namespace does).
 ///
 /// # Errors
 ///
@@ -61,17 +62,34 @@ pub async fn reconcile(task: Arc<Task>, ctx: Arc<Context>) -> Result<Action, Err
         .record("name", name.as_str());
     if task.metadata.deletion_timestamp.is_some() {
         // Why: garbage collection stops the tasks (their pods go with the Task).
+        if let Some(uid) = task.metadata.uid.as_deref() {
+            ctx.task_statuses.forget(uid);
+        }
         return Ok(Action::await_change());
     }
+    // A Task read before this process's last status write arrived: with that status.
+    let task = ctx.task_statuses.fresher(&task).map_or(task, Arc::new);
     let now = Timestamp::now();
 
     let loaded = load::load(&ctx, &task, &namespace).await?;
+    // Once tasks started, a spec refused now (edited, or a stricter release) does not stall
+    // them: they are still stopped, retained and reported (the edit is told as such).
+    let started = !loaded.pods.is_empty()
+        || task
+            .status
+            .as_ref()
+            .is_some_and(|s| s.started_generation.is_some());
     let objects = match validate::validate(&task, loaded.start.as_ref(), &ctx.config.options) {
         Ok(objects) => objects,
+        Err(invalid) if started => {
+            tracing::info!(reason = invalid.reason, message = %invalid.message, "refused after the start; the tasks go on");
+            None
+        }
         Err(invalid) => {
             let desired = status::invalid(&task, &invalid, &Time(now));
             status::write(&ctx, &task, &namespace, &desired).await?;
-            return Ok(Action::await_change());
+            // (Capacity providers and Namespaces are not watched: look again at the resync.)
+            return Ok(Action::requeue(ctx.config.resync_interval));
         }
     };
     let plan = decide::decide(&task, &loaded.pods, now, ctx.config.task_retention);
@@ -80,6 +98,9 @@ pub async fn reconcile(task: Arc<Task>, ctx: Arc<Context>) -> Result<Action, Err
     let desired = status::compute(&task, &plan, &applied, objects.as_ref(), &Time(now));
     status::write(&ctx, &task, &namespace, &desired).await?;
     let resync = ctx.config.resync_interval;
+    if !applied.taken.is_empty() {
+        return Ok(Action::requeue(std::time::Duration::from_secs(5)));
+    }
     Ok(match plan.next_check {
         Some(at) => {
             let wait = at.duration_since(now).unsigned_abs().min(resync);

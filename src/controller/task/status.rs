@@ -59,7 +59,13 @@ pub fn compute(
 ) -> TaskStatus {
     let current = task.status.clone().unwrap_or_default();
     let generation = task.metadata.generation;
-    let mut tasks = plan.tasks.clone();
+    // (A task whose pod name is another's is not started yet: not recorded.)
+    let mut tasks: Vec<_> = plan
+        .tasks
+        .iter()
+        .filter(|t| !applied.taken.contains(&t.task_arn))
+        .cloned()
+        .collect();
     let mut failures: Vec<TaskFailure> = plan.failures.clone();
     for r in &applied.refused {
         if let Some(t) = tasks.iter_mut().find(|t| t.task_arn == r.pod) {
@@ -86,7 +92,12 @@ pub fn compute(
             .map(|o| o.task_definition.clone())
             .or_else(|| plan.started.0.clone())
             .or(current.task_definition),
-        started_generation: if plan.start.is_empty() {
+        started_generation: if plan.start.iter().all(|i| {
+            applied
+                .taken
+                .iter()
+                .any(|p| p.rsplit_once('-').is_some_and(|(_, n)| n == i.to_string()))
+        }) {
             current.started_generation.or(plan.started.1)
         } else {
             generation
@@ -128,7 +139,12 @@ pub fn compute(
             }
         }
     } else {
-        let summary = summary(&status.tasks, &status.failures);
+        let mut summary = summary(&status.tasks, &status.failures);
+        if let Some(pod) = applied.taken.first() {
+            summary.push_str(&format!(
+                " Waiting for pod {pod}, another object's (a Task of the same name deleted before?), to go."
+            ));
+        }
         set(conds, PROGRESSING, true, REASON_TASKS_RUNNING, summary.clone());
         set(conds, READY, false, REASON_TASKS_PENDING, summary);
         conds.retain(|c| c.type_ != DEGRADED);
@@ -281,6 +297,92 @@ pub async fn write(ctx: &Context, task: &Task, namespace: &str, desired: &TaskSt
         &Patch::Apply(status_patch::<Task>(desired)),
     )
     .await?;
+    if let Some(uid) = task.metadata.uid.as_deref() {
+        // (Remembered while tasks run: a Task that is done starts nothing, and is forgotten.)
+        if desired.last_status.as_deref() == Some(words::STOPPED) {
+            ctx.task_statuses.forget(uid);
+        } else {
+            ctx.task_statuses.remember(uid, desired);
+        }
+    }
     tracing::info!(last_status = desired.last_status.as_deref(), "status updated");
     Ok(())
+}
+
+/// The statuses this process last wrote, by Task uid: a Task read from the cache before its
+/// status write arrived is read with that status instead, so that a task just started (or
+/// refused) is not started again and no field is lost. Kept while the Task's tasks run; forgotten
+/// once they all stopped, or the Task goes.
+#[derive(Debug, Default)]
+pub struct Written(std::sync::Mutex<std::collections::HashMap<String, TaskStatus>>);
+
+impl Written {
+    /// `task`, with the status this process wrote last when its own is older (it lacks a task
+    /// or the start that one records).
+    #[must_use]
+    pub fn fresher(&self, task: &Task) -> Option<Task> {
+        let uid = task.metadata.uid.as_deref()?;
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let written = map.get(uid)?;
+        let current = task.status.clone().unwrap_or_default();
+        let stale = (written.started_generation.is_some() && current.started_generation.is_none())
+            || written
+                .tasks
+                .iter()
+                .any(|w| !current.tasks.iter().any(|t| t.task_arn == w.task_arn));
+        stale.then(|| Task {
+            status: Some(written.clone()),
+            ..task.clone()
+        })
+    }
+
+    /// Remembers `status` as written for the Task with `uid`.
+    pub fn remember(&self, uid: &str, status: &TaskStatus) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(uid.to_owned(), status.clone());
+    }
+
+    /// Forgets the Task with `uid`.
+    pub fn forget(&self, uid: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_task_read_before_its_status_write_is_read_with_it() {
+        let mut task: Task = serde_json::from_value(json!({
+            "apiVersion": "ecsbridge.io/v1alpha1", "kind": "Task",
+            "metadata": {"name": "nightly", "uid": "u1", "generation": 1},
+            "spec": {"taskDefinition": "report"},
+        }))
+        .expect("a Task");
+        let written = Written::default();
+        assert!(written.fresher(&task).is_none(), "nothing written yet");
+        let status: TaskStatus = serde_json::from_value(json!({
+            "startedGeneration": 1, "tasks": [{"taskArn": "nightly-1", "lastStatus": "PROVISIONING"}]}))
+        .expect("a status");
+        written.remember("u1", &status);
+        let fresher = written.fresher(&task).expect("the cached Task is older");
+        assert_eq!(
+            fresher.status.as_ref().and_then(|s| s.started_generation),
+            Some(1)
+        );
+        // Once the cache has caught up, the Task is read as it is.
+        task.status = Some(status);
+        assert!(written.fresher(&task).is_none());
+        written.forget("u1");
+        task.status = None;
+        assert!(written.fresher(&task).is_none());
+    }
 }

@@ -7,11 +7,13 @@
 //!   restarts the one that stopped), so the controllers stop the task themselves. An essential
 //!   native sidecar counts as stopped once it has restarted (its `lastState` is terminated). A
 //!   non-essential container that stops changes nothing.
-//! - **The task never gets running**: an image the kubelet failed to pull
-//!   (`CannotPullContainerError`) stops it at once, as ECS's agent gives up on a pull that fails;
-//!   a Secret or ConfigMap that is missing (`ResourceInitializationError`) or a container the
-//!   runtime cannot create (`CannotStartContainerError`) stops it once the task has waited
-//!   [`START_TIMEOUT_SECONDS`] (an ExternalSecret may still be syncing the Secret):
+//! - **The task never gets running**: an image the kubelet cannot pull because it does not exist,
+//!   its registry's host does not resolve or the registry refuses the credentials
+//!   (`CannotPullContainerError`) stops it at once, as ECS's agent gives up on such a pull; a
+//!   pull that failed otherwise (a rate limit, a timeout), a Secret or ConfigMap that is missing
+//!   (`ResourceInitializationError`) or a container the runtime cannot create
+//!   (`CannotStartContainerError`) stops it once the task has waited [`START_TIMEOUT_SECONDS`]
+//!   (the kubelet retries; an ExternalSecret may still be syncing the Secret):
 //!   `TaskFailedToStart`.
 //! - **A user stops it** (StopTask): `UserInitiated`, with the user's reason.
 //!
@@ -145,8 +147,30 @@ fn essential_exit(pod: &Pod, essential: &BTreeSet<String>) -> Option<(Stop, bool
     })
 }
 
-/// A task that cannot start: at once for a pull that failed, after [`START_TIMEOUT_SECONDS`]
-/// from the pod's creation for the other failures.
+/// Whether a failed pull will fail again: an image name that is invalid or must not be pulled,
+/// or a registry that says the image or its host does not exist, or refuses the credentials. (A
+/// rate limit, a timeout or a registry that is down may pass: those wait as other start failures
+/// do.)
+fn permanent_pull_failure(reason: &str, message: Option<&str>) -> bool {
+    const PERMANENT: &[&str] = &[
+        "not found",
+        "no such host",
+        "manifest unknown",
+        "name unknown",
+        "unauthorized",
+        "denied",
+        "forbidden",
+        "invalid reference",
+    ];
+    matches!(reason, "InvalidImageName" | "ErrImageNeverPull")
+        || message.is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            PERMANENT.iter().any(|p| m.contains(p))
+        })
+}
+
+/// A task that cannot start: at once for a pull that will fail again, after
+/// [`START_TIMEOUT_SECONDS`] from the pod's creation for the other failures.
 fn start_failure(pod: &Pod, now: Timestamp) -> Verdict {
     let waiting = lifecycle::task_containers(pod)
         .into_iter()
@@ -169,7 +193,7 @@ fn start_failure(pod: &Pod, now: Timestamp) -> Verdict {
         reason: ecs_reason,
         container: None,
     });
-    if PULL_FAILURES.contains(&reason.as_str()) {
+    if PULL_FAILURES.contains(&reason.as_str()) && permanent_pull_failure(&reason, message.as_deref()) {
         return stop;
     }
     let created = pod.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);

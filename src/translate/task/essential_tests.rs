@@ -103,10 +103,29 @@ fn an_essential_container_that_exits_stops_the_task_a_non_essential_one_does_not
 
 #[test]
 fn a_start_that_fails_stops_the_task_a_pull_at_once_the_rest_after_the_timeout() {
-    let v = verdict(&pod("app", wait("ErrImagePull"), run(), run()), None, at(2));
+    let pull = |message: &str| {
+        let mut p = pod("app", wait("ErrImagePull"), run(), run());
+        p.status
+            .as_mut()
+            .expect("status")
+            .container_statuses
+            .as_mut()
+            .expect("statuses")[0]
+            .state
+            .as_mut()
+            .and_then(|s| s.waiting.as_mut())
+            .expect("waiting")
+            .message = Some(message.to_owned());
+        p
+    };
+    let missing = "failed to pull and unpack image \"registry.invalid/x:1\": dial tcp: lookup registry.invalid: no such host";
+    let v = verdict(&pull(missing), None, at(2));
     assert_eq!(code(&v).map(|c| c.0), Some("TaskFailedToStart"));
     let Verdict::Stop(stop) = v else { unreachable!() };
-    assert_eq!(stop.reason, "CannotPullContainerError: why");
+    assert_eq!(stop.reason, format!("CannotPullContainerError: {missing}"));
+    // A rate limit may pass: the task waits as for other start failures.
+    let limited = verdict(&pull("429 Too Many Requests: toomanyrequests"), None, at(2));
+    assert_eq!(limited, Verdict::RecheckAt(at(START_TIMEOUT_SECONDS)));
     // A missing Secret may still come (an ExternalSecret syncing): wait, then stop.
     let early = verdict(
         &pod("app", wait("CreateContainerConfigError"), run(), run()),

@@ -305,10 +305,30 @@ pub fn task_instance(pod: &Pod) -> TaskInstance {
         capacity_provider_name: annotation(pod, super::CAPACITY_PROVIDER_ANNOTATION).map(str::to_owned),
         created_at: pod.metadata.creation_timestamp.clone(),
         started_at,
+        // (Containers that never ran have no finishedAt: then when the stop began, else when the
+        // pod stopped being Ready.)
+        stopped_at: if stopped {
+            finished_at
+                .or_else(|| stopping_at.clone())
+                .or_else(|| condition_time(pod, "Ready"))
+        } else {
+            None
+        },
         stopping_at,
-        stopped_at: if stopped { finished_at } else { None },
         containers,
     }
+}
+
+/// When the pod's condition `type_` last changed.
+fn condition_time(pod: &Pod, type_: &str) -> Option<Time> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)?
+        .last_transition_time
+        .clone()
 }
 
 fn pod_has_probes(pod: &Pod) -> bool {

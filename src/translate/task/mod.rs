@@ -287,10 +287,12 @@ pub fn as_service_strategy(run: &RunTask) -> crate::api::ServiceSpec {
     }
 }
 
-/// The ServiceAccount of a Task whose request overrides the task role.
+/// The ServiceAccount of a Task whose request overrides the task role: `ecs-task-<task>-` and a
+/// hash of the Task's name, so that it is no TaskDefinition's (those are `ecs-<object>`).
 #[must_use]
 pub fn task_service_account(task: &str) -> String {
-    format!("ecs-task-{task}")
+    let hash = crate::fnv::hash(format!("task/{task}").bytes()) & 0xffff_ffff;
+    format!("ecs-task-{task}-{hash:08x}")
 }
 
 fn placement_error(e: &crate::translate::placement::PlacementError) -> TaskError {

@@ -218,7 +218,19 @@ fn an_overridden_task_role_gets_the_tasks_own_service_account() {
     );
     let objects = task_pods(&input(&r, &spec), &Options::default()).expect("pods");
     let sa = objects.service_account.expect("a ServiceAccount");
-    assert_eq!(sa["metadata"]["name"], "ecs-task-nightly");
+    let name = super::task_service_account("nightly");
+    assert!(
+        name.starts_with("ecs-task-nightly-") && name.len() == "ecs-task-nightly-".len() + 8,
+        "{name}"
+    );
+    assert_ne!(
+        name,
+        crate::translate::pod::pod_template("task-nightly", &spec, 1)
+            .ok()
+            .and_then(|t| t.template.spec.and_then(|s| s.service_account_name))
+            .unwrap_or_default()
+    );
+    assert_eq!(sa["metadata"]["name"], name.as_str());
     assert_eq!(
         sa["metadata"]["labels"],
         json!({"app.kubernetes.io/managed-by": "ecs-bridge", "ecsbridge.io/task": "nightly"})
@@ -232,7 +244,7 @@ fn an_overridden_task_role_gets_the_tasks_own_service_account() {
             .spec
             .as_ref()
             .and_then(|s| s.service_account_name.as_deref()),
-        Some("ecs-task-nightly")
+        Some(name.as_str())
     );
 }
 

@@ -284,8 +284,7 @@ pub fn deadline(ctx: &mut Ctx<'_>, pod: &Arc<Value>) -> Result<bool, ApiError> {
                 // Never started: a terminal pod's containers are all terminated, this one as
                 // the kubelet words a container it has no record of.
                 st["state"] = json!({"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
-                    "message": "The container could not be located when the pod was terminated",
-                    "finishedAt": now}});
+                    "message": "The container could not be located when the pod was terminated"}});
                 st["ready"] = json!(false);
             } else if !is_terminated(st)
                 && (list == "containerStatuses" || st.pointer("/state/running").is_some())
