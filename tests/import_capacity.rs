@@ -6,46 +6,15 @@
 
 mod support;
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "ecs-bridge-import-capacity-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    support::cli::scratch("import-capacity", name)
 }
 
-/// Runs `ecs-bridge <args>`: (documents of stdout, stderr, success).
-fn run(args: &[&str]) -> (Vec<Value>, String, bool) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecs-bridge"))
-        .args(args)
-        .output()
-        .expect("run ecs-bridge");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let docs = serde_yaml_ng::Deserializer::from_str(&stdout)
-        .map(|d| serde::Deserialize::deserialize(d).expect("a YAML document"))
-        .filter(|v: &Value| !v.is_null())
-        .collect();
-    (
-        docs,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.success(),
-    )
-}
-
-fn write(dir: &Path, name: &str, value: &Value) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(value).expect("JSON")).expect("write");
-    path.to_str().expect("path").to_owned()
-}
+use support::cli::{run, write};
 
 /// `aws ecs create-capacity-provider --cli-input-json` of a Managed Instances provider.
 fn create_managed_instances() -> Value {

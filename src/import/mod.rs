@@ -312,18 +312,23 @@ impl Ctx<'_> {
         result.objects.push(Imported::Service(Box::new(svc)));
     }
 
-    /// Rewrites `spec.taskDefinition` to its family when it pins a revision, with a warning: the
-    /// source account's revision N will not exist in the cluster (or, worse, be another spec).
+    /// Rewrites `spec.taskDefinition` to its family when it pins a revision ([`Self::unpinned`]).
     fn unpin(&self, base: &FieldPath, spec: &mut CreateService, result: &mut ImportResult) {
-        let Some(value) = spec.task_definition.as_deref() else {
-            return;
-        };
-        let Ok(reference) = crate::translate::reference::TaskDefinitionRef::parse(value) else {
-            return;
-        };
-        let Some(revision) = reference.revision else {
-            return;
-        };
+        if let Some(family) = spec
+            .task_definition
+            .as_deref()
+            .and_then(|value| self.unpinned(base, value, result))
+        {
+            spec.task_definition = Some(family);
+        }
+    }
+
+    /// The family of `value` (the `taskDefinition` at `base`) when it pins a revision, with a
+    /// warning: the source account's revision N will not exist in the cluster (or, worse, be
+    /// another spec). `None` when it pins none.
+    fn unpinned(&self, base: &FieldPath, value: &str, result: &mut ImportResult) -> Option<String> {
+        let reference = crate::translate::reference::TaskDefinitionRef::parse(value).ok()?;
+        let revision = reference.revision?;
         let field = base.key("taskDefinition");
         result.diagnostics.push(Diagnostic::warning(
             self.path,
@@ -337,7 +342,7 @@ impl Ctx<'_> {
                 reference.family, reference.family
             ),
         ));
-        spec.task_definition = Some(reference.family);
+        Some(reference.family)
     }
 
     /// Types `value`, the part of the document at `base`.

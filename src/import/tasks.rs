@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{Ctx, ImportResult, Imported, strip};
 use crate::{
     api::{Task, TaskSpec, ecs::RunTask},
-    manifest::{Diagnostic, FieldPath, position_of},
+    manifest::FieldPath,
     translate::reference::TaskDefinitionRef,
 };
 
@@ -63,8 +63,10 @@ impl Ctx<'_> {
         if !self.kept(base, value, &spec, "RunTask", result) {
             return;
         }
-        if !self.options.keep_task_definition_revisions {
-            self.unpin_task(base, &mut spec, result);
+        if !self.options.keep_task_definition_revisions
+            && let Some(family) = self.unpinned(base, &spec.task_definition, result)
+        {
+            spec.task_definition = family;
         }
         let family = TaskDefinitionRef::parse(&spec.task_definition)
             .map(|r| r.family)
@@ -135,28 +137,5 @@ impl Ctx<'_> {
             };
             self.run_task(&base, &request, Some(&name), result);
         }
-    }
-
-    /// As a service's: a pinned revision becomes the family, with a warning.
-    fn unpin_task(&self, base: &FieldPath, spec: &mut RunTask, result: &mut ImportResult) {
-        let Ok(reference) = TaskDefinitionRef::parse(&spec.task_definition) else {
-            return;
-        };
-        let Some(revision) = reference.revision else {
-            return;
-        };
-        let field = base.key("taskDefinition");
-        result.diagnostics.push(Diagnostic::warning(
-            self.path,
-            position_of(self.doc, &field),
-            Some(field),
-            format!(
-                "{:?} pins revision {revision}, which is the source account's: in the cluster the family's \
-                 revisions are numbered as its TaskDefinition is applied; rewritten to the family {:?}, which \
-                 runs its latest registered revision (--keep-task-definition-revisions keeps it as written)",
-                spec.task_definition, reference.family
-            ),
-        ));
-        spec.task_definition = reference.family;
     }
 }

@@ -34,17 +34,23 @@ pub enum Resource {
 }
 
 impl Resource {
-    /// `Kind namespace/name` (or `Kind name` when cluster-scoped), for messages.
+    /// Its kind and metadata.
     #[must_use]
-    pub fn describe(&self) -> String {
-        let (kind, meta) = match self {
+    pub fn kind_and_metadata(&self) -> (&'static str, &kube::api::ObjectMeta) {
+        match self {
             Self::TaskDefinition(o) => ("TaskDefinition", &o.metadata),
             Self::Service(o) => ("Service", &o.metadata),
             Self::CapacityProvider(o) => ("CapacityProvider", &o.metadata),
             Self::Task(o) => ("Task", &o.metadata),
             Self::ScheduledTask(o) => ("ScheduledTask", &o.metadata),
             Self::Namespace(o) => ("Namespace", &o.metadata),
-        };
+        }
+    }
+
+    /// `Kind namespace/name` (or `Kind name` when cluster-scoped), for messages.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let (kind, meta) = self.kind_and_metadata();
         let name = meta.name.as_deref().unwrap_or("");
         match &meta.namespace {
             Some(ns) => format!("{kind} {ns}/{name}"),

@@ -156,10 +156,11 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>, now:
     for item in loaded {
         match &item.resource {
             Resource::TaskDefinition(_) | Resource::CapacityProvider(_) | Resource::Namespace(_) => {}
-            Resource::Service(svc) => {
+            Resource::Service(_) | Resource::Task(_) => {
                 let td = |key: &(String, String)| families.get(key).map(|i| &rendered[*i]);
-                let cluster = svc
-                    .metadata
+                // The cluster (Namespace) the object is in: its providers and default strategy.
+                let (_, meta) = item.resource.kind_and_metadata();
+                let cluster = meta
                     .namespace
                     .as_ref()
                     .and_then(|ns| clusters.get(ns))
@@ -170,23 +171,15 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>, now:
                     cluster: &cluster,
                     nodes,
                 };
-                render_service(item, svc, td, &failed, &on, options, now, &mut out);
-            }
-            Resource::Task(task) => {
-                let td = |key: &(String, String)| families.get(key).map(|i| &rendered[*i]);
-                let cluster = task
-                    .metadata
-                    .namespace
-                    .as_ref()
-                    .and_then(|ns| clusters.get(ns))
-                    .cloned()
-                    .unwrap_or_default();
-                let on = providers::Capacity {
-                    providers: &providers,
-                    cluster: &cluster,
-                    nodes,
-                };
-                tasks::render_task(item, task, td, &failed, &on, options, &mut out);
+                match &item.resource {
+                    Resource::Service(svc) => {
+                        render_service(item, svc, td, &failed, &on, options, now, &mut out)
+                    }
+                    Resource::Task(task) => {
+                        tasks::render_task(item, task, td, &failed, &on, options, &mut out)
+                    }
+                    _ => {}
+                }
             }
             other => out.diagnostics.push(Diagnostic::warning(
                 &item.document.file,
@@ -245,30 +238,7 @@ fn render_service<'a>(
         ));
         return;
     };
-    let reference = match TaskDefinitionRef::parse(reference) {
-        Ok(r) => r,
-        Err(e) => return out.diagnostics.push(at(e)),
-    };
-    let key = (ns.clone(), reference.family.clone());
-    if failed.contains(&key) {
-        // (Its task definition's error is told where it is; this is no second error.)
-        out.diagnostics.push(Diagnostic::warning(
-            &item.document.file,
-            position_of(&item.document, &field),
-            Some(field.clone()),
-            format!(
-                "not rendered: its task definition {:?} has an error (above)",
-                reference.family
-            ),
-        ));
-        return;
-    }
-    let Some(td) = families(&key) else {
-        out.diagnostics.push(at(format!(
-            "task definition {:?} not found among the given manifests in namespace {ns:?}; \
-             pass its file too",
-            reference.family
-        )));
+    let Some((reference, td)) = task_definition_of(item, &ns, reference, &families, failed, out) else {
         return;
     };
     if let Some(rev) = reference.revision.filter(|r| *r != OFFLINE_REVISION) {
@@ -415,6 +385,55 @@ fn pod_template_object(name: &str, namespace: &str, template: &PodTemplateSpec) 
         },
         template: Some(template.clone()),
     }
+}
+
+/// The task definition among the rendered ones that `reference` (the `spec.taskDefinition` of
+/// `item`, in `ns`) names, and the parsed reference; `None`, told in `out`, when it does not
+/// parse, is not among the manifests, or did not render (its own error is told where it is).
+fn task_definition_of<'a>(
+    item: &Loaded,
+    ns: &str,
+    reference: &str,
+    families: impl Fn(&(String, String)) -> Option<&'a RenderedTaskDefinition<'a>>,
+    failed: &std::collections::BTreeSet<(String, String)>,
+    out: &mut Rendered,
+) -> Option<(TaskDefinitionRef, &'a RenderedTaskDefinition<'a>)> {
+    let field = FieldPath::root().key("spec").key("taskDefinition");
+    let position = position_of(&item.document, &field);
+    let reference = match TaskDefinitionRef::parse(reference) {
+        Ok(r) => r,
+        Err(e) => {
+            out.diagnostics
+                .push(Diagnostic::error(&item.document.file, position, Some(field), e));
+            return None;
+        }
+    };
+    let key = (ns.to_owned(), reference.family.clone());
+    if failed.contains(&key) {
+        out.diagnostics.push(Diagnostic::warning(
+            &item.document.file,
+            position,
+            Some(field),
+            format!(
+                "not rendered: its task definition {:?} has an error (above)",
+                reference.family
+            ),
+        ));
+        return None;
+    }
+    let Some(td) = families(&key) else {
+        out.diagnostics.push(Diagnostic::error(
+            &item.document.file,
+            position,
+            Some(field),
+            format!(
+                "task definition {:?} not found among the given manifests in namespace {ns:?}; pass its file too",
+                reference.family
+            ),
+        ));
+        return None;
+    };
+    Some((reference, td))
 }
 
 fn name_and_namespace(item: &Loaded, meta: &ObjectMeta, out: &mut Rendered) -> Option<(String, String)> {

@@ -6,15 +6,13 @@ use std::collections::BTreeSet;
 
 use super::{
     Loaded, OFFLINE_REVISION, Rendered, RenderedTaskDefinition, at_field, name_and_namespace, providers,
-    report, to_value,
+    report, task_definition_of, to_value,
 };
 use crate::{
     api::Task,
-    manifest::{Diagnostic, FieldPath, position_of},
     translate::{
         Options,
         capacity::{cluster::resolve, provider::Provider},
-        reference::TaskDefinitionRef,
         service::TaskDefinitionRevision,
         task::{TaskError, TaskInput, task_pods},
     },
@@ -35,37 +33,7 @@ pub(super) fn render_task<'a>(
         return;
     };
     let run = &task.spec.run_task;
-    let field = FieldPath::root().key("spec").key("taskDefinition");
-    let at = |msg: String| {
-        Diagnostic::error(
-            &item.document.file,
-            position_of(&item.document, &field),
-            Some(field.clone()),
-            msg,
-        )
-    };
-    let reference = match TaskDefinitionRef::parse(&run.task_definition) {
-        Ok(r) => r,
-        Err(e) => return out.diagnostics.push(at(e)),
-    };
-    let key = (ns.clone(), reference.family.clone());
-    if failed.contains(&key) {
-        out.diagnostics.push(Diagnostic::warning(
-            &item.document.file,
-            position_of(&item.document, &field),
-            Some(field.clone()),
-            format!(
-                "not rendered: its task definition {:?} has an error (above)",
-                reference.family
-            ),
-        ));
-        return;
-    }
-    let Some(td) = families(&key) else {
-        out.diagnostics.push(at(format!(
-            "task definition {:?} not found among the given manifests in namespace {ns:?}; pass its file too",
-            reference.family
-        )));
+    let Some((_, td)) = task_definition_of(item, &ns, &run.task_definition, &families, failed, out) else {
         return;
     };
     let as_service = crate::translate::task::as_service_strategy(run);

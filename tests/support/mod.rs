@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the Python tools they drive and the shared corpus.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod helm;
 pub mod models;
 pub mod prune;
