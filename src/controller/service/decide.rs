@@ -270,6 +270,11 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
             )
         })
     });
+    // (A task to replace, looked for once.)
+    let to_replace = children
+        .pods
+        .iter()
+        .find(|p| crate::translate::task::essential::replacement(p).is_some());
     Plan {
         revision,
         spec,
@@ -283,19 +288,8 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
         rolling_back_to,
         roll_back_now,
         live: pace::live(children, &valid.owner.uid),
-        replace: (!replaced_recently(svc, now))
-            .then(|| {
-                children
-                    .pods
-                    .iter()
-                    .find(|p| crate::translate::task::essential::replacement(p).is_some())
-                    .cloned()
-            })
-            .flatten(),
-        replacing: children
-            .pods
-            .iter()
-            .any(|p| crate::translate::task::essential::replacement(p).is_some()),
+        replace: to_replace.filter(|_| !replaced_recently(svc, now)).cloned(),
+        replacing: to_replace.is_some(),
     }
 }
 

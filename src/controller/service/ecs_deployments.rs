@@ -209,14 +209,9 @@ pub fn pod_failures(pod: &Pod, now: Timestamp) -> i32 {
     let elapsed = now.duration_since(started).as_secs();
     // (A non-essential container that stops fails no task: ECS lets the task run on. Without
     // the annotation, every container counts.)
-    let essential: Option<Vec<&str>> = pod
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(crate::translate::pod::ESSENTIAL_ANNOTATION))
-        .map(|list| list.split(',').collect());
+    let essential = crate::translate::task::lifecycle::listed_essential_containers(pod);
     super::stopped_reason::container_statuses(pod)
-        .filter(|c| essential.as_ref().is_none_or(|e| e.contains(&c.name.as_str())))
+        .filter(|c| essential.as_ref().is_none_or(|e| e.contains(&c.name)))
         .map(|c| {
             let cannot_start = c
                 .state

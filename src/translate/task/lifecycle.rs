@@ -104,21 +104,29 @@ pub fn task_containers(pod: &Pod) -> Vec<(String, Option<&ContainerStatus>, bool
     sidecars.chain(main).collect()
 }
 
+/// The essential containers that `pod`'s [`crate::translate::pod::ESSENTIAL_ANNOTATION`] lists;
+/// `None` without the annotation.
+#[must_use]
+pub fn listed_essential_containers(pod: &Pod) -> Option<BTreeSet<String>> {
+    let list = pod
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(crate::translate::pod::ESSENTIAL_ANNOTATION)?;
+    Some(
+        list.split(',')
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
 /// The essential containers of a task's pod, from [`crate::translate::pod::ESSENTIAL_ANNOTATION`]
 /// (every main container when the annotation is missing).
 #[must_use]
 pub fn essential_containers(pod: &Pod) -> BTreeSet<String> {
-    match pod
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(crate::translate::pod::ESSENTIAL_ANNOTATION))
-    {
-        Some(list) => list
-            .split(',')
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned)
-            .collect(),
+    match listed_essential_containers(pod) {
+        Some(listed) => listed,
         None => pod
             .spec
             .iter()
@@ -225,12 +233,10 @@ fn condition_true<'a>(pod: &'a Pod, type_: &str) -> Option<&'a k8s_openapi::api:
 #[must_use]
 pub fn task_instance(pod: &Pod) -> TaskInstance {
     let essential = essential_containers(pod);
-    let containers: Vec<ContainerState> = task_containers(pod)
-        .into_iter()
-        .map(|(name, st, _)| {
-            let e = essential.contains(&name);
-            container_state(&name, st, e)
-        })
+    let statuses = task_containers(pod);
+    let containers: Vec<ContainerState> = statuses
+        .iter()
+        .map(|(name, st, _)| container_state(name, *st, essential.contains(name)))
         .collect();
     let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some();
     let all_stopped = !containers.is_empty() && containers.iter().all(|c| c.last_status == STOPPED);
@@ -250,7 +256,6 @@ pub fn task_instance(pod: &Pod) -> TaskInstance {
     } else {
         PENDING
     };
-    let statuses = task_containers(pod);
     let started_times = statuses.iter().filter_map(|(_, st, _)| {
         let state = st.and_then(|s| s.state.as_ref())?;
         state
