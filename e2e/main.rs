@@ -17,6 +17,7 @@ mod placement;
 mod recovery;
 mod revisions;
 mod rollback;
+mod scheduled_tasks;
 mod spec_untouched;
 mod tasks;
 mod web_service;

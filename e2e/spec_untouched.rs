@@ -197,32 +197,18 @@ async fn the_operator_never_writes_to_a_spec() {
             "{what}: spec fields owned by {others:?}, not only by {APPLIER} that applied them: {}",
             live["metadata"]["managedFields"]
         );
-        if ["TaskDefinition", "Service", "CapacityProvider", "Task"].contains(&kind) {
+        if [
+            "TaskDefinition",
+            "Service",
+            "CapacityProvider",
+            "Task",
+            "ScheduledTask",
+        ]
+        .contains(&kind)
+        {
             assert!(
                 status_owners.iter().any(|m| m.starts_with("ecsbridge.io/")),
                 "{what}: the operator owns the status it wrote: {status_owners:?}"
-            );
-        }
-        if kind == "ScheduledTask" {
-            // Not reconciled yet: its status says so (and only its status is written).
-            let ready = live["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| c["type"] == "Ready")
-                .cloned()
-                .unwrap_or_default();
-            assert_eq!(
-                (&ready["status"], &ready["reason"]),
-                (&serde_json::json!("False"), &serde_json::json!("NotReconciled")),
-                "{what}: {}",
-                live["status"]
-            );
-            assert_eq!(status_owners, ["ecsbridge.io/not-reconciled"], "{what}");
-            let table = env.kubectl_ok(&["get", &resource(kind), name(obj)]);
-            assert!(
-                table.contains("Degraded") && table.contains("NotReconciled"),
-                "{what}: {table}"
             );
         }
     }

@@ -16,7 +16,7 @@ use crate::support::{Env, eventually};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+pub(crate) fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -41,7 +41,7 @@ fn container<'a>(task: &'a Value, index: usize, name: &str) -> &'a Value {
 }
 
 /// On the double, makes containers of `pod` exit as `exits` say, once the pod runs.
-async fn exit(env: &Env, pod: &str, exits: &[(&str, i32, &str)]) {
+pub(crate) async fn exit(env: &Env, pod: &str, exits: &[(&str, i32, &str)]) {
     let Some((_, cluster)) = env.backend.double() else {
         return;
     };

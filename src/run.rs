@@ -291,9 +291,11 @@ async fn run_controllers(
             .boxed(),
     );
     for scope in scopes {
-        // The kinds without a controller yet.
-        controllers
-            .push(controller::not_reconciled::run(scope.clone(), Arc::clone(&ctx), shutdown.clone()).boxed());
+        let synced = readiness.controller(controller::scheduled_task::CONTROLLER);
+        controllers.push(
+            controller::scheduled_task::watch::run(scope.clone(), Arc::clone(&ctx), synced, shutdown.clone())
+                .boxed(),
+        );
         let synced = readiness.controller(controller::task_definition::CONTROLLER);
         controllers.push(
             controller::task_definition::watch::run(
@@ -450,9 +452,12 @@ mod tests {
             format!("/api/v1/{ns}persistentvolumeclaims"),
             "/api/v1/persistentvolumes".to_owned(),
             // The Tasks (their pods and TaskDefinitions are listed again by their controller), and
-            // the ScheduledTasks, whose status says they are not reconciled yet.
+            // the ScheduledTasks, with their firings' Tasks, their CronJobs and those CronJobs'
+            // Jobs (each a firing's token).
             format!("/apis/ecsbridge.io/v1alpha1/{ns}tasks"),
             format!("/apis/ecsbridge.io/v1alpha1/{ns}scheduledtasks"),
+            format!("/apis/batch/v1/{ns}cronjobs"),
+            format!("/apis/batch/v1/{ns}jobs"),
         ])
     }
 
@@ -469,8 +474,9 @@ mod tests {
     /// PersistentVolumes (TaskDefinition controller), then Services, Deployments, DaemonSets,
     /// ReplicaSets, Pods, Kubernetes Services, HPAs, TaskDefinitions, ControllerRevisions, Nodes,
     /// CapacityProviders and Namespaces (Service controller), Tasks, their pods and
-    /// TaskDefinitions (Task controller), then ScheduledTasks (not reconciled yet).
-    const LISTS_PER_NAMESPACE: usize = 20;
+    /// TaskDefinitions (Task controller), then ScheduledTasks, their Tasks, CronJobs and Jobs
+    /// (ScheduledTask controller).
+    const LISTS_PER_NAMESPACE: usize = 23;
 
     #[tokio::test]
     async fn watches_every_namespace_by_default() {
@@ -603,7 +609,6 @@ mod tests {
             .iter()
             .find_map(|(p, kind)| (path == *p).then_some(*kind))
             {
-                // (The kinds not reconciled yet: none.)
                 reply.send_response(testing::json_response(
                     http::StatusCode::OK,
                     &testing::list_body("ecsbridge.io/v1alpha1", kind, Vec::new()),
@@ -621,6 +626,8 @@ mod tests {
                 Some("horizontalpodautoscalers") => ("autoscaling/v2", "HorizontalPodAutoscalerList", vec![]),
                 Some("serviceaccounts") => ("v1", "ServiceAccountList", vec![]),
                 Some("persistentvolumeclaims") => ("v1", "PersistentVolumeClaimList", vec![]),
+                Some("cronjobs") => ("batch/v1", "CronJobList", vec![]),
+                Some("jobs") => ("batch/v1", "JobList", vec![]),
                 _ => panic!("unexpected GET {path}"),
             };
             assert!(

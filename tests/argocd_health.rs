@@ -992,3 +992,89 @@ fn task_statuses_from_the_controller_get_the_health_the_lua_gives_them() {
     );
     assert_eq!(edited.status.and_then(|s| s.health).as_deref(), Some("Degraded"));
 }
+
+/// The ScheduledTask `nightly` in `state`, with one target, at generation 1.
+fn scheduled_task(state: &str) -> ecs_bridge::api::ScheduledTask {
+    serde_json::from_value(json!({
+        "apiVersion": "ecsbridge.io/v1alpha1",
+        "kind": "ScheduledTask",
+        "metadata": {"name": "nightly", "namespace": "team-a", "generation": 1,
+                     "uid": "3b1d9c2e-8f4a-4d6b-9e7c-1a2b3c4d5e6f",
+                     "creationTimestamp": "2027-01-01T00:00:00Z"},
+        "spec": {"ScheduleExpression": "cron(0 10 * * ? *)", "State": state,
+                 "Targets": [{"Id": "report", "EcsParameters": {"TaskDefinitionArn": "report"}}]},
+    }))
+    .expect("a ScheduledTask")
+}
+
+/// A firing's Task `name` whose own health is `health` (its Degraded message `message`).
+fn fired_task(name: &str, scheduled: &str, health: &str, message: &str) -> ecs_bridge::api::Task {
+    let degraded = if health == "Degraded" {
+        json!([{"type": "Degraded", "status": "True", "reason": "TaskFailed", "message": message,
+                "lastTransitionTime": "2027-01-01T00:00:00Z"}])
+    } else {
+        json!([])
+    };
+    serde_json::from_value(json!({
+        "apiVersion": "ecsbridge.io/v1alpha1",
+        "kind": "Task",
+        "metadata": {"name": name, "namespace": "team-a",
+                     "annotations": {"ecsbridge.io/scheduled-time": scheduled}},
+        "spec": {"taskDefinition": "report"},
+        "status": {"health": health, "lastStatus": "STOPPED", "conditions": degraded},
+    }))
+    .expect("a Task")
+}
+
+#[test]
+fn scheduled_task_statuses_from_the_controller_get_the_health_the_lua_gives_them() {
+    use ecs_bridge::controller::scheduled_task::{apply::Applied, decide, load::Loaded, status, validate};
+    let now: Timestamp = "2027-01-02T12:00:00Z".parse().expect("a time");
+    let failed = fired_task(
+        "nightly-28403040",
+        "2027-01-02T10:00:00Z",
+        "Degraded",
+        "Task nightly-28403040-1: essential container report exited with code 3.",
+    );
+    let succeeded = fired_task("nightly-28401600", "2027-01-01T10:00:00Z", "Healthy", "");
+    type Case<'a> = (&'a str, &'a str, Vec<ecs_bridge::api::Task>, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        ("scheduled-none-yet", "ENABLED", vec![], "Healthy"),
+        (
+            "scheduled-succeeded",
+            "ENABLED",
+            vec![succeeded.clone()],
+            "Healthy",
+        ),
+        (
+            "scheduled-latest-failed",
+            "ENABLED",
+            vec![succeeded.clone(), failed.clone()],
+            "Degraded",
+        ),
+        ("scheduled-disabled", "DISABLED", vec![succeeded], "Suspended"),
+    ];
+    for (label, state, tasks, want) in cases {
+        let mut st = scheduled_task(state);
+        let v = validate::validate(&st).expect("valid");
+        let loaded = Loaded {
+            tasks: tasks.into_iter().map(std::sync::Arc::new).collect(),
+            ..Loaded::default()
+        };
+        let plan = decide::decide(&st, &v, &loaded, now);
+        let computed = status::compute(&st, &v, &plan, &loaded, &Applied::default(), &Time(now));
+        let rust = computed.health.clone().expect("a health");
+        st.status = Some(computed);
+        let obj = serde_json::to_value(&st).expect("ScheduledTask to JSON");
+        let lua = health("ScheduledTask", &obj, label);
+        assert_eq!(lua.status, want, "{label}: {}", lua.message);
+        assert_eq!(rust, lua.status, "{label}: the status's health and the Lua's");
+        if label == "scheduled-latest-failed" {
+            assert!(
+                lua.message.contains("nightly-28403040") && lua.message.contains("exited with code 3"),
+                "{label}: {}",
+                lua.message
+            );
+        }
+    }
+}

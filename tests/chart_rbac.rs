@@ -355,6 +355,35 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             },
         );
     }
+    // The batch example's ScheduledTask: its CronJob applied, then fired (its token deleted,
+    // the firing's Task created), then made a schedule only the operator can say (its CronJob
+    // deleted).
+    wait_for(&server, &log_path, "the CronJob", |requests| {
+        operator_requests(requests)
+            .iter()
+            .any(|(a, _)| a.verb == "patch" && a.resource == "cronjobs")
+    });
+    _cluster
+        .trigger_cronjob("shop", "weekday-report")
+        .expect("the CronJob fires");
+    wait_for(&server, &log_path, "the firing's Task", |requests| {
+        operator_requests(requests)
+            .iter()
+            .any(|(a, _)| a.verb == "create" && a.resource == "tasks")
+    });
+    kubectl(
+        &server,
+        &[
+            "patch",
+            "-n",
+            "shop",
+            "scheduledtask",
+            "weekday-report",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"ScheduleExpression":"cron(0 6 L * ? *)"}}"#,
+        ],
+    );
     // Until the operator has done the work whose requests this test checks.
     wait_for(&server, &log_path, "the operator's work", |requests| {
         let ops: Vec<Attributes> = operator_requests(requests).into_iter().map(|(a, _)| a).collect();
@@ -383,6 +412,11 @@ async fn chart_rbac_grants_every_request_the_operator_makes() {
             && did("delete", "pods")
             && did("get", "namespaces")
             && did("patch", "tasks/status")
+            && did("patch", "cronjobs")
+            && did("delete", "jobs")
+            && did("create", "tasks")
+            && did("delete", "cronjobs")
+            && did("patch", "scheduledtasks/status")
     });
     let _ = operator.kill();
     let _ = operator.wait();

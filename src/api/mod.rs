@@ -22,7 +22,7 @@ use kube::CustomResourceExt;
 pub use capacity_provider::{CapacityProvider, CapacityProviderSpec, CapacityProviderStatus};
 pub use free_form::FreeForm;
 pub use number_or_string::NumberOrString;
-pub use scheduled_task::{ScheduledTask, ScheduledTaskSpec, ScheduledTaskStatus};
+pub use scheduled_task::{ScheduledRun, ScheduledTask, ScheduledTaskSpec, ScheduledTaskStatus};
 pub use service::{Service, ServiceSpec, ServiceStatus};
 pub use task::{ContainerState, Task, TaskFailure, TaskInstance, TaskSpec, TaskStatus};
 pub use task_definition::{TaskDefinition, TaskDefinitionSpec, TaskDefinitionStatus};

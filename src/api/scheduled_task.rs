@@ -27,6 +27,8 @@ use super::{
     printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.ScheduleExpression"),
     printcolumn(name = "State", type_ = "string", json_path = ".spec.State"),
     printcolumn(name = "Last", type_ = "date", json_path = ".status.lastScheduleTime"),
+    printcolumn(name = "Next", type_ = "date", json_path = ".status.nextScheduleTime"),
+    printcolumn(name = "FiredBy", type_ = "string", json_path = ".status.firedBy"),
     printcolumn(
         name = "Ready",
         type_ = "string",
@@ -82,4 +84,45 @@ pub struct ScheduledTaskStatus {
     /// When the schedule fires next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_schedule_time: Option<Time>,
+    /// The rule's state as the operator applies it: ENABLED or DISABLED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// What fires the schedule: `CronJob` (Kubernetes' own cron; each Job it makes becomes the
+    /// firing's Tasks) or `Operator` (at the exact instants, where Kubernetes cron cannot say
+    /// the schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fired_by: Option<String>,
+    /// The schedule as it was last observed (expression, time zone, state, bounds): when it
+    /// changes, only instants after `firesAfter` count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_schedule: Option<String>,
+    /// Instants at or before this time do not fire: when the rule was created, enabled, or its
+    /// schedule changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fires_after: Option<Time>,
+    /// The most recent firings, newest first: their Tasks and how they ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_tasks: Vec<ScheduledRun>,
+}
+
+/// One Task a firing started, and how it is doing.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledRun {
+    /// The Task's name (`kubectl get ecstask <name>`).
+    pub name: String,
+    /// The instant the firing was scheduled for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_time: Option<Time>,
+    /// The Task's tasks' `lastStatus` roll-up (PROVISIONING … STOPPED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<String>,
+    /// Its stop code, once every task stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<String>,
+    /// Running, Succeeded or Failed.
+    pub outcome: String,
+    /// Why it failed (naming the task and the container), or why it has not started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

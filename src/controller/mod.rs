@@ -42,9 +42,9 @@ pub mod caches;
 pub mod capacity_provider;
 pub mod delete;
 pub mod error;
-pub mod not_reconciled;
 pub mod recorder;
 pub mod revisions;
+pub mod scheduled_task;
 pub mod served;
 pub mod service;
 pub mod status;
@@ -148,6 +148,9 @@ pub struct Context {
     /// The Task statuses this process wrote last (a Task read before its write arrived is read
     /// with it).
     pub task_statuses: task::status::Written,
+    /// The ScheduledTasks' Tasks, CronJobs and tokens, cached: one set of stores per scope the
+    /// ScheduledTask controller runs in.
+    pub scheduled_task_children: std::sync::RwLock<Vec<scheduled_task::children::Stores>>,
     /// The CapacityProvider controller's caches (nodes, and the pods and Services of every
     /// watched scope); none before it runs, as in unit tests.
     pub capacity_provider_caches: std::sync::RwLock<Option<capacity_provider::watch::Caches>>,
@@ -174,6 +177,7 @@ impl Context {
             service_children: std::sync::RwLock::new(Vec::new()),
             task_children: std::sync::RwLock::new(Vec::new()),
             task_statuses: task::status::Written::default(),
+            scheduled_task_children: std::sync::RwLock::new(Vec::new()),
             task_definition_children: std::sync::RwLock::new(Vec::new()),
             capacity_provider_caches: std::sync::RwLock::new(None),
             target_group_bindings: service::apply::Bindings::default(),

@@ -14,6 +14,7 @@
 
 mod load;
 mod providers;
+mod scheduled_tasks;
 mod tasks;
 
 use std::{collections::BTreeMap, path::PathBuf};
@@ -156,7 +157,7 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>, now:
     for item in loaded {
         match &item.resource {
             Resource::TaskDefinition(_) | Resource::CapacityProvider(_) | Resource::Namespace(_) => {}
-            Resource::Service(_) | Resource::Task(_) => {
+            Resource::Service(_) | Resource::Task(_) | Resource::ScheduledTask(_) => {
                 let td = |key: &(String, String)| families.get(key).map(|i| &rendered[*i]);
                 // The cluster (Namespace) the object is in: its providers and default strategy.
                 let (_, meta) = item.resource.kind_and_metadata();
@@ -178,18 +179,12 @@ pub fn render(loaded: &[Loaded], options: &Options, nodes: Option<&[Node]>, now:
                     Resource::Task(task) => {
                         tasks::render_task(item, task, td, &failed, &on, options, &mut out)
                     }
+                    Resource::ScheduledTask(st) => scheduled_tasks::render_scheduled_task(
+                        item, st, td, &failed, &on, options, now, &mut out,
+                    ),
                     _ => {}
                 }
             }
-            other => out.diagnostics.push(Diagnostic::warning(
-                &item.document.file,
-                Some(item.document.file_position(1, 1)),
-                None,
-                format!(
-                    "{}: not translated yet by this release; nothing rendered for it",
-                    other.describe()
-                ),
-            )),
         }
     }
     // Managed scaling's headroom of the providers given, for the tasks rendered on them.

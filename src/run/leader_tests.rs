@@ -137,15 +137,15 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 25
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 28
 /// initial LISTs of namespace `team-a` have been seen (TaskDefinitions three times: the
 /// TaskDefinition, Service and Task controllers; pods three times: the Service, Task and
-/// CapacityProvider controllers; CapacityProviders, nodes and Services twice; and the
-/// placeholder Deployments of the operator's namespace).
+/// CapacityProvider controllers; CapacityProviders, nodes, Services and Tasks twice; CronJobs and
+/// Jobs; and the placeholder Deployments of the operator's namespace).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 25 {
+    while held.len() < 28 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();
@@ -165,7 +165,7 @@ async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Rep
         paths.insert(path.to_owned());
         held.push(reply);
     }
-    assert_eq!(paths.len(), 18, "{paths:?}");
+    assert_eq!(paths.len(), 20, "{paths:?}");
     held
 }
 

@@ -14,6 +14,8 @@
 //! - A rule with an `EventPattern` and no `ScheduleExpression` reacts to events, which a cluster
 //!   does not have: refused, naming the field.
 
+pub mod firings;
+
 use jiff::{Timestamp, tz::TimeZone};
 use serde_json::Value;
 
@@ -216,6 +218,50 @@ pub fn next_instants(
         t = next;
     }
     out
+}
+
+/// What each firing runs: one RunTask request per target, each checked as RunTask checks it.
+///
+/// # Errors
+/// No target, more than [`firings::MAX_TARGETS`], or a target that cannot run (see
+/// [`run_task`]), or a request RunTask would refuse — naming the target and the field.
+pub fn runs(spec: &ScheduledTaskSpec) -> Result<Vec<RunTask>, ScheduledTaskError> {
+    if spec.targets.is_empty() {
+        return Err(refused(
+            "Targets",
+            "required: at least one target with EcsParameters (the task each firing runs)",
+        ));
+    }
+    if spec.targets.len() > firings::MAX_TARGETS {
+        return Err(refused(
+            "Targets",
+            format!(
+                "{} targets: a rule has at most {} (EventBridge's quota); split it into several ScheduledTasks",
+                spec.targets.len(),
+                firings::MAX_TARGETS
+            ),
+        ));
+    }
+    spec.targets
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
+            let run = run_task(target, i)?;
+            crate::translate::task::request::validate(&run).map_err(|e| {
+                // (`overrides` come from the target's Input, the rest from its EcsParameters.)
+                let part = if e.field.starts_with("overrides") {
+                    "Input"
+                } else {
+                    "EcsParameters"
+                };
+                refused(
+                    format!("Targets[{i}].{part}"),
+                    format!("as RunTask's {}: {}", e.field, e.message),
+                )
+            })?;
+            Ok(run)
+        })
+        .collect()
 }
 
 /// What one firing of target `index` (`target`) runs: its `EcsParameters` as a RunTask request,

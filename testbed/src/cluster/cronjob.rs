@@ -131,6 +131,13 @@ pub fn trigger(ctx: &mut Ctx<'_>, namespace: &str, cj_name: &str) -> Result<Valu
         _ => {}
     }
     let mut scheduled = ctx.now - ctx.now.rem_euclid(60_000);
+    // The controller schedules only instants after the CronJob was made (its `earliestTime` is
+    // the creationTimestamp until a first run): the first minute after it, at the earliest.
+    if let Some(created) = parse_time(s(&cj, "/metadata/creationTimestamp"))
+        && scheduled <= created
+    {
+        scheduled = created - created.rem_euclid(60_000) + 60_000;
+    }
     if let Some(last) = parse_time(s(&cj, "/status/lastScheduleTime"))
         && last >= scheduled
     {
