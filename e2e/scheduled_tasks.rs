@@ -1,7 +1,8 @@
 //! Scheduled tasks (the ScheduledTask kind, an EventBridge rule with ECS targets) end to end:
 //! one whose schedule Kubernetes cron says fires by its CronJob, and the firing runs as a Task
 //! to a Succeeded outcome; one that only the operator can fire (`at()`) fires at its instant,
-//! and an instant missed while the operator was down fires once it is back.
+//! and an instant missed while the operator was down (of a rule in EventBridge Scheduler's
+//! form) fires once it is back.
 //!
 //! On the double, the test fires the CronJob (the simulated CronJob controller names and
 //! annotates the Job as the real one does); on a real cluster, `kubectl create job --from`.
@@ -151,20 +152,19 @@ async fn a_schedule_cron_can_say_fires_by_its_cronjob_and_runs_as_a_task() {
     assert_eq!(s(&st, "/status/health"), "Suspended", "as Argo CD says it: {st}");
 }
 
-/// A ScheduledTask `name` running `report` once, at `at` (UTC, to the second).
-fn once(name: &str, at: jiff::Timestamp) -> String {
+/// A ScheduledTask `name` running `report` once, at `at` (UTC, to the second): an EventBridge
+/// rule, or in EventBridge Scheduler's form (`scheduler`).
+fn once(name: &str, at: jiff::Timestamp, scheduler: bool) -> String {
+    let target = if scheduler {
+        "  FlexibleTimeWindow:\n    Mode: \"OFF\"\n  Target:\n    Arn: arn:aws:ecs:eu-west-1:123456789012:cluster/batch\n    \
+         RoleArn: arn:aws:iam::123456789012:role/scheduler\n    EcsParameters:\n      TaskDefinitionArn: report\n      \
+         Tags:\n        - team: data\n"
+    } else {
+        "  Targets:\n    - Id: report\n      EcsParameters:\n        TaskDefinitionArn: report\n"
+    };
     format!(
-        r#"apiVersion: ecsbridge.io/v1alpha1
-kind: ScheduledTask
-metadata:
-  name: {name}
-spec:
-  ScheduleExpression: at({})
-  Targets:
-    - Id: report
-      EcsParameters:
-        TaskDefinitionArn: report
-"#,
+        "apiVersion: ecsbridge.io/v1alpha1\nkind: ScheduledTask\nmetadata:\n  name: {name}\nspec:\n  \
+         ScheduleExpression: at({})\n{target}",
         at.strftime("%Y-%m-%dT%H:%M:%S")
     )
 }
@@ -179,12 +179,12 @@ async fn the_operator_fires_what_cron_cannot_say_and_a_missed_instant_after_a_re
         },
     )
     .await;
-    let example = Env::example("batch").join("task.yaml");
+    let example = Env::example("batch").join("taskdefinition.yaml");
     env.kubectl_ok(&["apply", "-f", &Env::s(&example)]);
     let mut operator = env.spawn_operator("e2e-schedule-1");
     // at(): only the operator can fire it.
     let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(8);
-    let file = env.file("once.yaml", &once("once", at));
+    let file = env.file("once.yaml", &once("once", at, false));
     env.kubectl_ok(&["apply", "-f", &Env::s(&file)]);
     let st = scheduled_when(&env, "once", "the rule scheduled", |st| {
         s(st, "/status/firedBy") == "Operator"
@@ -210,22 +210,45 @@ async fn the_operator_fires_what_cron_cannot_say_and_a_missed_instant_after_a_re
         st["status"].get("nextScheduleTime").is_none(),
         "at() fires once: {st}"
     );
-    assert!(env.get(&["ecstask", &task]).is_some());
+    // The firing runs as any Task does.
+    eventually("the fired task to run", TIMEOUT, || {
+        let t = env.get(&["ecstask", &task]).ok_or("no Task")?;
+        (s(&t, "/status/taskDefinition") == "report:1")
+            .then_some(())
+            .ok_or_else(|| format!("{}", t["status"]))
+    })
+    .await;
 
     // An instant that passes while the operator is down fires once it is back.
     operator.terminate();
     operator.exited(TIMEOUT).await;
     let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2);
-    let file = env.file("missed.yaml", &once("missed", at));
+    let file = env.file("missed.yaml", &once("missed", at, true));
     env.kubectl_ok(&["apply", "-f", &Env::s(&file)]);
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(fired(&env, "missed").is_empty(), "the operator is down");
-    let _operator = env.spawn_operator("e2e-schedule-2");
+    let second = env.spawn_operator("e2e-schedule-2");
     let missed = format!("missed-{}", at.as_second() / 60);
-    scheduled_when(&env, "missed", "the missed instant to fire", |st| {
-        s(st, "/status/recentTasks/0/name") == missed
+    eventually("the missed instant to fire", TIMEOUT, || {
+        let st = env.get(&["ecsschedule", "missed"]).ok_or("no ScheduledTask")?;
+        if s(&st, "/status/recentTasks/0/name") == missed {
+            Ok(st)
+        } else {
+            Err(format!(
+                "{}\n--- operator log ---\n{}",
+                st["status"],
+                second.log()
+            ))
+        }
     })
     .await;
+    // (In Scheduler's form: its target's tags, as maps, became the Task's.)
+    let fired_task = env.get(&["ecstask", &missed]).expect("the Task");
+    assert_eq!(
+        fired_task["spec"]["tags"],
+        serde_json::json!([{"key": "team", "value": "data"}]),
+        "{fired_task}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(fired(&env, "missed"), [missed], "fired once");
     assert_eq!(fired(&env, "once"), [task], "and the first one not again");

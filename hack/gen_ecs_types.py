@@ -86,6 +86,16 @@ EVENTS_MEMBER_FILTER = {
     "Target": ["Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "EcsParameters",
                "DeadLetterConfig", "RetryPolicy"],
 }
+# EventBridge Scheduler's CreateSchedule (the form AWS now recommends): its target and flexible
+# time window, beside the PutRule fields both forms share.
+SCHEDULER_ROOTS = ["Target", "FlexibleTimeWindow", "ActionAfterCompletion"]
+SCHEDULER_MEMBER_FILTER = {
+    "Target": ["Arn", "RoleArn", "Input", "EcsParameters", "DeadLetterConfig", "RetryPolicy"],
+}
+SCHEDULER_OPTIONAL_OVERRIDES = {
+    ("Target", "Arn"),  # the ECS cluster is the namespace
+    ("Target", "RoleArn"),  # the operator's own permissions create the Tasks
+}
 EVENTS_OPTIONAL_OVERRIDES = {
     ("PutRuleRequest", "Name"),  # from metadata.name
     ("Target", "Id"),  # targets are identified by position
@@ -321,8 +331,10 @@ use crate::api::{{FreeForm, NumberOrString}};
 """
 
 
-def events_closure(shapes):
-    seen, stack = set(), list(EVENTS_ROOTS)
+def events_closure(shapes, roots=None, member_filter=None):
+    roots = EVENTS_ROOTS if roots is None else roots
+    member_filter = EVENTS_MEMBER_FILTER if member_filter is None else member_filter
+    seen, stack = set(), list(roots)
     while stack:
         n = stack.pop()
         if n in seen:
@@ -330,7 +342,7 @@ def events_closure(shapes):
         seen.add(n)
         sh = shapes[n]
         if sh["type"] == "structure":
-            keep = EVENTS_MEMBER_FILTER.get(n)
+            keep = member_filter.get(n)
             stack.extend(m["shape"] for k, m in sh["members"].items() if keep is None or k in keep)
         else:
             stack.extend(children(shapes, n))
@@ -354,6 +366,23 @@ def gen_events(ecs_path, outdir, version):
     return len(items)
 
 
+def gen_scheduler(ecs_path, outdir, version):
+    path = ecs_path.replace(os.path.join("ecs", "2014-11-13"), os.path.join("scheduler", "2021-06-30"))
+    shapes = load_model(path)
+    gen = Gen(shapes, SCHEDULER_OPTIONAL_OVERRIDES, prefix="Sch", member_filter=SCHEDULER_MEMBER_FILTER)
+    names = sorted(events_closure(shapes, SCHEDULER_ROOTS, SCHEDULER_MEMBER_FILTER))
+    body = HEADER.format(doc="EventBridge Scheduler's schedule target shapes (CreateSchedule, PascalCase).",
+                         version=version)
+    body = body.replace("botocore's ECS model", "botocore's EventBridge Scheduler model")
+    items = [n for n in names if shapes[n]["type"] == "structure"] + \
+        [n for n in names if shapes[n]["type"] == "string" and "enum" in shapes[n]]
+    for n in items:
+        body += "\n" + (gen.emit_struct(n) if shapes[n]["type"] == "structure" else gen.emit_enum(n))
+    with open(os.path.join(outdir, "scheduler.rs"), "w") as f:
+        f.write(body)
+    return len(items)
+
+
 def main():
     parser = argparse.ArgumentParser(description="Generate src/api/ecs/ from botocore's ECS model.")
     parser.add_argument("model", nargs="?", help="ECS service-2.json(.gz) (default: the installed botocore's)")
@@ -372,10 +401,10 @@ def main():
     outdir = args.out or os.path.join(os.path.dirname(__file__), "..", "src", "api", "ecs")
     os.makedirs(outdir, exist_ok=True)
     mods = gen.modules()
-    order = [m for m, _ in OWNERS] + ["shared", "eventbridge"]
+    order = [m for m, _ in OWNERS] + ["shared", "eventbridge", "scheduler"]
     MODULE_DOCS["eventbridge"] = "EventBridge rule shapes for ScheduledTask."
-    n_events = gen_events(path, outdir, version)
-    for mod in order[:-1]:
+    n_events = gen_events(path, outdir, version) + gen_scheduler(path, outdir, version)
+    for mod in order[:-2]:
         items = sorted(mods.get(mod, []), key=lambda x: (x[0] != "s", gen.rust_name(x[1])))
         body = HEADER.format(doc=MODULE_DOCS[mod], version=version)
         for kind, n in items:

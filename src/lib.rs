@@ -15,3 +15,4 @@ pub mod render;
 pub mod run;
 pub mod runtime;
 pub mod translate;
+pub mod yaml;

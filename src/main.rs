@@ -164,7 +164,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         } => explain(&expression, nodes.as_deref(), &attribute_prefix, output),
         Command::SchedulerConfig { namespace } => {
             let config = ecs_bridge::translate::placement::strategy::scheduler_configuration(&namespace);
-            print!("{}", serde_yaml_ng::to_string(&config)?);
+            print!("{}", ecs_bridge::yaml::to_string(&config)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {
@@ -246,7 +246,7 @@ fn explain(
         Ok(v) => {
             match output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
-                OutputFormat::Yaml => print!("{}", serde_yaml_ng::to_string(&v)?),
+                OutputFormat::Yaml => print!("{}", ecs_bridge::yaml::to_string(&v)?),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -317,7 +317,7 @@ fn render(
             let mut out = String::new();
             for obj in &rendered.objects {
                 out.push_str("---\n");
-                out.push_str(&serde_yaml_ng::to_string(obj)?);
+                out.push_str(&ecs_bridge::yaml::to_string(obj)?);
             }
             print!("{out}");
         }

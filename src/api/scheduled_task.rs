@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     condition::conditions_schema,
-    ecs::{EbPutRule, EbTarget},
+    ecs::{EbPutRule, EbTarget, SchActionAfterCompletion, SchFlexibleTimeWindow, SchTarget},
 };
 
 /// An EventBridge scheduled rule whose targets run ECS tasks.
@@ -23,7 +23,7 @@ use super::{
     status = "ScheduledTaskStatus",
     shortname = "ecsschedule",
     category = "ecs",
-    doc = "An EventBridge scheduled rule with ECS targets (PutRule plus PutTargets, PascalCase).",
+    doc = "An EventBridge scheduled rule with ECS targets (PutRule plus PutTargets, or Scheduler's CreateSchedule; PascalCase).",
     printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.ScheduleExpression"),
     printcolumn(name = "State", type_ = "string", json_path = ".spec.State"),
     printcolumn(name = "Last", type_ = "date", json_path = ".status.lastScheduleTime"),
@@ -55,9 +55,41 @@ pub struct ScheduledTaskSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub schedule_expression_timezone: Option<String>,
-    /// The rule's targets (PutTargets), each with EcsParameters.
-    #[serde(rename = "Targets")]
+    /// The rule's targets (PutTargets) with EcsParameters; or give `Target` (Scheduler's form).
+    #[serde(rename = "Targets", default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<EbTarget>,
+    /// EventBridge Scheduler's CreateSchedule form: the schedule's one target (not `Targets`).
+    #[serde(rename = "Target", default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<SchTarget>,
+    /// Scheduler: no instant before this date fires (ISO 8601, e.g. `2027-01-01T00:00:00Z`).
+    #[serde(rename = "StartDate", default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// Scheduler: no instant after this date fires (ISO 8601).
+    #[serde(rename = "EndDate", default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// Scheduler: the window each firing may start in; the operator fires at its start.
+    #[serde(
+        rename = "FlexibleTimeWindow",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub flexible_time_window: Option<SchFlexibleTimeWindow>,
+    /// Scheduler: the schedule group (kept; the namespace groups ScheduledTasks here).
+    #[serde(rename = "GroupName", default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
+    /// Scheduler: what to do after the last firing (`DELETE` is not done: the object is yours).
+    #[serde(
+        rename = "ActionAfterCompletion",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub action_after_completion: Option<SchActionAfterCompletion>,
+    /// Scheduler: the KMS key of the schedule's data (kept; nothing is stored outside the cluster).
+    #[serde(rename = "KmsKeyArn", default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+    /// Scheduler: the request's idempotency token (kept).
+    #[serde(rename = "ClientToken", default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
 }
 
 /// Observed state of a scheduled task.

@@ -98,11 +98,11 @@ impl Imported {
     /// When serialisation fails (a bug).
     pub fn to_yaml(&self) -> Result<String, serde_yaml_ng::Error> {
         match self {
-            Self::TaskDefinition(td) => serde_yaml_ng::to_string(td),
-            Self::Service(svc) => serde_yaml_ng::to_string(svc),
-            Self::CapacityProvider(cp) => serde_yaml_ng::to_string(cp),
-            Self::Namespace(ns) => serde_yaml_ng::to_string(ns),
-            Self::Task(task) => serde_yaml_ng::to_string(task),
+            Self::TaskDefinition(td) => crate::yaml::to_string(td),
+            Self::Service(svc) => crate::yaml::to_string(svc),
+            Self::CapacityProvider(cp) => crate::yaml::to_string(cp),
+            Self::Namespace(ns) => crate::yaml::to_string(ns),
+            Self::Task(task) => crate::yaml::to_string(task),
         }
     }
 }

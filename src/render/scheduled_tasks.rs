@@ -16,7 +16,7 @@ use crate::{
     translate::{
         Options,
         scheduled_task::{
-            Firing, firing,
+            Firing, bounds, firing,
             firings::{MAX_NAME_LEN, cron_job, fired_tasks, firing_name},
             next_instants, runs,
         },
@@ -60,11 +60,20 @@ pub(super) fn render_scheduled_task<'a>(
             return out.diagnostics.push(at_field(item, &message, &message));
         }
     };
+    let (start, end) = match bounds(&st.spec) {
+        Ok(b) => b,
+        Err(e) => {
+            let message = e.to_string();
+            return out.diagnostics.push(at_field(item, &message, &message));
+        }
+    };
     let mut st = st.clone();
     st.metadata.namespace = Some(ns.clone());
     let enabled = st.spec.rule.state != Some(crate::api::ecs::EbRuleState::Disabled);
     let created = st.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
-    let next = next_instants(&schedule, &tz, now, created, 5);
+    let from = start.map_or(now, |s| now.max(s - jiff::SignedDuration::from_nanos(1)));
+    let mut next = next_instants(&schedule, &tz, from, created, 5);
+    next.retain(|t| end.is_none_or(|e| *t <= e));
     match &how {
         Firing::CronJob { schedule, time_zone } => {
             out.objects

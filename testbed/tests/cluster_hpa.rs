@@ -88,11 +88,12 @@ async fn scales_out_at_the_policy_rate_and_in_after_the_window() {
     // 5× the target: ceil(5 × 2) = 10 wanted, but at most max(2 + 4, 2 × 2) = 6 now.
     cpu(&bed, 500);
     replicas_become(&bed, 6).await;
-    let h = bed.get("HorizontalPodAutoscaler", "web");
-    assert_eq!(
-        condition(&h, "ScalingLimited").expect("ScalingLimited")["reason"],
-        "ScaleUpLimit"
-    );
+    // (The controller writes the scale, then its status, as upstream does: wait for the second.)
+    bed.wait_for("ScalingLimited: ScaleUpLimit", |b| {
+        let h = b.get("HorizontalPodAutoscaler", "web");
+        (condition(&h, "ScalingLimited").is_some_and(|c| c["reason"] == "ScaleUpLimit")).then_some(())
+    })
+    .await;
     let events = bed.list("Event", "");
     assert!(
         events.iter().any(|e| e["reason"] == "SuccessfulRescale"

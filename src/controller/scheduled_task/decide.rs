@@ -14,6 +14,8 @@
 //!   was being disabled) is deleted without firing.
 //! - **The last firing** is the latest of the status's, this reconcile's and its Tasks' (a
 //!   ScheduledTask read before its last status write arrived still tells it).
+//! - **Scheduler's bounds**: no instant before `StartDate` or after `EndDate` fires (such a
+//!   rule is always fired by the operator).
 //! - **History**: the Tasks of the [`HISTORY`] latest firings stay; older ones go once stopped
 //!   (a Task still running is never cut short).
 
@@ -149,7 +151,12 @@ pub fn decide(st: &ScheduledTask, v: &Validated, loaded: &Loaded, now: Timestamp
         None => {
             plan.delete_cron_job.clone_from(&loaded.cron_job);
             let after = last.map_or(fires_after, |l| l.max(fires_after));
-            if enabled && let Some(t) = due(&v.schedule, &v.tz, created, after, now) {
+            // (Scheduler's StartDate and EndDate: nothing outside fires.)
+            let after = v.bounds.0.map_or(after, |start| {
+                after.max(start - jiff::SignedDuration::from_nanos(1))
+            });
+            let until = v.bounds.1.map_or(now, |end| end.min(now));
+            if enabled && let Some(t) = due(&v.schedule, &v.tz, created, after, until) {
                 fired.push(Fire {
                     name: firing_name(&name, t),
                     scheduled: t,
@@ -185,7 +192,13 @@ pub fn decide(st: &ScheduledTask, v: &Validated, loaded: &Loaded, now: Timestamp
             .last_schedule_time
             .map_or(now, |l| l.max(now))
             .max(fires_after);
-        plan.next_schedule_time = v.schedule.next_after(from, &v.tz, created);
+        let from = v.bounds.0.map_or(from, |start| {
+            from.max(start - jiff::SignedDuration::from_nanos(1))
+        });
+        plan.next_schedule_time = v
+            .schedule
+            .next_after(from, &v.tz, created)
+            .filter(|t| v.bounds.1.is_none_or(|end| *t <= end));
     }
     if matches!(v.firing, Firing::Operator { .. }) {
         plan.next_check = plan.next_schedule_time;

@@ -22,7 +22,7 @@ fn t(s: &str) -> Timestamp {
 /// and `status`.
 fn st(spec: serde_json::Value, created: &str, status: serde_json::Value) -> ScheduledTask {
     let mut spec = spec;
-    if spec.get("Targets").is_none() {
+    if spec.get("Targets").is_none() && spec.get("Target").is_none() {
         spec["Targets"] = json!([{"Id": "report", "EcsParameters": {"TaskDefinitionArn": "report"}}]);
     }
     serde_json::from_value(json!({
@@ -317,4 +317,93 @@ fn rules_that_cannot_run_name_the_field() {
     );
     let e = refused(json!({"ScheduleExpression": "rate(5 minutes)", "Targets": []}));
     assert!(e.message.contains("spec.Targets"), "{}", e.message);
+}
+
+#[test]
+fn the_scheduler_form_runs_its_target_within_its_start_and_end_dates() {
+    // EventBridge Scheduler's CreateSchedule: one Target, tags as maps, bounded by dates.
+    let spec = json!({
+        "ScheduleExpression": "cron(0 10 * * ? *)",
+        "ScheduleExpressionTimezone": "UTC",
+        "StartDate": "2027-01-03T00:00:00Z",
+        "EndDate": "2027-01-05T12:00:00",
+        "FlexibleTimeWindow": {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15},
+        "ActionAfterCompletion": "DELETE",
+        "Target": {
+            "Arn": "arn:aws:ecs:eu-west-1:123456789012:cluster/batch",
+            "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+            "EcsParameters": {"TaskDefinitionArn": "report:2", "TaskCount": 2,
+                              "Tags": [{"team": "data"}, {"cost-center": "42"}], "ReferenceId": "nightly"},
+            "Input": "{\"containerOverrides\": [{\"name\": \"app\", \"command\": [\"run\"]}]}"
+        }
+    });
+    let s = st(spec.clone(), "2027-01-01T00:00:00Z", json!({}));
+    let v = validate(&s).expect("valid");
+    assert!(
+        matches!(&v.firing, crate::translate::scheduled_task::Firing::Operator { why } if why.contains("StartDate")),
+        "a CronJob cannot bound its instants: {:?}",
+        v.firing
+    );
+    // Before the start: nothing fires, and the first instant is the start's.
+    let plan = decide(&s, &v, &Loaded::default(), t("2027-01-02T10:00:30Z"));
+    assert!(plan.fire.is_empty());
+    assert_eq!(plan.next_schedule_time, Some(t("2027-01-03T10:00:00Z")));
+    // Within: it fires; its Task is the target's request.
+    let plan = decide(&s, &v, &Loaded::default(), t("2027-01-04T10:00:01Z"));
+    assert_eq!(plan.fire.len(), 1);
+    let task = &super::build::build(&s, &v, &plan, None).tasks[0];
+    let run = serde_json::to_value(&task.spec.run_task).expect("json");
+    assert_eq!(run["taskDefinition"], "report:2");
+    assert_eq!(run["count"], 2);
+    assert_eq!(
+        run["tags"],
+        json!([{"key": "team", "value": "data"}, {"key": "cost-center", "value": "42"}])
+    );
+    assert_eq!(
+        run["overrides"]["containerOverrides"][0]["command"],
+        json!(["run"])
+    );
+    assert_eq!(plan.next_schedule_time, Some(t("2027-01-05T10:00:00Z")));
+    // After the end: nothing more.
+    let plan = decide(&s, &v, &Loaded::default(), t("2027-01-06T10:00:01Z"));
+    assert_eq!(
+        plan.fire.iter().map(|f| f.scheduled).collect::<Vec<_>>(),
+        [t("2027-01-05T10:00:00Z")],
+        "only the last instant within the dates (missed, so fired once), none after the end"
+    );
+    assert_eq!(plan.next_schedule_time, None);
+    // What has no equivalent is said.
+    let status = super::status::compute(
+        &s,
+        &v,
+        &plan,
+        &Loaded::default(),
+        &super::apply::Applied::default(),
+        &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t("2027-01-06T10:00:01Z")),
+    );
+    let translated = crate::api::condition::find(&status.conditions, "Translated").expect("Translated");
+    for field in ["Target.RoleArn", "ReferenceId", "ActionAfterCompletion"] {
+        assert!(
+            translated.message.contains(field),
+            "{field}: {}",
+            translated.message
+        );
+    }
+    // Refusals name the Scheduler form's fields.
+    let mut both = spec.clone();
+    both["Targets"] = json!([{"EcsParameters": {"TaskDefinitionArn": "report"}}]);
+    let e = validate(&st(both, "2027-01-01T00:00:00Z", json!({}))).expect_err("refused");
+    assert!(
+        e.message.contains("spec.Target:") && e.message.contains("not both"),
+        "{}",
+        e.message
+    );
+    let mut backwards = spec.clone();
+    backwards["EndDate"] = json!("2026-12-31T00:00:00Z");
+    let e = validate(&st(backwards, "2027-01-01T00:00:00Z", json!({}))).expect_err("refused");
+    assert!(e.message.contains("spec.EndDate"), "{}", e.message);
+    let mut count = spec;
+    count["Target"]["EcsParameters"]["TaskCount"] = json!(11);
+    let e = validate(&st(count, "2027-01-01T00:00:00Z", json!({}))).expect_err("refused");
+    assert!(e.message.contains("spec.Target.EcsParameters"), "{}", e.message);
 }

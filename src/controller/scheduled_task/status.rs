@@ -9,8 +9,9 @@
 //! | the latest finished firing failed | True, Scheduled | True, TaskFailed (naming the Task, its task and container) |
 //! | refused | False, the reason | True, the reason |
 //!
-//! `Translated` says which of the rule's fields have no equivalent (a target's
-//! `DeadLetterConfig`, `RetryPolicy`; the rule's `RoleArn`, `EventBusName`).
+//! `Translated` says which of the rule's fields have no equivalent (a target's `RoleArn`,
+//! `DeadLetterConfig`, `RetryPolicy`, Scheduler's `ReferenceId`; the rule's `RoleArn`,
+//! `EventBusName`, Scheduler's `ActionAfterCompletion: DELETE` and `KmsKeyArn`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{
@@ -90,17 +91,57 @@ fn untranslated(st: &ScheduledTask) -> Vec<String> {
     if st.spec.rule.event_bus_name.is_some() {
         notes.push("EventBusName: ignored (a schedule needs no event bus)".to_owned());
     }
-    for (i, t) in st.spec.targets.iter().enumerate() {
-        if t.dead_letter_config.is_some() {
+    let spec = &st.spec;
+    let targets = spec.targets.iter().enumerate().map(|(i, t)| {
+        (
+            format!("Targets[{i}]"),
+            t.role_arn.is_some(),
+            t.dead_letter_config.is_some(),
+            t.retry_policy.is_some(),
+        )
+    });
+    let scheduler = spec.target.iter().map(|t| {
+        (
+            "Target".to_owned(),
+            t.role_arn.is_some(),
+            t.dead_letter_config.is_some(),
+            t.retry_policy.is_some(),
+        )
+    });
+    for (at, role, dead_letter, retry) in targets.chain(scheduler) {
+        if role {
             notes.push(format!(
-                "Targets[{i}].DeadLetterConfig: ignored (a firing that cannot create its Task is reported in the status and retried)"
+                "{at}.RoleArn: ignored (the operator's own permissions create the Tasks; the task role is the task definition's)"
             ));
         }
-        if t.retry_policy.is_some() {
+        if dead_letter {
             notes.push(format!(
-                "Targets[{i}].RetryPolicy: ignored (the operator retries creating a firing's Task until it is created)"
+                "{at}.DeadLetterConfig: ignored (a firing that cannot create its Task is reported in the status and retried)"
             ));
         }
+        if retry {
+            notes.push(format!(
+                "{at}.RetryPolicy: ignored (the operator retries creating a firing's Task until it is created)"
+            ));
+        }
+    }
+    if spec
+        .target
+        .as_ref()
+        .and_then(|t| t.ecs_parameters.as_ref())
+        .is_some_and(|p| p.reference_id.is_some())
+    {
+        notes.push("Target.EcsParameters.ReferenceId: ignored (RunTask has no reference id)".to_owned());
+    }
+    if spec.action_after_completion == Some(crate::api::ecs::SchActionAfterCompletion::Delete) {
+        notes.push(
+            "ActionAfterCompletion: DELETE is not done (the ScheduledTask is yours, or your GitOps tool's, to delete); \
+             after its last instant it fires nothing more"
+                .to_owned(),
+        );
+    }
+    if spec.kms_key_arn.is_some() {
+        notes.push("KmsKeyArn: ignored (nothing is stored outside the cluster)".to_owned());
     }
     notes
 }

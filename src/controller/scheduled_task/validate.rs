@@ -2,14 +2,14 @@
 //! ([`firing`]), and each target as the RunTask request each firing makes ([`runs`]). Every
 //! refusal names the field.
 
-use jiff::tz::TimeZone;
+use jiff::{Timestamp, tz::TimeZone};
 use kube::ResourceExt;
 
 use crate::{
     api::{ScheduledTask, ecs::RunTask},
     translate::{
         schedule::Schedule,
-        scheduled_task::{Firing, firing, firings::MAX_NAME_LEN, runs},
+        scheduled_task::{Firing, bounds, firing, firings::MAX_NAME_LEN, runs},
     },
 };
 
@@ -29,6 +29,8 @@ pub struct Validated {
     pub firing: Firing,
     /// What each firing runs, one request per target.
     pub runs: Vec<RunTask>,
+    /// The Scheduler form's `StartDate` and `EndDate`: no instant outside fires.
+    pub bounds: (Option<Timestamp>, Option<Timestamp>),
 }
 
 /// Why a ScheduledTask cannot be reconciled.
@@ -68,10 +70,15 @@ pub fn validate(st: &ScheduledTask) -> Result<Validated, Invalid> {
         reason: REASON_INVALID_SCHEDULED_TASK,
         message: e.to_string(),
     })?;
+    let bounds = bounds(&st.spec).map_err(|e| Invalid {
+        reason: REASON_INVALID_SCHEDULED_TASK,
+        message: e.to_string(),
+    })?;
     Ok(Validated {
         schedule,
         tz,
         firing,
         runs,
+        bounds,
     })
 }

@@ -207,10 +207,17 @@ impl Referrers {
             ]
         });
         let scheduled = self.scheduled_tasks.iter().flat_map(|s| {
+            let scheduler = s
+                .spec
+                .target
+                .as_ref()
+                .and_then(|t| t.ecs_parameters.as_ref())
+                .map(|p| p.task_definition_arn.as_str());
             s.spec
                 .targets
                 .iter()
                 .map(|t| t.ecs_parameters.as_ref().map(|p| p.task_definition_arn.as_str()))
+                .chain([scheduler])
         });
         services.chain(tasks).chain(scheduled).flatten()
     }

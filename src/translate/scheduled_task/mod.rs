@@ -127,7 +127,86 @@ pub fn firing(spec: &ScheduledTaskSpec) -> Result<(Schedule, TimeZone, Firing), 
             Err(why) => Firing::Operator { why },
         },
     };
+    let bounded = spec.start_date.is_some() || spec.end_date.is_some();
+    let firing = match firing {
+        Firing::CronJob { .. } if bounded => Firing::Operator {
+            why: "StartDate or EndDate bounds it, which a CronJob cannot say".to_owned(),
+        },
+        other => other,
+    };
     Ok((parsed, tz, firing))
+}
+
+/// The Scheduler form's `StartDate` and `EndDate` (ISO 8601; UTC when no offset is given).
+///
+/// # Errors
+/// A date that does not parse, or an `EndDate` before the `StartDate`.
+pub fn bounds(
+    spec: &ScheduledTaskSpec,
+) -> Result<(Option<Timestamp>, Option<Timestamp>), ScheduledTaskError> {
+    let parse = |field: &str, value: Option<&str>| -> Result<Option<Timestamp>, ScheduledTaskError> {
+        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        v.parse::<Timestamp>()
+            .or_else(|_| {
+                v.parse::<jiff::civil::DateTime>()
+                    .and_then(|d| d.to_zoned(TimeZone::UTC))
+                    .map(|z| z.timestamp())
+            })
+            .map(Some)
+            .map_err(|_| {
+                refused(
+                    field,
+                    format!("{v:?} is not a date and time (ISO 8601, e.g. 2027-01-01T00:00:00Z)"),
+                )
+            })
+    };
+    let start = parse("StartDate", spec.start_date.as_deref())?;
+    let end = parse("EndDate", spec.end_date.as_deref())?;
+    if let (Some(s), Some(e)) = (start, end)
+        && e <= s
+    {
+        return Err(refused("EndDate", format!("{e} is not after the StartDate {s}")));
+    }
+    Ok((start, end))
+}
+
+/// The rule's targets, each with the field it is written at: `Targets[i]`, or the Scheduler
+/// form's `Target` as an EventBridge target (its `Tags` maps become `Key`/`Value` pairs).
+///
+/// # Errors
+/// Both `Targets` and `Target`, or a `Target` whose parameters are not an ECS target's.
+pub fn targets(spec: &ScheduledTaskSpec) -> Result<Vec<(String, EbTarget)>, ScheduledTaskError> {
+    let Some(target) = &spec.target else {
+        return Ok(spec
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("Targets[{i}]"), t.clone()))
+            .collect());
+    };
+    if !spec.targets.is_empty() {
+        return Err(refused(
+            "Target",
+            "give Targets (EventBridge PutTargets) or Target (EventBridge Scheduler's CreateSchedule), not both",
+        ));
+    }
+    let mut value = serde_json::to_value(target).unwrap_or(Value::Null);
+    if let Some(params) = value.get_mut("EcsParameters").and_then(Value::as_object_mut) {
+        params.remove("ReferenceId");
+        if let Some(Value::Array(tags)) = params.get_mut("Tags") {
+            let pairs: Vec<Value> = tags
+                .iter()
+                .filter_map(Value::as_object)
+                .flat_map(|m| m.iter().map(|(k, v)| serde_json::json!({"Key": k, "Value": v})))
+                .collect();
+            *tags = pairs;
+        }
+    }
+    let target: EbTarget =
+        serde_json::from_value(value).map_err(|e| refused("Target", format!("is not an ECS target: {e}")))?;
+    Ok(vec![("Target".to_owned(), target)])
 }
 
 /// A `rate` period (seconds) as a five-field schedule, when it divides an hour or a day.
@@ -226,27 +305,27 @@ pub fn next_instants(
 /// No target, more than [`firings::MAX_TARGETS`], or a target that cannot run (see
 /// [`run_task`]), or a request RunTask would refuse — naming the target and the field.
 pub fn runs(spec: &ScheduledTaskSpec) -> Result<Vec<RunTask>, ScheduledTaskError> {
-    if spec.targets.is_empty() {
+    let targets = targets(spec)?;
+    if targets.is_empty() {
         return Err(refused(
             "Targets",
-            "required: at least one target with EcsParameters (the task each firing runs)",
+            "required: at least one target with EcsParameters (the task each firing runs), or Target",
         ));
     }
-    if spec.targets.len() > firings::MAX_TARGETS {
+    if targets.len() > firings::MAX_TARGETS {
         return Err(refused(
             "Targets",
             format!(
                 "{} targets: a rule has at most {} (EventBridge's quota); split it into several ScheduledTasks",
-                spec.targets.len(),
+                targets.len(),
                 firings::MAX_TARGETS
             ),
         ));
     }
-    spec.targets
+    targets
         .iter()
-        .enumerate()
-        .map(|(i, target)| {
-            let run = run_task(target, i)?;
+        .map(|(at, target)| {
+            let run = run_task_at(target, at)?;
             crate::translate::task::request::validate(&run).map_err(|e| {
                 // (`overrides` come from the target's Input, the rest from its EcsParameters.)
                 let part = if e.field.starts_with("overrides") {
@@ -255,7 +334,7 @@ pub fn runs(spec: &ScheduledTaskSpec) -> Result<Vec<RunTask>, ScheduledTaskError
                     "EcsParameters"
                 };
                 refused(
-                    format!("Targets[{i}].{part}"),
+                    format!("{at}.{part}"),
                     format!("as RunTask's {}: {}", e.field, e.message),
                 )
             })?;
@@ -271,7 +350,12 @@ pub fn runs(spec: &ScheduledTaskSpec) -> Result<Vec<RunTask>, ScheduledTaskError
 /// A target without `EcsParameters` (not an ECS task), an `Input` that is not a TaskOverride, or
 /// `InputPath`/`InputTransformer` (which read an event a schedule does not have).
 pub fn run_task(target: &EbTarget, index: usize) -> Result<RunTask, ScheduledTaskError> {
-    let at = |field: &str| format!("Targets[{index}].{field}");
+    run_task_at(target, &format!("Targets[{index}]"))
+}
+
+/// [`run_task`] of the target written at `written` (`Targets[0]`, `Target`).
+fn run_task_at(target: &EbTarget, written: &str) -> Result<RunTask, ScheduledTaskError> {
+    let at = |field: &str| format!("{written}.{field}");
     let Some(params) = &target.ecs_parameters else {
         return Err(refused(
             at("EcsParameters"),
