@@ -274,8 +274,7 @@ fn crdgen(dir: Option<&std::path::Path>) -> Result<ExitCode> {
 fn import(files: &[PathBuf], options: ecs_bridge::import::ImportOptions) -> Result<ExitCode> {
     let mut failed = false;
     let mut out = String::new();
-    for file in files {
-        let result = ecs_bridge::import::import_file(file, &options);
+    for (_, result) in ecs_bridge::import::import_files(files, &options) {
         for d in &result.diagnostics {
             eprintln!("{d}");
             failed |= d.is_error();

@@ -8,6 +8,13 @@ pub fn object_name(ecs_name: &str) -> Option<String> {
     kubernetes_name(ecs_name, 253)
 }
 
+/// Turns an EventBridge rule or schedule name into a ScheduledTask name (at most 52 characters:
+/// its CronJob's and its Tasks' names add to it). Returns `None` when nothing usable is left.
+#[must_use]
+pub fn scheduled_task_name(rule: &str) -> Option<String> {
+    kubernetes_name(rule, 52)
+}
+
 /// Turns an ECS container name into a Kubernetes container name (an RFC 1123 label: at most 63
 /// characters). Returns `None` when nothing usable is left.
 #[must_use]

@@ -356,6 +356,12 @@ fn spec_of(obj: &Imported) -> (&'static str, Value, Option<String>) {
             serde_json::to_value(&task.spec).expect("serialise Task spec"),
             task.metadata.name.clone(),
         ),
+        Imported::ScheduledTask(st) => (
+            "ScheduledTask",
+            serde_json::to_value(&st.spec).expect("serialise ScheduledTask spec"),
+            st.metadata.name.clone(),
+        ),
+        Imported::RuleTargets(_) => panic!("targets are merged into their rule before they are seen"),
     }
 }
 
@@ -547,7 +553,11 @@ fn json_to_cr_to_json_loses_nothing() {
             match obj {
                 Imported::TaskDefinition(_) => task_definitions += 1,
                 Imported::Service(_) => services += 1,
-                Imported::CapacityProvider(_) | Imported::Namespace(_) | Imported::Task(_) => {}
+                Imported::CapacityProvider(_)
+                | Imported::Namespace(_)
+                | Imported::Task(_)
+                | Imported::ScheduledTask(_)
+                | Imported::RuleTargets(_) => {}
             }
         }
     }
@@ -607,6 +617,13 @@ fn yaml_parses_back_into_the_same_object_with_a_valid_name() {
                     assert_eq!(back.spec, task.spec, "{} object {i}: spec", case.name);
                     back.metadata.name
                 }
+                Imported::ScheduledTask(st) => {
+                    let back: ecs_bridge::api::ScheduledTask = serde_yaml_ng::from_str(&yaml)
+                        .unwrap_or_else(|e| panic!("{} object {i}: YAML does not read back: {e}", case.name));
+                    assert_eq!(back.spec, st.spec, "{} object {i}: spec", case.name);
+                    back.metadata.name
+                }
+                Imported::RuleTargets(_) => panic!("targets are merged into their rule before they are seen"),
             };
             let name = name.unwrap_or_else(|| panic!("{} object {i}: no metadata.name", case.name));
             assert!(
@@ -928,6 +945,8 @@ fn cli_imports_the_whole_corpus() {
             Imported::CapacityProvider(cp) => serde_json::to_value(cp),
             Imported::Namespace(ns) => serde_json::to_value(ns),
             Imported::Task(task) => serde_json::to_value(task),
+            Imported::ScheduledTask(st) => serde_json::to_value(st),
+            Imported::RuleTargets(t) => serde_json::to_value(&t.targets),
         }
         .expect("serialise object");
         if let Some(diff) = json_diff("", &library, &printed) {

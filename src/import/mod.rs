@@ -11,6 +11,7 @@
 //! wrong type is an error with its position.
 
 pub mod capacity;
+pub mod schedules;
 mod shape;
 pub mod tasks;
 
@@ -89,6 +90,11 @@ pub enum Imported {
     Namespace(Box<k8s_openapi::api::core::v1::Namespace>),
     /// A standalone task request.
     Task(Box<crate::api::Task>),
+    /// A scheduled rule (EventBridge, Scheduler or ecschedule).
+    ScheduledTask(Box<crate::api::ScheduledTask>),
+    /// The targets of a rule given in another file, until [`schedules::merge`] puts them in it
+    /// (never printed).
+    RuleTargets(Box<schedules::RuleTargets>),
 }
 
 impl Imported {
@@ -103,6 +109,8 @@ impl Imported {
             Self::CapacityProvider(cp) => crate::yaml::to_string(cp),
             Self::Namespace(ns) => crate::yaml::to_string(ns),
             Self::Task(task) => crate::yaml::to_string(task),
+            Self::ScheduledTask(st) => crate::yaml::to_string(st),
+            Self::RuleTargets(t) => crate::yaml::to_string(&t.targets),
         }
     }
 }
@@ -128,16 +136,41 @@ pub fn import_file(path: &Path, options: &ImportOptions) -> ImportResult {
     }
 }
 
+/// Imports `paths`, each file's result beside it, with the rules and their targets given in
+/// separate files put together ([`schedules::merge`]).
+#[must_use]
+pub fn import_files(
+    paths: &[std::path::PathBuf],
+    options: &ImportOptions,
+) -> Vec<(std::path::PathBuf, ImportResult)> {
+    let mut results: Vec<_> = paths
+        .iter()
+        .map(|p| (p.clone(), import_file(p, options)))
+        .collect();
+    schedules::merge(&mut results);
+    results
+}
+
 /// Imports ECS JSON given as text (`path` is used for messages and default names).
 #[must_use]
 pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportResult {
-    // Parsed as JSON whatever the file is called: that is what the AWS CLI writes.
+    // Parsed as JSON whatever the file is called (that is what the AWS CLI writes), but for
+    // YAML files (ecschedule's configurations).
+    let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     let json_doc = Document {
-        file: path.with_extension("json"),
+        file: if yaml {
+            path.to_owned()
+        } else {
+            path.with_extension("json")
+        },
         first_line: 1,
         text: text.to_owned(),
     };
     let mut result = ImportResult::default();
+    if yaml && let Some(d) = schedules::templated(path, text) {
+        result.diagnostics.push(d);
+        return result;
+    }
     let value = match parse_value(&json_doc) {
         Ok(v) => v,
         Err(mut e) => {
@@ -192,6 +225,9 @@ pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportRe
         Shape::DescribeClusters => ctx.described_clusters(&value, &mut result),
         Shape::RunTask => ctx.run_task(&FieldPath::root(), &value, None, &mut result),
         Shape::DescribeTasks => ctx.described_tasks(&value, &mut result),
+        Shape::PutRule | Shape::CreateSchedule => ctx.scheduled_task(&FieldPath::root(), &value, &mut result),
+        Shape::PutTargets => ctx.rule_targets(&value, &mut result),
+        Shape::Ecschedule => ctx.ecschedule(&value, &mut result),
     }
     for d in &mut result.diagnostics {
         d.file = path.to_owned();

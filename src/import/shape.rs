@@ -33,6 +33,15 @@ pub enum Shape {
     RunTask,
     /// describe-tasks output: `{"tasks": [...], "failures": [...]}`.
     DescribeTasks,
+    /// EventBridge PutRule input or describe-rule output (`ScheduleExpression` or
+    /// `EventPattern`), with or without its `Targets`.
+    PutRule,
+    /// EventBridge PutTargets input: `{"Rule", "Targets": [...]}`.
+    PutTargets,
+    /// EventBridge Scheduler CreateSchedule input or get-schedule output (`Target`).
+    CreateSchedule,
+    /// An ecschedule configuration: `{"region", "cluster", "rules": [...]}`.
+    Ecschedule,
 }
 
 /// Keys only a RunTask request has.
@@ -112,6 +121,19 @@ impl Shape {
         };
         if obj.get("taskDefinition").is_some_and(Value::is_object) {
             return Ok(Self::TaskDefinition { wrapped: true });
+        }
+        // EventBridge and Scheduler write PascalCase; ecschedule its own keys.
+        if obj.get("Target").is_some_and(Value::is_object) {
+            return Ok(Self::CreateSchedule);
+        }
+        if obj.get("Rule").is_some_and(Value::is_string) && obj.get("Targets").is_some_and(Value::is_array) {
+            return Ok(Self::PutTargets);
+        }
+        if obj.contains_key("ScheduleExpression") || obj.contains_key("EventPattern") {
+            return Ok(Self::PutRule);
+        }
+        if obj.get("rules").is_some_and(Value::is_array) {
+            return Ok(Self::Ecschedule);
         }
         if obj.contains_key("containerDefinitions") {
             return Ok(Self::TaskDefinition { wrapped: false });
@@ -196,7 +218,9 @@ const EXPECTED: &str = "expected RegisterTaskDefinition input, describe-task-def
                         CreateService input (with its serviceName), describe-services output, \
                         CreateCapacityProvider input, describe-capacity-providers output, \
                         PutClusterCapacityProviders or CreateCluster input, describe-clusters output, \
-                        RunTask input or describe-tasks output";
+                        RunTask input, describe-tasks output, EventBridge put-rule input (with its \
+                        put-targets input), describe-rule output, Scheduler create-schedule input, \
+                        get-schedule output or an ecschedule configuration";
 
 fn kind(v: &Value) -> &'static str {
     match v {
@@ -289,6 +313,33 @@ mod tests {
         assert_eq!(
             Shape::detect(&json!({"serviceName": "web", "capacityProviderStrategy": []})),
             Ok(Shape::CreateService)
+        );
+    }
+
+    #[test]
+    fn recognises_eventbridge_scheduler_and_ecschedule_documents() {
+        assert_eq!(
+            Shape::detect(&json!({"Name": "nightly", "ScheduleExpression": "rate(1 day)"})),
+            Ok(Shape::PutRule)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"Name": "x", "EventPattern": "{}", "Arn": "arn:aws:events:..."})),
+            Ok(Shape::PutRule),
+            "describe-rule output of an event-pattern rule"
+        );
+        assert_eq!(
+            Shape::detect(&json!({"Rule": "nightly", "Targets": []})),
+            Ok(Shape::PutTargets)
+        );
+        assert_eq!(
+            Shape::detect(
+                &json!({"Name": "n", "ScheduleExpression": "at(2027-01-01T00:00:00)", "Target": {}})
+            ),
+            Ok(Shape::CreateSchedule)
+        );
+        assert_eq!(
+            Shape::detect(&json!({"region": "us-east-1", "cluster": "api", "rules": []})),
+            Ok(Shape::Ecschedule)
         );
     }
 
