@@ -4,8 +4,9 @@
 //! need no quotes. `kubectl`, Helm and Argo CD read YAML with Go's YAML 1.1 rules, where those
 //! plain words are booleans: a CRD enum value `OFF` (EventBridge Scheduler's
 //! `FlexibleTimeWindow.Mode`) becomes `false`, an environment value `on` a boolean the schema
-//! refuses. [`to_string`] quotes every plain key or value that YAML 1.1 would read as a boolean
-//! (block scalars are left alone: their lines are text), so both readers see the same strings.
+//! refuses. [`to_string`] quotes every plain key or value that YAML 1.1 would read as other than
+//! a string — booleans, numbers with `_` or in base 60, binary numbers, dates — (block scalars are
+//! left alone: their lines are text), so both readers see the same strings.
 
 use serde::Serialize;
 
@@ -23,12 +24,62 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_yaml_
     Ok(quote_yaml11_booleans(&serde_yaml_ng::to_string(value)?))
 }
 
-fn quoted(word: &str) -> String {
+/// Whether YAML 1.1 reads the plain scalar `word` as other than a string where YAML 1.2 reads a
+/// string: its booleans, numbers with `_` or base 60 (`1:20`), binary (`0b101`), dates.
+fn yaml11_not_a_string(word: &str) -> bool {
     if YAML11_BOOLEANS.contains(&word) {
+        return true;
+    }
+    let unsigned = word.strip_prefix(['-', '+']).unwrap_or(word);
+    let numeric = unsigned.starts_with(|c: char| c.is_ascii_digit())
+        && unsigned
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '_' | ':' | '.' | 'e' | 'E' | '+' | '-'))
+        && unsigned.contains(['_', ':']);
+    let binary = unsigned
+        .strip_prefix("0b")
+        .is_some_and(|b| !b.is_empty() && b.chars().all(|c| matches!(c, '0' | '1' | '_')));
+    let bytes = word.as_bytes();
+    let date = bytes.len() >= 8
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[5].is_ascii_digit();
+    numeric || binary || date
+}
+
+fn quoted(word: &str) -> String {
+    if yaml11_not_a_string(word) {
         format!("'{word}'")
     } else {
         word.to_owned()
     }
+}
+
+/// The length of the quoted scalar `rest` starts with (its quotes included), when it closes.
+fn quoted_len(rest: &str) -> Option<usize> {
+    let mut chars = rest.char_indices();
+    let (_, quote) = chars.next()?;
+    let mut escaped = false;
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            ('"', '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            ('"', '"') if !escaped => return Some(i + 1),
+            ('\'', '\'') => {
+                // ('' is an escaped quote inside single quotes.)
+                if rest[i + 1..].starts_with('\'') {
+                    chars.next();
+                } else {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    None
 }
 
 /// One line with its ambiguous plain key and value quoted.
@@ -46,7 +97,15 @@ fn fix_line(line: &str) -> String {
         return out;
     }
     if rest.starts_with(['\'', '"']) {
-        out.push_str(rest);
+        // A quoted key (or value): its value, if any, may still need quotes.
+        match quoted_len(rest).map(|n| rest.split_at(n)) {
+            Some((key, value)) if value.starts_with(": ") => {
+                out.push_str(key);
+                out.push_str(": ");
+                out.push_str(&quoted(&value[2..]));
+            }
+            _ => out.push_str(rest),
+        }
         return out;
     }
     if let Some((key, value)) = rest.split_once(": ") {
@@ -62,39 +121,50 @@ fn fix_line(line: &str) -> String {
     out
 }
 
-/// Whether `line` opens a block scalar (`key: |-`, `'on': >`, `- |2`): its last token is a block
-/// indicator that follows `: ` or `- `, or is all the line holds.
-fn opens_block(line: &str) -> bool {
-    let line = line.trim();
-    let (before, token) = line.rsplit_once(' ').unwrap_or(("", line));
+/// When `line` opens a block scalar (`key: |-`, `'on': >`, `- |2`): the column its content
+/// is indented beyond — the key's (its sibling keys are at that column too), or the dash's.
+fn block_opened(line: &str) -> Option<usize> {
+    let indent = line.len() - line.trim_start().len();
+    let trimmed = line.trim();
+    let (before, token) = trimmed.rsplit_once(' ').unwrap_or(("", trimmed));
     let mut chars = token.chars();
     let indicator = matches!(chars.next(), Some('|' | '>'))
         && chars.clone().count() <= 2
         && chars.all(|c| c.is_ascii_digit() || c == '-' || c == '+');
-    indicator && (before.is_empty() || before.ends_with(':') || before.ends_with('-'))
+    if !indicator || !(before.is_empty() || before.ends_with(':') || before.ends_with('-')) {
+        return None;
+    }
+    let mut rest = trimmed;
+    let mut dashes = 0;
+    while let Some(r) = rest.strip_prefix("- ") {
+        rest = r;
+        dashes += 1;
+    }
+    Some(if before.ends_with(':') {
+        indent + 2 * dashes
+    } else {
+        indent + 2 * dashes.saturating_sub(1)
+    })
 }
 
 /// `text` (YAML as `serde_yaml_ng` writes it) with every plain key and value that YAML 1.1
-/// reads as a boolean quoted.
+/// reads as other than a string quoted.
 #[must_use]
 pub fn quote_yaml11_booleans(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
-    // The indentation of the line that opened the block scalar being read.
+    // The column the block scalar being read is indented beyond.
     let mut block: Option<usize> = None;
     for line in text.split_inclusive('\n') {
         let content = line.strip_suffix('\n').unwrap_or(line);
         let indent = content.len() - content.trim_start().len();
-        if let Some(opened) = block {
-            if content.trim().is_empty() || indent > opened {
-                out.push_str(line);
-                continue;
-            }
-            block = None;
+        if let Some(opened) = block
+            && (content.trim().is_empty() || indent > opened)
+        {
+            out.push_str(line);
+            continue;
         }
         let fixed = fix_line(content);
-        if opens_block(&fixed) {
-            block = Some(indent);
-        }
+        block = block_opened(&fixed);
         out.push_str(&fixed);
         if line.ends_with('\n') {
             out.push('\n');

@@ -162,7 +162,8 @@ fn a_document_of_a_shape_not_taken_is_refused_saying_what_it_looks_like() {
     assert!(!ok && docs.is_empty(), "{stderr}");
     assert!(stderr.contains("looks like a CreateTaskSet request"), "{stderr}");
     assert!(
-        stderr.contains("RunTask input, describe-tasks output") && stderr.contains("an ecschedule configuration"),
+        stderr.contains("RunTask input, describe-tasks output")
+            && stderr.contains("an ecschedule configuration"),
         "{stderr}"
     );
     let fragment = write(

@@ -167,12 +167,13 @@ pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportRe
         text: text.to_owned(),
     };
     let mut result = ImportResult::default();
-    if yaml && let Some(d) = schedules::templated(path, text) {
-        result.diagnostics.push(d);
-        return result;
-    }
     let value = match parse_value(&json_doc) {
         Ok(v) => v,
+        // (An ecschedule configuration with template expressions is no YAML until filled in.)
+        Err(_) if yaml && let Some(d) = schedules::templated(path, text) => {
+            result.diagnostics.push(d);
+            return result;
+        }
         Err(mut e) => {
             e.file = path.to_owned();
             result.diagnostics.push(e);
@@ -227,7 +228,10 @@ pub fn import_text(path: &Path, text: &str, options: &ImportOptions) -> ImportRe
         Shape::DescribeTasks => ctx.described_tasks(&value, &mut result),
         Shape::PutRule | Shape::CreateSchedule => ctx.scheduled_task(&FieldPath::root(), &value, &mut result),
         Shape::PutTargets => ctx.rule_targets(&value, &mut result),
-        Shape::Ecschedule => ctx.ecschedule(&value, &mut result),
+        Shape::Ecschedule => match schedules::templated(path, text) {
+            Some(d) => result.diagnostics.push(d),
+            None => ctx.ecschedule(&value, &mut result),
+        },
     }
     for d in &mut result.diagnostics {
         d.file = path.to_owned();

@@ -296,7 +296,11 @@ pub fn merge(results: &mut [(std::path::PathBuf, ImportResult)]) {
         }
         if !problems.is_empty() {
             r.objects.retain(|o| match o {
-                Imported::ScheduledTask(st) => !st.spec.targets.is_empty() || st.spec.target.is_some(),
+                Imported::ScheduledTask(st) => {
+                    !st.spec.targets.is_empty()
+                        || st.spec.target.is_some()
+                        || st.spec.rule.event_pattern.is_some()
+                }
                 _ => true,
             });
         }

@@ -20,6 +20,9 @@ use crate::{
 pub struct Applied {
     /// (Task name, the API server's message) of each refused Task.
     pub refused: Vec<(String, String)>,
+    /// Why the CronJob could not be applied: one of that name is another's (the API server's
+    /// conflict message).
+    pub cron_job_conflict: Option<String>,
 }
 
 /// Writes `desired` in `namespace`.
@@ -47,13 +50,17 @@ pub async fn apply(ctx: &Context, namespace: &str, desired: Desired) -> Result<A
     }
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), namespace);
     if let Some(cj) = desired.cron_job {
-        cron_jobs
-            .patch(
-                &cj.name_any(),
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&cj),
-            )
-            .await?;
+        // (Forced only over our own: a CronJob of that name that is another's is not taken.)
+        let params = if desired.cron_job_ours {
+            PatchParams::apply(FIELD_MANAGER).force()
+        } else {
+            PatchParams::apply(FIELD_MANAGER)
+        };
+        match cron_jobs.patch(&cj.name_any(), &params, &Patch::Apply(&cj)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => applied.cron_job_conflict = Some(e.message.clone()),
+            Err(e) => return Err(e.into()),
+        }
     }
     if let Some(cj) = desired.delete_cron_job {
         delete_seen(&cron_jobs, &cj).await?;

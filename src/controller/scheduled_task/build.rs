@@ -21,6 +21,9 @@ pub struct Desired {
     pub tasks: Vec<Task>,
     /// The CronJob to apply (not current).
     pub cron_job: Option<CronJob>,
+    /// Whether the live CronJob of that name is this ScheduledTask's (applied with force);
+    /// otherwise another's of the same name is not taken over.
+    pub cron_job_ours: bool,
     /// The CronJob to delete.
     pub delete_cron_job: Option<Arc<CronJob>>,
     /// Tokens to delete.
@@ -51,6 +54,7 @@ pub fn build(st: &ScheduledTask, v: &Validated, plan: &Plan, live: Option<&CronJ
     Desired {
         tasks,
         cron_job,
+        cron_job_ours: live.is_some(),
         delete_cron_job: plan.delete_cron_job.clone(),
         tokens: plan.tokens_done.clone(),
         prune: plan.prune.clone(),

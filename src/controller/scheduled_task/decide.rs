@@ -1,17 +1,19 @@
 //! Decide (pure; the clock comes in as `now`): which firings to turn into Tasks, which tokens
 //! and old Tasks go, what the CronJob is, and when the schedule fires next.
 //!
-//! - **Which instants count.** Those after `firesAfter`: the rule's creation, or the moment its
-//!   schedule, time zone or state last changed (an instant passed while a rule was DISABLED, or
-//!   before it said this schedule, never fires — as in EventBridge, which skips them).
+//! - **Which instants count.** Those after `firesAfter`: the rule's creation (at most
+//!   [`FIRST_SIGHT`] before the controller first saw it), or the moment its schedule, time zone,
+//!   state or bounds last changed (an instant passed while a rule was DISABLED, or before it
+//!   said this schedule, never fires — as in EventBridge, which skips them).
 //! - **Fired by the operator**: the latest due instant after both `firesAfter` and the last
-//!   firing ([`due`]). After an outage (a restart, a leader change) several may be due: the
+//!   firing (the shared parser's [`last_in_window`]). After an outage (a restart, a leader change) several may be due: the
 //!   latest fires **once**, the others are skipped, as a CronJob does without a starting
 //!   deadline. The firing's Task names come from the instant, so a firing repeated (a crash
 //!   before the status write, a stale read) creates nothing twice.
-//! - **Fired by the CronJob**: each token (a Job the CronJob made) becomes the firing's Tasks,
-//!   named after it, and is deleted; a token scheduled before `firesAfter` (made as the rule
-//!   was being disabled) is deleted without firing.
+//! - **Fired by the CronJob**: a token (a Job the CronJob made) becomes the firing's Tasks,
+//!   named after it, and is deleted; several waiting (made while the operator was down) fire
+//!   once, the latest; a token scheduled before `firesAfter` (made as the rule was being
+//!   disabled) is deleted without firing.
 //! - **The last firing** is the latest of the status's, this reconcile's and its Tasks' (a
 //!   ScheduledTask read before its last status write arrived still tells it).
 //! - **Scheduler's bounds**: no instant before `StartDate` or after `EndDate` fires (such a
@@ -28,11 +30,12 @@ use kube::ResourceExt;
 use super::{load::Loaded, validate::Validated};
 use crate::{
     api::{ScheduledTask, Task, condition::HEALTH_PROGRESSING, ecs::EbRuleState},
+    translate::schedule::{last_in_window, next_in_window},
     translate::scheduled_task::{
         Firing,
         firings::{
-            CRONJOB_SCHEDULED_TIMESTAMP, HISTORY, SCHEDULED_TIME_ANNOTATION, cron_job, cron_of, due,
-            firing_name, task_name,
+            CRONJOB_SCHEDULED_TIMESTAMP, HISTORY, SCHEDULED_TIME_ANNOTATION, cron_job, cron_of, firing_name,
+            task_name,
         },
     },
 };
@@ -73,16 +76,28 @@ pub struct Plan {
     pub next_check: Option<Timestamp>,
 }
 
-/// The schedule, time zone and state as one string: when it changes, instants count anew.
+/// How far back an instant that passed before the controller first saw a rule may be and
+/// still fire (a rule made while the operator was down fires its missed instant; one applied
+/// long before this controller existed does not fire its past).
+pub const FIRST_SIGHT: jiff::SignedDuration = jiff::SignedDuration::from_secs(15 * 60);
+
+/// The schedule, time zone, state and bounds as one string: when it changes, instants count
+/// anew.
 #[must_use]
 pub fn observed_schedule(st: &ScheduledTask) -> String {
     let rule = &st.spec.rule;
-    format!(
+    let mut s = format!(
         "{} in {}, {}",
         rule.schedule_expression.as_deref().unwrap_or("").trim(),
         st.spec.schedule_expression_timezone.as_deref().unwrap_or("UTC"),
         if enabled(st) { "ENABLED" } else { "DISABLED" }
-    )
+    );
+    for (word, date) in [("from", &st.spec.start_date), ("until", &st.spec.end_date)] {
+        if let Some(d) = date {
+            s.push_str(&format!(", {word} {d}"));
+        }
+    }
+    s
 }
 
 /// Whether the rule is enabled (`State` other than DISABLED; absent is ENABLED, as PutRule has it).
@@ -127,7 +142,9 @@ pub fn decide(st: &ScheduledTask, v: &Validated, loaded: &Loaded, now: Timestamp
     let fires_after = match &status.observed_schedule {
         Some(o) if *o == observed => time(status.fires_after.as_ref()).unwrap_or(created),
         Some(_) => now,
-        None => created,
+        // First seen: from its creation, but no further back than FIRST_SIGHT (a rule applied
+        // before this controller ran, days ago, does not fire what it never fired then).
+        None => created.max(now - FIRST_SIGHT),
     };
     let enabled = enabled(st);
     let name = st.name_any();
@@ -151,12 +168,8 @@ pub fn decide(st: &ScheduledTask, v: &Validated, loaded: &Loaded, now: Timestamp
         None => {
             plan.delete_cron_job.clone_from(&loaded.cron_job);
             let after = last.map_or(fires_after, |l| l.max(fires_after));
-            // (Scheduler's StartDate and EndDate: nothing outside fires.)
-            let after = v.bounds.0.map_or(after, |start| {
-                after.max(start - jiff::SignedDuration::from_nanos(1))
-            });
-            let until = v.bounds.1.map_or(now, |end| end.min(now));
-            if enabled && let Some(t) = due(&v.schedule, &v.tz, created, after, until) {
+            // (Scheduler's StartDate and EndDate bound it; a rate counts from the StartDate.)
+            if enabled && let Some(t) = last_in_window(&v.schedule, (after, now), &v.tz, v.bounds, created) {
                 fired.push(Fire {
                     name: firing_name(&name, t),
                     scheduled: t,
@@ -165,16 +178,21 @@ pub fn decide(st: &ScheduledTask, v: &Validated, loaded: &Loaded, now: Timestamp
         }
         Some((schedule, time_zone)) => {
             plan.cron_job = Some(cron_job(st, schedule, time_zone, !enabled));
-            for job in &loaded.jobs {
-                let scheduled = token_time(job).unwrap_or(now);
-                if enabled && scheduled > fires_after {
-                    fired.push(Fire {
-                        name: job.name_any(),
-                        scheduled,
-                    });
-                }
-                plan.tokens_done.push(job.clone());
+            // Several tokens waiting (made while the operator was down, or while the rule was
+            // refused) fire once: the latest, as the operator fires the latest missed instant.
+            let latest = loaded
+                .jobs
+                .iter()
+                .map(|job| (token_time(job).unwrap_or(now), job))
+                .filter(|(scheduled, _)| enabled && *scheduled > fires_after)
+                .max_by_key(|(scheduled, job)| (*scheduled, job.name_any()));
+            if let Some((scheduled, job)) = latest {
+                fired.push(Fire {
+                    name: job.name_any(),
+                    scheduled,
+                });
             }
+            plan.tokens_done.extend(loaded.jobs.iter().cloned());
         }
     }
     // The last firing: the status's, this reconcile's, or its Tasks' (a status read before the
@@ -192,13 +210,7 @@ pub fn decide(st: &ScheduledTask, v: &Validated, loaded: &Loaded, now: Timestamp
             .last_schedule_time
             .map_or(now, |l| l.max(now))
             .max(fires_after);
-        let from = v.bounds.0.map_or(from, |start| {
-            from.max(start - jiff::SignedDuration::from_nanos(1))
-        });
-        plan.next_schedule_time = v
-            .schedule
-            .next_after(from, &v.tz, created)
-            .filter(|t| v.bounds.1.is_none_or(|end| *t <= end));
+        plan.next_schedule_time = next_in_window(&v.schedule, from, &v.tz, v.bounds, created);
     }
     if matches!(v.firing, Firing::Operator { .. }) {
         plan.next_check = plan.next_schedule_time;

@@ -68,6 +68,89 @@ fn the_operator_fires_what_kubernetes_cron_cannot_say_at_its_instant() {
 }
 
 #[test]
+fn a_rule_first_seen_long_after_its_creation_does_not_fire_its_past() {
+    // Applied a week before this controller ran (or before an upgrade): the at() it missed by
+    // days does not fire; one missed by minutes (made while the operator was down) does.
+    let s = st(
+        json!({"ScheduleExpression": "at(2027-01-02T08:00:00)"}),
+        "2027-01-01T00:00:00Z",
+        json!({}),
+    );
+    assert!(fired(&s, &Loaded::default(), "2027-01-08T00:00:00Z").is_empty());
+    assert_eq!(fired(&s, &Loaded::default(), "2027-01-02T08:05:00Z").len(), 1);
+}
+
+#[test]
+fn several_tokens_waiting_fire_once_the_latest() {
+    let s = st(
+        json!({"ScheduleExpression": "rate(1 minute)"}),
+        "2027-01-01T00:00:00Z",
+        json!({}),
+    );
+    let v = validate(&s).expect("valid");
+    let loaded = Loaded {
+        jobs: vec![
+            token("nightly-28401601", "2027-01-01T00:01:00Z"),
+            token("nightly-28401603", "2027-01-01T00:03:00Z"),
+            token("nightly-28401602", "2027-01-01T00:02:00Z"),
+        ],
+        ..Loaded::default()
+    };
+    let plan = decide(&s, &v, &loaded, t("2027-01-01T00:03:05Z"));
+    assert_eq!(
+        plan.fire,
+        [super::decide::Fire {
+            name: "nightly-28401603".into(),
+            scheduled: t("2027-01-01T00:03:00Z")
+        }]
+    );
+    assert_eq!(plan.tokens_done.len(), 3, "every token goes");
+}
+
+#[test]
+fn a_rate_is_a_period_and_a_time_zone_is_spelt_as_the_tz_database_does() {
+    let s = st(
+        json!({"ScheduleExpression": "rate(1 day)", "ScheduleExpressionTimezone": "Europe/Paris"}),
+        "2027-01-01T00:00:00Z",
+        json!({}),
+    );
+    let v = validate(&s).expect("valid");
+    let cj = decide(&s, &v, &Loaded::default(), t("2027-01-01T00:00:05Z"))
+        .cron_job
+        .expect("a CronJob");
+    assert_eq!(cj.spec.expect("spec").time_zone, None, "24 h, whatever DST does");
+    let s = st(
+        json!({"ScheduleExpression": "cron(0 10 * * ? *)", "ScheduleExpressionTimezone": "europe/paris"}),
+        "2027-01-01T00:00:00Z",
+        json!({}),
+    );
+    let v = validate(&s).expect("valid");
+    let cj = decide(&s, &v, &Loaded::default(), t("2027-01-01T00:00:05Z"))
+        .cron_job
+        .expect("a CronJob");
+    assert_eq!(cj.spec.expect("spec").time_zone.as_deref(), Some("Europe/Paris"));
+}
+
+#[test]
+fn a_missed_instant_is_the_latest_even_across_days_without_firings() {
+    // Twice on the first Monday of a month; down from Dec 1 17:00 to Jan 8: the latest missed
+    // is Jan 5 17:00, not 09:00 (which a day-by-day search that stops early would give).
+    let s = st(
+        json!({"ScheduleExpression": "cron(0 9,17 ? * 2#1 *)"}),
+        "2025-11-01T00:00:00Z",
+        json!({"lastScheduleTime": "2025-12-01T17:00:00Z",
+               "observedSchedule": "cron(0 9,17 ? * 2#1 *) in UTC, ENABLED", "firesAfter": "2025-11-01T00:00:00Z"}),
+    );
+    assert_eq!(
+        fired(&s, &Loaded::default(), "2026-01-08T12:00:00Z")
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect::<Vec<_>>(),
+        [t("2026-01-05T17:00:00Z")]
+    );
+}
+
+#[test]
 fn missed_instants_fire_once_the_latest() {
     let s = st(
         json!({"ScheduleExpression": "rate(7 minutes)"}),
@@ -337,7 +420,11 @@ fn the_scheduler_form_runs_its_target_within_its_start_and_end_dates() {
             "Input": "{\"containerOverrides\": [{\"name\": \"app\", \"command\": [\"run\"]}]}"
         }
     });
-    let s = st(spec.clone(), "2027-01-01T00:00:00Z", json!({}));
+    // (Seen since its creation: instants count from then.)
+    let seen = st(spec.clone(), "2027-01-01T00:00:00Z", json!({}));
+    let status = json!({"observedSchedule": super::decide::observed_schedule(&seen),
+                        "firesAfter": "2027-01-01T00:00:00Z"});
+    let s = st(spec.clone(), "2027-01-01T00:00:00Z", status);
     let v = validate(&s).expect("valid");
     assert!(
         matches!(&v.firing, crate::translate::scheduled_task::Firing::Operator { why } if why.contains("StartDate")),

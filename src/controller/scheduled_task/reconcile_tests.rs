@@ -9,11 +9,13 @@ use crate::controller::testing::{self, assert_no_more_requests, json_body, list_
 
 const NS: &str = "/apis/ecsbridge.io/v1alpha1/namespaces/team-a";
 
+/// The ScheduledTask `nightly`, made a minute ago.
 fn nightly() -> ScheduledTask {
+    let created = Timestamp::now() - jiff::SignedDuration::from_secs(60);
     serde_json::from_value(json!({
         "apiVersion": "ecsbridge.io/v1alpha1", "kind": "ScheduledTask",
         "metadata": {"name": "nightly", "namespace": "team-a", "uid": "uid-st", "generation": 1,
-                     "creationTimestamp": "2026-01-01T00:00:00Z"},
+                     "creationTimestamp": created.to_string()},
         "spec": {"ScheduleExpression": "cron(0 10 * * ? *)",
                  "Targets": [{"Id": "report", "EcsParameters": {"TaskDefinitionArn": "report:3"},
                               "Input": "{\"containerOverrides\": [{\"name\": \"app\", \"command\": [\"run\"]}]}"}]},
@@ -50,19 +52,27 @@ async fn a_cronjob_token_becomes_the_firings_task_and_goes() {
     ok(reply, &serde_json::to_value(&cj).expect("json"));
     let (request, reply) = next(&mut server).await;
     assert_eq!(request.uri().path(), "/apis/batch/v1/namespaces/team-a/jobs");
-    let token = json!({"apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": "nightly-29000000", "namespace": "team-a", "uid": "uid-job",
-                     "labels": {"ecsbridge.io/scheduled-task": "nightly"},
-                     "annotations": {"batch.kubernetes.io/cronjob-scheduled-timestamp": "2025-02-20T10:40:00Z"},
-                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly",
-                                          "uid": "uid-cj", "controller": true}]}});
-    // (Scheduled before the rule was made: turned into nothing. One after it:)
-    let mut later = token.clone();
-    later["metadata"]["name"] = json!("nightly-29500000");
-    later["metadata"]["uid"] = json!("uid-job-2");
-    later["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"] =
-        json!("2026-02-03T13:20:00Z");
-    ok(reply, &list_body("batch/v1", "JobList", vec![token, later]));
+    let minutes = |t: Timestamp| t.as_second() / 60 * 60;
+    let before = Timestamp::from_second(minutes(Timestamp::now()) - 2 * 86_400).expect("a time");
+    let scheduled = Timestamp::from_second(minutes(Timestamp::now())).expect("a time");
+    let token = |t: Timestamp, uid: &str| {
+        json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": format!("nightly-{}", t.as_second() / 60), "namespace": "team-a", "uid": uid,
+                         "labels": {"ecsbridge.io/scheduled-task": "nightly"},
+                         "annotations": {"batch.kubernetes.io/cronjob-scheduled-timestamp": t.to_string()},
+                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly",
+                                              "uid": "uid-cj", "controller": true}]}})
+    };
+    // (One scheduled before the rule was made: turned into nothing. One after it:)
+    ok(
+        reply,
+        &list_body(
+            "batch/v1",
+            "JobList",
+            vec![token(before, "uid-job"), token(scheduled, "uid-job-2")],
+        ),
+    );
+    let job = format!("nightly-{}", scheduled.as_second() / 60);
 
     // The firing's Task: named after the token, owned by the ScheduledTask, the target's
     // request with its Input as the overrides.
@@ -72,14 +82,14 @@ async fn a_cronjob_token_becomes_the_firings_task_and_goes() {
         (&Method::POST, &*format!("{NS}/tasks"))
     );
     let body = json_body(request).await;
-    assert_eq!(body["metadata"]["name"], "nightly-29500000");
+    assert_eq!(body["metadata"]["name"], job.as_str());
     assert_eq!(
         body["metadata"]["labels"]["ecsbridge.io/scheduled-task"],
         "nightly"
     );
     assert_eq!(
         body["metadata"]["annotations"]["ecsbridge.io/scheduled-time"],
-        "2026-02-03T13:20:00Z"
+        scheduled.to_string()
     );
     assert_eq!(body["metadata"]["ownerReferences"][0]["uid"], "uid-st");
     assert_eq!(body["metadata"]["ownerReferences"][0]["controller"], true);
@@ -117,11 +127,10 @@ async fn a_cronjob_token_becomes_the_firings_task_and_goes() {
     let status = &body["status"];
     assert_eq!(status["firedBy"], "CronJob");
     assert_eq!(status["state"], "ENABLED");
-    assert_eq!(status["lastScheduleTime"], "2026-02-03T13:20:00Z");
+    assert_eq!(status["lastScheduleTime"], scheduled.to_string());
     assert_eq!(
         status["recentTasks"],
-        json!([{"name": "nightly-29500000",
-        "scheduledTime": "2026-02-03T13:20:00Z", "outcome": "Running"}])
+        json!([{"name": job, "scheduledTime": scheduled.to_string(), "outcome": "Running"}])
     );
     assert_eq!(status["health"], "Healthy");
     let mut answered = serde_json::to_value(nightly()).expect("json");

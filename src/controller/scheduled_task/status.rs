@@ -8,6 +8,7 @@
 //! | DISABLED | True, RuleDisabled (`health`: Suspended, as Argo CD says) | — |
 //! | the latest finished firing failed | True, Scheduled | True, TaskFailed (naming the Task, its task and container) |
 //! | refused | False, the reason | True, the reason |
+//! | a CronJob of its name is another's | False, CronJobConflict | True, CronJobConflict |
 //!
 //! `Translated` says which of the rule's fields have no equivalent (a target's `RoleArn`,
 //! `DeadLetterConfig`, `RetryPolicy`, Scheduler's `ReferenceId`; the rule's `RoleArn`,
@@ -45,6 +46,8 @@ use crate::{
 pub const REASON_SCHEDULED: &str = "Scheduled";
 /// Ready=True: the rule is DISABLED.
 pub const REASON_RULE_DISABLED: &str = "RuleDisabled";
+/// Ready=False, Degraded=True: a CronJob of the ScheduledTask's name is another's.
+pub const REASON_CRONJOB_CONFLICT: &str = "CronJobConflict";
 /// Degraded=True: the latest finished firing failed.
 pub const REASON_TASK_FAILED: &str = "TaskFailed";
 /// `health` of a DISABLED rule (Argo CD's Suspended).
@@ -88,7 +91,13 @@ fn untranslated(st: &ScheduledTask) -> Vec<String> {
     if st.spec.rule.role_arn.is_some() {
         notes.push("RoleArn: ignored (the operator's own permissions create the Tasks)".to_owned());
     }
-    if st.spec.rule.event_bus_name.is_some() {
+    if st
+        .spec
+        .rule
+        .event_bus_name
+        .as_deref()
+        .is_some_and(|b| b != "default")
+    {
         notes.push("EventBusName: ignored (a schedule needs no event bus)".to_owned());
     }
     let spec = &st.spec;
@@ -116,12 +125,12 @@ fn untranslated(st: &ScheduledTask) -> Vec<String> {
         }
         if dead_letter {
             notes.push(format!(
-                "{at}.DeadLetterConfig: ignored (a firing that cannot create its Task is reported in the status and retried)"
+                "{at}.DeadLetterConfig: ignored (a firing whose Task the cluster refuses is reported in recentTasks as Failed)"
             ));
         }
         if retry {
             notes.push(format!(
-                "{at}.RetryPolicy: ignored (the operator retries creating a firing's Task until it is created)"
+                "{at}.RetryPolicy: ignored (a Task the cluster refuses is not created again; the firing is reported as Failed)"
             ));
         }
     }
@@ -227,7 +236,14 @@ pub fn compute(
         }
     };
     let conds = &mut status.conditions;
-    if plan.enabled {
+    if let Some(conflict) = &applied.cron_job_conflict {
+        let message = format!(
+            "CronJob {} exists and is not this ScheduledTask's ({conflict}): rename one of them",
+            st.name_any()
+        );
+        set(conds, READY, false, REASON_CRONJOB_CONFLICT, message.clone());
+        set(conds, DEGRADED, true, REASON_CRONJOB_CONFLICT, message);
+    } else if plan.enabled {
         set(
             conds,
             READY,
@@ -246,6 +262,7 @@ pub fn compute(
     }
     let latest_finished = status.recent_tasks.iter().find(|r| r.outcome != RUNNING);
     match latest_finished {
+        _ if applied.cron_job_conflict.is_some() => {}
         Some(r) if r.outcome == FAILED => set(
             conds,
             DEGRADED,

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use jiff::{Timestamp, tz::TimeZone};
+use jiff::Timestamp;
 use k8s_openapi::{
     api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec},
     api::core::v1::{
@@ -28,10 +28,7 @@ use k8s_openapi::{
 };
 
 use super::Firing;
-use crate::{
-    api::{ScheduledTask, Task, TaskSpec, ecs::RunTask},
-    translate::schedule::Schedule,
-};
+use crate::api::{ScheduledTask, Task, TaskSpec, ecs::RunTask};
 
 /// Label on every object a ScheduledTask makes (its CronJob, the Jobs the CronJob makes, the
 /// Tasks of each firing): the ScheduledTask's name.
@@ -214,41 +211,4 @@ pub fn cron_of(firing: &Firing) -> Option<(&str, Option<&str>)> {
         Firing::CronJob { schedule, time_zone } => Some((schedule, time_zone.as_deref())),
         Firing::Operator { .. } => None,
     }
-}
-
-/// The latest instant of `schedule` (in `tz`, a `rate` counting from `anchor`) after `after`
-/// and at or before `now`: the one instant to fire when several were missed (a restart, a
-/// leader change), else `None`.
-#[must_use]
-pub fn due(
-    schedule: &Schedule,
-    tz: &TimeZone,
-    anchor: Timestamp,
-    after: Timestamp,
-    now: Timestamp,
-) -> Option<Timestamp> {
-    let mut latest = None;
-    let mut t = after;
-    // (Bounded: a long outage fires once, so only the last missed instant matters; a minute
-    // schedule over a year is 525,600 steps, so jump close to `now` first.)
-    let day = jiff::SignedDuration::from_hours(24);
-    while now.duration_since(t) > day * 2 {
-        let next = t.checked_add(day).unwrap_or(now);
-        match schedule.next_after(t, tz, anchor) {
-            Some(n) if n <= next => {
-                latest = Some(n);
-                t = next;
-            }
-            Some(n) if n <= now => t = n.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(n),
-            _ => return latest,
-        }
-    }
-    while let Some(n) = schedule.next_after(t, tz, anchor) {
-        if n > now {
-            break;
-        }
-        latest = Some(n);
-        t = n;
-    }
-    latest
 }

@@ -107,10 +107,11 @@ pub fn firing(spec: &ScheduledTaskSpec) -> Result<(Schedule, TimeZone, Firing), 
         Schedule::At(_) => Firing::Operator {
             why: "at() fires once, which a CronJob cannot say".to_owned(),
         },
+        // (A rate is a period, not a wall-clock time: no time zone, so DST changes nothing.)
         Schedule::Rate(period) => match rate_cron(period.as_secs()) {
             Some(schedule) => Firing::CronJob {
                 schedule,
-                time_zone: zone.map(str::to_owned),
+                time_zone: None,
             },
             None => Firing::Operator {
                 why: format!(
@@ -119,10 +120,11 @@ pub fn firing(spec: &ScheduledTaskSpec) -> Result<(Schedule, TimeZone, Firing), 
                 ),
             },
         },
+        // (The time zone as the tz database spells it: a CronJob's must match exactly.)
         Schedule::Cron(cron) => match kubernetes_cron(cron) {
             Ok(schedule) => Firing::CronJob {
                 schedule,
-                time_zone: zone.map(str::to_owned),
+                time_zone: zone.map(|z| tz.iana_name().unwrap_or(z).to_owned()),
             },
             Err(why) => Firing::Operator { why },
         },
