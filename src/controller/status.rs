@@ -2,7 +2,7 @@
 //! written), the server-side apply body of a status, and the `Translated` condition's reasons and
 //! message (every field that did not carry over exactly).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::Resource;
 use serde::Serialize;
 use serde_json::json;
@@ -68,6 +68,31 @@ with_conditions!(
     TaskStatus,
     ScheduledTaskStatus
 );
+
+/// The `Translated` condition for `generation` at `now`: True when `notes` is empty, else False
+/// with every note ([`translated_message`]).
+#[must_use]
+pub fn translated_condition(notes: &[String], generation: Option<i64>, now: Time) -> Condition {
+    if notes.is_empty() {
+        condition::new(
+            condition::TRANSLATED,
+            true,
+            REASON_ALL_FIELDS_TRANSLATED,
+            "Every field set has a Kubernetes equivalent.",
+            generation,
+            now,
+        )
+    } else {
+        condition::new(
+            condition::TRANSLATED,
+            false,
+            REASON_FIELDS_NOT_TRANSLATED,
+            translated_message(notes),
+            generation,
+            now,
+        )
+    }
+}
 
 /// Whether two statuses say the same thing, ignoring the conditions' transition times: when the
 /// current status and the computed one agree, there is nothing to write.

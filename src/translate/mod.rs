@@ -10,6 +10,7 @@ pub mod kubernetes_version;
 pub mod labels;
 pub mod networking;
 pub mod options;
+pub mod pause;
 pub mod placement;
 pub mod pod;
 pub mod reference;

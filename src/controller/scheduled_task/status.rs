@@ -27,17 +27,15 @@ use super::{
     load::Loaded,
     validate::{Invalid, Validated},
 };
+use crate::controller::status::translated_condition;
 use crate::{
     api::{
         ScheduledRun, ScheduledTask, ScheduledTaskStatus, Task,
-        condition::{self, DEGRADED, HEALTH_DEGRADED, HEALTHY, READY, TRANSLATED},
+        condition::{self, DEGRADED, HEALTH_DEGRADED, HEALTHY, READY},
     },
     controller::{
         Context, Error,
-        status::{
-            REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED, same_status, status_patch,
-            translated_message,
-        },
+        status::{same_status, status_patch},
     },
     translate::scheduled_task::{Firing, firings::HISTORY},
 };
@@ -276,26 +274,7 @@ pub fn compute(
         ),
         _ => conds.retain(|c| c.type_ != DEGRADED),
     }
-    let notes = untranslated(st);
-    let translated = if notes.is_empty() {
-        condition::new(
-            TRANSLATED,
-            true,
-            REASON_ALL_FIELDS_TRANSLATED,
-            "Every field set has a Kubernetes equivalent.".to_owned(),
-            generation,
-            now.clone(),
-        )
-    } else {
-        condition::new(
-            TRANSLATED,
-            false,
-            REASON_FIELDS_NOT_TRANSLATED,
-            translated_message(&notes),
-            generation,
-            now.clone(),
-        )
-    };
+    let translated = translated_condition(&untranslated(st), generation, now.clone());
     condition::set(&mut status.conditions, translated);
     let (health, reason) = condition::health(&status.conditions);
     // (As the chart's Argo CD health check says it: a DISABLED rule is Suspended.)

@@ -19,19 +19,17 @@ use super::{
     observed,
     validate::Invalid,
 };
+use crate::controller::status::translated_condition;
 use crate::{
     api::{
         Service, ServiceStatus,
-        condition::{self, DEGRADED, PROGRESSING, READY, TRANSLATED},
+        condition::{self, DEGRADED, PROGRESSING, READY},
         ecs::SchedulingStrategy,
         service::ServiceDeployment,
     },
     controller::{
         Context, Error,
-        status::{
-            MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED, cut,
-            translated_message,
-        },
+        status::{MAX_MESSAGE_LEN, cut},
     },
     translate::{capacity::provider::PROVIDER_LABEL, labels, placement::needs, service::Workload},
 };
@@ -213,25 +211,7 @@ pub fn compute(
             now.clone(),
         ),
     };
-    let translated = if applied.translation.is_empty() {
-        condition::new(
-            TRANSLATED,
-            true,
-            REASON_ALL_FIELDS_TRANSLATED,
-            "Every field set has a Kubernetes equivalent.",
-            generation,
-            now.clone(),
-        )
-    } else {
-        condition::new(
-            TRANSLATED,
-            false,
-            REASON_FIELDS_NOT_TRANSLATED,
-            translated_message(&applied.translation.notes()),
-            generation,
-            now.clone(),
-        )
-    };
+    let translated = translated_condition(&applied.translation.notes(), generation, now.clone());
     // Steadiness (every desired task running the applied spec) is what ECS's steady-state event
     // reports; Ready also needs nothing the user must fix, so a Degraded Service is not Ready.
     let ready_after = ready.status == "True";
@@ -553,6 +533,7 @@ pub async fn report_invalid(
 
 #[cfg(test)]
 mod tests {
+    use crate::api::condition::TRANSLATED;
     use k8s_openapi::api::apps::v1::{DaemonSetStatus, DeploymentSpec, DeploymentStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 

@@ -19,17 +19,15 @@ use kube::{
 };
 
 use super::{FIELD_MANAGER, apply::Applied, decide::Plan, validate::Invalid};
+use crate::controller::status::translated_condition;
 use crate::{
     api::{
         Task, TaskFailure, TaskStatus,
-        condition::{self, DEGRADED, PROGRESSING, READY, TRANSLATED},
+        condition::{self, DEGRADED, PROGRESSING, READY},
     },
     controller::{
         Context, Error,
-        status::{
-            MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED, cut, same_status,
-            status_patch, translated_message,
-        },
+        status::{MAX_MESSAGE_LEN, cut, same_status, status_patch},
     },
     translate::task::{TaskObjects, lifecycle::words, outcome::outcome},
 };
@@ -175,25 +173,7 @@ pub fn compute(
                     .map(|n| format!("TaskDefinition {}: {n}", o.task_definition)),
             )
             .collect();
-        let translated = if notes.is_empty() {
-            condition::new(
-                TRANSLATED,
-                true,
-                REASON_ALL_FIELDS_TRANSLATED,
-                "Every field set has a Kubernetes equivalent.".to_owned(),
-                generation,
-                now.clone(),
-            )
-        } else {
-            condition::new(
-                TRANSLATED,
-                false,
-                REASON_FIELDS_NOT_TRANSLATED,
-                translated_message(&notes),
-                generation,
-                now.clone(),
-            )
-        };
+        let translated = translated_condition(&notes, generation, now.clone());
         condition::set(&mut status.conditions, translated);
     }
     let (health, reason) = condition::health(&status.conditions);

@@ -8,6 +8,7 @@ use kube::{
 };
 
 use super::{FIELD_MANAGER, apply::Missing, decide::Plan, validate::Refused};
+use crate::controller::status::translated_condition;
 use crate::{
     api::{
         TaskDefinition, TaskDefinitionStatus,
@@ -15,10 +16,7 @@ use crate::{
     },
     controller::{
         Context, Error,
-        status::{
-            MAX_MESSAGE_LEN, REASON_ALL_FIELDS_TRANSLATED, REASON_FIELDS_NOT_TRANSLATED,
-            REASON_INVALID_TASK_DEFINITION, cut, same_status, translated_message,
-        },
+        status::{MAX_MESSAGE_LEN, REASON_INVALID_TASK_DEFINITION, cut, same_status},
     },
     translate::{Options, pod::pod_template_with},
 };
@@ -162,24 +160,9 @@ pub fn translated_with(
         namespace.as_deref(),
         options,
     ) {
-        Ok(pod) if pod.report.is_empty() => condition::new(
-            TRANSLATED,
-            true,
-            REASON_ALL_FIELDS_TRANSLATED,
-            "Every field set has a Kubernetes equivalent.",
-            generation,
-            now,
-        ),
         Ok(pod) => {
             let notes: Vec<String> = pod.report.notes.iter().map(ToString::to_string).collect();
-            condition::new(
-                TRANSLATED,
-                false,
-                REASON_FIELDS_NOT_TRANSLATED,
-                translated_message(&notes),
-                generation,
-                now,
-            )
+            translated_condition(&notes, generation, now)
         }
         Err(e) => condition::new(
             TRANSLATED,
@@ -312,6 +295,7 @@ pub async fn patch_status(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use crate::controller::status::translated_message;
 
     use k8s_openapi::jiff::{SignedDuration, Timestamp};
 

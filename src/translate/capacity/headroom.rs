@@ -16,10 +16,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::{
     api::{
         apps::v1::{Deployment, DeploymentSpec},
-        core::v1::{
-            Capabilities, Container, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
-            SeccompProfile, SecurityContext,
-        },
+        core::v1::{PodSpec, PodTemplateSpec, ResourceRequirements},
     },
     apimachinery::pkg::{
         api::resource::Quantity,
@@ -41,7 +38,8 @@ pub const PRIORITY_CLASS: &str = "ecs-bridge-headroom";
 /// Label of placeholder pods and their Deployment: the provider's label value.
 pub const HEADROOM_LABEL: &str = "ecsbridge.io/headroom-for";
 /// The placeholder container's image: Kubernetes' pause image, which does nothing.
-pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
+pub use crate::translate::pause::PAUSE_IMAGE;
+use crate::translate::pause::{pause_container, restricted_pod_security};
 
 /// `targetCapacity` of `cp` when managed scaling is on and it is below 100.
 #[must_use]
@@ -146,33 +144,14 @@ pub fn deployment(
                     node_selector: (!provider.node_selector.is_empty())
                         .then(|| provider.node_selector.clone()),
                     tolerations: (!provider.tolerations.is_empty()).then(|| provider.tolerations.clone()),
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(65535),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_owned(),
-                            ..SeccompProfile::default()
-                        }),
-                        ..PodSecurityContext::default()
-                    }),
-                    containers: vec![Container {
-                        name: "placeholder".to_owned(),
-                        image: Some(PAUSE_IMAGE.to_owned()),
-                        resources: Some(ResourceRequirements {
+                    security_context: Some(restricted_pod_security()),
+                    containers: vec![pause_container(
+                        "placeholder",
+                        ResourceRequirements {
                             requests: Some(requests),
                             ..ResourceRequirements::default()
-                        }),
-                        security_context: Some(SecurityContext {
-                            allow_privilege_escalation: Some(false),
-                            read_only_root_filesystem: Some(true),
-                            capabilities: Some(Capabilities {
-                                drop: Some(vec!["ALL".to_owned()]),
-                                ..Capabilities::default()
-                            }),
-                            ..SecurityContext::default()
-                        }),
-                        ..Container::default()
-                    }],
+                        },
+                    )],
                     ..PodSpec::default()
                 }),
             },

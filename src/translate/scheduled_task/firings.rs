@@ -20,15 +20,15 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use k8s_openapi::{
     api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec},
-    api::core::v1::{
-        Capabilities, Container, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
-        SeccompProfile, SecurityContext,
-    },
+    api::core::v1::{PodSpec, PodTemplateSpec, ResourceRequirements},
     apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::ObjectMeta},
 };
 
 use super::Firing;
-use crate::api::{ScheduledTask, Task, TaskSpec, ecs::RunTask};
+use crate::{
+    api::{ScheduledTask, Task, TaskSpec, ecs::RunTask},
+    translate::pause::{pause_container, restricted_pod_security},
+};
 
 /// Label on every object a ScheduledTask makes (its CronJob, the Jobs the CronJob makes, the
 /// Tasks of each firing): the ScheduledTask's name.
@@ -40,9 +40,6 @@ pub const CRONJOB_SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-sched
 /// Longest ScheduledTask name: a CronJob's name is at most 52 characters (its Jobs add 11), and
 /// a firing's Task name must fit a label value (63).
 pub const MAX_NAME_LEN: usize = 52;
-/// Image of the suspended Job template's container (the template must name one; a suspended Job
-/// makes no pod).
-pub const TOKEN_IMAGE: &str = "registry.k8s.io/pause:3.10";
 /// Most targets of a rule (EventBridge's quota: 5 per rule).
 pub const MAX_TARGETS: usize = 5;
 /// How many firings' Tasks a ScheduledTask keeps (older ones go once they stopped), as a
@@ -134,34 +131,15 @@ pub fn cron_job(st: &ScheduledTask, schedule: &str, time_zone: Option<&str>, sus
     let token = PodSpec {
         restart_policy: Some("Never".to_owned()),
         automount_service_account_token: Some(false),
-        security_context: Some(PodSecurityContext {
-            run_as_non_root: Some(true),
-            run_as_user: Some(65535),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_owned(),
-                ..SeccompProfile::default()
-            }),
-            ..PodSecurityContext::default()
-        }),
-        containers: vec![Container {
-            name: "token".to_owned(),
-            image: Some(TOKEN_IMAGE.to_owned()),
-            resources: Some(ResourceRequirements {
+        security_context: Some(restricted_pod_security()),
+        containers: vec![pause_container(
+            "token",
+            ResourceRequirements {
                 requests: Some(small.clone()),
                 limits: Some(small),
                 ..ResourceRequirements::default()
-            }),
-            security_context: Some(SecurityContext {
-                allow_privilege_escalation: Some(false),
-                read_only_root_filesystem: Some(true),
-                capabilities: Some(Capabilities {
-                    drop: Some(vec!["ALL".to_owned()]),
-                    ..Capabilities::default()
-                }),
-                ..SecurityContext::default()
-            }),
-            ..Container::default()
-        }],
+            },
+        )],
         ..PodSpec::default()
     };
     CronJob {
