@@ -76,6 +76,11 @@ fn readme_examples_render_to_valid_objects() {
         kinds.contains(&("PodTemplate".into(), "web-1".into())),
         "{kinds:?}"
     );
+    // The batch example's ScheduledTask: its CronJob (validated below with the rest).
+    assert!(
+        kinds.contains(&("CronJob".into(), "weekday-report".into())),
+        "{kinds:?}"
+    );
     let deployment = items
         .iter()
         .find(|i| i["kind"] == "Deployment" && i["metadata"]["name"] == "web")
