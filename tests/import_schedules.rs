@@ -146,6 +146,10 @@ fn a_scheduler_schedule_becomes_a_scheduled_task_the_operator_fires() {
         stderr.contains("fired by the operator") && stderr.contains("L or W"),
         "{stderr}"
     );
+    // What has no equivalent is said, as the controller's Translated condition says it.
+    for field in ["spec.Target.RoleArn: ignored", "spec.Target.RetryPolicy: ignored"] {
+        assert!(stderr.contains(field), "{field}: {stderr}");
+    }
     assert!(
         !rendered.iter().any(|o| o["kind"] == "CronJob"),
         "no CronJob can say it"

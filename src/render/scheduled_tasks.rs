@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use super::{
-    Loaded, Rendered, RenderedTaskDefinition, at_field, name_and_namespace, providers, tasks, to_value,
+    Loaded, Rendered, RenderedTaskDefinition, at_field, name_and_namespace, providers, report, tasks,
+    to_value,
 };
 use crate::{
     api::ScheduledTask,
@@ -16,9 +17,10 @@ use crate::{
     translate::{
         Options,
         scheduled_task::{
-            Firing, bounds, firing,
-            firings::{MAX_NAME_LEN, cron_job, fired_tasks, firing_name},
-            next_instants, runs,
+            Firing,
+            firings::{cron_job, fired_tasks, firing_name},
+            next_instants,
+            rule::{check_name, enabled, rule},
         },
     },
 };
@@ -39,45 +41,30 @@ pub(super) fn render_scheduled_task<'a>(
     let Some((name, ns)) = name_and_namespace(item, &st.metadata, out) else {
         return;
     };
-    if name.len() > MAX_NAME_LEN {
-        let message = format!(
-            "metadata.name: {} characters; a ScheduledTask's name is at most {MAX_NAME_LEN}",
-            name.len()
-        );
+    if let Err(message) = check_name(&name) {
         return out.diagnostics.push(at_field(item, &message, &message));
     }
-    let (schedule, tz, how) = match firing(&st.spec) {
-        Ok(f) => f,
-        Err(e) => {
-            let message = e.to_string();
-            return out.diagnostics.push(at_field(item, &message, &message));
-        }
-    };
-    let requests = match runs(&st.spec) {
+    let rule = match rule(&st.spec) {
         Ok(r) => r,
         Err(e) => {
             let message = e.to_string();
             return out.diagnostics.push(at_field(item, &message, &message));
         }
     };
-    let (start, end) = match bounds(&st.spec) {
-        Ok(b) => b,
-        Err(e) => {
-            let message = e.to_string();
-            return out.diagnostics.push(at_field(item, &message, &message));
-        }
-    };
+    // (What the controller's Translated condition names.)
+    report(item, &rule.report, out);
     let mut st = st.clone();
     st.metadata.namespace = Some(ns.clone());
-    let enabled = st.spec.rule.state != Some(crate::api::ecs::EbRuleState::Disabled);
     let created = st.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
-    let from = start.map_or(now, |s| now.max(s - jiff::SignedDuration::from_nanos(1)));
-    let mut next = next_instants(&schedule, &tz, from, created, 5);
-    next.retain(|t| end.is_none_or(|e| *t <= e));
-    match &how {
+    let next = next_instants(&rule.schedule, &rule.tz, now, rule.bounds, created, 5);
+    match &rule.firing {
         Firing::CronJob { schedule, time_zone } => {
-            out.objects
-                .push(to_value(&cron_job(&st, schedule, time_zone.as_deref(), !enabled)));
+            out.objects.push(to_value(&cron_job(
+                &st,
+                schedule,
+                time_zone.as_deref(),
+                !enabled(&st.spec),
+            )));
         }
         Firing::Operator { why } => {
             let instants: Vec<String> = next.iter().map(ToString::to_string).collect();
@@ -101,7 +88,7 @@ pub(super) fn render_scheduled_task<'a>(
     let Some(at) = next.first().copied() else {
         return;
     };
-    for task in fired_tasks(&st, &requests, &firing_name(&name, at), at) {
+    for task in fired_tasks(&st, &rule.runs, &firing_name(&name, at), at) {
         tasks::render_task(item, &task, families, failed, capacity, options, out);
     }
 }

@@ -29,7 +29,7 @@ use kube::ResourceExt;
 
 use super::{load::Loaded, validate::Validated};
 use crate::{
-    api::{ScheduledTask, Task, condition::HEALTH_PROGRESSING, ecs::EbRuleState},
+    api::{ScheduledTask, Task, condition::HEALTH_PROGRESSING},
     translate::schedule::{last_in_window, next_in_window},
     translate::scheduled_task::{
         Firing,
@@ -37,6 +37,7 @@ use crate::{
             CRONJOB_SCHEDULED_TIMESTAMP, HISTORY, SCHEDULED_TIME_ANNOTATION, cron_job, cron_of, firing_name,
             task_name,
         },
+        rule::enabled,
     },
 };
 
@@ -90,7 +91,7 @@ pub fn observed_schedule(st: &ScheduledTask) -> String {
         "{} in {}, {}",
         rule.schedule_expression.as_deref().unwrap_or("").trim(),
         st.spec.schedule_expression_timezone.as_deref().unwrap_or("UTC"),
-        if enabled(st) { "ENABLED" } else { "DISABLED" }
+        if enabled(&st.spec) { "ENABLED" } else { "DISABLED" }
     );
     for (word, date) in [("from", &st.spec.start_date), ("until", &st.spec.end_date)] {
         if let Some(d) = date {
@@ -98,12 +99,6 @@ pub fn observed_schedule(st: &ScheduledTask) -> String {
         }
     }
     s
-}
-
-/// Whether the rule is enabled (`State` other than DISABLED; absent is ENABLED, as PutRule has it).
-#[must_use]
-pub fn enabled(st: &ScheduledTask) -> bool {
-    st.spec.rule.state != Some(EbRuleState::Disabled)
 }
 
 /// The instant a token (Job) of the CronJob was scheduled for: the CronJob controller's
@@ -146,7 +141,7 @@ pub fn decide(st: &ScheduledTask, v: &Validated, loaded: &Loaded, now: Timestamp
         // before this controller ran, days ago, does not fire what it never fired then).
         None => created.max(now - FIRST_SIGHT),
     };
-    let enabled = enabled(st);
+    let enabled = enabled(&st.spec);
     let name = st.name_any();
     let targets = v.runs.len();
     let all_exist = |firing: &str| {

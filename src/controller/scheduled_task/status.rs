@@ -27,7 +27,6 @@ use super::{
     load::Loaded,
     validate::{Invalid, Validated},
 };
-use crate::controller::status::translated_condition;
 use crate::{
     api::{
         ScheduledRun, ScheduledTask, ScheduledTaskStatus, Task,
@@ -35,7 +34,7 @@ use crate::{
     },
     controller::{
         Context, Error,
-        status::{same_status, status_patch},
+        status::{same_status, status_patch, translated_condition},
     },
     translate::scheduled_task::{Firing, firings::HISTORY},
 };
@@ -81,76 +80,6 @@ pub fn run_of(task: &Task) -> ScheduledRun {
         outcome: outcome.to_owned(),
         message,
     }
-}
-
-/// The fields of `st` that have no equivalent here, as notes.
-fn untranslated(st: &ScheduledTask) -> Vec<String> {
-    let mut notes = Vec::new();
-    if st.spec.rule.role_arn.is_some() {
-        notes.push("RoleArn: ignored (the operator's own permissions create the Tasks)".to_owned());
-    }
-    if st
-        .spec
-        .rule
-        .event_bus_name
-        .as_deref()
-        .is_some_and(|b| b != "default")
-    {
-        notes.push("EventBusName: ignored (a schedule needs no event bus)".to_owned());
-    }
-    let spec = &st.spec;
-    let targets = spec.targets.iter().enumerate().map(|(i, t)| {
-        (
-            format!("Targets[{i}]"),
-            t.role_arn.is_some(),
-            t.dead_letter_config.is_some(),
-            t.retry_policy.is_some(),
-        )
-    });
-    let scheduler = spec.target.iter().map(|t| {
-        (
-            "Target".to_owned(),
-            t.role_arn.is_some(),
-            t.dead_letter_config.is_some(),
-            t.retry_policy.is_some(),
-        )
-    });
-    for (at, role, dead_letter, retry) in targets.chain(scheduler) {
-        if role {
-            notes.push(format!(
-                "{at}.RoleArn: ignored (the operator's own permissions create the Tasks; the task role is the task definition's)"
-            ));
-        }
-        if dead_letter {
-            notes.push(format!(
-                "{at}.DeadLetterConfig: ignored (a firing whose Task the cluster refuses is reported in recentTasks as Failed)"
-            ));
-        }
-        if retry {
-            notes.push(format!(
-                "{at}.RetryPolicy: ignored (a Task the cluster refuses is not created again; the firing is reported as Failed)"
-            ));
-        }
-    }
-    if spec
-        .target
-        .as_ref()
-        .and_then(|t| t.ecs_parameters.as_ref())
-        .is_some_and(|p| p.reference_id.is_some())
-    {
-        notes.push("Target.EcsParameters.ReferenceId: ignored (RunTask has no reference id)".to_owned());
-    }
-    if spec.action_after_completion == Some(crate::api::ecs::SchActionAfterCompletion::Delete) {
-        notes.push(
-            "ActionAfterCompletion: DELETE is not done (the ScheduledTask is yours, or your GitOps tool's, to delete); \
-             after its last instant it fires nothing more"
-                .to_owned(),
-        );
-    }
-    if spec.kms_key_arn.is_some() {
-        notes.push("KmsKeyArn: ignored (nothing is stored outside the cluster)".to_owned());
-    }
-    notes
 }
 
 /// The status of `st` after `plan`, with what was `loaded` and `applied`, at `now`.
@@ -274,7 +203,8 @@ pub fn compute(
         ),
         _ => conds.retain(|c| c.type_ != DEGRADED),
     }
-    let translated = translated_condition(&untranslated(st), generation, now.clone());
+    let notes: Vec<String> = v.report.notes.iter().map(ToString::to_string).collect();
+    let translated = translated_condition(&notes, generation, now.clone());
     condition::set(&mut status.conditions, translated);
     let (health, reason) = condition::health(&status.conditions);
     // (As the chart's Argo CD health check says it: a DISABLED rule is Suspended.)

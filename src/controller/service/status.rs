@@ -19,7 +19,6 @@ use super::{
     observed,
     validate::Invalid,
 };
-use crate::controller::status::translated_condition;
 use crate::{
     api::{
         Service, ServiceStatus,
@@ -29,7 +28,7 @@ use crate::{
     },
     controller::{
         Context, Error,
-        status::{MAX_MESSAGE_LEN, cut},
+        status::{MAX_MESSAGE_LEN, cut, translated_condition},
     },
     translate::{capacity::provider::PROVIDER_LABEL, labels, placement::needs, service::Workload},
 };

@@ -19,7 +19,6 @@ use kube::{
 };
 
 use super::{FIELD_MANAGER, apply::Applied, decide::Plan, validate::Invalid};
-use crate::controller::status::translated_condition;
 use crate::{
     api::{
         Task, TaskFailure, TaskStatus,
@@ -27,7 +26,7 @@ use crate::{
     },
     controller::{
         Context, Error,
-        status::{MAX_MESSAGE_LEN, cut, same_status, status_patch},
+        status::{MAX_MESSAGE_LEN, cut, same_status, status_patch, translated_condition},
     },
     translate::task::{TaskObjects, lifecycle::words, outcome::outcome},
 };

@@ -8,7 +8,6 @@ use kube::{
 };
 
 use super::{FIELD_MANAGER, apply::Missing, decide::Plan, validate::Refused};
-use crate::controller::status::translated_condition;
 use crate::{
     api::{
         TaskDefinition, TaskDefinitionStatus,
@@ -16,7 +15,7 @@ use crate::{
     },
     controller::{
         Context, Error,
-        status::{MAX_MESSAGE_LEN, REASON_INVALID_TASK_DEFINITION, cut, same_status},
+        status::{MAX_MESSAGE_LEN, REASON_INVALID_TASK_DEFINITION, cut, same_status, translated_condition},
     },
     translate::{Options, pod::pod_template_with},
 };

@@ -7,14 +7,18 @@
 //! - **How it fires** ([`firing`]): a Kubernetes CronJob where Kubernetes cron says the schedule
 //!   exactly ([`kubernetes_cron`]: the five fields without `L`, `W`, `#` or a restricted year,
 //!   with `?` as `*` and weekdays from 0; `rate` that divides an hour or a day — on the clock,
-//!   where EventBridge counts from the rule's creation: the same period), in the rule's time zone
-//!   (`timeZone`); otherwise the operator fires it at each instant of the shared parser
-//!   ([`crate::translate::schedule`]), as for `at()`, years, `L`, `W`, `#` and rates that do not
-//!   divide an hour or a day.
+//!   where EventBridge counts from the rule's creation: the same period; no time zone, a rate
+//!   being a period), a cron in the rule's time zone (`timeZone`); otherwise the operator fires
+//!   it at each instant of the shared parser ([`crate::translate::schedule`]), as for `at()`,
+//!   years, `L`, `W`, `#`, rates that do not divide an hour or a day, and Scheduler's
+//!   `StartDate`/`EndDate`.
+//! - **The rule read whole** ([`rule::rule`]), as the controller and `render` both read it: the above,
+//!   Scheduler's bounds ([`bounds`]) and the fields with no equivalent here.
 //! - A rule with an `EventPattern` and no `ScheduleExpression` reacts to events, which a cluster
 //!   does not have: refused, naming the field.
 
 pub mod firings;
+pub mod rule;
 
 use jiff::{Timestamp, tz::TimeZone};
 use serde_json::Value;
@@ -280,19 +284,22 @@ fn field(bits: u64, lo: u32, hi: u32) -> String {
     parts.join(",")
 }
 
-/// The next `n` instants of `schedule` after `after`, in `tz`, a `rate` counting from `anchor`.
+/// The next `n` instants of `schedule` after `after`, in `tz`, within Scheduler's `bounds`
+/// (`StartDate`, `EndDate`), a `rate` counting from the `StartDate`, else from `created` — as the
+/// controller fires them ([`schedule::next_in_window`]).
 #[must_use]
 pub fn next_instants(
     schedule: &Schedule,
     tz: &TimeZone,
     after: Timestamp,
-    anchor: Timestamp,
+    bounds: (Option<Timestamp>, Option<Timestamp>),
+    created: Timestamp,
     n: usize,
 ) -> Vec<Timestamp> {
     let mut out = Vec::with_capacity(n);
     let mut t = after;
     while out.len() < n {
-        let Some(next) = schedule.next_after(t, tz, anchor) else {
+        let Some(next) = schedule::next_in_window(schedule, t, tz, bounds, created) else {
             break;
         };
         out.push(next);

@@ -198,9 +198,12 @@ fn a_target_is_a_run_task_request_with_its_input_as_overrides() {
 fn next_instants_follow_the_schedule() {
     let parsed = schedule::parse("rate(6 hours)").expect("parses");
     let anchor = Timestamp::from_second(1_798_761_600).expect("a time");
-    let next = next_instants(&parsed, &TimeZone::UTC, anchor, anchor, 5);
+    let next = next_instants(&parsed, &TimeZone::UTC, anchor, (None, None), anchor, 5);
     let hours: Vec<i64> = next.iter().map(|t| t.duration_since(anchor).as_hours()).collect();
     assert_eq!(hours, [6, 12, 18, 24, 30]);
     let once = schedule::parse("at(2027-01-02T00:00:00)").expect("parses");
-    assert_eq!(next_instants(&once, &TimeZone::UTC, anchor, anchor, 5).len(), 1);
+    assert_eq!(
+        next_instants(&once, &TimeZone::UTC, anchor, (None, None), anchor, 5).len(),
+        1
+    );
 }
