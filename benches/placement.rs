@@ -1,6 +1,7 @@
 //! Placement compiler throughput: the corpus `memberOf` expressions
 //! (`../shared/corpus/ecs/member-of-expressions.txt`) parsed and compiled against four sample
-//! nodes, per second; plus the output size (node selector terms) of the largest corpus
+//! nodes, per second (patterns of `=~` compiled once, as in the operator; `regex_first_seen` is
+//! the cost of a new pattern); plus the output size (node selector terms) of the largest corpus
 //! expression and of an `and` of `or`s near the bound ([`compile::MAX_TERMS`]).
 //! Run with `cargo bench --bench placement`.
 
@@ -89,6 +90,17 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .map(|e| terms(std::hint::black_box(e), &ctx).unwrap_or(0))
                 .sum::<usize>()
+        });
+    });
+    // A regular expression seen for the first time is compiled (about 30 µs); the compiler keeps
+    // compiled patterns per thread, so the corpus loop above compiles each once. Here every
+    // iteration has a new pattern.
+    let mut n = 0_u64;
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("regex_first_seen", |b| {
+        b.iter(|| {
+            n += 1;
+            terms(&format!("attribute:ecs.instance-type =~ t{n}.*"), &ctx)
         });
     });
     let worst = ors(7);

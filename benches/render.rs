@@ -82,6 +82,52 @@ fn bench(c: &mut Criterion) {
         });
     });
     g.finish();
+    // Where render's time goes: each stage alone, on inputs prepared outside the loop.
+    let parsed: Vec<(String, RegisterTaskDefinition)> = corpus
+        .iter()
+        .map(|(n, j)| (n.clone(), serde_json::from_str(j).expect("task definition")))
+        .collect();
+    let translated: Vec<_> = parsed
+        .iter()
+        .map(|(n, td)| pod_template(n, td, 1).expect("translates"))
+        .collect();
+    let mut g = c.benchmark_group("render_stages");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("parse", |b| {
+        b.iter(|| {
+            corpus
+                .iter()
+                .map(|(_, j)| {
+                    serde_json::from_str::<RegisterTaskDefinition>(std::hint::black_box(j))
+                        .map_or(0, |td| td.container_definitions.len())
+                })
+                .sum::<usize>()
+        });
+    });
+    g.bench_function("translate", |b| {
+        b.iter(|| {
+            parsed
+                .iter()
+                .map(|(n, td)| pod_template(n, std::hint::black_box(td), 1).map_or(0, |t| t.objects.len()))
+                .sum::<usize>()
+        });
+    });
+    g.bench_function("serialise", |b| {
+        b.iter(|| {
+            translated
+                .iter()
+                .map(|t| {
+                    let mut n =
+                        serde_json::to_string(std::hint::black_box(&t.template)).map_or(0, |s| s.len());
+                    for o in &t.objects {
+                        n += serde_json::to_string(o).map_or(0, |s| s.len());
+                    }
+                    n
+                })
+                .sum::<usize>()
+        });
+    });
+    g.finish();
 }
 
 // (The macro makes an undocumented public function.)

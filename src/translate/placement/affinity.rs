@@ -93,6 +93,7 @@ fn dnf(f: F) -> Result<Vec<Vec<Lit>>, usize> {
             }
             out
         }
+        F::And(mut parts) if parts.len() == 1 => dnf(parts.swap_remove(0))?,
         F::And(parts) => {
             let mut acc: Vec<Vec<Lit>> = vec![Vec::new()];
             for p in parts {
@@ -135,8 +136,10 @@ pub(super) fn finish(f: F, distinct_group: Option<&str>) -> Result<Compiled, Com
              conditions out of the `or`s (or split the constraint)"
         ),
     })?;
-    terms.sort();
-    terms.dedup();
+    if terms.len() > 1 {
+        terms.sort();
+        terms.dedup();
+    }
     let mut compiled = Compiled::default();
     // Group tests: the same in every alternative.
     let groups_of = |t: &[Lit]| -> Vec<Lit> {
@@ -146,7 +149,8 @@ pub(super) fn finish(f: F, distinct_group: Option<&str>) -> Result<Compiled, Com
             .collect()
     };
     let mut groups: Vec<Lit> = terms.first().map(|t| groups_of(t)).unwrap_or_default();
-    if let Some(bad) = terms.iter().find(|t| groups_of(t) != groups) {
+    let any_group = terms.iter().flatten().any(|l| matches!(l, Lit::Group { .. }));
+    if let Some(bad) = terms.iter().find(|t| any_group && groups_of(t) != groups) {
         let position = groups_of(bad)
             .into_iter()
             .chain(groups.iter().cloned())
@@ -194,7 +198,7 @@ pub(super) fn finish(f: F, distinct_group: Option<&str>) -> Result<Compiled, Com
             match_fields: None,
         }]));
     } else if node_terms.iter().all(|t| !t.is_empty()) {
-        compiled.node_affinity = Some(required(node_terms.iter().map(|t| selector_term(t)).collect()));
+        compiled.node_affinity = Some(required(node_terms.into_iter().map(selector_term).collect()));
     }
     let (anti, affine): (Vec<Lit>, Vec<Lit>) = groups
         .into_iter()
@@ -225,20 +229,20 @@ fn required(terms: Vec<NodeSelectorTerm>) -> NodeAffinity {
     }
 }
 
-fn selector_term(lits: &[Lit]) -> NodeSelectorTerm {
+fn selector_term(lits: Vec<Lit>) -> NodeSelectorTerm {
     let mut exprs = Vec::new();
     let mut fields = Vec::new();
     for l in lits {
         match l {
             Lit::Node { key, op, values } => exprs.push(NodeSelectorRequirement {
-                key: key.clone(),
-                operator: (*op).to_owned(),
-                values: (!values.is_empty()).then(|| values.clone()),
+                key,
+                operator: op.to_owned(),
+                values: (!values.is_empty()).then_some(values),
             }),
             Lit::Name { op, name } => fields.push(NodeSelectorRequirement {
                 key: "metadata.name".to_owned(),
-                operator: (*op).to_owned(),
-                values: Some(vec![name.clone()]),
+                operator: op.to_owned(),
+                values: Some(vec![name]),
             }),
             Lit::Group { .. } => {}
         }

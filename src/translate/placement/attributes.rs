@@ -24,6 +24,8 @@
 //! to Kubernetes. The built-in attributes of the table keep their well-known labels whatever
 //! the prefix.
 
+use std::borrow::Cow;
+
 pub use crate::names::{is_label_key, is_label_value};
 
 /// The default prefix of the labels that carry custom attributes.
@@ -51,8 +53,8 @@ pub fn check_prefix(prefix: &str) -> Result<(), String> {
 /// How one attribute reads on a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapped {
-    /// The node label key.
-    pub key: String,
+    /// The node label key (borrowed for the built-in attributes' well-known labels).
+    pub key: Cow<'static, str>,
     /// Whether values are translated (`x86_64` ↔ `amd64`).
     arch: bool,
 }
@@ -60,21 +62,17 @@ pub struct Mapped {
 impl Mapped {
     /// The label value that stands for ECS value `v`.
     #[must_use]
-    pub fn to_label(&self, v: &str) -> String {
-        if self.arch && v == "x86_64" {
-            "amd64".to_owned()
-        } else {
-            v.to_owned()
-        }
+    pub fn to_label<'v>(&self, v: &'v str) -> &'v str {
+        if self.arch && v == "x86_64" { "amd64" } else { v }
     }
 
     /// The ECS value a label value stands for.
     #[must_use]
-    pub fn to_ecs(&self, label: &str) -> String {
+    pub fn to_ecs<'v>(&self, label: &'v str) -> &'v str {
         if self.arch && label == "amd64" {
-            "x86_64".to_owned()
+            "x86_64"
         } else {
-            label.to_owned()
+            label
         }
     }
 }
@@ -85,20 +83,29 @@ impl Mapped {
 /// A message when `name` cannot be part of a label key.
 pub fn map(name: &str, prefix: &str) -> Result<Mapped, String> {
     let (key, arch) = match name {
-        "ecs.availability-zone" => ("topology.kubernetes.io/zone".to_owned(), false),
-        "ecs.instance-type" => ("node.kubernetes.io/instance-type".to_owned(), false),
-        "ecs.os-type" => ("kubernetes.io/os".to_owned(), false),
-        "ecs.cpu-architecture" => ("kubernetes.io/arch".to_owned(), true),
-        _ => (format!("{prefix}{name}"), false),
+        "ecs.availability-zone" => ("topology.kubernetes.io/zone", false),
+        "ecs.instance-type" => ("node.kubernetes.io/instance-type", false),
+        "ecs.os-type" => ("kubernetes.io/os", false),
+        "ecs.cpu-architecture" => ("kubernetes.io/arch", true),
+        _ => {
+            let key = format!("{prefix}{name}");
+            if !is_label_key(&key) {
+                return Err(format!(
+                    "attribute {name:?} cannot be a Kubernetes label ({key:?}): label names have at \
+                     most 63 letters, digits, '-', '_' and '.', and start and end with a letter or \
+                     digit; rename the attribute"
+                ));
+            }
+            return Ok(Mapped {
+                key: Cow::Owned(key),
+                arch: false,
+            });
+        }
     };
-    if !is_label_key(&key) {
-        return Err(format!(
-            "attribute {name:?} cannot be a Kubernetes label ({key:?}): label names have at most 63 \
-             letters, digits, '-', '_' and '.', and start and end with a letter or digit; rename \
-             the attribute"
-        ));
-    }
-    Ok(Mapped { key, arch })
+    Ok(Mapped {
+        key: Cow::Borrowed(key),
+        arch,
+    })
 }
 
 #[cfg(test)]
@@ -109,14 +116,20 @@ mod tests {
     fn built_in_attributes_use_well_known_labels() {
         let m = map("ecs.cpu-architecture", DEFAULT_PREFIX).expect("maps");
         assert_eq!(m.key, "kubernetes.io/arch");
-        assert_eq!(
-            (m.to_label("x86_64"), m.to_ecs("amd64")),
-            ("amd64".into(), "x86_64".into())
-        );
-        assert_eq!(
-            (m.to_label("arm64"), m.to_ecs("arm64")),
-            ("arm64".into(), "arm64".into())
-        );
+        for name in [
+            "ecs.availability-zone",
+            "ecs.instance-type",
+            "ecs.os-type",
+            "ecs.cpu-architecture",
+        ] {
+            let key = map(name, DEFAULT_PREFIX).expect("maps").key;
+            assert!(
+                is_label_key(&key),
+                "{name}: {key} (built-in keys are not checked at run time)"
+            );
+        }
+        assert_eq!((m.to_label("x86_64"), m.to_ecs("amd64")), ("amd64", "x86_64"));
+        assert_eq!((m.to_label("arm64"), m.to_ecs("arm64")), ("arm64", "arm64"));
         assert_eq!(
             map("ecs.availability-zone", DEFAULT_PREFIX).expect("maps").key,
             "topology.kubernetes.io/zone"

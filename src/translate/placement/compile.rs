@@ -52,7 +52,7 @@
 //! ([`NO_NODE_MATCHES`]), so that pods stay Pending as ECS would leave tasks unplaced; one that
 //! every node satisfies adds no node affinity.
 
-use std::collections::BTreeSet;
+use std::{cell::RefCell, collections::HashMap, rc::Rc};
 
 use k8s_openapi::api::core::v1::Node;
 
@@ -150,29 +150,40 @@ fn node(key: &str, op: &'static str, values: Vec<String>) -> F {
     })
 }
 
-/// `In` the label values among `values` (those that cannot be label values are on no node).
-fn node_in(key: &str, values: impl IntoIterator<Item = String>) -> F {
-    let values: BTreeSet<String> = values
-        .into_iter()
-        .filter(|v| attributes::is_label_value(v))
-        .collect();
+/// The distinct label values among `values`, sorted (those that cannot be label values are on no
+/// node, so they are left out).
+fn label_set<'v>(values: impl IntoIterator<Item = &'v str>) -> Vec<String> {
+    let mut values = values.into_iter().filter(|v| attributes::is_label_value(v));
+    let Some(first) = values.next() else {
+        return Vec::new();
+    };
+    let Some(second) = values.next() else {
+        // The common `== v`: one value, no set to build.
+        return vec![first.to_owned()];
+    };
+    let mut set: Vec<&str> = [first, second].into_iter().chain(values).collect();
+    set.sort_unstable();
+    set.dedup();
+    set.into_iter().map(str::to_owned).collect()
+}
+
+/// `In` the label values among `values`.
+fn node_in<'v>(key: &str, values: impl IntoIterator<Item = &'v str>) -> F {
+    let values = label_set(values);
     if values.is_empty() {
         F::False
     } else {
-        node(key, "In", values.into_iter().collect())
+        node(key, "In", values)
     }
 }
 
 /// `NotIn` the label values among `values`.
-fn node_not_in(key: &str, values: impl IntoIterator<Item = String>) -> F {
-    let values: BTreeSet<String> = values
-        .into_iter()
-        .filter(|v| attributes::is_label_value(v))
-        .collect();
+fn node_not_in<'v>(key: &str, values: impl IntoIterator<Item = &'v str>) -> F {
+    let values = label_set(values);
     if values.is_empty() {
         F::True
     } else {
-        node(key, "NotIn", values.into_iter().collect())
+        node(key, "NotIn", values)
     }
 }
 
@@ -183,18 +194,45 @@ fn one_value<'a>(text: &str, a: &'a Atom) -> Result<&'a str, CompileError> {
     }
 }
 
-fn values(a: &Atom) -> Vec<&str> {
-    match &a.arg {
-        Arg::None => Vec::new(),
-        Arg::Value(v) => vec![v.as_str()],
-        Arg::List(vs) => vs.iter().map(String::as_str).collect(),
-    }
+fn values(a: &Atom) -> impl Iterator<Item = &str> {
+    let list: &[String] = match &a.arg {
+        Arg::None => &[],
+        Arg::Value(v) => std::slice::from_ref(v),
+        Arg::List(vs) => vs,
+    };
+    list.iter().map(String::as_str)
 }
 
-/// A full-match regular expression (Java `String.matches`).
-fn regex(text: &str, a: &Atom) -> Result<regex::Regex, CompileError> {
+/// How many compiled regular expressions [`regex`] keeps per thread.
+const REGEX_CACHE_SIZE: usize = 256;
+
+thread_local! {
+    /// Compiled full-match regular expressions (or the compiler's error) by pattern: the operator
+    /// compiles the same expressions for every Service that has them, and again whenever nodes
+    /// change, and compiling a pattern costs about 30 µs where matching a label costs tens of
+    /// nanoseconds. Shared (`Rc`), not cloned: a cloned `Regex` starts with no matching cache.
+    /// Emptied when full.
+    static REGEXES: RefCell<HashMap<String, Result<Rc<regex::Regex>, String>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// A full-match regular expression (Java `String.matches`), compiled once per pattern and thread.
+fn regex(text: &str, a: &Atom) -> Result<Rc<regex::Regex>, CompileError> {
     let r = one_value(text, a)?;
-    regex::Regex::new(&format!("^(?:{r})$")).map_err(|e| {
+    let compiled = REGEXES.with_borrow_mut(|cache| {
+        if let Some(hit) = cache.get(r) {
+            return hit.clone();
+        }
+        let compiled = regex::Regex::new(&format!("^(?:{r})$"))
+            .map(Rc::new)
+            .map_err(|e| e.to_string());
+        if cache.len() >= REGEX_CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(r.to_owned(), compiled.clone());
+        compiled
+    });
+    compiled.map_err(|e| {
         err(
             text,
             a.span,
@@ -225,12 +263,15 @@ fn need_nodes<'a>(
     })
 }
 
-/// The distinct values of label `key` on the known nodes.
-fn label_values(nodes: &[Node], key: &str) -> BTreeSet<String> {
-    nodes
+/// The distinct values of label `key` on the known nodes, sorted.
+fn label_values<'n>(nodes: &'n [Node], key: &str) -> Vec<&'n str> {
+    let mut values: Vec<&str> = nodes
         .iter()
-        .filter_map(|n| n.metadata.labels.as_ref()?.get(key).cloned())
-        .collect()
+        .filter_map(|n| Some(n.metadata.labels.as_ref()?.get(key)?.as_str()))
+        .collect();
+    values.sort_unstable();
+    values.dedup();
+    values
 }
 
 fn atom(text: &str, a: &Atom, negated: bool, ctx: &Scope<'_>) -> Result<F, CompileError> {
@@ -254,11 +295,11 @@ fn atom(text: &str, a: &Atom, negated: bool, ctx: &Scope<'_>) -> Result<F, Compi
 }
 
 fn attribute(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Scope<'_>) -> Result<F, CompileError> {
-    let key = m.key.as_str();
+    let key = &*m.key;
     let op = if negated { a.op.negated() } else { a.op };
     Ok(match op {
-        Op::Eq | Op::In => node_in(key, values(a).into_iter().map(|v| m.to_label(v))),
-        Op::Ne | Op::NotIn => node_not_in(key, values(a).into_iter().map(|v| m.to_label(v))),
+        Op::Eq | Op::In => node_in(key, values(a).map(|v| m.to_label(v))),
+        Op::Ne | Op::NotIn => node_not_in(key, values(a).map(|v| m.to_label(v))),
         Op::Exists => node(key, "Exists", Vec::new()),
         Op::NotExists => node(key, "DoesNotExist", Vec::new()),
         Op::Matches | Op::NotMatches => {
@@ -266,7 +307,7 @@ fn attribute(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Scope<'_>) -
             let nodes = need_nodes(text, a, ctx, None)?;
             let matching = label_values(nodes, key)
                 .into_iter()
-                .filter(|v| r.is_match(&m.to_ecs(v)));
+                .filter(|v| r.is_match(m.to_ecs(v)));
             if op == Op::Matches {
                 node_in(key, matching)
             } else {
@@ -280,8 +321,8 @@ fn attribute(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Scope<'_>) -
 /// `attribute op v` for a comparison `op` (the atom's), or its negation.
 fn comparison(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Scope<'_>) -> Result<F, CompileError> {
     let arg = one_value(text, a)?;
-    let key = m.key.as_str();
-    let holds = |label: &String| order::holds(a.op, &m.to_ecs(label), arg);
+    let key = &*m.key;
+    let holds = |label: &str| order::holds(a.op, m.to_ecs(label), arg);
     // `x > n` ⇔ Gt n; `x >= n` ⇔ Gt n-1; `x < n` ⇔ Lt n; `x <= n` ⇔ Lt n+1 (on integer labels).
     let bound = arg.parse::<i64>().ok().and_then(|n| match (a.op, negated) {
         (Op::Gt, false) | (Op::Le, true) => Some(("Gt", n)),
@@ -305,7 +346,7 @@ fn comparison(text: &str, a: &Atom, m: &Mapped, negated: bool, ctx: &Scope<'_>) 
         });
     };
     // The known values `Gt`/`Lt` cannot read (not 64-bit integers) where the (negated) atom holds.
-    let others = || -> Vec<String> {
+    let others = || -> Vec<&str> {
         ctx.nodes
             .map(|nodes| {
                 label_values(nodes, key)
@@ -348,9 +389,8 @@ fn ec2_instance(text: &str, a: &Atom, negated: bool, ctx: &Scope<'_>) -> Result<
             .map(|(n, _)| (*n).to_owned())
             .collect()
     };
-    let listed = values(a);
     let names = match op {
-        Op::Eq | Op::In | Op::Ne | Op::NotIn => pick(&|id| listed.contains(&id)),
+        Op::Eq | Op::In | Op::Ne | Op::NotIn => pick(&|id| values(a).any(|v| v == id)),
         Op::Matches | Op::NotMatches => {
             let r = regex(text, a)?;
             pick(&|id| r.is_match(id))
@@ -394,12 +434,10 @@ fn group(text: &str, a: &Atom, negated: bool) -> Result<F, CompileError> {
         })
     };
     let encoded = || {
-        values(a)
-            .into_iter()
-            .map(labels::group_label_value)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>()
+        let mut set: Vec<String> = values(a).map(labels::group_label_value).collect();
+        set.sort_unstable();
+        set.dedup();
+        set
     };
     Ok(match a.op {
         Op::Eq | Op::In => lit(negated, "In", encoded()),

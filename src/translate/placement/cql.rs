@@ -179,6 +179,22 @@ fn is_symbol_char(c: char) -> bool {
     matches!(c, '=' | '!' | '<' | '>' | '~' | '&' | '|')
 }
 
+/// The length in bytes of the run of characters satisfying `keep` at the start of `text`: ASCII
+/// characters are read as bytes (expressions are mostly ASCII), others decoded.
+fn run_length(text: &str, keep: impl Fn(char) -> bool) -> usize {
+    let bytes = text.as_bytes();
+    let ascii = bytes
+        .iter()
+        .position(|&b| !b.is_ascii() || !keep(char::from(b)))
+        .unwrap_or(bytes.len());
+    if bytes.get(ascii).is_some_and(|b| !b.is_ascii()) {
+        let rest = &text[ascii..];
+        ascii + rest.find(|c| !keep(c)).unwrap_or(rest.len())
+    } else {
+        ascii
+    }
+}
+
 /// Looks `word` up case-insensitively in a table of lowercase names.
 fn lookup<T: Clone>(table: &[(&str, T)], word: &str) -> Option<T> {
     table
@@ -261,8 +277,7 @@ impl<'t> Parser<'t> {
 
     /// Skips whitespace.
     fn skip_ws(&mut self) {
-        let rest = self.rest();
-        self.pos += rest.len() - rest.trim_start().len();
+        self.take_while(char::is_whitespace);
     }
 
     /// Consumes `c` if it is next.
@@ -277,20 +292,25 @@ impl<'t> Parser<'t> {
     /// Consumes the longest run of characters satisfying `keep` and returns it.
     fn take_while(&mut self, keep: impl Fn(char) -> bool) -> &'t str {
         let (text, start) = (self.text, self.pos);
-        let rest = &text[start..];
-        self.pos += rest.find(|c| !keep(c)).unwrap_or(rest.len());
+        self.pos += run_length(&text[start..], keep);
         &text[start..self.pos]
     }
 
     /// The word (run of word characters) at byte offset `at`.
     fn word_at(&self, at: usize) -> &'t str {
         let rest = &self.text[at..];
-        &rest[..rest.find(|c| !is_word_char(c)).unwrap_or(rest.len())]
+        &rest[..run_length(rest, is_word_char)]
     }
 
     /// Consumes the keyword `word` (any case) if it is the whole next word.
     fn eat_keyword(&mut self, word: &str) -> bool {
-        let found = self.word_at(self.pos).eq_ignore_ascii_case(word);
+        // The keyword's bytes, then no word character (not a scan of the whole word).
+        let rest = self.rest();
+        let found = rest
+            .as_bytes()
+            .get(..word.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(word.as_bytes()))
+            && !rest[word.len()..].chars().next().is_some_and(is_word_char);
         if found {
             self.pos += word.len();
         }
@@ -342,7 +362,11 @@ impl<'t> Parser<'t> {
 
     /// `or = and {("or" | "||") and}`.
     fn or_expr(&mut self) -> Result<Expr, ParseError> {
-        let mut operands = vec![self.and_expr()?];
+        let first = self.and_expr()?;
+        if !self.eat_connective("||", "or") {
+            return Ok(first);
+        }
+        let mut operands = vec![first, self.and_expr()?];
         while self.eat_connective("||", "or") {
             operands.push(self.and_expr()?);
         }
@@ -351,7 +375,11 @@ impl<'t> Parser<'t> {
 
     /// `and = unary {("and" | "&&") unary}`.
     fn and_expr(&mut self) -> Result<Expr, ParseError> {
-        let mut operands = vec![self.unary()?];
+        let first = self.unary()?;
+        if !self.eat_connective("&&", "and") {
+            return Ok(first);
+        }
+        let mut operands = vec![first, self.unary()?];
         while self.eat_connective("&&", "and") {
             operands.push(self.unary()?);
         }

@@ -118,7 +118,7 @@ fn spread_key(field: &str, prefix: &str) -> Result<String, String> {
     match field.to_ascii_lowercase().as_str() {
         "instanceid" | "host" => Ok("kubernetes.io/hostname".to_owned()),
         _ => match field.strip_prefix("attribute:") {
-            Some(name) => attributes::map(name, prefix).map(|m| m.key),
+            Some(name) => attributes::map(name, prefix).map(|m| m.key.into_owned()),
             None => Err(format!(
                 "{field:?} is not a spread field; use instanceId, host or attribute:<name> (e.g. \
                  attribute:ecs.availability-zone)"

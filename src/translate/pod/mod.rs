@@ -385,9 +385,7 @@ pub fn pod_template_with(
     b.annotations
         .insert(ESSENTIAL_ANNOTATION.to_owned(), essential.join(","));
     ordering::apply(&mut b)?;
-    if let Ok(spec) = serde_json::to_value(td) {
-        b.report.untranslated_in(&spec, handled_index());
-    }
+    b.report.untranslated_in(td, handled_index());
     let Build {
         containers,
         mut pod,

@@ -1,10 +1,16 @@
 //! What a translation could not carry over exactly.
 
+mod fields;
+#[cfg(test)]
+mod fields_tests;
+mod probes;
+
 use std::{collections::HashSet, fmt};
 
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::manifest::FieldPath;
+use fields::Visit;
 
 /// How a field fared in translation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,20 +69,31 @@ impl Report {
         self.untranslated_in(spec, &Handled::new(handled));
     }
 
-    /// [`Self::untranslated`] with the patterns indexed once ([`Handled`]).
-    pub fn untranslated_in(&mut self, spec: &Value, handled: &Handled) {
-        let mut found = Vec::new();
-        collect_unhandled(&FieldPath::root(), spec, handled, &mut found);
-        let noted: HashSet<String> = self.notes.iter().map(|n| n.field.clone()).collect();
-        for path in found {
-            let field = path.to_string();
-            if !noted.contains(&field) {
-                self.note(
-                    NoteKind::NotYetTranslated,
-                    field,
-                    "kept in the spec; no Kubernetes equivalent applied yet",
-                );
+    /// [`Self::untranslated`] with the patterns indexed once ([`Handled`]), for any serialisable
+    /// `spec` (a typed task definition is walked as its JSON would be, without building the JSON).
+    pub fn untranslated_in<T: Serialize + ?Sized>(&mut self, spec: &T, handled: &Handled) {
+        let found = fields::find(spec, |pattern| {
+            match (handled.is_handled(pattern), handled.has_handled_children(pattern)) {
+                (_, true) => Visit::Descend,
+                (true, false) => Visit::Skip,
+                (false, false) => Visit::Report,
             }
+        });
+        if found.is_empty() {
+            return;
+        }
+        let fields: Vec<String> = found.iter().map(ToString::to_string).collect();
+        let noted: HashSet<&str> = self.notes.iter().map(|n| n.field.as_str()).collect();
+        let new: Vec<String> = fields
+            .into_iter()
+            .filter(|f| !noted.contains(f.as_str()))
+            .collect();
+        for field in new {
+            self.note(
+                NoteKind::NotYetTranslated,
+                field,
+                "kept in the spec; no Kubernetes equivalent applied yet",
+            );
         }
     }
 
@@ -134,42 +151,6 @@ impl Handled {
     /// Whether some handled pattern lies under `pattern`.
     fn has_handled_children(&self, pattern: &str) -> bool {
         self.parents.contains(pattern)
-    }
-}
-
-/// Collects the shallowest unhandled fields: a field whose pattern is handled is skipped with
-/// everything under it only if it is a leaf or `h.*`; objects and lists are descended into.
-fn collect_unhandled(path: &FieldPath, value: &Value, handled: &Handled, out: &mut Vec<FieldPath>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let child = path.key(k);
-                let pattern = child.pattern();
-                let empty =
-                    v.as_array().is_some_and(Vec::is_empty) || v.as_object().is_some_and(|o| o.is_empty());
-                if v.is_null() || empty {
-                    continue;
-                }
-                let (is, has_children) = (
-                    handled.is_handled(&pattern),
-                    handled.has_handled_children(&pattern),
-                );
-                if is && !has_children {
-                    continue;
-                }
-                if is || has_children {
-                    collect_unhandled(&child, v, handled, out);
-                } else {
-                    out.push(child);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                collect_unhandled(&path.index(i), v, handled, out);
-            }
-        }
-        _ => {}
     }
 }
 
