@@ -20,7 +20,7 @@ extra = [
 ]
 lines = ["# libFuzzer dictionary for the import and render targets (written by hack/fuzz_dict.py)."]
 for word in sorted(names) + extra:
-    escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\x0A")
     lines.append(f'"{escaped}"')
 (ROOT / "fuzz/ecs.dict").write_text("\n".join(dict.fromkeys(lines)) + "\n")
 print(f"fuzz/ecs.dict: {len(dict.fromkeys(lines)) - 1} entries")

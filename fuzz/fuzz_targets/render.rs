@@ -18,13 +18,16 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 
 fn nodes() -> Vec<Node> {
+    let types = ["t2.small", "t3.micro", "m5.large", "g2.2xlarge"];
+    let arches = ["amd64", "arm64", "amd64", "amd64"];
     (0..4)
         .map(|i| {
+            let (ty, arch) = (types[i], arches[i]);
             serde_json::from_value(json!({
                 "metadata": {"name": format!("n{i}"), "labels": {
-                    "topology.kubernetes.io/zone": format!("us-east-1{}", ["a", "b", "c", "d"][i]),
-                    "node.kubernetes.io/instance-type": ["t2.small", "t3.micro", "m5.large", "g2.2xlarge"][i],
-                    "kubernetes.io/arch": ["amd64", "arm64", "amd64", "amd64"][i],
+                    "topology.kubernetes.io/zone": format!("us-east-1{}", (b'a' + i as u8) as char),
+                    "node.kubernetes.io/instance-type": ty,
+                    "kubernetes.io/arch": arch,
                 }},
                 "spec": {"providerID": format!("aws:///us-east-1a/i-{i}")},
                 "status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"}},

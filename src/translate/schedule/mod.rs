@@ -104,7 +104,14 @@ fn rate(body: &str, at: usize) -> Result<Schedule, ScheduleError> {
             ),
         ));
     }
-    Ok(Schedule::Rate(SignedDuration::from_secs(n * seconds)))
+    // (Found by fuzzing: `rate(197006679214017204 minutes)` overflowed.)
+    let period = n.checked_mul(seconds).ok_or_else(|| {
+        error(
+            0,
+            format!("{value:?} {unit} is too long a period: write a rate that fits in the calendar"),
+        )
+    })?;
+    Ok(Schedule::Rate(SignedDuration::from_secs(period)))
 }
 
 /// Days searched for a cron's next firing before giving up: past the last year AWS accepts.

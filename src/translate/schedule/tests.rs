@@ -220,6 +220,11 @@ fn errors_name_the_field_and_its_position() {
         ),
         ("rate(0 minutes)", 6, "\"0\" is not a positive whole number"),
         (
+            "rate(197006679214017204 minutes)",
+            6,
+            "\"197006679214017204\" minutes is too long a period",
+        ),
+        (
             "rate(2 weeks)",
             8,
             "\"weeks\": the unit is minute(s), hour(s) or day(s)",
