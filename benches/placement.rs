@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
                 .sum::<usize>()
         });
     });
-    // A regular expression seen for the first time is compiled (about 30 µs); the compiler keeps
+    // A regular expression seen for the first time is compiled; the compiler keeps
     // compiled patterns per thread, so the corpus loop above compiles each once. Here every
     // iteration has a new pattern.
     let mut n = 0_u64;

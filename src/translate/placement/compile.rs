@@ -209,8 +209,8 @@ const REGEX_CACHE_SIZE: usize = 256;
 thread_local! {
     /// Compiled full-match regular expressions (or the compiler's error) by pattern: the operator
     /// compiles the same expressions for every Service that has them, and again whenever nodes
-    /// change, and compiling a pattern costs about 30 µs where matching a label costs tens of
-    /// nanoseconds. Shared (`Rc`), not cloned: a cloned `Regex` starts with no matching cache.
+    /// change, and compiling a pattern costs tens of microseconds where matching a label costs
+    /// tens of nanoseconds. Shared (`Rc`), not cloned: a cloned `Regex` starts with no matching cache.
     /// Emptied when full.
     static REGEXES: RefCell<HashMap<String, Result<Rc<regex::Regex>, String>>> =
         RefCell::new(HashMap::new());

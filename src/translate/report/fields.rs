@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde::ser::{self, Impossible, Serialize};
 
-use super::probes::{IsEmpty, KeyText, Stop};
+use super::probes::{IsEmpty, KeyText, Stop, constant};
 use crate::manifest::{FieldPath, PathSeg};
 
 /// What to do with a set field, given its pattern (`containerDefinitions[].image`).
@@ -133,12 +133,6 @@ struct Fields<'s, 'c> {
     key: Option<String>,
 }
 
-macro_rules! ignore {
-    ($($method:ident: $ty:ty),* $(,)?) => {
-        $(fn $method(self, _: $ty) -> Result<Self::Ok, Self::Error> { Ok(Default::default()) })*
-    };
-}
-
 impl<'s, 'c> ser::Serializer for Walker<'s, 'c> {
     type Ok = ();
     type Error = Stop;
@@ -150,7 +144,7 @@ impl<'s, 'c> ser::Serializer for Walker<'s, 'c> {
     type SerializeStruct = Fields<'s, 'c>;
     type SerializeStructVariant = Impossible<(), Stop>;
 
-    ignore!(
+    constant!(();
         serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
         serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
         serialize_u64: u64, serialize_f32: f32, serialize_f64: f64, serialize_char: char,

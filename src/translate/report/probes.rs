@@ -6,6 +6,21 @@ use std::fmt;
 
 use serde::ser::{self, Impossible, Serialize};
 
+/// `Serializer` methods that answer `$answer` whatever the value.
+macro_rules! constant {
+    ($answer:expr; $($method:ident: $ty:ty),* $(,)?) => {
+        $(fn $method(self, _: $ty) -> Result<Self::Ok, Self::Error> { Ok($answer) })*
+    };
+}
+pub(super) use constant;
+
+/// `Serializer` methods that answer the value's text.
+macro_rules! text {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(fn $method(self, v: $ty) -> Result<String, Stop> { Ok(v.to_string()) })*
+    };
+}
+
 /// The walk's error: a value's own `Serialize` failed.
 #[derive(Debug)]
 pub struct Stop(pub(super) String);
@@ -42,48 +57,13 @@ impl ser::Serializer for IsEmpty {
     type SerializeStruct = AnyItem;
     type SerializeStructVariant = Impossible<bool, Stop>;
 
-    fn serialize_bool(self, _: bool) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_i8(self, _: i8) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_i16(self, _: i16) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_i32(self, _: i32) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_i64(self, _: i64) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_u8(self, _: u8) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_u16(self, _: u16) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_u32(self, _: u32) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_u64(self, _: u64) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_f32(self, _: f32) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_f64(self, _: f64) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_char(self, _: char) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_str(self, _: &str) -> Result<bool, Stop> {
-        Ok(false)
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<bool, Stop> {
-        Ok(false)
-    }
+    // Scalars are set.
+    constant!(false;
+        serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+        serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+        serialize_u64: u64, serialize_f32: f32, serialize_f64: f64, serialize_char: char,
+        serialize_str: &str, serialize_bytes: &[u8],
+    );
     fn serialize_none(self) -> Result<bool, Stop> {
         Ok(true)
     }
@@ -151,41 +131,28 @@ impl ser::Serializer for IsEmpty {
     }
 }
 
-impl ser::SerializeSeq for AnyItem {
-    type Ok = bool;
-    type Error = Stop;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, _: &T) -> Result<(), Stop> {
-        self.0 = true;
-        Ok(())
-    }
-    fn end(self) -> Result<bool, Stop> {
-        Ok(!self.0)
-    }
+/// `AnyItem` as a list-like serialiser: any item makes it non-empty.
+macro_rules! any_item {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for AnyItem {
+            type Ok = bool;
+            type Error = Stop;
+            fn $method<T: Serialize + ?Sized>(&mut self, _: &T) -> Result<(), Stop> {
+                self.0 = true;
+                Ok(())
+            }
+            fn end(self) -> Result<bool, Stop> {
+                Ok(!self.0)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for AnyItem {
-    type Ok = bool;
-    type Error = Stop;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, _: &T) -> Result<(), Stop> {
-        self.0 = true;
-        Ok(())
-    }
-    fn end(self) -> Result<bool, Stop> {
-        Ok(!self.0)
-    }
-}
-
-impl ser::SerializeTupleStruct for AnyItem {
-    type Ok = bool;
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, _: &T) -> Result<(), Stop> {
-        self.0 = true;
-        Ok(())
-    }
-    fn end(self) -> Result<bool, Stop> {
-        Ok(!self.0)
-    }
-}
+any_item!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl ser::SerializeMap for AnyItem {
     type Ok = bool;
@@ -231,42 +198,11 @@ impl ser::Serializer for KeyText {
     fn serialize_str(self, v: &str) -> Result<String, Stop> {
         Ok(v.to_owned())
     }
-    fn serialize_char(self, v: char) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_bool(self, v: bool) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_i8(self, v: i8) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_f32(self, v: f32) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
-    fn serialize_f64(self, v: f64) -> Result<String, Stop> {
-        Ok(v.to_string())
-    }
+    text!(
+        serialize_char: char, serialize_bool: bool, serialize_i8: i8, serialize_i16: i16,
+        serialize_i32: i32, serialize_i64: i64, serialize_u8: u8, serialize_u16: u16,
+        serialize_u32: u32, serialize_u64: u64, serialize_f32: f32, serialize_f64: f64,
+    );
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<String, Stop> {
         Ok(variant.to_owned())
     }
