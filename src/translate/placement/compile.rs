@@ -204,7 +204,12 @@ fn values(a: &Atom) -> impl Iterator<Item = &str> {
 }
 
 /// How many compiled regular expressions [`regex`] keeps per thread.
-const REGEX_CACHE_SIZE: usize = 256;
+const REGEX_CACHE_SIZE: usize = 64;
+
+/// The most memory one compiled pattern may take, and its matching cache: patterns that match
+/// instance types and zones need a few kilobytes, and kept patterns must not let one Service's
+/// constraint hold megabytes (the `regex` crate's defaults are 10 MB and 2 MB).
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
 thread_local! {
     /// Compiled full-match regular expressions (or the compiler's error) by pattern: the operator
@@ -223,7 +228,10 @@ fn regex(text: &str, a: &Atom) -> Result<Rc<regex::Regex>, CompileError> {
         if let Some(hit) = cache.get(r) {
             return hit.clone();
         }
-        let compiled = regex::Regex::new(&format!("^(?:{r})$"))
+        let compiled = regex::RegexBuilder::new(&format!("^(?:{r})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_SIZE_LIMIT)
+            .build()
             .map(Rc::new)
             .map_err(|e| e.to_string());
         if cache.len() >= REGEX_CACHE_SIZE {

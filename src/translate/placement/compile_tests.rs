@@ -261,6 +261,19 @@ fn regular_expressions_match_whole_values_of_the_known_nodes() {
         terms("attribute:ecs.instance-type !~ t2.*", Some(&nodes)),
         one("node.kubernetes.io/instance-type NotIn t2.small")
     );
+    // A pattern too large to keep is refused where it stands (twice: once compiled, once kept).
+    for _ in 0..2 {
+        let err =
+            run(r"attribute:ecs.instance-type =~ '(?:\w{50}){20}'", Some(&nodes)).expect_err("too large");
+        assert_eq!(err.position, 1, "{}", err.message);
+        assert!(
+            err.message
+                .contains("is not a regular expression this operator supports")
+                && err.message.contains("size limit"),
+            "{}",
+            err.message
+        );
+    }
 }
 
 #[test]
