@@ -17,6 +17,37 @@ fn backoff_doubles_from_one_second_up_to_ten_seconds() {
 }
 
 #[tokio::test]
+async fn a_changed_spec_starts_the_backoff_again() {
+    let (ctx, _server) = testing::context();
+    let err = Error::MissingNamespace {
+        kind: "TaskDefinition",
+        name: "web".into(),
+    };
+    let web = Arc::new(testing::task_definition("team-a", "web", 1));
+    let delays: Vec<Action> = (0..5)
+        .map(|_| error_policy(Arc::clone(&web), &err, Arc::clone(&ctx)))
+        .collect();
+    assert_eq!(delays.last(), Some(&Action::requeue(BACKOFF_MAX)));
+    // The user edits the spec: generation 2. Its first failure is retried within a second.
+    let edited = Arc::new(testing::task_definition("team-a", "web", 2));
+    assert_eq!(
+        error_policy(Arc::clone(&edited), &err, Arc::clone(&ctx)),
+        Action::requeue(BACKOFF_INITIAL)
+    );
+    assert_eq!(
+        error_policy(Arc::clone(&edited), &err, Arc::clone(&ctx)),
+        Action::requeue(Duration::from_secs(2))
+    );
+    // A status write leaves the generation alone: the backoff goes on.
+    let mut status_written = testing::task_definition("team-a", "web", 2);
+    status_written.metadata.resource_version = Some("7".to_owned());
+    assert_eq!(
+        error_policy(Arc::new(status_written), &err, Arc::clone(&ctx)),
+        Action::requeue(Duration::from_secs(4))
+    );
+}
+
+#[tokio::test]
 async fn error_policy_backs_off_per_object_and_resets_on_success() {
     let (ctx, _server) = testing::context();
     let web = Arc::new(testing::task_definition("team-a", "web", 1));
@@ -84,7 +115,7 @@ async fn error_policy_backs_off_per_object_and_resets_on_success() {
 }
 
 #[tokio::test]
-async fn backoff_caps_at_five_minutes() {
+async fn backoff_caps_at_ten_seconds() {
     let (ctx, _server) = testing::context();
     let web = Arc::new(testing::task_definition("team-a", "web", 1));
     let err = Error::MissingNamespace {

@@ -135,7 +135,7 @@ pub struct Context {
     /// How the controllers run.
     pub config: Config,
     /// Consecutive failures per object; an entry exists only while an object keeps failing.
-    failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<DynamicObject>, Failing>>,
     /// The Services' children, cached: one set of stores per scope the Service controller runs
     /// in (each `run` adds its own; none: no children observed, as in unit tests of other steps).
     pub service_children: std::sync::RwLock<Vec<service::children::Stores>>,
@@ -192,12 +192,19 @@ impl Context {
         Self { metrics, ..self }
     }
 
-    /// Records one more failure of `obj` and returns how long to wait before retrying it.
-    pub fn record_failure(&self, obj: ObjectRef<DynamicObject>) -> Duration {
+    /// Records one more failure of `obj` at `generation` and returns how long to wait before
+    /// retrying it. A failure at another generation than the last one counts from one again: a
+    /// changed spec (a watch event the user caused) is retried within a second, not after the
+    /// delay the old spec earned. (Status writes do not change the generation, so a reconcile
+    /// that writes its status and fails keeps backing off.)
+    pub fn record_failure(&self, obj: ObjectRef<DynamicObject>, generation: Option<i64>) -> Duration {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = failures.entry(obj).or_insert(0);
-        *count = count.saturating_add(1);
-        backoff_delay(*count)
+        let failing = failures.entry(obj).or_insert(Failing { count: 0, generation });
+        if failing.generation != generation {
+            *failing = Failing { count: 0, generation };
+        }
+        failing.count = failing.count.saturating_add(1);
+        backoff_delay(failing.count)
     }
 
     /// Forgets the failures of `obj`: its next failure waits [`BACKOFF_INITIAL`] again.
@@ -215,9 +222,15 @@ impl Context {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(obj)
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |f| f.count)
     }
+}
+
+/// The consecutive failures of one object, and the generation of the last.
+#[derive(Debug, Clone, Copy)]
+struct Failing {
+    count: u32,
+    generation: Option<i64>,
 }
 
 /// The retry delay after `failures` consecutive failures: 1 s, 2 s, 4 s, 8 s, then 10 s.
@@ -235,7 +248,7 @@ fn key<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<DynamicObject> {
 /// Shared error policy of every controller: log, and retry the object with exponential backoff.
 pub fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
     let object = key(obj.as_ref());
-    let retry_in = ctx.record_failure(object.clone());
+    let retry_in = ctx.record_failure(object.clone(), obj.meta().generation);
     tracing::warn!(
         kind = %K::kind(&()),
         namespace = object.namespace.as_deref().unwrap_or(""),
