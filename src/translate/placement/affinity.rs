@@ -136,10 +136,8 @@ pub(super) fn finish(f: F, distinct_group: Option<&str>) -> Result<Compiled, Com
              conditions out of the `or`s (or split the constraint)"
         ),
     })?;
-    if terms.len() > 1 {
-        terms.sort();
-        terms.dedup();
-    }
+    terms.sort();
+    terms.dedup();
     let mut compiled = Compiled::default();
     // Group tests: the same in every alternative.
     let groups_of = |t: &[Lit]| -> Vec<Lit> {

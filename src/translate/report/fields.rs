@@ -7,8 +7,6 @@
 //! the JSON. The fields are returned in the order of the JSON object's keys (sorted, as
 //! `serde_json::Value` keeps them), not in the order of the struct's fields.
 
-use std::fmt::Write as _;
-
 use serde::ser::{self, Impossible, Serialize};
 
 use super::probes::{IsEmpty, KeyText, Stop, constant};
@@ -30,7 +28,7 @@ pub fn find<T: Serialize + ?Sized>(value: &T, classify: impl Fn(&str) -> Visit) 
     let mut state = State {
         classify: &classify,
         pattern: String::new(),
-        field: String::new(),
+        keys: String::new(),
         segments: Vec::new(),
         found: Vec::new(),
     };
@@ -40,7 +38,7 @@ pub fn find<T: Serialize + ?Sized>(value: &T, classify: impl Fn(&str) -> Visit) 
     state.found
 }
 
-/// One step of the current path: a key (a byte range of [`State::field`]) or a list index.
+/// One step of the current path: a key (a byte range of [`State::keys`]) or a list index.
 #[derive(Debug, Clone, Copy)]
 enum Segment {
     Key(usize, usize),
@@ -52,9 +50,10 @@ struct State<'c> {
     classify: &'c dyn Fn(&str) -> Visit,
     /// The current field's pattern (`containerDefinitions[].image`).
     pattern: String,
-    /// The current field (`containerDefinitions[0].image`).
-    field: String,
-    /// The current field's path, as ranges of `field`.
+    /// The keys of the current field's path, end to end (the path is built from them only for a
+    /// field that is reported).
+    keys: String,
+    /// The current field's path, keys as ranges of `keys`.
     segments: Vec<Segment>,
     found: Vec<FieldPath>,
 }
@@ -65,7 +64,7 @@ impl State<'_> {
             self.segments
                 .iter()
                 .map(|s| match *s {
-                    Segment::Key(start, end) => PathSeg::Key(self.field[start..end].to_owned()),
+                    Segment::Key(start, end) => PathSeg::Key(self.keys[start..end].to_owned()),
                     Segment::Index(i) => PathSeg::Index(i),
                 })
                 .collect(),
@@ -74,17 +73,14 @@ impl State<'_> {
 
     /// Visits `value` as field `key` of the current object.
     fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Stop> {
-        let mark = (self.pattern.len(), self.field.len(), self.segments.len());
+        let mark = (self.pattern.len(), self.keys.len(), self.segments.len());
         if !self.pattern.is_empty() {
             self.pattern.push('.');
         }
         self.pattern.push_str(key);
-        if !self.field.is_empty() {
-            self.field.push('.');
-        }
-        let start = self.field.len();
-        self.field.push_str(key);
-        self.segments.push(Segment::Key(start, self.field.len()));
+        let start = self.keys.len();
+        self.keys.push_str(key);
+        self.segments.push(Segment::Key(start, self.keys.len()));
         let result = match (self.classify)(&self.pattern) {
             Visit::Skip => Ok(()),
             Visit::Descend => value.serialize(Walker(self)),
@@ -97,22 +93,19 @@ impl State<'_> {
             }
         };
         self.pattern.truncate(mark.0);
-        self.field.truncate(mark.1);
+        self.keys.truncate(mark.1);
         self.segments.truncate(mark.2);
         result
     }
 
     /// Visits `value` as item `index` of the current list.
     fn item<T: Serialize + ?Sized>(&mut self, index: usize, value: &T) -> Result<(), Stop> {
-        let mark = (self.pattern.len(), self.field.len(), self.segments.len());
+        let mark = self.pattern.len();
         self.pattern.push_str("[]");
-        // (Writing to a String cannot fail.)
-        let _ = write!(self.field, "[{index}]");
         self.segments.push(Segment::Index(index));
         let result = value.serialize(Walker(self));
-        self.pattern.truncate(mark.0);
-        self.field.truncate(mark.1);
-        self.segments.truncate(mark.2);
+        self.pattern.truncate(mark);
+        self.segments.pop();
         result
     }
 }
