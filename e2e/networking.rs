@@ -172,3 +172,91 @@ async fn without_the_load_balancer_controller_the_service_says_so() {
     assert!(env.get(&["service", "orders-lb"]).is_some());
     assert!(env.get(&["service", "orders"]).is_some());
 }
+
+/// The operator's requests for TargetGroupBindings so far, on the test bed (`None` on a real
+/// cluster): (watches, GETs of one binding).
+fn binding_requests(env: &Env) -> Option<(usize, usize)> {
+    let (server, _) = env.backend.double()?;
+    let requests = server.api.faults.requests();
+    let ours = requests
+        .iter()
+        .filter(|r| r.user_agent.starts_with("ecs-bridge") && r.path.contains("/targetgroupbindings"));
+    let (mut watches, mut gets) = (0, 0);
+    for r in ours {
+        if r.method == "GET" && r.query.contains("watch=true") {
+            watches += 1;
+        } else if r.method == "GET" && !r.path.ends_with("/targetgroupbindings") {
+            gets += 1;
+        }
+    }
+    Some((watches, gets))
+}
+
+/// Makes the operator reconcile ecssvc/orders now (an annotation: no spec change).
+fn nudge(env: &Env, value: &str) {
+    env.kubectl_ok(&[
+        "annotate",
+        "--overwrite",
+        "ecssvc",
+        "orders",
+        &format!("e2e/nudge={value}"),
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bindings_are_watched_while_their_kind_is_served() {
+    let env = Env::start("tgb-watch").await;
+    if env.backend.is_real() {
+        // (Deleting a cluster's CRD would delete every binding in it.)
+        return;
+    }
+    install_target_group_binding_crd(&env);
+    env.kubectl_ok(&["apply", "-f", &Env::s(&Env::example("orders"))]);
+    eventually("TargetGroupBinding orders.orders", TIMEOUT, || {
+        env.get(&["targetgroupbinding", "orders.orders"])
+            .ok_or("absent".into())
+    })
+    .await;
+    condition(&env, "orders", "Degraded", "False").await;
+    // Once the kind is served the bindings are watched: reconciles read no binding.
+    let (watches, _) = eventually("a watch of TargetGroupBindings", TIMEOUT, || {
+        binding_requests(&env)
+            .filter(|(watches, _)| *watches > 0)
+            .ok_or("no watch yet".to_owned())
+    })
+    .await;
+    assert!(watches >= 1);
+    let (_, gets_before) = binding_requests(&env).expect("the test bed");
+    for i in 0..3 {
+        nudge(&env, &i.to_string());
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let (_, gets_after) = binding_requests(&env).expect("the test bed");
+    assert_eq!(gets_after, gets_before, "a watched binding is not read by GET");
+
+    // The CRD goes (its bindings with it): the watch stops, and the Service says the kind is
+    // not served.
+    env.kubectl_ok(&["delete", "crd", CRD, "--wait=true", "--timeout=30s"]);
+    nudge(&env, "gone");
+    let degraded = condition(&env, "orders", "Degraded", "True").await;
+    assert!(
+        s(&degraded, "/message").contains("install the AWS Load Balancer Controller"),
+        "{degraded}"
+    );
+    // It comes back: the binding is made again, and watched again.
+    let (watches_gone, _) = binding_requests(&env).expect("the test bed");
+    install_target_group_binding_crd(&env);
+    nudge(&env, "back");
+    eventually("TargetGroupBinding orders.orders again", TIMEOUT, || {
+        env.get(&["targetgroupbinding", "orders.orders"])
+            .ok_or("absent".into())
+    })
+    .await;
+    condition(&env, "orders", "Degraded", "False").await;
+    eventually("a new watch of TargetGroupBindings", TIMEOUT, || {
+        binding_requests(&env)
+            .filter(|(watches, _)| *watches > watches_gone)
+            .ok_or("no new watch".to_owned())
+    })
+    .await;
+}

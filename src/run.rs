@@ -271,6 +271,7 @@ async fn run_controllers(
 ) {
     let namespaces = config.watched_namespaces();
     let ctx = Arc::new(Context::new(client.clone(), config.controllers).with_metrics(metrics));
+    ctx.served.watches.enable(namespaces.clone().unwrap_or_default());
 
     // One scope per watched namespace (`None`: all namespaces); every controller runs in each.
     let scopes: Vec<Option<String>> = match namespaces {

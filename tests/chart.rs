@@ -336,6 +336,11 @@ async fn chart_installs_with_default_values_and_every_object_validates() {
         ("external-secrets.io", "externalsecrets", "patch"),
         ("karpenter.sh", "nodepools", "patch"),
         ("keda.sh", "scaledobjects", "patch"),
+        // The optional kinds are watched once served (no request at rest).
+        ("elbv2.k8s.aws", "targetgroupbindings", "watch"),
+        ("external-secrets.io", "externalsecrets", "watch"),
+        ("karpenter.sh", "nodepools", "watch"),
+        ("keda.sh", "scaledobjects", "watch"),
         ("autoscaling", "horizontalpodautoscalers", "patch"),
     ] {
         assert!(

@@ -42,6 +42,7 @@ pub mod caches;
 pub mod capacity_provider;
 pub mod delete;
 pub mod error;
+pub mod optional_watch;
 pub mod recorder;
 pub mod revisions;
 pub mod scheduled_task;
@@ -142,6 +143,9 @@ pub struct Context {
     /// The TaskDefinitions' dependents, cached: one set of stores per scope the TaskDefinition
     /// controller runs in.
     pub task_definition_children: std::sync::RwLock<Vec<task_definition::children::Stores>>,
+    /// The revision each TaskDefinition registered last in this process (until its cache holds
+    /// it).
+    pub task_definition_registered: task_definition::children::Registered,
     /// The Tasks' pods and the TaskDefinitions they run, cached: one set of stores per scope the
     /// Task controller runs in.
     pub task_children: std::sync::RwLock<Vec<task::children::Stores>>,
@@ -179,6 +183,7 @@ impl Context {
             task_statuses: task::status::Written::default(),
             scheduled_task_children: std::sync::RwLock::new(Vec::new()),
             task_definition_children: std::sync::RwLock::new(Vec::new()),
+            task_definition_registered: task_definition::children::Registered::default(),
             capacity_provider_caches: std::sync::RwLock::new(None),
             target_group_bindings: service::apply::Bindings::default(),
             served: served::Served::default(),

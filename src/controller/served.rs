@@ -5,27 +5,31 @@
 //! So a cluster without the optional component costs a discovery request per reconcile that
 //! needs the kind, and no write; a cluster with it costs nothing after the first.
 //!
-//! Objects of such a kind are not watched (a watch fails while the kind is not served): they are
-//! read before they are applied ([`Served::apply_unless_current`]).
+//! Objects of such a kind are watched once the kind is served ([`Served::served_and_watched`],
+//! [`super::optional_watch`]), and read before they are applied only while the watch has not
+//! listed ([`Served::apply_unless_current`]).
 
 use std::{
     collections::HashSet,
     fmt::Debug,
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
 };
 
 use kube::{
     Api, Client,
-    api::{Patch, PatchParams},
+    api::{ApiResource, Patch, PatchParams},
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::unchanged;
+use super::{optional_watch::OptionalWatches, unchanged};
 
-/// The optional kinds known to be served, by `apiVersion` and plural.
+/// The optional kinds known to be served, by `apiVersion` and plural, and the watches of those
+/// the operator writes.
 #[derive(Debug, Default)]
 pub struct Served {
-    kinds: Mutex<HashSet<(String, String)>>,
+    kinds: Arc<Mutex<HashSet<(String, String)>>>,
+    /// The watches of the optional kinds found served.
+    pub watches: OptionalWatches,
 }
 
 impl Served {
@@ -63,32 +67,84 @@ impl Served {
         Ok(served)
     }
 
-    /// Applies `obj`, named `name`, through `api` with `params`, unless the live object is
-    /// already as wanted ([`unchanged::is_current`]): one GET (a 404 is a missing object), then
-    /// [`Self::apply`] when it differs.
+    /// Whether the API server serves `ar` (as [`Self::served`]); once it does, its objects are
+    /// watched ([`OptionalWatches::start`]), `namespaced` or cluster-wide.
+    ///
+    /// # Errors
+    /// The discovery request's, other than a 404.
+    pub async fn served_and_watched(
+        &self,
+        client: &Client,
+        ar: &ApiResource,
+        namespaced: bool,
+    ) -> Result<bool, kube::Error> {
+        let served = self.served(client, &ar.api_version, &ar.plural).await?;
+        if served {
+            // Why: a watch that finds the kind gone makes discovery be asked again.
+            let kinds = Arc::clone(&self.kinds);
+            let key = (ar.api_version.clone(), ar.plural.clone());
+            self.watches.start(client, ar, namespaced, move || {
+                kinds.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+            });
+        }
+        Ok(served)
+    }
+
+    /// The live object `name` of `ar` (in `namespace`, through `api`): from its watch once that
+    /// has listed, else one GET (a 404 is a missing object).
+    ///
+    /// # Errors
+    /// The GET's, other than a 404; or, for a watched object that is not a `K`, a
+    /// deserialisation error.
+    pub async fn live<K>(
+        &self,
+        api: &Api<K>,
+        ar: &ApiResource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<K>, kube::Error>
+    where
+        K: Clone + DeserializeOwned + Debug,
+    {
+        if let Some(cached) = self.watches.lookup(ar, namespace, name) {
+            return cached
+                .map(|obj| {
+                    serde_json::to_value(&*obj)
+                        .and_then(serde_json::from_value)
+                        .map_err(kube::Error::SerdeError)
+                })
+                .transpose();
+        }
+        match api.get(name).await {
+            Ok(live) => Ok(Some(live)),
+            Err(kube::Error::Api(status)) if not_found(&status) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies `obj`, named `name` in `namespace`, through `api` with `params`, unless the live
+    /// object ([`Self::live`]: its watch, or a GET) is already as wanted
+    /// ([`unchanged::is_current`]); then [`Self::apply`].
     ///
     /// # Errors
     /// The GET's or the apply's, other than a 404.
     pub async fn apply_unless_current<K>(
         &self,
         api: &Api<K>,
-        (api_version, plural): (&str, &str),
-        name: &str,
+        ar: &ApiResource,
+        (namespace, name): (Option<&str>, &str),
         obj: &(impl Serialize + Debug),
         params: &PatchParams,
     ) -> Result<Outcome, kube::Error>
     where
         K: Clone + DeserializeOwned + Serialize + Debug,
     {
-        let live = match api.get(name).await {
-            Ok(live) => Some(live),
-            Err(kube::Error::Api(status)) if not_found(&status) => None,
-            Err(e) => return Err(e),
-        };
+        let live = self.live(api, ar, namespace, name).await?;
         if live.is_some_and(|live| unchanged::is_current(obj, &live)) {
             return Ok(Outcome::Current);
         }
-        self.apply(api, (api_version, plural), name, obj, params).await
+        self.apply(api, (&ar.api_version, &ar.plural), name, obj, params)
+            .await
     }
 
     /// Applies `obj`, named `name`, through `api` with `params`. An apply creates a missing
@@ -118,8 +174,10 @@ impl Served {
         }
     }
 
-    /// Forgets that `plural` in `api_version` is served (an apply found it gone).
+    /// Forgets that `plural` in `api_version` is served (an apply found it gone), and stops its
+    /// watch.
     pub fn forget(&self, api_version: &str, plural: &str) {
+        self.watches.stop(api_version, plural);
         self.kinds
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -5,13 +5,13 @@
 //! owned. Where the kind is not served, the provider schedules only, and its status says what to
 //! install.
 //!
-//! The kind may not be served, so NodePools are not watched: the provider's own is read before
-//! it is applied (as TargetGroupBindings are, [`crate::controller::served`]), once per reconcile
-//! of a Managed Instances provider.
+//! The kind may not be served, so NodePools are watched only once it is
+//! ([`crate::controller::served::Served::served_and_watched`]); until that watch has listed, the
+//! provider's own is read before it is applied.
 
 use kube::{
     Api, Resource, ResourceExt,
-    api::{DeleteParams, PatchParams},
+    api::{ApiResource, DeleteParams, PatchParams},
 };
 
 use super::FIELD_MANAGER;
@@ -84,7 +84,8 @@ pub async fn reconcile(ctx: &Context, cp: &CapacityProvider) -> Result<State, Er
         }
         Ok(Some(built)) => built,
     };
-    if !ctx.served.served(&ctx.client, API_VERSION, PLURAL).await? {
+    let ar = ApiResource::erase::<NodePool>(&());
+    if !ctx.served.served_and_watched(&ctx.client, &ar, false).await? {
         return Ok(State::NotServed { report: built.report });
     }
     let mut wanted = built.node_pool;
@@ -96,9 +97,8 @@ pub async fn reconcile(ctx: &Context, cp: &CapacityProvider) -> Result<State, Er
     let hash = unchanged::hash(&wanted);
     unchanged::stamp(&mut wanted.metadata, hash);
     let api: Api<NodePool> = Api::all(ctx.client.clone());
-    let live = match api.get(&name).await {
-        Ok(live) => Some(live),
-        Err(kube::Error::Api(status)) if not_found(&status) => None,
+    let live = match ctx.served.live(&api, &ar, None, &name).await {
+        Ok(live) => live,
         Err(e) => return refused(e, &name),
     };
     if let Some(live) = &live {

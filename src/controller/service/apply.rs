@@ -52,7 +52,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{ListParams, Patch, PatchParams},
+    api::{ApiResource, ListParams, Patch, PatchParams},
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -267,13 +267,13 @@ async fn apply_scaled_object(
     had: Option<&str>,
 ) -> Result<Option<String>, Error> {
     let api = Api::<ScaledObject>::namespaced(ctx.client.clone(), ns);
-    let (api_version, plural) = (ScaledObject::api_version(&()), ScaledObject::plural(&()));
+    let ar = ApiResource::erase::<ScaledObject>(&());
     match (wanted, had) {
         (Some(so), _) => {
             let params = PatchParams::apply(FIELD_MANAGER).force();
             match ctx
                 .served
-                .apply_unless_current(&api, (&api_version, &plural), &so.name_any(), so, &params)
+                .apply_unless_current(&api, &ar, (Some(ns), &so.name_any()), so, &params)
                 .await
             {
                 Ok(Outcome::NotServed) => Ok(Some(
@@ -380,11 +380,8 @@ async fn apply_bindings(
     if bindings.is_empty() {
         return Ok(true);
     }
-    let (api_version, plural) = (
-        TargetGroupBinding::api_version(&()),
-        TargetGroupBinding::plural(&()),
-    );
-    if !ctx.served.served(&ctx.client, &api_version, &plural).await? {
+    let ar = ApiResource::erase::<TargetGroupBinding>(&());
+    if !ctx.served.served_and_watched(&ctx.client, &ar, true).await? {
         tracing::warn!("TargetGroupBinding not served; load balancers not bound");
         problems.push(TARGET_GROUP_BINDING_NOT_SERVED.to_owned());
         return Ok(false);
@@ -394,7 +391,7 @@ async fn apply_bindings(
     for b in bindings {
         let outcome = ctx
             .served
-            .apply_unless_current(&api, (&api_version, &plural), &b.name_any(), b, &params)
+            .apply_unless_current(&api, &ar, (Some(owner.namespace), &b.name_any()), b, &params)
             .await;
         match outcome {
             Ok(Outcome::NotServed) => {

@@ -23,7 +23,7 @@ use k8s_openapi::api::{
     apps::v1::ControllerRevision,
     core::v1::{Namespace, Node},
 };
-use kube::{Api, Resource, ResourceExt, api::ListParams};
+use kube::{Api, ResourceExt, api::ListParams};
 
 use super::{children::Children, history};
 use crate::{
@@ -81,10 +81,18 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
     let (capacity_providers, namespace_object) = capacity(ctx, svc, cached.as_deref(), namespace).await?;
     let keda = match (svc.spec.auto_scaling.as_ref(), ctx.config.options.keda) {
         (Some(a), None) if a.reads_cloudwatch() => {
-            let (api_version, plural) = (ScaledObject::api_version(&()), ScaledObject::plural(&()));
-            ctx.served.served(&ctx.client, &api_version, &plural).await?
+            let ar = kube::api::ApiResource::erase::<ScaledObject>(&());
+            ctx.served.served_and_watched(&ctx.client, &ar, true).await?
         }
-        (Some(a), Some(given)) => given && a.reads_cloudwatch(),
+        (Some(a), Some(given)) => {
+            let keda = given && a.reads_cloudwatch();
+            if keda {
+                // Given served: watched at once.
+                let ar = kube::api::ApiResource::erase::<ScaledObject>(&());
+                ctx.served.watches.start(&ctx.client, &ar, true, || {});
+            }
+            keda
+        }
         _ => false,
     };
     let external_metrics = match (

@@ -81,6 +81,8 @@ pub async fn apply(
         .await?;
         let created = revisions.create(&PostParams::default(), cr).await?;
         tracing::info!(revision = created.revision, "revision registered");
+        ctx.task_definition_registered
+            .record(&valid.uid, created.metadata.name.as_deref().unwrap_or_default());
         if let Some(owner) = created.controller_owner_ref(&()) {
             owners.insert(created.revision, owner);
         }
@@ -145,7 +147,7 @@ async fn apply_dependents(
         if !is_cached
             && !ctx
                 .served
-                .served(&ctx.client, &ar.api_version, &ar.plural)
+                .served_and_watched(&ctx.client, &ar, namespace.is_some())
                 .await?
         {
             // Why: asked of discovery, not by an apply that would fail (a write at every resync).
@@ -162,9 +164,9 @@ async fn apply_dependents(
             }
             ctx.served.apply(&api, kind, &name, &obj, &params).await?
         } else {
-            // Not cached: read first.
+            // Not cached by this controller: its watch, once served (else read first).
             ctx.served
-                .apply_unless_current(&api, kind, &name, &obj, &params)
+                .apply_unless_current(&api, &ar, (namespace, &name), &obj, &params)
                 .await?
         };
         if outcome == Outcome::NotServed {

@@ -1,20 +1,70 @@
-//! The TaskDefinitions' dependents as the operator's watches see them: the task roles'
-//! ServiceAccounts, the claims of EFS and shared volumes, and the EFS PersistentVolumes (those
-//! labelled `app.kubernetes.io/managed-by=ecs-bridge`), cached in reflector stores so that
-//! [`super::apply`] leaves the unchanged ones alone without a request.
+//! The TaskDefinitions' revisions and dependents as the operator's watches see them: the
+//! ControllerRevisions, the task roles' ServiceAccounts, the claims of EFS and shared volumes,
+//! and the EFS PersistentVolumes (those labelled `app.kubernetes.io/managed-by=ecs-bridge`),
+//! cached in reflector stores so that [`super::load`] reads no revision and [`super::apply`]
+//! leaves the unchanged dependents alone, without a request.
 //!
 //! The TaskDefinition controller's [`run`](super::watch::run) fills the stores (one set per
 //! watched scope) and adds them to the shared [`Context`](crate::controller::Context).
-//! ExternalSecrets are not watched (the kind may not be served, and a watch of it would fail
-//! until it is): apply reads each one it wants.
+//! ExternalSecrets are watched once their kind is served ([`crate::controller::served`]).
 
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, ServiceAccount};
-use kube::runtime::reflector::{ObjectRef, Store};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, PoisonError},
+};
+
+use k8s_openapi::api::{
+    apps::v1::ControllerRevision,
+    core::v1::{PersistentVolume, PersistentVolumeClaim, ServiceAccount},
+};
+use kube::{
+    ResourceExt,
+    runtime::reflector::{ObjectRef, Store},
+};
 use serde_json::Value;
 
-/// The stores of the TaskDefinitions' dependents.
+use crate::translate::labels;
+
+/// The revision each TaskDefinition (by uid) registered last in this process, by the name of its
+/// ControllerRevision: a cache that does not hold it yet is behind this process's own write
+/// (kube-controller-manager's "expectations"), and the revisions are listed instead.
+#[derive(Debug, Default)]
+pub struct Registered(Mutex<HashMap<String, String>>);
+
+impl Registered {
+    /// Remembers that the TaskDefinition `uid` registered the ControllerRevision `name`.
+    pub fn record(&self, uid: &str, name: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(uid.to_owned(), name.to_owned());
+    }
+
+    /// Whether `revisions` hold what `uid` registered last (or it registered nothing); once they
+    /// do, it is forgotten.
+    pub fn seen_in(&self, uid: &str, revisions: &[ControllerRevision]) -> bool {
+        let mut registered = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(name) = registered.get(uid) else {
+            return true;
+        };
+        let seen = revisions.iter().any(|cr| cr.name_any() == *name);
+        if seen {
+            registered.remove(uid);
+        }
+        seen
+    }
+
+    /// Forgets `uid` (the TaskDefinition is gone).
+    pub fn forget(&self, uid: &str) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(uid);
+    }
+}
+
+/// The stores of the TaskDefinitions' revisions and dependents.
 #[derive(Clone)]
 pub struct Stores {
+    /// ControllerRevisions labelled as ecs-bridge's (the TaskDefinitions' registered revisions).
+    pub revisions: Store<ControllerRevision>,
     /// ServiceAccounts labelled as ecs-bridge's.
     pub service_accounts: Store<ServiceAccount>,
     /// PersistentVolumeClaims labelled as ecs-bridge's.
@@ -29,9 +79,25 @@ impl Stores {
     /// # Errors
     /// When a store's writer was dropped (the controller is stopping).
     pub async fn ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
+        self.revisions.wait_until_ready().await?;
         self.service_accounts.wait_until_ready().await?;
         self.claims.wait_until_ready().await?;
         self.volumes.wait_until_ready().await
+    }
+
+    /// The cached ControllerRevisions of the TaskDefinition `name` in `namespace` (labelled with
+    /// its name, as [`crate::controller::revisions::selector`] selects them).
+    #[must_use]
+    pub fn revisions_of(&self, namespace: &str, name: &str) -> Vec<ControllerRevision> {
+        self.revisions
+            .state()
+            .iter()
+            .filter(|cr| {
+                cr.namespace().as_deref() == Some(namespace)
+                    && cr.labels().get(labels::TASK_DEFINITION).map(String::as_str) == Some(name)
+            })
+            .map(|cr| (**cr).clone())
+            .collect()
     }
 
     /// The cached object of `kind` named `name` (in `namespace`, `None` for a cluster-scoped

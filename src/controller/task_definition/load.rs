@@ -1,6 +1,8 @@
 //! Load (async, read-only): what a TaskDefinition's reconcile reads, before anything is decided.
 //!
-//! - its ControllerRevisions (one LIST by its name's label);
+//! - its ControllerRevisions, from the controller's cache; listed (one LIST by its name's label)
+//!   only when the cache is behind: it lacks the revision the object's status names or the one
+//!   this process registered last ([`children::Registered`]), or there is no cache;
 //! - what registering its spec against them does ([`decide::registration`]); only when it
 //!   registers a revision, its family's high-water mark too ([`families::read`], one GET), so
 //!   that the new number is above every number the family ever had;
@@ -47,11 +49,19 @@ pub struct Loaded {
 /// # Errors
 /// [`Error::Kube`] when a LIST fails.
 pub async fn load(ctx: &Context, valid: &Valid, limit: usize) -> Result<Loaded, Error> {
-    let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), &valid.namespace);
-    let revisions = api
-        .list(&ListParams::default().labels(&revisions::selector(&valid.name)))
-        .await?
-        .items;
+    let dependents = children::ready_stores(ctx).await;
+    let revisions = match dependents
+        .as_deref()
+        .and_then(|stores| cached_revisions(ctx, valid, stores))
+    {
+        Some(cached) => cached,
+        None => {
+            let api: Api<ControllerRevision> = Api::namespaced(ctx.client.clone(), &valid.namespace);
+            api.list(&ListParams::default().labels(&revisions::selector(&valid.name)))
+                .await?
+                .items
+        }
+    };
     let td = &valid.task_definition;
     let mut registration = decide::registration(td, &revisions, None);
     let mut families = None;
@@ -88,6 +98,34 @@ pub async fn load(ctx: &Context, valid: &Valid, limit: usize) -> Result<Loaded, 
         registration,
         families,
         referrers,
-        dependents: children::ready_stores(ctx).await,
+        dependents,
     })
+}
+
+/// The revisions of `valid` in `stores`, unless the cache is behind: it must hold the revision
+/// the object's status names (or a later one of its own) and the one this process registered
+/// last. (After a revision was deleted by hand the status names a missing one: then the
+/// revisions are listed until the next registration.)
+fn cached_revisions(
+    ctx: &Context,
+    valid: &Valid,
+    stores: &[children::Stores],
+) -> Option<Vec<ControllerRevision>> {
+    let cached: Vec<ControllerRevision> = stores
+        .iter()
+        .flat_map(|s| s.revisions_of(&valid.namespace, &valid.name))
+        .collect();
+    let named = valid
+        .task_definition
+        .status
+        .as_ref()
+        .and_then(|s| s.revision)
+        .unwrap_or(0);
+    let latest_owned = cached
+        .iter()
+        .filter(|cr| revisions::controlled_by(cr, &valid.uid))
+        .map(|cr| cr.revision)
+        .max()
+        .unwrap_or(0);
+    (latest_owned >= named && ctx.task_definition_registered.seen_in(&valid.uid, &cached)).then_some(cached)
 }

@@ -26,6 +26,8 @@ pub mod validate;
 pub mod watch;
 
 #[cfg(test)]
+mod cache_tests;
+#[cfg(test)]
 mod reconcile_tests;
 
 use std::sync::Arc;
@@ -67,6 +69,9 @@ pub async fn reconcile(td: Arc<TaskDefinition>, ctx: Arc<Context>) -> Result<Act
         .record("name", name.as_str());
     if td.metadata.deletion_timestamp.is_some() {
         // Why: garbage collection removes the revisions; registering now could add one.
+        if let Some(uid) = td.uid() {
+            ctx.task_definition_registered.forget(&uid);
+        }
         return Ok(Action::await_change());
     }
     let now = Time(Timestamp::now());

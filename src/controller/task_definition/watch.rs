@@ -5,7 +5,10 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, ServiceAccount};
+use k8s_openapi::api::{
+    apps::v1::ControllerRevision,
+    core::v1::{PersistentVolume, PersistentVolumeClaim, ServiceAccount},
+};
 use kube::{
     Api, Resource,
     runtime::{
@@ -47,12 +50,16 @@ pub async fn run(
     let controller = Controller::new(scoped::<TaskDefinition>(&client, ns), watcher::Config::default())
         .trigger_backoff(crate::controller::caches::trigger_backoff());
     let store = controller.store();
+    // The registered revisions (ours by label): load reads them here rather than listing them
+    // at every reconcile. A change of one re-triggers nothing (this controller wrote it).
+    let (revisions, revision_changes) = reflected(scoped::<ControllerRevision>(&client, ns), ours.clone());
     let (service_accounts, sa_changes) = reflected(scoped::<ServiceAccount>(&client, ns), ours.clone());
     let (claims, claim_changes) = reflected(scoped::<PersistentVolumeClaim>(&client, ns), ours.clone());
     let (volumes, volume_changes) = reflected(Api::<PersistentVolume>::all(client.clone()), ours);
     add_scope(
         &ctx.task_definition_children,
         children::Stores {
+            revisions,
             service_accounts,
             claims,
             volumes,
@@ -61,6 +68,7 @@ pub async fn run(
     let scope = namespace.clone();
     let controller = controller
         .owns_stream(sa_changes)
+        .watches_stream(revision_changes, |_revision| None::<ObjectRef<TaskDefinition>>)
         .watches_stream(claim_changes, |pvc| task_definition_of(&pvc, None))
         .watches_stream(volume_changes, move |pv| {
             task_definition_of(&pv, scope.as_deref())
