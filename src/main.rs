@@ -96,6 +96,16 @@ enum Command {
         /// logged).
         #[arg(long, env = "ECS_BRIDGE_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
         metrics_address: std::net::SocketAddr,
+        /// Most reconciles running at once, per controller (0: no limit).
+        #[arg(long, env = "ECS_BRIDGE_CONCURRENCY",
+              default_value_t = ecs_bridge::controller::DEFAULT_CONCURRENCY)]
+        concurrency: u16,
+        /// Requests a second the operator sends to the API server, sustained (0: no limit).
+        #[arg(long, env = "ECS_BRIDGE_QPS", default_value_t = ecs_bridge::runtime::rate_limit::DEFAULT_QPS)]
+        qps: u32,
+        /// Requests the operator may send at once above `--qps` after a quiet time.
+        #[arg(long, env = "ECS_BRIDGE_BURST", default_value_t = ecs_bridge::runtime::rate_limit::DEFAULT_BURST)]
+        burst: u32,
     },
     /// Show what a memberOf expression (cluster query language) compiles to: node affinity and
     /// pod (anti-)affinity, and the nodes it selects.
@@ -195,6 +205,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             lease_name,
             lease_namespace,
             metrics_address,
+            concurrency,
+            qps,
+            burst,
         } => {
             // The operator's own namespace: its Lease's, and its placeholder pods'.
             let own_namespace = lease_namespace
@@ -204,12 +217,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 namespaces,
                 &log,
                 log_json,
+                ecs_bridge::runtime::rate_limit::RateLimit::from_flags(qps, burst),
                 ecs_bridge::run::RunConfig {
                     controllers: ecs_bridge::controller::Config {
                         revision_history_limit,
                         options,
                         headroom_namespace: own_namespace.clone(),
                         task_retention,
+                        concurrency,
                         ..ecs_bridge::controller::Config::default()
                     },
                     leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {
@@ -336,6 +351,7 @@ fn run(
     namespaces: Vec<String>,
     log: &str,
     json: bool,
+    rate_limit: Option<ecs_bridge::runtime::rate_limit::RateLimit>,
     run_config: ecs_bridge::run::RunConfig,
 ) -> Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_new(log).with_context(|| format!("--log {log:?}"))?;
@@ -360,7 +376,8 @@ fn run(
         config
             .headers
             .push((http::header::USER_AGENT, http::HeaderValue::from_str(&agent)?));
-        let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+        let client = ecs_bridge::runtime::rate_limit::client(config, rate_limit)
+            .context("building the Kubernetes client")?;
         let run_config = ecs_bridge::run::RunConfig {
             namespaces,
             ..run_config

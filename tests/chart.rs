@@ -292,6 +292,19 @@ async fn chart_installs_with_default_values_and_every_object_validates() {
     assert_eq!(deployment["spec"]["replicas"], 1);
     assert_eq!(env_value(deployment, "ECS_BRIDGE_BINPACK_SCHEDULER"), "false");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_EXTERNAL_SECRETS"), "true");
+    // The chart's defaults are the operator's.
+    assert_eq!(
+        env_value(deployment, "ECS_BRIDGE_CONCURRENCY"),
+        ecs_bridge::controller::DEFAULT_CONCURRENCY.to_string()
+    );
+    assert_eq!(
+        env_value(deployment, "ECS_BRIDGE_QPS"),
+        ecs_bridge::runtime::rate_limit::DEFAULT_QPS.to_string()
+    );
+    assert_eq!(
+        env_value(deployment, "ECS_BRIDGE_BURST"),
+        ecs_bridge::runtime::rate_limit::DEFAULT_BURST.to_string()
+    );
     assert!(
         !deployment.to_string().contains("ECS_BRIDGE_NAMESPACES"),
         "every namespace by default"
@@ -402,6 +415,9 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
             "keda.authentication=ClusterTriggerAuthentication/aws",
             "aws.region=eu-west-1",
             "watchNamespaces=[\"team-a\",\"team-b\"]",
+            "concurrency=4",
+            "apiServer.qps=50",
+            "apiServer.burst=100",
         ])
         .collect();
     let installed = install_and_validate(&server, &dir, release, &sets);
@@ -412,6 +428,9 @@ async fn chart_installs_with_every_option_and_every_object_validates() {
     assert_eq!(env_value(deployment, "ECS_BRIDGE_BINPACK_SCHEDULER"), "true");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_EXTERNAL_SECRETS"), "false");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_NAMESPACES"), "team-a,team-b");
+    assert_eq!(env_value(deployment, "ECS_BRIDGE_CONCURRENCY"), "4");
+    assert_eq!(env_value(deployment, "ECS_BRIDGE_QPS"), "50");
+    assert_eq!(env_value(deployment, "ECS_BRIDGE_BURST"), "100");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_KARPENTER_NODE_CLASS"), "ecs");
     assert_eq!(env_value(deployment, "ECS_BRIDGE_KEDA"), "false");
     assert_eq!(

@@ -83,6 +83,8 @@ pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 /// Default of [`Config::task_retention`]: ECS keeps stopped tasks describable for at least an
 /// hour.
 pub const DEFAULT_TASK_RETENTION: Duration = Duration::from_secs(3600);
+/// Default of [`Config::concurrency`]: chosen from the scale bench (`docs/performance.md`).
+pub const DEFAULT_CONCURRENCY: u16 = 16;
 /// Default of [`Config::revision_history_limit`].
 pub const DEFAULT_REVISION_HISTORY_LIMIT: usize = 10;
 
@@ -92,7 +94,8 @@ pub struct Config {
     /// How often every object is reconciled even when nothing changed (level-triggered safety
     /// net). Default: [`DEFAULT_RESYNC_INTERVAL`].
     pub resync_interval: Duration,
-    /// Most reconciles running at once per controller; 0 means no limit. Default: 0.
+    /// Most reconciles running at once per controller; 0 means no limit. Default:
+    /// [`DEFAULT_CONCURRENCY`].
     pub concurrency: u16,
     /// How many of a TaskDefinition's newest revisions to keep besides the latest and those in
     /// use by Services. Default: [`DEFAULT_REVISION_HISTORY_LIMIT`].
@@ -112,7 +115,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             resync_interval: DEFAULT_RESYNC_INTERVAL,
-            concurrency: 0,
+            concurrency: DEFAULT_CONCURRENCY,
             revision_history_limit: DEFAULT_REVISION_HISTORY_LIMIT,
             options: Options::default(),
             headroom_namespace: "ecs-bridge-system".to_owned(),
