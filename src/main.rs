@@ -96,6 +96,11 @@ enum Command {
         /// logged).
         #[arg(long, env = "ECS_BRIDGE_METRICS_ADDRESS", default_value = "0.0.0.0:8080")]
         metrics_address: std::net::SocketAddr,
+        /// How often every object is reconciled again although nothing changed (the
+        /// level-triggered safety net), e.g. `5m`, `1h`.
+        #[arg(long, env = "ECS_BRIDGE_RESYNC_INTERVAL", default_value = "5m",
+              value_parser = parse_duration)]
+        resync_interval: std::time::Duration,
         /// Most reconciles running at once, per controller (0: no limit).
         #[arg(long, env = "ECS_BRIDGE_CONCURRENCY",
               default_value_t = ecs_bridge::controller::DEFAULT_CONCURRENCY)]
@@ -205,6 +210,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             lease_name,
             lease_namespace,
             metrics_address,
+            resync_interval,
             concurrency,
             qps,
             burst,
@@ -225,6 +231,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                         headroom_namespace: own_namespace.clone(),
                         task_retention,
                         concurrency,
+                        resync_interval,
                         ..ecs_bridge::controller::Config::default()
                     },
                     leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {

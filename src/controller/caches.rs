@@ -7,7 +7,10 @@ use std::{
     sync::{PoisonError, RwLock},
 };
 
-use futures::Stream;
+use futures::{
+    FutureExt, Stream,
+    future::{BoxFuture, Shared},
+};
 use kube::{
     Api, Client, Resource,
     runtime::{
@@ -76,6 +79,37 @@ where
         .reflect(writer)
         .touched_objects();
     (store, changes)
+}
+
+/// Whether a scope's stores have all listed once, awaited by any number of reconciles at once.
+///
+/// Why: a reflector `Store`'s `wait_until_ready` keeps only the waker of the last task that
+/// polled it (one `oneshot` receiver inside), so of several reconciles waiting on the same store
+/// at startup all but one were never woken, and held their concurrency slots forever (15 of 16
+/// Service reconciles, once, in the scale bench). A `Shared` future polls the stores with its own
+/// waker and wakes every waiter.
+#[derive(Clone, Default)]
+pub struct Listed(std::sync::Arc<std::sync::OnceLock<Shared<BoxFuture<'static, bool>>>>);
+
+/// A scope's stores stopped (the controller is stopping) before they had all listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the controller stopped before its caches listed")]
+pub struct Stopped;
+
+impl Listed {
+    /// Waits until `all` (made once, the first time: true when every store listed, false when
+    /// one's writer was dropped) resolves.
+    ///
+    /// # Errors
+    /// [`Stopped`] when it resolved false.
+    pub async fn wait<F, Fut>(&self, all: F) -> Result<(), Stopped>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        let listed = self.0.get_or_init(|| all().boxed().shared()).clone();
+        if listed.await { Ok(()) } else { Err(Stopped) }
+    }
 }
 
 /// Adds the caches of one scope a controller runs in (`scope`) to its `stores`, which [`ready`]

@@ -14,6 +14,16 @@ pub enum Error {
         /// Name of the object.
         name: String,
     },
+    /// A TaskDefinition was about to register a revision number its family's high-water mark
+    /// already holds (another TaskDefinition of the family registered it meanwhile): retried,
+    /// with the number above.
+    #[error("revision {family}:{revision} was registered meanwhile by another TaskDefinition of the family")]
+    RevisionTaken {
+        /// The family.
+        family: String,
+        /// The number taken.
+        revision: i64,
+    },
 }
 
 impl Error {
@@ -23,6 +33,7 @@ impl Error {
         match self {
             Self::Kube(_) => "kube",
             Self::MissingNamespace { .. } => "missing_namespace",
+            Self::RevisionTaken { .. } => "revision_taken",
         }
     }
 }

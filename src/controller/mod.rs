@@ -149,6 +149,9 @@ pub struct Context {
     /// The revision each TaskDefinition registered last in this process (until its cache holds
     /// it).
     pub task_definition_registered: task_definition::children::Registered,
+    /// The families' high-water marks as this process last knew them, and the lock that makes
+    /// a namespace's registrations raise them one at a time.
+    pub task_definition_marks: task_definition::families::Marks,
     /// The Tasks' pods and the TaskDefinitions they run, cached: one set of stores per scope the
     /// Task controller runs in.
     pub task_children: std::sync::RwLock<Vec<task::children::Stores>>,
@@ -187,6 +190,7 @@ impl Context {
             scheduled_task_children: std::sync::RwLock::new(Vec::new()),
             task_definition_children: std::sync::RwLock::new(Vec::new()),
             task_definition_registered: task_definition::children::Registered::default(),
+            task_definition_marks: task_definition::families::Marks::default(),
             capacity_provider_caches: std::sync::RwLock::new(None),
             target_group_bindings: service::apply::Bindings::default(),
             served: served::Served::default(),

@@ -16,6 +16,8 @@ use crate::{api::Task, translate::scheduled_task::firings::SCHEDULED_TASK_LABEL}
 /// The ScheduledTask controller's stores.
 #[derive(Clone)]
 pub struct Stores {
+    /// Whether every store below has listed once (awaited by any number of reconciles).
+    pub listed: crate::controller::caches::Listed,
     /// Tasks labelled [`SCHEDULED_TASK_LABEL`].
     pub tasks: Store<Task>,
     /// CronJobs labelled [`SCHEDULED_TASK_LABEL`].
@@ -28,11 +30,19 @@ impl Stores {
     /// Waits until every store has listed once.
     ///
     /// # Errors
-    /// When a store's writer was dropped (the controller is stopping).
-    pub async fn ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
-        self.tasks.wait_until_ready().await?;
-        self.cron_jobs.wait_until_ready().await?;
-        self.jobs.wait_until_ready().await
+    /// [`crate::controller::caches::Stopped`] when a store's writer was dropped (the controller
+    /// is stopping).
+    pub async fn ready(&self) -> Result<(), crate::controller::caches::Stopped> {
+        let tasks = self.tasks.clone();
+        let cron_jobs = self.cron_jobs.clone();
+        let jobs = self.jobs.clone();
+        self.listed
+            .wait(|| async move {
+                tasks.wait_until_ready().await.is_ok()
+                    && cron_jobs.wait_until_ready().await.is_ok()
+                    && jobs.wait_until_ready().await.is_ok()
+            })
+            .await
     }
 }
 

@@ -50,6 +50,7 @@ pub async fn run(
     add_scope(
         &ctx.scheduled_task_children,
         children::Stores {
+            listed: Default::default(),
             tasks,
             cron_jobs,
             jobs,

@@ -33,6 +33,8 @@ use crate::{
 /// The stores of the Services' children.
 #[derive(Clone)]
 pub struct Stores {
+    /// Whether every store below has listed once (awaited by any number of reconciles).
+    pub listed: crate::controller::caches::Listed,
     /// Deployments labelled as ecs-bridge's.
     pub deployments: Store<Deployment>,
     /// DaemonSets labelled as ecs-bridge's.
@@ -81,19 +83,35 @@ impl Stores {
     /// Waits until every store has listed once (so an empty store means "none", not "not yet").
     ///
     /// # Errors
-    /// When a store's writer was dropped (the controller is stopping).
-    pub async fn ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
-        self.deployments.wait_until_ready().await?;
-        self.daemon_sets.wait_until_ready().await?;
-        self.replica_sets.wait_until_ready().await?;
-        self.pods.wait_until_ready().await?;
-        self.services.wait_until_ready().await?;
-        self.hpas.wait_until_ready().await?;
-        self.task_definitions.wait_until_ready().await?;
-        self.revisions.wait_until_ready().await?;
-        self.capacity_providers.wait_until_ready().await?;
-        self.namespaces.wait_until_ready().await?;
-        self.nodes.wait_until_ready().await
+    /// [`crate::controller::caches::Stopped`] when a store's writer was dropped (the controller
+    /// is stopping).
+    pub async fn ready(&self) -> Result<(), crate::controller::caches::Stopped> {
+        let deployments = self.deployments.clone();
+        let daemon_sets = self.daemon_sets.clone();
+        let replica_sets = self.replica_sets.clone();
+        let pods = self.pods.clone();
+        let services = self.services.clone();
+        let hpas = self.hpas.clone();
+        let task_definitions = self.task_definitions.clone();
+        let revisions = self.revisions.clone();
+        let capacity_providers = self.capacity_providers.clone();
+        let namespaces = self.namespaces.clone();
+        let nodes = self.nodes.clone();
+        self.listed
+            .wait(|| async move {
+                deployments.wait_until_ready().await.is_ok()
+                    && daemon_sets.wait_until_ready().await.is_ok()
+                    && replica_sets.wait_until_ready().await.is_ok()
+                    && pods.wait_until_ready().await.is_ok()
+                    && services.wait_until_ready().await.is_ok()
+                    && hpas.wait_until_ready().await.is_ok()
+                    && task_definitions.wait_until_ready().await.is_ok()
+                    && revisions.wait_until_ready().await.is_ok()
+                    && capacity_providers.wait_until_ready().await.is_ok()
+                    && namespaces.wait_until_ready().await.is_ok()
+                    && nodes.wait_until_ready().await.is_ok()
+            })
+            .await
     }
 
     /// The children of Service `name` in `namespace`.

@@ -863,6 +863,7 @@ fn with_caches(ctx: &Context, caches: Caches) {
     let mut stores = ctx.service_children.write().expect("not poisoned");
     stores.clear();
     stores.push(children::Stores {
+        listed: Default::default(),
         deployments: filled(caches.deployments),
         daemon_sets: filled(caches.daemon_sets),
         replica_sets: filled(Vec::new()),

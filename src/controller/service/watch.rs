@@ -167,6 +167,7 @@ pub async fn run(
     add_scope(
         &ctx.service_children,
         children::Stores {
+            listed: Default::default(),
             deployments,
             daemon_sets,
             replica_sets,

@@ -19,6 +19,8 @@ use crate::{
 /// The Task controller's stores.
 #[derive(Clone)]
 pub struct Stores {
+    /// Whether every store below has listed once (awaited by any number of reconciles).
+    pub listed: crate::controller::caches::Listed,
     /// Pods labelled [`TASK_LABEL`].
     pub pods: Store<Pod>,
     /// The TaskDefinitions.
@@ -29,10 +31,16 @@ impl Stores {
     /// Waits until every store has listed once.
     ///
     /// # Errors
-    /// When a store's writer was dropped (the controller is stopping).
-    pub async fn ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
-        self.pods.wait_until_ready().await?;
-        self.task_definitions.wait_until_ready().await
+    /// [`crate::controller::caches::Stopped`] when a store's writer was dropped (the controller
+    /// is stopping).
+    pub async fn ready(&self) -> Result<(), crate::controller::caches::Stopped> {
+        let pods = self.pods.clone();
+        let task_definitions = self.task_definitions.clone();
+        self.listed
+            .wait(|| async move {
+                pods.wait_until_ready().await.is_ok() && task_definitions.wait_until_ready().await.is_ok()
+            })
+            .await
     }
 }
 

@@ -52,6 +52,7 @@ pub async fn run(
     add_scope(
         &ctx.task_children,
         children::Stores {
+            listed: Default::default(),
             pods,
             task_definitions,
         },

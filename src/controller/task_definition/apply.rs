@@ -33,7 +33,6 @@ use super::{
     FIELD_MANAGER,
     build::{Dependent, Desired, Owner},
     children::{self, Stores},
-    families,
     load::Loaded,
     validate::Valid,
 };
@@ -71,14 +70,9 @@ pub async fn apply(
     if let Some(cr) = &desired.register {
         // The mark first: a revision number is never given twice, even when the create fails.
         let family = valid.task_definition.family();
-        families::record(
-            &ctx.client,
-            &valid.namespace,
-            loaded.families.as_ref(),
-            &family,
-            cr.revision,
-        )
-        .await?;
+        ctx.task_definition_marks
+            .record(&ctx.client, &valid.namespace, &family, cr.revision)
+            .await?;
         let created = revisions.create(&PostParams::default(), cr).await?;
         tracing::info!(revision = created.revision, "revision registered");
         ctx.task_definition_registered

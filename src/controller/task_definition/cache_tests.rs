@@ -85,6 +85,7 @@ fn cached(revisions: Vec<ControllerRevision>) -> (Arc<Context>, testing::Handle,
     add_scope(
         &ctx.task_definition_children,
         children::Stores {
+            listed: Default::default(),
             revisions,
             service_accounts,
             claims,
@@ -178,4 +179,43 @@ async fn a_cache_without_this_process_s_last_registration_is_not_trusted() {
         .await
         .expect("verifier finishes")
         .expect("one LIST and the status");
+}
+
+#[tokio::test]
+async fn every_reconcile_waiting_for_the_caches_is_woken() {
+    // Several reconciles (tasks) wait at startup for the same stores to list; each must wake
+    // once they have (a store's own readiness wakes only the last task that polled it).
+    let (revisions, mut w1) = reflector::store::<ControllerRevision>();
+    let (service_accounts, mut w2) = reflector::store::<ServiceAccount>();
+    let (claims, mut w3) = reflector::store::<PersistentVolumeClaim>();
+    let (volumes, mut w4) = reflector::store::<PersistentVolume>();
+    let stores = children::Stores {
+        listed: Default::default(),
+        revisions,
+        service_accounts,
+        claims,
+        volumes,
+    };
+    let waiting: Vec<_> = (0..4)
+        .map(|_| {
+            let stores = stores.clone();
+            tokio::spawn(async move { stores.ready().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    w1.apply_watcher_event(&Event::Init);
+    w1.apply_watcher_event(&Event::InitDone);
+    w2.apply_watcher_event(&Event::Init);
+    w2.apply_watcher_event(&Event::InitDone);
+    w3.apply_watcher_event(&Event::Init);
+    w3.apply_watcher_event(&Event::InitDone);
+    w4.apply_watcher_event(&Event::Init);
+    w4.apply_watcher_event(&Event::InitDone);
+    for waiter in waiting {
+        tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .expect("every waiter woken")
+            .expect("joined")
+            .expect("listed");
+    }
 }

@@ -63,6 +63,8 @@ impl Registered {
 /// The stores of the TaskDefinitions' revisions and dependents.
 #[derive(Clone)]
 pub struct Stores {
+    /// Whether every store below has listed once (awaited by any number of reconciles).
+    pub listed: crate::controller::caches::Listed,
     /// ControllerRevisions labelled as ecs-bridge's (the TaskDefinitions' registered revisions).
     pub revisions: Store<ControllerRevision>,
     /// ServiceAccounts labelled as ecs-bridge's.
@@ -77,12 +79,21 @@ impl Stores {
     /// Waits until every store has listed once (so an empty store means "none", not "not yet").
     ///
     /// # Errors
-    /// When a store's writer was dropped (the controller is stopping).
-    pub async fn ready(&self) -> Result<(), kube::runtime::reflector::store::WriterDropped> {
-        self.revisions.wait_until_ready().await?;
-        self.service_accounts.wait_until_ready().await?;
-        self.claims.wait_until_ready().await?;
-        self.volumes.wait_until_ready().await
+    /// [`crate::controller::caches::Stopped`] when a store's writer was dropped (the controller
+    /// is stopping).
+    pub async fn ready(&self) -> Result<(), crate::controller::caches::Stopped> {
+        let revisions = self.revisions.clone();
+        let service_accounts = self.service_accounts.clone();
+        let claims = self.claims.clone();
+        let volumes = self.volumes.clone();
+        self.listed
+            .wait(|| async move {
+                revisions.wait_until_ready().await.is_ok()
+                    && service_accounts.wait_until_ready().await.is_ok()
+                    && claims.wait_until_ready().await.is_ok()
+                    && volumes.wait_until_ready().await.is_ok()
+            })
+            .await
     }
 
     /// The cached ControllerRevisions of the TaskDefinition `name` in `namespace` (labelled with

@@ -10,11 +10,18 @@
 //! and re-applying TaskDefinition `web` registers `web:5`. Deleting the ConfigMap (or the
 //! namespace) forgets the marks; a user who wants the numbers to start again at 1 deletes it.
 //!
-//! Requests: none at rest. A registration reads the ConfigMap once ([`read`], in load) and
-//! raises the mark before it creates the revision ([`record`], in apply: a create, or a merge
-//! patch guarded by the resource version read, so two registrations never lower a mark).
+//! Requests: none at rest. The process keeps the ConfigMap as it last read or wrote it
+//! ([`Marks`]): a registration reads it from there (one GET the first time, in load) and raises
+//! the mark before it creates the revision ([`Marks::record`], in apply: a create, or a merge
+//! patch guarded by the resource version known, so two registrations never lower a mark). The
+//! registrations of a namespace raise their marks one at a time, so the operator's own
+//! concurrent reconciles never conflict on the one ConfigMap (they did, thousands of times, in
+//! the scale bench); a conflict with another writer forgets the copy, and the retry reads it.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
@@ -61,20 +68,82 @@ pub async fn read(client: &kube::Client, namespace: &str) -> Result<Option<Confi
     Ok(api.get_opt(CONFIG_MAP).await?)
 }
 
-/// Raises `family`'s mark to `revision` in the ConfigMap of `namespace`, as [`read`] found it
-/// (`read`): creates it when it did not exist, patches it (guarded by its resource version) when
-/// its mark is lower, and leaves it alone otherwise.
+/// The ConfigMap of one namespace as this process last read or wrote it: `None` before it is
+/// read, `Some(None)` when it did not exist.
+type Known = Arc<tokio::sync::Mutex<Option<Option<ConfigMap>>>>;
+
+/// The families ConfigMap of each namespace as this process last read or wrote it, and the lock
+/// that makes its registrations raise their marks one at a time.
+#[derive(Debug, Default)]
+pub struct Marks(Mutex<HashMap<String, Known>>);
+
+impl Marks {
+    fn known(&self, namespace: &str) -> Known {
+        Arc::clone(
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(namespace.to_owned())
+                .or_default(),
+        )
+    }
+
+    /// The ConfigMap of `namespace` as last known (read once, the first time); `None` when it
+    /// does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Kube`] when the read fails.
+    pub async fn read(&self, client: &kube::Client, namespace: &str) -> Result<Option<ConfigMap>, Error> {
+        let known = self.known(namespace);
+        let mut known = known.lock().await;
+        if known.is_none() {
+            *known = Some(read(client, namespace).await?);
+        }
+        Ok(known.clone().flatten())
+    }
+
+    /// Raises `family`'s mark to `revision` in the ConfigMap of `namespace` ([`raise`], against
+    /// the copy last known), one registration of the namespace at a time; keeps what was
+    /// written, or forgets the copy when the write failed.
+    ///
+    /// # Errors
+    /// [`Error::RevisionTaken`] when the mark already reached `revision`; [`Error::Kube`] when
+    /// the write fails, a conflict included (the reconcile is retried, and reads it again).
+    pub async fn record(
+        &self,
+        client: &kube::Client,
+        namespace: &str,
+        family: &str,
+        revision: i64,
+    ) -> Result<(), Error> {
+        let known = self.known(namespace);
+        let mut known = known.lock().await;
+        let current = match known.take() {
+            Some(current) => current,
+            None => read(client, namespace).await?,
+        };
+        let written = raise(client, namespace, current.as_ref(), family, revision).await?;
+        *known = Some(Some(written));
+        Ok(())
+    }
+}
+
+/// Raises `family`'s mark to `revision` in the ConfigMap of `namespace`, as `read` (creates it
+/// when it did not exist, else patches it guarded by its resource version); returns it as
+/// written.
 ///
 /// # Errors
+/// [`Error::RevisionTaken`] when its mark is already `revision` or higher (another
+/// TaskDefinition of the family registered it since the reconcile read the mark);
 /// [`Error::Kube`] when the write fails, a conflict included (the ConfigMap changed since it was
-/// read: the reconcile is retried and reads it again).
-pub async fn record(
+/// read).
+pub async fn raise(
     client: &kube::Client,
     namespace: &str,
     read: Option<&ConfigMap>,
     family: &str,
     revision: i64,
-) -> Result<(), Error> {
+) -> Result<ConfigMap, Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let data = BTreeMap::from([(key(family), revision.to_string())]);
     match read {
@@ -98,19 +167,24 @@ pub async fn record(
                 data: Some(data),
                 ..ConfigMap::default()
             };
-            api.create(&PostParams::default(), &cm).await?;
+            Ok(api.create(&PostParams::default(), &cm).await?)
         }
-        Some(cm) if high_water_mark(cm, family).is_some_and(|mark| mark >= revision) => {}
+        Some(cm) if high_water_mark(cm, family).is_some_and(|mark| mark >= revision) => {
+            Err(Error::RevisionTaken {
+                family: family.to_owned(),
+                revision,
+            })
+        }
         Some(cm) => {
             let patch = serde_json::json!({
                 "metadata": { "resourceVersion": cm.resource_version() },
                 "data": data,
             });
-            api.patch(CONFIG_MAP, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+            Ok(api
+                .patch(CONFIG_MAP, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?)
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //!   only when the cache is behind: it lacks the revision the object's status names or the one
 //!   this process registered last ([`children::Registered`]), or there is no cache;
 //! - what registering its spec against them does ([`decide::registration`]); only when it
-//!   registers a revision, its family's high-water mark too ([`families::read`], one GET), so
-//!   that the new number is above every number the family ever had;
+//!   registers a revision, its family's high-water mark too ([`families::Marks::read`]: as this
+//!   process last knew it, read once), so that the new number is above every number the family
+//!   ever had;
 //! - only when retention may let a revision go ([`decide::needs_referrers`]), the objects of its
 //!   namespace that may use one: Services, Tasks and ScheduledTasks (a LIST each);
 //! - its dependents as the controller's caches last saw them ([`children`]).
@@ -66,7 +67,10 @@ pub async fn load(ctx: &Context, valid: &Valid, limit: usize) -> Result<Loaded, 
     let mut registration = decide::registration(td, &revisions, None);
     let mut families = None;
     if registration.as_ref().is_some_and(|r| r.register.is_some()) {
-        families = families::read(&ctx.client, &valid.namespace).await?;
+        families = ctx
+            .task_definition_marks
+            .read(&ctx.client, &valid.namespace)
+            .await?;
         let mark = families
             .as_ref()
             .and_then(|cm| families::high_water_mark(cm, &td.family()));

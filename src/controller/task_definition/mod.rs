@@ -28,6 +28,8 @@ pub mod watch;
 #[cfg(test)]
 mod cache_tests;
 #[cfg(test)]
+mod families_tests;
+#[cfg(test)]
 mod reconcile_tests;
 
 use std::sync::Arc;

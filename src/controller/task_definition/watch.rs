@@ -59,6 +59,7 @@ pub async fn run(
     add_scope(
         &ctx.task_definition_children,
         children::Stores {
+            listed: Default::default(),
             revisions,
             service_accounts,
             claims,

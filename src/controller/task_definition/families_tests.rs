@@ -1,0 +1,106 @@
+//! [`super::families::Marks`] against a mocked API server: a namespace's registrations raise
+//! their marks one at a time from the copy last written (no GET, no conflict between them), a
+//! mark already reached refuses the number, and a failed write makes the next one read again.
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::families::{CONFIG_MAP, Marks};
+use crate::controller::{
+    Error,
+    testing::{self, assert_no_more_requests, json_body, next, ok},
+};
+
+const PATH: &str = "/api/v1/namespaces/team-a/configmaps/ecsbridge-task-definition-families";
+
+fn config_map(resource_version: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": CONFIG_MAP, "namespace": "team-a", "resourceVersion": resource_version},
+           "data": data})
+}
+
+#[tokio::test]
+async fn registrations_of_a_namespace_raise_their_marks_one_at_a_time() {
+    let (client, mut server) = testing::client();
+    let marks = Arc::new(Marks::default());
+    let verifier = tokio::spawn(async move {
+        // Read once.
+        let (request, reply) = next(&mut server).await;
+        assert_eq!((request.method(), request.uri().path()), (&Method::GET, PATH));
+        ok(reply, &config_map("1", json!({"old": "3"})));
+        // Then each patch is guarded by the version the previous one returned.
+        let mut seen = Vec::new();
+        for version in ["2", "3"] {
+            let (request, reply) = next(&mut server).await;
+            assert_eq!((request.method(), request.uri().path()), (&Method::PATCH, PATH));
+            let body = json_body(request).await;
+            seen.push((
+                body["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                body["data"].clone(),
+            ));
+            ok(reply, &config_map(version, body["data"].clone()));
+        }
+        assert_no_more_requests(server).await;
+        seen
+    });
+    let (a, b) = tokio::join!(
+        marks.record(&client, "team-a", "web", 1),
+        marks.record(&client, "team-a", "api", 1)
+    );
+    a.expect("web raised");
+    b.expect("api raised");
+    let seen = verifier.await.expect("verifier");
+    assert_eq!(seen[0].0, "1");
+    assert_eq!(seen[1].0, "2", "the second write starts from the first's result");
+    let families: Vec<&Value> = seen.iter().map(|(_, data)| data).collect();
+    assert!(families.contains(&&json!({"web": "1"})) && families.contains(&&json!({"api": "1"})));
+}
+
+#[tokio::test]
+async fn a_number_the_mark_reached_is_refused_and_a_failed_write_reads_again() {
+    let (client, mut server) = testing::client();
+    let marks = Marks::default();
+    let verifier = tokio::spawn(async move {
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::GET);
+        ok(reply, &config_map("7", json!({"web": "4"})));
+        // After the refusal: read again, then a patch that conflicts.
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::GET);
+        ok(reply, &config_map("8", json!({"web": "4"})));
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::PATCH);
+        reply.send_response(testing::json_response(
+            StatusCode::CONFLICT,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                    "message": "the object has been modified"}),
+        ));
+        // After the conflict: read again.
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::GET);
+        ok(reply, &config_map("9", json!({"web": "5"})));
+        assert_no_more_requests(server).await;
+    });
+    let taken = marks.record(&client, "team-a", "web", 4).await;
+    assert!(
+        matches!(&taken, Err(Error::RevisionTaken { family, revision: 4 }) if family == "web"),
+        "{taken:?}"
+    );
+    assert!(matches!(
+        marks.record(&client, "team-a", "web", 5).await,
+        Err(Error::Kube(_))
+    ));
+    let read = marks.read(&client, "team-a").await.expect("read");
+    assert_eq!(
+        read.and_then(|cm| cm.data)
+            .and_then(|d| d.get("web").cloned())
+            .as_deref(),
+        Some("5")
+    );
+    verifier.await.expect("verifier");
+}
