@@ -3,6 +3,8 @@
 //! capacity), its tasks (pods labelled with the provider) and the Services whose strategy names
 //! it. Without caches (a reconcile outside the controller) they are listed.
 
+use std::borrow::Borrow;
+
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::{Api, ResourceExt, api::ListParams};
 
@@ -31,39 +33,42 @@ pub struct Loaded {
 /// # Errors
 /// [`Error::Kube`] when a LIST fails (without caches only).
 pub async fn load(ctx: &Context, cp: &CapacityProvider) -> Result<Loaded, Error> {
-    let (nodes, pods, services) = match super::watch::cached(ctx) {
-        Some(cached) => cached,
-        None => {
-            let label = format!("{PROVIDER_LABEL}={}", label_value(&cp.ecs_name()));
-            (
-                Api::<Node>::all(ctx.client.clone())
-                    .list(&ListParams::default())
-                    .await?
-                    .items,
-                Api::<Pod>::all(ctx.client.clone())
-                    .list(&ListParams::default().labels(&label))
-                    .await?
-                    .items,
-                Api::<Service>::all(ctx.client.clone())
-                    .list(&ListParams::default())
-                    .await?
-                    .items,
-            )
-        }
-    };
+    if let Some((nodes, pods, services)) = super::watch::cached(ctx) {
+        return Ok(observe(cp, &nodes, &pods, &services));
+    }
+    let label = format!("{PROVIDER_LABEL}={}", label_value(&cp.ecs_name()));
+    let nodes = Api::<Node>::all(ctx.client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let pods = Api::<Pod>::all(ctx.client.clone())
+        .list(&ListParams::default().labels(&label))
+        .await?
+        .items;
+    let services = Api::<Service>::all(ctx.client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items;
     Ok(observe(cp, &nodes, &pods, &services))
 }
 
-/// What `cp` holds among `nodes` and `pods`, and which of `services` use it (pure).
+/// What `cp` holds among `nodes` and `pods`, and which of `services` use it (pure). They are
+/// borrowed (the caches' `Arc`s or listed objects): a reconcile copies none of them.
 #[must_use]
-pub fn observe(cp: &CapacityProvider, nodes: &[Node], pods: &[Pod], services: &[Service]) -> Loaded {
+pub fn observe<N, P, S>(cp: &CapacityProvider, nodes: &[N], pods: &[P], services: &[S]) -> Loaded
+where
+    N: Borrow<Node>,
+    P: Borrow<Pod>,
+    S: Borrow<Service>,
+{
     // What its tasks select: its nodeSelector, and its NodePool once it has one.
     let selector = crate::translate::capacity::provider::Provider::of(cp).node_selector;
     let name = cp.ecs_name();
     let label = label_value(&name);
     let nodes = nodes
         .iter()
-        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .map(Borrow::borrow)
+        .filter(|n: &&Node| n.metadata.deletion_timestamp.is_none())
         .filter(|n| selector.iter().all(|(k, v)| n.labels().get(k) == Some(v)))
         .map(|n| {
             let allocatable = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
@@ -77,7 +82,8 @@ pub fn observe(cp: &CapacityProvider, nodes: &[Node], pods: &[Pod], services: &[
         .collect();
     let tasks = pods
         .iter()
-        .filter(|p| p.labels().get(PROVIDER_LABEL) == Some(&label))
+        .map(Borrow::borrow)
+        .filter(|p: &&Pod| p.labels().get(PROVIDER_LABEL) == Some(&label))
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .filter(|p| {
             !matches!(
@@ -95,7 +101,8 @@ pub fn observe(cp: &CapacityProvider, nodes: &[Node], pods: &[Pod], services: &[
         .collect();
     let mut users: Vec<String> = services
         .iter()
-        .filter(|svc| svc.uses_capacity_provider(&name))
+        .map(Borrow::borrow)
+        .filter(|svc: &&Service| svc.uses_capacity_provider(&name))
         .map(|svc| format!("{}/{}", svc.namespace().unwrap_or_default(), svc.name_any()))
         .collect();
     users.sort();

@@ -63,28 +63,18 @@ pub fn headroom(ctx: &Context, name: &str) -> Option<Deployment> {
         .map(|d| (*d).clone())
 }
 
-/// The nodes, the pods and the Services in the controller's caches; `None` without caches (a
-/// reconcile outside the controller).
+/// The nodes, the pods and the Services in the controller's caches, shared (not copied); `None`
+/// without caches (a reconcile outside the controller).
 #[must_use]
-pub fn cached(ctx: &Context) -> Option<(Vec<Node>, Vec<Pod>, Vec<Service>)> {
+pub fn cached(ctx: &Context) -> Option<(Vec<Arc<Node>>, Vec<Arc<Pod>>, Vec<Arc<Service>>)> {
     let caches = ctx
         .capacity_provider_caches
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone()?;
-    let nodes = caches.nodes.state().iter().map(|n| (**n).clone()).collect();
-    let pods = caches
-        .pods
-        .iter()
-        .flat_map(Store::state)
-        .map(|p| (*p).clone())
-        .collect();
-    let services = caches
-        .services
-        .iter()
-        .flat_map(Store::state)
-        .map(|s| (*s).clone())
-        .collect();
+    let nodes = caches.nodes.state();
+    let pods = caches.pods.iter().flat_map(Store::state).collect();
+    let services = caches.services.iter().flat_map(Store::state).collect();
     Some((nodes, pods, services))
 }
 
@@ -97,6 +87,9 @@ fn providers_labelled(providers: &Store<CapacityProvider>, label: &str) -> Vec<O
         .map(|cp| ObjectRef::from_obj(&**cp))
         .collect()
 }
+
+/// How long the CapacityProvider controller waits for more changes before it reconciles.
+pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Runs the CapacityProvider controller (once, cluster-scoped) with the pods and Services of
 /// `scopes` (`None`: every namespace) until `shutdown`; marks `synced` after the first LIST of
@@ -202,7 +195,11 @@ pub async fn run(
         services: service_stores,
         headroom,
     });
-    let config = kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency);
+    // Debounced: its status is counts over every task and Service using it, so a burst of
+    // changes (thousands of tasks starting) makes one reconcile, not one per change.
+    let config = kube::runtime::controller::Config::default()
+        .concurrency(ctx.config.concurrency)
+        .debounce(DEBOUNCE);
     let results = controller
         .with_config(config)
         .graceful_shutdown_on(shutdown.clone())

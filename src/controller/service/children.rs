@@ -251,13 +251,19 @@ pub fn namespace(stores: &[Stores], name: &str) -> Option<Namespace> {
         .map(|n| (*n).clone())
 }
 
-/// The TaskDefinitions of `namespace` in `stores` ([`ready_stores`]), by name.
+/// The TaskDefinitions of `namespace` in `stores` ([`ready_stores`]) that may be `family`'s (of
+/// that family, or named so: what [`TaskDefinition::of_family`] chooses from), by name. Only
+/// those are copied: a namespace may hold thousands.
 #[must_use]
-pub fn task_definitions(stores: &[Stores], namespace: &str) -> Vec<TaskDefinition> {
+pub fn task_definitions(stores: &[Stores], namespace: &str, family: &str) -> Vec<TaskDefinition> {
     let mut task_definitions: Vec<TaskDefinition> = stores
         .iter()
         .flat_map(|s| s.task_definitions.state())
         .filter(|td| td.namespace().as_deref() == Some(namespace))
+        .filter(|td| {
+            let name = td.metadata.name.as_deref();
+            name == Some(family) || td.spec.task_definition.family.as_deref().or(name) == Some(family)
+        })
         .map(|td| (*td).clone())
         .collect();
     task_definitions.sort_by_key(ResourceExt::name_any);

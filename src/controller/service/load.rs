@@ -38,7 +38,8 @@ use crate::{
 /// What a Service's reconcile read.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
-    /// The TaskDefinitions of the Service's namespace; empty when `spec.taskDefinition` is
+    /// The TaskDefinitions of the Service's namespace that may be the family it asks for (from
+    /// the caches; all of the namespace's when listed); empty when `spec.taskDefinition` is
     /// missing or malformed (nothing to look up: validate reports it).
     pub task_definitions: Vec<TaskDefinition>,
     /// The ControllerRevision of the revision the Service asks for ([`asked_revision`]), when the
@@ -119,7 +120,7 @@ pub async fn load(ctx: &Context, svc: &Service, namespace: &str) -> Result<Loade
         });
     };
     let task_definitions = match &cached {
-        Some(stores) => super::children::task_definitions(stores, namespace),
+        Some(stores) => super::children::task_definitions(stores, namespace, &reference.family),
         None => {
             let api: Api<TaskDefinition> = Api::namespaced(ctx.client.clone(), namespace);
             api.list(&ListParams::default()).await?.items
