@@ -232,7 +232,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                         task_retention,
                         concurrency,
                         resync_interval,
-                        ..ecs_bridge::controller::Config::default()
                     },
                     leader_election: leader_elect.then(|| ecs_bridge::runtime::LeaderConfig {
                         lease_name,

@@ -87,6 +87,17 @@ pub async fn children(client: &Client) -> Vec<(ApiResource, Option<String>, Valu
     out
 }
 
+/// A plain kube client of `server` (the bench's, not the operator's: no User-Agent of its own).
+pub async fn client(server: &TestApiServer) -> Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig"),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .expect("client config");
+    Client::try_from(config).expect("client")
+}
+
 /// The time a fresh API server double (with `crds` installed and the namespaces made, not
 /// timed) takes to accept `objects`, applied `concurrency` at once by one client.
 pub async fn floor(
@@ -96,13 +107,7 @@ pub async fn floor(
     concurrency: usize,
 ) -> Duration {
     let server = TestApiServer::start().await;
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig"),
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .expect("client config");
-    let client = Client::try_from(config).expect("client");
+    let client = client(&server).await;
     let params = PatchParams::apply("floor").force();
     let crd_ar = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),

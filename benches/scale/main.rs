@@ -2,7 +2,8 @@
 //! `SCALE_SERVICES`), of which a share has task roles, secrets and EFS volumes, load balancers,
 //! Service Connect, target-tracking auto scaling, placement expressions, a strategy over two
 //! capacity providers or `DAEMON` scheduling ([`manifests::shape`]), plus N/100 ScheduledTasks,
-//! on the test bed (the API server double and its simulated cluster, 20 nodes). The operator
+//! on the test bed (the API server double and its simulated cluster, one node per 40
+//! Services, at least 20). The operator
 //! runs as its own process (`ecs-bridge run`, the release binary), so that its memory is its
 //! own; its requests are told from the bench's by its User-Agent.
 //!
@@ -214,7 +215,9 @@ async fn main() {
 
     let server = TestApiServer::start().await;
     let cluster = SimCluster::start(&server.api);
-    for n in 0..20 {
+    // Enough nodes for every task (110 pods a node, as the kubelet's default).
+    let node_count = (services / 40).max(20);
+    for n in 0..node_count {
         let capacity = if n % 2 == 0 { "ON_DEMAND" } else { "SPOT" };
         let labels = json!({"kubernetes.io/hostname": format!("node-{n}"), "kubernetes.io/os": "linux",
                             "topology.kubernetes.io/zone": format!("zone-{}", n % 3),
@@ -224,13 +227,7 @@ async fn main() {
             .expect("a node");
     }
     cluster.kubelet(PodOutcome::Running { ready: true });
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig"),
-        &kube::config::KubeConfigOptions::default(),
-    )
-    .await
-    .expect("client config");
-    let client = Client::try_from(config).expect("client");
+    let client = floor::client(&server).await;
 
     // The cluster: CRDs, then every object, before the operator starts.
     let crds = crds();
@@ -249,6 +246,7 @@ async fn main() {
     let mut operator = start_operator(server.kubeconfig(), resync, concurrency, qps, burst);
     let pid = operator.0.id();
     let mut watches: Vec<RequestRecord> = Vec::new();
+    let mut cpu_last = (Instant::now(), observe::cpu_seconds(pid));
     loop {
         let tds = observe::ready(
             &client,
@@ -270,6 +268,14 @@ async fn main() {
         if tds.0 == services && svcs.0 == services && sts.0 == scheduled {
             break;
         }
+        eprintln!(
+            "  {:>6.1}s: Ready: {} TaskDefinitions, {} Services, {} ScheduledTasks; operator at {:.0}% CPU",
+            started.elapsed().as_secs_f64(),
+            tds.0,
+            svcs.0,
+            sts.0,
+            observe::cpu_percent(pid, &mut cpu_last)
+        );
         if let Ok(Some(status)) = operator.0.try_wait() {
             panic!("the operator exited: {status}");
         }
@@ -278,7 +284,8 @@ async fn main() {
             started.elapsed() < Duration::from_secs(limit),
             "after an hour: TaskDefinitions {tds:?}, Services {svcs:?}, ScheduledTasks {sts:?} (Ready, all)"
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // (Each check lists every object: not more often, the double is the bench's own.)
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
     let converged = started.elapsed();
     let convergence = observe::operator(&server.api.faults.requests());
@@ -400,7 +407,7 @@ async fn main() {
     println!(
         "scale: {services} TaskDefinitions ({} with dependents) and {services} Services ({} with a load balancer, {} with \
          Service Connect, {} auto scaled, {} over 2 capacity providers, {} DAEMON, {} placed by an expression), {scheduled} \
-         ScheduledTasks; 20 nodes; operator: --concurrency={concurrency} --qps={qps} --burst={burst} --resync-interval={}s",
+         ScheduledTasks; {node_count} nodes; operator: --concurrency={concurrency} --qps={qps} --burst={burst} --resync-interval={}s",
         (0..services).filter(|i| manifests::has_dependents(*i)).count(),
         manifests::count(services, Shape::LoadBalancer),
         manifests::count(services, Shape::ServiceConnect),

@@ -26,17 +26,17 @@ pub enum Shape {
 }
 
 /// The shape of Service `i`: of every 10, one with a load balancer, one with Service Connect,
-/// one auto scaled, two over the capacity providers; of every 50, one DAEMON and one placed by
-/// an expression; the rest plain.
+/// one auto scaled, two over the capacity providers; of every 50, one placed by an expression;
+/// of every 500, one DAEMON (a task on every node: there are many nodes); the rest plain.
 #[must_use]
 pub fn shape(i: usize) -> Shape {
-    match (i % 10, i % 50) {
-        (0, _) => Shape::LoadBalancer,
-        (5, _) => Shape::ServiceConnect,
-        (2, _) => Shape::AutoScaling,
-        (1 | 6, _) => Shape::CapacityProviders,
-        (_, 3) => Shape::Daemon,
-        (_, 7) => Shape::Placement,
+    match (i % 10, i % 50, i % 500) {
+        (0, ..) => Shape::LoadBalancer,
+        (5, ..) => Shape::ServiceConnect,
+        (2, ..) => Shape::AutoScaling,
+        (1 | 6, ..) => Shape::CapacityProviders,
+        (.., 3) => Shape::Daemon,
+        (_, 7, _) => Shape::Placement,
         _ => Shape::Plain,
     }
 }
@@ -132,7 +132,7 @@ pub fn service(i: usize) -> String {
     match shape(i) {
         Shape::Daemon => out.push_str("  schedulingStrategy: DAEMON\n"),
         Shape::CapacityProviders => out.push_str(
-            "  desiredCount: 4\n  capacityProviderStrategy:\n    - {capacityProvider: on-demand-pool, base: 1, weight: 1}\n\
+            "  desiredCount: 2\n  capacityProviderStrategy:\n    - {capacityProvider: on-demand-pool, base: 1, weight: 1}\n\
              \x20   - {capacityProvider: spot-pool, weight: 3}\n",
         ),
         _ => out.push_str("  desiredCount: 1\n"),

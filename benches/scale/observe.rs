@@ -251,3 +251,27 @@ pub async fn ready(
         .count();
     (ready, list.items.len())
 }
+
+/// The CPU time process `pid` has used, in seconds (Linux `/proc/<pid>/stat`, at 100 ticks a
+/// second).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command (in parentheses): utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The CPU share process `pid` used since `last` (updated), in percent of one core.
+pub fn cpu_percent(pid: u32, last: &mut (Instant, f64)) -> f64 {
+    let now = (Instant::now(), cpu_seconds(pid));
+    let wall = now.0.duration_since(last.0).as_secs_f64();
+    let share = if wall > 0.0 {
+        100.0 * (now.1 - last.1) / wall
+    } else {
+        0.0
+    };
+    *last = now;
+    share
+}

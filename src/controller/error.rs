@@ -24,6 +24,13 @@ pub enum Error {
         /// The number taken.
         revision: i64,
     },
+    /// A family's high-water mark could not be raised (the write of the namespace's families
+    /// ConfigMap failed; retried).
+    #[error("the families' high-water marks were not raised: {message}")]
+    MarkNotRaised {
+        /// Why the write failed.
+        message: String,
+    },
 }
 
 impl Error {
@@ -34,6 +41,7 @@ impl Error {
             Self::Kube(_) => "kube",
             Self::MissingNamespace { .. } => "missing_namespace",
             Self::RevisionTaken { .. } => "revision_taken",
+            Self::MarkNotRaised { .. } => "mark_not_raised",
         }
     }
 }

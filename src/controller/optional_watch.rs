@@ -28,7 +28,7 @@ use kube::{
     },
 };
 
-use super::{caches::managed_by, served::not_found};
+use super::caches::managed_by;
 
 /// A kind, by `apiVersion` and plural.
 type Kind = (String, String);
@@ -224,8 +224,10 @@ async fn reflect(
     }
 }
 
-/// Whether `e` says the kind is not served (a 404 on the list or the watch).
+/// Whether `e` says the kind is not served (a 404 on the list or the watch; as
+/// `served::not_found` reads a Status, which this module does not import: `served` uses it).
 fn kind_gone(e: &watcher::Error) -> bool {
+    let not_found = |s: &kube::core::Status| s.is_not_found() || s.code == 404;
     match e {
         watcher::Error::InitialListFailed(kube::Error::Api(s))
         | watcher::Error::WatchStartFailed(kube::Error::Api(s))

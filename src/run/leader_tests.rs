@@ -137,15 +137,16 @@ async fn next_other(
     }
 }
 
-/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 28
+/// Holds the replies of the controllers' first requests (LISTs, left unanswered) until the 29
 /// initial LISTs of namespace `team-a` have been seen (TaskDefinitions three times: the
 /// TaskDefinition, Service and Task controllers; pods three times: the Service, Task and
-/// CapacityProvider controllers; CapacityProviders, nodes, Services and Tasks twice; CronJobs and
-/// Jobs; and the placeholder Deployments of the operator's namespace).
+/// CapacityProvider controllers; CapacityProviders, nodes, Services, Tasks and ControllerRevisions
+/// twice: the TaskDefinition and Service controllers; CronJobs and Jobs; and the placeholder
+/// Deployments of the operator's namespace).
 async fn initial_lists(server: &mut Handle, leases: &mut LeaseServer) -> Vec<Reply> {
     let mut paths = BTreeSet::new();
     let mut held = Vec::new();
-    while held.len() < 28 {
+    while held.len() < 29 {
         let (request, reply) = next_other(server, leases).await;
         assert_eq!(request.method(), Method::GET, "{}", request.uri());
         let path = request.uri().path();

@@ -63,10 +63,13 @@ pub fn headroom(ctx: &Context, name: &str) -> Option<Deployment> {
         .map(|d| (*d).clone())
 }
 
-/// The nodes, the pods and the Services in the controller's caches, shared (not copied); `None`
-/// without caches (a reconcile outside the controller).
+/// The nodes, the task pods and the Services of the controller's caches, shared (not copied).
+pub type Cached = (Vec<Arc<Node>>, Vec<Arc<Pod>>, Vec<Arc<Service>>);
+
+/// The nodes, the pods and the Services in the controller's caches; `None` without caches (a
+/// reconcile outside the controller).
 #[must_use]
-pub fn cached(ctx: &Context) -> Option<(Vec<Arc<Node>>, Vec<Arc<Pod>>, Vec<Arc<Service>>)> {
+pub fn cached(ctx: &Context) -> Option<Cached> {
     let caches = ctx
         .capacity_provider_caches
         .read()

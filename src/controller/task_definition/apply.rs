@@ -13,7 +13,7 @@
 //! controller) every dependent is applied.
 //!
 //! Requests per reconcile, once the caches have caught up: for a new revision, the write of its
-//! family's high-water mark ([`families::record`]) and its CREATE; a DELETE
+//! family's high-water mark ([`super::families::Marks::record`]) and its CREATE; a DELETE
 //! per revision let go and per PersistentVolume of it; a GET per ExternalSecret (or one discovery
 //! request while the kind is not served); an apply per dependent that changed.
 

@@ -14,9 +14,11 @@
 //! ([`Marks`]): a registration reads it from there (one GET the first time, in load) and raises
 //! the mark before it creates the revision ([`Marks::record`], in apply: a create, or a merge
 //! patch guarded by the resource version known, so two registrations never lower a mark). The
-//! registrations of a namespace raise their marks one at a time, so the operator's own
-//! concurrent reconciles never conflict on the one ConfigMap (they did, thousands of times, in
-//! the scale bench); a conflict with another writer forgets the copy, and the retry reads it.
+//! registrations of a namespace raise their marks by group commit: one write at a time, each
+//! carrying every mark waiting for it. So the operator's own concurrent reconciles never
+//! conflict on the one ConfigMap (they did, thousands of times, in the scale bench), and do not
+//! wait for one write each either; a conflict with another writer forgets the copy, and the
+//! retry reads it.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -68,17 +70,34 @@ pub async fn read(client: &kube::Client, namespace: &str) -> Result<Option<Confi
     Ok(api.get_opt(CONFIG_MAP).await?)
 }
 
-/// The ConfigMap of one namespace as this process last read or wrote it: `None` before it is
-/// read, `Some(None)` when it did not exist.
-type Known = Arc<tokio::sync::Mutex<Option<Option<ConfigMap>>>>;
-
-/// The families ConfigMap of each namespace as this process last read or wrote it, and the lock
-/// that makes its registrations raise their marks one at a time.
+/// One namespace's families ConfigMap as this process last read or wrote it (`None` before it
+/// is read, `Some(None)` when it did not exist), and the marks waiting to be written.
 #[derive(Debug, Default)]
-pub struct Marks(Mutex<HashMap<String, Known>>);
+struct Namespace {
+    known: tokio::sync::Mutex<Option<Option<ConfigMap>>>,
+    waiting: Mutex<Vec<Waiting>>,
+}
+
+/// A mark waiting to be raised: the family, the revision, and where to say how it went.
+type Waiting = (String, i64, tokio::sync::oneshot::Sender<Raised>);
+
+/// How raising one mark went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Raised {
+    Done,
+    Taken,
+    Failed(String),
+}
+
+/// The families ConfigMap of each namespace as this process last read or wrote it. A
+/// namespace's registrations raise their marks by group commit: one write at a time, each
+/// carrying every mark that waited for it, from the copy the last write returned (no GET, and
+/// no conflict between the operator's own concurrent reconciles).
+#[derive(Debug, Default)]
+pub struct Marks(Mutex<HashMap<String, Arc<Namespace>>>);
 
 impl Marks {
-    fn known(&self, namespace: &str) -> Known {
+    fn namespace(&self, namespace: &str) -> Arc<Namespace> {
         Arc::clone(
             self.0
                 .lock()
@@ -94,21 +113,21 @@ impl Marks {
     /// # Errors
     /// [`Error::Kube`] when the read fails.
     pub async fn read(&self, client: &kube::Client, namespace: &str) -> Result<Option<ConfigMap>, Error> {
-        let known = self.known(namespace);
-        let mut known = known.lock().await;
+        let ns = self.namespace(namespace);
+        let mut known = ns.known.lock().await;
         if known.is_none() {
             *known = Some(read(client, namespace).await?);
         }
         Ok(known.clone().flatten())
     }
 
-    /// Raises `family`'s mark to `revision` in the ConfigMap of `namespace` ([`raise`], against
-    /// the copy last known), one registration of the namespace at a time; keeps what was
-    /// written, or forgets the copy when the write failed.
+    /// Raises `family`'s mark to `revision` in the ConfigMap of `namespace`: queued, and written
+    /// by the next write of the namespace (this call's, or one already under way), with the
+    /// other marks waiting then. A failed write forgets the copy (the retry reads it again).
     ///
     /// # Errors
-    /// [`Error::RevisionTaken`] when the mark already reached `revision`; [`Error::Kube`] when
-    /// the write fails, a conflict included (the reconcile is retried, and reads it again).
+    /// [`Error::RevisionTaken`] when the mark already reached `revision`;
+    /// [`Error::MarkNotRaised`] when the write failed, a conflict included.
     pub async fn record(
         &self,
         client: &kube::Client,
@@ -116,36 +135,101 @@ impl Marks {
         family: &str,
         revision: i64,
     ) -> Result<(), Error> {
-        let known = self.known(namespace);
-        let mut known = known.lock().await;
-        let current = match known.take() {
-            Some(current) => current,
-            None => read(client, namespace).await?,
-        };
-        let written = raise(client, namespace, current.as_ref(), family, revision).await?;
-        *known = Some(Some(written));
-        Ok(())
+        let ns = self.namespace(namespace);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        ns.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((family.to_owned(), revision, tx));
+        {
+            let mut known = ns.known.lock().await;
+            let batch = std::mem::take(&mut *ns.waiting.lock().unwrap_or_else(PoisonError::into_inner));
+            if !batch.is_empty() {
+                write_batch(client, namespace, &mut known, batch).await;
+            }
+        }
+        match rx.await {
+            Ok(Raised::Done) => Ok(()),
+            Ok(Raised::Taken) => Err(Error::RevisionTaken {
+                family: family.to_owned(),
+                revision,
+            }),
+            Ok(Raised::Failed(message)) => Err(Error::MarkNotRaised { message }),
+            Err(_) => Err(Error::MarkNotRaised {
+                message: "the write was abandoned".to_owned(),
+            }),
+        }
     }
 }
 
-/// Raises `family`'s mark to `revision` in the ConfigMap of `namespace`, as `read` (creates it
-/// when it did not exist, else patches it guarded by its resource version); returns it as
-/// written.
+/// Writes the marks of `batch` in one write against `known` (read first when unknown), and
+/// says to each how it went: a mark already at its revision or above is taken (not written);
+/// after a failure, or when nothing could be written, the copy is forgotten.
+async fn write_batch(
+    client: &kube::Client,
+    namespace: &str,
+    known: &mut Option<Option<ConfigMap>>,
+    batch: Vec<Waiting>,
+) {
+    let current = match known.take() {
+        Some(current) => current,
+        None => match read(client, namespace).await {
+            Ok(current) => current,
+            Err(e) => {
+                let message = crate::runtime::ErrorChain(&e).to_string();
+                for (.., tx) in batch {
+                    let _ = tx.send(Raised::Failed(message.clone()));
+                }
+                return;
+            }
+        },
+    };
+    let (taken, wanted): (Vec<Waiting>, Vec<Waiting>) =
+        batch.into_iter().partition(|(family, revision, _)| {
+            current
+                .as_ref()
+                .and_then(|cm| high_water_mark(cm, family))
+                .is_some_and(|mark| mark >= *revision)
+        });
+    for (.., tx) in taken {
+        let _ = tx.send(Raised::Taken);
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    let marks: Vec<(&str, i64)> = wanted.iter().map(|(f, r, _)| (f.as_str(), *r)).collect();
+    let outcome = match raise(client, namespace, current.as_ref(), &marks).await {
+        Ok(written) => {
+            *known = Some(Some(written));
+            Raised::Done
+        }
+        Err(e) => Raised::Failed(crate::runtime::ErrorChain(&e).to_string()),
+    };
+    for (.., tx) in wanted {
+        let _ = tx.send(outcome.clone());
+    }
+}
+
+/// Raises the marks of `marks` (family, revision; the highest wins for a family given twice) in
+/// the ConfigMap of `namespace`, as `read` (creates it when it did not exist, else patches it
+/// guarded by its resource version); returns it as written.
 ///
 /// # Errors
-/// [`Error::RevisionTaken`] when its mark is already `revision` or higher (another
-/// TaskDefinition of the family registered it since the reconcile read the mark);
 /// [`Error::Kube`] when the write fails, a conflict included (the ConfigMap changed since it was
 /// read).
 pub async fn raise(
     client: &kube::Client,
     namespace: &str,
     read: Option<&ConfigMap>,
-    family: &str,
-    revision: i64,
+    marks: &[(&str, i64)],
 ) -> Result<ConfigMap, Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let data = BTreeMap::from([(key(family), revision.to_string())]);
+    let mut highest: BTreeMap<String, i64> = BTreeMap::new();
+    for (family, revision) in marks {
+        let mark = highest.entry(key(family)).or_insert(*revision);
+        *mark = (*mark).max(*revision);
+    }
+    let data: BTreeMap<String, String> = highest.into_iter().map(|(k, r)| (k, r.to_string())).collect();
     match read {
         None => {
             let cm = ConfigMap {
@@ -168,12 +252,6 @@ pub async fn raise(
                 ..ConfigMap::default()
             };
             Ok(api.create(&PostParams::default(), &cm).await?)
-        }
-        Some(cm) if high_water_mark(cm, family).is_some_and(|mark| mark >= revision) => {
-            Err(Error::RevisionTaken {
-                family: family.to_owned(),
-                revision,
-            })
         }
         Some(cm) => {
             let patch = serde_json::json!({

@@ -1,6 +1,7 @@
 //! [`super::families::Marks`] against a mocked API server: a namespace's registrations raise
-//! their marks one at a time from the copy last written (no GET, no conflict between them), a
-//! mark already reached refuses the number, and a failed write makes the next one read again.
+//! their marks by group commit from the copy last written (no GET, no conflict between them, the
+//! marks that waited written together), a mark already reached refuses the number, and a failed
+//! write makes the next one read again.
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ fn config_map(resource_version: &str, data: Value) -> Value {
 }
 
 #[tokio::test]
-async fn registrations_of_a_namespace_raise_their_marks_one_at_a_time() {
+async fn registrations_of_a_namespace_raise_their_marks_by_group_commit() {
     let (client, mut server) = testing::client();
     let marks = Arc::new(Marks::default());
     let verifier = tokio::spawn(async move {
@@ -30,7 +31,8 @@ async fn registrations_of_a_namespace_raise_their_marks_one_at_a_time() {
         let (request, reply) = next(&mut server).await;
         assert_eq!((request.method(), request.uri().path()), (&Method::GET, PATH));
         ok(reply, &config_map("1", json!({"old": "3"})));
-        // Then each patch is guarded by the version the previous one returned.
+        // The first write carries the first mark; the two that waited for it go together in the
+        // second, guarded by the version the first returned.
         let mut seen = Vec::new();
         for version in ["2", "3"] {
             let (request, reply) = next(&mut server).await;
@@ -48,17 +50,17 @@ async fn registrations_of_a_namespace_raise_their_marks_one_at_a_time() {
         assert_no_more_requests(server).await;
         seen
     });
-    let (a, b) = tokio::join!(
+    let (a, b, c) = tokio::join!(
         marks.record(&client, "team-a", "web", 1),
-        marks.record(&client, "team-a", "api", 1)
+        marks.record(&client, "team-a", "api", 1),
+        marks.record(&client, "team-a", "db", 7)
     );
     a.expect("web raised");
     b.expect("api raised");
+    c.expect("db raised");
     let seen = verifier.await.expect("verifier");
-    assert_eq!(seen[0].0, "1");
-    assert_eq!(seen[1].0, "2", "the second write starts from the first's result");
-    let families: Vec<&Value> = seen.iter().map(|(_, data)| data).collect();
-    assert!(families.contains(&&json!({"web": "1"})) && families.contains(&&json!({"api": "1"})));
+    assert_eq!(seen[0], ("1".to_owned(), json!({"web": "1"})));
+    assert_eq!(seen[1], ("2".to_owned(), json!({"api": "1", "db": "7"})));
 }
 
 #[tokio::test]
@@ -93,7 +95,7 @@ async fn a_number_the_mark_reached_is_refused_and_a_failed_write_reads_again() {
     );
     assert!(matches!(
         marks.record(&client, "team-a", "web", 5).await,
-        Err(Error::Kube(_))
+        Err(Error::MarkNotRaised { .. })
     ));
     let read = marks.read(&client, "team-a").await.expect("read");
     assert_eq!(
