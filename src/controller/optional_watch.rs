@@ -61,6 +61,14 @@ struct Scoped {
     listed: Arc<AtomicBool>,
 }
 
+impl Drop for OptionalWatches {
+    /// Stops every watch (the operator's controllers are stopping).
+    fn drop(&mut self) {
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(running);
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         for task in &self.tasks {
@@ -116,17 +124,18 @@ impl OptionalWatches {
             let store = writer.as_reader();
             let listed = Arc::new(AtomicBool::new(false));
             let gone = {
-                let running = Arc::clone(&self.running);
+                // Weak: the tasks must not keep the map (which owns their abort handles) alive.
+                let running = Arc::downgrade(&self.running);
                 let kind = kind.clone();
                 let gone = gone.clone();
                 move || {
-                    let removed = {
+                    let removed = running.upgrade().and_then(|running| {
                         let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
                         match running.get(&kind) {
                             Some(r) if r.id == id => running.remove(&kind),
                             _ => None,
                         }
-                    };
+                    });
                     gone();
                     // Why: dropping it aborts the tasks, this one among them: after the lock.
                     drop(removed);

@@ -73,10 +73,13 @@ pub async fn apply(
         ctx.task_definition_marks
             .record(&ctx.client, &valid.namespace, &family, cr.revision)
             .await?;
+        // Expected before the create: a create whose answer is lost may still have happened, and
+        // the cache must not be trusted until it shows the revision (or another registration
+        // replaces this expectation).
+        ctx.task_definition_registered
+            .record(&valid.uid, cr.metadata.name.as_deref().unwrap_or_default());
         let created = revisions.create(&PostParams::default(), cr).await?;
         tracing::info!(revision = created.revision, "revision registered");
-        ctx.task_definition_registered
-            .record(&valid.uid, created.metadata.name.as_deref().unwrap_or_default());
         if let Some(owner) = created.controller_owner_ref(&()) {
             owners.insert(created.revision, owner);
         }

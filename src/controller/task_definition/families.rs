@@ -184,15 +184,19 @@ async fn write_batch(
             }
         },
     };
-    let (taken, wanted): (Vec<Waiting>, Vec<Waiting>) =
-        batch.into_iter().partition(|(family, revision, _)| {
-            current
-                .as_ref()
-                .and_then(|cm| high_water_mark(cm, family))
-                .is_some_and(|mark| mark >= *revision)
-        });
-    for (.., tx) in taken {
-        let _ = tx.send(Raised::Taken);
+    // A number is given once: a mark at or above it, or an earlier waiter of the same batch
+    // for the same family (two TaskDefinitions may name one family) at or above it, takes it.
+    let mut highest: HashMap<String, i64> = HashMap::new();
+    let mut wanted: Vec<Waiting> = Vec::with_capacity(batch.len());
+    for (family, revision, tx) in batch {
+        let mark = current.as_ref().and_then(|cm| high_water_mark(cm, &family));
+        let before = highest.get(&family).copied().max(mark);
+        if before.is_some_and(|b| b >= revision) {
+            let _ = tx.send(Raised::Taken);
+            continue;
+        }
+        highest.insert(family.clone(), revision);
+        wanted.push((family, revision, tx));
     }
     if wanted.is_empty() {
         return;

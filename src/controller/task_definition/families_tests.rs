@@ -106,3 +106,39 @@ async fn a_number_the_mark_reached_is_refused_and_a_failed_write_reads_again() {
     );
     verifier.await.expect("verifier");
 }
+
+#[tokio::test]
+async fn two_waiters_of_one_family_never_get_the_same_number() {
+    // Two TaskDefinitions may name one family; their registrations of the same number wait for
+    // the same write: one gets it, the other is refused (and retried above it).
+    let (client, mut server) = testing::client();
+    let marks = Marks::default();
+    let verifier = tokio::spawn(async move {
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::GET);
+        ok(reply, &config_map("1", json!({"web": "4"})));
+        let mut written = Vec::new();
+        for version in ["2", "3"] {
+            let (request, reply) = next(&mut server).await;
+            assert_eq!(request.method(), Method::PATCH);
+            let body = json_body(request).await;
+            written.push(body["data"].clone());
+            ok(reply, &config_map(version, body["data"].clone()));
+        }
+        assert_no_more_requests(server).await;
+        written
+    });
+    let (first, a, b) = tokio::join!(
+        marks.record(&client, "team-a", "api", 1),
+        marks.record(&client, "team-a", "web", 5),
+        marks.record(&client, "team-a", "web", 5)
+    );
+    first.expect("api raised");
+    assert!(a.is_ok(), "{a:?}");
+    assert!(
+        matches!(&b, Err(Error::RevisionTaken { family, revision: 5 }) if family == "web"),
+        "{b:?}"
+    );
+    let written = verifier.await.expect("verifier");
+    assert_eq!(written, [json!({"api": "1"}), json!({"web": "5"})]);
+}
