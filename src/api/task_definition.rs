@@ -95,13 +95,25 @@ impl TaskDefinition {
         self.status.as_ref().and_then(|s| s.revision).unwrap_or(1)
     }
 
+    /// Whether [`family`](Self::family) is `family` (without building it).
+    #[must_use]
+    pub fn has_family(&self, family: &str) -> bool {
+        self.spec
+            .task_definition
+            .family
+            .as_deref()
+            .or(self.metadata.name.as_deref())
+            .unwrap_or_default()
+            == family
+    }
+
     /// The TaskDefinition of `family` among `candidates` (one namespace's): the one whose
     /// [`family`](Self::family) is `family`, else the one named `family`.
     ///
     /// # Errors
     /// A message when several objects register `family` (there must be one object per family).
     pub fn of_family<'a>(candidates: &'a [Self], family: &str) -> Result<Option<&'a Self>, String> {
-        let mut by_family: Vec<&Self> = candidates.iter().filter(|td| td.family() == family).collect();
+        let mut by_family: Vec<&Self> = candidates.iter().filter(|td| td.has_family(family)).collect();
         match by_family.len() {
             0 => Ok(candidates
                 .iter()

@@ -61,14 +61,6 @@ struct Scoped {
     listed: Arc<AtomicBool>,
 }
 
-impl Drop for OptionalWatches {
-    /// Stops every watch (the operator's controllers are stopping).
-    fn drop(&mut self) {
-        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
-        drop(running);
-    }
-}
-
 impl Drop for Running {
     fn drop(&mut self) {
         for task in &self.tasks {
@@ -124,7 +116,8 @@ impl OptionalWatches {
             let store = writer.as_reader();
             let listed = Arc::new(AtomicBool::new(false));
             let gone = {
-                // Weak: the tasks must not keep the map (which owns their abort handles) alive.
+                // Weak: the tasks must not keep the map (which owns their abort handles) alive, so
+                // that dropping the watches (the operator stopping) aborts them.
                 let running = Arc::downgrade(&self.running);
                 let kind = kind.clone();
                 let gone = gone.clone();
@@ -162,15 +155,6 @@ impl OptionalWatches {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&(api_version.to_owned(), plural.to_owned()));
         drop(removed);
-    }
-
-    /// Whether the watch of `plural` in `api_version` runs.
-    #[must_use]
-    pub fn is_watched(&self, api_version: &str, plural: &str) -> bool {
-        self.running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(&(api_version.to_owned(), plural.to_owned()))
     }
 
     /// The object `name` of `ar` in `namespace` as its watch last saw it: `Some(None)` when the

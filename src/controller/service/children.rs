@@ -260,10 +260,7 @@ pub fn task_definitions(stores: &[Stores], namespace: &str, family: &str) -> Vec
         .iter()
         .flat_map(|s| s.task_definitions.state())
         .filter(|td| td.namespace().as_deref() == Some(namespace))
-        .filter(|td| {
-            let name = td.metadata.name.as_deref();
-            name == Some(family) || td.spec.task_definition.family.as_deref().or(name) == Some(family)
-        })
+        .filter(|td| td.metadata.name.as_deref() == Some(family) || td.has_family(family))
         .map(|td| (*td).clone())
         .collect();
     task_definitions.sort_by_key(ResourceExt::name_any);
