@@ -254,8 +254,8 @@ async fn apply_hpa(
     }
 }
 
-/// Applies `wanted` (KEDA's ScaledObject of a Service) unless the live one already is it (a GET:
-/// the kind may not be served, so it is not watched), or deletes the one the Service had
+/// Applies `wanted` (KEDA's ScaledObject of a Service) unless the live one already is it (from the
+/// watch started once the kind is served, else a GET), or deletes the one the Service had
 /// (`had`, its status says) when it wants none; returns why it could not be applied.
 ///
 /// # Errors

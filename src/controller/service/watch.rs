@@ -65,9 +65,10 @@ pub fn services_for_task_definition(
 /// Watches Services, the Deployments, DaemonSets, Kubernetes Services and HPAs they own (only those
 /// labelled `app.kubernetes.io/managed-by=ecs-bridge`, to bound memory), the ReplicaSets and
 /// pods of their tasks, the nodes and TaskDefinitions (mapped to the Services that reference
-/// them), and caches them all in [`children::Stores`]. TargetGroupBindings are not watched (the
-/// kind may not be served, and a watch of it would fail until it is): a changed or deleted
-/// binding is re-applied at the next resync.
+/// them), and caches them all in [`children::Stores`]. TargetGroupBindings are not watched here (the
+/// kind may not be served): they are cached once it is ([`crate::controller::optional_watch`]),
+/// without triggering a reconcile, so a changed or deleted binding is re-applied at the next
+/// resync.
 pub async fn run(
     namespace: Option<String>,
     ctx: Arc<Context>,
@@ -117,8 +118,8 @@ pub async fn run(
     let (pods, pod_changes) = reflected(scoped::<Pod>(&client, ns), tasks);
     // The Kubernetes Services of load balancers, registries and Service Connect (owned, ours by
     // label): the reconcile leaves alone those already as wanted and prunes the others without
-    // a request. (TargetGroupBindings are not watched: the kind may not be served, and a watch
-    // of it would fail until it is; see `apply`.)
+    // a request. (TargetGroupBindings are watched only once their kind is served, by
+    // `optional_watch`; see `apply`.)
     let (core_services, core_service_changes) =
         reflected(scoped::<CoreService>(&client, ns), children.clone());
     // The HPAs of auto scaling (owned, ours by label): the reconcile leaves alone one already as

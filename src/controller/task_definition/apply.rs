@@ -6,8 +6,8 @@
 //! Every dependent carries [`unchanged::APPLIED_HASH`] and is only applied when the live one is
 //! not [`unchanged::is_current`], so a resync of unchanged TaskDefinitions writes nothing. The
 //! live ServiceAccounts, claims and PersistentVolumes come from the controller's caches
-//! ([`super::children`]); an ExternalSecret is read (one GET: the kind may not be served, so it
-//! is not watched). Whether ExternalSecrets are served is asked of discovery until they are
+//! ([`super::children`]); an ExternalSecret from the watch started once its kind is served
+//! ([`crate::controller::optional_watch`]; read by GET until that watch has listed). Whether ExternalSecrets are served is asked of discovery until they are
 //! ([`crate::controller::served`]), never by an apply: without External Secrets, the
 //! TaskDefinition is `Degraded` and nothing is written. Without caches (a reconcile outside the
 //! controller) every dependent is applied.
