@@ -50,8 +50,9 @@ lint:
 test-deps:
 	PYTHON=$(PYTHON) bash hack/test-deps.sh
 
-## test: every test (unit, CRD, corpus, CLI), and the scale bench small (50 Services) as a smoke
-## test of convergence, no request at rest, and the reaction to a change.
+## test: every test (unit, CRD, corpus, CLI, e2e, the fault runs of tests/faults), and the scale
+## bench small (50 Services) as a smoke test of convergence, no request at rest, and the reaction
+## to a change.
 test: test-deps
 	$(CARGO) test --workspace --locked
 	SCALE_SERVICES=50 SCALE_CHANGES=10 SCALE_RESYNC=10 SCALE_ASSERT=1 $(CARGO) test --locked --bench scale

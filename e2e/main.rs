@@ -11,6 +11,7 @@ mod autoscaling;
 mod capacity;
 mod dependents;
 mod endpoints;
+mod handover;
 mod leader_election;
 mod networking;
 mod placement;

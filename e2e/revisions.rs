@@ -174,7 +174,13 @@ async fn a_deleted_and_reapplied_family_never_reuses_a_number() {
     let families = env
         .get(&["configmap", "ecsbridge-task-definition-families"])
         .expect("the families ConfigMap");
-    assert_eq!(s(&families, "/data/web"), "3", "{families}");
+    // The number, and the TaskDefinition it was given to.
+    let td = env.get(&["taskdef", "web"]).expect("the TaskDefinition");
+    assert_eq!(
+        s(&families, "/data/web"),
+        format!("3 {}", s(&td, "/metadata/uid")),
+        "{families}"
+    );
     assert!(
         families["metadata"].get("ownerReferences").is_none(),
         "{families}"

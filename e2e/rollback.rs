@@ -12,7 +12,8 @@ use crate::support::{Env, eventually};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
-fn manifests(image: &str) -> String {
+/// The TaskDefinition and Service `shop`, with the circuit breaker and rollback on.
+pub fn manifests(image: &str) -> String {
     format!(
         r#"apiVersion: ecsbridge.io/v1alpha1
 kind: TaskDefinition
@@ -46,14 +47,16 @@ fn image(deployment: &Value) -> &str {
         .unwrap_or("")
 }
 
-fn primary(svc: &Value) -> Option<&Value> {
+/// The Service's PRIMARY deployment.
+pub fn primary(svc: &Value) -> Option<&Value> {
     svc.pointer("/status/deployments")?
         .as_array()?
         .iter()
         .find(|d| d["status"] == "PRIMARY")
 }
 
-fn messages(svc: &Value) -> Vec<String> {
+/// The messages of the Service's ECS events.
+pub fn messages(svc: &Value) -> Vec<String> {
     svc.pointer("/status/events")
         .and_then(Value::as_array)
         .into_iter()

@@ -26,19 +26,21 @@ pub fn container_name(ecs_name: &str) -> Option<String> {
 /// `a--b` and `a-b` stay distinct); dots too, since each dot-separated part of a subdomain would
 /// have to start and end with an alphanumeric. Cut to `max` characters and trimmed of '-'.
 fn kubernetes_name(ecs_name: &str, max: usize) -> Option<String> {
-    let mapped: String = ecs_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let cut: String = mapped.trim_matches('-').chars().take(max).collect();
-    let cut = cut.trim_end_matches('-');
-    (!cut.is_empty()).then(|| cut.to_owned())
+    // One buffer: every character maps to one ASCII byte, so bytes are characters.
+    let mut name = String::with_capacity(ecs_name.len());
+    for c in ecs_name.chars() {
+        name.push(if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        });
+    }
+    let leading = name.len() - name.trim_start_matches('-').len();
+    name.drain(..leading);
+    name.truncate(max.min(name.len()));
+    let kept = name.trim_end_matches('-').len();
+    name.truncate(kept);
+    (!name.is_empty()).then_some(name)
 }
 
 /// An RFC 1123 label: lower-case alphanumerics and '-', at most 63, alphanumeric at both ends.
@@ -106,5 +108,33 @@ mod tests {
         assert_eq!(object_name(&"a".repeat(300)).map(|n| n.len()), Some(253));
         assert_eq!(container_name(&"a".repeat(300)).map(|n| n.len()), Some(63));
         assert_eq!(container_name("log_router").as_deref(), Some("log-router"));
+    }
+
+    /// The mapping as first written (three strings, by characters): the one-buffer version must
+    /// give the same name for every input, or objects would be renamed on upgrade.
+    fn by_characters(ecs_name: &str, max: usize) -> Option<String> {
+        let mapped: String = ecs_name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let cut: String = mapped.trim_matches('-').chars().take(max).collect();
+        let cut = cut.trim_end_matches('-');
+        (!cut.is_empty()).then(|| cut.to_owned())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn names_are_those_of_the_character_mapping(
+            name in "[-_a-zA-Z0-9.é ]{0,80}",
+            max in 1usize..70,
+        ) {
+            proptest::prop_assert_eq!(super::kubernetes_name(&name, max), by_characters(&name, max));
+        }
     }
 }

@@ -60,8 +60,11 @@ pub async fn children(client: &Client) -> Vec<(ApiResource, Option<String>, Valu
     let mut out = Vec::new();
     for (ar, namespaced) in child_kinds() {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-        let Ok(list) = api.list(&ours).await else {
-            continue;
+        let list = match api.list(&ours).await {
+            Ok(list) => list,
+            // (A kind the cluster does not serve.)
+            Err(kube::Error::Api(status)) if status.code == 404 => continue,
+            Err(e) => panic!("list {}: {e}", ar.plural),
         };
         for obj in list.items {
             let namespace = namespaced.then(|| obj.metadata.namespace.clone()).flatten();

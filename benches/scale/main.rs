@@ -26,169 +26,24 @@
 //! watch renewals at rest, and every change reaches its Deployment. Other knobs: `SCALE_CONCURRENCY`, `SCALE_QPS`, `SCALE_BURST` (the
 //! operator's flags; default the operator's defaults), `SCALE_RESYNC` (seconds, 30).
 
+// Shared with the fault runs (`tests/faults`), which use what the bench does not.
+#[allow(dead_code)]
+mod bed;
 mod floor;
 mod manifests;
 mod observe;
 
-use std::{
-    path::PathBuf,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use ecs_bridge_testbed::{PodOutcome, SimCluster, TestApiServer, faults::RequestRecord};
-use futures::StreamExt;
+use bed::env;
+use ecs_bridge_testbed::faults::RequestRecord;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{
-    Api, Client,
+    Api,
     api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams},
 };
 use manifests::{NAMESPACE, Shape};
-use serde_json::{Value, json};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The YAML documents of `text` (a document that does not parse is a bug of the bench).
-fn documents(text: &str) -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(text)
-        .map(|doc| serde::Deserialize::deserialize(doc).expect("a YAML document"))
-        .filter(|v: &Value| v.is_object())
-        .collect()
-}
-
-/// The CRDs of the bench's cluster, as JSON: ecs-bridge's (`crds/`), and the AWS Load Balancer
-/// Controller's TargetGroupBinding (v1beta1 alone: the double serves one version per CRD) and
-/// External Secrets' ExternalSecret (`testdata/`).
-fn crds() -> Vec<Value> {
-    let mut out = Vec::new();
-    let read = |path: PathBuf| -> Vec<Value> {
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        documents(&text)
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("crds"))
-        .expect("crds/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    for file in files {
-        out.extend(read(file));
-    }
-    out.extend(read(repo().join(
-        "testdata/aws-load-balancer-controller/targetgroupbindings.elbv2.k8s.aws.yaml",
-    )));
-    out.extend(read(repo().join(
-        "testdata/external-secrets/externalsecrets.external-secrets.io.yaml",
-    )));
-    for crd in &mut out {
-        if crd["metadata"]["name"] == "targetgroupbindings.elbv2.k8s.aws"
-            && let Some(versions) = crd.pointer_mut("/spec/versions").and_then(Value::as_array_mut)
-        {
-            versions.retain(|v| v["name"] == "v1beta1");
-        }
-        if let Some(meta) = crd["metadata"].as_object_mut() {
-            meta.remove("creationTimestamp");
-        }
-        if let Some(obj) = crd.as_object_mut() {
-            obj.remove("status");
-        }
-    }
-    out
-}
-
-/// Applies `docs` (server-side, as `bench`), `concurrency` at once; the CRDs' kinds must be
-/// served.
-async fn apply_all(client: &Client, docs: &[Value], concurrency: usize) {
-    let params = PatchParams::apply("bench").force();
-    let results: Vec<Result<(), String>> = futures::stream::iter(docs)
-        .map(|doc| {
-            let client = client.clone();
-            let params = params.clone();
-            async move {
-                let api_version = doc["apiVersion"].as_str().unwrap_or_default();
-                let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-                let kind = doc["kind"].as_str().unwrap_or_default();
-                let plural = match kind {
-                    "Namespace" => "namespaces".to_owned(),
-                    "CustomResourceDefinition" => "customresourcedefinitions".to_owned(),
-                    k => format!("{}s", k.to_lowercase()),
-                };
-                let ar =
-                    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);
-                let api: Api<DynamicObject> = match doc["metadata"]["namespace"].as_str() {
-                    Some(ns) => Api::namespaced_with(client, ns, &ar),
-                    None => Api::all_with(client, &ar),
-                };
-                let name = doc["metadata"]["name"].as_str().unwrap_or_default();
-                api.patch(name, &params, &Patch::Apply(doc))
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| format!("{kind} {name}: {e}"))
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(
-        failed.is_empty(),
-        "apply failed: {:?}",
-        &failed[..failed.len().min(5)]
-    );
-}
-
-/// The operator's process: `ecs-bridge run` against the bench's double.
-struct Operator(std::process::Child);
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_operator(
-    kubeconfig: &std::path::Path,
-    resync: Duration,
-    concurrency: usize,
-    qps: usize,
-    burst: usize,
-) -> Operator {
-    let log = std::env::temp_dir().join(format!("ecs-bridge-scale-{}.log", std::process::id()));
-    let file = std::fs::File::create(&log).expect("operator log");
-    eprintln!("  operator log: {}", log.display());
-    let child = Command::new(env!("CARGO_BIN_EXE_ecs-bridge"))
-        .args([
-            "run",
-            "--namespace",
-            NAMESPACE,
-            "--leader-elect=false",
-            "--metrics-address",
-            "127.0.0.1:0",
-            "--log",
-            &std::env::var("SCALE_LOG").unwrap_or_else(|_| "warn".to_owned()),
-        ])
-        .arg(format!("--resync-interval={}s", resync.as_secs()))
-        .arg(format!("--concurrency={concurrency}"))
-        .arg(format!("--qps={qps}"))
-        .arg(format!("--burst={burst}"))
-        .env("KUBECONFIG", kubeconfig)
-        .env("POD_NAMESPACE", "ecs-bridge-system")
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .expect("start ecs-bridge run");
-    Operator(child)
-}
+use serde_json::json;
 
 /// (writes, requests) among `requests`.
 fn tally(requests: &[RequestRecord]) -> (usize, usize) {
@@ -213,70 +68,39 @@ async fn main() {
     let asserting = std::env::var_os("SCALE_ASSERT").is_some();
     let input_concurrency = concurrency.max(1);
 
-    let server = TestApiServer::start().await;
-    let cluster = SimCluster::start(&server.api);
-    // Enough nodes for every task (110 pods a node, as the kubelet's default).
-    let node_count = (services / 40).max(20);
-    for n in 0..node_count {
-        let capacity = if n % 2 == 0 { "ON_DEMAND" } else { "SPOT" };
-        let labels = json!({"kubernetes.io/hostname": format!("node-{n}"), "kubernetes.io/os": "linux",
-                            "topology.kubernetes.io/zone": format!("zone-{}", n % 3),
-                            "eks.amazonaws.com/capacityType": capacity});
-        cluster
-            .add_node(&format!("node-{n}"), &labels, "1024", "8192Gi", &json!([]))
-            .expect("a node");
-    }
-    cluster.kubelet(PodOutcome::Running { ready: true });
-    let client = floor::client(&server).await;
-
-    // The cluster: CRDs, then every object, before the operator starts.
-    let crds = crds();
-    apply_all(&client, &crds, input_concurrency).await;
-    let docs = documents(&manifests::all(services, scheduled));
-    let (namespaces, objects): (Vec<Value>, Vec<Value>) =
-        docs.into_iter().partition(|d| d["kind"] == "Namespace");
-    apply_all(&client, &namespaces, input_concurrency).await;
-    let input_started = Instant::now();
-    apply_all(&client, &objects, input_concurrency).await;
-    let input = input_started.elapsed();
+    let bed = bed::Bed::start(services, scheduled, input_concurrency).await;
+    let (server, client, node_count) = (&bed.server, &bed.client, bed.nodes);
 
     // The operator, from its start to everything Ready.
     server.api.faults.clear_requests();
     let started = Instant::now();
-    let mut operator = start_operator(server.kubeconfig(), resync, concurrency, qps, burst);
-    let pid = operator.0.id();
+    let log = std::env::temp_dir().join(format!("ecs-bridge-scale-{}.log", std::process::id()));
+    eprintln!("  operator log: {}", log.display());
+    let flags = bed::Flags {
+        resync,
+        concurrency,
+        qps,
+        burst,
+        log: std::env::var("SCALE_LOG").unwrap_or_else(|_| "warn".to_owned()),
+    };
+    let mut operator = bed::Operator::start(server.kubeconfig(), flags, log);
+    let pid = operator.pid();
     let mut watches: Vec<RequestRecord> = Vec::new();
     let mut cpu_last = (Instant::now(), observe::cpu_seconds(pid));
     loop {
-        let tds = observe::ready(
-            &client,
-            "ecsbridge.io",
-            "TaskDefinition",
-            "taskdefinitions",
-            NAMESPACE,
-        )
-        .await;
-        let svcs = observe::ready(&client, "ecsbridge.io", "Service", "services", NAMESPACE).await;
-        let sts = observe::ready(
-            &client,
-            "ecsbridge.io",
-            "ScheduledTask",
-            "scheduledtasks",
-            NAMESPACE,
-        )
-        .await;
-        if tds.0 == services && svcs.0 == services && sts.0 == scheduled {
+        let (tds, svcs, sts) = bed.ready().await;
+        if tds == services && svcs == services && sts == scheduled {
             break;
         }
         eprintln!(
             "  {:>6.1}s: Ready: {} TaskDefinitions, {} Services, {} ScheduledTasks; operator at {:.0}% CPU",
             started.elapsed().as_secs_f64(),
-            tds.0,
-            svcs.0,
-            sts.0,
+            tds,
+            svcs,
+            sts,
             observe::cpu_percent(pid, &mut cpu_last)
         );
-        if let Ok(Some(status)) = operator.0.try_wait() {
+        if let Some(status) = operator.exited() {
             panic!("the operator exited: {status}");
         }
         let limit = if asserting { 600 } else { 3600 };
@@ -299,7 +123,7 @@ async fn main() {
         .iter()
         .filter(|r| r.method == "POST" && r.path.contains("/events"))
         .count();
-    let children = floor::children(&client).await;
+    let children = floor::children(client).await;
 
     // Quiet: 10 s without a write of the operator (at most 5 minutes).
     let quiet_from = Instant::now();
@@ -324,7 +148,7 @@ async fn main() {
     let rest_renewals = rest.iter().filter(|r| observe::is_watch(r)).count();
 
     // The reaction to one change, repeated on plain Services (one at a time).
-    let deployments = observe::Deployments::watch(&client, NAMESPACE);
+    let deployments = observe::Deployments::watch(client, NAMESPACE);
     let plain: Vec<usize> = (0..services)
         .filter(|i| manifests::shape(*i) == Shape::Plain && !manifests::has_dependents(*i))
         .collect();
@@ -392,10 +216,10 @@ async fn main() {
     // Memory: the operator's peak, against what its watches cache.
     let (peak, resident) = observe::memory(pid);
     let (cached_all, cached_distinct, cached_objects, watch_count) =
-        observe::cached_bytes(&client, &watches).await;
+        observe::cached_bytes(client, &watches).await;
     drop(operator);
     let floor = floor::floor(
-        &crds,
+        &bed.crds,
         &[NAMESPACE, "ecs-bridge-system"],
         &children,
         input_concurrency,
@@ -419,8 +243,8 @@ async fn main() {
     );
     println!(
         "  input: {} objects applied in {:.1}s before the operator started",
-        objects.len(),
-        input.as_secs_f64()
+        bed.objects,
+        bed.input.as_secs_f64()
     );
     println!(
         "  converged: every TaskDefinition, Service and ScheduledTask Ready {:.1}s after the operator started: {:.1} Services/s",

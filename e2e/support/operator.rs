@@ -108,10 +108,23 @@ impl Operator {
     }
 }
 
+/// How much of an operator's log a failed test prints.
+const LOG_TAIL_LINES: usize = 120;
+
 impl Drop for Operator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failed test shows the end of each operator's log (its scratch directory goes).
+        if std::thread::panicking() {
+            let log = strip_ansi(&self.log());
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
+            eprintln!(
+                "--- {}, last {LOG_TAIL_LINES} lines ---\n{tail}",
+                self.log.display()
+            );
+        }
     }
 }
 

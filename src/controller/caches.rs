@@ -8,7 +8,7 @@ use std::{
 };
 
 use futures::{
-    FutureExt, Stream,
+    FutureExt, Stream, StreamExt,
     future::{BoxFuture, Shared},
 };
 use kube::{
@@ -23,14 +23,22 @@ use serde::de::DeserializeOwned;
 
 use crate::translate::labels;
 
-/// The backoff of a controller's trigger stream: its own watch and every watch it `owns` or
-/// `watches` are one merged stream with one backoff, so an error of any watch pauses them all.
-/// It stays short: 100 ms doubling to 5 s, reset after 10 s without an error. (kube's default,
-/// 800 ms doubling to 30 s and reset only after 120 s without an error, held every trigger for
-/// half a minute at a time on an API server that fails a request now and then, the more so the
-/// more kinds a controller watches.)
+/// The backoff of every watch the operator runs: 100 ms doubling to 5 s, reset after 10 s
+/// without an error.
+///
+/// Why this short: a watch backs off only on an error and resets only on an event (or after 10 s
+/// without an error), and a re-watch that succeeds (after the API server closes a watch, every
+/// few minutes, or a dropped connection) is neither. kube's default (800 ms doubling to 30 s,
+/// reset after 120 s without an error) therefore climbed to 30 s on an API server failing a
+/// request now and then, and a quiet watch then missed the next change for up to half a minute
+/// (a Service waited over two minutes for its first status, once, with 10% of requests failing
+/// and watches dropped twice a second).
+///
+/// Used by each cached watch ([`reflected`]) and by each controller's trigger stream (its own
+/// watch: kube backs off the merged trigger stream as one, which is why the other watches' errors
+/// do not reach it: [`errors_logged`]).
 #[must_use]
-pub fn trigger_backoff() -> kube::runtime::utils::ResetTimerBackoff<kube::runtime::watcher::ExponentialBackoff>
+pub fn watch_backoff() -> kube::runtime::utils::ResetTimerBackoff<kube::runtime::watcher::ExponentialBackoff>
 {
     let exponential = backon::ExponentialBuilder::default()
         .with_min_delay(std::time::Duration::from_millis(100))
@@ -39,6 +47,30 @@ pub fn trigger_backoff() -> kube::runtime::utils::ResetTimerBackoff<kube::runtim
         .without_max_times()
         .with_jitter();
     kube::runtime::utils::ResetTimerBackoff::new(exponential.into(), std::time::Duration::from_secs(10))
+}
+
+/// `changes` without its errors, each logged: for a watch that paces its own retries
+/// ([`watch_backoff`]) and feeds a controller's triggers (`owns_stream`, `watches_stream`).
+///
+/// Why: kube merges a controller's watches into one trigger stream with one backoff, so an
+/// error passed on from any of them paused them all, the controller's own watch included; with a
+/// dozen watches each failing now and then, a controller's triggers stood still most of the time.
+pub fn errors_logged<K>(
+    changes: impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Send + 'static,
+{
+    changes.filter_map(|change| {
+        futures::future::ready(match change {
+            Ok(object) => Some(Ok(object)),
+            Err(error) => {
+                let kind = K::kind(&());
+                tracing::warn!(%kind, error = %crate::runtime::ErrorChain(&error), "watch failed; retrying");
+                None
+            }
+        })
+    })
 }
 
 /// `Api` of `K` in `namespace`, or across all namespaces for `None`.
@@ -62,7 +94,8 @@ pub fn managed_by() -> watcher::Config {
 
 /// A watch of `api` with `config`, reflected into the returned store, and the stream of the
 /// objects it sees change (for a controller's `owns_stream` or `watches_stream`). A store is
-/// never older than the event that reaches the controller.
+/// never older than the event that reaches the controller. The watch backs off on its own
+/// ([`watch_backoff`]); its errors are logged, not passed on ([`errors_logged`]).
 pub fn reflected<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -75,10 +108,10 @@ where
 {
     let (store, writer) = reflector::store::<K>();
     let changes = watcher(api, config)
-        .default_backoff()
+        .backoff(watch_backoff())
         .reflect(writer)
         .touched_objects();
-    (store, changes)
+    (store, errors_logged(changes))
 }
 
 /// Whether a scope's stores have all listed once, awaited by any number of reconciles at once.
@@ -139,4 +172,62 @@ where
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::{StreamExt, stream};
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::runtime::watcher;
+
+    use super::{errors_logged, watch_backoff};
+
+    #[tokio::test]
+    async fn a_watch_error_is_left_out_of_the_triggers_and_the_objects_go_on() {
+        let pod = |name: &str| Pod {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Pod::default()
+        };
+        let changes = stream::iter(vec![
+            Ok(pod("a")),
+            Err(watcher::Error::NoResourceVersion),
+            Ok(pod("b")),
+        ]);
+        let passed: Vec<_> = errors_logged(changes).collect().await;
+        let names: Vec<_> = passed
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map(|p| p.metadata.name.clone().unwrap_or_default())
+                    .ok()
+            })
+            .collect();
+        assert_eq!(names, vec![Some("a".to_owned()), Some("b".to_owned())]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_watch_retries_within_five_seconds_however_often_it_failed() {
+        let mut backoff = watch_backoff();
+        let first = backoff.next().expect("a delay");
+        assert!(first <= Duration::from_millis(200), "first retry after {first:?}");
+        let longest = (0..50).filter_map(|_| backoff.next()).max().expect("delays");
+        // Jitter adds up to one more delay on top of the cap.
+        assert!(longest <= Duration::from_secs(10), "a retry waited {longest:?}");
+        assert!(
+            longest >= Duration::from_secs(5),
+            "the delay climbs to the cap: {longest:?}"
+        );
+        // Ten quiet seconds later it starts short again.
+        tokio::time::advance(Duration::from_secs(11)).await;
+        let again = backoff.next().expect("a delay");
+        assert!(
+            again <= Duration::from_millis(200),
+            "after a quiet spell: {again:?}"
+        );
+    }
 }

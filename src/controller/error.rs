@@ -44,6 +44,19 @@ impl Error {
             Self::MarkNotRaised { .. } => "mark_not_raised",
         }
     }
+
+    /// How long the API server asked to wait before the next try: the `retryAfterSeconds` in
+    /// the Status body of a 429 (Too Many Requests) or 5xx answer (the API server sends the same
+    /// number as the `Retry-After` header), if any.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        let Self::Kube(kube::Error::Api(status)) = self else {
+            return None;
+        };
+        let asks = status.code == 429 || status.code >= 500;
+        let seconds = status.details.as_ref()?.retry_after_seconds;
+        (asks && seconds > 0).then(|| std::time::Duration::from_secs(u64::from(seconds)))
+    }
 }
 
 impl From<kube::Error> for Error {
@@ -54,7 +67,39 @@ impl From<kube::Error> for Error {
 
 #[cfg(test)]
 mod tests {
+    use kube::core::{Status, response::StatusDetails};
+
     use super::*;
+
+    fn answered(code: u16, retry_after_seconds: u32) -> Error {
+        let mut status = Status::failure("try again later", "TooManyRequests").with_code(code);
+        status.details = Some(StatusDetails {
+            name: String::new(),
+            group: String::new(),
+            kind: String::new(),
+            uid: String::new(),
+            causes: Vec::new(),
+            retry_after_seconds,
+        });
+        Error::Kube(kube::Error::Api(Box::new(status)))
+    }
+
+    #[test]
+    fn the_wait_a_429_asks_for_is_read() {
+        assert_eq!(
+            answered(429, 3).retry_after(),
+            Some(std::time::Duration::from_secs(3))
+        );
+        assert_eq!(
+            answered(503, 1).retry_after(),
+            Some(std::time::Duration::from_secs(1))
+        );
+        // A conflict asks for nothing; neither does a 429 without a wait.
+        assert_eq!(answered(409, 3).retry_after(), None);
+        assert_eq!(answered(429, 0).retry_after(), None);
+        let e = Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded);
+        assert_eq!(e.retry_after(), None);
+    }
 
     #[test]
     fn metric_labels_are_stable() {

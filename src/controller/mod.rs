@@ -257,10 +257,14 @@ fn key<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<DynamicObject> {
     ObjectRef::from_obj(obj).erase()
 }
 
-/// Shared error policy of every controller: log, and retry the object with exponential backoff.
+/// Shared error policy of every controller: log, and retry the object with exponential backoff
+/// (never sooner than the `retryAfterSeconds` of a 429 or 5xx answer asks).
 pub fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
     let object = key(obj.as_ref());
-    let retry_in = ctx.record_failure(object.clone(), obj.meta().generation);
+    // The backoff, or longer when the API server asked for a longer wait (`retryAfterSeconds`).
+    let retry_in = ctx
+        .record_failure(object.clone(), obj.meta().generation)
+        .max(err.retry_after().unwrap_or_default());
     tracing::warn!(
         kind = %K::kind(&()),
         namespace = object.namespace.as_deref().unwrap_or(""),

@@ -196,7 +196,7 @@ async fn reflect(
     listed: Arc<AtomicBool>,
     gone: impl FnOnce(),
 ) {
-    let stream = watcher(api, managed_by()).default_backoff();
+    let stream = watcher(api, managed_by()).backoff(super::caches::watch_backoff());
     futures::pin_mut!(stream);
     while let Some(event) = stream.next().await {
         match event {

@@ -5,7 +5,7 @@
 use std::{
     sync::{
         Mutex,
-        atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -39,7 +39,7 @@ impl RequestRecord {
 #[derive(Debug)]
 pub struct Faults {
     error_per_mille: AtomicU32,
-    error_code: AtomicU16,
+    error_codes: Mutex<Vec<u16>>,
     conflict_per_mille: AtomicU32,
     delay_ms: AtomicU64,
     only_user_agent: Mutex<Option<String>>,
@@ -54,7 +54,7 @@ impl Default for Faults {
     fn default() -> Self {
         Self {
             error_per_mille: AtomicU32::new(0),
-            error_code: AtomicU16::new(500),
+            error_codes: Mutex::new(vec![500]),
             conflict_per_mille: AtomicU32::new(0),
             delay_ms: AtomicU64::new(0),
             only_user_agent: Mutex::new(None),
@@ -81,8 +81,14 @@ pub enum Injected {
 impl Faults {
     /// Fails `fraction` (0.0–1.0) of requests with `code` (500 or 429).
     pub fn fail_requests(&self, fraction: f64, code: u16) {
+        self.fail_requests_with(fraction, &[code]);
+    }
+
+    /// Fails `fraction` (0.0–1.0) of requests, each with one of `codes` (500 or 429), chosen in
+    /// turn by the same pseudo-random rolls.
+    pub fn fail_requests_with(&self, fraction: f64, codes: &[u16]) {
         self.error_per_mille.store(per_mille(fraction), Ordering::SeqCst);
-        self.error_code.store(code, Ordering::SeqCst);
+        *self.error_codes.lock().expect("faults lock") = codes.to_vec();
     }
 
     /// Answers `fraction` of writes with 409 Conflict.
@@ -164,7 +170,9 @@ impl Faults {
         let roll = self.next_roll();
         let errors = self.error_per_mille.load(Ordering::SeqCst);
         if errors > 0 && (write || !self.writes_only.load(Ordering::SeqCst)) && roll < errors {
-            return Injected::Error(self.error_code.load(Ordering::SeqCst));
+            let codes = self.error_codes.lock().expect("faults lock");
+            let pick = usize::try_from(self.next_roll()).unwrap_or(0) % codes.len().max(1);
+            return Injected::Error(codes.get(pick).copied().unwrap_or(500));
         }
         let conflicts = self.conflict_per_mille.load(Ordering::SeqCst);
         if write && conflicts > 0 && self.next_roll() < conflicts {
@@ -236,6 +244,25 @@ mod tests {
         assert_eq!(f.decide_for("PUT", "x", Some(lease)), Injected::None);
         f.clear();
         assert_eq!(f.decide_for("PATCH", "x", Some(svc)), Injected::None);
+    }
+
+    #[test]
+    fn mixed_codes_are_each_injected() {
+        let f = Faults::default();
+        f.fail_requests_with(0.5, &[500, 429]);
+        let codes: Vec<Injected> = (0..1000).map(|_| f.decide("GET", "x")).collect();
+        let count = |i: Injected| codes.iter().filter(|c| **c == i).count();
+        assert!(
+            count(Injected::Error(500)) > 150,
+            "{}",
+            count(Injected::Error(500))
+        );
+        assert!(
+            count(Injected::Error(429)) > 150,
+            "{}",
+            count(Injected::Error(429))
+        );
+        assert!(count(Injected::None) > 350);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::{
     api::{CapacityProvider, Service},
     controller::{
         Context,
-        caches::{reflected, scoped, trigger_backoff},
+        caches::{errors_logged, reflected, scoped, watch_backoff},
         error_policy, with_backoff_reset,
     },
     runtime::Shutdown,
@@ -108,37 +108,39 @@ pub async fn run(
         Api::<CapacityProvider>::all(client.clone()),
         watcher::Config::default(),
     )
-    .trigger_backoff(trigger_backoff());
+    .trigger_backoff(watch_backoff());
     let store = controller.store();
     // Nodes: labels and allocatable capacity; a change of either re-reads every provider (there
     // are few), a heartbeat does not.
     let (nodes, node_writer) = reflector::store::<Node>();
-    let node_changes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(|node| {
-            let allocatable = node.status.take().and_then(|s| s.allocatable);
-            node.status = allocatable.map(|a| NodeStatus {
-                allocatable: Some(a),
-                ..NodeStatus::default()
-            });
-            node.metadata.managed_fields = None;
-        })
-        .reflect(node_writer)
-        .touched_objects()
-        .predicate_filter(
-            |node: &Node| {
-                let allocatable: BTreeMap<String, String> = node
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.allocatable.as_ref())
-                    .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
-                    .unwrap_or_default();
-                Some(crate::fnv::hash(
-                    format!("{:?}{allocatable:?}", node.labels()).bytes(),
-                ))
-            },
-            kube::runtime::utils::PredicateConfig::default(),
-        );
+    let node_changes = errors_logged(
+        watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+            .backoff(watch_backoff())
+            .modify(|node| {
+                let allocatable = node.status.take().and_then(|s| s.allocatable);
+                node.status = allocatable.map(|a| NodeStatus {
+                    allocatable: Some(a),
+                    ..NodeStatus::default()
+                });
+                node.metadata.managed_fields = None;
+            })
+            .reflect(node_writer)
+            .touched_objects()
+            .predicate_filter(
+                |node: &Node| {
+                    let allocatable: BTreeMap<String, String> = node
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.allocatable.as_ref())
+                        .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
+                        .unwrap_or_default();
+                    Some(crate::fnv::hash(
+                        format!("{:?}{allocatable:?}", node.labels()).bytes(),
+                    ))
+                },
+                kube::runtime::utils::PredicateConfig::default(),
+            ),
+    );
     // The placeholder Deployments (ours, by label), mapped to their provider by label.
     let (headroom, headroom_changes) = reflected(
         Api::<Deployment>::namespaced(client.clone(), &ctx.config.headroom_namespace),

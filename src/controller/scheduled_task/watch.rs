@@ -41,7 +41,7 @@ pub async fn run(
     let ns = namespace.as_deref();
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
     let controller = Controller::new(scoped::<ScheduledTask>(&client, ns), watcher::Config::default())
-        .trigger_backoff(crate::controller::caches::trigger_backoff());
+        .trigger_backoff(crate::controller::caches::watch_backoff());
     let store = controller.store();
     let labelled = || watcher::Config::default().labels(SCHEDULED_TASK_LABEL);
     let (tasks, task_changes) = reflected(scoped::<Task>(&client, ns), labelled());

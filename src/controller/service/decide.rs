@@ -92,6 +92,10 @@ pub struct Plan<'a> {
     pub blocked: Option<String>,
     /// The deployment the circuit breaker rolls back to, when it starts doing so now.
     pub rolling_back_to: Option<String>,
+    /// While the breaker's rollback is in effect: the failed task definition and the one rolled
+    /// back to (`family:revision` each), so that the status announces the rollback even when
+    /// the reconcile that tripped the breaker never wrote its status.
+    pub rolled_back: Option<(String, String)>,
     /// The breaker tripped now and rolls back: reconcile again at once to run the rollback.
     pub roll_back_now: bool,
     /// The Service's Deployments as they run, for [`super::pace`].
@@ -260,6 +264,10 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
             tracing::warn!(task_definition = %resolved, rollback = roll_back_now, "circuit breaker tripped");
         }
     }
+    let rolled_back = history.failed.as_deref().and_then(|failed| {
+        let target = history.rollback_target(breaker.as_ref(), failed)?;
+        Some((failed.to_owned(), target.to_owned()))
+    });
     let failure = history.failed.is_some().then(|| {
         cannot_roll_back.unwrap_or_else(|| {
             failure_message(
@@ -286,6 +294,7 @@ pub fn decide<'a>(valid: &'a ValidatedService, children: &Children, now: &Time) 
         failure,
         blocked,
         rolling_back_to,
+        rolled_back,
         roll_back_now,
         live: pace::live(children, &valid.owner.uid),
         replace: to_replace.filter(|_| !replaced_recently(svc, now)).cloned(),

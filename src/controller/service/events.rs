@@ -61,6 +61,9 @@ pub struct Observed<'a> {
     pub blocked: Option<&'a str>,
     /// The deployment the circuit breaker rolls back to, when it does now.
     pub rolling_back_to: Option<&'a str>,
+    /// While the breaker's rollback is in effect: the failed task definition and the one rolled
+    /// back to (`family:revision` each).
+    pub rolled_back: Option<(&'a str, &'a str)>,
     /// Why the failed deployment's tasks failed, in ECS's words, when known.
     pub failed_reason: Option<&'a str>,
     /// The task replaced now because an essential container stopped, and that container.
@@ -76,7 +79,7 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
     let since_steady: Vec<&str> = o
         .events
         .iter()
-        .take_while(|e| !e.message.ends_with("has reached a steady state."))
+        .take_while(|e| !e.message.ends_with(STEADY))
         .map(|e| e.message.as_str())
         .collect();
     let warn = |out: &mut Vec<Happening>, reason: &'static str, message: String| {
@@ -174,7 +177,7 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
             });
         }
     }
-    if let Some(to) = o.rolling_back_to {
+    if let Some(to) = rolling_back(o, &since_steady, &out) {
         out.push(Happening {
             reason: "RollingBack",
             warning: true,
@@ -190,6 +193,61 @@ pub fn happenings(o: &Observed<'_>) -> Vec<Happening> {
     }
     out
 }
+
+/// The deployment the circuit breaker rolls back to, when the new status is the first to say
+/// so:
+/// - the breaker trips now, and no event since the last steady state (`since_steady`) said it
+///   rolls back (a reconcile may trip it again from a cache one write behind the one that
+///   tripped it);
+/// - or a rollback is in effect with its target PRIMARY in the new status, and it was never
+///   announced: the newest of the failure, the announcement and the last steady state among the
+///   events (`out`, this status's, then the earlier ones) is the failure; or there is none and
+///   the status before still had the failed revision PRIMARY. (The reconcile that tripped the
+///   breaker may have lost its status write, to an error or a crash after the rollback's
+///   apply; and a status in between may have shown the failure before the target was PRIMARY.)
+fn rolling_back<'a>(o: &Observed<'a>, since_steady: &[&str], out: &[Happening]) -> Option<&'a str> {
+    if o.rolling_back_to.is_some() {
+        let announced = since_steady.iter().any(|m| m.contains(ROLLING_BACK));
+        return o.rolling_back_to.filter(|_| !announced);
+    }
+    let (failed, target) = o.rolled_back?;
+    let primary = |ds: &'a [ServiceDeployment]| ds.iter().find(|d| d.status == PRIMARY);
+    let now_target = primary(o.after).filter(|d| d.task_definition == target)?;
+    let newest_first = out
+        .iter()
+        .rev()
+        .map(|h| h.message.as_str())
+        .chain(o.events.iter().map(|e| e.message.as_str()));
+    let mut failure_recorded = false;
+    for message in newest_first {
+        if message.contains(ROLLING_BACK) {
+            return None;
+        }
+        if message.contains(") deployment failed") {
+            failure_recorded = true;
+            break;
+        }
+        if message.ends_with(STEADY) {
+            break;
+        }
+    }
+    let was_failed = primary(o.before).is_some_and(|d| d.task_definition == failed);
+    if !failure_recorded && !was_failed {
+        return None;
+    }
+    let rolled_to = o
+        .before
+        .iter()
+        .find(|d| d.task_definition == target)
+        .unwrap_or(now_target);
+    Some(rolled_to.id.as_str())
+}
+
+/// What the rollback's announcement says, after the service's name.
+const ROLLING_BACK: &str = ") rolling back to deployment ";
+
+/// How the steady state's event ends.
+const STEADY: &str = "has reached a steady state.";
 
 /// Whether `pod`'s task has started: placed on a node, with a container that ran (running now,
 /// or terminated). A task that cannot be placed, or whose image cannot be pulled, has not.
@@ -323,6 +381,7 @@ mod tests {
             pods,
             blocked: None,
             rolling_back_to: None,
+            rolled_back: None,
             failed_reason: None,
             replaced: None,
         }
@@ -441,6 +500,104 @@ mod tests {
             ]
         );
         assert!(got.iter().all(|h| h.warning));
+    }
+
+    #[test]
+    fn a_rollback_whose_status_was_lost_is_announced_by_the_next_once() {
+        let rolls_back = |o: &Observed<'_>| {
+            messages(&happenings(o))
+                .iter()
+                .any(|m| m.contains("rolling back"))
+        };
+        let deployment = |id: &str, status: &str, td: &str, state: &str| ServiceDeployment {
+            id: id.into(),
+            status: status.into(),
+            task_definition: td.into(),
+            rollout_state: Some(state.into()),
+            ..ServiceDeployment::default()
+        };
+        // The status still shows revision 2 rolling out beside revision 1's completed
+        // deployment; the breaker tripped in a reconcile whose status never got written.
+        let before = [
+            deployment("ecs-svc/2", PRIMARY, "web:2", "IN_PROGRESS"),
+            deployment("ecs-svc/1", "ACTIVE", "web:1", COMPLETED),
+        ];
+        let after = [
+            deployment("ecs-svc/3", PRIMARY, "web:1", "IN_PROGRESS"),
+            deployment("ecs-svc/2", "ACTIVE", "web:2", FAILED),
+        ];
+        let o = Observed {
+            before: &before,
+            after: &after,
+            rolled_back: Some(("web:2", "web:1")),
+            ..observed(&[], &[])
+        };
+        assert!(
+            messages(&happenings(&o)).contains(&"(service web) rolling back to deployment ecs-svc/1."),
+            "{:?}",
+            messages(&happenings(&o))
+        );
+        // The usual path: the reconcile that tripped the breaker announced it (its status has
+        // the failed revision PRIMARY and the event); the next, which runs the rollback, does
+        // not announce it again.
+        let tripped = [event("(service web) rolling back to deployment ecs-svc/1.", 5)];
+        let o = Observed {
+            events: &tripped,
+            ..o
+        };
+        assert!(!rolls_back(&o), "{:?}", messages(&happenings(&o)));
+        // Nor once the status shows the target PRIMARY.
+        let o = Observed {
+            events: &[],
+            before: &after,
+            ..o
+        };
+        assert!(!rolls_back(&o));
+        // A status between showed the failure (revision 2 PRIMARY and FAILED) without the
+        // announcement, and the target is PRIMARY now (seen once in CI, after a leader crash):
+        // announced now, once.
+        let failure = event(
+            "(service web) (deployment ecs-svc/2) deployment failed: tasks failed to start.",
+            6,
+        );
+        let steady = event("(service web) has reached a steady state.", 4);
+        let shown = [failure.clone(), steady.clone()];
+        let o = Observed {
+            events: &shown,
+            before: &after,
+            ..o
+        };
+        assert!(rolls_back(&o), "{:?}", messages(&happenings(&o)));
+        // Announced after the failure: not again, before or after the next steady state.
+        let announced = [
+            event("(service web) rolling back to deployment ecs-svc/1.", 7),
+            failure.clone(),
+            steady.clone(),
+        ];
+        assert!(!rolls_back(&Observed {
+            events: &announced,
+            ..o
+        }));
+        let steady_again = [
+            event("(service web) has reached a steady state.", 9),
+            event("(service web) (deployment ecs-svc/3) deployment completed.", 8),
+            announced[0].clone(),
+            failure.clone(),
+        ];
+        assert!(!rolls_back(&Observed {
+            events: &steady_again,
+            ..o
+        }));
+        // A rollback in effect is announced only with the target PRIMARY (not, say, while a
+        // revision 3 of the user's replaces the failed one).
+        let fixed = [deployment("ecs-svc/4", PRIMARY, "web:3", "IN_PROGRESS")];
+        let o = Observed {
+            before: &before,
+            after: &fixed,
+            rolled_back: Some(("web:2", "web:1")),
+            ..observed(&[], &[])
+        };
+        assert!(!rolls_back(&o));
     }
 
     #[test]

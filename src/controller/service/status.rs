@@ -71,6 +71,8 @@ pub struct Observation<'a> {
     pub blocked: Option<String>,
     /// The deployment the circuit breaker rolls back to, when it starts doing so now.
     pub rolling_back_to: Option<String>,
+    /// While the breaker's rollback is in effect: the failed and the target task definitions.
+    pub rolled_back: Option<(String, String)>,
     /// Why the PRIMARY deployment failed, when it did (Degraded's message).
     pub failure: Option<String>,
     /// Why its tasks failed, in ECS's words (`stoppedReason`), when known.
@@ -249,6 +251,10 @@ pub fn compute(
         pods: observed.pods,
         blocked: observed.blocked.as_deref(),
         rolling_back_to: observed.rolling_back_to.as_deref(),
+        rolled_back: observed
+            .rolled_back
+            .as_ref()
+            .map(|(failed, target)| (failed.as_str(), target.as_str())),
         failed_reason: observed.failed_reason.as_deref(),
         replaced: applied
             .replaced_task
@@ -399,6 +405,7 @@ pub fn observe<'a>(
         pods: &children.pods,
         blocked: plan.blocked.clone(),
         rolling_back_to: plan.rolling_back_to.clone(),
+        rolled_back: plan.rolled_back.clone(),
         failure: plan.failure.clone(),
         failed_reason: plan.history.failed_reason.clone(),
         why_pending: why_pending(&children.pods, &applied.workload, attribute_prefix),

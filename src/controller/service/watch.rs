@@ -26,7 +26,7 @@ use crate::{
     api::{CapacityProvider, Service, TaskDefinition},
     controller::{
         Context,
-        caches::{add_scope, managed_by, reflected, scoped},
+        caches::{add_scope, errors_logged, managed_by, reflected, scoped, watch_backoff},
         error_policy, with_backoff_reset,
     },
     runtime::Shutdown,
@@ -82,7 +82,7 @@ pub async fn run(
     // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
     // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
     let controller = Controller::new(scoped::<Service>(&client, ns), watcher::Config::default())
-        .trigger_backoff(crate::controller::caches::trigger_backoff());
+        .trigger_backoff(watch_backoff());
     let store = controller.store();
     let services = store.clone();
     let placed = store.clone();
@@ -96,12 +96,14 @@ pub async fn run(
     // The nodes are cached without their status (images, conditions: most of a Node's size),
     // which placement does not read.
     let (node_store, node_writer) = reflector::store::<Node>();
-    let nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(|node| node.status = None)
-        .reflect(node_writer)
-        .touched_objects()
-        .predicate_filter(predicates::labels, PredicateConfig::default());
+    let nodes = errors_logged(
+        watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+            .backoff(watch_backoff())
+            .modify(|node| node.status = None)
+            .reflect(node_writer)
+            .touched_objects()
+            .predicate_filter(predicates::labels, PredicateConfig::default()),
+    );
     // The registered revisions, cached for the reconciles: a Service runs the stored spec of the
     // revision it asks for. No reconcile follows a change of one: the TaskDefinition's status
     // names a new revision after it is stored, and a revision missing from this cache (not seen

@@ -41,7 +41,7 @@ pub async fn run(
     let ns = namespace.as_deref();
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
     let controller = Controller::new(scoped::<Task>(&client, ns), watcher::Config::default())
-        .trigger_backoff(crate::controller::caches::trigger_backoff());
+        .trigger_backoff(crate::controller::caches::watch_backoff());
     let store = controller.store();
     let (pods, pod_changes) = reflected(
         scoped::<Pod>(&client, ns),

@@ -13,7 +13,8 @@
 //! controller) every dependent is applied.
 //!
 //! Requests per reconcile, once the caches have caught up: for a new revision, the write of its
-//! family's high-water mark ([`super::families::Marks::record`]) and its CREATE; a DELETE
+//! family's high-water mark ([`super::families::Marks::record`]; a GET instead when a retry
+//! takes again the number the mark gave it) and its CREATE; a DELETE
 //! per revision let go and per PersistentVolume of it; a GET per ExternalSecret (or one discovery
 //! request while the kind is not served); an apply per dependent that changed.
 
@@ -68,10 +69,12 @@ pub async fn apply(
         .filter_map(|cr| Some((cr.revision, cr.controller_owner_ref(&())?)))
         .collect();
     if let Some(cr) = &desired.register {
-        // The mark first: a revision number is never given twice, even when the create fails.
+        // The mark first: a revision number is never given twice. It names this TaskDefinition,
+        // so that when the create fails the retry registers the same number (as ECS, where a
+        // failed registration uses none up).
         let family = valid.task_definition.family();
         ctx.task_definition_marks
-            .record(&ctx.client, &valid.namespace, &family, cr.revision)
+            .record(&ctx.client, &valid.namespace, &family, cr.revision, &valid.uid)
             .await?;
         // Expected before the create: a create whose answer is lost may still have happened, and
         // the cache must not be trusted until it shows the revision (or another registration

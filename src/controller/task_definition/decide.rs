@@ -133,18 +133,30 @@ pub struct Registration {
     pub owned: Vec<i64>,
 }
 
+/// A family's high-water mark, as the families ConfigMap records it ([`super::families`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// The last number given to the family.
+    pub revision: i64,
+    /// Whether it was given to this very TaskDefinition (by uid).
+    pub ours: bool,
+}
+
 /// Decides whether `td` needs a new revision, given the ControllerRevisions labelled with its
 /// name (`listed`) and its family's high-water `mark` ([`super::families`], when read): only
 /// when its normalized spec differs from that of its latest owned revision (or it owns none).
 /// The new revision is [`next_revision`], above `mark` too: numbers are never reused, even
-/// after the object and its revisions were deleted.
+/// after the object and its revisions were deleted. One exception, as ECS, where a failed
+/// `RegisterTaskDefinition` uses up no number: the mark's number, when it was given to this
+/// TaskDefinition and neither a revision nor its status has it (the create after the mark
+/// failed, or the process died between them).
 ///
 /// Returns `None` when `td` cannot own a revision (no uid: it did not come from the API server).
 #[must_use]
 pub fn registration(
     td: &TaskDefinition,
     listed: &[ControllerRevision],
-    mark: Option<i64>,
+    mark: Option<Mark>,
 ) -> Option<Registration> {
     let uid = td.uid()?;
     let mut owned: Vec<&ControllerRevision> = listed.iter().filter(|cr| controlled_by(cr, &uid)).collect();
@@ -167,7 +179,17 @@ pub fn registration(
             owned: numbers,
         });
     }
-    let revision = next_revision(status_revision, listed.iter().map(|cr| cr.revision).chain(mark));
+    let highest_listed = listed.iter().map(|cr| cr.revision).max();
+    let unused = mark.filter(|m| {
+        m.ours && status_revision.unwrap_or(0) < m.revision && highest_listed.unwrap_or(0) < m.revision
+    });
+    let revision = match unused {
+        Some(m) => m.revision,
+        None => next_revision(
+            status_revision,
+            highest_listed.into_iter().chain(mark.map(|m| m.revision)),
+        ),
+    };
     let cr = controller_revision(td, revision, spec, &hash)?;
     numbers.push(revision);
     Some(Registration {
@@ -366,6 +388,42 @@ mod tests {
         assert_eq!(next_revision(None, []), 1);
         assert_eq!(next_revision(Some(3), [1, 2]), 4);
         assert_eq!(next_revision(Some(2), [5]), 6);
+    }
+
+    #[test]
+    fn a_number_given_to_this_object_and_never_registered_is_registered_again() {
+        // The mark says 3 was given to this TaskDefinition, and neither a revision nor the
+        // status has 3: the create after the mark failed, so 3 is registered, as in ECS.
+        let old = td();
+        let mut new = old.clone();
+        new.spec.task_definition.cpu = Some("512".into());
+        new.status = Some(crate::api::TaskDefinitionStatus {
+            revision: Some(2),
+            ..Default::default()
+        });
+        let listed = vec![registered(&old, 1), registered(&old, 2)];
+        let ours = Mark {
+            revision: 3,
+            ours: true,
+        };
+        let plan = registration(&new, &listed, Some(ours)).expect("a plan");
+        assert_eq!(plan.register.expect("a revision").revision, 3);
+        // Given to another object of the family: never again.
+        let theirs = Mark { ours: false, ..ours };
+        let plan = registration(&new, &listed, Some(theirs)).expect("a plan");
+        assert_eq!(plan.register.expect("a revision").revision, 4);
+        // Registered (a revision or the status has it): the next one.
+        let mut listed3 = listed.clone();
+        listed3.push(registered(&old, 3));
+        let plan = registration(&new, &listed3, Some(ours)).expect("a plan");
+        assert_eq!(plan.register.expect("a revision").revision, 4);
+        let mut stated = new.clone();
+        stated.status = Some(crate::api::TaskDefinitionStatus {
+            revision: Some(3),
+            ..Default::default()
+        });
+        let plan = registration(&stated, &listed, Some(ours)).expect("a plan");
+        assert_eq!(plan.register.expect("a revision").revision, 4);
     }
 
     #[test]

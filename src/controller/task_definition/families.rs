@@ -6,8 +6,11 @@
 //! under that number. A TaskDefinition's revisions (ControllerRevisions) and its
 //! `status.revision` go with the object, so the numbers are also kept in one ConfigMap per
 //! namespace (the namespace is the ECS cluster), [`CONFIG_MAP`], owned by nothing: its `data`
-//! maps each family ([`key`]) to the last revision registered for it, e.g. `web: "4"`. Deleting
-//! and re-applying TaskDefinition `web` registers `web:5`. Deleting the ConfigMap (or the
+//! maps each family ([`key`]) to the last revision given to it and the uid of the
+//! TaskDefinition it was given to, e.g. `web: "4 6f1c…"` (a bare number is read too). Deleting
+//! and re-applying TaskDefinition `web` registers `web:5`. The uid lets a registration whose
+//! create failed after its mark was raised (an error, or the process killed in between) take
+//! the same number again, as ECS uses up no number on a failed registration. Deleting the ConfigMap (or the
 //! namespace) forgets the marks; a user who wants the numbers to start again at 1 deletes it.
 //!
 //! Requests: none at rest. The process keeps the ConfigMap as it last read or wrote it
@@ -56,9 +59,23 @@ pub fn key(family: &str) -> String {
 }
 
 /// The last revision `cm` records for `family`; `None` when it records none (or not a number).
+/// (A value is the number, then the uid of the TaskDefinition it was given to: `4 <uid>`; or
+/// the number alone.)
 #[must_use]
 pub fn high_water_mark(cm: &ConfigMap, family: &str) -> Option<i64> {
-    cm.data.as_ref()?.get(&key(family))?.trim().parse().ok()
+    cm.data
+        .as_ref()?
+        .get(&key(family))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The uid of the TaskDefinition `cm` says the last revision of `family` was given to.
+#[must_use]
+pub fn given_to<'a>(cm: &'a ConfigMap, family: &str) -> Option<&'a str> {
+    cm.data.as_ref()?.get(&key(family))?.split_whitespace().nth(1)
 }
 
 /// Reads the ConfigMap of `namespace`; `None` when it does not exist yet.
@@ -78,8 +95,9 @@ struct Namespace {
     waiting: Mutex<Vec<Waiting>>,
 }
 
-/// A mark waiting to be raised: the family, the revision, and where to say how it went.
-type Waiting = (String, i64, tokio::sync::oneshot::Sender<Raised>);
+/// A mark waiting to be raised: the family, the revision, the uid of the TaskDefinition it is
+/// given to, and where to say how it went.
+type Waiting = (String, i64, String, tokio::sync::oneshot::Sender<Raised>);
 
 /// How raising one mark went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,12 +139,14 @@ impl Marks {
         Ok(known.clone().flatten())
     }
 
-    /// Raises `family`'s mark to `revision` in the ConfigMap of `namespace`: queued, and written
-    /// by the next write of the namespace (this call's, or one already under way), with the
-    /// other marks waiting then. A failed write forgets the copy (the retry reads it again).
+    /// Raises `family`'s mark to `revision`, given to the TaskDefinition of uid `uid`, in the
+    /// ConfigMap of `namespace`: queued, and written by the next write of the namespace (this
+    /// call's, or one already under way), with the other marks waiting then. A failed write
+    /// forgets the copy (the retry reads it again). A mark already at `revision` and given to
+    /// `uid` is done without a write (a retry after the create failed).
     ///
     /// # Errors
-    /// [`Error::RevisionTaken`] when the mark already reached `revision`;
+    /// [`Error::RevisionTaken`] when the mark already reached `revision` otherwise;
     /// [`Error::MarkNotRaised`] when the write failed, a conflict included.
     pub async fn record(
         &self,
@@ -134,13 +154,16 @@ impl Marks {
         namespace: &str,
         family: &str,
         revision: i64,
+        uid: &str,
     ) -> Result<(), Error> {
         let ns = self.namespace(namespace);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        ns.waiting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((family.to_owned(), revision, tx));
+        ns.waiting.lock().unwrap_or_else(PoisonError::into_inner).push((
+            family.to_owned(),
+            revision,
+            uid.to_owned(),
+            tx,
+        ));
         {
             let mut known = ns.known.lock().await;
             let batch = std::mem::take(&mut *ns.waiting.lock().unwrap_or_else(PoisonError::into_inner));
@@ -163,7 +186,8 @@ impl Marks {
 }
 
 /// Writes the marks of `batch` in one write against `known` (read first when unknown), and
-/// says to each how it went: a mark already at its revision or above is taken (not written);
+/// says to each how it went: a mark already at its revision and given to its TaskDefinition is
+/// done (not written); otherwise a mark already at its revision or above is taken (not written);
 /// after a failure, or when nothing could be written, the copy is forgotten.
 async fn write_batch(
     client: &kube::Client,
@@ -188,20 +212,28 @@ async fn write_batch(
     // for the same family (two TaskDefinitions may name one family) at or above it, takes it.
     let mut highest: HashMap<String, i64> = HashMap::new();
     let mut wanted: Vec<Waiting> = Vec::with_capacity(batch.len());
-    for (family, revision, tx) in batch {
+    for (family, revision, uid, tx) in batch {
         let mark = current.as_ref().and_then(|cm| high_water_mark(cm, &family));
+        let given = current.as_ref().and_then(|cm| given_to(cm, &family));
+        if mark == Some(revision) && given == Some(uid.as_str()) && !highest.contains_key(&family) {
+            let _ = tx.send(Raised::Done);
+            continue;
+        }
         let before = highest.get(&family).copied().max(mark);
         if before.is_some_and(|b| b >= revision) {
             let _ = tx.send(Raised::Taken);
             continue;
         }
         highest.insert(family.clone(), revision);
-        wanted.push((family, revision, tx));
+        wanted.push((family, revision, uid, tx));
     }
     if wanted.is_empty() {
         return;
     }
-    let marks: Vec<(&str, i64)> = wanted.iter().map(|(f, r, _)| (f.as_str(), *r)).collect();
+    let marks: Vec<(&str, i64, &str)> = wanted
+        .iter()
+        .map(|(f, r, u, _)| (f.as_str(), *r, u.as_str()))
+        .collect();
     let outcome = match raise(client, namespace, current.as_ref(), &marks).await {
         Ok(written) => {
             *known = Some(Some(written));
@@ -214,9 +246,10 @@ async fn write_batch(
     }
 }
 
-/// Raises the marks of `marks` (family, revision; the highest wins for a family given twice) in
-/// the ConfigMap of `namespace`, as `read` (creates it when it did not exist, else patches it
-/// guarded by its resource version); returns it as written.
+/// Raises the marks of `marks` (family, revision, the uid of the TaskDefinition it is given to;
+/// the highest wins for a family given twice) in the ConfigMap of `namespace`, as `read`
+/// (creates it when it did not exist, else patches it guarded by its resource version); returns
+/// it as written.
 ///
 /// # Errors
 /// [`Error::Kube`] when the write fails, a conflict included (the ConfigMap changed since it was
@@ -225,15 +258,20 @@ pub async fn raise(
     client: &kube::Client,
     namespace: &str,
     read: Option<&ConfigMap>,
-    marks: &[(&str, i64)],
+    marks: &[(&str, i64, &str)],
 ) -> Result<ConfigMap, Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let mut highest: BTreeMap<String, i64> = BTreeMap::new();
-    for (family, revision) in marks {
-        let mark = highest.entry(key(family)).or_insert(*revision);
-        *mark = (*mark).max(*revision);
+    let mut highest: BTreeMap<String, (i64, &str)> = BTreeMap::new();
+    for (family, revision, uid) in marks {
+        let mark = highest.entry(key(family)).or_insert((*revision, uid));
+        if *revision > mark.0 {
+            *mark = (*revision, uid);
+        }
     }
-    let data: BTreeMap<String, String> = highest.into_iter().map(|(k, r)| (k, r.to_string())).collect();
+    let data: BTreeMap<String, String> = highest
+        .into_iter()
+        .map(|(k, (r, uid))| (k, format!("{r} {uid}")))
+        .collect();
     match read {
         None => {
             let cm = ConfigMap {
@@ -246,8 +284,9 @@ pub async fn raise(
                     )])),
                     annotations: Some(BTreeMap::from([(
                         "ecsbridge.io/description".to_owned(),
-                        "The last revision number registered for each task definition family \
-                         of this namespace: ecs-bridge never reuses one. Delete to start again at 1."
+                        "The last revision number given to each task definition family of this \
+                         namespace, and the uid of the TaskDefinition it was given to: ecs-bridge \
+                         never reuses one. Delete to start again at 1."
                             .to_owned(),
                     )])),
                     ..ObjectMeta::default()
@@ -291,9 +330,13 @@ mod tests {
             data: Some(BTreeMap::from([
                 ("web".to_owned(), "4".to_owned()),
                 ("api".to_owned(), "x".to_owned()),
+                ("svc".to_owned(), "3 uid-1".to_owned()),
             ])),
             ..ConfigMap::default()
         };
+        assert_eq!(high_water_mark(&cm, "svc"), Some(3));
+        assert_eq!(given_to(&cm, "svc"), Some("uid-1"));
+        assert_eq!(given_to(&cm, "web"), None);
         assert_eq!(high_water_mark(&cm, "web"), Some(4));
         assert_eq!(high_water_mark(&cm, "api"), None);
         assert_eq!(high_water_mark(&cm, "db"), None);

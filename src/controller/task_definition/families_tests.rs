@@ -51,16 +51,19 @@ async fn registrations_of_a_namespace_raise_their_marks_by_group_commit() {
         seen
     });
     let (a, b, c) = tokio::join!(
-        marks.record(&client, "team-a", "web", 1),
-        marks.record(&client, "team-a", "api", 1),
-        marks.record(&client, "team-a", "db", 7)
+        marks.record(&client, "team-a", "web", 1, "uid-web"),
+        marks.record(&client, "team-a", "api", 1, "uid-api"),
+        marks.record(&client, "team-a", "db", 7, "uid-db")
     );
     a.expect("web raised");
     b.expect("api raised");
     c.expect("db raised");
     let seen = verifier.await.expect("verifier");
-    assert_eq!(seen[0], ("1".to_owned(), json!({"web": "1"})));
-    assert_eq!(seen[1], ("2".to_owned(), json!({"api": "1", "db": "7"})));
+    assert_eq!(seen[0], ("1".to_owned(), json!({"web": "1 uid-web"})));
+    assert_eq!(
+        seen[1],
+        ("2".to_owned(), json!({"api": "1 uid-api", "db": "7 uid-db"}))
+    );
 }
 
 #[tokio::test]
@@ -85,16 +88,16 @@ async fn a_number_the_mark_reached_is_refused_and_a_failed_write_reads_again() {
         // After the conflict: read again.
         let (request, reply) = next(&mut server).await;
         assert_eq!(request.method(), Method::GET);
-        ok(reply, &config_map("9", json!({"web": "5"})));
+        ok(reply, &config_map("9", json!({"web": "5 uid-web"})));
         assert_no_more_requests(server).await;
     });
-    let taken = marks.record(&client, "team-a", "web", 4).await;
+    let taken = marks.record(&client, "team-a", "web", 4, "uid-web").await;
     assert!(
         matches!(&taken, Err(Error::RevisionTaken { family, revision: 4 }) if family == "web"),
         "{taken:?}"
     );
     assert!(matches!(
-        marks.record(&client, "team-a", "web", 5).await,
+        marks.record(&client, "team-a", "web", 5, "uid-web").await,
         Err(Error::MarkNotRaised { .. })
     ));
     let read = marks.read(&client, "team-a").await.expect("read");
@@ -102,7 +105,7 @@ async fn a_number_the_mark_reached_is_refused_and_a_failed_write_reads_again() {
         read.and_then(|cm| cm.data)
             .and_then(|d| d.get("web").cloned())
             .as_deref(),
-        Some("5")
+        Some("5 uid-web")
     );
     verifier.await.expect("verifier");
 }
@@ -129,9 +132,9 @@ async fn two_waiters_of_one_family_never_get_the_same_number() {
         written
     });
     let (first, a, b) = tokio::join!(
-        marks.record(&client, "team-a", "api", 1),
-        marks.record(&client, "team-a", "web", 5),
-        marks.record(&client, "team-a", "web", 5)
+        marks.record(&client, "team-a", "api", 1, "uid-api"),
+        marks.record(&client, "team-a", "web", 5, "uid-web"),
+        marks.record(&client, "team-a", "web", 5, "uid-web-too")
     );
     first.expect("api raised");
     assert!(a.is_ok(), "{a:?}");
@@ -140,5 +143,35 @@ async fn two_waiters_of_one_family_never_get_the_same_number() {
         "{b:?}"
     );
     let written = verifier.await.expect("verifier");
-    assert_eq!(written, [json!({"api": "1"}), json!({"web": "5"})]);
+    assert_eq!(
+        written,
+        [json!({"api": "1 uid-api"}), json!({"web": "5 uid-web"})]
+    );
+}
+
+#[tokio::test]
+async fn the_number_given_to_a_task_definition_is_its_again_after_a_failed_create() {
+    // The mark is at 4, given to uid-web: its registration of 4 again (the create failed after
+    // the mark was raised) needs no write; another TaskDefinition of the family is refused it.
+    let (client, mut server) = testing::client();
+    let marks = Marks::default();
+    let verifier = tokio::spawn(async move {
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::GET);
+        ok(reply, &config_map("7", json!({"web": "4 uid-web"})));
+        let (request, reply) = next(&mut server).await;
+        assert_eq!(request.method(), Method::GET);
+        ok(reply, &config_map("7", json!({"web": "4 uid-web"})));
+        assert_no_more_requests(server).await;
+    });
+    marks
+        .record(&client, "team-a", "web", 4, "uid-web")
+        .await
+        .expect("the same TaskDefinition's number");
+    let other = marks.record(&client, "team-a", "web", 4, "uid-other").await;
+    assert!(
+        matches!(&other, Err(Error::RevisionTaken { revision: 4, .. })),
+        "{other:?}"
+    );
+    verifier.await.expect("verifier");
 }

@@ -71,9 +71,13 @@ pub async fn load(ctx: &Context, valid: &Valid, limit: usize) -> Result<Loaded, 
             .task_definition_marks
             .read(&ctx.client, &valid.namespace)
             .await?;
-        let mark = families
-            .as_ref()
-            .and_then(|cm| families::high_water_mark(cm, &td.family()));
+        let family = td.family();
+        let mark = families.as_ref().and_then(|cm| {
+            Some(decide::Mark {
+                revision: families::high_water_mark(cm, &family)?,
+                ours: families::given_to(cm, &family) == Some(valid.uid.as_str()),
+            })
+        });
         if mark.is_some() {
             registration = decide::registration(td, &revisions, mark);
         }

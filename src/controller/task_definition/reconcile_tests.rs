@@ -132,10 +132,13 @@ async fn expect_registration_above(server: &mut Handle, mark: Option<i64>) -> Va
         (&Method::POST, REVISIONS)
     );
     let body = json_body(request).await;
+    let uid = body["metadata"]["ownerReferences"][0]["uid"]
+        .as_str()
+        .unwrap_or_default();
     assert_eq!(
         written["data"]["web"],
-        json!(body["revision"].to_string()),
-        "the mark is the new revision"
+        json!(format!("{} {uid}", body["revision"])),
+        "the mark is the new revision, given to the TaskDefinition"
     );
     let mut stored = body.clone();
     stored["metadata"]["uid"] = json!("uid-new-revision");

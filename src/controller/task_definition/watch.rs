@@ -48,7 +48,7 @@ pub async fn run(
     // which this controller does not use. Our own status write therefore triggers one more
     // reconcile, which finds the status up to date and writes nothing.
     let controller = Controller::new(scoped::<TaskDefinition>(&client, ns), watcher::Config::default())
-        .trigger_backoff(crate::controller::caches::trigger_backoff());
+        .trigger_backoff(crate::controller::caches::watch_backoff());
     let store = controller.store();
     // The registered revisions (ours by label): load reads them here rather than listing them
     // at every reconcile. A change of one re-triggers nothing (this controller wrote it).

@@ -6,9 +6,9 @@
 //! are recorded as pod annotations (for that agent, or for people) and reported as
 //! approximations. `secretOptions` are kept as references (`valueFrom`), never resolved.
 
-use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 
-use super::{Build, NoteKind};
+use super::{Build, NoteKind, json_text};
 use crate::{
     api::ecs::{LogConfiguration, LogDriver},
     translate::spelling::enum_name,
@@ -23,14 +23,26 @@ pub(crate) const LOG_ANNOTATION: &str = "ecsbridge.io/log-configuration";
 /// object keyed by Kubernetes container name, each value `{type, options}`.
 pub(crate) const FIRELENS_ANNOTATION: &str = "ecsbridge.io/firelens-configuration";
 
+/// A FireLens log router's settings as the annotation holds them (keys in JSON order).
+#[derive(serde::Serialize)]
+struct Router<'a> {
+    options: &'a BTreeMap<String, String>,
+    r#type: String,
+}
+
 /// Records the logging settings and reports how they differ on Kubernetes.
+///
+/// The annotations are serialised straight from the typed settings: keys sorted (container
+/// names by `BTreeMap`, each value's fields declared in alphabetical order), so the text is the
+/// one a `serde_json::Value` gave, byte for byte, and a pod template's hash does not move.
 pub(super) fn apply(b: &mut Build<'_>) {
-    let mut logs = Map::new();
-    let mut routers = Map::new();
+    let empty = BTreeMap::new();
+    let mut logs: BTreeMap<&str, &LogConfiguration> = BTreeMap::new();
+    let mut routers: BTreeMap<&str, Router<'_>> = BTreeMap::new();
     for (i, c) in b.td.container_definitions.iter().enumerate() {
-        let name = b.containers[i].name.clone();
+        let name = b.containers[i].name.as_str();
         if let Some(lc) = &c.log_configuration {
-            logs.insert(name.clone(), serde_json::to_value(lc).unwrap_or(Value::Null));
+            logs.insert(name, lc);
             b.report.note(
                 NoteKind::Approximated,
                 format!("containerDefinitions[{i}].logConfiguration"),
@@ -39,10 +51,6 @@ pub(super) fn apply(b: &mut Build<'_>) {
         }
         if let Some(fc) = &c.firelens_configuration {
             let kind = enum_name(&fc.r#type);
-            routers.insert(
-                name.clone(),
-                json!({"type": kind, "options": fc.options.clone().unwrap_or_default()}),
-            );
             b.report.note(
                 NoteKind::Approximated,
                 format!("containerDefinitions[{i}].firelensConfiguration"),
@@ -54,15 +62,21 @@ pub(super) fn apply(b: &mut Build<'_>) {
                      log files; the settings are kept in annotation {FIRELENS_ANNOTATION}"
                 ),
             );
+            routers.insert(
+                name,
+                Router {
+                    options: fc.options.as_ref().unwrap_or(&empty),
+                    r#type: kind,
+                },
+            );
         }
     }
     if !logs.is_empty() {
-        b.annotations
-            .insert(LOG_ANNOTATION.to_owned(), Value::Object(logs).to_string());
+        b.annotations.insert(LOG_ANNOTATION.to_owned(), json_text(&logs));
     }
     if !routers.is_empty() {
         b.annotations
-            .insert(FIRELENS_ANNOTATION.to_owned(), Value::Object(routers).to_string());
+            .insert(FIRELENS_ANNOTATION.to_owned(), json_text(&routers));
     }
 }
 
@@ -123,7 +137,7 @@ fn log_message(lc: &LogConfiguration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::super::{PodTranslation, pod_template};
     use super::*;

@@ -83,6 +83,13 @@ pub(crate) fn short_hash_for_tests(parts: &[&str]) -> String {
 /// Fields translated here (the rest by the submodules' `HANDLED` lists).
 const HANDLED: &[&str] = &["family", "containerDefinitions[].essential"];
 
+/// An annotation's JSON text from a sorted typed map: the same text a `serde_json::Value`
+/// object gave (its keys sorted), without building one. (Maps with text keys and plain structs:
+/// serialising cannot fail.)
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 /// [`handled`], indexed once.
 fn handled_index() -> &'static super::Handled {
     static INDEX: std::sync::OnceLock<super::Handled> = std::sync::OnceLock::new();

@@ -348,17 +348,21 @@ fn note_task_size(
     version: crate::translate::kubernetes_version::KubernetesVersion,
     report: &mut Report,
 ) {
-    let no_cap = format!(
-        "Kubernetes {version} has no pod-wide cap (pod-level resources, on by default from {}, would \
-         make it exact: --kubernetes-version)",
-        crate::translate::kubernetes_version::POD_LEVEL_RESOURCES
-    );
+    // (Formatted only for a note.)
+    let no_cap = || {
+        format!(
+            "Kubernetes {version} has no pod-wide cap (pod-level resources, on by default from {}, \
+             would make it exact: --kubernetes-version)",
+            crate::translate::kubernetes_version::POD_LEVEL_RESOURCES
+        )
+    };
     let several = sizes.len() > 1;
     if let Some(task_cpu) = task.cpu {
         let limit = units_to_millis(task_cpu);
         let requested: i64 = sizes.iter().filter_map(|s| s.cpu_request).sum();
         if several || requested < limit {
             let each = per_container(names, sizes.iter().map(|s| s.cpu_request), "m");
+            let no_cap = no_cap();
             report.note(
                 NoteKind::Approximated,
                 "cpu",
@@ -379,6 +383,7 @@ fn note_task_size(
         let requested: i64 = sizes.iter().filter_map(|s| s.memory_request).sum();
         if several || requested < task_memory {
             let each = per_container(names, sizes.iter().map(|s| s.memory_request), "Mi");
+            let no_cap = no_cap();
             report.note(
                 NoteKind::Approximated,
                 "memory",

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{LocalObjectReference, PodOS};
 use serde_json::{Value, json};
 
 use super::{
-    Build, NoteKind, PodError, labels, logging,
+    Build, NoteKind, PodError, json_text, labels, logging,
     os::{is_windows, windows_hint},
     secrets::SECRETS_MANAGER_STORE,
 };
@@ -484,15 +484,15 @@ fn unsupported_task_features(b: &mut Build<'_>) {
 /// service or RunTask propagates them (`propagateTags: TASK_DEFINITION`); the workload
 /// translation keeps or drops the annotation accordingly.
 fn tags(b: &mut Build<'_>) {
-    let tags: serde_json::Map<String, Value> =
+    // (Serialised from a sorted map, as a `serde_json::Value` object was: the same text.)
+    let tags: BTreeMap<&str, &str> =
         b.td.tags
             .iter()
             .flatten()
-            .filter_map(|t| Some((t.key.clone()?, Value::String(t.value.clone().unwrap_or_default()))))
+            .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref().unwrap_or_default())))
             .collect();
     if !tags.is_empty() {
-        b.annotations
-            .insert(TAGS_ANNOTATION.to_owned(), Value::Object(tags).to_string());
+        b.annotations.insert(TAGS_ANNOTATION.to_owned(), json_text(&tags));
     }
 }
 

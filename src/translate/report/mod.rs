@@ -73,10 +73,12 @@ impl Report {
     /// `spec` (a typed task definition is walked as its JSON would be, without building the JSON).
     pub fn untranslated_in<T: Serialize + ?Sized>(&mut self, spec: &T, handled: &Handled) {
         let found = fields::find(spec, |pattern| {
-            match (handled.is_handled(pattern), handled.has_handled_children(pattern)) {
-                (_, true) => Visit::Descend,
-                (true, false) => Visit::Skip,
-                (false, false) => Visit::Report,
+            if handled.has_handled_children(pattern) {
+                Visit::Descend
+            } else if handled.is_handled(pattern) {
+                Visit::Skip
+            } else {
+                Visit::Report
             }
         });
         if found.is_empty() {
@@ -109,12 +111,15 @@ impl Report {
 #[derive(Debug, Clone, Default)]
 pub struct Handled {
     /// Patterns handled exactly.
-    exact: HashSet<String>,
+    exact: Patterns,
     /// Prefixes handled with everything under them (`x` for `x.*`).
-    wildcard: HashSet<String>,
+    wildcard: Patterns,
     /// Every proper prefix of a pattern, cut before a `.` or `[`: fields with handled children.
-    parents: HashSet<String>,
+    parents: Patterns,
 }
+
+/// A set of patterns, hashed with foldhash (looked up for every field of every task definition).
+type Patterns = HashSet<String, foldhash::fast::FixedState>;
 
 /// The prefixes of `pattern` that end right before a `.` or `[`.
 fn prefixes(pattern: &str) -> impl Iterator<Item = &str> {
