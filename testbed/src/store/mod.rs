@@ -5,6 +5,7 @@
 //! answers "410 Gone" for one older than the log holds
 //! (https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes).
 
+pub mod graph;
 pub mod selector;
 
 use std::{
@@ -102,6 +103,8 @@ pub struct State {
     compacted: u64,
     capacity: usize,
     tx: broadcast::Sender<Arc<Event>>,
+    /// The garbage collector's graph, kept at every write.
+    graph: graph::Graph,
 }
 
 /// The object store.
@@ -129,6 +132,7 @@ impl Store {
                 compacted: 1,
                 capacity,
                 tx,
+                graph: graph::Graph::default(),
             }),
         }
     }
@@ -215,7 +219,33 @@ impl State {
         Ok(out)
     }
 
-    /// Every object (for the garbage collector and namespace deletion).
+    /// The garbage collector's graph.
+    #[must_use]
+    pub fn graph(&self) -> &graph::Graph {
+        &self.graph
+    }
+
+    /// The next object a change concerns for the garbage collector, taken off its list.
+    pub fn next_for_gc(&mut self) -> Option<Key> {
+        self.graph.next_dirty()
+    }
+
+    /// Has the garbage collector look at every object (tests: a full pass after the incremental
+    /// ones must change nothing).
+    #[cfg(test)]
+    pub fn mark_all_for_gc(&mut self) {
+        self.graph.mark_all(self.objects.keys());
+    }
+
+    /// Whether the garbage collector's graph is what the objects say.
+    #[cfg(test)]
+    #[must_use]
+    pub fn graph_matches(&self) -> bool {
+        self.graph
+            .indexes_match(self.objects.iter().map(|(k, v)| (k, &**v)))
+    }
+
+    /// Every object (for namespace deletion).
     pub fn all(&self) -> impl Iterator<Item = (&Key, &Arc<Value>)> {
         self.objects.iter()
     }
@@ -226,6 +256,10 @@ impl State {
         set_rv(&mut object, self.rv);
         let object = Arc::new(object);
         let previous = self.objects.insert(key.clone(), object.clone());
+        let objects = &self.objects;
+        self.graph.changed(&key, previous.as_deref(), Some(&object), |k| {
+            objects.get(k).map(|v| &**v)
+        });
         let kind = if previous.is_some() {
             EventType::Modified
         } else {
@@ -238,6 +272,9 @@ impl State {
     /// Removes an object; the DELETED event carries the next resourceVersion.
     pub fn remove(&mut self, key: &Key) -> Option<Arc<Value>> {
         let old = self.objects.remove(key)?;
+        let objects = &self.objects;
+        self.graph
+            .changed(key, Some(&old), None, |k| objects.get(k).map(|v| &**v));
         self.rv += 1;
         let mut last = (*old).clone();
         set_rv(&mut last, self.rv);
