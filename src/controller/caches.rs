@@ -8,7 +8,7 @@ use std::{
 };
 
 use futures::{
-    FutureExt, Stream, StreamExt,
+    FutureExt, Stream, StreamExt, TryStreamExt,
     future::{BoxFuture, Shared},
 };
 use kube::{
@@ -21,7 +21,10 @@ use kube::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::translate::labels;
+use crate::{
+    controller::indexed::{Indexed, KeyFn},
+    translate::labels,
+};
 
 /// The backoff of every watch the operator runs: 100 ms doubling to 5 s, reset after 10 s
 /// without an error.
@@ -112,6 +115,28 @@ where
         .reflect(writer)
         .touched_objects();
     (store, errors_logged(changes))
+}
+
+/// [`reflected`], with the store indexed by namespace and `key` ([`Indexed`]).
+pub fn reflected_indexed<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    key: KeyFn<K>,
+) -> (
+    Indexed<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let (indexed, index) = Indexed::new(store, key);
+    let changes = watcher(api, config)
+        .backoff(watch_backoff())
+        .reflect(writer)
+        .inspect_ok(move |event| index.apply(event))
+        .touched_objects();
+    (indexed, errors_logged(changes))
 }
 
 /// Whether a scope's stores have all listed once, awaited by any number of reconciles at once.

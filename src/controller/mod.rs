@@ -42,6 +42,7 @@ pub mod caches;
 pub mod capacity_provider;
 pub mod delete;
 pub mod error;
+pub mod indexed;
 pub mod optional_watch;
 pub mod recorder;
 pub mod revisions;

@@ -27,29 +27,42 @@ use kube::{
 
 use crate::{
     api::{CapacityProvider, TaskDefinition},
+    controller::indexed::{self, Indexed},
     translate::labels,
 };
+
+/// A child's Service: its `ecsbridge.io/service` label (the index of the children's stores).
+#[must_use]
+pub fn by_service<K: kube::Resource>(child: &K) -> Option<String> {
+    indexed::label(child, labels::SERVICE)
+}
+
+/// A TaskDefinition's family (the index of the TaskDefinitions' store).
+#[must_use]
+pub fn by_family(td: &TaskDefinition) -> Option<String> {
+    Some(td.family())
+}
 
 /// The stores of the Services' children.
 #[derive(Clone)]
 pub struct Stores {
     /// Whether every store below has listed once (awaited by any number of reconciles).
     pub listed: crate::controller::caches::Listed,
-    /// Deployments labelled as ecs-bridge's.
-    pub deployments: Store<Deployment>,
+    /// Deployments labelled as ecs-bridge's, by Service ([`by_service`]).
+    pub deployments: Indexed<Deployment>,
     /// DaemonSets labelled as ecs-bridge's.
     pub daemon_sets: Store<DaemonSet>,
-    /// ReplicaSets with an `ecsbridge.io/service` label.
-    pub replica_sets: Store<ReplicaSet>,
-    /// Pods with an `ecsbridge.io/service` label.
-    pub pods: Store<Pod>,
+    /// ReplicaSets with an `ecsbridge.io/service` label, by Service ([`by_service`]).
+    pub replica_sets: Indexed<ReplicaSet>,
+    /// Pods with an `ecsbridge.io/service` label, by Service ([`by_service`]).
+    pub pods: Indexed<Pod>,
     /// Kubernetes Services labelled as ecs-bridge's (load balancers, registries, Service
-    /// Connect).
-    pub services: Store<CoreService>,
+    /// Connect), by Service ([`by_service`]).
+    pub services: Indexed<CoreService>,
     /// HorizontalPodAutoscalers labelled as ecs-bridge's (auto scaling).
     pub hpas: Store<HorizontalPodAutoscaler>,
-    /// The TaskDefinitions of the scope.
-    pub task_definitions: Store<TaskDefinition>,
+    /// The TaskDefinitions of the scope, by family ([`by_family`]).
+    pub task_definitions: Indexed<TaskDefinition>,
     /// The TaskDefinitions' registered revisions (ControllerRevisions labelled as ecs-bridge's).
     pub revisions: Store<ControllerRevision>,
     /// The cluster's nodes, without their status (placement reads labels and `spec`).
@@ -117,40 +130,25 @@ impl Stores {
     /// The children of Service `name` in `namespace`.
     #[must_use]
     pub fn of(&self, namespace: &str, name: &str) -> Children {
-        let mine = |ns: Option<String>, labels: &std::collections::BTreeMap<String, String>| {
-            ns.as_deref() == Some(namespace) && labels.get(labels::SERVICE).map(String::as_str) == Some(name)
-        };
         Children {
-            deployments: {
-                let mut d: Vec<Arc<Deployment>> = self
-                    .deployments
-                    .state()
-                    .into_iter()
-                    .filter(|d| mine(d.namespace(), d.labels()))
-                    .collect();
-                d.sort_by_key(|d| d.name_any());
-                d
-            },
+            deployments: self.deployments.of(namespace, name),
             daemon_set: self.daemon_sets.get(&ObjectRef::new(name).within(namespace)),
             replica_sets: self
                 .replica_sets
-                .state()
+                .of(namespace, name)
                 .iter()
-                .filter(|rs| mine(rs.namespace(), rs.labels()))
                 .map(|rs| (**rs).clone())
                 .collect(),
             pods: self
                 .pods
-                .state()
+                .of(namespace, name)
                 .iter()
-                .filter(|p| mine(p.namespace(), p.labels()))
                 .map(|p| (**p).clone())
                 .collect(),
             services: self
                 .services
-                .state()
+                .of(namespace, name)
                 .iter()
-                .filter(|s| mine(s.namespace(), s.labels()))
                 .map(|s| (**s).clone())
                 .collect(),
             hpa: self.hpas.get(&ObjectRef::new(name).within(namespace)),
@@ -256,13 +254,24 @@ pub fn namespace(stores: &[Stores], name: &str) -> Option<Namespace> {
 /// those are copied: a namespace may hold thousands.
 #[must_use]
 pub fn task_definitions(stores: &[Stores], namespace: &str, family: &str) -> Vec<TaskDefinition> {
-    let mut task_definitions: Vec<TaskDefinition> = stores
-        .iter()
-        .flat_map(|s| s.task_definitions.state())
-        .filter(|td| td.namespace().as_deref() == Some(namespace))
-        .filter(|td| td.metadata.name.as_deref() == Some(family) || td.has_family(family))
-        .map(|td| (*td).clone())
-        .collect();
+    let mut task_definitions: Vec<TaskDefinition> = Vec::new();
+    for s in stores {
+        task_definitions.extend(
+            s.task_definitions
+                .of(namespace, family)
+                .iter()
+                .map(|td| (**td).clone()),
+        );
+        // The object named as the family, whatever its own family.
+        if let Some(td) = s
+            .task_definitions
+            .store()
+            .get(&ObjectRef::new(family).within(namespace))
+            && !td.has_family(family)
+        {
+            task_definitions.push((*td).clone());
+        }
+    }
     task_definitions.sort_by_key(ResourceExt::name_any);
     task_definitions
 }

@@ -839,6 +839,26 @@ fn with_caches(ctx: &Context, caches: Caches) {
         writer.apply_watcher_event(&Event::InitDone);
         reader
     }
+    fn indexed<K>(
+        items: Vec<Value>,
+        key: crate::controller::indexed::KeyFn<K>,
+    ) -> crate::controller::indexed::Indexed<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + 'static,
+    {
+        let (reader, mut writer) = store::<K>();
+        let (indexed, index) = crate::controller::indexed::Indexed::new(reader, key);
+        let mut apply = |event: Event<K>| {
+            writer.apply_watcher_event(&event);
+            index.apply(&event);
+        };
+        apply(Event::Init);
+        for item in items {
+            apply(Event::InitApply(serde_json::from_value(item).expect("an object")));
+        }
+        apply(Event::InitDone);
+        indexed
+    }
     // Each TaskDefinition registered its live spec (as revision 1 when its status names none).
     let registered: Vec<TaskDefinition> = caches
         .task_definitions
@@ -864,13 +884,13 @@ fn with_caches(ctx: &Context, caches: Caches) {
     stores.clear();
     stores.push(children::Stores {
         listed: Default::default(),
-        deployments: filled(caches.deployments),
+        deployments: indexed(caches.deployments, children::by_service),
         daemon_sets: filled(caches.daemon_sets),
-        replica_sets: filled(Vec::new()),
-        pods: filled(Vec::new()),
-        services: filled(caches.services),
+        replica_sets: indexed(Vec::new(), children::by_service),
+        pods: indexed(Vec::new(), children::by_service),
+        services: indexed(caches.services, children::by_service),
         hpas: filled(caches.hpas),
-        task_definitions: filled(task_definitions),
+        task_definitions: indexed(task_definitions, children::by_family),
         revisions: filled(revisions),
         nodes: filled(Vec::new()),
         capacity_providers: filled(caches.capacity_providers),

@@ -26,7 +26,7 @@ use crate::{
     api::{CapacityProvider, Service, TaskDefinition},
     controller::{
         Context,
-        caches::{add_scope, errors_logged, managed_by, reflected, scoped, watch_backoff},
+        caches::{add_scope, errors_logged, managed_by, reflected, reflected_indexed, scoped, watch_backoff},
         error_policy, with_backoff_reset,
     },
     runtime::Shutdown,
@@ -78,7 +78,7 @@ pub async fn run(
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
-    let children = managed_by();
+    let ours = managed_by();
     // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
     // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
     let controller = Controller::new(scoped::<Service>(&client, ns), watcher::Config::default())
@@ -88,8 +88,11 @@ pub async fn run(
     let placed = store.clone();
     // The TaskDefinitions, reflected: a change maps to the Services that reference it, and the
     // node watch below needs to know which TaskDefinitions have placement constraints.
-    let (task_definitions, td_changes) =
-        reflected(scoped::<TaskDefinition>(&client, ns), watcher::Config::default());
+    let (task_definitions, td_changes) = reflected_indexed(
+        scoped::<TaskDefinition>(&client, ns),
+        watcher::Config::default(),
+        children::by_family,
+    );
     // Placement compiles against the nodes' labels: a node that appears or whose labels change
     // re-places the Services with placement constraints, their own or their TaskDefinition's
     // (status-only node updates do not).
@@ -108,28 +111,38 @@ pub async fn run(
     // revision it asks for. No reconcile follows a change of one: the TaskDefinition's status
     // names a new revision after it is stored, and a revision missing from this cache (not seen
     // yet) is read by name.
-    let (revisions, revision_changes) =
-        reflected(scoped::<ControllerRevision>(&client, ns), children.clone());
+    let (revisions, revision_changes) = reflected(scoped::<ControllerRevision>(&client, ns), ours.clone());
     // The children, cached for the reconciles (children::Stores): Deployments (owned), and the
     // ReplicaSets and pods of Services' tasks, which re-trigger their Service (ECS deployments,
     // failed tasks, events).
-    let (deployments, deployment_changes) = reflected(scoped::<Deployment>(&client, ns), children.clone());
-    let (daemon_sets, daemon_set_changes) = reflected(scoped::<DaemonSet>(&client, ns), children.clone());
+    let (deployments, deployment_changes) = reflected_indexed(
+        scoped::<Deployment>(&client, ns),
+        ours.clone(),
+        children::by_service,
+    );
+    let (daemon_sets, daemon_set_changes) = reflected(scoped::<DaemonSet>(&client, ns), ours.clone());
     let tasks = watcher::Config::default().labels(labels::SERVICE);
-    let (replica_sets, replica_set_changes) = reflected(scoped::<ReplicaSet>(&client, ns), tasks.clone());
-    let (pods, pod_changes) = reflected(scoped::<Pod>(&client, ns), tasks);
+    let (replica_sets, replica_set_changes) = reflected_indexed(
+        scoped::<ReplicaSet>(&client, ns),
+        tasks.clone(),
+        children::by_service,
+    );
+    let (pods, pod_changes) = reflected_indexed(scoped::<Pod>(&client, ns), tasks, children::by_service);
     // The Kubernetes Services of load balancers, registries and Service Connect (owned, ours by
     // label): the reconcile leaves alone those already as wanted and prunes the others without
     // a request. (TargetGroupBindings are watched only once their kind is served, by
     // `optional_watch`; see `apply`.)
-    let (core_services, core_service_changes) =
-        reflected(scoped::<CoreService>(&client, ns), children.clone());
+    let (core_services, core_service_changes) = reflected_indexed(
+        scoped::<CoreService>(&client, ns),
+        ours.clone(),
+        children::by_service,
+    );
     // The HPAs of auto scaling (owned, ours by label): the reconcile leaves alone one already as
     // wanted, and records its rescales as scaling activities. Only a change of spec or a rescale
     // (its lastScaleTime) re-triggers the Service: the HPA controller rewrites the status at each
     // metrics change, which is no concern of the Service. (A deleted HPA is re-applied at the
     // next resync.)
-    let (hpas, hpa_changes) = reflected(scoped::<HorizontalPodAutoscaler>(&client, ns), children.clone());
+    let (hpas, hpa_changes) = reflected(scoped::<HorizontalPodAutoscaler>(&client, ns), ours.clone());
     let hpa_changes = hpa_changes.predicate_filter(
         |hpa: &HorizontalPodAutoscaler| {
             let scaled = hpa.status.as_ref().and_then(|s| s.last_scale_time.as_ref());
