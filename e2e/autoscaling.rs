@@ -201,6 +201,9 @@ async fn the_hpa_scales_the_service_and_a_gitops_reapply_leaves_its_count() {
         // back to its min (here the load, at the target for 4 tasks, would be twice it for 2).
         argo_apply(&env, "web-plain.yaml", &manifests(2, "[]"));
         desired_becomes(&env, 2, "the plain re-apply to reset the count").await;
+        // Busy only once 2 tasks run: the HPA multiplies the replicas the scale subresource
+        // reports, and those of the reset are reported once the Service's reconcile has run.
+        runs(&env, 2).await;
         cluster
             .set_usage(&env.namespace, SELECTOR, busy)
             .expect("selector");

@@ -58,6 +58,14 @@ pub fn services_for_task_definition(
         .collect()
 }
 
+/// How long a Service's reconcile waits for its triggers to pause (kube-runtime's trailing-edge
+/// debounce): a task's pod changes several times as it starts (created, scheduled, running,
+/// ready), each change a trigger, and each reconcile that saw a new count wrote the status. At
+/// 1,000 Services the scale bench's Service status writes fell from 5.7 to 3.0 per Service with
+/// it, the reactions' p99 rose from 159 to 274 ms (`desiredCount`) and from 230 to 311 ms (image).
+/// A Service whose children change more often than this without a pause waits for a pause.
+pub const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// Runs the Service controller on `namespace` (`None`: every namespace) until `shutdown`
 /// resolves and the reconciles in flight have finished; marks `synced` after the first LIST of
 /// Services.
@@ -77,7 +85,9 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
-    let config = controller::Config::default().concurrency(ctx.config.concurrency);
+    let config = controller::Config::default()
+        .concurrency(ctx.config.concurrency)
+        .debounce(DEBOUNCE);
     let ours = managed_by();
     // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
     // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
