@@ -79,8 +79,12 @@ fn query_value(query: &str, key: &str) -> Option<String> {
 
 /// The JSON bytes of what the operator's watches hold: for each distinct watch it started
 /// (path and selectors, from `requests`), the objects a LIST with the same selectors returns.
-/// Returns (bytes over all watches, bytes of distinct objects, objects, watches).
-pub async fn cached_bytes(client: &Client, requests: &[RequestRecord]) -> (usize, usize, usize, usize) {
+/// Returns (bytes over all watches, the same without the `managedFields` the operator drops before
+/// caching, bytes of distinct objects, objects, watches).
+pub async fn cached_bytes(
+    client: &Client,
+    requests: &[RequestRecord],
+) -> (usize, usize, usize, usize, usize) {
     let watches: BTreeSet<(String, Option<String>, Option<String>)> = requests
         .iter()
         .filter(|r| is_watch(r))
@@ -93,6 +97,7 @@ pub async fn cached_bytes(client: &Client, requests: &[RequestRecord]) -> (usize
         })
         .collect();
     let mut total = 0;
+    let mut slim = 0;
     let mut distinct: HashMap<String, usize> = HashMap::new();
     for (path, labels, fields) in &watches {
         let mut url = format!("{path}?");
@@ -109,11 +114,22 @@ pub async fn cached_bytes(client: &Client, requests: &[RequestRecord]) -> (usize
         for item in list["items"].as_array().into_iter().flatten() {
             let bytes = serde_json::to_vec(item).map_or(0, |b| b.len());
             total += bytes;
+            let mut cached = item.clone();
+            if let Some(meta) = cached["metadata"].as_object_mut() {
+                meta.remove("managedFields");
+            }
+            slim += serde_json::to_vec(&cached).map_or(0, |b| b.len());
             let uid = item["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
             distinct.insert(uid, bytes);
         }
     }
-    (total, distinct.values().sum(), distinct.len(), watches.len())
+    (
+        total,
+        slim,
+        distinct.values().sum(),
+        distinct.len(),
+        watches.len(),
+    )
 }
 
 fn urlencode(text: &str) -> String {

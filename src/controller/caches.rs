@@ -95,8 +95,15 @@ pub fn managed_by() -> watcher::Config {
     watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE))
 }
 
-/// A watch of `api` with `config`, reflected into the returned store, and the stream of the
-/// objects it sees change (for a controller's `owns_stream` or `watches_stream`). A store is
+/// Drops from a watched object what no reconcile reads, before it is cached: its
+/// `managedFields` (the server-side apply field owners of every manager; often the largest part
+/// of an object the operator applied).
+pub fn slim<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
+/// A watch of `api` with `config`, reflected into the returned store (without what [`slim`]
+/// drops), and the stream of the objects it sees change (for a controller's `owns_stream` or `watches_stream`). A store is
 /// never older than the event that reaches the controller. The watch backs off on its own
 /// ([`watch_backoff`]); its errors are logged, not passed on ([`errors_logged`]).
 pub fn reflected<K>(
@@ -112,6 +119,7 @@ where
     let (store, writer) = reflector::store::<K>();
     let changes = watcher(api, config)
         .backoff(watch_backoff())
+        .modify(slim)
         .reflect(writer)
         .touched_objects();
     (store, errors_logged(changes))
@@ -133,10 +141,33 @@ where
     let (indexed, index) = Indexed::new(store, key);
     let changes = watcher(api, config)
         .backoff(watch_backoff())
+        .modify(slim)
         .reflect(writer)
         .inspect_ok(move |event| index.apply(event))
         .touched_objects();
     (indexed, errors_logged(changes))
+}
+
+/// The watch of a controller's own kind as `Controller::new` makes it, but with its objects
+/// slimmed ([`slim`]) before they are cached: the store and the stream of
+/// `Controller::for_stream`. (Errors go on to the controller, which backs off its trigger
+/// stream: give it [`watch_backoff`].)
+pub fn own<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let changes = watcher(api, config)
+        .modify(slim)
+        .reflect(writer)
+        .applied_objects();
+    (store, changes)
 }
 
 /// Whether a scope's stores have all listed once, awaited by any number of reconciles at once.

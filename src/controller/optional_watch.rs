@@ -196,7 +196,9 @@ async fn reflect(
     listed: Arc<AtomicBool>,
     gone: impl FnOnce(),
 ) {
-    let stream = watcher(api, managed_by()).backoff(super::caches::watch_backoff());
+    let stream = watcher(api, managed_by())
+        .backoff(super::caches::watch_backoff())
+        .modify(super::caches::slim);
     futures::pin_mut!(stream);
     while let Some(event) = stream.next().await {
         match event {

@@ -104,11 +104,11 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let client = ctx.client.clone();
-    let controller = Controller::new(
+    let (own_store, own_changes) = crate::controller::caches::own(
         Api::<CapacityProvider>::all(client.clone()),
         watcher::Config::default(),
-    )
-    .trigger_backoff(watch_backoff());
+    );
+    let controller = Controller::for_stream(own_changes, own_store).trigger_backoff(watch_backoff());
     let store = controller.store();
     // Nodes: labels and allocatable capacity; a change of either re-reads every provider (there
     // are few), a heartbeat does not.

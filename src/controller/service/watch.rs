@@ -26,7 +26,9 @@ use crate::{
     api::{CapacityProvider, Service, TaskDefinition},
     controller::{
         Context,
-        caches::{add_scope, errors_logged, managed_by, reflected, reflected_indexed, scoped, watch_backoff},
+        caches::{
+            add_scope, errors_logged, managed_by, reflected, reflected_indexed, scoped, slim, watch_backoff,
+        },
         error_policy, with_backoff_reset,
     },
     runtime::Shutdown,
@@ -91,8 +93,9 @@ pub async fn run(
     let ours = managed_by();
     // NB: no generation predicate yet (see the TaskDefinition controller): our own status write
     // triggers one more reconcile, which re-applies unchanged objects and writes nothing.
-    let controller = Controller::new(scoped::<Service>(&client, ns), watcher::Config::default())
-        .trigger_backoff(watch_backoff());
+    let (own_store, own_changes) =
+        crate::controller::caches::own(scoped::<Service>(&client, ns), watcher::Config::default());
+    let controller = Controller::for_stream(own_changes, own_store).trigger_backoff(watch_backoff());
     let store = controller.store();
     let services = store.clone();
     let placed = store.clone();
@@ -112,7 +115,10 @@ pub async fn run(
     let nodes = errors_logged(
         watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
             .backoff(watch_backoff())
-            .modify(|node| node.status = None)
+            .modify(|node| {
+                node.status = None;
+                slim(node);
+            })
             .reflect(node_writer)
             .touched_objects()
             .predicate_filter(predicates::labels, PredicateConfig::default()),

@@ -40,7 +40,9 @@ pub async fn run(
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     let config = controller::Config::default().concurrency(ctx.config.concurrency);
-    let controller = Controller::new(scoped::<Task>(&client, ns), watcher::Config::default())
+    let (own_store, own_changes) =
+        crate::controller::caches::own(scoped::<Task>(&client, ns), watcher::Config::default());
+    let controller = Controller::for_stream(own_changes, own_store)
         .trigger_backoff(crate::controller::caches::watch_backoff());
     let store = controller.store();
     let (pods, pod_changes) = reflected(

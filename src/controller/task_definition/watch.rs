@@ -47,7 +47,9 @@ pub async fn run(
     // over a predicate-filtered watch (available with the `unstable-runtime` feature we enable),
     // which this controller does not use. Our own status write therefore triggers one more
     // reconcile, which finds the status up to date and writes nothing.
-    let controller = Controller::new(scoped::<TaskDefinition>(&client, ns), watcher::Config::default())
+    let (own_store, own_changes) =
+        crate::controller::caches::own(scoped::<TaskDefinition>(&client, ns), watcher::Config::default());
+    let controller = Controller::for_stream(own_changes, own_store)
         .trigger_backoff(crate::controller::caches::watch_backoff());
     let store = controller.store();
     // The registered revisions (ours by label): load reads them here rather than listing them

@@ -313,6 +313,12 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads the store.
     pub fn take(api: &ApiServer) -> Self {
+        Self::take_at(api).0
+    }
+
+    /// Reads the store, and the resourceVersion it was read at (the events after it are
+    /// [`Self::apply`]'d to keep it current).
+    pub fn take_at(api: &ApiServer) -> (Self, u64) {
         let mut snap = Self::default();
         let state = api.store.lock();
         for (k, v) in state.all() {
@@ -320,7 +326,19 @@ impl Snapshot {
                 snap.put(kind, v.clone());
             }
         }
-        snap
+        (snap, state.resource_version())
+    }
+
+    /// Applies a store event (one after those the snapshot holds, in the store's order).
+    pub fn apply(&mut self, e: &crate::store::Event) {
+        let Some(kind) = Kind::from_resource(&e.key.group, &e.key.plural) else {
+            return;
+        };
+        if e.kind == crate::store::EventType::Deleted {
+            self.remove(&(kind, e.key.namespace.clone(), e.key.name.clone()));
+        } else {
+            self.put(kind, e.object.clone());
+        }
     }
 
     fn key(kind: Kind, obj: &Value) -> ObjKey {
@@ -409,12 +427,17 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// A pass over `snap`.
+    /// A pass over the store as it is now.
     pub fn new(api: &'a Arc<ApiServer>, shared: &'a Shared, timers: &'a mut Timers) -> Self {
+        Self::over(api, shared, timers, Snapshot::take(api))
+    }
+
+    /// A pass over `snap` (current: kept by the store's events).
+    pub fn over(api: &'a Arc<ApiServer>, shared: &'a Shared, timers: &'a mut Timers, snap: Snapshot) -> Self {
         Self {
             api,
             shared,
-            snap: Snapshot::take(api),
+            snap,
             now: shared.now(),
             marks: Marks::default(),
             timers,
@@ -529,5 +552,81 @@ impl<'a> Ctx<'a> {
             None => self.snap.remove(&(kind, key.namespace.clone(), key.name.clone())),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+
+    use serde_json::{Value, json};
+
+    use super::{ObjKey, Snapshot};
+    use crate::{api::ApiServer, store::Key};
+
+    fn key(plural: &str, name: &str) -> Key {
+        let group = if plural == "pods" { "" } else { "apps" };
+        Key {
+            group: group.to_owned(),
+            plural: plural.to_owned(),
+            namespace: "ns".to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    fn object(name: &str, controller: Option<&str>) -> Value {
+        let mut o = json!({"metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}")}});
+        if let Some(owner) = controller {
+            o["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner, "uid": format!("uid-{owner}"), "controller": true}]);
+        }
+        o
+    }
+
+    fn children(s: &Snapshot) -> HashMap<String, BTreeSet<ObjKey>> {
+        s.children
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The simulated cluster reads the store once and keeps its snapshot by the events after the
+    /// resourceVersion it read at: the result is the snapshot a fresh read gives, events from
+    /// before the read are skipped, and the children index follows re-parenting and deletion.
+    #[test]
+    fn a_snapshot_kept_by_events_equals_a_fresh_read() {
+        let api = ApiServer::new();
+        let mut events = api.store.lock().subscribe();
+        {
+            let mut state = api.store.lock();
+            state.put(key("replicasets", "a"), object("a", None));
+            state.put(key("replicasets", "b"), object("b", None));
+            state.put(key("pods", "p1"), object("p1", Some("a")));
+            state.put(key("pods", "p2"), object("p2", Some("a")));
+            state.remove(&key("pods", "p2"));
+        }
+        let (mut kept, rv) = Snapshot::take_at(&api);
+        {
+            let mut state = api.store.lock();
+            state.put(key("pods", "p1"), object("p1", Some("b")));
+            state.put(key("pods", "p3"), object("p3", Some("a")));
+            state.remove(&key("replicasets", "a"));
+            state.put(key("pods", "p2"), object("p2", None));
+            state.remove(&key("pods", "p3"));
+            state.put(key("replicasets", "a"), object("a", None));
+        }
+        let mut applied = 0;
+        while let Ok(e) = events.try_recv() {
+            if e.rv > rv {
+                kept.apply(&e);
+                applied += 1;
+            }
+        }
+        assert_eq!(applied, 6, "only the events after the read");
+        let fresh = Snapshot::take(&api);
+        assert_eq!(kept.objects, fresh.objects);
+        assert_eq!(children(&kept), children(&fresh));
+        assert_eq!(kept.owned(&object("b", None), super::Kind::Pod).len(), 1);
+        assert!(kept.owned(&object("a", None), super::Kind::Pod).is_empty());
     }
 }

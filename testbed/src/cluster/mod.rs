@@ -30,7 +30,7 @@ use std::{
 };
 
 pub use ctx::MANAGER;
-use ctx::{Ctx, Kind, Marks, ObjKey, Shared, Timers};
+use ctx::{Ctx, Kind, Marks, ObjKey, Shared, Snapshot, Timers};
 pub use exits::ContainerOutcome;
 pub use hpa::PodUsage;
 pub use kubelet::PodOutcome;
@@ -265,6 +265,17 @@ async fn run(
 ) {
     let mut marks = Marks::everything();
     let mut timers = Timers::default();
+    // The objects of the watched kinds, read once and kept current by the events after the
+    // resourceVersion they were read at (as an informer's cache; read again after a lag).
+    let mut kept: Option<(Snapshot, u64)> = None;
+    let seen = |e: &Event, marks: &mut Marks, kept: &mut Option<(Snapshot, u64)>| {
+        on_event(e, marks, &shared);
+        if let Some((snap, rv)) = kept
+            && e.rv > *rv
+        {
+            snap.apply(e);
+        }
+    };
     loop {
         if marks.is_empty() {
             let wait = timers.next().map_or(Duration::from_secs(3600), |at| {
@@ -272,8 +283,8 @@ async fn run(
             });
             tokio::select! {
                 ev = events.recv() => match ev {
-                    Ok(e) => on_event(&e, &mut marks, &shared),
-                    Err(RecvError::Lagged(_)) => marks = Marks::everything(),
+                    Ok(e) => seen(&e, &mut marks, &mut kept),
+                    Err(RecvError::Lagged(_)) => (marks, kept) = (Marks::everything(), None),
                     Err(RecvError::Closed) => return,
                 },
                 () = shared.wake.notified() => {}
@@ -283,8 +294,8 @@ async fn run(
         // Take every event already there, so a burst makes one pass.
         loop {
             match events.try_recv() {
-                Ok(e) => on_event(&e, &mut marks, &shared),
-                Err(TryRecvError::Lagged(_)) => marks = Marks::everything(),
+                Ok(e) => seen(&e, &mut marks, &mut kept),
+                Err(TryRecvError::Lagged(_)) => (marks, kept) = (Marks::everything(), None),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Closed) => return,
             }
@@ -297,7 +308,9 @@ async fn run(
             continue;
         }
         let Some(api) = api.upgrade() else { return };
-        pass(&api, &shared, std::mem::take(&mut marks), &mut timers);
+        let (snap, rv) = kept.take().unwrap_or_else(|| Snapshot::take_at(&api));
+        let snap = pass(&api, &shared, std::mem::take(&mut marks), &mut timers, snap);
+        kept = Some((snap, rv));
         drop(api);
         // Let the rest of the runtime (and the test) in between passes.
         tokio::task::yield_now().await;
@@ -325,9 +338,16 @@ fn on_event(e: &Event, marks: &mut Marks, shared: &Shared) {
     }
 }
 
-/// One pass: syncs the marked objects, kind by kind.
-fn pass(api: &Arc<ApiServer>, shared: &Shared, mut todo: Marks, timers: &mut Timers) {
-    let mut ctx = Ctx::new(api, shared, timers);
+/// One pass over `snap`: syncs the marked objects, kind by kind; returns the snapshot with the
+/// pass's writes.
+fn pass(
+    api: &Arc<ApiServer>,
+    shared: &Shared,
+    mut todo: Marks,
+    timers: &mut Timers,
+    snap: Snapshot,
+) -> Snapshot {
+    let mut ctx = Ctx::over(api, shared, timers, snap);
     for kind in std::mem::take(&mut todo.all) {
         todo.keys.extend(ctx.snap.keys(kind));
     }
@@ -376,6 +396,7 @@ fn pass(api: &Arc<ApiServer>, shared: &Shared, mut todo: Marks, timers: &mut Tim
             }
         }
     }
+    std::mem::take(&mut ctx.snap)
 }
 
 fn take_kind(keys: &mut BTreeSet<ObjKey>, kind: Kind) -> BTreeSet<ObjKey> {
