@@ -102,72 +102,63 @@ pub fn slim<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
-/// A watch of `api` with `config`, reflected into the returned store (without what [`slim`]
-/// drops), and the stream of the objects it sees change (for a controller's `owns_stream` or `watches_stream`). A store is
-/// never older than the event that reaches the controller. The watch backs off on its own
-/// ([`watch_backoff`]); its errors are logged, not passed on ([`errors_logged`]).
-pub fn reflected<K>(
+/// A kind the operator caches from a watch.
+pub trait Cached:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+}
+
+impl<K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static> Cached for K {}
+
+/// The objects a watch sees change, for a controller's triggers.
+pub type Changes<K> = futures::stream::BoxStream<'static, Result<K, watcher::Error>>;
+
+/// The watch of `api` with `config`, its objects slimmed ([`slim`]) before anything caches them.
+fn slimmed<K: Cached>(
     api: Api<K>,
     config: watcher::Config,
-) -> (
-    Store<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
+) -> impl Stream<Item = watcher::Result<watcher::Event<K>>> {
+    watcher(api, config).modify(slim)
+}
+
+/// A watch of `api` with `config`, reflected into the returned store (without what [`slim`]
+/// drops), and the stream of the objects it sees change (for a controller's `owns_stream` or
+/// `watches_stream`). A store is never older than the event that reaches the controller. The
+/// watch backs off on its own ([`watch_backoff`]); its errors are logged, not passed on
+/// ([`errors_logged`]).
+pub fn reflected<K: Cached>(api: Api<K>, config: watcher::Config) -> (Store<K>, Changes<K>) {
     let (store, writer) = reflector::store::<K>();
-    let changes = watcher(api, config)
+    let changes = slimmed(api, config)
         .backoff(watch_backoff())
-        .modify(slim)
         .reflect(writer)
         .touched_objects();
-    (store, errors_logged(changes))
+    (store, errors_logged(changes).boxed())
 }
 
 /// [`reflected`], with the store indexed by namespace and `key` ([`Indexed`]).
-pub fn reflected_indexed<K>(
+pub fn reflected_indexed<K: Cached>(
     api: Api<K>,
     config: watcher::Config,
     key: KeyFn<K>,
-) -> (
-    Indexed<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
+) -> (Indexed<K>, Changes<K>) {
     let (store, writer) = reflector::store::<K>();
     let (indexed, index) = Indexed::new(store, key);
-    let changes = watcher(api, config)
+    let changes = slimmed(api, config)
         .backoff(watch_backoff())
-        .modify(slim)
         .reflect(writer)
         .inspect_ok(move |event| index.apply(event))
         .touched_objects();
-    (indexed, errors_logged(changes))
+    (indexed, errors_logged(changes).boxed())
 }
 
 /// The watch of a controller's own kind as `Controller::new` makes it, but with its objects
 /// slimmed ([`slim`]) before they are cached: the store and the stream of
 /// `Controller::for_stream`. (Errors go on to the controller, which backs off its trigger
 /// stream: give it [`watch_backoff`].)
-pub fn own<K>(
-    api: Api<K>,
-    config: watcher::Config,
-) -> (
-    Store<K>,
-    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-{
+pub fn own<K: Cached>(api: Api<K>, config: watcher::Config) -> (Store<K>, Changes<K>) {
     let (store, writer) = reflector::store::<K>();
-    let changes = watcher(api, config)
-        .modify(slim)
-        .reflect(writer)
-        .applied_objects();
-    (store, changes)
+    let changes = slimmed(api, config).reflect(writer).applied_objects();
+    (store, changes.boxed())
 }
 
 /// Whether a scope's stores have all listed once, awaited by any number of reconciles at once.
