@@ -825,18 +825,25 @@ struct Caches {
 /// the reconcile reads its children, TaskDefinitions and nodes from them, not from the API.
 fn with_caches(ctx: &Context, caches: Caches) {
     use kube::runtime::{reflector::store, watcher::Event};
+    /// The events of a watch's first list of `items`.
+    fn listed<K: serde::de::DeserializeOwned>(items: Vec<Value>) -> Vec<Event<K>> {
+        std::iter::once(Event::Init)
+            .chain(
+                items
+                    .into_iter()
+                    .map(|item| Event::InitApply(serde_json::from_value(item).expect("an object"))),
+            )
+            .chain(std::iter::once(Event::InitDone))
+            .collect()
+    }
     fn filled<K>(items: Vec<Value>) -> kube::runtime::reflector::Store<K>
     where
         K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + 'static,
     {
         let (reader, mut writer) = store::<K>();
-        writer.apply_watcher_event(&Event::Init);
-        for item in items {
-            writer.apply_watcher_event(&Event::InitApply(
-                serde_json::from_value(item).expect("an object"),
-            ));
+        for event in listed(items) {
+            writer.apply_watcher_event(&event);
         }
-        writer.apply_watcher_event(&Event::InitDone);
         reader
     }
     fn indexed<K>(
@@ -848,15 +855,10 @@ fn with_caches(ctx: &Context, caches: Caches) {
     {
         let (reader, mut writer) = store::<K>();
         let (indexed, index) = crate::controller::indexed::Indexed::new(reader, key);
-        let mut apply = |event: Event<K>| {
+        for event in listed(items) {
             writer.apply_watcher_event(&event);
             index.apply(&event);
-        };
-        apply(Event::Init);
-        for item in items {
-            apply(Event::InitApply(serde_json::from_value(item).expect("an object")));
         }
-        apply(Event::InitDone);
         indexed
     }
     // Each TaskDefinition registered its live spec (as revision 1 when its status names none).

@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::Key;
+use crate::api::meta_helpers::is_deleting;
 
 /// Objects by uid, dependents by owner uid, and what the collector must look at.
 #[derive(Debug, Default)]
@@ -34,12 +35,6 @@ fn owner_uids(v: &Value) -> impl Iterator<Item = &str> {
 
 fn owner_refs(v: Option<&Value>) -> Option<&Value> {
     v.and_then(|v| v.pointer("/metadata/ownerReferences"))
-}
-
-/// Whether an object is being deleted.
-fn is_deleting(v: &Value) -> bool {
-    v.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|t| !t.is_null())
 }
 
 /// The key of the namespace `name`.
